@@ -1,0 +1,211 @@
+package dogpile
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Args are a backend's arguments by the seed's names ("url", "lock_timeout",
+// …), as a configuration file or JSON gives them. The accessors accept what
+// such sources produce: numbers as int, int64, float64 or numeric strings;
+// booleans as bool or "true"/"false"; durations as seconds (the seed's unit)
+// or Go duration strings ("1500ms"). Anything else is an *ArgError naming the
+// argument.
+type Args map[string]any
+
+func (a Args) clone() Args { return maps.Clone(a) }
+
+// Has reports whether name is set.
+func (a Args) Has(name string) bool { _, ok := a[name]; return ok }
+
+// Known returns an error naming every argument not among names, so that a
+// misspelt argument is not silently ignored.
+func (a Args) Known(names ...string) error {
+	var unknown []string
+	for k := range a {
+		found := false
+		for _, n := range names {
+			if k == n {
+				found = true
+				break
+			}
+		}
+		if !found {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	sorted := append([]string(nil), names...)
+	sort.Strings(sorted)
+	return &ArgError{Name: unknown[0], Reason: fmt.Sprintf("unknown argument (known: %s)", strings.Join(sorted, ", "))}
+}
+
+// String returns the string argument name, or def when it is not set.
+func (a Args) String(name, def string) (string, error) {
+	v, ok := a[name]
+	if !ok || v == nil {
+		return def, nil
+	}
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case fmt.Stringer:
+		return x.String(), nil
+	}
+	return "", &ArgError{Name: name, Value: v, Reason: "want a string"}
+}
+
+// Int returns the integer argument name, or def when it is not set.
+func (a Args) Int(name string, def int) (int, error) {
+	v, ok := a[name]
+	if !ok || v == nil {
+		return def, nil
+	}
+	switch x := v.(type) {
+	case int:
+		return x, nil
+	case int64:
+		return int(x), nil
+	case int32:
+		return int(x), nil
+	case uint:
+		return int(x), nil
+	case uint64:
+		return int(x), nil
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return int(x), nil
+		}
+	case string:
+		if n, err := strconv.Atoi(strings.TrimSpace(x)); err == nil {
+			return n, nil
+		}
+	}
+	return 0, &ArgError{Name: name, Value: v, Reason: "want a whole number"}
+}
+
+// Bool returns the boolean argument name, or def when it is not set.
+func (a Args) Bool(name string, def bool) (bool, error) {
+	v, ok := a[name]
+	if !ok || v == nil {
+		return def, nil
+	}
+	switch x := v.(type) {
+	case bool:
+		return x, nil
+	case string:
+		if b, err := strconv.ParseBool(strings.TrimSpace(x)); err == nil {
+			return b, nil
+		}
+	case int:
+		if x == 0 || x == 1 {
+			return x == 1, nil
+		}
+	}
+	return false, &ArgError{Name: name, Value: v, Reason: `want true or false`}
+}
+
+// Duration returns the duration argument name, or def when it is not set.
+// Numbers are seconds (fractions allowed); strings are seconds or Go
+// durations ("250ms", "1h").
+func (a Args) Duration(name string, def time.Duration) (time.Duration, error) {
+	v, ok := a[name]
+	if !ok || v == nil {
+		return def, nil
+	}
+	d, err := ParseDuration(v)
+	if err != nil {
+		return 0, &ArgError{Name: name, Value: v, Reason: err.Error()}
+	}
+	return d, nil
+}
+
+// Strings returns a list argument: a list of strings, or one string of
+// comma-separated items.
+func (a Args) Strings(name string) ([]string, error) {
+	v, ok := a[name]
+	if !ok || v == nil {
+		return nil, nil
+	}
+	switch x := v.(type) {
+	case []string:
+		return append([]string(nil), x...), nil
+	case string:
+		var out []string
+		for _, s := range strings.Split(x, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+		return out, nil
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				return nil, &ArgError{Name: name, Value: v, Reason: "want a list of strings"}
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	return nil, &ArgError{Name: name, Value: v, Reason: "want a list of strings or a comma-separated string"}
+}
+
+// Map returns a nested map argument (such as the seed's connection_kwargs).
+func (a Args) Map(name string) (Args, error) {
+	v, ok := a[name]
+	if !ok || v == nil {
+		return nil, nil
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		return Args(x).clone(), nil
+	case Args:
+		return x.clone(), nil
+	}
+	return nil, &ArgError{Name: name, Value: v, Reason: "want a map of arguments"}
+}
+
+// ParseDuration reads a duration as configurations give it: a number of
+// seconds (int, float64, or a numeric string), a Go duration string, or a
+// time.Duration. Negative durations are an error.
+func ParseDuration(v any) (time.Duration, error) {
+	var d time.Duration
+	switch x := v.(type) {
+	case time.Duration:
+		d = x
+	case int:
+		d = time.Duration(x) * time.Second
+	case int64:
+		d = time.Duration(x) * time.Second
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) || math.Abs(x) > math.MaxInt64/float64(time.Second) {
+			return 0, fmt.Errorf("%v is not a duration in seconds", x)
+		}
+		d = time.Duration(x * float64(time.Second))
+	case string:
+		s := strings.TrimSpace(x)
+		if f, err := strconv.ParseFloat(s, 64); err == nil {
+			return ParseDuration(f)
+		}
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("want seconds or a Go duration such as \"90s\" or \"1h\", not %q", x)
+		}
+	default:
+		return 0, fmt.Errorf("want seconds or a Go duration string, not a %T", v)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("negative duration %v", d)
+	}
+	return d, nil
+}

@@ -1,0 +1,109 @@
+package dogpile
+
+import (
+	"context"
+	"time"
+
+	"github.com/dogpile-go/dogpile/lock"
+)
+
+// lookup reads one (mangled) key. found is false for a missing key and for an
+// entry that isn't a readable T.
+func lookup[T any](ctx context.Context, r *Region, s *regionState, key string) (v T, created int64, size int, found bool, err error) {
+	if s.values != nil {
+		x, ok, err := s.values.GetValue(ctx, key)
+		if err != nil || !ok {
+			return v, 0, 0, false, s.wrap("get", key, err)
+		}
+		if e, ok := x.(*valueEntry); ok {
+			if t, ok := e.value.(T); ok {
+				return t, e.created, 0, true, nil
+			}
+		}
+		return v, 0, 0, false, nil
+	}
+	b, ok, err := s.backend.Get(ctx, key)
+	if err != nil || !ok {
+		return v, 0, 0, false, s.wrap("get", key, err)
+	}
+	v, created, found = decode[T](r, key, b)
+	return v, created, len(b), found, nil
+}
+
+// lookupMulti reads many (mangled) keys in one round trip where the backend
+// can.
+func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []string) (vals []T, created []int64, found []bool, err error) {
+	vals, created, found = make([]T, len(keys)), make([]int64, len(keys)), make([]bool, len(keys))
+	if s.multi == nil || s.values != nil {
+		for i, k := range keys {
+			if vals[i], created[i], _, found[i], err = lookup[T](ctx, r, s, k); err != nil {
+				return nil, nil, nil, err
+			}
+		}
+		return vals, created, found, nil
+	}
+	raw, err := s.multi.GetMulti(ctx, keys)
+	if err != nil {
+		return nil, nil, nil, s.wrap("get_multi", keys[0], err)
+	}
+	for i, b := range raw {
+		if b != nil && i < len(keys) {
+			vals[i], created[i], found[i] = decode[T](r, keys[i], b)
+		}
+	}
+	return vals, created, found, nil
+}
+
+// Get returns the value under key if there is a usable one: present, of type
+// T, not expired and not invalidated. ok is false otherwise; a missing key is
+// not an error.
+func Get[T any](ctx context.Context, r *Region, key string, opts ...Option) (value T, ok bool, err error) {
+	value, _, ok, err = GetWithMetadata[T](ctx, r, key, opts...)
+	return value, ok, err
+}
+
+// GetWithMetadata is Get that also returns the value's metadata: its creation
+// time and format version.
+func GetWithMetadata[T any](ctx context.Context, r *Region, key string, opts ...Option) (value T, md Metadata, ok bool, err error) {
+	s, err := r.configured()
+	if err != nil {
+		return value, md, false, err
+	}
+	o := collect(opts)
+	k := r.mangle(key)
+	v, created, size, found, err := lookup[T](ctx, r, s, k)
+	if err != nil || !found || s.state(ctx, created, &o) != lock.Fresh {
+		var zero T
+		return zero, md, false, err
+	}
+	md = Metadata{Created: time.Unix(0, created), Version: FormatVersion, Size: size}
+	if s.values == nil {
+		md.Codec = r.codec.Name()
+	}
+	return v, md, true, nil
+}
+
+// GetMulti returns the usable values among keys, by key; keys without one are
+// absent from the map. It reads all keys in one round trip where the backend
+// can. An empty key list returns an empty map without touching the backend.
+func GetMulti[T any](ctx context.Context, r *Region, keys []string, opts ...Option) (map[string]T, error) {
+	s, err := r.configured()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]T, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	o := collect(opts)
+	vals, created, found, err := lookupMulti[T](ctx, r, s, r.mangleAll(keys))
+	if err != nil {
+		return nil, err
+	}
+	for i, k := range keys {
+		if found[i] && s.state(ctx, created[i], &o) == lock.Fresh {
+			out[k] = vals[i]
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,77 @@
+package dogpile
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+)
+
+// Invalidation is how thoroughly values were invalidated.
+type Invalidation uint8
+
+const (
+	// NotInvalidated: the value is not affected by any invalidation.
+	NotInvalidated Invalidation = iota
+	// Soft invalidation makes older values expired: they are served stale
+	// while one caller regenerates them.
+	Soft
+	// Hard invalidation makes older values misses.
+	Hard
+)
+
+func (i Invalidation) String() string {
+	switch i {
+	case Soft:
+		return "soft"
+	case Hard:
+		return "hard"
+	}
+	return "none"
+}
+
+// InvalidationStrategy decides which values a region's Invalidate has
+// invalidated (the seed's RegionInvalidationStrategy). The default keeps the
+// time of the last hard and soft invalidation in this process; a shared
+// strategy can keep it in the backend so that every process sees it.
+//
+// Invalidated is called on every read, so it must be cheap and must not
+// allocate.
+type InvalidationStrategy interface {
+	// Invalidate invalidates every value created before now.
+	Invalidate(ctx context.Context, how Invalidation) error
+	// Invalidated reports whether, and how, a value created at created has
+	// been invalidated.
+	Invalidated(ctx context.Context, created time.Time) Invalidation
+}
+
+// localInvalidation is the default strategy: invalidation times in this
+// process's memory.
+type localInvalidation struct {
+	hard, soft atomic.Int64 // Unix nanoseconds; 0 = never
+}
+
+func (l *localInvalidation) Invalidate(_ context.Context, how Invalidation) error {
+	switch how {
+	case Hard:
+		l.hard.Store(nowNanos())
+	case Soft:
+		l.soft.Store(nowNanos())
+	default:
+		return &ArgError{Name: "how", Value: how, Reason: "want dogpile.Hard or dogpile.Soft"}
+	}
+	return nil
+}
+
+func (l *localInvalidation) Invalidated(_ context.Context, created time.Time) Invalidation {
+	return l.check(created.UnixNano())
+}
+
+func (l *localInvalidation) check(created int64) Invalidation {
+	if h := l.hard.Load(); h != 0 && created <= h {
+		return Hard
+	}
+	if s := l.soft.Load(); s != 0 && created <= s {
+		return Soft
+	}
+	return NotInvalidated
+}

@@ -1,0 +1,48 @@
+// Package lock is the dogpile lock: it elects one creator per key and tells
+// every other caller what to do while that creator works.
+//
+// It is the Go counterpart of dogpile.cache's Lock and can be used on its own,
+// without a cache region: give it a way to load the current value, a way to
+// create a new one, and optionally a [Mutex] shared by several processes.
+//
+// # States
+//
+// [Lock.Get] first loads the value. The loader reports one of three states:
+//
+//   - [Fresh]: the value is returned at once. No lock is taken.
+//   - [Stale]: a value exists but is expired (or soft-invalidated). If another
+//     caller in this process is already regenerating the key, the stale value
+//     is returned at once. Otherwise this caller becomes the regenerator: it
+//     tries the cross-process [Mutex] without waiting (if another process
+//     holds it, the stale value is returned), loads again in case a fresh
+//     value has just been stored, and then either hands the regeneration to
+//     the async runner and returns the stale value at once, or runs the
+//     creator and returns the new value.
+//   - [Missing]: there is no usable value. The caller joins the key's flight
+//     in this process, or starts one. The flight's leader waits for the
+//     cross-process [Mutex], loads again (another process may have stored the
+//     value while it waited), and otherwise runs the creator. Everyone in the
+//     flight gets the leader's result.
+//
+// # Cancellation
+//
+// A flight's work (waiting for the mutex, creating, storing) runs in its own
+// goroutine under a context detached from the cancellation of the caller that
+// started it (its values are kept), bounded by [Lock.Timeout]. A caller whose
+// context ends returns its context's error at once; the flight goes on and the
+// other callers get its result.
+//
+// # Errors and panics
+//
+// An error from the creator is returned to every caller in the flight and
+// nothing is kept. A panic in the creator is recovered in the flight's
+// goroutine, the mutex is released, the waiters get a [*PanicError], and the
+// caller that started the flight (if it is still waiting) panics with the same
+// value, as golang.org/x/sync/singleflight does.
+//
+// # Nesting
+//
+// A creator may call [Lock.Get] for another key; flights on different keys
+// never wait for each other. A creator that asks for its own key deadlocks
+// until its context ends, as any non-reentrant lock would.
+package lock

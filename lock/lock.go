@@ -1,0 +1,207 @@
+package lock
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"time"
+)
+
+// State is what a loader found for a key.
+type State uint8
+
+const (
+	// Missing: there is no usable value; callers wait for the creator.
+	Missing State = iota
+	// Stale: there is a value, but it is expired or soft-invalidated; one
+	// caller regenerates it while the others are served the stale value.
+	Stale
+	// Fresh: the value is good; it is returned without locking.
+	Fresh
+)
+
+func (s State) String() string {
+	switch s {
+	case Missing:
+		return "missing"
+	case Stale:
+		return "stale"
+	case Fresh:
+		return "fresh"
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// Lock is the dogpile lock for one key. Fill in its fields and call Get; a
+// Lock value describes one call and is not reused.
+type Lock[T any] struct {
+	// Group is where the callers of one key in this process meet. All locks of
+	// one cache share one Group. Required.
+	Group *Group
+	// Key identifies the value in Group (and usually in the store).
+	Key string
+	// Mutex, if not nil, is the key's cross-process mutex: the flight's leader
+	// takes it before it creates, so that one creator runs across processes.
+	// Without it the flight alone elects the creator within this process.
+	Mutex Mutex
+	// Load returns the current value and its state. Required.
+	Load func(ctx context.Context) (T, State, error)
+	// Create creates the value and stores it where Load will find it.
+	// Required.
+	Create func(ctx context.Context) (T, error)
+	// Async, if not nil, runs a regeneration of a stale value in the
+	// background: every caller, the leader included, returns the stale value
+	// at once. It must call regenerate exactly once, in any goroutine.
+	Async func(regenerate func())
+	// Timeout, if positive, bounds a flight's work (waiting for Mutex, Create),
+	// which runs detached from the cancellation of the caller that started it.
+	Timeout time.Duration
+	// NoStale makes callers that find a stale value wait for the new one
+	// instead of being served the stale one.
+	NoStale bool
+}
+
+// Get returns the key's value: loaded if fresh, stale while another caller
+// regenerates it, or created (by this caller or the one it waits for).
+func (l *Lock[T]) Get(ctx context.Context) (T, error) {
+	v, st, err := l.Load(ctx)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return l.GetLoaded(ctx, v, st)
+}
+
+// GetLoaded is Get for a caller that has already called Load itself (a cache
+// does, to serve hits without building a Lock). v and st are what Load
+// returned.
+func (l *Lock[T]) GetLoaded(ctx context.Context, v T, st State) (T, error) {
+	var zero T
+	for {
+		switch {
+		case st == Fresh:
+			return v, nil
+		case st == Stale && !l.NoStale:
+			f, leader := l.Group.Begin(l.Key)
+			if !leader {
+				return v, nil // someone in this process is regenerating
+			}
+			if l.Async != nil {
+				dctx, cancel := l.detach(ctx)
+				l.Async(func() {
+					defer cancel()
+					l.run(dctx, f, v, Stale)
+				})
+				return v, nil
+			}
+			return l.lead(ctx, f, v, Stale)
+		default: // Missing, or Stale for a caller that won't take stale
+			f, leader := l.Group.Join(l.Key)
+			var (
+				val   T
+				fresh bool
+				err   error
+			)
+			if leader {
+				val, err = l.lead(ctx, f, v, Missing)
+				fresh = err == nil && f.fresh
+			} else {
+				var got any
+				got, fresh, err = f.Wait(ctx)
+				if err == nil {
+					var ok bool
+					if val, ok = got.(T); !ok {
+						return zero, fmt.Errorf("dogpile: the flight for key %q produced a %T, not a %T", l.Key, got, zero)
+					}
+				}
+			}
+			if err != nil || fresh {
+				return val, err
+			}
+			// The flight ended without a new value (its leader found the
+			// value stale and another process regenerating it). We need a
+			// usable value: look again, and wait for the mutex this time.
+			if v, st, err = l.Load(ctx); err != nil {
+				return zero, err
+			}
+			if st == Stale && !l.NoStale {
+				return v, nil
+			}
+		}
+	}
+}
+
+// lead runs the flight f in its own goroutine and waits for it (bounded by
+// ctx). A creator's panic is raised again here.
+func (l *Lock[T]) lead(ctx context.Context, f *Flight, stale T, st State) (T, error) {
+	dctx, cancel := l.detach(ctx)
+	go func() {
+		defer cancel()
+		l.run(dctx, f, stale, st)
+	}()
+	got, _, err := f.Wait(ctx)
+	if pe, ok := err.(*PanicError); ok {
+		panic(pe)
+	}
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return got.(T), nil
+}
+
+func (l *Lock[T]) detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	dctx := context.WithoutCancel(ctx)
+	if l.Timeout > 0 {
+		return context.WithTimeout(dctx, l.Timeout)
+	}
+	return dctx, func() {}
+}
+
+// run is the flight's work: take the cross-process mutex, load again, create.
+// It always finishes f, even if the creator panics.
+func (l *Lock[T]) run(ctx context.Context, f *Flight, stale T, st State) {
+	var (
+		val   T
+		fresh bool
+		err   error
+	)
+	defer func() {
+		if r := recover(); r != nil {
+			f.Finish(nil, false, &PanicError{Value: r, Stack: debug.Stack()})
+			return
+		}
+		f.Finish(val, fresh, err)
+	}()
+
+	if l.Mutex != nil {
+		if st == Stale {
+			var ok bool
+			if ok, err = l.Mutex.TryLock(ctx); err != nil {
+				return
+			}
+			if !ok { // another process is regenerating: serve stale
+				val = stale
+				return
+			}
+		} else if err = l.Mutex.Lock(ctx); err != nil {
+			return
+		}
+		// Release even when ctx has ended: the lock must not outlive us.
+		defer l.Mutex.Unlock(context.WithoutCancel(ctx)) //nolint:errcheck // a lost release expires with the lock's timeout
+	}
+
+	// Someone (in this process or another) may have stored a fresh value
+	// between our Load and taking the lock.
+	var again State
+	if val, again, err = l.Load(ctx); err != nil {
+		return
+	}
+	if again == Fresh {
+		fresh = true
+		return
+	}
+	if val, err = l.Create(ctx); err == nil {
+		fresh = true
+	}
+}

@@ -1,0 +1,21 @@
+package lock
+
+import "context"
+
+// Mutex is a lock on one key that may be shared by several processes, such as
+// a Redis "SET NX" lock or an OS file lock. A value returned by a backend's
+// mutex constructor represents one would-be holder: Unlock releases the lock
+// only if this value holds it.
+//
+// Implementations must be safe for use by one goroutine at a time; the dogpile
+// lock never uses one Mutex value from two goroutines at once.
+type Mutex interface {
+	// TryLock acquires the mutex if it is free and reports whether it did.
+	// It does not wait for another holder.
+	TryLock(ctx context.Context) (bool, error)
+	// Lock waits until it holds the mutex or ctx ends, in which case it
+	// returns an error that wraps ctx.Err().
+	Lock(ctx context.Context) error
+	// Unlock releases the mutex if this value holds it.
+	Unlock(ctx context.Context) error
+}

@@ -1,0 +1,176 @@
+package dogpile
+
+import (
+	"context"
+	"sync"
+
+	"github.com/maypok86/otter/v2"
+)
+
+// The in-process backends that the root package registers: memory,
+// memory_serialized and null.
+func init() {
+	mustRegister("memory", func(a Args) (Backend, error) { return newMemoryFromArgs(a, false) })
+	mustRegister("memory_serialized", func(a Args) (Backend, error) { return newMemoryFromArgs(a, true) })
+	mustRegister("null", func(a Args) (Backend, error) {
+		if err := a.Known(); err != nil {
+			return nil, err
+		}
+		return NullBackend{}, nil
+	})
+}
+
+// MemoryOptions configure a memory backend.
+type MemoryOptions struct {
+	// MaxEntries bounds the number of entries; 0 means unbounded. A bounded
+	// backend evicts with W-TinyLFU (github.com/maypok86/otter/v2), which keeps
+	// the entries most likely to be asked for again.
+	MaxEntries int
+}
+
+// MemoryBackend keeps entries in process memory (the "memory" and
+// "memory_serialized" backends). Unserialized, it holds Go values as they are:
+// a hit returns the very value that was stored and allocates nothing, so
+// callers must not mutate what they get.
+type MemoryBackend struct {
+	m       sync.Map // unbounded
+	bounded *otter.Cache[string, any]
+}
+
+// NewMemoryBackend returns a memory backend.
+func NewMemoryBackend(opts MemoryOptions) (*MemoryBackend, error) {
+	b := &MemoryBackend{}
+	if opts.MaxEntries < 0 {
+		return nil, &ArgError{Name: "max_entries", Value: opts.MaxEntries, Reason: "must not be negative"}
+	}
+	if opts.MaxEntries > 0 {
+		c, err := otter.New(&otter.Options[string, any]{MaximumSize: opts.MaxEntries})
+		if err != nil {
+			return nil, &ArgError{Name: "max_entries", Value: opts.MaxEntries, Reason: err.Error()}
+		}
+		b.bounded = c
+	}
+	return b, nil
+}
+
+// NewSerializedMemoryBackend returns a memory_serialized backend: it holds
+// encoded bytes rather than Go values, so callers can't mutate a cached value
+// through the value they stored or got, at the cost of encoding.
+func NewSerializedMemoryBackend(opts MemoryOptions) (Backend, error) {
+	b, err := NewMemoryBackend(opts)
+	if err != nil {
+		return nil, err
+	}
+	return serializedMemory{b}, nil
+}
+
+func newMemoryFromArgs(a Args, serialized bool) (Backend, error) {
+	if err := a.Known("max_entries"); err != nil {
+		return nil, err
+	}
+	n, err := a.Int("max_entries", 0)
+	if err != nil {
+		return nil, err
+	}
+	if serialized {
+		return NewSerializedMemoryBackend(MemoryOptions{MaxEntries: n})
+	}
+	return NewMemoryBackend(MemoryOptions{MaxEntries: n})
+}
+
+func (b *MemoryBackend) load(key string) (any, bool) {
+	if b.bounded != nil {
+		return b.bounded.GetIfPresent(key)
+	}
+	return b.m.Load(key)
+}
+
+func (b *MemoryBackend) put(key string, v any) {
+	if b.bounded != nil {
+		b.bounded.Set(key, v)
+		return
+	}
+	b.m.Store(key, v)
+}
+
+// Get returns the bytes stored under key.
+func (b *MemoryBackend) Get(_ context.Context, key string) ([]byte, bool, error) {
+	v, ok := b.load(key)
+	if !ok {
+		return nil, false, nil
+	}
+	bs, ok := v.([]byte)
+	return bs, ok, nil
+}
+
+// Set stores value under key.
+func (b *MemoryBackend) Set(_ context.Context, key string, value []byte) error {
+	b.put(key, value)
+	return nil
+}
+
+// Delete removes key.
+func (b *MemoryBackend) Delete(_ context.Context, key string) error {
+	if b.bounded != nil {
+		b.bounded.Invalidate(key)
+	} else {
+		b.m.Delete(key)
+	}
+	return nil
+}
+
+// GetValue returns the Go value stored under key.
+func (b *MemoryBackend) GetValue(_ context.Context, key string) (any, bool, error) {
+	v, ok := b.load(key)
+	return v, ok, nil
+}
+
+// SetValue stores a Go value under key.
+func (b *MemoryBackend) SetValue(_ context.Context, key string, value any) error {
+	b.put(key, value)
+	return nil
+}
+
+// Len returns the number of entries (an estimate when bounded).
+func (b *MemoryBackend) Len() int {
+	if b.bounded != nil {
+		return b.bounded.EstimatedSize()
+	}
+	n := 0
+	b.m.Range(func(any, any) bool { n++; return true })
+	return n
+}
+
+// Close stops the bounded cache's background work.
+func (b *MemoryBackend) Close() error {
+	if b.bounded != nil {
+		b.bounded.StopAllGoroutines()
+	}
+	return nil
+}
+
+// serializedMemory is the memory_serialized backend: a MemoryBackend seen
+// only through the byte interface, so the region encodes every value.
+type serializedMemory struct{ m *MemoryBackend }
+
+func (s serializedMemory) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	return s.m.Get(ctx, key)
+}
+func (s serializedMemory) Set(ctx context.Context, key string, v []byte) error {
+	return s.m.Set(ctx, key, v)
+}
+func (s serializedMemory) Delete(ctx context.Context, key string) error { return s.m.Delete(ctx, key) }
+func (s serializedMemory) Close() error                                 { return s.m.Close() }
+
+// NullBackend stores nothing: every get misses and every set is dropped. It
+// switches caching off from configuration.
+type NullBackend struct{}
+
+// Get always misses.
+func (NullBackend) Get(context.Context, string) ([]byte, bool, error) { return nil, false, nil }
+
+// Set drops the value.
+func (NullBackend) Set(context.Context, string, []byte) error { return nil }
+
+// Delete does nothing.
+func (NullBackend) Delete(context.Context, string) error { return nil }

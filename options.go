@@ -1,0 +1,143 @@
+package dogpile
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/dogpile-go/dogpile/codec"
+)
+
+// NoExpiration, given to ExpirationTime, means the value never expires.
+const NoExpiration time.Duration = -1
+
+// RegionOption sets up a region; see NewRegion.
+type RegionOption func(*Region)
+
+// WithName names the region in errors, logs and metrics.
+func WithName(name string) RegionOption { return func(r *Region) { r.name = name } }
+
+// WithKeyMangler transforms every key before it reaches the backend, on every
+// path (get, set, delete, multi-key calls, locks). Use SHA1Mangler for
+// Memcached, whose keys are limited.
+func WithKeyMangler(mangle func(key string) string) RegionOption {
+	return func(r *Region) { r.mangler = mangle }
+}
+
+// WithCodec sets the codec for backends that store bytes (codec.Default
+// otherwise). Backends that hold Go values (memory) don't encode.
+func WithCodec(c codec.Codec) RegionOption { return func(r *Region) { r.codec = c } }
+
+// WithAsyncRunner makes stale values regenerate in the background: the
+// caller that wins the lock on an expired key gets the stale value at once,
+// like every other caller, and run is handed the regeneration. run must call
+// regenerate exactly once, in any goroutine; the key stays locked until it
+// returns. The simplest runner is
+//
+//	dogpile.WithAsyncRunner(func(regenerate func()) { go regenerate() })
+func WithAsyncRunner(run func(regenerate func())) RegionOption {
+	return func(r *Region) { r.async = run }
+}
+
+// WithCreationTimeout bounds how long one creation (waiting for a
+// cross-process lock and running the creator) may take. The creation runs
+// detached from the cancellation of the caller that started it, so that one
+// caller giving up does not fail the others; this timeout is what bounds it.
+// Zero (the default) means no bound beyond the creator's own.
+func WithCreationTimeout(d time.Duration) RegionOption {
+	return func(r *Region) { r.creationTimeout = d }
+}
+
+// WithNoStale makes the region never serve a stale value: callers that find
+// one wait for the fresh one instead, as for a missing value. NoStale does the
+// same for one call.
+func WithNoStale() RegionOption { return func(r *Region) { r.noStale = true } }
+
+// WithLogger sets the logger for events worth a line: undecodable entries
+// (debug), panics in background regenerations (error). slog.Default()
+// otherwise.
+func WithLogger(l *slog.Logger) RegionOption { return func(r *Region) { r.logger = l } }
+
+// ConfigOption configures a region's backend; see Region.Configure.
+type ConfigOption func(*configOptions)
+
+type configOptions struct {
+	expiration  time.Duration
+	args        Args
+	wrap        []Proxy
+	replace     bool
+	invalidator InvalidationStrategy
+}
+
+// WithExpiration sets the region's expiration time: a value older than d is
+// expired (served stale while one caller regenerates it). Zero or
+// NoExpiration: values never expire.
+func WithExpiration(d time.Duration) ConfigOption {
+	return func(c *configOptions) { c.expiration = d }
+}
+
+// WithArguments passes arguments to the backend's factory, by the seed's
+// names. The map is not modified.
+func WithArguments(args Args) ConfigOption { return func(c *configOptions) { c.args = args } }
+
+// WithWrap wraps the backend in proxies. The first proxy is the outermost: it
+// sees each call first (the seed's wrap=[...] order).
+func WithWrap(proxies ...Proxy) ConfigOption {
+	return func(c *configOptions) { c.wrap = append(c.wrap, proxies...) }
+}
+
+// WithReplaceBackend allows Configure on a region that is already configured,
+// replacing its backend.
+func WithReplaceBackend() ConfigOption { return func(c *configOptions) { c.replace = true } }
+
+// WithInvalidationStrategy replaces the default in-process invalidation
+// strategy.
+func WithInvalidationStrategy(s InvalidationStrategy) ConfigOption {
+	return func(c *configOptions) { c.invalidator = s }
+}
+
+// Option changes one call (GetOrCreate, Get, …). Options are plain values:
+// passing them allocates nothing.
+type Option struct {
+	expiration    time.Duration
+	hasExpiration bool
+	ignoreExpiry  bool
+	noStale       bool
+	shouldCache   any // func(T) bool
+}
+
+// ExpirationTime overrides the region's expiration time for this call only;
+// nothing about it is stored. NoExpiration: the value never expires.
+func ExpirationTime(d time.Duration) Option {
+	return Option{expiration: d, hasExpiration: true}
+}
+
+// IgnoreExpiration makes an expired or soft-invalidated value count as fresh.
+// A hard-invalidated value is still a miss.
+func IgnoreExpiration() Option { return Option{ignoreExpiry: true} }
+
+// NoStale makes this call wait for a fresh value instead of being served a
+// stale one (see WithNoStale).
+func NoStale() Option { return Option{noStale: true} }
+
+// ShouldCache decides per created value whether to store it: a value for
+// which keep returns false is returned to the caller but not stored. T must be
+// the type of the call it is given to.
+func ShouldCache[T any](keep func(T) bool) Option { return Option{shouldCache: keep} }
+
+// callOptions is the merge of a call's options.
+type callOptions = Option
+
+func collect(opts []Option) (o callOptions) {
+	for i := range opts {
+		p := &opts[i]
+		if p.hasExpiration {
+			o.expiration, o.hasExpiration = p.expiration, true
+		}
+		o.ignoreExpiry = o.ignoreExpiry || p.ignoreExpiry
+		o.noStale = o.noStale || p.noStale
+		if p.shouldCache != nil {
+			o.shouldCache = p.shouldCache
+		}
+	}
+	return o
+}

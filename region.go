@@ -1,0 +1,361 @@
+package dogpile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dogpile-go/dogpile/codec"
+	"github.com/dogpile-go/dogpile/lock"
+)
+
+// Region is a cache: a backend plus everything around it — expiration,
+// invalidation, key mangling, encoding, and the dogpile lock that runs one
+// creator per key. A region is made with NewRegion, configured once with a
+// backend, and then used from any number of goroutines.
+//
+// Values are read and created with the package functions Get, GetMulti,
+// GetWithMetadata, GetOrCreate and GetOrCreateMulti, which are generic in the
+// value's type (Go methods can't be).
+type Region struct {
+	name            string
+	mangler         func(string) string
+	codec           codec.Codec
+	async           func(func())
+	creationTimeout time.Duration
+	noStale         bool
+	logger          *slog.Logger
+
+	configMu sync.Mutex
+	state    atomic.Pointer[regionState]
+	flights  lock.Group
+}
+
+// regionState is what Configure sets: read with one atomic load per call.
+type regionState struct {
+	backend     Backend // with proxies
+	real        Backend // beneath the proxies
+	backendName string
+	values      ValueBackend
+	multi       MultiBackend
+	mutexes     MutexBackend
+	expiration  time.Duration // <= 0: never
+	inv         InvalidationStrategy
+	localInv    *localInvalidation // inv, when it is the default: read without an interface call
+}
+
+// NewRegion returns an unconfigured region. Configure or ConfigureBackend it
+// before use; until then its calls return ErrNotConfigured.
+func NewRegion(opts ...RegionOption) *Region {
+	r := &Region{codec: codec.Default}
+	for _, o := range opts {
+		o(r)
+	}
+	if r.logger == nil {
+		r.logger = slog.Default()
+	}
+	return r
+}
+
+// Name returns the region's name (see WithName).
+func (r *Region) Name() string { return r.name }
+
+// Configure makes the region use the backend registered under name (or one of
+// the seed's dotted aliases), built from WithArguments. It returns the region,
+// for chaining.
+func (r *Region) Configure(name string, opts ...ConfigOption) (*Region, error) {
+	var c configOptions
+	for _, o := range opts {
+		o(&c)
+	}
+	if err := r.checkReplace(c.replace); err != nil {
+		return r, err
+	}
+	f, canonical, err := lookupBackend(name)
+	if err != nil {
+		return r, err
+	}
+	b, err := f(c.args.clone())
+	if err != nil {
+		return r, fmt.Errorf("dogpile: configure region %q with backend %q: %w", r.name, name, err)
+	}
+	return r, r.install(b, canonical, &c)
+}
+
+// ConfigureBackend makes the region use the backend b (an instance rather
+// than a registered name).
+func (r *Region) ConfigureBackend(b Backend, opts ...ConfigOption) (*Region, error) {
+	var c configOptions
+	for _, o := range opts {
+		o(&c)
+	}
+	if b == nil {
+		return r, &ArgError{Name: "backend", Reason: "ConfigureBackend needs a backend"}
+	}
+	if err := r.checkReplace(c.replace); err != nil {
+		return r, err
+	}
+	return r, r.install(b, fmt.Sprintf("%T", b), &c)
+}
+
+func (r *Region) checkReplace(replace bool) error {
+	if r.IsConfigured() && !replace {
+		return fmt.Errorf("%w: region %q", ErrAlreadyConfigured, r.name)
+	}
+	return nil
+}
+
+func (r *Region) install(b Backend, name string, c *configOptions) error {
+	if c.expiration < 0 && c.expiration != NoExpiration {
+		return &ArgError{Name: "expiration_time", Value: c.expiration, Reason: "negative expiration time"}
+	}
+	s := &regionState{real: b, backend: b, backendName: name, expiration: c.expiration}
+	for i := len(c.wrap) - 1; i >= 0; i-- {
+		s.backend = c.wrap[i](s.backend)
+	}
+	s.values, _ = s.backend.(ValueBackend)
+	s.multi, _ = s.backend.(MultiBackend)
+	s.mutexes, _ = s.backend.(MutexBackend)
+	s.inv = c.invalidator
+	if s.inv == nil {
+		s.localInv = &localInvalidation{}
+		s.inv = s.localInv
+	}
+	r.configMu.Lock()
+	defer r.configMu.Unlock()
+	if r.state.Load() != nil && !c.replace {
+		return fmt.Errorf("%w: region %q", ErrAlreadyConfigured, r.name)
+	}
+	r.state.Store(s)
+	return nil
+}
+
+// IsConfigured reports whether the region has a backend.
+func (r *Region) IsConfigured() bool { return r.state.Load() != nil }
+
+// Backend returns the region's backend, beneath any proxies; nil if the region
+// is not configured.
+func (r *Region) Backend() Backend {
+	if s := r.state.Load(); s != nil {
+		return s.real
+	}
+	return nil
+}
+
+// Expiration returns the region's expiration time (0: none).
+func (r *Region) Expiration() time.Duration {
+	if s := r.state.Load(); s != nil && s.expiration > 0 {
+		return s.expiration
+	}
+	return 0
+}
+
+// Close closes the region's backend if it is an io.Closer.
+func (r *Region) Close() error {
+	if c, ok := r.Backend().(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+func (r *Region) configured() (*regionState, error) {
+	if s := r.state.Load(); s != nil {
+		return s, nil
+	}
+	if r.name == "" {
+		return nil, ErrNotConfigured
+	}
+	return nil, fmt.Errorf("%w: region %q", ErrNotConfigured, r.name)
+}
+
+func (r *Region) mangle(key string) string {
+	if r.mangler == nil {
+		return key
+	}
+	return r.mangler(key)
+}
+
+func (r *Region) mangleAll(keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = r.mangle(k)
+	}
+	return out
+}
+
+func (s *regionState) wrap(op, key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var be *BackendError
+	if errors.As(err, &be) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &BackendError{Backend: s.backendName, Op: op, Key: key, Err: err}
+}
+
+// Invalidate invalidates every value in the region created before now: Hard
+// makes them misses, Soft makes them expired (served stale while one caller
+// regenerates each). Soft invalidation works with no expiration time set.
+func (r *Region) Invalidate(ctx context.Context, how Invalidation) error {
+	s, err := r.configured()
+	if err != nil {
+		return err
+	}
+	return s.inv.Invalidate(ctx, how)
+}
+
+// Set stores value under key, created now.
+func (r *Region) Set(ctx context.Context, key string, value any) error {
+	s, err := r.configured()
+	if err != nil {
+		return err
+	}
+	k := r.mangle(key)
+	return r.store(ctx, s, k, value)
+}
+
+// SetMulti stores every item, in one round trip where the backend can.
+func (r *Region) SetMulti(ctx context.Context, items map[string]any) error {
+	s, err := r.configured()
+	if err != nil || len(items) == 0 {
+		return err
+	}
+	mangled := make(map[string]any, len(items))
+	for k, v := range items {
+		mangled[r.mangle(k)] = v
+	}
+	return r.storeMulti(ctx, s, mangled)
+}
+
+// storeMulti stores items under their (mangled) keys, in one round trip where
+// the backend can.
+func (r *Region) storeMulti(ctx context.Context, s *regionState, items map[string]any) error {
+	if s.values != nil || s.multi == nil {
+		for k, v := range items {
+			if err := r.store(ctx, s, k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	now := nowNanos()
+	enc := make(map[string][]byte, len(items))
+	var first string
+	for k, v := range items {
+		b, err := r.encode(v, now)
+		if err != nil {
+			return fmt.Errorf("dogpile: key %q: %w", k, err)
+		}
+		enc[k] = b
+		first = k
+	}
+	return s.wrap("set_multi", first, s.multi.SetMulti(ctx, enc))
+}
+
+// Delete removes key. Deleting a missing key is not an error.
+func (r *Region) Delete(ctx context.Context, key string) error {
+	s, err := r.configured()
+	if err != nil {
+		return err
+	}
+	k := r.mangle(key)
+	return s.wrap("delete", k, s.backend.Delete(ctx, k))
+}
+
+// DeleteMulti removes every key, in one round trip where the backend can.
+func (r *Region) DeleteMulti(ctx context.Context, keys []string) error {
+	s, err := r.configured()
+	if err != nil || len(keys) == 0 {
+		return err
+	}
+	mk := r.mangleAll(keys)
+	if s.multi != nil {
+		return s.wrap("delete_multi", mk[0], s.multi.DeleteMulti(ctx, mk))
+	}
+	for _, k := range mk {
+		if err := s.backend.Delete(ctx, k); err != nil {
+			return s.wrap("delete", k, err)
+		}
+	}
+	return nil
+}
+
+// valueEntry is what a region stores in a ValueBackend: the Go value as it
+// is, with its creation time.
+type valueEntry struct {
+	value   any
+	created int64
+}
+
+func (r *Region) encode(v any, created int64) ([]byte, error) {
+	payload, err := r.codec.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("dogpile: encode %T with codec %q: %w", v, r.codec.Name(), err)
+	}
+	name := r.codec.Name()
+	return appendEnvelope(make([]byte, 0, envelopeHeader+len(name)+len(payload)), created, name, payload), nil
+}
+
+func (r *Region) store(ctx context.Context, s *regionState, key string, v any) error {
+	now := nowNanos()
+	if s.values != nil {
+		return s.wrap("set", key, s.values.SetValue(ctx, key, &valueEntry{value: v, created: now}))
+	}
+	b, err := r.encode(v, now)
+	if err != nil {
+		return err
+	}
+	return s.wrap("set", key, s.backend.Set(ctx, key, b))
+}
+
+// decode reads an entry into a T. Bytes that are not a readable entry of this
+// region's codec are a miss, never an error: the creator runs and replaces
+// them.
+func decode[T any](r *Region, key string, b []byte) (v T, created int64, ok bool) {
+	created, name, payload, err := openEnvelope(b)
+	if err == nil && name != r.codec.Name() {
+		err = fmt.Errorf("dogpile: entry written with codec %q, region uses %q", name, r.codec.Name())
+	}
+	if err == nil {
+		err = r.codec.Unmarshal(payload, &v)
+	}
+	if err != nil {
+		r.logger.Debug("dogpile: undecodable entry read as a miss", "region", r.name, "key", key, "err", err)
+		var zero T
+		return zero, 0, false
+	}
+	return v, created, true
+}
+
+// state decides whether a value created at created is fresh, stale or (hard
+// invalidated) missing.
+func (s *regionState) state(ctx context.Context, created int64, o *callOptions) lock.State {
+	var inv Invalidation
+	if s.localInv != nil {
+		inv = s.localInv.check(created)
+	} else {
+		inv = s.inv.Invalidated(ctx, time.Unix(0, created))
+	}
+	switch {
+	case inv == Hard:
+		return lock.Missing
+	case o.ignoreExpiry:
+		return lock.Fresh
+	case inv == Soft:
+		return lock.Stale
+	}
+	exp := s.expiration
+	if o.hasExpiration {
+		exp = o.expiration
+	}
+	if exp > 0 && nowNanos()-created > int64(exp) {
+		return lock.Stale
+	}
+	return lock.Fresh
+}
