@@ -37,6 +37,11 @@ func GetOrCreate[T any](ctx context.Context, r *Region, key string, create func(
 		if st = s.state(ctx, created, &o); st == lock.Fresh {
 			return v, nil
 		}
+		// Stale while another caller regenerates: served at once, without
+		// building a lock.
+		if st == lock.Stale && !r.noStale && !o.noStale && r.flights.InFlight(k) {
+			return v, nil
+		}
 	}
 	return getOrCreateSlow(ctx, r, s, k, v, st, create, o)
 }

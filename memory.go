@@ -2,9 +2,9 @@ package dogpile
 
 import (
 	"context"
-	"sync"
 
 	"github.com/maypok86/otter/v2"
+	"github.com/puzpuzpuz/xsync/v4"
 )
 
 // The in-process backends that the root package registers: memory,
@@ -33,13 +33,16 @@ type MemoryOptions struct {
 // a hit returns the very value that was stored and allocates nothing, so
 // callers must not mutate what they get.
 type MemoryBackend struct {
-	m       sync.Map // unbounded
+	m       *xsync.Map[string, any] // unbounded: lock-free reads, typed string keys
 	bounded *otter.Cache[string, any]
 }
 
 // NewMemoryBackend returns a memory backend.
 func NewMemoryBackend(opts MemoryOptions) (*MemoryBackend, error) {
 	b := &MemoryBackend{}
+	if opts.MaxEntries == 0 {
+		b.m = xsync.NewMap[string, any]()
+	}
 	if opts.MaxEntries < 0 {
 		return nil, &ArgError{Name: "max_entries", Value: opts.MaxEntries, Reason: "must not be negative"}
 	}
@@ -136,9 +139,7 @@ func (b *MemoryBackend) Len() int {
 	if b.bounded != nil {
 		return b.bounded.EstimatedSize()
 	}
-	n := 0
-	b.m.Range(func(any, any) bool { n++; return true })
-	return n
+	return b.m.Size()
 }
 
 // Close stops the bounded cache's background work.

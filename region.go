@@ -354,7 +354,7 @@ func (s *regionState) state(ctx context.Context, created int64, o *callOptions) 
 	if o.hasExpiration {
 		exp = o.expiration
 	}
-	if exp > 0 && nowNanos()-created > int64(exp) {
+	if exp > 0 && expired(created, exp) {
 		return lock.Stale
 	}
 	return lock.Fresh

@@ -3,24 +3,29 @@ package lock
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // A Group holds the flights in progress, one per key at most. Callers of one
 // key in one process meet in its flight; flights of different keys never wait
 // for each other. The zero Group is ready to use; a Group must not be copied
 // after first use.
+//
+// Looking up a flight takes no lock, so a thousand callers that find a stale
+// value while it is being regenerated do not queue on a mutex to learn that.
 type Group struct {
-	mu      sync.Mutex
-	flights map[string]*Flight
+	mu      sync.Mutex // serializes starting and ending flights
+	flights sync.Map   // key → *Flight
 }
 
 // A Flight is the creation of one key's value in progress. Its leader (the
 // caller that started it) publishes the outcome with [Flight.Finish]; every
 // caller in it reads the outcome with [Flight.Wait].
 type Flight struct {
-	g    *Group
-	key  string
-	done chan struct{}
+	g       *Group
+	key     string
+	done    chan struct{}
+	waiters atomic.Int32 // callers that joined
 
 	// Written once by Finish before done is closed.
 	value any
@@ -28,12 +33,25 @@ type Flight struct {
 	err   error
 }
 
+func (g *Group) lookup(key string) (*Flight, bool) {
+	f, ok := g.flights.Load(key)
+	if !ok {
+		return nil, false
+	}
+	return f.(*Flight), true
+}
+
 // Join returns the key's flight, starting one if none is in progress.
 // leader reports whether this call started it; the leader must call Finish.
 func (g *Group) Join(key string) (f *Flight, leader bool) {
+	if f, ok := g.lookup(key); ok {
+		f.waiters.Add(1)
+		return f, false
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if f, ok := g.flights[key]; ok {
+	if f, ok := g.lookup(key); ok {
+		f.waiters.Add(1)
 		return f, false
 	}
 	return g.start(key), true
@@ -43,9 +61,12 @@ func (g *Group) Join(key string) (f *Flight, leader bool) {
 // whether it did. It is how a caller holding a stale value asks "is anyone
 // regenerating this already?" without waiting.
 func (g *Group) Begin(key string) (*Flight, bool) {
+	if _, ok := g.lookup(key); ok {
+		return nil, false
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if _, ok := g.flights[key]; ok {
+	if _, ok := g.lookup(key); ok {
 		return nil, false
 	}
 	return g.start(key), true
@@ -53,18 +74,23 @@ func (g *Group) Begin(key string) (*Flight, bool) {
 
 // InFlight reports whether a flight for key is in progress.
 func (g *Group) InFlight(key string) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	_, ok := g.flights[key]
+	_, ok := g.lookup(key)
 	return ok
 }
 
-func (g *Group) start(key string) *Flight {
-	if g.flights == nil {
-		g.flights = make(map[string]*Flight)
+// Waiters returns how many callers have joined key's flight in progress
+// (not counting its leader); 0 when there is none.
+func (g *Group) Waiters(key string) int {
+	if f, ok := g.lookup(key); ok {
+		return int(f.waiters.Load())
 	}
+	return 0
+}
+
+// start registers a new flight; g.mu is held.
+func (g *Group) start(key string) *Flight {
 	f := &Flight{g: g, key: key, done: make(chan struct{})}
-	g.flights[key] = f
+	g.flights.Store(key, f)
 	return f
 }
 
@@ -74,9 +100,7 @@ func (g *Group) start(key string) *Flight {
 // process is regenerating. Finish must be called exactly once.
 func (f *Flight) Finish(value any, fresh bool, err error) {
 	f.g.mu.Lock()
-	if f.g.flights[f.key] == f {
-		delete(f.g.flights, f.key)
-	}
+	f.g.flights.CompareAndDelete(f.key, f)
 	f.g.mu.Unlock()
 	f.value, f.fresh, f.err = value, fresh, err
 	close(f.done)

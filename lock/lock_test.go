@@ -1,0 +1,312 @@
+package lock_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dogpile-go/dogpile/lock"
+)
+
+// store is a value with a state, as a cache would hold it.
+type store struct {
+	mu    sync.Mutex
+	v     string
+	state lock.State
+	loads atomic.Int32
+}
+
+func (s *store) load(context.Context) (string, lock.State, error) {
+	s.loads.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.v, s.state, nil
+}
+
+func (s *store) put(v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.v, s.state = v, lock.Fresh
+}
+
+// waitFor polls cond until it holds; it fails the test after 10s. It waits
+// for a state the code under test reaches on its own, not for time to pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func newLock(g *lock.Group, s *store, create func(context.Context) (string, error)) *lock.Lock[string] {
+	return &lock.Lock[string]{
+		Group: g, Key: "k", Load: s.load,
+		Create: func(ctx context.Context) (string, error) {
+			v, err := create(ctx)
+			if err == nil {
+				s.put(v)
+			}
+			return v, err
+		},
+	}
+}
+
+func TestMissingValueCreatedOnceForAllWaiters(t *testing.T) {
+	var g lock.Group
+	s := &store{}
+	var calls atomic.Int32
+	release := make(chan struct{})
+	create := func(context.Context) (string, error) { calls.Add(1); <-release; return "v", nil }
+	const n = 20
+	results := make(chan string, n)
+	for range n {
+		go func() {
+			v, err := newLock(&g, s, create).Get(context.Background())
+			if err != nil {
+				t.Error(err)
+			}
+			results <- v
+		}()
+	}
+	waitFor(t, "all callers in the flight", func() bool { return g.Waiters("k") == n-1 })
+	close(release)
+	for range n {
+		if v := <-results; v != "v" {
+			t.Fatalf("caller got %q", v)
+		}
+	}
+	if c := calls.Load(); c != 1 {
+		t.Fatalf("creator ran %d times, want 1", c)
+	}
+}
+
+func TestStaleServedWhileOneRegenerates(t *testing.T) {
+	var g lock.Group
+	s := &store{v: "old", state: lock.Stale}
+	entered, release := make(chan struct{}), make(chan struct{})
+	create := func(context.Context) (string, error) { close(entered); <-release; return "new", nil }
+	done := make(chan string)
+	go func() {
+		v, _ := newLock(&g, s, create).Get(context.Background())
+		done <- v
+	}()
+	<-entered
+	for range 5 {
+		v, err := newLock(&g, s, func(context.Context) (string, error) {
+			t.Error("second creator")
+			return "", nil
+		}).Get(context.Background())
+		if err != nil || v != "old" {
+			t.Fatalf("got %q, %v; want the stale value at once", v, err)
+		}
+	}
+	close(release)
+	if v := <-done; v != "new" {
+		t.Fatalf("regenerating caller got %q", v)
+	}
+}
+
+func TestRecheckAfterMutex(t *testing.T) {
+	// The mutex is held by "another process", which stores a fresh value
+	// before releasing it: the waiter must return that value, not create.
+	var g lock.Group
+	var locks lock.Local
+	s := &store{}
+	other := locks.Mutex("k")
+	if ok, _ := other.TryLock(context.Background()); !ok {
+		t.Fatal("TryLock")
+	}
+	l := newLock(&g, s, func(context.Context) (string, error) {
+		t.Error("creator ran although a fresh value was stored while waiting")
+		return "", nil
+	})
+	l.Mutex = locks.Mutex("k")
+	done := make(chan string)
+	go func() {
+		v, err := l.Get(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		done <- v
+	}()
+	waitFor(t, "the waiter's first load", func() bool { return s.loads.Load() >= 1 })
+	s.put("from-other-process")
+	other.Unlock(context.Background()) //nolint:errcheck
+	if v := <-done; v != "from-other-process" {
+		t.Fatalf("got %q", v)
+	}
+}
+
+func TestAsyncLeaderReturnsStaleAndReleases(t *testing.T) {
+	var g lock.Group
+	s := &store{v: "old", state: lock.Stale}
+	runs := make(chan func(), 2)
+	mk := func(create func(context.Context) (string, error)) *lock.Lock[string] {
+		l := newLock(&g, s, create)
+		l.Async = func(f func()) { runs <- f }
+		return l
+	}
+	v, err := mk(func(context.Context) (string, error) { panic("boom") }).Get(context.Background())
+	if err != nil || v != "old" {
+		t.Fatalf("async leader got %q, %v; want the stale value", v, err)
+	}
+	if !g.InFlight("k") {
+		t.Fatal("the key is not locked while the regeneration is pending")
+	}
+	(<-runs)() // the panicking regeneration must release the key
+	if g.InFlight("k") {
+		t.Fatal("a panicking async regeneration did not release the key")
+	}
+	v, _ = mk(func(context.Context) (string, error) { return "new", nil }).Get(context.Background())
+	if v != "old" {
+		t.Fatalf("got %q", v)
+	}
+	(<-runs)()
+	if v, st, _ := s.load(context.Background()); v != "new" || st != lock.Fresh {
+		t.Fatalf("after the background regeneration the store holds %q (%v)", v, st)
+	}
+}
+
+func TestPanicReraisedInLeaderWaitersGetError(t *testing.T) {
+	var g lock.Group
+	s := &store{}
+	release := make(chan struct{})
+	create := func(context.Context) (string, error) { <-release; panic("boom") }
+	leaderPanic := make(chan any)
+	go func() {
+		defer func() { leaderPanic <- recover() }()
+		newLock(&g, s, create).Get(context.Background()) //nolint:errcheck
+	}()
+	waitFor(t, "the flight", func() bool { return g.InFlight("k") })
+	waiterErr := make(chan error)
+	go func() {
+		_, err := newLock(&g, s, create).Get(context.Background())
+		waiterErr <- err
+	}()
+	waitFor(t, "the waiter", func() bool { return g.Waiters("k") == 1 })
+	close(release)
+	p := <-leaderPanic
+	pe, ok := p.(*lock.PanicError)
+	if !ok || pe.Value != "boom" {
+		t.Fatalf("leader recovered %#v; want a *PanicError with the creator's value", p)
+	}
+	if err := <-waiterErr; !errors.Is(err, lock.ErrPanicked) {
+		t.Fatalf("waiter got %v; want an error matching ErrPanicked", err)
+	}
+	if g.InFlight("k") {
+		t.Fatal("the key stayed locked after the panic")
+	}
+}
+
+type ctxKey struct{}
+
+func TestCallerCancelDoesNotCancelCreation(t *testing.T) {
+	var g lock.Group
+	s := &store{}
+	entered, release := make(chan struct{}), make(chan struct{})
+	creatorCtx := make(chan context.Context, 1)
+	create := func(ctx context.Context) (string, error) {
+		creatorCtx <- ctx
+		close(entered)
+		<-release
+		return "v", ctx.Err()
+	}
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "kept"))
+	l := newLock(&g, s, create)
+	l.Timeout = time.Hour
+	leaderErr := make(chan error)
+	go func() { _, err := l.Get(ctx); leaderErr <- err }()
+	<-entered
+	waiter := make(chan string)
+	go func() {
+		v, _ := newLock(&g, s, create).Get(context.Background())
+		waiter <- v
+	}()
+	waitFor(t, "the waiter", func() bool { return g.Waiters("k") == 1 })
+	cancel()
+	if err := <-leaderErr; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the caller that gave up got %v; want context.Canceled at once", err)
+	}
+	close(release)
+	if v := <-waiter; v != "v" {
+		t.Fatalf("the other caller got %q; the creation must go on", v)
+	}
+	cctx := <-creatorCtx
+	if cctx.Value(ctxKey{}) != "kept" {
+		t.Fatal("the creator's context lost the caller's values")
+	}
+	if _, ok := cctx.Deadline(); !ok {
+		t.Fatal("the creator's context is not bounded by Timeout")
+	}
+}
+
+func TestTwoGroupsShareOneMutex(t *testing.T) {
+	// Two groups are two processes; the Local mutex stands for the store's.
+	var locks lock.Local
+	s := &store{}
+	var calls atomic.Int32
+	release := make(chan struct{})
+	create := func(context.Context) (string, error) { calls.Add(1); <-release; return "v", nil }
+	var g1, g2 lock.Group
+	done := make(chan string, 2)
+	for _, g := range []*lock.Group{&g1, &g2} {
+		go func() {
+			l := newLock(g, s, create)
+			l.Mutex = locks.Mutex("k")
+			v, _ := l.Get(context.Background())
+			done <- v
+		}()
+	}
+	waitFor(t, "both flights", func() bool { return g1.InFlight("k") && g2.InFlight("k") && calls.Load() == 1 })
+	close(release)
+	if a, b := <-done, <-done; a != "v" || b != "v" {
+		t.Fatalf("got %q and %q", a, b)
+	}
+	if c := calls.Load(); c != 1 {
+		t.Fatalf("creator ran %d times across two processes, want 1", c)
+	}
+}
+
+func TestStaleLeaderYieldsToOtherProcess(t *testing.T) {
+	// Another process holds the mutex: a stale caller returns the stale
+	// value without waiting, and a caller that can't take stale waits.
+	var locks lock.Local
+	other := locks.Mutex("k")
+	other.TryLock(context.Background()) //nolint:errcheck
+	s := &store{v: "old", state: lock.Stale}
+	var g lock.Group
+	l := newLock(&g, s, func(context.Context) (string, error) { return "mine", nil })
+	l.Mutex = locks.Mutex("k")
+	if v, err := l.Get(context.Background()); v != "old" || err != nil {
+		t.Fatalf("got %q, %v; want the stale value", v, err)
+	}
+	strict := newLock(&g, s, func(context.Context) (string, error) { return "mine", nil })
+	strict.Mutex, strict.NoStale = locks.Mutex("k"), true
+	done := make(chan string)
+	go func() { v, _ := strict.Get(context.Background()); done <- v }()
+	waitFor(t, "the strict caller's flight", func() bool { return g.InFlight("k") })
+	s.put("theirs")
+	other.Unlock(context.Background()) //nolint:errcheck
+	if v := <-done; v != "theirs" {
+		t.Fatalf("NoStale caller got %q, want the other process's value", v)
+	}
+}
+
+func TestCreatorErrorReturnedNotKept(t *testing.T) {
+	var g lock.Group
+	s := &store{}
+	boom := errors.New("boom")
+	if _, err := newLock(&g, s, func(context.Context) (string, error) { return "", boom }).Get(context.Background()); !errors.Is(err, boom) {
+		t.Fatalf("got %v", err)
+	}
+	if v, err := newLock(&g, s, func(context.Context) (string, error) { return "ok", nil }).Get(context.Background()); v != "ok" || err != nil {
+		t.Fatalf("after an error the next call got %q, %v", v, err)
+	}
+}
