@@ -73,8 +73,3 @@ func (e *ArgError) Error() string {
 
 // Is reports true for ErrInvalidArgument.
 func (e *ArgError) Is(target error) bool { return target == ErrInvalidArgument }
-
-func isPanic(err error) bool {
-	var pe *PanicError
-	return errors.As(err, &pe)
-}
