@@ -51,7 +51,9 @@ type MultiBackend interface {
 // file).
 type MutexBackend interface {
 	Backend
-	// Mutex returns a would-be holder of key's mutex.
+	// Mutex returns a would-be holder of key's mutex, or nil if the store
+	// has none (a proxy over a backend without a mutex returns nil): the
+	// region then elects one creator per process.
 	Mutex(key string) lock.Mutex
 }
 

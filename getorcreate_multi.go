@@ -189,6 +189,9 @@ func (b *multiBatch[T]) run(ctx context.Context) {
 		}()
 		for _, it := range order {
 			m := s.mutexes.Mutex(it.mk)
+			if m == nil { // a proxy over a backend without a mutex
+				continue
+			}
 			if it.stale {
 				ok, err := m.TryLock(ctx)
 				if err != nil || !ok { // another process is regenerating

@@ -1,0 +1,121 @@
+package proxy
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/lock"
+)
+
+// Logging returns a proxy that logs every backend call with log/slog: the
+// operation, the key (or the number of keys), the latency and the outcome
+// (hit, miss, ok, or the error). Successful calls are logged at level, errors
+// at slog.LevelError.
+func Logging(logger *slog.Logger, level slog.Level) dogpile.Proxy {
+	return func(next dogpile.Backend) dogpile.Backend {
+		return &logging{Base: Base{Next: next}, log: logger, level: level}
+	}
+}
+
+type logging struct {
+	Base
+	log   *slog.Logger
+	level slog.Level
+}
+
+func (l *logging) done(ctx context.Context, op string, start time.Time, outcome string, err error, attrs ...slog.Attr) {
+	level := l.level
+	if err != nil {
+		level, outcome = slog.LevelError, err.Error()
+	}
+	if !l.log.Enabled(ctx, level) {
+		return
+	}
+	attrs = append(attrs, slog.String("op", op), slog.Duration("latency", time.Since(start)), slog.String("outcome", outcome))
+	l.log.LogAttrs(ctx, level, "dogpile backend call", attrs...)
+}
+
+func (l *logging) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	start := time.Now()
+	v, ok, err := l.Base.Get(ctx, key)
+	l.done(ctx, "get", start, map[bool]string{true: "hit", false: "miss"}[ok], err, slog.String("key", key))
+	return v, ok, err
+}
+
+func (l *logging) Set(ctx context.Context, key string, value []byte) error {
+	start := time.Now()
+	err := l.Base.Set(ctx, key, value)
+	l.done(ctx, "set", start, "ok", err, slog.String("key", key), slog.Int("bytes", len(value)))
+	return err
+}
+
+func (l *logging) Delete(ctx context.Context, key string) error {
+	start := time.Now()
+	err := l.Base.Delete(ctx, key)
+	l.done(ctx, "delete", start, "ok", err, slog.String("key", key))
+	return err
+}
+
+func (l *logging) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
+	start := time.Now()
+	vs, err := l.Base.GetMulti(ctx, keys)
+	hits := 0
+	for _, v := range vs {
+		if v != nil {
+			hits++
+		}
+	}
+	l.done(ctx, "get_multi", start, "ok", err, slog.Int("keys", len(keys)), slog.Int("hits", hits))
+	return vs, err
+}
+
+func (l *logging) SetMulti(ctx context.Context, items map[string][]byte) error {
+	start := time.Now()
+	err := l.Base.SetMulti(ctx, items)
+	l.done(ctx, "set_multi", start, "ok", err, slog.Int("keys", len(items)))
+	return err
+}
+
+func (l *logging) DeleteMulti(ctx context.Context, keys []string) error {
+	start := time.Now()
+	err := l.Base.DeleteMulti(ctx, keys)
+	l.done(ctx, "delete_multi", start, "ok", err, slog.Int("keys", len(keys)))
+	return err
+}
+
+func (l *logging) Mutex(key string) lock.Mutex {
+	m := l.Base.Mutex(key)
+	if m == nil {
+		return nil
+	}
+	return &loggingMutex{Mutex: m, l: l, key: key}
+}
+
+type loggingMutex struct {
+	lock.Mutex
+	l   *logging
+	key string
+}
+
+func (m *loggingMutex) TryLock(ctx context.Context) (bool, error) {
+	start := time.Now()
+	ok, err := m.Mutex.TryLock(ctx)
+	m.l.done(ctx, "try_lock", start, map[bool]string{true: "acquired", false: "busy"}[ok], err, slog.String("key", m.key))
+	return ok, err
+}
+
+func (m *loggingMutex) Lock(ctx context.Context) error {
+	start := time.Now()
+	err := m.Mutex.Lock(ctx)
+	m.l.done(ctx, "lock", start, "acquired", err, slog.String("key", m.key))
+	return err
+}
+
+func (m *loggingMutex) Unlock(ctx context.Context) error {
+	start := time.Now()
+	err := m.Mutex.Unlock(ctx)
+	m.l.done(ctx, "unlock", start, "released", err, slog.String("key", m.key))
+	return err
+}

@@ -1,0 +1,120 @@
+// Package proxy helps write backend proxies: wrappers that see the calls a
+// region makes to its backend, to log, measure or change them (the seed's
+// ProxyBackend). Install them with dogpile.WithWrap.
+//
+// Embed Base and override only the methods of interest; Base forwards every
+// call, the optional multi-key and mutex calls included, so a proxy never
+// hides what the backend beneath it can do:
+//
+//	type countGets struct {
+//		proxy.Base
+//		n atomic.Int64
+//	}
+//
+//	func (c *countGets) Get(ctx context.Context, key string) ([]byte, bool, error) {
+//		c.n.Add(1)
+//		return c.Base.Get(ctx, key)
+//	}
+//
+//	region.Configure("redis", dogpile.WithWrap(func(next dogpile.Backend) dogpile.Backend {
+//		return &countGets{Base: proxy.Base{Next: next}}
+//	}))
+//
+// A proxy sees bytes: behind a proxy, the memory backend holds encoded
+// values, as memory_serialized does.
+package proxy
+
+import (
+	"context"
+	"io"
+
+	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/lock"
+)
+
+// Base forwards every call to Next. It implements dogpile.MultiBackend (with
+// Next's multi-key calls, or one call per key when Next has none) and
+// dogpile.MutexBackend (with Next's mutex, or none).
+type Base struct {
+	Next dogpile.Backend
+}
+
+var (
+	_ dogpile.MultiBackend = Base{}
+	_ dogpile.MutexBackend = Base{}
+	_ io.Closer            = Base{}
+)
+
+// Get forwards to Next.
+func (b Base) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	return b.Next.Get(ctx, key)
+}
+
+// Set forwards to Next.
+func (b Base) Set(ctx context.Context, key string, value []byte) error {
+	return b.Next.Set(ctx, key, value)
+}
+
+// Delete forwards to Next.
+func (b Base) Delete(ctx context.Context, key string) error { return b.Next.Delete(ctx, key) }
+
+// GetMulti forwards to Next, or calls Get per key if Next has no multi-key
+// calls.
+func (b Base) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
+	if m, ok := b.Next.(dogpile.MultiBackend); ok {
+		return m.GetMulti(ctx, keys)
+	}
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		v, ok, err := b.Next.Get(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out[i] = v
+		}
+	}
+	return out, nil
+}
+
+// SetMulti forwards to Next, or calls Set per item.
+func (b Base) SetMulti(ctx context.Context, items map[string][]byte) error {
+	if m, ok := b.Next.(dogpile.MultiBackend); ok {
+		return m.SetMulti(ctx, items)
+	}
+	for k, v := range items {
+		if err := b.Next.Set(ctx, k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteMulti forwards to Next, or calls Delete per key.
+func (b Base) DeleteMulti(ctx context.Context, keys []string) error {
+	if m, ok := b.Next.(dogpile.MultiBackend); ok {
+		return m.DeleteMulti(ctx, keys)
+	}
+	for _, k := range keys {
+		if err := b.Next.Delete(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Mutex returns Next's mutex for key, or nil if Next has none.
+func (b Base) Mutex(key string) lock.Mutex {
+	if m, ok := b.Next.(dogpile.MutexBackend); ok {
+		return m.Mutex(key)
+	}
+	return nil
+}
+
+// Close closes Next if it is an io.Closer.
+func (b Base) Close() error {
+	if c, ok := b.Next.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
