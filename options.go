@@ -103,12 +103,23 @@ type Option struct {
 	ignoreExpiry  bool
 	noStale       bool
 	shouldCache   any // func(T) bool
+
+	expirationFunc func() time.Duration
+	fn             *funcOption // Namespace, KeyFunc, FuncName: read by Cached and CachedMulti only
 }
 
 // ExpirationTime overrides the region's expiration time for this call only;
 // nothing about it is stored. NoExpiration: the value never expires.
 func ExpirationTime(d time.Duration) Option {
 	return Option{expiration: d, hasExpiration: true}
+}
+
+// ExpirationFunc is ExpirationTime with the duration asked of expiration at
+// every call (the seed accepts a callable expiration_time): a cached
+// function's expiration can follow configuration that changes at run time.
+// Its results mean what ExpirationTime's argument means.
+func ExpirationFunc(expiration func() time.Duration) Option {
+	return Option{expirationFunc: expiration}
 }
 
 // IgnoreExpiration makes an expired or soft-invalidated value count as fresh.
@@ -132,6 +143,9 @@ func collect(opts []Option) (o callOptions) {
 		p := &opts[i]
 		if p.hasExpiration {
 			o.expiration, o.hasExpiration = p.expiration, true
+		}
+		if p.expirationFunc != nil {
+			o.expiration, o.hasExpiration = p.expirationFunc(), true
 		}
 		o.ignoreExpiry = o.ignoreExpiry || p.ignoreExpiry
 		o.noStale = o.noStale || p.noStale

@@ -1,0 +1,173 @@
+package dogpile
+
+import (
+	"context"
+	"fmt"
+)
+
+// CachedMultiFunc is a function of many arguments whose results are cached
+// one per argument; see CachedMulti. It is safe for concurrent use.
+type CachedMultiFunc[A comparable, V any] struct {
+	r  *Region
+	fn func(context.Context, []A) ([]V, error)
+	funcSetup[A, V]
+}
+
+// CachedMulti returns fn with its results cached in r, one value per
+// argument: the counterpart of the seed's cache_multi_on_arguments. fn takes
+// many arguments and returns their values in the same order — a batch
+// loader. Call reads every argument's value in one backend round trip (on a
+// MultiBackend) and calls fn once, with only the arguments that have no
+// usable value, in the order they were given (see GetOrCreateMulti).
+//
+// Keys, options and panics are those of Cached, argument by argument. A is
+// comparable so that results can be returned by argument (CallMap, Get,
+// Set); an argument type that isn't can be cached with Cached, or keyed by
+// an ID.
+func CachedMulti[A comparable, V any](r *Region, fn func(context.Context, []A) ([]V, error), opts ...Option) *CachedMultiFunc[A, V] {
+	return &CachedMultiFunc[A, V]{r: r, fn: fn, funcSetup: setup[A, V]("CachedMulti", r, fn, fn == nil, opts)}
+}
+
+func (c *CachedMultiFunc[A, V]) keysOf(args []A) ([]string, error) {
+	keys := make([]string, len(args))
+	for i, a := range args {
+		k, err := c.keys.key(a)
+		if err != nil {
+			return nil, err
+		}
+		keys[i] = k
+	}
+	return keys, nil
+}
+
+// Call returns the values of args, in their order, from the cache, calling
+// fn once for those without a usable value. An argument given twice is
+// looked up and created once.
+func (c *CachedMultiFunc[A, V]) Call(ctx context.Context, args []A) ([]V, error) {
+	keys, err := c.keysOf(args)
+	if err != nil {
+		return nil, err
+	}
+	create := func(ctx context.Context, missing []string) ([]V, error) {
+		// GetOrCreateMulti hands back keys; fn wants their arguments.
+		byKey := make(map[string]A, len(keys))
+		for i, k := range keys {
+			byKey[k] = args[i]
+		}
+		as := make([]A, len(missing))
+		for i, k := range missing {
+			a, ok := byKey[k]
+			if !ok {
+				return nil, fmt.Errorf("dogpile: %s: asked to create key %q, which none of the arguments has", c.name, k)
+			}
+			as[i] = a
+		}
+		return c.fn(ctx, as)
+	}
+	return GetOrCreateMulti(ctx, c.r, keys, create, c.opts...)
+}
+
+// CallMap is Call returning the values by argument, as the seed's
+// asdict=True does.
+func (c *CachedMultiFunc[A, V]) CallMap(ctx context.Context, args []A) (map[A]V, error) {
+	vals, err := c.Call(ctx, args)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[A]V, len(args))
+	for i, a := range args {
+		out[a] = vals[i]
+	}
+	return out, nil
+}
+
+// Get returns the usable cached values among args, by argument, without
+// calling fn; arguments without one are absent from the map. It reads every
+// key in one round trip where the backend can.
+func (c *CachedMultiFunc[A, V]) Get(ctx context.Context, args []A) (map[A]V, error) {
+	keys, err := c.keysOf(args)
+	if err != nil {
+		return nil, err
+	}
+	hits, err := GetMulti[V](ctx, c.r, keys, c.opts...)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[A]V, len(hits))
+	for i, k := range keys {
+		if v, ok := hits[k]; ok {
+			out[args[i]] = v
+		}
+	}
+	return out, nil
+}
+
+// Set stores each value as the value for its argument, created now, in one
+// round trip where the backend can.
+func (c *CachedMultiFunc[A, V]) Set(ctx context.Context, values map[A]V) error {
+	items := make(map[string]any, len(values))
+	for a, v := range values {
+		k, err := c.keys.key(a)
+		if err != nil {
+			return err
+		}
+		items[k] = v
+	}
+	return c.r.SetMulti(ctx, items)
+}
+
+// Refresh calls fn with args now, whatever is cached, stores the values
+// (those ShouldCache keeps) and returns them in the order of args. Like
+// CachedFunc.Refresh it does not take the dogpile lock.
+func (c *CachedMultiFunc[A, V]) Refresh(ctx context.Context, args []A) ([]V, error) {
+	keys, err := c.keysOf(args)
+	if err != nil {
+		return nil, err
+	}
+	if len(args) == 0 {
+		return []V{}, nil
+	}
+	vals, err := c.fn(ctx, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(vals) != len(args) {
+		return nil, fmt.Errorf("dogpile: %s returned %d values for %d arguments", c.name, len(vals), len(args))
+	}
+	items := make(map[string]any, len(args))
+	for i, k := range keys {
+		if c.keep == nil || c.keep(vals[i]) {
+			items[k] = vals[i]
+		}
+	}
+	if err := c.r.SetMulti(ctx, items); err != nil {
+		return nil, err
+	}
+	return vals, nil
+}
+
+// Invalidate removes the values of args, in one round trip where the
+// backend can: the next Call calls fn for them.
+func (c *CachedMultiFunc[A, V]) Invalidate(ctx context.Context, args []A) error {
+	keys, err := c.keysOf(args)
+	if err != nil {
+		return err
+	}
+	return c.r.DeleteMulti(ctx, keys)
+}
+
+// Key returns the key of a, before the region's key mangler (see Cached). It
+// panics if a can't be rendered, as CachedFunc.Key does.
+func (c *CachedMultiFunc[A, V]) Key(a A) string {
+	key, err := c.keys.key(a)
+	if err != nil {
+		panic(err)
+	}
+	return key
+}
+
+// Name returns the function's name as it appears in keys.
+func (c *CachedMultiFunc[A, V]) Name() string { return c.name }
+
+// Original returns fn, uncached.
+func (c *CachedMultiFunc[A, V]) Original() func(context.Context, []A) ([]V, error) { return c.fn }
