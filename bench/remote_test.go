@@ -1,0 +1,429 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/dogpile-go/dogpile"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+const (
+	distProcesses  = 4
+	distGoroutines = 50
+	multiKeys      = 100
+)
+
+var (
+	redisOnce, memcachedOnce sync.Once
+	redisSrv, memcachedSrv   *Server
+	redisErr, memcachedErr   error
+)
+
+func TestMain(m *testing.M) {
+	if lib := os.Getenv("BENCH_WORKER"); lib != "" {
+		// A worker process of the distributed stampede: see worker.
+		if err := worker(lib); err != nil {
+			fmt.Fprintln(os.Stderr, "bench worker:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	code := m.Run()
+	redisSrv.Stop()
+	memcachedSrv.Stop()
+	os.Exit(code)
+}
+
+// redisAddr starts redis-server once per test binary, on first use.
+func redisAddr(b *testing.B) string {
+	redisOnce.Do(func() { redisSrv, redisErr = StartRedis() })
+	if redisErr != nil {
+		b.Fatal(redisErr)
+	}
+	return redisSrv.Addr
+}
+
+func memcachedAddr(b *testing.B) string {
+	memcachedOnce.Do(func() { memcachedSrv, memcachedErr = StartMemcached() })
+	if memcachedErr != nil {
+		b.Fatal(memcachedErr)
+	}
+	return memcachedSrv.Addr
+}
+
+func load(_ context.Context, key string) (string, error) { return "value:" + key, nil }
+
+// BenchmarkRedisHit is workload 4a: one key, present in Redis, read
+// serially (one round trip each on loopback). Rows that keep a local copy
+// (sturdyc, go-redis/cache's TinyLFU) would be measuring memory, not Redis,
+// and are left out.
+func BenchmarkRedisHit(b *testing.B) {
+	ctx := context.Background()
+	addr := redisAddr(b)
+	cfg := RemoteConfig{Config: Config{Load: load, TTL: time.Hour}, RedisAddr: addr}
+	rc := NewRedisClient(addr)
+	defer rc.Close()
+	hit := func(b *testing.B, get func(key string) (string, error)) {
+		key := "hit:" + b.Name()
+		if _, err := get(key); err != nil { // the first call stores it
+			b.Fatal(err)
+		}
+		// eko/gocache's loadable cache stores in the background and serves
+		// from memory meanwhile: wait until the value is in Redis, so that
+		// every row measures a Redis hit.
+		for deadline := time.Now().Add(5 * time.Second); rc.Exists(ctx, key).Val() == 0; {
+			if time.Now().After(deadline) {
+				b.Fatalf("%s never reached Redis", key)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			if v, err := get(key); err != nil || v == "" {
+				b.Fatalf("%q, %v", v, err)
+			}
+		}
+	}
+	b.Run("lib=dogpile", func(b *testing.B) {
+		r, err := NewDogpileRedisRegion(addr, time.Hour, true, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer r.Close()
+		create := func(key string) func(context.Context) (string, error) {
+			return func(ctx context.Context) (string, error) { return load(ctx, key) }
+		}
+		hit(b, func(key string) (string, error) { return dogpile.GetOrCreate(ctx, r, key, create(key)) })
+	})
+	b.Run("lib=go-redis", func(b *testing.B) {
+		rc := NewRedisClient(addr)
+		defer rc.Close()
+		hit(b, func(key string) (string, error) {
+			v, err := rc.Get(ctx, key).Result()
+			if errors.Is(err, goredis.Nil) {
+				v, _ = load(ctx, key)
+				err = rc.Set(ctx, key, v, remoteTTL).Err()
+			}
+			return v, err
+		})
+	})
+	b.Run("lib=go-redis-cache", func(b *testing.B) {
+		c, err := NewRedisCacheRemote(cfg, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		hit(b, func(key string) (string, error) { return c.Get(ctx, key) })
+	})
+	b.Run("lib=gocache", func(b *testing.B) {
+		c, err := NewGocacheRedis(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		hit(b, func(key string) (string, error) {
+			v, err := c.Get(ctx, key)
+			if err == nil && v == "" {
+				err = errors.New("empty")
+			}
+			return v, err
+		})
+	})
+}
+
+// BenchmarkRedisMulti100 is workload 4b: 100 keys, all present, in one
+// call. Only dogpile (GetOrCreateMulti: one MGET) and plain go-redis (MGET)
+// have a multi-key read of a shared store; see RESULTS.md for the others.
+func BenchmarkRedisMulti100(b *testing.B) {
+	ctx := context.Background()
+	addr := redisAddr(b)
+	keys := make([]string, multiKeys)
+	for i := range keys {
+		keys[i] = "multi:" + strconv.Itoa(i)
+	}
+	createMulti := func(_ context.Context, ks []string) ([]string, error) {
+		out := make([]string, len(ks))
+		for i, k := range ks {
+			out[i] = "value:" + k
+		}
+		return out, nil
+	}
+	b.Run("lib=dogpile", func(b *testing.B) {
+		r, err := NewDogpileRedisRegion(addr, time.Hour, true, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer r.Close()
+		if _, err := dogpile.GetOrCreateMulti(ctx, r, keys, createMulti); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			vs, err := dogpile.GetOrCreateMulti(ctx, r, keys, createMulti)
+			if err != nil || len(vs) != multiKeys || vs[multiKeys-1] == "" {
+				b.Fatal(len(vs), err)
+			}
+		}
+	})
+	b.Run("lib=go-redis", func(b *testing.B) {
+		rc := NewRedisClient(addr)
+		defer rc.Close()
+		p := rc.Pipeline()
+		for _, k := range keys {
+			p.Set(ctx, "plain:"+k, "value:"+k, remoteTTL)
+		}
+		if _, err := p.Exec(ctx); err != nil {
+			b.Fatal(err)
+		}
+		plain := make([]string, len(keys))
+		for i, k := range keys {
+			plain[i] = "plain:" + k
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			vs, err := rc.MGet(ctx, plain...).Result()
+			if err != nil || len(vs) != multiKeys || vs[multiKeys-1] == nil {
+				b.Fatal(len(vs), err)
+			}
+		}
+	})
+}
+
+// BenchmarkMemcachedHit is workload 4c: one key, present in memcached, read
+// serially.
+func BenchmarkMemcachedHit(b *testing.B) {
+	ctx := context.Background()
+	addr := memcachedAddr(b)
+	b.Run("lib=dogpile", func(b *testing.B) {
+		r, err := NewDogpileMemcachedRegion(addr, time.Hour)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer r.Close()
+		key := "hit:dogpile"
+		create := func(ctx context.Context) (string, error) { return load(ctx, key) }
+		if _, err := dogpile.GetOrCreate(ctx, r, key, create); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			if v, err := dogpile.GetOrCreate(ctx, r, key, func(ctx context.Context) (string, error) { return load(ctx, key) }); err != nil || v == "" {
+				b.Fatal(v, err)
+			}
+		}
+	})
+	b.Run("lib=gomemcache", func(b *testing.B) {
+		mc := NewGomemcache(addr)
+		defer mc.Close()
+		key := "hit:gomemcache"
+		if err := mc.Set(&memcache.Item{Key: key, Value: []byte("value:" + key)}); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			it, err := mc.Get(key)
+			if err != nil || len(it.Value) == 0 {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkDistributedStampede is workload 5: 4 processes × 50 goroutines
+// ask at once for a key nobody has, in one Redis; the creator (50ms) counts
+// its calls with INCR on the server, so every process's calls are counted.
+// The processes are this test binary, re-executed as workers.
+func BenchmarkDistributedStampede(b *testing.B) {
+	addr := redisAddr(b)
+	for _, lib := range RedisLibs {
+		b.Run("lib="+lib.Name, func(b *testing.B) { distributed(b, lib, addr) })
+	}
+}
+
+type workerResult struct {
+	LatencyUS []float64 `json:"latency_us"`
+	Err       string    `json:"err,omitempty"`
+}
+
+func distributed(b *testing.B, lib RemoteLib, addr string) {
+	ctx := context.Background()
+	rc := NewRedisClient(addr)
+	defer rc.Close()
+	var calls int64
+	var lat []time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		key := fmt.Sprintf("dist:%s:%d:%d:%d", lib.Name, os.Getpid(), time.Now().UnixNano(), i)
+		type proc struct {
+			cmd *exec.Cmd
+			in  io.WriteCloser
+			out *bufio.Reader
+		}
+		procs := make([]proc, distProcesses)
+		for p := range procs {
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), "BENCH_WORKER="+lib.Name, "BENCH_REDIS_ADDR="+addr, "BENCH_KEY="+key)
+			cmd.Stderr = os.Stderr
+			in, err := cmd.StdinPipe()
+			if err != nil {
+				b.Fatal(err)
+			}
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				b.Fatal(err)
+			}
+			procs[p] = proc{cmd, in, bufio.NewReader(out)}
+		}
+		for _, p := range procs {
+			if line, err := p.out.ReadString('\n'); err != nil || line != "ready\n" {
+				b.Fatalf("worker: %q, %v", line, err)
+			}
+		}
+		b.StartTimer()
+		for _, p := range procs {
+			io.WriteString(p.in, "go\n") //nolint:errcheck // a dead worker fails below
+		}
+		for _, p := range procs {
+			line, err := p.out.ReadString('\n')
+			if err != nil {
+				b.Fatalf("worker: %v", err)
+			}
+			var res workerResult
+			if err := json.Unmarshal([]byte(line), &res); err != nil {
+				b.Fatalf("worker: %q: %v", line, err)
+			}
+			if res.Err != "" {
+				b.Fatalf("worker: %s", res.Err)
+			}
+			for _, us := range res.LatencyUS {
+				lat = append(lat, time.Duration(us*float64(time.Microsecond)))
+			}
+		}
+		b.StopTimer()
+		for _, p := range procs {
+			p.in.Close()
+			if err := p.cmd.Wait(); err != nil {
+				b.Fatalf("worker: %v", err)
+			}
+		}
+		n, err := rc.Get(ctx, key+":calls").Int64()
+		if err != nil {
+			b.Fatalf("creator calls: %v", err)
+		}
+		calls += n
+		b.StartTimer()
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(calls)/float64(b.N), "creator-calls/op")
+	b.ReportMetric(Micros(Quantile(lat, 0.5)), "p50-µs")
+	b.ReportMetric(Micros(Quantile(lat, 0.99)), "p99-µs")
+	b.ReportMetric(Micros(lat[len(lat)-1]), "max-µs")
+	if err := AppendLatencies(LatencyDir(), "distributed", lib.Name, lat); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// worker is one process of the distributed stampede: it builds lib's cache
+// on $BENCH_REDIS_ADDR, says "ready", waits for "go" on stdin, runs
+// distGoroutines concurrent Gets of $BENCH_KEY and prints their latencies as
+// one JSON line.
+func worker(libName string) error {
+	ctx := context.Background()
+	var lib RemoteLib
+	for _, l := range RedisLibs {
+		if l.Name == libName {
+			lib = l
+		}
+	}
+	if lib.New == nil {
+		return fmt.Errorf("no library %q", libName)
+	}
+	addr, key := os.Getenv("BENCH_REDIS_ADDR"), os.Getenv("BENCH_KEY")
+	rc := NewRedisClient(addr)
+	defer rc.Close()
+	creator := func(ctx context.Context, k string) (string, error) {
+		if err := rc.Incr(ctx, k+":calls").Err(); err != nil {
+			return "", err
+		}
+		time.Sleep(creatorTime)
+		return "value:" + k, nil
+	}
+	c, err := lib.New(RemoteConfig{Config: Config{Load: creator, TTL: time.Hour}, RedisAddr: addr})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	// Warm up on another key, with as many goroutines: connection pools
+	// are filled and code paths are hot before the start, so that the run
+	// measures the stampede, not dialling.
+	var warm sync.WaitGroup
+	warmErr := make(chan error, distGoroutines)
+	for range distGoroutines {
+		warm.Add(1)
+		go func() {
+			defer warm.Done()
+			if _, err := c.Get(ctx, fmt.Sprintf("%s:warm:%d", key, os.Getpid())); err != nil {
+				warmErr <- err
+			}
+		}()
+	}
+	warm.Wait()
+	close(warmErr)
+	if err := <-warmErr; err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+	in := bufio.NewReader(os.Stdin)
+	fmt.Println("ready")
+	if line, err := in.ReadString('\n'); err != nil || line != "go\n" {
+		return fmt.Errorf("want go, got %q, %v", line, err)
+	}
+	res := workerResult{LatencyUS: make([]float64, distGoroutines)}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	start := make(chan struct{})
+	for g := range distGoroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			t0 := time.Now()
+			v, err := c.Get(ctx, key)
+			res.LatencyUS[g] = Micros(time.Since(t0))
+			if err != nil || v == "" {
+				mu.Lock()
+				res.Err = fmt.Sprintf("%s: Get: %q, %v", libName, v, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	out, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	fmt.Println(string(out))
+	return nil
+}
