@@ -105,11 +105,11 @@ func (c *Cache) BindHTML(t *htmltemplate.Template) *htmltemplate.Template {
 	}
 	return t.Funcs(htmltemplate.FuncMap{
 		FuncCached: func(region, name string, key any, data ...any) (htmltemplate.HTML, error) {
-			s, err := c.fragment(kindHTML, lookup, region, nil, name, key, data)
+			s, err := c.fragment(kindHTML, lookup, region, false, nil, name, key, data)
 			return htmltemplate.HTML(s), err // trusted: html/template escaped it (package doc)
 		},
 		FuncCachedFor: func(region string, expiration any, name string, key any, data ...any) (htmltemplate.HTML, error) {
-			s, err := c.fragment(kindHTML, lookup, region, expiration, name, key, data)
+			s, err := c.fragment(kindHTML, lookup, region, true, expiration, name, key, data)
 			return htmltemplate.HTML(s), err
 		},
 	})
@@ -127,10 +127,10 @@ func (c *Cache) BindText(t *texttemplate.Template) *texttemplate.Template {
 	}
 	return t.Funcs(texttemplate.FuncMap{
 		FuncCached: func(region, name string, key any, data ...any) (string, error) {
-			return c.fragment(kindText, lookup, region, nil, name, key, data)
+			return c.fragment(kindText, lookup, region, false, nil, name, key, data)
 		},
 		FuncCachedFor: func(region string, expiration any, name string, key any, data ...any) (string, error) {
-			return c.fragment(kindText, lookup, region, expiration, name, key, data)
+			return c.fragment(kindText, lookup, region, true, expiration, name, key, data)
 		},
 	})
 }
@@ -173,10 +173,11 @@ func unknownTemplate(name, set string) error {
 type renderer func(w io.Writer, data any) error
 
 // fragment is the body of the template functions: the fragment from the
-// region, rendered through GetOrCreate when there is none.
-func (c *Cache) fragment(k kind, lookup func(string) (renderer, error), regionName string, expiration any, name string, key any, data []any) (string, error) {
+// region, rendered through GetOrCreate when there is none. hasExpiration
+// tells cachedFor (with expiration) from cached.
+func (c *Cache) fragment(k kind, lookup func(string) (renderer, error), regionName string, hasExpiration bool, expiration any, name string, key any, data []any) (string, error) {
 	fn := FuncCached
-	if expiration != nil {
+	if hasExpiration {
 		fn = FuncCachedFor
 	}
 	r, err := c.region(regionName)
@@ -184,7 +185,7 @@ func (c *Cache) fragment(k kind, lookup func(string) (renderer, error), regionNa
 		return "", err
 	}
 	var opts []dogpile.Option
-	if expiration != nil {
+	if hasExpiration {
 		d, err := dogpile.ParseDuration(expiration)
 		if err != nil {
 			return "", &dogpile.ArgError{Name: fn + " expiration", Value: expiration, Reason: err.Error()}

@@ -122,6 +122,13 @@ func TestT2ExpiryAppliesToFragments(t *testing.T) {
 				t.Fatalf("within 3600s: %q, want %q", got, want)
 			}
 		})
+		t.Run("cachedFor 0 never expires", func(t *testing.T) {
+			f := setup(t, e, b, `{{cachedFor "frags" 0 "frag" .ID .}}`, dogpile.WithExpiration(time.Nanosecond))
+			exec(t, f.page, user{ID: 1, Name: "ann"})
+			if got, want := exec(t, f.page, user{ID: 1, Name: "ann"}), "<p>ann #1</p>"; got != want {
+				t.Fatalf("with cachedFor 0 in a region whose values expire at once: %q, want %q", got, want)
+			}
+		})
 	})
 }
 
@@ -319,6 +326,7 @@ func TestArgumentErrors(t *testing.T) {
 				{`{{cached "frags" "a|b" 1 .}}`, `"template name"`},
 				{`{{cachedFor "frags" "soon" "frag" 1 .}}`, `"cachedFor expiration"`},
 				{`{{cachedFor "frags" "-1m" "frag" 1 .}}`, `"cachedFor expiration"`},
+				{`{{cachedFor "frags" .Nil "frag" 1 .}}`, `"cachedFor expiration"`},
 				{`{{cached "frags" "frag" 1 . .}}`, `"cached"`},
 			} {
 				f := setup(t, e, backends[0], `{{define "a|b"}}x{{end}}`+c.src)
