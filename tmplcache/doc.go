@@ -66,8 +66,8 @@
 // which is not escaped — but deletes it and renders the fragment anew. Any
 // bytes not written by a dogpile region are a miss already. The marker guards
 // against mistakes, not attackers: a backend shared with untrusted writers
-// (a Redis that other applications can write to) needs authenticated values,
-// or no fragment caching.
+// (a Redis that other applications can write to) needs authenticated (signed)
+// values, or no fragment caching.
 //
 // # Binding
 //
