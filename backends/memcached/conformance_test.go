@@ -1,0 +1,32 @@
+package memcached
+
+import (
+	"testing"
+
+	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/dogpiletest"
+)
+
+// TestMC1Conformance runs the conformance suite against one real memcached
+// and against three (consistent hashing), with and without the distributed
+// lock.
+func TestMC1Conformance(t *testing.T) {
+	for _, n := range []int{1, 3} {
+		srv := servers(t, n)
+		for _, locking := range []bool{true, false} {
+			name := map[int]string{1: "OneServer", 3: "ThreeServers"}[n]
+			if !locking {
+				name += "NoLock"
+			}
+			t.Run(name, func(t *testing.T) {
+				dogpiletest.TestBackend(t, func(t *testing.T) dogpile.Backend {
+					b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": locking})
+					if _, ok := b.(dogpile.MutexBackend); ok != locking {
+						t.Fatalf("distributed_lock=%v gave a %T", locking, b)
+					}
+					return b
+				})
+			})
+		}
+	}
+}

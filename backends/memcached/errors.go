@@ -1,0 +1,86 @@
+package memcached
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dogpile-go/dogpile"
+)
+
+// Errors of this backend, wrapped with detail; test for them with errors.Is.
+var (
+	// ErrInvalidKey: the key is longer than Memcached's 250 bytes, holds a
+	// space or control character, or begins with the backend's lock prefix.
+	// Configure the region with dogpile.WithKeyMangler(dogpile.SHA1Mangler)
+	// to store any key. It matches dogpile.ErrInvalidArgument too.
+	ErrInvalidKey = fmt.Errorf("%w: memcached key", dogpile.ErrInvalidArgument)
+	// ErrValueTooLarge: the server refused the value as larger than its
+	// item size limit (memcached -I, 1 MiB by default). Nothing is stored
+	// under the key: memcached also drops the value it held before. It
+	// matches dogpile.ErrInvalidArgument too.
+	ErrValueTooLarge = fmt.Errorf("%w: memcached value too large", dogpile.ErrInvalidArgument)
+	// ErrServerDown: the key's server refused a connection a moment ago and
+	// is skipped for its dead_retry time (see ServerDownError).
+	ErrServerDown = errors.New("memcached: server down")
+)
+
+// ServerDownError says which server is skipped, and until when.
+// It matches ErrServerDown.
+type ServerDownError struct {
+	Addr  string
+	Until time.Time // zero: no dead_retry, the next call tries again
+	Err   error     // the connection error, if this call saw it
+}
+
+func (e *ServerDownError) Error() string {
+	msg := "memcached: server " + e.Addr + " is down"
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	if !e.Until.IsZero() {
+		msg += fmt.Sprintf(" (its keys fail without trying it until %s)", e.Until.Format("15:04:05.000"))
+	}
+	return msg
+}
+
+// Unwrap returns the connection error.
+func (e *ServerDownError) Unwrap() error { return e.Err }
+
+// Is reports true for ErrServerDown.
+func (e *ServerDownError) Is(target error) bool { return target == ErrServerDown }
+
+// MaxKeyLen is Memcached's limit on the length of a key, in bytes.
+const MaxKeyLen = 250
+
+// checkKey returns an error matching ErrInvalidKey if memcached would refuse
+// key, or if it is in the namespace of the backend's locks. Checked here,
+// before a call, so that the error names the key and the fix.
+func checkKey(key string) error {
+	if len(key) > MaxKeyLen {
+		return fmt.Errorf("%w %s: %d bytes, over Memcached's %d-byte limit; use dogpile.WithKeyMangler(dogpile.SHA1Mangler)",
+			ErrInvalidKey, quoteKey(key), len(key), MaxKeyLen)
+	}
+	if key == "" {
+		return fmt.Errorf("%w: the empty key", ErrInvalidKey)
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c <= ' ' || c == 0x7f {
+			return fmt.Errorf("%w %s: byte %d is %q; Memcached keys can hold no spaces or control characters; use dogpile.WithKeyMangler(dogpile.SHA1Mangler)",
+				ErrInvalidKey, quoteKey(key), i, c)
+		}
+	}
+	if strings.HasPrefix(key, LockPrefix) {
+		return fmt.Errorf("%w %s: keys beginning with %q are reserved for the backend's locks", ErrInvalidKey, quoteKey(key), LockPrefix)
+	}
+	return nil
+}
+
+// quoteKey quotes key for an error message, cut short if it is long.
+func quoteKey(key string) string {
+	if len(key) > 64 {
+		return fmt.Sprintf("%q…", key[:64])
+	}
+	return fmt.Sprintf("%q", key)
+}

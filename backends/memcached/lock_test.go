@@ -1,0 +1,345 @@
+package memcached
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dogpile-go/dogpile"
+)
+
+func uniqueKey(prefix string) string {
+	b := make([]byte, 6)
+	rand.Read(b) //nolint:errcheck // crypto/rand.Read does not fail
+	return prefix + "-" + hex.EncodeToString(b)
+}
+
+// child is this test binary run again as another process in a helper role.
+type child struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	lines  chan string
+	stderr bytes.Buffer
+}
+
+func startChild(t *testing.T, role string, env ...string) *child {
+	t.Helper()
+	c := &child{cmd: exec.Command(os.Args[0]), lines: make(chan string, 16)}
+	c.cmd.Env = append(os.Environ(), append(env, helperEnv+"="+role)...)
+	c.cmd.Stderr = &c.stderr
+	var err error
+	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			c.lines <- sc.Text()
+		}
+		close(c.lines)
+	}()
+	t.Cleanup(func() {
+		c.cmd.Process.Kill() //nolint:errcheck // it may have exited
+		c.cmd.Wait()         //nolint:errcheck
+	})
+	return c
+}
+
+// expect waits for the child to print want.
+func (c *child) expect(t *testing.T, want string) {
+	t.Helper()
+	select {
+	case line, ok := <-c.lines:
+		if !ok || line != want {
+			c.cmd.Wait() //nolint:errcheck // for its stderr
+			t.Fatalf("child printed %q (open %v), want %q; stderr:\n%s", line, ok, want, c.stderr.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("child did not print %q within 60s; stderr:\n%s", want, c.stderr.String())
+	}
+}
+
+// counter reads a number stored by incr.
+func counter(t *testing.T, b *Backend, key string) uint64 {
+	t.Helper()
+	it, err := b.Client().Get(key)
+	if err != nil {
+		t.Fatalf("counter %q: %v", key, err)
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(it.Value)), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestDL1CrossProcessStampede: 4 processes × 50 goroutines call GetOrCreate
+// on one cold key with distributed_lock; the creator runs once in all, as
+// counted on the server. (Without the distributed lock each process would
+// elect its own creator: 4 runs.)
+func TestDL1CrossProcessStampede(t *testing.T) {
+	const procs = 4
+	srv := servers(t, 3)
+	key := uniqueKey("dl1")
+	b := base(newBackend(t, dogpile.Args{"url": srv}))
+	for _, k := range []string{key + "-arrived", key + "-creators"} {
+		if err := b.Client().Set(itemOf(k, "0")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var children []*child
+	for range procs {
+		children = append(children, startChild(t, "stampede",
+			"MC_SERVERS="+strings.Join(srv, ","), "MC_KEY="+key, "MC_TOTAL="+strconv.Itoa(procs*stampedeGoroutines)))
+	}
+	for _, c := range children {
+		c.expect(t, "ready")
+	}
+	for _, c := range children {
+		if _, err := io.WriteString(c.stdin, "go\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range children {
+		c.expect(t, "done")
+		if err := c.cmd.Wait(); err != nil {
+			t.Fatalf("child: %v; stderr:\n%s", err, c.stderr.String())
+		}
+	}
+	if n := counter(t, b, key+"-arrived"); n != procs*stampedeGoroutines {
+		t.Fatalf("%d callers arrived, want %d", n, procs*stampedeGoroutines)
+	}
+	if n := counter(t, b, key+"-creators"); n != 1 {
+		t.Fatalf("the creator ran %d times across %d processes × %d goroutines; want 1", n, procs, stampedeGoroutines)
+	}
+}
+
+// TestDL2DeadHolderExpires: a process that holds a key's lock is killed
+// (SIGKILL: it never releases); the lock blocks others until lock_timeout,
+// then a region takes it and creates the value.
+func TestDL2DeadHolderExpires(t *testing.T) {
+	t.Parallel() // mostly waiting: for a lock or a server to expire or come back
+	srv := servers(t, 1)
+	key := uniqueKey("dl2")
+	const lockTimeout = 2 * time.Second
+	c := startChild(t, "hold", "MC_SERVERS="+srv[0], "MC_KEY="+key, "MC_LOCK_TIMEOUT=2")
+	c.expect(t, "locked")
+	locked := time.Now()
+	if err := c.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	c.cmd.Wait() //nolint:errcheck // killed
+
+	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 2})
+	ctx := testCtx(t)
+	if ok, err := b.(dogpile.MutexBackend).Mutex(key).TryLock(ctx); ok || err != nil {
+		t.Fatalf("TryLock of the dead holder's lock = %v, %v; want false (still held)", ok, err)
+	}
+	r := newRegion(t, b)
+	runs := 0
+	v, err := dogpile.GetOrCreate(ctx, r, key, func(context.Context) (string, error) { runs++; return "after", nil })
+	waited := time.Since(locked)
+	if err != nil || v != "after" || runs != 1 {
+		t.Fatalf("GetOrCreate after the holder died = %q, %v (%d runs)", v, err, runs)
+	}
+	// Memcached counts whole seconds, so a lock ends up to a second early
+	// and a little late.
+	if waited < lockTimeout-time.Second-100*time.Millisecond || waited > lockTimeout+1500*time.Millisecond {
+		t.Fatalf("the dead holder's lock ended %v after it was taken; want about lock_timeout (%v)", waited, lockTimeout)
+	}
+	t.Logf("the dead holder's lock ended %v after it was taken (lock_timeout %v)", waited.Round(time.Millisecond), lockTimeout)
+}
+
+// TestDL2OnlyOwnerReleases: an Unlock by a holder that does not hold the
+// lock — never did, or whose lock expired and was taken by another —
+// releases nothing.
+func TestDL2OnlyOwnerReleases(t *testing.T) {
+	t.Parallel() // mostly waiting: for a lock or a server to expire or come back
+	srv := servers(t, 1)
+	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1}).(*LockingBackend)
+	ctx := testCtx(t)
+	key := uniqueKey("dl2-owner")
+	held := func() bool {
+		ok, err := b.Mutex(key).TryLock(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return !ok
+	}
+
+	a := b.Mutex(key)
+	if ok, err := a.TryLock(ctx); !ok || err != nil {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+	if err := b.Mutex(key).Unlock(ctx); err != nil || !held() {
+		t.Fatalf("a never-holder's Unlock (%v) released the lock", err)
+	}
+
+	// a's lock expires (a stalled holder), and c takes it.
+	c := b.Mutex(key)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ok, err := c.TryLock(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a 1s lock did not expire within 5s")
+		}
+		time.Sleep(20 * time.Millisecond) // polling for the server's expiry
+	}
+	if err := a.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !held() {
+		t.Fatal("the expired holder's late Unlock released the lock its successor holds")
+	}
+	it, err := b.Client().Get(b.lockKey(key))
+	if err != nil || !bytes.Equal(it.Value, c.(*mutex).token) {
+		t.Fatalf("lock item = %v, %v; want the successor's token", it, err)
+	}
+	if err := c.Unlock(ctx); err != nil || held() {
+		t.Fatalf("the holder's Unlock (%v) did not release the lock", err)
+	}
+}
+
+// TestDL3WaitHonoursContext: waiting for a held lock ends with the caller's
+// context, for the mutex and for GetOrCreate, and the creator does not run.
+func TestDL3WaitHonoursContext(t *testing.T) {
+	srv := servers(t, 1)
+	args := dogpile.Args{"url": srv, "distributed_lock": true}
+	holderBackend := newBackend(t, args).(*LockingBackend)
+	ctx := testCtx(t)
+	key := uniqueKey("dl3")
+	holder := holderBackend.Mutex(key)
+	if ok, err := holder.TryLock(ctx); !ok || err != nil {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+
+	// Cancelled while waiting.
+	b := newBackend(t, args).(*LockingBackend)
+	cctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- b.Mutex(key).Lock(cctx) }()
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Lock cancelled while waiting: %v; want context.Canceled", err)
+	}
+
+	// A region in "another process": its caller gives up at its deadline.
+	// The creation it started goes on, detached from the caller, and runs
+	// its creator once the lock is released — not before.
+	r := newRegion(t, b)
+	var released atomic.Bool
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	_, err := dogpile.GetOrCreate(short, r, key, func(context.Context) (string, error) {
+		if !released.Load() {
+			t.Error("the creator ran while another process held the lock")
+		}
+		return "made", nil
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("GetOrCreate while the lock is held elsewhere, 200ms context: %v; want DeadlineExceeded", err)
+	}
+
+	released.Store(true)
+	if err := holder.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v, err := dogpile.GetOrCreate(ctx, r, key, func(context.Context) (string, error) {
+		t.Error("a second creator ran: the first caller's creation should have gone on")
+		return "second", nil
+	})
+	if err != nil || v != "made" {
+		t.Fatalf("GetOrCreate after the release = %q, %v; want the first creation's value", v, err)
+	}
+}
+
+// TestDL4LockKeysApart: a lock lives under its own key, in a namespace value
+// keys cannot enter; values and locks of the same key leave each other
+// alone, up to the longest key.
+func TestDL4LockKeysApart(t *testing.T) {
+	srv := servers(t, 1)
+	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true}).(*LockingBackend)
+	ctx := testCtx(t)
+	raw := rawClient(srv[0])
+	for _, key := range []string{uniqueKey("dl4"), uniqueKey("dl4") + strings.Repeat("x", MaxKeyLen-11)} {
+		key = key[:min(len(key), MaxKeyLen)]
+		m := b.Mutex(key)
+		if ok, err := m.TryLock(ctx); !ok || err != nil {
+			t.Fatalf("TryLock(%d-byte key) = %v, %v", len(key), ok, err)
+		}
+		lk := b.lockKey(key)
+		if !strings.HasPrefix(lk, LockPrefix) || len(lk) > MaxKeyLen {
+			t.Fatalf("lock key %q (%d bytes)", lk, len(lk))
+		}
+		if it, err := raw.Get(lk); err != nil || !bytes.Equal(it.Value, m.(*mutex).token) {
+			t.Fatalf("the lock is not under %q: %v", lk, err)
+		}
+		if _, err := raw.Get(key); err == nil {
+			t.Fatal("taking the lock wrote the value key")
+		}
+		if err := b.Set(ctx, lk, []byte("x")); !errors.Is(err, ErrInvalidKey) {
+			t.Fatalf("Set on the lock's key: %v; want ErrInvalidKey (reserved)", err)
+		}
+		if err := b.Set(ctx, key, []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Delete(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := b.Mutex(key).TryLock(ctx); ok {
+			t.Fatal("setting and deleting the value released the lock")
+		}
+		if err := m.Unlock(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.Get(lk); err == nil {
+			t.Fatal("Unlock left the lock item behind")
+		}
+	}
+	short, long := "k", strings.Repeat("k", MaxKeyLen)
+	if strings.Contains(b.lockKey(short), "#") || !strings.Contains(b.lockKey(long), "#") {
+		t.Fatalf("lock keys %q and %q: want the short key verbatim and the long one hashed", b.lockKey(short), b.lockKey(long))
+	}
+}
+
+func TestLockArgs(t *testing.T) {
+	for _, bad := range []any{0, "500ms", -1, "soon"} {
+		if _, err := dogpile.NewBackend("memcached", dogpile.Args{"url": "127.0.0.1:1", "lock_timeout": bad}); !errors.Is(err, dogpile.ErrInvalidArgument) {
+			t.Errorf("lock_timeout %v: %v; want ErrInvalidArgument", bad, err)
+		}
+	}
+	b, err := New(Options{Servers: []string{"127.0.0.1:1"}, DistributedLock: true, LockTimeout: 1500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.(*LockingBackend).lockExpire; got != 2 {
+		t.Fatalf("a 1.5s lock_timeout is sent as %ds; want 2 (rounded up)", got)
+	}
+	if _, err := New(Options{Servers: []string{"127.0.0.1:1"}, LockTimeout: 31 * 24 * time.Hour}); err == nil {
+		t.Fatal("a lock_timeout over 30 days: no error")
+	}
+}

@@ -1,0 +1,437 @@
+package memcached
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+
+	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/lock"
+)
+
+func init() {
+	if err := dogpile.RegisterBackend("memcached", func(args dogpile.Args) (dogpile.Backend, error) {
+		o, err := ParseArgs(args)
+		if err != nil {
+			return nil, err
+		}
+		return New(o)
+	}); err != nil {
+		panic(err)
+	}
+}
+
+// Defaults for Options' zero values.
+const (
+	DefaultTimeout      = time.Second
+	DefaultDeadRetry    = 2 * time.Second // libmemcached's retry_timeout
+	DefaultLockTimeout  = 30 * time.Second
+	DefaultMaxIdleConns = 16
+	DefaultLockPoll     = 50 * time.Millisecond
+)
+
+// maxRelativeExpiry is the longest expiry Memcached reads as seconds from
+// now; a larger number is a Unix time.
+const maxRelativeExpiry = 30 * 24 * time.Hour
+
+// Options configure a memcached backend made by New. The zero value of each
+// field is its default.
+type Options struct {
+	// Servers are the servers' addresses: "host:port", "host" (port
+	// 11211), "[ipv6]:port" or a Unix socket's path. Required.
+	Servers []string
+	// Distribution spreads keys over several servers; Ketama by default.
+	Distribution Distribution
+	// Timeout bounds each read and write on a server's socket, and so each
+	// call (gomemcache takes no context): DefaultTimeout if zero.
+	Timeout time.Duration
+	// ConnectTimeout bounds connecting to a server: Timeout if zero (and it
+	// is never more than Timeout).
+	ConnectTimeout time.Duration
+	// DeadRetry is how long a server that refused a connection is skipped:
+	// calls for its keys fail at once with ErrServerDown meanwhile.
+	// DefaultDeadRetry if zero; negative: never skip, try every call.
+	DeadRetry time.Duration
+	// MaxIdleConns is the number of idle connections kept per server:
+	// DefaultMaxIdleConns if zero. Set it above the number of concurrent
+	// calls expected, or connections are opened and closed per call.
+	MaxIdleConns int
+	// ExpireTime is the server-side expiry of every value
+	// (memcached_expire_time): none if zero. It is separate from the
+	// region's expiration and should be longer. Over 30 days it is sent as
+	// a Unix time, as the protocol requires.
+	ExpireTime time.Duration
+	// DistributedLock makes the backend a dogpile.MutexBackend, so that one
+	// creator runs per key across every process sharing the servers.
+	DistributedLock bool
+	// LockTimeout is how long a lock lives if its holder never releases it
+	// (a crashed process): DefaultLockTimeout if zero. Rounded up to whole
+	// seconds, Memcached's unit. Make it longer than any creator runs.
+	LockTimeout time.Duration
+	// LockPoll is the longest pause between attempts to take a held lock:
+	// DefaultLockPoll if zero. Pauses start at a millisecond and double.
+	LockPoll time.Duration
+	// DialContext, if set, connects to servers (for TLS, or a proxy).
+	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// Backend stores values in Memcached through a gomemcache client. It
+// implements dogpile.Backend and dogpile.MultiBackend, and io.Closer.
+// Safe for concurrent use.
+type Backend struct {
+	client      *memcache.Client
+	sel         *ServerSelector // nil when the client's selector is not ours
+	ownClient   bool
+	expire      time.Duration
+	expireRel   int32 // expire as Memcached's relative seconds; -1: send absolute times
+	lockTimeout time.Duration
+	lockExpire  int32
+	lockPoll    time.Duration
+	dial        func(ctx context.Context, network, address string) (net.Conn, error)
+	connect     time.Duration
+}
+
+// LockingBackend is a Backend with the distributed dogpile lock: it also
+// implements dogpile.MutexBackend. New returns one when
+// Options.DistributedLock is set.
+type LockingBackend struct {
+	*Backend
+}
+
+// Mutex returns a would-be holder of key's lock, shared by every process
+// that uses the same servers. See LockPrefix for where locks are stored.
+func (b *LockingBackend) Mutex(key string) lock.Mutex {
+	return &mutex{b: b.Backend, key: key, lockKey: b.lockKey(key)}
+}
+
+// New returns a backend on opts.Servers: a *Backend, or a *LockingBackend if
+// opts.DistributedLock is set.
+func New(opts Options) (dogpile.Backend, error) {
+	if len(opts.Servers) == 0 {
+		return nil, &dogpile.ArgError{Name: "url", Reason: "no memcached servers given"}
+	}
+	sel, err := NewServerSelector(opts.Distribution, opts.Servers...)
+	if err != nil {
+		return nil, &dogpile.ArgError{Name: "url", Value: opts.Servers, Reason: err.Error()}
+	}
+	b, err := newBase(opts)
+	if err != nil {
+		return nil, err
+	}
+	b.sel, b.ownClient = sel, true
+	switch {
+	case opts.DeadRetry == 0:
+		sel.deadRetry = DefaultDeadRetry
+	case opts.DeadRetry > 0:
+		sel.deadRetry = opts.DeadRetry
+	}
+	b.dial = opts.DialContext
+	if b.dial == nil {
+		b.dial = (&net.Dialer{}).DialContext
+	}
+	b.connect = opts.ConnectTimeout
+	c := memcache.NewFromSelector(sel)
+	c.Timeout = opts.Timeout
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
+	}
+	c.MaxIdleConns = opts.MaxIdleConns
+	if c.MaxIdleConns <= 0 {
+		c.MaxIdleConns = DefaultMaxIdleConns
+	}
+	c.DialContext = b.dialServer
+	b.client = c
+	return b.result(opts.DistributedLock), nil
+}
+
+// NewFromClient returns a backend on an existing client, which stays the
+// caller's: Close does not close it. Only the Options that are not about
+// connecting apply (ExpireTime and the lock's); the others must be zero.
+// Locks are co-located with their values, and dead servers skipped, only if
+// the client's selector is a *ServerSelector and the client was made by New;
+// with another selector a lock may live on another server than its value.
+func NewFromClient(c *memcache.Client, opts Options) (dogpile.Backend, error) {
+	if c == nil {
+		return nil, &dogpile.ArgError{Name: "client", Reason: "NewFromClient needs a client"}
+	}
+	if len(opts.Servers) > 0 || opts.Timeout != 0 || opts.ConnectTimeout != 0 || opts.DeadRetry != 0 ||
+		opts.MaxIdleConns != 0 || opts.DialContext != nil || opts.Distribution != Ketama {
+		return nil, &dogpile.ArgError{Name: "client", Reason: "the client's own settings apply: leave Servers, Distribution, timeouts, DeadRetry, MaxIdleConns and DialContext unset"}
+	}
+	b, err := newBase(opts)
+	if err != nil {
+		return nil, err
+	}
+	b.client = c
+	return b.result(opts.DistributedLock), nil
+}
+
+func newBase(opts Options) (*Backend, error) {
+	for name, d := range map[string]time.Duration{"memcached_expire_time": opts.ExpireTime, "lock_timeout": opts.LockTimeout, "socket_timeout": opts.Timeout, "connect_timeout": opts.ConnectTimeout, "lock_poll": opts.LockPoll} {
+		if d < 0 {
+			return nil, &dogpile.ArgError{Name: name, Value: d, Reason: "negative duration"}
+		}
+	}
+	b := &Backend{expire: opts.ExpireTime, lockTimeout: opts.LockTimeout, lockPoll: opts.LockPoll}
+	if b.lockTimeout == 0 {
+		b.lockTimeout = DefaultLockTimeout
+	}
+	if b.lockPoll == 0 {
+		b.lockPoll = DefaultLockPoll
+	}
+	b.expireRel = -1
+	if b.expire <= maxRelativeExpiry {
+		b.expireRel = expirySeconds(b.expire, time.Time{})
+	}
+	if b.lockTimeout > maxRelativeExpiry {
+		return nil, &dogpile.ArgError{Name: "lock_timeout", Value: opts.LockTimeout, Reason: "longer than 30 days"}
+	}
+	b.lockExpire = expirySeconds(b.lockTimeout, time.Time{})
+	return b, nil
+}
+
+func (b *Backend) result(locking bool) dogpile.Backend {
+	if locking {
+		return &LockingBackend{b}
+	}
+	return b
+}
+
+// expirySeconds is d as Memcached's exptime: whole seconds, rounded up so
+// that nothing (a lock above all) ends before its time; over 30 days, the
+// Unix time now+d, since Memcached reads larger numbers as absolute times.
+// 0 means never.
+func expirySeconds(d time.Duration, now time.Time) int32 {
+	if d <= 0 {
+		return 0
+	}
+	secs := int64((d + time.Second - 1) / time.Second)
+	if d <= maxRelativeExpiry {
+		return int32(secs)
+	}
+	abs := now.Unix() + secs
+	if abs > math.MaxInt32 { // Memcached's text protocol: a 32-bit time (2038)
+		abs = math.MaxInt32
+	}
+	return int32(abs)
+}
+
+// expiration is the exptime for a value stored now.
+func (b *Backend) expiration() int32 {
+	if b.expireRel >= 0 {
+		return b.expireRel
+	}
+	return expirySeconds(b.expire, time.Now())
+}
+
+// Client returns the gomemcache client, for what the backend does not do
+// (stats, flush_all, touch).
+func (b *Backend) Client() *memcache.Client { return b.client }
+
+// Selector returns the backend's server selector, or nil if it was made by
+// NewFromClient.
+func (b *Backend) Selector() *ServerSelector { return b.sel }
+
+// Close closes the idle connections of a client New made; the backend can
+// still be used afterwards. It leaves a client given to NewFromClient alone.
+func (b *Backend) Close() error {
+	if !b.ownClient {
+		return nil
+	}
+	return b.client.Close()
+}
+
+// dialServer connects to a server. A server that cannot be reached is marked
+// down (see Options.DeadRetry), and the error matches ErrServerDown.
+func (b *Backend) dialServer(ctx context.Context, network, address string) (net.Conn, error) {
+	if b.connect > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, b.connect)
+		defer cancel()
+	}
+	c, err := b.dial(ctx, network, address)
+	if err == nil {
+		return c, nil
+	}
+	b.sel.markDown(address)
+	down := &ServerDownError{Addr: address, Err: err}
+	if b.sel.deadRetry > 0 {
+		down.Until = time.Now().Add(b.sel.deadRetry)
+	}
+	return nil, down
+}
+
+// Get returns the value stored under key.
+func (b *Backend) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	if err := checkKey(key); err != nil {
+		return nil, false, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	it, err := b.client.Get(key)
+	if b.retry(err) {
+		it, err = b.client.Get(key)
+	}
+	switch {
+	case err == nil:
+		return it.Value, true, nil
+	case errors.Is(err, memcache.ErrCacheMiss):
+		return nil, false, nil
+	}
+	return nil, false, b.fail(ctx, "get", key, err)
+}
+
+// Set stores value under key, with the backend's ExpireTime. A value over
+// the server's item size limit is an error matching ErrValueTooLarge, and
+// then nothing is stored under key.
+func (b *Backend) Set(ctx context.Context, key string, value []byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	it := &memcache.Item{Key: key, Value: value, Expiration: b.expiration()}
+	err := b.client.Set(it)
+	if b.retry(err) { // set is idempotent: retry on a fresh connection
+		err = b.client.Set(it)
+	}
+	if err != nil && strings.Contains(err.Error(), "SERVER_ERROR object too large") {
+		err = fmt.Errorf("%w: %d bytes are over the server's item size limit (memcached -I); nothing is stored under the key", ErrValueTooLarge, len(value))
+	}
+	if err != nil {
+		return b.fail(ctx, "set", key, err)
+	}
+	return nil
+}
+
+// Delete removes key; a missing key is no error.
+func (b *Backend) Delete(ctx context.Context, key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := b.client.Delete(key)
+	if b.retry(err) {
+		err = b.client.Delete(key)
+	}
+	if err == nil || errors.Is(err, memcache.ErrCacheMiss) {
+		return nil
+	}
+	return b.fail(ctx, "delete", key, err)
+}
+
+// GetMulti returns the values of keys, in order, nil where a key has none.
+// It sends one get-multi per server holding any of the keys, to the servers
+// at once. If any server fails, the call fails.
+func (b *Backend) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	for _, k := range keys {
+		if err := checkKey(k); err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	items, err := b.client.GetMulti(keys)
+	if b.retry(err) {
+		items, err = b.client.GetMulti(keys)
+	}
+	if err != nil {
+		return nil, b.fail(ctx, "get_multi", keys[0], err)
+	}
+	for i, k := range keys {
+		if it := items[k]; it != nil {
+			out[i] = it.Value
+		}
+	}
+	return out, nil
+}
+
+// SetMulti stores every item. Memcached's text protocol has no multi-set, and
+// gomemcache no pipelining, so this is one set per item, in turn. Every item
+// is tried; the first error is returned.
+func (b *Backend) SetMulti(ctx context.Context, items map[string][]byte) error {
+	for k := range items {
+		if err := checkKey(k); err != nil {
+			return err
+		}
+	}
+	var first error
+	for k, v := range items {
+		if err := b.Set(ctx, k, v); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+// DeleteMulti removes every key, one delete each, as SetMulti does.
+func (b *Backend) DeleteMulti(ctx context.Context, keys []string) error {
+	for _, k := range keys {
+		if err := checkKey(k); err != nil {
+			return err
+		}
+	}
+	var first error
+	for _, k := range keys {
+		if err := b.Delete(ctx, k); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+// fail turns a client error into the backend's: the caller's context error if
+// its context ended meanwhile (gomemcache cannot be interrupted, so a call
+// can outlive its context by up to Timeout), else a *dogpile.BackendError.
+func (b *Backend) fail(ctx context.Context, op, key string, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return fmt.Errorf("memcached: %s %s: %w (the call ended with: %v)", op, quoteKey(key), cerr, err)
+	}
+	return &dogpile.BackendError{Backend: "memcached", Op: op, Key: key, Err: err}
+}
+
+// retry reports whether a call that failed with err should be tried again,
+// once: err is a connection that broke under the call, typically an idle
+// pooled connection to a server that has restarted since. The other idle
+// connections are then most likely broken too, and the retry could draw one
+// of them; so all idle connections are dropped (gomemcache closes only the
+// one that failed) and the retry dials afresh. Only idempotent calls retry.
+func (b *Backend) retry(err error) bool {
+	if !brokenConn(err) {
+		return false
+	}
+	b.client.Close() //nolint:errcheck // closing idle connections; the client stays usable
+	return true
+}
+
+func brokenConn(err error) bool {
+	return err != nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE))
+}
