@@ -62,6 +62,16 @@ func BenchmarkHit(b *testing.B) {
 			}
 		}
 	})
+	b.Run("impl=dogpile+metrics/mode=serial", func(b *testing.B) {
+		r, _ := dogpile.NewRegion(dogpile.WithMetrics()).Configure("memory", dogpile.WithExpiration(time.Hour))
+		dogpile.GetOrCreate(ctx, r, "key", create) //nolint:errcheck
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := dogpile.GetOrCreate(ctx, r, "key", create); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("impl=baseline/mode=serial", func(b *testing.B) {
 		c := &baseline{m: map[string]string{}}
 		mk := func() (string, error) { return "value", nil }
@@ -75,6 +85,18 @@ func BenchmarkHit(b *testing.B) {
 	})
 	b.Run("impl=dogpile/mode=parallel", func(b *testing.B) {
 		r := benchRegion(b)
+		dogpile.GetOrCreate(ctx, r, "key", create) //nolint:errcheck
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := dogpile.GetOrCreate(ctx, r, "key", create); err != nil {
+					b.Error(err)
+				}
+			}
+		})
+	})
+	b.Run("impl=dogpile+metrics/mode=parallel", func(b *testing.B) {
+		r, _ := dogpile.NewRegion(dogpile.WithMetrics()).Configure("memory", dogpile.WithExpiration(time.Hour))
 		dogpile.GetOrCreate(ctx, r, "key", create) //nolint:errcheck
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {

@@ -73,9 +73,13 @@ func GetWithMetadata[T any](ctx context.Context, r *Region, key string, opts ...
 	k := r.mangle(key)
 	v, created, size, found, err := lookup[T](ctx, r, s, k)
 	if err != nil || !found || s.state(ctx, created, &o) != lock.Fresh {
+		if err == nil {
+			r.observe(EventMiss, 0)
+		}
 		var zero T
 		return zero, md, false, err
 	}
+	r.observe(EventHit, 0)
 	md = Metadata{Created: time.Unix(0, created), Version: FormatVersion, Size: size}
 	if s.values == nil {
 		md.Codec = r.codec.Name()
@@ -103,6 +107,9 @@ func GetMulti[T any](ctx context.Context, r *Region, keys []string, opts ...Opti
 	for i, k := range keys {
 		if found[i] && s.state(ctx, created[i], &o) == lock.Fresh {
 			out[k] = vals[i]
+			r.observe(EventHit, 0)
+		} else {
+			r.observe(EventMiss, 0)
 		}
 	}
 	return out, nil

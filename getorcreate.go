@@ -35,13 +35,20 @@ func GetOrCreate[T any](ctx context.Context, r *Region, key string, create func(
 	st := lock.Missing
 	if found {
 		if st = s.state(ctx, created, &o); st == lock.Fresh {
+			if r.obs != nil {
+				r.obs.Observe(EventHit, 0)
+			}
 			return v, nil
 		}
 		// Stale while another caller regenerates: served at once, without
 		// building a lock.
 		if st == lock.Stale && !r.noStale && !o.noStale && r.flights.InFlight(k) {
+			r.observe(EventStaleServed, 0)
 			return v, nil
 		}
+	}
+	if st == lock.Missing {
+		r.observe(EventMiss, 0)
 	}
 	return getOrCreateSlow(ctx, r, s, k, v, st, create, o)
 }
@@ -79,6 +86,7 @@ func newLock[T any](r *Region, s *regionState, k string, o *callOptions) *lock.L
 		Timeout: r.creationTimeout,
 		NoStale: r.noStale || o.noStale,
 		Async:   r.async,
+		Observe: r.lockObserver(),
 		Load: func(ctx context.Context) (T, lock.State, error) {
 			v, created, _, found, err := lookup[T](ctx, r, s, k)
 			if err != nil || !found {

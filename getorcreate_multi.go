@@ -56,12 +56,18 @@ func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, crea
 		switch {
 		case st == lock.Fresh:
 			out[i] = vals[i]
+			r.observe(EventHit, 0)
 		case st == lock.Stale && !noStale:
 			out[i] = vals[i]
 			if f, leader := r.flights.Begin(mk[i]); leader {
 				b.items = append(b.items, batchItem[T]{key: keys[i], mk: mk[i], f: f, stale: true, staleVal: vals[i], i: i})
+			} else {
+				r.observe(EventStaleServed, 0)
 			}
 		default:
+			if st == lock.Missing {
+				r.observe(EventMiss, 0)
+			}
 			f, leader := r.flights.Join(mk[i])
 			if leader {
 				b.items = append(b.items, batchItem[T]{key: keys[i], mk: mk[i], f: f, i: i})
@@ -76,6 +82,9 @@ func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, crea
 		allStale := !slices.ContainsFunc(b.items, func(it batchItem[T]) bool { return !it.stale })
 		if allStale && r.async != nil {
 			// Everyone has a value to return: regenerate in the background.
+			for range b.items {
+				r.observe(EventStaleServed, 0)
+			}
 			r.async(func() { defer cancel(); b.run(dctx) })
 		} else {
 			for _, it := range b.items {
@@ -86,7 +95,11 @@ func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, crea
 	}
 
 	for _, w := range waits {
+		start := time.Now()
 		got, fresh, err := w.f.Wait(ctx)
+		if !w.leader {
+			r.observe(EventLockWait, time.Since(start))
+		}
 		if pe, ok := err.(*PanicError); ok && w.leader {
 			panic(pe)
 		}
@@ -94,6 +107,9 @@ func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, crea
 			return nil, err
 		}
 		i := w.i
+		if !fresh && found[i] && !noStale {
+			r.observe(EventStaleServed, 0)
+		}
 		if fresh || (found[i] && !noStale) {
 			v, ok := got.(T)
 			if !ok {
@@ -198,9 +214,14 @@ func (b *multiBatch[T]) run(ctx context.Context) {
 					b.finish(it, it.staleVal, false, s.wrap("lock", it.mk, err))
 					continue
 				}
-			} else if err := m.Lock(ctx); err != nil {
-				b.finish(it, nil, false, s.wrap("lock", it.mk, err))
-				continue
+			} else {
+				start := time.Now()
+				err := m.Lock(ctx)
+				r.observe(EventLockWait, time.Since(start))
+				if err != nil {
+					b.finish(it, nil, false, s.wrap("lock", it.mk, err))
+					continue
+				}
 			}
 			held = append(held, m)
 		}
@@ -239,10 +260,20 @@ func (b *multiBatch[T]) run(ctx context.Context) {
 		return
 	}
 
+	start := time.Now()
+	ok := false
+	defer func() { // also when create panics
+		if ok {
+			r.observe(EventRegenerated, time.Since(start))
+		} else {
+			r.observe(EventCreatorError, time.Since(start))
+		}
+	}()
 	vs, err := b.create(ctx, keys)
 	if err == nil && len(vs) != len(keys) {
 		err = fmt.Errorf("dogpile: GetOrCreateMulti creator returned %d values for %d keys", len(vs), len(keys))
 	}
+	ok = err == nil
 	if err != nil {
 		b.finishAll(err)
 		return

@@ -30,6 +30,8 @@ type Region struct {
 	creationTimeout time.Duration
 	noStale         bool
 	logger          *slog.Logger
+	obs             Observer
+	metrics         *Metrics
 
 	configMu sync.Mutex
 	state    atomic.Pointer[regionState]
@@ -47,6 +49,7 @@ type regionState struct {
 	expiration  time.Duration // <= 0: never
 	inv         InvalidationStrategy
 	localInv    *localInvalidation // inv, when it is the default: read without an interface call
+	obs         Observer
 }
 
 // NewRegion returns an unconfigured region. Configure or ConfigureBackend it
@@ -114,7 +117,7 @@ func (r *Region) install(b Backend, name string, c *configOptions) error {
 	if c.expiration < 0 && c.expiration != NoExpiration {
 		return &ArgError{Name: "expiration_time", Value: c.expiration, Reason: "negative expiration time"}
 	}
-	s := &regionState{real: b, backend: b, backendName: name, expiration: c.expiration}
+	s := &regionState{real: b, backend: b, backendName: name, expiration: c.expiration, obs: r.obs}
 	for i := len(c.wrap) - 1; i >= 0; i-- {
 		s.backend = c.wrap[i](s.backend)
 	}
@@ -195,6 +198,9 @@ func (s *regionState) wrap(op, key string, err error) error {
 	var be *BackendError
 	if errors.As(err, &be) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
+	}
+	if s.obs != nil {
+		s.obs.Observe(EventBackendError, 0)
 	}
 	return &BackendError{Backend: s.backendName, Op: op, Key: key, Err: err}
 }
@@ -326,6 +332,7 @@ func decode[T any](r *Region, key string, b []byte) (v T, created int64, ok bool
 		err = r.codec.Unmarshal(payload, &v)
 	}
 	if err != nil {
+		r.observe(EventDecodeFailure, 0)
 		r.logger.Debug("dogpile: undecodable entry read as a miss", "region", r.name, "key", key, "err", err)
 		var zero T
 		return zero, 0, false

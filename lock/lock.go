@@ -59,6 +59,33 @@ type Lock[T any] struct {
 	// NoStale makes callers that find a stale value wait for the new one
 	// instead of being served the stale one.
 	NoStale bool
+	// Observe, if not nil, is told what the lock does, for metrics. It is
+	// called synchronously and must be cheap and safe for concurrent use.
+	Observe func(e Event, d time.Duration)
+}
+
+// Event is something a Lock did, reported to Lock.Observe.
+type Event uint8
+
+const (
+	// ServedStale: a caller got the stale value while the key is being
+	// regenerated (by another caller, another process, or in the background).
+	ServedStale Event = iota
+	// Waited: a caller waited for a creation it did not run; d is the wait.
+	Waited
+	// MutexWaited: a flight waited for the cross-process mutex; d is the wait.
+	MutexWaited
+	// Created: the creator returned a value; d is how long it ran.
+	Created
+	// CreateFailed: the creator returned an error or panicked; d is how long
+	// it ran.
+	CreateFailed
+)
+
+func (l *Lock[T]) observe(e Event, d time.Duration) {
+	if l.Observe != nil {
+		l.Observe(e, d)
+	}
 }
 
 // Get returns the key's value: loaded if fresh, stale while another caller
@@ -84,7 +111,8 @@ func (l *Lock[T]) GetLoaded(ctx context.Context, v T, st State) (T, error) {
 		case st == Stale && !l.NoStale:
 			f, leader := l.Group.Begin(l.Key)
 			if !leader {
-				return v, nil // someone in this process is regenerating
+				l.observe(ServedStale, 0) // someone in this process is regenerating
+				return v, nil
 			}
 			if l.Async != nil {
 				dctx, cancel := l.detach(ctx)
@@ -92,9 +120,14 @@ func (l *Lock[T]) GetLoaded(ctx context.Context, v T, st State) (T, error) {
 					defer cancel()
 					l.run(dctx, f, v, Stale)
 				})
+				l.observe(ServedStale, 0)
 				return v, nil
 			}
-			return l.lead(ctx, f, v, Stale)
+			got, err := l.lead(ctx, f, v, Stale)
+			if err == nil && !f.fresh {
+				l.observe(ServedStale, 0) // another process is regenerating
+			}
+			return got, err
 		default: // Missing, or Stale for a caller that won't take stale
 			f, leader := l.Group.Join(l.Key)
 			var (
@@ -107,7 +140,9 @@ func (l *Lock[T]) GetLoaded(ctx context.Context, v T, st State) (T, error) {
 				fresh = err == nil && f.fresh
 			} else {
 				var got any
+				start := time.Now()
 				got, fresh, err = f.Wait(ctx)
+				l.observe(Waited, time.Since(start))
 				if err == nil {
 					var ok bool
 					if val, ok = got.(T); !ok {
@@ -125,6 +160,7 @@ func (l *Lock[T]) GetLoaded(ctx context.Context, v T, st State) (T, error) {
 				return zero, err
 			}
 			if st == Stale && !l.NoStale {
+				l.observe(ServedStale, 0)
 				return v, nil
 			}
 		}
@@ -184,8 +220,13 @@ func (l *Lock[T]) run(ctx context.Context, f *Flight, stale T, st State) {
 				val = stale
 				return
 			}
-		} else if err = l.Mutex.Lock(ctx); err != nil {
-			return
+		} else {
+			start := time.Now()
+			err = l.Mutex.Lock(ctx)
+			l.observe(MutexWaited, time.Since(start))
+			if err != nil {
+				return
+			}
 		}
 		// Release even when ctx has ended: the lock must not outlive us.
 		defer l.Mutex.Unlock(context.WithoutCancel(ctx)) //nolint:errcheck // a lost release expires with the lock's timeout
@@ -201,6 +242,15 @@ func (l *Lock[T]) run(ctx context.Context, f *Flight, stale T, st State) {
 		fresh = true
 		return
 	}
+	start := time.Now()
+	defer func() {
+		// Runs before the deferred Finish above, panics included.
+		if fresh {
+			l.observe(Created, time.Since(start))
+		} else {
+			l.observe(CreateFailed, time.Since(start))
+		}
+	}()
 	if val, err = l.Create(ctx); err == nil {
 		fresh = true
 	}
