@@ -320,6 +320,11 @@ func TestDL4LockKeysApart(t *testing.T) {
 			t.Fatal("Unlock left the lock item behind")
 		}
 	}
+	for _, bad := range []string{"a key", strings.Repeat("k", MaxKeyLen+1)} {
+		if _, err := b.Mutex(bad).TryLock(ctx); !errors.Is(err, ErrInvalidKey) {
+			t.Fatalf("TryLock of an invalid key: %v; want ErrInvalidKey", err)
+		}
+	}
 	short, long := "k", strings.Repeat("k", MaxKeyLen)
 	if strings.Contains(b.lockKey(short), "#") || !strings.Contains(b.lockKey(long), "#") {
 		t.Fatalf("lock keys %q and %q: want the short key verbatim and the long one hashed", b.lockKey(short), b.lockKey(long))

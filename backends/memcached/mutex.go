@@ -90,6 +90,9 @@ func (m *mutex) item(token []byte) *memcache.Item {
 
 // TryLock takes the lock if it is free.
 func (m *mutex) TryLock(ctx context.Context) (bool, error) {
+	if err := checkKey(m.key); err != nil {
+		return false, err // no value can be stored under key either
+	}
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
