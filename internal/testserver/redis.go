@@ -111,7 +111,7 @@ func RedisCLI(t testing.TB, addr string, args ...string) string {
 // certificates it signed for a TLS test server and a client.
 type TLSFiles struct {
 	CA         string // the CA certificate that signed both others
-	ServerCert string // for 127.0.0.1 and localhost
+	ServerCert string // for the name localhost only, not for 127.0.0.1: tests can check host name verification
 	ServerKey  string
 	ClientCert string // for client authentication
 	ClientKey  string
@@ -152,7 +152,7 @@ func WriteTLSFiles(dir string) (TLSFiles, error) {
 	if err := writePEM(f.CA, "CERTIFICATE", caDER); err != nil {
 		return f, err
 	}
-	leaf := func(serial int64, cn string, usage x509.ExtKeyUsage, certPath, keyPath string) error {
+	leaf := func(serial int64, cn string, dnsNames []string, usage x509.ExtKeyUsage, certPath, keyPath string) error {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
 			return err
@@ -164,8 +164,7 @@ func WriteTLSFiles(dir string) (TLSFiles, error) {
 			NotAfter:     now.Add(time.Hour),
 			KeyUsage:     x509.KeyUsageDigitalSignature,
 			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-			DNSNames:     []string{"localhost"},
-			IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+			DNSNames:     dnsNames,
 		}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
 		if err != nil {
@@ -180,10 +179,10 @@ func WriteTLSFiles(dir string) (TLSFiles, error) {
 		}
 		return writePEM(keyPath, "PRIVATE KEY", keyDER)
 	}
-	if err := leaf(2, "127.0.0.1", x509.ExtKeyUsageServerAuth, f.ServerCert, f.ServerKey); err != nil {
+	if err := leaf(2, "localhost", []string{"localhost"}, x509.ExtKeyUsageServerAuth, f.ServerCert, f.ServerKey); err != nil {
 		return f, err
 	}
-	return f, leaf(3, "dogpile test client", x509.ExtKeyUsageClientAuth, f.ClientCert, f.ClientKey)
+	return f, leaf(3, "dogpile test client", nil, x509.ExtKeyUsageClientAuth, f.ClientCert, f.ClientKey)
 }
 
 func writePEM(path, typ string, der []byte) error {

@@ -1,0 +1,561 @@
+package redis
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/dogpile-go/dogpile"
+)
+
+func init() {
+	for name, f := range map[string]dogpile.Factory{
+		"redis":          newStandaloneFromArgs,
+		"redis_sentinel": newSentinelFromArgs,
+		"redis_cluster":  newClusterFromArgs,
+	} {
+		if err := dogpile.RegisterBackend(name, f); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// The arguments every variant takes, by the seed's names.
+var cacheArgs = []string{
+	"redis_expiration_time", "distributed_lock", "lock_timeout", "lock_sleep",
+	"lock_blocking", "lock_blocking_timeout", "thread_local_lock",
+}
+
+// connArgs may be given at the top level or inside connection_kwargs (the
+// seed's place for them); the top level wins.
+var connArgs = []string{
+	"username", "password", "db",
+	"socket_timeout", "socket_connect_timeout", "socket_keepalive",
+	"ssl", "ssl_certfile", "ssl_keyfile", "ssl_ca_certs", "ssl_cert_reqs", "ssl_check_hostname",
+	"max_connections", "pool_size", "client_name", "max_retries",
+}
+
+// unsupported are seed arguments that cannot carry over, with what to do
+// instead.
+var unsupported = map[string]string{
+	"connection_pool":          "a redis-py object has no Go counterpart; build a go-redis client and pass it to redis.NewFromClient",
+	"socket_keepalive_options": "TCP keep-alive is always on in go-redis and its options can't be set from arguments; pass a client with your own Dialer to redis.NewFromClient",
+}
+
+func known(variant string, args dogpile.Args, extra ...string) error {
+	for name, why := range unsupported {
+		if args.Has(name) {
+			return &dogpile.ArgError{Name: name, Reason: "not supported by the " + variant + " backend: " + why}
+		}
+	}
+	names := append(append(append([]string{"connection_kwargs"}, cacheArgs...), connArgs...), extra...)
+	return args.Known(names...)
+}
+
+// conn is the connection arguments, common to the three variants.
+type conn struct {
+	args dogpile.Args // connArgs merged from connection_kwargs and the top level
+
+	username, password, clientName string
+	db                             int
+	dialTimeout, ioTimeout         time.Duration // 0: go-redis's default
+	poolSize, maxRetries           int           // 0: go-redis's default
+	tls                            *tls.Config   // nil: plain TCP
+}
+
+func parseConn(args dogpile.Args) (*conn, error) {
+	merged, err := args.Map("connection_kwargs")
+	if err != nil {
+		return nil, err
+	}
+	if merged == nil {
+		merged = dogpile.Args{}
+	}
+	if err := merged.Known(connArgs...); err != nil {
+		var ae *dogpile.ArgError
+		if errors.As(err, &ae) {
+			ae.Name = "connection_kwargs." + ae.Name
+		}
+		return nil, err
+	}
+	for _, n := range connArgs {
+		if args.Has(n) {
+			merged[n] = args[n]
+		}
+	}
+	c := &conn{args: merged}
+	a := merged
+	if c.username, err = a.String("username", ""); err != nil {
+		return nil, err
+	}
+	if c.password, err = a.String("password", ""); err != nil {
+		return nil, err
+	}
+	if c.clientName, err = a.String("client_name", ""); err != nil {
+		return nil, err
+	}
+	if c.db, err = nonNegativeInt(a, "db"); err != nil {
+		return nil, err
+	}
+	if c.ioTimeout, err = a.Duration("socket_timeout", 0); err != nil {
+		return nil, err
+	}
+	if c.dialTimeout, err = a.Duration("socket_connect_timeout", 0); err != nil {
+		return nil, err
+	}
+	if _, err = a.Bool("socket_keepalive", true); err != nil { // always on in go-redis
+		return nil, err
+	}
+	if c.poolSize, err = nonNegativeInt(a, "max_connections"); err != nil {
+		return nil, err
+	}
+	if a.Has("pool_size") {
+		if c.poolSize, err = nonNegativeInt(a, "pool_size"); err != nil {
+			return nil, err
+		}
+	}
+	if c.maxRetries, err = a.Int("max_retries", 0); err != nil {
+		return nil, err
+	}
+	if c.tls, err = parseTLS(a); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func nonNegativeInt(a dogpile.Args, name string) (int, error) {
+	n, err := a.Int(name, 0)
+	if err == nil && n < 0 {
+		return 0, &dogpile.ArgError{Name: name, Value: a[name], Reason: "must not be negative"}
+	}
+	return n, err
+}
+
+// parseTLS reads the seed's (redis-py's) TLS arguments. TLS is on when ssl
+// is true or any certificate file is given.
+func parseTLS(a dogpile.Args) (*tls.Config, error) {
+	on, err := a.Bool("ssl", false)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string]string{}
+	for _, n := range []string{"ssl_certfile", "ssl_keyfile", "ssl_ca_certs"} {
+		if files[n], err = a.String(n, ""); err != nil {
+			return nil, err
+		}
+		on = on || files[n] != ""
+	}
+	reqs, err := a.String("ssl_cert_reqs", "required")
+	if err != nil {
+		return nil, err
+	}
+	checkHost, err := a.Bool("ssl_check_hostname", true)
+	if err != nil {
+		return nil, err
+	}
+	if !on {
+		if a.Has("ssl_cert_reqs") || a.Has("ssl_check_hostname") {
+			return nil, &dogpile.ArgError{Name: "ssl", Reason: "ssl_cert_reqs and ssl_check_hostname need ssl = true"}
+		}
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if p := files["ssl_ca_certs"]; p != "" {
+		pem, err := os.ReadFile(p)
+		if err != nil {
+			return nil, &dogpile.ArgError{Name: "ssl_ca_certs", Value: p, Reason: err.Error()}
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, &dogpile.ArgError{Name: "ssl_ca_certs", Value: p, Reason: "no PEM certificate in the file"}
+		}
+	}
+	if cert := files["ssl_certfile"]; cert != "" {
+		key := files["ssl_keyfile"]
+		if key == "" {
+			key = cert // redis-py allows the key in the certificate's file
+		}
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, &dogpile.ArgError{Name: "ssl_certfile", Value: cert, Reason: err.Error()}
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	} else if files["ssl_keyfile"] != "" {
+		return nil, &dogpile.ArgError{Name: "ssl_keyfile", Value: files["ssl_keyfile"], Reason: "needs ssl_certfile"}
+	}
+	switch strings.ToLower(strings.TrimPrefix(strings.ToUpper(reqs), "CERT_")) {
+	case "required", "optional": // a server always shows a certificate: optional checks it too
+	case "none":
+		cfg.InsecureSkipVerify = true
+		return cfg, nil
+	default:
+		return nil, &dogpile.ArgError{Name: "ssl_cert_reqs", Value: reqs, Reason: `want "required", "optional" or "none"`}
+	}
+	if !checkHost {
+		// Verify the chain but not the name: Go has no switch for that, so
+		// turn its check off and verify in VerifyConnection.
+		roots := cfg.RootCAs
+		cfg.InsecureSkipVerify = true
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("dogpile/redis: the server showed no certificate")
+			}
+			inter := x509.NewCertPool()
+			for _, c := range cs.PeerCertificates[1:] {
+				inter.AddCert(c)
+			}
+			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter})
+			return err
+		}
+	}
+	return cfg, nil
+}
+
+// fields points at one go-redis options struct's connection fields, so that
+// the three option types are filled by one function.
+type fields struct {
+	username, password, clientName *string
+	db                             *int
+	dialTimeout, read, write       *time.Duration
+	poolSize, maxRetries           *int
+	tls                            **tls.Config
+	ctxTimeout                     *bool
+}
+
+// apply sets the connection arguments that were given; with fromURL, the
+// URL's credentials and database win, as in the seed.
+func (c *conn) apply(f fields, fromURL bool) {
+	set := func(dst *string, v string, name string) {
+		if dst != nil && c.args.Has(name) && !(fromURL && (name == "username" || name == "password")) {
+			*dst = v
+		}
+	}
+	set(f.username, c.username, "username")
+	set(f.password, c.password, "password")
+	set(f.clientName, c.clientName, "client_name")
+	if f.db != nil && c.args.Has("db") && !fromURL {
+		*f.db = c.db
+	}
+	if c.dialTimeout > 0 {
+		*f.dialTimeout = c.dialTimeout
+	}
+	if c.ioTimeout > 0 {
+		*f.read, *f.write = c.ioTimeout, c.ioTimeout
+	}
+	if c.poolSize > 0 {
+		*f.poolSize = c.poolSize
+	}
+	if c.args.Has("max_retries") {
+		*f.maxRetries = c.maxRetries
+	}
+	if c.tls != nil {
+		if *f.tls != nil && c.tls.ServerName == "" {
+			c.tls.ServerName = (*f.tls).ServerName // from a rediss:// URL
+		}
+		*f.tls = c.tls
+	}
+	*f.ctxTimeout = true
+}
+
+// cacheOptions reads the arguments about values and the lock. defLock is the
+// variant's default for distributed_lock (the seed's).
+func cacheOptions(args dogpile.Args, defLock bool) (Options, bool, error) {
+	var o Options
+	var err error
+	if o.Expiration, err = args.Duration("redis_expiration_time", 0); err != nil {
+		return o, false, err
+	}
+	if o.Expiration > 0 && o.Expiration < time.Millisecond {
+		return o, false, &dogpile.ArgError{Name: "redis_expiration_time", Value: args["redis_expiration_time"], Reason: "below Redis's resolution of a millisecond"}
+	}
+	distributed, err := args.Bool("distributed_lock", defLock)
+	if err != nil {
+		return o, false, err
+	}
+	if o.LockTimeout, err = args.Duration("lock_timeout", DefaultLockTimeout); err != nil {
+		return o, false, err
+	}
+	if o.LockTimeout < time.Millisecond {
+		return o, false, &dogpile.ArgError{Name: "lock_timeout", Value: args["lock_timeout"], Reason: "must be at least a millisecond: a lock without a timeout would outlive a holder that dies"}
+	}
+	if o.LockSleep, err = args.Duration("lock_sleep", DefaultLockSleep); err != nil {
+		return o, false, err
+	}
+	if o.LockSleep <= 0 {
+		return o, false, &dogpile.ArgError{Name: "lock_sleep", Value: args["lock_sleep"], Reason: "must be positive"}
+	}
+	if o.LockWait, err = args.Duration("lock_blocking_timeout", 0); err != nil {
+		return o, false, err
+	}
+	// Accepted for the seed's configurations; see the package documentation.
+	for _, n := range []string{"lock_blocking", "thread_local_lock"} {
+		if _, err := args.Bool(n, false); err != nil {
+			return o, false, err
+		}
+	}
+	return o, distributed, nil
+}
+
+func finish(c goredis.UniversalClient, o Options, distributed bool, where string) (dogpile.Backend, error) {
+	b, err := newBackend(c, o, where)
+	if err != nil {
+		c.Close() //nolint:errcheck // nothing was used
+		return nil, err
+	}
+	b.owned = true
+	if distributed {
+		return b.WithDistributedLock(), nil
+	}
+	return b, nil
+}
+
+// newStandaloneFromArgs is the "redis" factory.
+func newStandaloneFromArgs(args dogpile.Args) (dogpile.Backend, error) {
+	if err := known("redis", args, "url", "host", "port"); err != nil {
+		return nil, err
+	}
+	o, distributed, err := cacheOptions(args, false)
+	if err != nil {
+		return nil, err
+	}
+	c, err := parseConn(args)
+	if err != nil {
+		return nil, err
+	}
+	u, err := args.String("url", "")
+	if err != nil {
+		return nil, err
+	}
+	var ro *goredis.Options
+	if u != "" {
+		if ro, err = goredis.ParseURL(u); err != nil {
+			return nil, &dogpile.ArgError{Name: "url", Value: redactURL(u), Reason: err.Error()}
+		}
+	} else {
+		host, err := args.String("host", "localhost")
+		if err != nil {
+			return nil, err
+		}
+		port, err := args.Int("port", 6379)
+		if err != nil {
+			return nil, err
+		}
+		if port <= 0 || port > 65535 {
+			return nil, &dogpile.ArgError{Name: "port", Value: args["port"], Reason: "not a TCP port"}
+		}
+		ro = &goredis.Options{Addr: net.JoinHostPort(host, strconv.Itoa(port))}
+	}
+	c.apply(fields{&ro.Username, &ro.Password, &ro.ClientName, &ro.DB, &ro.DialTimeout, &ro.ReadTimeout, &ro.WriteTimeout, &ro.PoolSize, &ro.MaxRetries, &ro.TLSConfig, &ro.ContextTimeoutEnabled}, u != "")
+	return finish(goredis.NewClient(ro), o, distributed, "")
+}
+
+// newSentinelFromArgs is the "redis_sentinel" factory.
+func newSentinelFromArgs(args dogpile.Args) (dogpile.Backend, error) {
+	for _, n := range []string{"url", "host", "port"} {
+		if args.Has(n) {
+			return nil, &dogpile.ArgError{Name: n, Value: args[n], Reason: "redis_sentinel finds the master through the sentinels: give sentinels and service_name instead"}
+		}
+	}
+	if err := known("redis_sentinel", args, "sentinels", "service_name", "sentinel_kwargs"); err != nil {
+		return nil, err
+	}
+	o, distributed, err := cacheOptions(args, true) // the seed's default for Sentinel
+	if err != nil {
+		return nil, err
+	}
+	c, err := parseConn(args)
+	if err != nil {
+		return nil, err
+	}
+	sentinels, err := nodes(args, "sentinels", 26379)
+	if err != nil {
+		return nil, err
+	}
+	if len(sentinels) == 0 {
+		return nil, &dogpile.ArgError{Name: "sentinels", Reason: `required: a list of sentinel addresses, such as [["10.0.0.1", 26379], ["10.0.0.2", 26379]] or "10.0.0.1:26379,10.0.0.2:26379"`}
+	}
+	service, err := args.String("service_name", "mymaster")
+	if err != nil {
+		return nil, err
+	}
+	fo := &goredis.FailoverOptions{MasterName: service, SentinelAddrs: sentinels}
+	c.apply(fields{&fo.Username, &fo.Password, &fo.ClientName, &fo.DB, &fo.DialTimeout, &fo.ReadTimeout, &fo.WriteTimeout, &fo.PoolSize, &fo.MaxRetries, &fo.TLSConfig, &fo.ContextTimeoutEnabled}, false)
+	// As in the seed, the sentinels get the servers' credentials unless
+	// sentinel_kwargs says otherwise.
+	fo.SentinelUsername, fo.SentinelPassword = c.username, c.password
+	sk, err := args.Map("sentinel_kwargs")
+	if err != nil {
+		return nil, err
+	}
+	if err := sk.Known("username", "password"); err != nil {
+		var ae *dogpile.ArgError
+		if errors.As(err, &ae) {
+			ae.Name = "sentinel_kwargs." + ae.Name
+		}
+		return nil, err
+	}
+	if fo.SentinelUsername, err = sk.String("username", fo.SentinelUsername); err != nil {
+		return nil, err
+	}
+	if fo.SentinelPassword, err = sk.String("password", fo.SentinelPassword); err != nil {
+		return nil, err
+	}
+	return finish(goredis.NewFailoverClient(fo), o, distributed, sentinelWhere(fo))
+}
+
+// newClusterFromArgs is the "redis_cluster" factory.
+func newClusterFromArgs(args dogpile.Args) (dogpile.Backend, error) {
+	if err := known("redis_cluster", args, "startup_nodes", "url", "host", "port"); err != nil {
+		return nil, err
+	}
+	o, distributed, err := cacheOptions(args, false)
+	if err != nil {
+		return nil, err
+	}
+	c, err := parseConn(args)
+	if err != nil {
+		return nil, err
+	}
+	if c.db != 0 {
+		return nil, &dogpile.ArgError{Name: "db", Value: c.args["db"], Reason: "Redis Cluster has only database 0"}
+	}
+	co := &goredis.ClusterOptions{}
+	urls, err := args.Strings("url")
+	if err != nil {
+		return nil, err
+	}
+	for i, u := range urls {
+		p, err := goredis.ParseClusterURL(u)
+		if err != nil {
+			return nil, &dogpile.ArgError{Name: "url", Value: redactURL(u), Reason: err.Error()}
+		}
+		if i == 0 {
+			addrs := co.Addrs
+			*co = *p
+			co.Addrs = addrs
+		}
+		co.Addrs = append(co.Addrs, p.Addrs...)
+	}
+	startup, err := nodes(args, "startup_nodes", 6379)
+	if err != nil {
+		return nil, err
+	}
+	co.Addrs = append(co.Addrs, startup...)
+	if args.Has("host") || args.Has("port") {
+		host, err := args.String("host", "localhost")
+		if err != nil {
+			return nil, err
+		}
+		port, err := args.Int("port", 6379)
+		if err != nil {
+			return nil, err
+		}
+		co.Addrs = append(co.Addrs, net.JoinHostPort(host, strconv.Itoa(port)))
+	}
+	if len(co.Addrs) == 0 {
+		return nil, &dogpile.ArgError{Name: "startup_nodes", Reason: `required (or url): the addresses of one or more cluster nodes, such as ["10.0.0.1:6379", "10.0.0.2:6379"]`}
+	}
+	var db int
+	c.apply(fields{&co.Username, &co.Password, &co.ClientName, &db, &co.DialTimeout, &co.ReadTimeout, &co.WriteTimeout, &co.PoolSize, &co.MaxRetries, &co.TLSConfig, &co.ContextTimeoutEnabled}, len(urls) > 0)
+	return finish(goredis.NewClusterClient(co), o, distributed, "")
+}
+
+// nodes reads a list of server addresses as configurations write it: a
+// comma-separated string, or a list whose items are "host:port" strings,
+// [host, port] pairs, or {"host": …, "port": …} maps.
+func nodes(args dogpile.Args, name string, defPort int) ([]string, error) {
+	v, ok := args[name]
+	if !ok || v == nil {
+		return nil, nil
+	}
+	bad := func(reason string) error {
+		return &dogpile.ArgError{Name: name, Value: v, Reason: reason}
+	}
+	hostPort := func(s string) (string, error) {
+		if _, _, err := net.SplitHostPort(s); err == nil {
+			return s, nil
+		}
+		if s == "" || strings.ContainsAny(s, " /") {
+			return "", bad(fmt.Sprintf("%q is not host:port", s))
+		}
+		return net.JoinHostPort(s, strconv.Itoa(defPort)), nil
+	}
+	if s, ok := v.(string); ok {
+		var out []string
+		for _, item := range strings.Split(s, ",") {
+			if item = strings.TrimSpace(item); item == "" {
+				continue
+			}
+			a, err := hostPort(item)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, a)
+		}
+		return out, nil
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+		return nil, bad(`want a list of "host:port" strings or [host, port] pairs`)
+	}
+	out := make([]string, 0, rv.Len())
+	for i := range rv.Len() {
+		item := rv.Index(i).Interface()
+		var host string
+		var port any = defPort
+		switch x := item.(type) {
+		case string:
+			a, err := hostPort(x)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, a)
+			continue
+		case map[string]any:
+			h, _ := x["host"].(string)
+			host = h
+			if p, ok := x["port"]; ok {
+				port = p
+			}
+		default:
+			iv := reflect.ValueOf(item)
+			if iv.Kind() != reflect.Slice && iv.Kind() != reflect.Array || iv.Len() != 2 {
+				return nil, bad(fmt.Sprintf("item %d: want \"host:port\", [host, port] or {host: …, port: …}", i))
+			}
+			h, _ := iv.Index(0).Interface().(string)
+			host, port = h, iv.Index(1).Interface()
+		}
+		if host == "" {
+			return nil, bad(fmt.Sprintf("item %d has no host", i))
+		}
+		p, err := dogpile.Args{"port": port}.Int("port", defPort)
+		if err != nil || p <= 0 || p > 65535 {
+			return nil, bad(fmt.Sprintf("item %d: port %v is not a TCP port", i, port))
+		}
+		out = append(out, net.JoinHostPort(host, strconv.Itoa(p)))
+	}
+	return out, nil
+}
+
+// redactURL hides a URL's password in error messages.
+func redactURL(u string) string {
+	at := strings.LastIndex(u, "@")
+	scheme := strings.Index(u, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return u
+	}
+	userinfo := u[scheme+3 : at]
+	if i := strings.IndexByte(userinfo, ':'); i >= 0 {
+		return u[:scheme+3] + userinfo[:i] + ":xxxxx" + u[at:]
+	}
+	return u
+}

@@ -1,0 +1,451 @@
+package redis
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/lock"
+)
+
+// Errors of this package. They are wrapped with detail; test for them with
+// errors.Is. The go-redis error stays in the chain too.
+var (
+	// ErrAuth: the server refused the username or password (WRONGPASS,
+	// NOAUTH).
+	ErrAuth = errors.New("dogpile/redis: authentication failed (check the username and password arguments)")
+	// ErrUnreachable: no connection to the server could be made.
+	ErrUnreachable = errors.New("dogpile/redis: cannot connect")
+	// ErrReservedKey: the key lies in the namespace of the distributed
+	// lock's keys (it begins with LockKeyPrefix), which values may not use.
+	ErrReservedKey = errors.New("dogpile/redis: key is in the lock namespace")
+	// ErrLockWait: waiting for the distributed lock took longer than
+	// lock_blocking_timeout.
+	ErrLockWait = errors.New("dogpile/redis: gave up waiting for the lock")
+)
+
+// Default values of the lock arguments.
+const (
+	// DefaultLockTimeout is lock_timeout when it is not given: how long a
+	// lock outlives a holder that died without releasing it. (The seed's
+	// default is no timeout at all, which leaves a crashed holder's lock in
+	// place for ever.)
+	DefaultLockTimeout = 30 * time.Second
+	// DefaultLockSleep is lock_sleep when it is not given (the seed's
+	// default): how long a waiter sleeps between attempts to take the lock.
+	DefaultLockSleep = 100 * time.Millisecond
+)
+
+// Options configures a Backend made by New or NewFromClient.
+//
+// For New, set exactly one of Client, Failover and Cluster: the go-redis
+// options of the client the backend creates, owns and closes. NewFromClient
+// takes a client instead and ignores those three.
+type Options struct {
+	// Client: a standalone server.
+	Client *goredis.Options
+	// Failover: a master found through Redis Sentinel. The backend reads from
+	// the master only (see the package documentation).
+	Failover *goredis.FailoverOptions
+	// Cluster: a Redis Cluster.
+	Cluster *goredis.ClusterOptions
+
+	// Expiration is the server-side TTL of every value written
+	// (redis_expiration_time); 0: values don't expire in Redis. It is apart
+	// from the region's expiration and should be longer, so that an expired
+	// value is still there to be served while it is regenerated.
+	Expiration time.Duration
+	// LockTimeout is how long the distributed lock lives unless released
+	// (lock_timeout); DefaultLockTimeout when 0. It should be longer than
+	// the longest creation.
+	LockTimeout time.Duration
+	// LockSleep is the pause between attempts to take a held lock
+	// (lock_sleep); DefaultLockSleep when 0.
+	LockSleep time.Duration
+	// LockWait bounds how long Mutex.Lock waits (lock_blocking_timeout);
+	// 0: only by the caller's context.
+	LockWait time.Duration
+}
+
+// Backend stores a region's values in Redis: standalone, behind Sentinel, or
+// in a Cluster. It implements dogpile.Backend and dogpile.MultiBackend; the
+// distributed lock is added by WithDistributedLock. It is safe for concurrent
+// use.
+type Backend struct {
+	client  goredis.UniversalClient
+	cluster *goredis.ClusterClient // non-nil for a Cluster: multi-key calls go by slot
+	single  bool                   // one server (or a Sentinel master): multi-key commands span all keys
+	owned   bool                   // the backend created client and closes it
+	where   string                 // the server(s), for error messages
+
+	ttl         time.Duration
+	lockTimeout time.Duration
+	lockSleep   time.Duration
+	lockWait    time.Duration
+}
+
+// New returns a backend on a client it creates from opts. Close closes that
+// client. New does not connect: the first call does (as go-redis does), so a
+// region can be configured while Redis is still starting.
+//
+// New sets ContextTimeoutEnabled in the client's options, so that a call's
+// context deadline bounds its network reads and writes.
+func New(opts Options) (*Backend, error) {
+	n := 0
+	for _, set := range []bool{opts.Client != nil, opts.Failover != nil, opts.Cluster != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return nil, &dogpile.ArgError{Name: "Options", Reason: "set exactly one of Client, Failover and Cluster"}
+	}
+	var c goredis.UniversalClient
+	where := ""
+	switch {
+	case opts.Client != nil:
+		o := *opts.Client
+		o.ContextTimeoutEnabled = true
+		c = goredis.NewClient(&o)
+	case opts.Failover != nil:
+		o := *opts.Failover
+		o.ContextTimeoutEnabled = true
+		c = goredis.NewFailoverClient(&o)
+		where = sentinelWhere(&o)
+	default:
+		o := *opts.Cluster
+		o.ContextTimeoutEnabled = true
+		c = goredis.NewClusterClient(&o)
+	}
+	b, err := newBackend(c, opts, where)
+	if err != nil {
+		c.Close() //nolint:errcheck // the options were wrong; nothing was used
+		return nil, err
+	}
+	b.owned = true
+	return b, nil
+}
+
+// sentinelWhere names a Sentinel-managed master for error messages.
+func sentinelWhere(o *goredis.FailoverOptions) string {
+	return fmt.Sprintf("redis master %q through sentinels %s", o.MasterName, strings.Join(o.SentinelAddrs, ","))
+}
+
+// NewFromClient returns a backend on an existing client: a *redis.Client
+// (standalone or from NewFailoverClient), a *redis.ClusterClient, or any
+// other redis.UniversalClient (a Ring: multi-key calls then pipeline one
+// command per key). The client stays the caller's: Close does not close it.
+// opts.Client, opts.Failover and opts.Cluster are ignored.
+func NewFromClient(client goredis.UniversalClient, opts Options) (*Backend, error) {
+	if client == nil {
+		return nil, &dogpile.ArgError{Name: "client", Reason: "NewFromClient needs a client"}
+	}
+	return newBackend(client, opts, "")
+}
+
+// newBackend makes a backend on c; where names the server(s) in errors
+// (worked out from c when empty).
+func newBackend(c goredis.UniversalClient, opts Options, where string) (*Backend, error) {
+	for name, d := range map[string]time.Duration{"Expiration": opts.Expiration, "LockTimeout": opts.LockTimeout, "LockSleep": opts.LockSleep, "LockWait": opts.LockWait} {
+		if d < 0 {
+			return nil, &dogpile.ArgError{Name: name, Value: d, Reason: "negative duration"}
+		}
+	}
+	if opts.Expiration > 0 && opts.Expiration < time.Millisecond {
+		return nil, &dogpile.ArgError{Name: "Expiration", Value: opts.Expiration, Reason: "below Redis's resolution of a millisecond"}
+	}
+	if opts.LockTimeout > 0 && opts.LockTimeout < time.Millisecond {
+		return nil, &dogpile.ArgError{Name: "LockTimeout", Value: opts.LockTimeout, Reason: "below Redis's resolution of a millisecond"}
+	}
+	b := &Backend{
+		client:      c,
+		ttl:         opts.Expiration,
+		lockTimeout: opts.LockTimeout,
+		lockSleep:   opts.LockSleep,
+		lockWait:    opts.LockWait,
+	}
+	if b.lockTimeout == 0 {
+		b.lockTimeout = DefaultLockTimeout
+	}
+	if b.lockSleep == 0 {
+		b.lockSleep = DefaultLockSleep
+	}
+	switch x := c.(type) {
+	case *goredis.Client:
+		b.single = true
+		b.where = "redis at " + x.Options().Addr
+		if x.Options().Addr == "FailoverClient" { // go-redis's placeholder; the master changes with failovers
+			b.where = "redis master through Sentinel"
+		}
+	case *goredis.ClusterClient:
+		b.cluster = x
+		b.where = "redis cluster at " + strings.Join(x.Options().Addrs, ",")
+	default:
+		b.where = fmt.Sprintf("redis (%T)", c)
+	}
+	if where != "" {
+		b.where = where
+	}
+	return b, nil
+}
+
+// Client returns the go-redis client the backend uses, for what the backend
+// does not do (health checks, metrics hooks, other data).
+func (b *Backend) Client() goredis.UniversalClient { return b.client }
+
+// Close closes the client if the backend created it (New, or a registered
+// factory); a client given to NewFromClient is left open.
+func (b *Backend) Close() error {
+	if !b.owned {
+		return nil
+	}
+	if err := b.client.Close(); err != nil && !errors.Is(err, goredis.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
+// WithDistributedLock returns the backend with a distributed mutex that the
+// region uses to run one creator per key across every process sharing the
+// server (distributed_lock). It shares b's client; closing either closes it.
+func (b *Backend) WithDistributedLock() *LockingBackend { return &LockingBackend{Backend: b} }
+
+// LockingBackend is a Backend whose regions take the distributed lock
+// (dogpile.MutexBackend) before they create a value, so that one creator
+// runs per key across processes. Make it with Backend.WithDistributedLock.
+type LockingBackend struct {
+	*Backend
+}
+
+// Mutex returns a would-be holder of key's distributed lock; it implements
+// dogpile.MutexBackend.
+func (b *LockingBackend) Mutex(key string) lock.Mutex { return b.NewMutex(key) }
+
+// checkKey refuses keys in the lock namespace, so that a value can never
+// overwrite, read or delete a lock.
+func checkKey(key string) error {
+	if strings.HasPrefix(key, LockKeyPrefix) {
+		return fmt.Errorf("%w: %q begins with the lock prefix %q", ErrReservedKey, key, LockKeyPrefix)
+	}
+	return nil
+}
+
+func checkKeys(keys []string) error {
+	for _, k := range keys {
+		if err := checkKey(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Get returns the value stored under key.
+func (b *Backend) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	if err := checkKey(key); err != nil {
+		return nil, false, err
+	}
+	s, err := b.client.Get(ctx, key).Result()
+	if err != nil {
+		if err == goredis.Nil {
+			return nil, false, nil
+		}
+		return nil, false, b.wrap(err)
+	}
+	// A copy: the region may hand the bytes to the caller, and the string's
+	// memory must not be written through a []byte.
+	return []byte(s), true, nil
+}
+
+// Set stores value under key, with the server-side TTL if one is set.
+func (b *Backend) Set(ctx context.Context, key string, value []byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	return b.wrap(b.client.Set(ctx, key, value, b.ttl).Err())
+}
+
+// Delete removes key.
+func (b *Backend) Delete(ctx context.Context, key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	return b.wrap(b.client.Del(ctx, key).Err())
+}
+
+// GetMulti returns the values of keys in one round trip: one MGET on a
+// single server; in a Cluster one MGET per hash slot, pipelined, which
+// go-redis sends as one pipeline per node, all nodes at once.
+func (b *Backend) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	if err := checkKeys(keys); err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(keys))
+	if b.single {
+		vals, err := b.client.MGet(ctx, keys...).Result()
+		if err != nil {
+			return nil, b.wrap(err)
+		}
+		fill(out, vals, nil)
+		return out, nil
+	}
+	groups := b.groups(keys)
+	cmds := make([]*goredis.SliceCmd, len(groups))
+	_, err := b.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, g := range groups {
+			cmds[i] = p.MGet(ctx, g.keys...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, b.wrap(err)
+	}
+	for i, g := range groups {
+		fill(out, cmds[i].Val(), g.index)
+	}
+	return out, nil
+}
+
+// fill puts MGET's reply into out, at index[i] (or i when index is nil).
+func fill(out [][]byte, vals []any, index []int) {
+	for i, v := range vals {
+		s, ok := v.(string)
+		if !ok {
+			continue // nil: no value
+		}
+		j := i
+		if index != nil {
+			j = index[i]
+		}
+		out[j] = []byte(s)
+	}
+}
+
+// SetMulti stores every item in one round trip: MSET (one server, no TTL),
+// or pipelined SET … PX (with a TTL, or in a Cluster, grouped by slot).
+func (b *Backend) SetMulti(ctx context.Context, items map[string][]byte) error {
+	if len(items) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(items))
+	for k := range items {
+		if err := checkKey(k); err != nil {
+			return err
+		}
+		keys = append(keys, k)
+	}
+	if b.single && b.ttl == 0 {
+		pairs := make([]any, 0, 2*len(items))
+		for k, v := range items {
+			pairs = append(pairs, k, v)
+		}
+		return b.wrap(b.client.MSet(ctx, pairs...).Err())
+	}
+	_, err := b.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		if b.ttl > 0 || b.cluster == nil {
+			for _, k := range keys {
+				p.Set(ctx, k, items[k], b.ttl)
+			}
+			return nil
+		}
+		for _, g := range b.groups(keys) {
+			pairs := make([]any, 0, 2*len(g.keys))
+			for _, k := range g.keys {
+				pairs = append(pairs, k, items[k])
+			}
+			p.MSet(ctx, pairs...)
+		}
+		return nil
+	})
+	return b.wrap(err)
+}
+
+// DeleteMulti removes every key in one round trip (DEL, by slot in a
+// Cluster).
+func (b *Backend) DeleteMulti(ctx context.Context, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	if err := checkKeys(keys); err != nil {
+		return err
+	}
+	if b.single {
+		return b.wrap(b.client.Del(ctx, keys...).Err())
+	}
+	_, err := b.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, g := range b.groups(keys) {
+			p.Del(ctx, g.keys...)
+		}
+		return nil
+	})
+	return b.wrap(err)
+}
+
+// keyGroup is keys that one multi-key command may carry, with their
+// positions in the caller's list.
+type keyGroup struct {
+	keys  []string
+	index []int
+}
+
+// groups splits keys by Cluster hash slot; for other sharded clients (a
+// Ring), into one key per group, as their pipelines route by a command's
+// first key only.
+func (b *Backend) groups(keys []string) []keyGroup {
+	if b.cluster == nil {
+		gs := make([]keyGroup, len(keys))
+		for i, k := range keys {
+			gs[i] = keyGroup{keys: []string{k}, index: []int{i}}
+		}
+		return gs
+	}
+	bySlot := make(map[uint16]int, len(keys))
+	var gs []keyGroup
+	for i, k := range keys {
+		s := Slot(k)
+		g, ok := bySlot[s]
+		if !ok {
+			g = len(gs)
+			bySlot[s] = g
+			gs = append(gs, keyGroup{})
+		}
+		gs[g].keys = append(gs[g].keys, k)
+		gs[g].index = append(gs[g].index, i)
+	}
+	return gs
+}
+
+// wrap makes the two errors users meet first say what they are: a refused
+// password and an unreachable server. Other errors pass as they are (the
+// region adds the operation and key).
+func (b *Backend) wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	if goredis.IsAuthError(err) {
+		return fmt.Errorf("%w: %s: %w", ErrAuth, b.where, err)
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return fmt.Errorf("%w to %s: %w", ErrUnreachable, b.where, err)
+	}
+	var (
+		verify *tls.CertificateVerificationError
+		header tls.RecordHeaderError
+	)
+	// "remote error": the server's TLS alert, such as a refused client
+	// certificate.
+	if errors.As(err, &verify) || errors.As(err, &header) || op != nil && op.Op == "remote error" {
+		return fmt.Errorf("%w to %s (TLS handshake): %w", ErrUnreachable, b.where, err)
+	}
+	return err
+}

@@ -1,0 +1,64 @@
+package redis_test
+
+import (
+	"testing"
+
+	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backends/redis"
+	"github.com/dogpile-go/dogpile/dogpiletest"
+	"github.com/dogpile-go/dogpile/internal/testserver"
+)
+
+// newFromArgs makes a backend by registered name, as Configure does, and
+// closes it at the end of the test.
+func newFromArgs(t *testing.T, name string, args dogpile.Args) dogpile.Backend {
+	t.Helper()
+	b, err := dogpile.NewBackend(name, args)
+	if err != nil {
+		t.Fatalf("NewBackend(%q): %v", name, err)
+	}
+	t.Cleanup(func() { b.(interface{ Close() error }).Close() })
+	return b
+}
+
+// TestRD1Conformance runs the exported conformance suite against the three
+// variants on real servers, with and without the distributed lock.
+func TestRD1Conformance(t *testing.T) {
+	t.Run("redis", func(t *testing.T) {
+		addr := testserver.SharedRedis(t).Addr()
+		dogpiletest.TestBackend(t, func(t *testing.T) dogpile.Backend {
+			b := newFromArgs(t, "redis", dogpile.Args{"url": "redis://" + addr})
+			if _, ok := b.(dogpile.MutexBackend); ok {
+				t.Fatal("redis without distributed_lock has a distributed mutex; the seed's default is false")
+			}
+			return b
+		})
+	})
+	t.Run("redis/distributed_lock", func(t *testing.T) {
+		addr := testserver.SharedRedis(t).Addr()
+		dogpiletest.TestBackend(t, func(t *testing.T) dogpile.Backend {
+			b := newFromArgs(t, "redis", dogpile.Args{"url": "redis://" + addr, "distributed_lock": true, "lock_sleep": 0.01})
+			if _, ok := b.(*redis.LockingBackend); !ok {
+				t.Fatalf("distributed_lock: true gave a %T, want a *redis.LockingBackend", b)
+			}
+			return b
+		})
+	})
+	t.Run("redis_sentinel", func(t *testing.T) {
+		s := testserver.StartSentinel(t)
+		dogpiletest.TestBackend(t, func(t *testing.T) dogpile.Backend {
+			// The seed's default for Sentinel is distributed_lock: true.
+			b := newFromArgs(t, "redis_sentinel", dogpile.Args{"sentinels": s.SentinelAddrs(), "service_name": s.MasterName, "lock_sleep": 0.01})
+			if _, ok := b.(dogpile.MutexBackend); !ok {
+				t.Fatal("redis_sentinel has no distributed mutex by default; the seed's default is true")
+			}
+			return b
+		})
+	})
+	t.Run("redis_cluster", func(t *testing.T) {
+		c := testserver.SharedCluster(t)
+		dogpiletest.TestBackend(t, func(t *testing.T) dogpile.Backend {
+			return newFromArgs(t, "redis_cluster", dogpile.Args{"startup_nodes": c.Addrs(), "distributed_lock": true, "lock_sleep": 0.01})
+		})
+	})
+}

@@ -1,0 +1,321 @@
+package redis_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backends/redis"
+	"github.com/dogpile-go/dogpile/internal/testserver"
+)
+
+// TestDL1CrossProcessStampede: 4 processes × 50 goroutines call GetOrCreate
+// on one key of a shared server with distributed_lock. The creator's runs
+// are counted on the server (INCR), outside every process.
+func TestDL1CrossProcessStampede(t *testing.T) {
+	const procs = 4
+	const total = procs * goroutinesPerChild
+	addr := testserver.SharedRedis(t).Addr()
+	raw := rawClient(t, addr)
+
+	run := func(t *testing.T, key, mode string, expiration time.Duration) map[string]int {
+		var kids []*child
+		for range procs {
+			kids = append(kids, startChild(t, "stampede",
+				childAddrEnv+"="+addr, childKeyEnv+"="+key, childNEnv+"="+fmt.Sprint(total),
+				childModeEnv+"="+mode, childExpEnv+"="+expiration.String()))
+		}
+		for _, k := range kids {
+			k.expect("ready", 30*time.Second)
+		}
+		for _, k := range kids { // let every process loose at once
+			if _, err := k.stdin.Write([]byte("go\n")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		values := map[string]int{}
+		for i, k := range kids {
+			var rep stampedeReport
+			if err := json.Unmarshal([]byte(k.next(60*time.Second)), &rep); err != nil {
+				t.Fatalf("child %d: %v", i, err)
+			}
+			for _, e := range rep.Errors {
+				t.Errorf("child %d: a caller failed: %s", i, e)
+			}
+			for v, n := range rep.Values {
+				values[v] += n
+			}
+			if err := k.cmd.Wait(); err != nil {
+				t.Fatalf("child %d: %v", i, err)
+			}
+		}
+		if n, err := raw.Get(ctxT(t), key+":creators").Int(); err != nil || n != 1 {
+			t.Fatalf("the creator ran %d times in %d processes × %d goroutines (err %v); want exactly once", n, procs, goroutinesPerChild, err)
+		}
+		return values
+	}
+
+	t.Run("cold", func(t *testing.T) {
+		values := run(t, uniq("dl1-cold"), "cold", 0)
+		if values["new"] != total {
+			t.Fatalf("callers got %v; want all %d to get the one created value", values, total)
+		}
+	})
+
+	t.Run("expired", func(t *testing.T) {
+		key := uniq("dl1-stale")
+		const exp = 300 * time.Millisecond
+		r := regionOn(t, "redis", dogpile.Args{"url": "redis://" + addr})
+		if err := r.Set(ctxT(t), key, "old"); err != nil {
+			t.Fatal(err)
+		}
+		stored := time.Now()
+		values := run(t, key, "stale", exp)
+		if time.Since(stored) < exp {
+			t.Fatal("the test ran faster than the expiration; the value was not expired")
+		}
+		// Every caller but the creator's was served the expired value at
+		// once (the creator held on until all of them were served).
+		if values["old"] != total-1 || values["new"] != 1 {
+			t.Fatalf("callers got %v; want %d stale %q and the one regenerated %q", values, total-1, "old", "new")
+		}
+		if v, ok, err := dogpile.Get[string](ctxT(t), r, key); err != nil || !ok || v != "new" {
+			t.Fatalf("after the stampede Get = %q, %v, %v; want the regenerated value", v, ok, err)
+		}
+	})
+}
+
+// TestDL2KilledHolderLockExpires: a process holding the lock is killed with
+// SIGKILL in the middle of its creator; after lock_timeout another process
+// takes the lock and creates the value, and nobody waits for ever.
+func TestDL2KilledHolderLockExpires(t *testing.T) {
+	addr := testserver.SharedRedis(t).Addr()
+	raw := rawClient(t, addr)
+	key := uniq("dl2-killed")
+	const lockTimeout = time.Second
+
+	holder := startChild(t, "holder", childAddrEnv+"="+addr, childKeyEnv+"="+key, childLockEnv+"="+lockTimeout.String())
+	holder.expect("creating", 30*time.Second)
+	if ttl := raw.PTTL(ctxT(t), redis.LockKey(key)).Val(); ttl <= 0 || ttl > lockTimeout {
+		t.Fatalf("while the holder creates, its lock's PTTL = %v; want in (0, %v]", ttl, lockTimeout)
+	}
+	if err := holder.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	holder.cmd.Wait() //nolint:errcheck // killed
+	killed := time.Now()
+
+	r := regionOn(t, "redis", dogpile.Args{"url": "redis://" + addr, "distributed_lock": true, "lock_sleep": 0.02})
+	var calls atomic.Int32
+	ctx, cancel := context.WithTimeout(context.Background(), 10*lockTimeout)
+	defer cancel()
+	v, err := dogpile.GetOrCreate(ctx, r, key, func(context.Context) (string, error) {
+		calls.Add(1)
+		return "after the crash", nil
+	})
+	waited := time.Since(killed)
+	if err != nil || v != "after the crash" || calls.Load() != 1 {
+		t.Fatalf("GetOrCreate after the holder died = %q, %v (creator ran %d times); want the new value", v, err, calls.Load())
+	}
+	if waited > lockTimeout+2*time.Second {
+		t.Fatalf("took %v to get past a dead holder's lock of %v", waited, lockTimeout)
+	}
+	if n := raw.Exists(ctxT(t), redis.LockKey(key)).Val(); n != 0 {
+		t.Fatal("the lock is still there after the new creator finished")
+	}
+}
+
+// TestDL2OnlyOwnerReleases: a holder whose lock expired and was taken by
+// another must not release the other's lock; a non-holder releases nothing.
+func TestDL2OnlyOwnerReleases(t *testing.T) {
+	addr := testserver.SharedRedis(t).Addr()
+	raw := rawClient(t, addr)
+	b, err := redis.New(redis.Options{Client: &goredis.Options{Addr: addr}, LockTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := ctxT(t)
+	key := uniq("dl2-owner")
+	a, other := b.NewMutex(key), b.NewMutex(key)
+	if ok, err := a.TryLock(ctx); !ok || err != nil {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+	if err := other.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if raw.Exists(ctx, a.Key()).Val() != 1 {
+		t.Fatal("a non-holder's Unlock released the lock")
+	}
+	// Let a's lock expire on the server (an external event: poll).
+	deadline := time.Now().Add(5 * time.Second)
+	for raw.Exists(ctx, a.Key()).Val() == 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the lock did not expire after its lock_timeout")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if ok, err := other.TryLock(ctx); !ok || err != nil {
+		t.Fatalf("TryLock of an expired lock = %v, %v; want true", ok, err)
+	}
+	token := raw.Get(ctx, other.Key()).Val()
+	if err := a.Unlock(ctx); err != nil { // a still thinks it holds the lock
+		t.Fatal(err)
+	}
+	if got := raw.Get(ctx, other.Key()).Val(); got != token {
+		t.Fatalf("the old holder's Unlock released the new holder's lock (lock now %q)", got)
+	}
+	if err := other.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if raw.Exists(ctx, other.Key()).Val() != 0 {
+		t.Fatal("the holder's Unlock did not release the lock")
+	}
+}
+
+// TestDL3LockWaitHonoursContext: a caller waiting for another process's
+// lock returns its context's error at once when its context ends.
+func TestDL3LockWaitHonoursContext(t *testing.T) {
+	addr := testserver.SharedRedis(t).Addr()
+	args := dogpile.Args{"url": "redis://" + addr, "distributed_lock": true, "lock_sleep": 0.02}
+	// Two regions on two clients: as far as locking goes, two processes.
+	holder, waiter := regionOn(t, "redis", args), regionOn(t, "redis", args)
+	key := uniq("dl3")
+
+	entered, release := make(chan struct{}), make(chan struct{})
+	held := make(chan error, 1)
+	go func() {
+		_, err := dogpile.GetOrCreate(context.Background(), holder, key, func(context.Context) (string, error) {
+			close(entered)
+			<-release
+			return "holder's", nil
+		})
+		held <- err
+	}()
+	<-entered
+
+	t.Run("region", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := dogpile.GetOrCreate(ctx, waiter, key, func(context.Context) (string, error) {
+			t.Error("the waiter's creator ran while another process held the lock")
+			return "", nil
+		})
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("GetOrCreate waiting for a held lock = %v; want context.DeadlineExceeded", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("the waiter returned %v after its 200ms context ended", d)
+		}
+	})
+	t.Run("mutex", func(t *testing.T) {
+		m := waiter.Backend().(*redis.LockingBackend).NewMutex(key)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- m.Lock(ctx) }()
+		cancel()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("Lock after cancel = %v; want context.Canceled", err)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatal("Lock did not return after its context was cancelled")
+		}
+	})
+	t.Run("lock_blocking_timeout", func(t *testing.T) {
+		b := newFromArgs(t, "redis", dogpile.Args{"url": "redis://" + addr, "lock_sleep": 0.02, "lock_blocking_timeout": 0.1})
+		err := b.(*redis.Backend).NewMutex(key).Lock(ctxT(t))
+		if !errors.Is(err, redis.ErrLockWait) {
+			t.Fatalf("Lock with lock_blocking_timeout 0.1 = %v; want ErrLockWait", err)
+		}
+	})
+
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	// The waiter's creation went on after its caller left; it finds the
+	// holder's value.
+	if v, err := dogpile.GetOrCreate(ctxT(t), waiter, key, func(context.Context) (string, error) { return "waiter's", nil }); err != nil || v != "holder's" {
+		t.Fatalf("after the holder finished, GetOrCreate = %q, %v; want the holder's value", v, err)
+	}
+}
+
+// TestDL4LockKeysApartFromValues: a lock lives under its own key, which no
+// value key can name.
+func TestDL4LockKeysApartFromValues(t *testing.T) {
+	addr := testserver.SharedRedis(t).Addr()
+	raw := rawClient(t, addr)
+	b, err := redis.New(redis.Options{Client: &goredis.Options{Addr: addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := ctxT(t)
+	key := uniq("dl4")
+
+	m := b.NewMutex(key)
+	if ok, err := m.TryLock(ctx); !ok || err != nil {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+	defer m.Unlock(ctx) //nolint:errcheck
+	if m.Key() == key || !strings.HasPrefix(m.Key(), redis.LockKeyPrefix) {
+		t.Fatalf("lock key %q", m.Key())
+	}
+	if raw.Exists(ctx, key).Val() != 0 {
+		t.Fatal("taking the lock created the value key")
+	}
+	if err := b.Set(ctx, key, []byte("value")); err != nil {
+		t.Fatal(err)
+	}
+	if got := raw.Get(ctx, key).Val(); got != "value" {
+		t.Fatalf("value key holds %q", got)
+	}
+	if tok := raw.Get(ctx, m.Key()).Val(); tok == "value" || tok == "" {
+		t.Fatalf("the lock key holds %q after a Set of the value", tok)
+	}
+
+	// No value operation may touch the lock namespace.
+	lk := m.Key()
+	checks := map[string]error{}
+	_, _, checks["Get"] = b.Get(ctx, lk)
+	checks["Set"] = b.Set(ctx, lk, []byte("x"))
+	checks["Delete"] = b.Delete(ctx, lk)
+	_, checks["GetMulti"] = b.GetMulti(ctx, []string{"a", lk})
+	checks["SetMulti"] = b.SetMulti(ctx, map[string][]byte{"a": nil, lk: nil})
+	checks["DeleteMulti"] = b.DeleteMulti(ctx, []string{"a", lk})
+	for op, err := range checks {
+		if !errors.Is(err, redis.ErrReservedKey) {
+			t.Errorf("%s of the lock key %q = %v; want ErrReservedKey", op, lk, err)
+		}
+	}
+	if ok, _ := b.NewMutex(key).TryLock(ctx); ok {
+		t.Fatal("the lock was released by value operations")
+	}
+
+	// Through a region, with a key that looks like the seed's lock key
+	// ("_lock" + key): just another value.
+	r := regionOn(t, "redis", dogpile.Args{"url": "redis://" + addr, "distributed_lock": true})
+	if err := r.Set(ctx, "_lock"+key, "a value"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := b.NewMutex(key).TryLock(ctx); ok {
+		t.Fatal("a value under the seed's lock name released the lock")
+	}
+
+	// In a Cluster, a hash tag keeps the lock on the value's slot.
+	if redis.Slot(redis.LockKey("user:{42}:name")) != redis.Slot("user:{42}:name") {
+		t.Fatal("the lock of a hash-tagged key is on another slot")
+	}
+}

@@ -1,0 +1,86 @@
+package redis_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testserver"
+)
+
+// TestMain runs a child role when the test binary was started by a
+// cross-process test (see child_test.go), and otherwise the tests, stopping
+// the shared servers at the end.
+func TestMain(m *testing.M) {
+	if role := os.Getenv(childRoleEnv); role != "" {
+		os.Exit(runChild(role))
+	}
+	code := m.Run()
+	testserver.StopShared()
+	os.Exit(code)
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// uniq returns a key no other test uses, so tests can share a server.
+func uniq(name string) string {
+	b := make([]byte, 6)
+	rand.Read(b) //nolint:errcheck // crypto/rand.Read does not fail
+	return "rt-" + name + "-" + hex.EncodeToString(b)
+}
+
+// regionOn configures a region with a registered backend and closes it at
+// the end of the test.
+func regionOn(t testing.TB, backend string, args dogpile.Args, opts ...dogpile.ConfigOption) *dogpile.Region {
+	t.Helper()
+	r, err := dogpile.NewRegion().Configure(backend, append([]dogpile.ConfigOption{dogpile.WithArguments(args)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// rawClient is a plain go-redis client of addr, for looking at the server
+// beside the backend under test.
+func rawClient(t testing.TB, addr string) *goredis.Client {
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// countHook counts a client's round trips: single commands and pipelines.
+type countHook struct {
+	cmds, pipelines atomic.Int64
+}
+
+func (h *countHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h *countHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		h.cmds.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *countHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		h.pipelines.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+func (h *countHook) roundTrips() int64 { return h.cmds.Load() + h.pipelines.Load() }
+
+func (h *countHook) reset() { h.cmds.Store(0); h.pipelines.Store(0) }
