@@ -1,0 +1,52 @@
+package otel_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/dogpile-go/dogpile"
+	dogpileotel "github.com/dogpile-go/dogpile/metrics/otel"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+)
+
+func TestRegisterReportsRegionCounters(t *testing.T) {
+	ctx := context.Background()
+	r, err := dogpile.NewRegion(dogpile.WithName("users"), dogpile.WithMetrics()).Configure("memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (int, error) { return 1, nil }) //nolint:errcheck
+	}
+	reader := sdkmetric.NewManualReader()
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer provider.Shutdown(ctx) //nolint:errcheck
+	reg, err := dogpileotel.Register(provider.Meter("test"), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Unregister() //nolint:errcheck
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			sum, ok := m.Data.(metricdata.Sum[float64])
+			if !ok {
+				t.Fatalf("%s is a %T, want a float64 sum", m.Name, m.Data)
+			}
+			for _, dp := range sum.DataPoints {
+				if v, _ := dp.Attributes.Value("dogpile.region"); v.AsString() != "users" {
+					t.Fatalf("%s has region %q", m.Name, v.AsString())
+				}
+				got[m.Name] = dp.Value
+			}
+		}
+	}
+	if got["dogpile.hits"] != 2 || got["dogpile.misses"] != 1 || got["dogpile.regenerations"] != 1 {
+		t.Fatalf("exported %v; want 2 hits, 1 miss, 1 regeneration", got)
+	}
+}
