@@ -104,14 +104,14 @@ func TestRD3MultiOneRoundTrip(t *testing.T) {
 				}
 			}
 
-			check := func(what string, want int64, f func() error) {
+			check := func(what string, most int64, f func() error) {
 				t.Helper()
 				hook.reset()
 				if err := f(); err != nil {
 					t.Fatalf("%s: %v", what, err)
 				}
-				if n := hook.roundTrips(); n != want {
-					t.Fatalf("%s of %d keys took %d round trips; want %d", what, len(keys), n, want)
+				if n := hook.roundTrips(); n < 1 || n > most {
+					t.Fatalf("%s of %d keys took %d round trips; want at most %d", what, len(keys), n, most)
 				}
 			}
 			check("SetMulti", 1, func() error { return r.SetMulti(ctx, items) })
@@ -387,12 +387,14 @@ func TestRD4SentinelFailover(t *testing.T) {
 			t.Fatalf("the region did not work again within 30s of killing the master (%d failed rounds)", failures)
 		}
 	}
-	newMaster, err := s.Master(ctx)
-	if err != nil {
-		t.Fatal(err)
+	// The replica was promoted. (Ask it, not a sentinel: the sentinel that
+	// did not lead the failover learns of it up to two seconds later.)
+	newMaster := s.Servers[1]
+	if oldMaster == newMaster {
+		newMaster = s.Servers[0]
 	}
-	if newMaster == oldMaster {
-		t.Fatal("the loop works again but the sentinels still name the killed master")
+	if role := testserver.RedisCLI(t, newMaster.Addr(), "ROLE"); !strings.HasPrefix(role, "master") {
+		t.Fatalf("the loop works again but the replica's role is %q", role)
 	}
 	t.Logf("worked again %v after the kill (%d failed rounds, longest round %v); new master %s",
 		time.Since(killed).Round(time.Millisecond), failures, longest.Round(time.Millisecond), newMaster.Addr())
