@@ -60,10 +60,14 @@ type backend struct {
 
 // backends are the stores every behaviour is tested on: memory holds Go
 // values, memory_serialized holds the encoded envelope as a byte store does.
-// A server-backed store is one more entry here (redis: see redis_test.go).
+// redis (a server shared by the tests, each with keys of its own) and
+// memcached (a server per test) are real servers, with the cross-process
+// lock (see servers_test.go).
 var backends = []backend{
 	{name: "memory", newRegion: registered("memory", nil)},
 	{name: "memory_serialized", newRegion: registered("memory_serialized", nil)},
+	{name: "redis", newRegion: registered("redis", redisArgs, ownKeys)},
+	{name: "memcached", newRegion: registered("memcached", memcachedArgs)},
 }
 
 // registered returns a newRegion for the backend registered under name, with
