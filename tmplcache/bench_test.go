@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testserver"
 	"github.com/dogpile-go/dogpile/tmplcache"
 )
 
@@ -16,7 +17,8 @@ import (
 // (fragment=uncached: {{template}}) or served from a region
 // (fragment=cached: the memory backend, which holds the string;
 // fragment=cached_serialized: memory_serialized, which decodes it from bytes
-// as a Redis or Memcached region does, without the network).
+// as a Redis or Memcached region does, without the network;
+// fragment=cached_redis: a local redis-server, one GET per page).
 //
 //	go test -run '^$' -bench BenchmarkPage -benchmem ./tmplcache
 func BenchmarkPage(b *testing.B) {
@@ -43,12 +45,18 @@ func BenchmarkPage(b *testing.B) {
 		{"fragment=uncached", "memory", `{{template "table" .Rows}}`},
 		{"fragment=cached", "memory", `{{cached "frags" "table" "all" .Rows}}`},
 		{"fragment=cached_serialized", "memory_serialized", `{{cached "frags" "table" "all" .Rows}}`},
+		{"fragment=cached_redis", "redis", `{{cached "frags" "table" "all" .Rows}}`},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			r, err := dogpile.NewRegion().Configure(c.backend, dogpile.WithExpiration(time.Hour))
+			var args dogpile.Args
+			if c.backend == "redis" {
+				args = dogpile.Args{"url": "redis://" + testserver.SharedRedis(b).Addr()}
+			}
+			r, err := dogpile.NewRegion().Configure(c.backend, dogpile.WithExpiration(time.Hour), dogpile.WithArguments(args))
 			if err != nil {
 				b.Fatal(err)
 			}
+			defer r.Close()
 			cache := tmplcache.New(map[string]*dogpile.Region{"frags": r})
 			page := template.Must(cache.BindHTML(template.New("page")).Parse(
 				table + `<html><body><h1>Hello, {{.User}}</h1>` + c.call + `</body></html>`))
