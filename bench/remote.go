@@ -12,6 +12,7 @@ import (
 	_ "github.com/dogpile-go/dogpile/backends/redis"     // registers "redis"
 	gocache "github.com/eko/gocache/lib/v4/cache"
 	gocachestore "github.com/eko/gocache/lib/v4/store"
+	gocachememcache "github.com/eko/gocache/store/memcache/v4"
 	gocacheredis "github.com/eko/gocache/store/redis/v4"
 	rediscache "github.com/go-redis/cache/v9"
 	goredis "github.com/redis/go-redis/v9"
@@ -233,6 +234,17 @@ func NewGomemcache(addr string) *memcache.Client {
 	c := memcache.New(addr)
 	c.MaxIdleConns = 64
 	return c
+}
+
+// NewGocacheMemcache is eko/gocache's loadable cache on its memcache store
+// (values are []byte there).
+func NewGocacheMemcache(mc *memcache.Client, load func(context.Context, string) ([]byte, error)) *gocache.LoadableCache[[]byte] {
+	store := gocachememcache.NewMemcache(mc, gocachestore.WithExpiration(remoteTTL))
+	l := func(ctx context.Context, key any) ([]byte, []gocachestore.Option, error) {
+		v, err := load(ctx, key.(string))
+		return v, nil, err
+	}
+	return gocache.NewLoadable[[]byte](l, gocache.New[[]byte](store))
 }
 
 // NewRedisCacheRemote is go-redis/cache on Redis, with or without its local

@@ -229,6 +229,37 @@ func BenchmarkMemcachedHit(b *testing.B) {
 			}
 		}
 	})
+	b.Run("lib=gocache", func(b *testing.B) {
+		mc := NewGomemcache(addr)
+		defer mc.Close()
+		c := NewGocacheMemcache(mc, func(ctx context.Context, key string) ([]byte, error) {
+			v, err := load(ctx, key)
+			return []byte(v), err
+		})
+		defer c.Close()
+		key := "hit:gocache"
+		if _, err := c.Get(ctx, key); err != nil {
+			b.Fatal(err)
+		}
+		// Its loadable cache stores in the background: wait for memcached
+		// to have it.
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			if _, err := mc.Get(key); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("%s never reached memcached", key)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			if v, err := c.Get(ctx, key); err != nil || len(v) == 0 {
+				b.Fatal(v, err)
+			}
+		}
+	})
 	b.Run("lib=gomemcache", func(b *testing.B) {
 		mc := NewGomemcache(addr)
 		defer mc.Close()
