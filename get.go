@@ -71,7 +71,13 @@ func GetWithMetadata[T any](ctx context.Context, r *Region, key string, opts ...
 	}
 	o := collect(opts)
 	k := r.mangle(key)
+	if r.failOpen && r.breakerOpen() {
+		return value, md, false, nil
+	}
 	v, created, size, found, err := lookup[T](ctx, r, s, k)
+	if err != nil && r.failed(err) {
+		return value, md, false, nil
+	}
 	if err != nil || !found || s.state(ctx, created, &o) != lock.Fresh {
 		if err == nil {
 			r.observe(EventMiss, 0)
@@ -100,8 +106,14 @@ func GetMulti[T any](ctx context.Context, r *Region, keys []string, opts ...Opti
 		return out, nil
 	}
 	o := collect(opts)
+	if r.failOpen && r.breakerOpen() {
+		return out, nil
+	}
 	vals, created, found, err := lookupMulti[T](ctx, r, s, r.mangleAll(keys))
 	if err != nil {
+		if r.failed(err) {
+			return out, nil
+		}
 		return nil, err
 	}
 	for i, k := range keys {

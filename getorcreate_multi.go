@@ -34,9 +34,15 @@ func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, crea
 	if err != nil {
 		return nil, err
 	}
+	if r.failOpen && r.breakerOpen() {
+		return createMultiUncached(ctx, keys, create)
+	}
 	mk := r.mangleAll(keys)
 	vals, created, found, err := lookupMulti[T](ctx, r, s, mk)
 	if err != nil {
+		if r.failed(err) {
+			return createMultiUncached(ctx, keys, create)
+		}
 		return nil, err
 	}
 	noStale := r.noStale || o.noStale
@@ -136,6 +142,19 @@ func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, crea
 		}
 	}
 	return out, nil
+}
+
+// createMultiUncached is GetOrCreateMulti while the backend is failing in a
+// fail-open region: the creator makes every value, and nothing is stored.
+func createMultiUncached[T any](ctx context.Context, keys []string, create func(context.Context, []string) ([]T, error)) ([]T, error) {
+	vs, err := create(ctx, keys)
+	if err == nil && len(vs) != len(keys) {
+		err = fmt.Errorf("dogpile: GetOrCreateMulti creator returned %d values for %d keys", len(vs), len(keys))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return vs, nil
 }
 
 func detach(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {

@@ -32,6 +32,10 @@ type Region struct {
 	logger          *slog.Logger
 	obs             Observer
 	metrics         *Metrics
+	failOpen        bool
+	cooldown        time.Duration
+	openUntil       atomic.Int64 // fail-open circuit breaker: skip the backend until then
+	staleIfError    time.Duration
 
 	configMu sync.Mutex
 	state    atomic.Pointer[regionState]
