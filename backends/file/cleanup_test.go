@@ -1,0 +1,166 @@
+package file_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dogpile-go/dogpile/backends/file"
+)
+
+// fakeClock is a settable time for file.SetClock.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *fakeClock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+func stats(t *testing.T, b *file.Backend) file.Stats {
+	t.Helper()
+	s, err := b.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestFB4MaxSizeBoundsStore writes 20 times max_size through one backend: the
+// entries never total much more than max_size (at most max_size/8 of writes
+// between cleanups), and the file on disk stays a small multiple of it.
+func TestFB4MaxSizeBoundsStore(t *testing.T) {
+	const maxSize = 512 << 10
+	db := filepath.Join(t.TempDir(), "c.db")
+	b := open(t, file.Options{Filename: db, MaxSize: maxSize})
+	ctx := context.Background()
+	value := []byte(strings.Repeat("x", 16<<10))
+	const writes = 20 * maxSize / (16 << 10)
+	for i := range writes {
+		if err := b.Set(ctx, fmt.Sprintf("key-%05d", i), value); err != nil {
+			t.Fatal(err)
+		}
+		if i%10 == 0 {
+			if s := stats(t, b); s.Bytes > maxSize+maxSize/8+int64(len(value))+16 {
+				t.Fatalf("after %d writes the entries total %d bytes; max_size is %d", i+1, s.Bytes, maxSize)
+			}
+		}
+	}
+	if err := b.Cleanup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := stats(t, b); s.Bytes > maxSize || s.Entries == 0 {
+		t.Fatalf("after Cleanup the entries total %d bytes in %d entries; max_size is %d", s.Bytes, s.Entries, maxSize)
+	}
+	// The newest entries are the ones kept.
+	if _, ok, _ := b.Get(ctx, fmt.Sprintf("key-%05d", writes-1)); !ok {
+		t.Fatal("the last entry written was evicted")
+	}
+	if _, ok, _ := b.Get(ctx, "key-00000"); ok {
+		t.Fatal("the first entry written is still there")
+	}
+	fi, err := os.Stat(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > 2*maxSize {
+		t.Fatalf("the file is %d bytes after %d bytes were written with max_size %d", fi.Size(), writes*len(value), maxSize)
+	}
+	if wal, err := os.Stat(db + "-wal"); err == nil && wal.Size() > 8<<20 {
+		t.Fatalf("the write-ahead log is %d bytes", wal.Size())
+	}
+}
+
+// TestFB4EvictsLeastRecentlyWritten: eviction goes by the time of the last
+// write, so rewriting an old key keeps it.
+func TestFB4EvictsLeastRecentlyWritten(t *testing.T) {
+	b := open(t, file.Options{MaxSize: 100 << 10})
+	clock := &fakeClock{t: time.Now()}
+	file.SetClock(b, clock.now)
+	ctx := context.Background()
+	value := []byte(strings.Repeat("x", 10<<10))
+	set := func(k string) {
+		clock.advance(time.Second)
+		if err := b.Set(ctx, k, value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 8 {
+		set(fmt.Sprintf("k%d", i))
+	}
+	set("k0") // k0 is now the most recent, k1 the oldest
+	for i := 8; i < 12; i++ {
+		set(fmt.Sprintf("k%d", i))
+	}
+	if err := b.Cleanup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]bool{"k0": true, "k1": false, "k2": false, "k11": true} {
+		if _, ok, _ := b.Get(ctx, k); ok != want {
+			t.Errorf("%s present = %v, want %v", k, ok, want)
+		}
+	}
+}
+
+// TestFB4MaxAge: entries older than max_age read as misses at once and are
+// removed by the cleanup that writes trigger.
+func TestFB4MaxAge(t *testing.T) {
+	b := open(t, file.Options{MaxAge: time.Hour})
+	clock := &fakeClock{t: time.Now()}
+	file.SetClock(b, clock.now)
+	ctx := context.Background()
+	if err := b.Set(ctx, "old", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	clock.advance(59 * time.Minute)
+	if _, ok, _ := b.Get(ctx, "old"); !ok {
+		t.Fatal("an entry younger than max_age is gone")
+	}
+	clock.advance(2 * time.Minute)
+	if _, ok, _ := b.Get(ctx, "old"); ok {
+		t.Fatal("an entry older than max_age was read")
+	}
+	if vs, err := b.GetMulti(ctx, []string{"old"}); err != nil || vs[0] != nil {
+		t.Fatalf("GetMulti of an entry older than max_age = %q, %v", vs, err)
+	}
+	if s := stats(t, b); s.Entries != 1 {
+		t.Fatalf("%d entries before any cleanup, want the 1 old one", s.Entries)
+	}
+	for i := range 300 { // more than one cleanup interval of writes
+		if err := b.Set(ctx, fmt.Sprintf("new-%d", i), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := stats(t, b); s.Entries != 300 {
+		t.Fatalf("%d entries after 300 new writes; want the old one removed by the writes' cleanup", s.Entries)
+	}
+}
+
+// TestFB4CleanupOnOpen: a store left larger than max_size (by a process with
+// no bound) is trimmed when a bounded backend opens it.
+func TestFB4CleanupOnOpen(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "c.db")
+	ctx := context.Background()
+	big, err := file.New(file.Options{Filename: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := map[string][]byte{}
+	for i := range 200 {
+		items[fmt.Sprintf("k%d", i)] = []byte(strings.Repeat("x", 10<<10))
+	}
+	if err := big.SetMulti(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	big.Close()
+	b := open(t, file.Options{Filename: db, MaxSize: 256 << 10})
+	if s := stats(t, b); s.Bytes > 256<<10 {
+		t.Fatalf("after opening with max_size 256 KiB the entries total %d bytes", s.Bytes)
+	}
+}

@@ -1,0 +1,338 @@
+package file_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backends/file"
+	"github.com/dogpile-go/dogpile/dogpiletest"
+	"github.com/dogpile-go/dogpile/lock"
+)
+
+// open returns a backend on a new file in the test's temporary directory,
+// closed when the test ends.
+func open(t testing.TB, o file.Options) *file.Backend {
+	t.Helper()
+	if o.Filename == "" {
+		o.Filename = filepath.Join(t.TempDir(), "cache.db")
+	}
+	b, err := file.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return b
+}
+
+// TestFB1Conformance runs the exported conformance suite against the file
+// backend.
+func TestFB1Conformance(t *testing.T) {
+	dogpiletest.TestBackend(t, func(t *testing.T) dogpile.Backend { return open(t, file.Options{}) })
+}
+
+// TestFB1ConformanceBounded runs the suite on a store with max_size and
+// max_age set, so that cleanups run during it.
+func TestFB1ConformanceBounded(t *testing.T) {
+	dogpiletest.TestBackend(t, func(t *testing.T) dogpile.Backend {
+		return open(t, file.Options{MaxSize: 64 << 20, MaxAge: time.Hour})
+	})
+}
+
+// TestFB1ConformanceNoFileLock runs the suite with the file lock turned off
+// (dogpile_lockfile=false).
+func TestFB1ConformanceNoFileLock(t *testing.T) {
+	dogpiletest.TestBackend(t, func(t *testing.T) dogpile.Backend { return open(t, file.Options{NoFileLock: true}) })
+}
+
+// TestRegisteredNames checks the name "file" and the seed's aliases.
+func TestRegisteredNames(t *testing.T) {
+	for _, name := range []string{"file", "dbm", "dogpile.cache.dbm"} {
+		b, err := dogpile.NewBackend(name, dogpile.Args{"filename": filepath.Join(t.TempDir(), "c.db")})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if _, ok := b.(*file.Backend); !ok {
+			t.Fatalf("%s made a %T", name, b)
+		}
+		b.(*file.Backend).Close()
+	}
+}
+
+// TestFB2MutexConformance runs the mutex part of the suite on the file lock,
+// alternating between two backends of one file in one process: holders in
+// one process exclude each other as holders in two processes do.
+func TestFB2MutexConformance(t *testing.T) {
+	dir := t.TempDir()
+	a := open(t, file.Options{Filename: filepath.Join(dir, "c.db")})
+	b := open(t, file.Options{Filename: filepath.Join(dir, "c.db")})
+	n := 0
+	dogpiletest.TestMutex(t, func(key string) lock.Mutex {
+		n++
+		if n%2 == 0 {
+			return b.Mutex(key)
+		}
+		return a.Mutex(key)
+	})
+}
+
+// TestFB2ManyKeysIndependent: holding the locks of many keys at once never
+// blocks a different key (each key has its own byte, not a shared stripe).
+func TestFB2ManyKeysIndependent(t *testing.T) {
+	b := open(t, file.Options{})
+	ctx := context.Background()
+	var held []lock.Mutex
+	for i := range 1000 {
+		m := b.Mutex(fmt.Sprintf("key-%d", i))
+		if ok, err := m.TryLock(ctx); !ok || err != nil {
+			t.Fatalf("TryLock of key-%d with %d other keys held = %v, %v", i, i, ok, err)
+		}
+		held = append(held, m)
+	}
+	for _, m := range held {
+		if err := m.Unlock(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestFB2LockWaitersInProcess: many goroutines of one process Lock one key;
+// they hold it one at a time.
+func TestFB2LockWaitersInProcess(t *testing.T) {
+	b := open(t, file.Options{})
+	ctx := context.Background()
+	var inside, most int32
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := b.Mutex("k")
+			for range 10 {
+				if err := m.Lock(ctx); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				inside++
+				most = max(most, inside)
+				mu.Unlock()
+				mu.Lock()
+				inside--
+				mu.Unlock()
+				if err := m.Unlock(ctx); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if most != 1 {
+		t.Fatalf("%d holders at once", most)
+	}
+}
+
+// TestNoFileLockIsPerProcess: with dogpile_lockfile=false two backends of
+// one file do not exclude each other (as in the seed, only the in-process
+// lock applies) and no lock file is made.
+func TestNoFileLockIsPerProcess(t *testing.T) {
+	dir := t.TempDir()
+	args := dogpile.Args{"filename": filepath.Join(dir, "c.db"), "dogpile_lockfile": false}
+	var ms []lock.Mutex
+	for range 2 {
+		b, err := dogpile.NewBackend("file", args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.(*file.Backend).Close()
+		ms = append(ms, b.(dogpile.MutexBackend).Mutex("k"))
+	}
+	ctx := context.Background()
+	for i, m := range ms {
+		if ok, err := m.TryLock(ctx); !ok || err != nil {
+			t.Fatalf("backend %d: TryLock = %v, %v", i, ok, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "c.db.dogpile.lock")); !os.IsNotExist(err) {
+		t.Fatalf("a lock file was made with dogpile_lockfile=false (%v)", err)
+	}
+}
+
+// TestArguments checks the seed's argument names and the values
+// configuration files give them.
+func TestArguments(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "c.db")
+	good := []struct {
+		args dogpile.Args
+		want func(o file.Options) bool
+	}{
+		{dogpile.Args{"filename": db}, func(o file.Options) bool {
+			return o.LockFile == db+".dogpile.lock" && !o.NoFileLock && o.MaxSize == 0 && o.MaxAge == 0 && o.BusyTimeout == 5*time.Second
+		}},
+		{dogpile.Args{"filename": db, "dogpile_lockfile": filepath.Join(dir, "locks")}, func(o file.Options) bool { return o.LockFile == filepath.Join(dir, "locks") }},
+		{dogpile.Args{"filename": db, "dogpile_lockfile": "false"}, func(o file.Options) bool { return o.NoFileLock }},
+		{dogpile.Args{"filename": db, "dogpile_lockfile": true}, func(o file.Options) bool { return o.LockFile == db+".dogpile.lock" }},
+		{dogpile.Args{"filename": db, "rw_lockfile": false}, func(file.Options) bool { return true }},
+		{dogpile.Args{"filename": db, "rw_lockfile": filepath.Join(dir, "rw")}, func(file.Options) bool { return true }},
+		{dogpile.Args{"filename": db, "max_size": 1000}, func(o file.Options) bool { return o.MaxSize == 1000 }},
+		{dogpile.Args{"filename": db, "max_size": float64(2e6)}, func(o file.Options) bool { return o.MaxSize == 2e6 }},
+		{dogpile.Args{"filename": db, "max_size": "64MiB"}, func(o file.Options) bool { return o.MaxSize == 64<<20 }},
+		{dogpile.Args{"filename": db, "max_size": "1.5 GB"}, func(o file.Options) bool { return o.MaxSize == 1.5e9 }},
+		{dogpile.Args{"filename": db, "max_size": "4096"}, func(o file.Options) bool { return o.MaxSize == 4096 }},
+		{dogpile.Args{"filename": db, "max_age": 3600}, func(o file.Options) bool { return o.MaxAge == time.Hour }},
+		{dogpile.Args{"filename": db, "max_age": "90m"}, func(o file.Options) bool { return o.MaxAge == 90*time.Minute }},
+		{dogpile.Args{"filename": db, "busy_timeout": 0.5}, func(o file.Options) bool { return o.BusyTimeout == 500*time.Millisecond }},
+	}
+	for _, c := range good {
+		b, err := dogpile.NewBackend("file", c.args)
+		if err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		if o := b.(*file.Backend).Options(); !c.want(o) {
+			t.Errorf("%v gave %+v", c.args, o)
+		}
+		b.(*file.Backend).Close()
+	}
+	if _, err := os.Stat(filepath.Join(dir, "locks")); err != nil {
+		t.Errorf("dogpile_lockfile path not used: %v", err)
+	}
+
+	bad := []struct {
+		args dogpile.Args
+		name string // the argument the error must name
+	}{
+		{dogpile.Args{}, "filename"},
+		{dogpile.Args{"filename": ""}, "filename"},
+		{dogpile.Args{"filename": 7}, "filename"},
+		{dogpile.Args{"filename": db, "filenmae": db}, "filenmae"},
+		{dogpile.Args{"filename": db, "lock_factory": "x"}, "lock_factory"},
+		{dogpile.Args{"filename": db, "dogpile_lockfile": 3.5}, "dogpile_lockfile"},
+		{dogpile.Args{"filename": db, "rw_lockfile": []string{"x"}}, "rw_lockfile"},
+		{dogpile.Args{"filename": db, "max_size": "lots"}, "max_size"},
+		{dogpile.Args{"filename": db, "max_size": -1}, "max_size"},
+		{dogpile.Args{"filename": db, "max_size": "-5MiB"}, "max_size"},
+		{dogpile.Args{"filename": db, "max_age": "soon"}, "max_age"},
+		{dogpile.Args{"filename": db, "busy_timeout": "-1s"}, "busy_timeout"},
+	}
+	for _, c := range bad {
+		_, err := dogpile.NewBackend("file", c.args)
+		var ae *dogpile.ArgError
+		if !errors.Is(err, dogpile.ErrInvalidArgument) || !errors.As(err, &ae) || ae.Name != c.name {
+			t.Errorf("%v: error %v; want an ArgError naming %q", c.args, err, c.name)
+		}
+	}
+}
+
+// TestNotACacheFile: New refuses a file that is not SQLite, and an SQLite
+// database of another application, which it leaves as it was.
+func TestNotACacheFile(t *testing.T) {
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk")
+	if err := os.WriteFile(junk, bytes.Repeat([]byte("not a database "), 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := file.New(file.Options{Filename: junk}); err == nil || !strings.Contains(err.Error(), "not a dogpile cache file") {
+		t.Fatalf("New on a junk file: %v", err)
+	}
+
+	other := filepath.Join(dir, "other.db")
+	db, err := sql.Open("sqlite", other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE accounts (id INTEGER PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := file.New(file.Options{Filename: other}); err == nil || !strings.Contains(err.Error(), "another application") {
+		t.Fatalf("New on another application's database: %v", err)
+	}
+	var mode string
+	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "delete" {
+		t.Fatalf("the other database's journal mode is now %q (%v)", mode, err)
+	}
+}
+
+// TestReopen: values outlive the backend that wrote them.
+func TestReopen(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "c.db")
+	ctx := context.Background()
+	a, err := file.New(file.Options{Filename: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Set(ctx, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Set(ctx, "empty", nil); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	b := open(t, file.Options{Filename: db})
+	if v, ok, err := b.Get(ctx, "k"); err != nil || !ok || string(v) != "v" {
+		t.Fatalf("after reopening, Get = %q, %v, %v", v, ok, err)
+	}
+	if v, ok, err := b.Get(ctx, "empty"); err != nil || !ok || v == nil || len(v) != 0 {
+		t.Fatalf("an empty value read back as %v, %v, %v", v, ok, err)
+	}
+}
+
+// TestDefaultPath: the per-user cache file, and New makes its directory.
+func TestDefaultPath(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", home)
+	t.Setenv("HOME", home)
+	p, err := file.DefaultPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir, _ := os.UserCacheDir(); p != filepath.Join(dir, "dogpile", "cache.db") {
+		t.Fatalf("DefaultPath() = %q", p)
+	}
+	open(t, file.Options{Filename: p})
+	if _, err := os.Stat(p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestClosedBackendErrors: calls after Close fail rather than panic.
+func TestClosedBackendErrors(t *testing.T) {
+	b, err := file.New(file.Options{Filename: filepath.Join(t.TempDir(), "c.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, _, err := b.Get(context.Background(), "k"); err == nil {
+		t.Fatal("Get after Close succeeded")
+	}
+}
+
+// TestContextCancelled: a cancelled context fails a call with its error.
+func TestContextCancelled(t *testing.T) {
+	b := open(t, file.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := b.Set(ctx, "k", []byte("v")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Set with a cancelled context = %v", err)
+	}
+}

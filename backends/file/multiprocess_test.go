@@ -1,0 +1,408 @@
+package file_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backends/file"
+	"github.com/dogpile-go/dogpile/lock"
+)
+
+// Environment of the children.
+const (
+	dbEnv    = "DOGPILE_FILE_TEST_DB"
+	indexEnv = "DOGPILE_FILE_TEST_INDEX"
+	modeEnv  = "DOGPILE_FILE_TEST_MODE"
+	countEnv = "DOGPILE_FILE_TEST_COUNT"
+)
+
+// ---- FB1: several processes read and write one store at once ----
+
+const (
+	rwProcs = 4
+	rwKeys  = 100
+)
+
+func rwKey(proc, i int) string { return fmt.Sprintf("p%d-%d", proc, i) }
+
+// rwValue is the value every process expects under key: a few hundred bytes
+// to a few KiB, so that a torn or mixed-up value would show.
+func rwValue(key string) []byte {
+	return bytes.Repeat([]byte(key+";"), 50+len(key)*37%400)
+}
+
+func rwAllKeys() []string {
+	var keys []string
+	for p := range rwProcs {
+		for i := range rwKeys {
+			keys = append(keys, rwKey(p, i))
+		}
+	}
+	return keys
+}
+
+// childReadWrite writes its own keys while reading everyone's, then waits
+// until it sees every process's keys.
+func childReadWrite(in stdinLines) error {
+	idx, err := strconv.Atoi(os.Getenv(indexEnv))
+	if err != nil {
+		return err
+	}
+	// The children open (and so create) the file at the same moment.
+	b, err := file.New(file.Options{Filename: os.Getenv(dbEnv)})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	say("ready")
+	if err := in.expect("go"); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	rnd := rand.New(rand.NewPCG(uint64(idx), 7))
+	all := rwAllKeys()
+	check := func(k string, v []byte) error {
+		if !bytes.Equal(v, rwValue(k)) {
+			return fmt.Errorf("read %q: %d bytes that are not its value", k, len(v))
+		}
+		return nil
+	}
+	for i := range rwKeys {
+		k := rwKey(idx, i)
+		if i%10 == 9 { // every tenth write is a batch of the last ten keys
+			batch := map[string][]byte{}
+			for j := i - 9; j <= i; j++ {
+				batch[rwKey(idx, j)] = rwValue(rwKey(idx, j))
+			}
+			err = b.SetMulti(ctx, batch)
+		} else {
+			err = b.Set(ctx, k, rwValue(k))
+		}
+		if err != nil {
+			return err
+		}
+		other := all[rnd.IntN(len(all))]
+		v, ok, err := b.Get(ctx, other)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := check(other, v); err != nil {
+				return err
+			}
+		}
+	}
+	// Polling for the other processes' writes, with a deadline.
+	for stop := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		vs, err := b.GetMulti(ctx, all)
+		if err != nil {
+			return err
+		}
+		missing := 0
+		for i, v := range vs {
+			if v == nil {
+				missing++
+			} else if err := check(all[i], v); err != nil {
+				return err
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(stop) {
+			return fmt.Errorf("%d keys of the other processes never appeared", missing)
+		}
+	}
+	say("ok")
+	return nil
+}
+
+// TestFB1SeveralProcesses runs four processes that create one store at the
+// same moment, then write their own keys (single and batched) while reading
+// everyone's: every value read is whole, and every process sees every other
+// process's writes.
+func TestFB1SeveralProcesses(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "shared.db")
+	ctx := deadline(t, 60*time.Second)
+	var kids []*child
+	for i := range rwProcs {
+		kids = append(kids, startChild(t, fmt.Sprintf("process %d", i), "rw", dbEnv+"="+db, indexEnv+"="+strconv.Itoa(i)))
+	}
+	for _, c := range kids {
+		c.expect(ctx, "ready")
+	}
+	for _, c := range kids {
+		c.send("go")
+	}
+	for _, c := range kids {
+		c.expect(ctx, "ok")
+		c.wait(ctx)
+	}
+	b := open(t, file.Options{Filename: db})
+	all := rwAllKeys()
+	vs, err := b.GetMulti(ctx, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vs {
+		if !bytes.Equal(v, rwValue(all[i])) {
+			t.Fatalf("after all processes exited, %q holds %d bytes, not its value", all[i], len(v))
+		}
+	}
+}
+
+// ---- FB2: one creator across processes; a killed holder releases the lock ----
+
+const stampedeGoroutines = 50
+
+// tracing reports on stdout each time a process starts waiting for the file
+// lock, so that the parent knows every process is contending.
+type tracing struct{ *file.Backend }
+
+func (t tracing) Mutex(key string) lock.Mutex { return tracedMutex{t.Backend.Mutex(key)} }
+
+type tracedMutex struct{ lock.Mutex }
+
+func (m tracedMutex) Lock(ctx context.Context) error {
+	say("lock")
+	return m.Mutex.Lock(ctx)
+}
+
+// appendCount records one run of the creator in the side file (O_APPEND
+// writes of one short line are atomic) and returns the runs so far.
+func appendCount(path string) (int, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := fmt.Fprintf(f, "%d\n", os.Getpid()); err != nil {
+		f.Close()
+		return 0, err
+	}
+	if err := f.Close(); err != nil {
+		return 0, err
+	}
+	return countLines(path)
+}
+
+func countLines(path string) (int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	return bytes.Count(data, []byte("\n")), nil
+}
+
+// childStampede runs 50 goroutines that GetOrCreate one cold key. The creator
+// says "creating"; in mode "once" it then waits for the parent's "finish", in
+// mode "kill" the first creator of all processes hangs until it is killed.
+func childStampede(in stdinLines) error {
+	mode, countPath := os.Getenv(modeEnv), os.Getenv(countEnv)
+	b, err := file.New(file.Options{Filename: os.Getenv(dbEnv)})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	r, err := dogpile.NewRegion(dogpile.WithCreationTimeout(time.Minute)).ConfigureBackend(tracing{b})
+	if err != nil {
+		return err
+	}
+	create := func(ctx context.Context) (string, error) {
+		n, err := appendCount(countPath)
+		if err != nil {
+			return "", err
+		}
+		say("creating")
+		switch {
+		case mode == "once":
+			if err := in.expect("finish"); err != nil {
+				return "", err
+			}
+		case mode == "kill" && n == 1:
+			<-ctx.Done() // until the parent kills this process
+			return "", errors.New("the first creator was not killed")
+		}
+		return fmt.Sprintf("made-by-%d", os.Getpid()), nil
+	}
+	say("ready")
+	if err := in.expect("go"); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	start := make(chan struct{})
+	got := make([]string, stampedeGoroutines)
+	errs := make([]error, stampedeGoroutines)
+	var wg sync.WaitGroup
+	for g := range stampedeGoroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			got[g], errs[g] = dogpile.GetOrCreate(ctx, r, "cold", create)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, v := range got {
+		if v != got[0] || v == "" {
+			return fmt.Errorf("goroutines got different values: %q and %q", got[0], v)
+		}
+	}
+	say("ok %s", got[0])
+	return nil
+}
+
+type event struct {
+	proc int
+	line string
+}
+
+// forward sends c's lines to ev until c says "ok …" or exits, leaving the
+// rest (its exit) to c.wait.
+func forward(proc int, c *child, ev chan<- event) {
+	for line := range c.lines {
+		ev <- event{proc, line}
+		if strings.HasPrefix(line, "ok ") {
+			return
+		}
+	}
+	ev <- event{proc, "exited"}
+}
+
+// runStampede starts 4 stampeding processes and returns them, their events,
+// and the side file that counts creator runs.
+func runStampede(t *testing.T, ctx context.Context, mode string) ([]*child, chan event, string) {
+	dir := t.TempDir()
+	db, count := filepath.Join(dir, "c.db"), filepath.Join(dir, "creators")
+	var kids []*child
+	for i := range 4 {
+		kids = append(kids, startChild(t, fmt.Sprintf("process %d", i), "stampede", dbEnv+"="+db, modeEnv+"="+mode, countEnv+"="+count))
+	}
+	for _, c := range kids {
+		c.expect(ctx, "ready")
+	}
+	ev := make(chan event, 64)
+	for i, c := range kids {
+		go forward(i, c, ev)
+	}
+	for _, c := range kids {
+		c.send("go")
+	}
+	return kids, ev, count
+}
+
+// TestFB2OneCreatorAcrossProcesses: 4 processes × 50 goroutines ask for one
+// cold key of one file. The creator is held until every process has started
+// waiting for the file lock; then it finishes, and the creator has run once in
+// total while all 200 callers get its value.
+func TestFB2OneCreatorAcrossProcesses(t *testing.T) {
+	ctx := deadline(t, 60*time.Second)
+	kids, ev, count := runStampede(t, ctx, "once")
+	creator, finished := -1, false
+	waiting := map[int]bool{}
+	values := map[int]string{}
+	for len(values) < len(kids) {
+		var e event
+		select {
+		case e = <-ev:
+		case <-ctx.Done():
+			t.Fatalf("stuck: creator %d, processes waiting for the lock %v, done %v", creator, waiting, values)
+		}
+		switch {
+		case e.line == "lock":
+			waiting[e.proc] = true
+		case e.line == "creating":
+			if creator >= 0 {
+				t.Fatalf("process %d ran a second creator (the first was process %d)", e.proc, creator)
+			}
+			creator = e.proc
+		case strings.HasPrefix(e.line, "ok "):
+			values[e.proc] = strings.TrimPrefix(e.line, "ok ")
+		default:
+			t.Fatalf("process %d: unexpected %q (stderr: %s)", e.proc, e.line, kids[e.proc].stderr())
+		}
+		if creator >= 0 && len(waiting) == len(kids) && !finished {
+			kids[creator].send("finish")
+			finished = true
+		}
+	}
+	for _, c := range kids {
+		c.wait(ctx)
+	}
+	for p, v := range values {
+		if v != values[creator] {
+			t.Fatalf("process %d got %q, the creator's process %q", p, v, values[creator])
+		}
+	}
+	if n, err := countLines(count); err != nil || n != 1 {
+		t.Fatalf("the creator ran %d times (%v) across 4 processes × %d goroutines; want 1", n, err, stampedeGoroutines)
+	}
+}
+
+// TestFB2KilledHolderReleasesLock: the process that holds the file lock and is
+// creating the value is SIGKILLed while the three others wait for the lock.
+// The OS releases the lock; one of the others creates the value and all get
+// it.
+func TestFB2KilledHolderReleasesLock(t *testing.T) {
+	ctx := deadline(t, 60*time.Second)
+	kids, ev, count := runStampede(t, ctx, "kill")
+	creators := []int{}
+	killed := -1
+	waiting := map[int]bool{}
+	values := map[int]string{}
+	for len(values) < len(kids)-1 {
+		var e event
+		select {
+		case e = <-ev:
+		case <-ctx.Done():
+			t.Fatalf("stuck: creators %v, killed %d, waiting %v, done %v", creators, killed, waiting, values)
+		}
+		switch {
+		case e.line == "lock":
+			waiting[e.proc] = true
+		case e.line == "creating":
+			creators = append(creators, e.proc)
+		case strings.HasPrefix(e.line, "ok "):
+			values[e.proc] = strings.TrimPrefix(e.line, "ok ")
+		case e.line == "exited" && e.proc == killed:
+		default:
+			t.Fatalf("process %d: unexpected %q (stderr: %s)", e.proc, e.line, kids[e.proc].stderr())
+		}
+		if len(creators) == 1 && len(waiting) == len(kids) && killed < 0 {
+			killed = creators[0]
+			if err := kids[killed].cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(creators) != 2 {
+		t.Fatalf("creators ran in processes %v; want the killed one and then exactly one other", creators)
+	}
+	for p, c := range kids {
+		if p != killed {
+			c.wait(ctx)
+		}
+	}
+	for p, v := range values {
+		if v != values[creators[1]] {
+			t.Fatalf("process %d got %q, the second creator's process %q", p, v, values[creators[1]])
+		}
+	}
+	if n, err := countLines(count); err != nil || n != 2 {
+		t.Fatalf("the creator ran %d times (%v); want 2 (the killed run and one more)", n, err)
+	}
+}
