@@ -10,6 +10,25 @@ import (
 // lookup reads one (mangled) key. found is false for a missing key and for an
 // entry that isn't a readable T.
 func lookup[T any](ctx context.Context, r *Region, s *regionState, key string) (v T, created int64, size int, found bool, err error) {
+	if s.shared != nil {
+		// The invalidation times come with the value: in the same round trip
+		// when the backend reads many keys at once.
+		if s.multi != nil && s.values == nil {
+			raw, err := s.multi.GetMulti(ctx, []string{key, s.shared.key})
+			if err != nil || len(raw) != 2 {
+				return v, 0, 0, false, s.wrap("get_multi", key, err)
+			}
+			s.shared.load(raw[1])
+			if raw[0] == nil {
+				return v, 0, 0, false, nil
+			}
+			v, created, found = decode[T](r, key, raw[0])
+			return v, created, len(raw[0]), found, nil
+		}
+		if err := s.shared.read(ctx); err != nil {
+			return v, 0, 0, false, s.wrap("get", s.shared.key, err)
+		}
+	}
 	if s.values != nil {
 		x, ok, err := s.values.GetValue(ctx, key)
 		if err != nil || !ok {
@@ -42,9 +61,17 @@ func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []s
 		}
 		return vals, created, found, nil
 	}
-	raw, err := s.multi.GetMulti(ctx, keys)
+	ask := keys
+	if s.shared != nil {
+		ask = append(keys[:len(keys):len(keys)], s.shared.key)
+	}
+	raw, err := s.multi.GetMulti(ctx, ask)
 	if err != nil {
 		return nil, nil, nil, s.wrap("get_multi", keys[0], err)
+	}
+	if s.shared != nil && len(raw) == len(ask) {
+		s.shared.load(raw[len(keys)])
+		raw = raw[:len(keys)]
 	}
 	for i, b := range raw {
 		if b != nil && i < len(keys) {

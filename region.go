@@ -53,6 +53,7 @@ type regionState struct {
 	expiration  time.Duration // <= 0: never
 	inv         InvalidationStrategy
 	localInv    *localInvalidation // inv, when it is the default: read without an interface call
+	shared      *sharedInvalidation // inv, when it is SharedInvalidation with refresh 0: read with values
 	obs         Observer
 }
 
@@ -132,6 +133,14 @@ func (r *Region) install(b Backend, name string, c *configOptions) error {
 	if s.inv == nil {
 		s.localInv = &localInvalidation{}
 		s.inv = s.localInv
+	}
+	if si, ok := s.inv.(*sharedInvalidation); ok {
+		if err := si.attach(r, s.backend); err != nil {
+			return err
+		}
+		if si.exact() {
+			s.shared = si
+		}
 	}
 	r.configMu.Lock()
 	defer r.configMu.Unlock()
