@@ -5,11 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backends/file"
 )
 
 // configFlags choose the region a command works on.
@@ -44,7 +43,7 @@ func (c *configFlags) region(context.Context) (*dogpile.Region, string, error) {
 	if name == "" {
 		name = defaultBackend
 		if _, set := args["filename"]; !set && name == "file" {
-			path, err := defaultStorePath()
+			path, err := file.DefaultPath()
 			if err != nil {
 				return nil, "", err
 			}
@@ -66,16 +65,4 @@ func (c *configFlags) region(context.Context) (*dogpile.Region, string, error) {
 }
 
 // defaultBackend is the embedded store that needs no server.
-var defaultBackend = "memory"
-
-func defaultStorePath() (string, error) {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		dir = os.TempDir()
-	}
-	dir = filepath.Join(dir, "dogpile")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("create the cache directory: %w", err)
-	}
-	return filepath.Join(dir, "cache.db"), nil
-}
+const defaultBackend = "file"
