@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-
-	"github.com/dogpile-go/dogpile/lock"
 )
 
 // funcOption holds the options that only Cached and CachedMulti read.
@@ -187,30 +185,24 @@ func (c *CachedFunc[A, V]) Call(ctx context.Context, a A) (V, error) {
 	if err != nil {
 		return zero, err
 	}
-	// GetOrCreate, inlined so that a hit builds no creator closure: the key
-	// is a hit's only allocation.
 	s, err := c.r.configured()
 	if err != nil {
 		return zero, err
 	}
 	o := collect(c.opts)
 	k := c.r.mangle(key)
-	v, created, _, found, err := lookup[V](ctx, c.r, s, k)
-	if err != nil {
-		return zero, err
+	// The two halves of GetOrCreate, so that a hit builds no creator closure:
+	// the key is a hit's only allocation.
+	p := lookupForCreate[V](ctx, c.r, s, k, &o)
+	if p.done {
+		return p.v, p.err
 	}
-	st := lock.Missing
-	if found {
-		if st = s.state(ctx, created, &o); st == lock.Fresh {
-			return v, nil
-		}
-	}
-	return c.create(ctx, s, k, v, st, a, o)
+	return c.create(ctx, s, k, p, a, o)
 }
 
 // create is Call's slow path: only here does a escape, into the creator.
-func (c *CachedFunc[A, V]) create(ctx context.Context, s *regionState, k string, v V, st lock.State, a A, o callOptions) (V, error) {
-	return getOrCreateSlow(ctx, c.r, s, k, v, st, func(ctx context.Context) (V, error) { return c.fn(ctx, a) }, o)
+func (c *CachedFunc[A, V]) create(ctx context.Context, s *regionState, k string, p pending[V], a A, o callOptions) (V, error) {
+	return createFor(ctx, c.r, s, k, p, func(ctx context.Context) (V, error) { return c.fn(ctx, a) }, o)
 }
 
 // Get returns the cached value for a, if there is a usable one (see Get),

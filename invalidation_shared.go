@@ -110,4 +110,3 @@ func (s *sharedInvalidation) load(b []byte) {
 	raise(&s.hard, int64(binary.BigEndian.Uint64(b[:8])))
 	raise(&s.soft, int64(binary.BigEndian.Uint64(b[8:])))
 }
-

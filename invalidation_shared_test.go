@@ -101,7 +101,7 @@ func TestI6SharedInvalidationReachesOtherProcessOnNextCall(t *testing.T) {
 func TestI6SharedInvalidationWithRefreshInterval(t *testing.T) {
 	ctx := context.Background()
 	a, b, trips := twoProcesses(t, 20*time.Millisecond)
-	a.Set(ctx, "k", "v1") //nolint:errcheck
+	a.Set(ctx, "k", "v1")            //nolint:errcheck
 	dogpile.Get[string](ctx, b, "k") //nolint:errcheck
 	// Between refreshes, reads don't ask for the invalidation times.
 	before := trips.invReads.Load()

@@ -9,9 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"unsafe"
-	"weak"
 )
 
 // KeyGenerator makes the key function of one cached function: the seed's
@@ -55,30 +53,7 @@ func keyPrefix(name, namespace string) string {
 // Cached and CachedMulti make on this region (FunctionKeyGenerator
 // otherwise).
 func WithFunctionKeyGenerator(g KeyGenerator) RegionOption {
-	return func(r *Region) { setKeyGenerator(r, g) }
-}
-
-// Region has no field for its key generator (the struct belongs to the core),
-// so generators live beside regions, held through weak pointers: a region
-// that is collected takes its entry with it.
-var keyGenerators sync.Map // weak.Pointer[Region] → KeyGenerator
-
-func setKeyGenerator(r *Region, g KeyGenerator) {
-	w := weak.Make(r)
-	if g == nil {
-		keyGenerators.Delete(w)
-		return
-	}
-	if _, loaded := keyGenerators.Swap(w, g); !loaded {
-		runtime.AddCleanup(r, func(w weak.Pointer[Region]) { keyGenerators.Delete(w) }, w)
-	}
-}
-
-func regionKeyGenerator(r *Region) KeyGenerator {
-	if g, ok := keyGenerators.Load(weak.Make(r)); ok {
-		return g.(KeyGenerator)
-	}
-	return nil
+	return func(r *Region) { r.keyGen = g }
 }
 
 // funcName is a function's identity in keys: its name as the runtime reports
@@ -143,7 +118,7 @@ func newKeyMaker[A any](r *Region, name string, fo *funcOption) (*keyMaker[A], e
 		namespace = fo.namespace
 		m.toStr, _ = fo.keyFunc.(func(A) string) // checked by setup
 	}
-	if g := regionKeyGenerator(r); g != nil {
+	if g := r.keyGen; g != nil {
 		m.gen = g(name, namespace)
 	} else {
 		m.prefix = keyPrefix(name, namespace)

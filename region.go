@@ -36,6 +36,7 @@ type Region struct {
 	cooldown        time.Duration
 	openUntil       atomic.Int64 // fail-open circuit breaker: skip the backend until then
 	staleIfError    time.Duration
+	keyGen          KeyGenerator // for Cached and CachedMulti; nil: FunctionKeyGenerator
 
 	configMu sync.Mutex
 	state    atomic.Pointer[regionState]
@@ -52,7 +53,7 @@ type regionState struct {
 	mutexes     MutexBackend
 	expiration  time.Duration // <= 0: never
 	inv         InvalidationStrategy
-	localInv    *localInvalidation // inv, when it is the default: read without an interface call
+	localInv    *localInvalidation  // inv, when it is the default: read without an interface call
 	shared      *sharedInvalidation // inv, when it is SharedInvalidation with refresh 0: read with values
 	obs         Observer
 }
