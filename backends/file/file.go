@@ -44,6 +44,9 @@ const (
 	// multiChunk is how many keys one GetMulti/DeleteMulti statement takes,
 	// well under SQLite's smallest limit on bound parameters (999).
 	multiChunk = 500
+	// multiCached: GetMulti keeps its statements prepared for up to this many
+	// keys; preparing costs more than running a small one.
+	multiCached = 64
 )
 
 // Options configure a file backend. The zero value of every field but
@@ -94,6 +97,9 @@ type Backend struct {
 	get *sql.Stmt
 	set *sql.Stmt
 	del *sql.Stmt
+
+	multiMu  sync.Mutex
+	getMulti map[int]*sql.Stmt // GetMulti's statement by number of keys, up to multiCached
 
 	locks *lockFile  // nil with NoFileLock
 	local lock.Local // the in-process mutex used with NoFileLock
@@ -424,31 +430,66 @@ func (b *Backend) GetMulti(ctx context.Context, keys []string) ([][]byte, error)
 		for _, k := range chunk {
 			args = append(args, k)
 		}
-		rows, err := b.rdb.QueryContext(ctx, `SELECT key, value FROM cache WHERE written >= ? AND key IN (`+placeholders(len(chunk))+`)`, args...)
+		stmt, err := b.getMultiStmt(ctx, len(chunk))
 		if err != nil {
 			return nil, b.fail("get_multi", err)
 		}
-		for rows.Next() {
-			var k string
-			var v []byte
-			if err := rows.Scan(&k, &v); err != nil {
-				rows.Close()
-				return nil, b.fail("get_multi", err)
-			}
-			if v == nil {
-				v = []byte{}
-			}
-			for _, i := range at[k] {
-				out[i] = v
-			}
+		err = b.readMulti(ctx, stmt, args, at, out)
+		if len(chunk) > multiCached {
+			stmt.Close() //nolint:errcheck // a statement of our own
 		}
-		err = rows.Err()
-		rows.Close()
 		if err != nil {
 			return nil, b.fail("get_multi", err)
 		}
 	}
 	return out, nil
+}
+
+// readMulti runs a GetMulti statement and puts each value found at the
+// positions of its key.
+func (b *Backend) readMulti(ctx context.Context, stmt *sql.Stmt, args []any, at map[string][]int, out [][]byte) error {
+	rows, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			return err
+		}
+		if v == nil {
+			v = []byte{}
+		}
+		for _, i := range at[k] {
+			out[i] = v
+		}
+	}
+	return rows.Err()
+}
+
+// getMultiStmt returns the prepared GetMulti statement for n keys: cached
+// for small n; for larger n the caller closes it.
+func (b *Backend) getMultiStmt(ctx context.Context, n int) (*sql.Stmt, error) {
+	query := `SELECT key, value FROM cache WHERE written >= ? AND key IN (` + placeholders(n) + `)`
+	if n > multiCached {
+		return b.rdb.PrepareContext(ctx, query)
+	}
+	b.multiMu.Lock()
+	defer b.multiMu.Unlock()
+	if s, ok := b.getMulti[n]; ok {
+		return s, nil
+	}
+	s, err := b.rdb.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if b.getMulti == nil {
+		b.getMulti = map[int]*sql.Stmt{}
+	}
+	b.getMulti[n] = s
+	return s, nil
 }
 
 // SetMulti stores every item in one transaction: after a crash either all of
@@ -525,6 +566,12 @@ func (b *Backend) Mutex(key string) lock.Mutex {
 func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
 		var errs []error
+		b.multiMu.Lock()
+		for _, s := range b.getMulti {
+			errs = append(errs, s.Close())
+		}
+		b.getMulti = nil
+		b.multiMu.Unlock()
 		for _, s := range []*sql.Stmt{b.get, b.set, b.del} {
 			if s != nil {
 				errs = append(errs, s.Close())

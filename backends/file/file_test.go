@@ -6,8 +6,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -334,5 +336,42 @@ func TestContextCancelled(t *testing.T) {
 	cancel()
 	if err := b.Set(ctx, "k", []byte("v")); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Set with a cancelled context = %v", err)
+	}
+}
+
+// TestGetMultiSizes: GetMulti in chunks (more keys than one statement takes),
+// with repeated keys, and through cached and uncached statements.
+func TestGetMultiSizes(t *testing.T) {
+	b := open(t, file.Options{})
+	ctx := context.Background()
+	items := map[string][]byte{}
+	for i := range 1200 {
+		items[fmt.Sprintf("k%d", i)] = []byte(fmt.Sprintf("v%d", i))
+	}
+	if err := b.SetMulti(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 3, 64, 65, 500, 501, 1300} {
+		keys := make([]string, n)
+		for i := range keys {
+			keys[i] = fmt.Sprintf("k%d", (i*7)%1300) // some missing, some repeated
+		}
+		for range 2 {
+			vs, err := b.GetMulti(ctx, keys)
+			if err != nil {
+				t.Fatalf("%d keys: %v", n, err)
+			}
+			for i, k := range keys {
+				if want := items[k]; !bytes.Equal(vs[i], want) {
+					t.Fatalf("%d keys: [%d] %s = %q, want %q", n, i, k, vs[i], want)
+				}
+			}
+		}
+	}
+	if err := b.DeleteMulti(ctx, slices.Collect(maps.Keys(items))); err != nil {
+		t.Fatal(err)
+	}
+	if s := stats(t, b); s.Entries != 0 {
+		t.Fatalf("%d entries left after DeleteMulti of 1200 keys", s.Entries)
 	}
 }
