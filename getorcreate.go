@@ -3,6 +3,7 @@ package dogpile
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/dogpile-go/dogpile/lock"
 )
@@ -117,7 +118,11 @@ func getOrCreateSlow[T any](ctx context.Context, r *Region, s *regionState, k st
 	}
 	l := newLock[T](r, s, k, &o)
 	l.Create = func(ctx context.Context) (T, error) {
+		start := time.Now()
 		v, err := create(ctx)
+		if s.early != nil && err == nil {
+			s.early.observe(time.Since(start))
+		}
 		if err != nil {
 			return v, err
 		}

@@ -37,6 +37,7 @@ type Region struct {
 	openUntil       atomic.Int64 // fail-open circuit breaker: skip the backend until then
 	staleIfError    time.Duration
 	keyGen          KeyGenerator // for Cached and CachedMulti; nil: FunctionKeyGenerator
+	early           *earlyRefresh
 
 	configMu sync.Mutex
 	state    atomic.Pointer[regionState]
@@ -56,6 +57,7 @@ type regionState struct {
 	localInv    *localInvalidation  // inv, when it is the default: read without an interface call
 	shared      *sharedInvalidation // inv, when it is SharedInvalidation with refresh 0: read with values
 	obs         Observer
+	early       *earlyRefresh
 }
 
 // NewRegion returns an unconfigured region. Configure or ConfigureBackend it
@@ -123,7 +125,7 @@ func (r *Region) install(b Backend, name string, c *configOptions) error {
 	if c.expiration < 0 && c.expiration != NoExpiration {
 		return &ArgError{Name: "expiration_time", Value: c.expiration, Reason: "negative expiration time"}
 	}
-	s := &regionState{real: b, backend: b, backendName: name, expiration: c.expiration, obs: r.obs}
+	s := &regionState{real: b, backend: b, backendName: name, expiration: c.expiration, obs: r.obs, early: r.early}
 	for i := len(c.wrap) - 1; i >= 0; i-- {
 		s.backend = c.wrap[i](s.backend)
 	}
@@ -375,7 +377,7 @@ func (s *regionState) state(ctx context.Context, created int64, o *callOptions) 
 	if o.hasExpiration {
 		exp = o.expiration
 	}
-	if exp > 0 && expired(created, exp) {
+	if exp > 0 && (expired(created, exp) || s.early != nil && s.early.due(created, exp)) {
 		return lock.Stale
 	}
 	return lock.Fresh
