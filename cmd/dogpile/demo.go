@@ -116,13 +116,15 @@ func demoScenario(ctx context.Context, region *dogpile.Region, n int, delay time
 		time.Sleep(delay)
 		return version.Add(1), nil
 	}
-	var opts []dogpile.Option
 	if expired {
-		// A value created "long ago": stored now, read with a 1ns expiration.
+		// A value from before a soft invalidation: expired, still there to
+		// be served stale.
 		if err := region.Set(ctx, key, int64(0)); err != nil {
 			return nil, err
 		}
-		opts = append(opts, dogpile.ExpirationTime(time.Nanosecond))
+		if err := region.Invalidate(ctx, dogpile.Soft); err != nil {
+			return nil, err
+		}
 	}
 
 	start := make(chan struct{})
@@ -137,9 +139,9 @@ func demoScenario(ctx context.Context, region *dogpile.Region, n int, delay time
 			var v int64
 			var err error
 			if coordinated {
-				v, err = dogpile.GetOrCreate(ctx, region, key, create, opts...)
+				v, err = dogpile.GetOrCreate(ctx, region, key, create)
 			} else {
-				v, err = uncoordinated(ctx, region, key, create, opts)
+				v, err = uncoordinated(ctx, region, key, create)
 			}
 			res.latencies[i] = time.Since(t0)
 			if err != nil {
@@ -167,8 +169,8 @@ func demoScenario(ctx context.Context, region *dogpile.Region, n int, delay time
 
 // uncoordinated is the cache-aside code most programs start with: read, and
 // on a miss (or an expired value) compute and write.
-func uncoordinated(ctx context.Context, region *dogpile.Region, key string, create func(context.Context) (int64, error), opts []dogpile.Option) (int64, error) {
-	if v, ok, err := dogpile.Get[int64](ctx, region, key, opts...); err != nil || ok {
+func uncoordinated(ctx context.Context, region *dogpile.Region, key string, create func(context.Context) (int64, error)) (int64, error) {
+	if v, ok, err := dogpile.Get[int64](ctx, region, key); err != nil || ok {
 		return v, err
 	}
 	v, err := create(ctx)

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"context"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
 
 func TestDemoShowsOneCreatorWithDogpile(t *testing.T) {
 	var out, errOut bytes.Buffer
-	args := []string{"demo", "-n", "40", "-delay", "20ms", "-backend", "file", "-arg", "filename=" + t.TempDir() + "/demo.db"}
+	args := []string{"demo", "-n", "40", "-delay", "300ms", "-backend", "file", "-arg", "filename=" + t.TempDir() + "/demo.db"}
 	if code := run(context.Background(), args, &out, &errOut); code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
@@ -21,20 +22,32 @@ func TestDemoShowsOneCreatorWithDogpile(t *testing.T) {
 			rows[f[0]] = f
 		}
 	}
-	for scenario, wantCalls := range map[string]string{
-		"expired, dogpile": "1", "cold, dogpile": "1",
-		"expired, no coordination": "40", "cold, no coordination": "40",
-	} {
+	calls := func(scenario string) int {
 		row, ok := rows[scenario]
 		if !ok {
 			t.Fatalf("no row %q in:\n%s", scenario, out.String())
 		}
-		if row[2] != wantCalls {
-			t.Errorf("%s: %s creator calls, want %s", scenario, row[2], wantCalls)
+		n, err := strconv.Atoi(row[2])
+		if err != nil {
+			t.Fatalf("row %q: %v", scenario, err)
+		}
+		return n
+	}
+	// With the lock: one creator, whatever the timing.
+	for _, scenario := range []string{"expired, dogpile", "cold, dogpile"} {
+		if n := calls(scenario); n != 1 {
+			t.Errorf("%s: %d creator calls, want 1\n%s", scenario, n, out.String())
 		}
 	}
-	if got := rows["expired, dogpile"][3]; got != "39" {
-		t.Errorf("expired, dogpile: %s served stale, want 39", got)
+	// Without it, every request that arrives before the first value is
+	// stored computes it: on a loaded machine a few may arrive later.
+	for _, scenario := range []string{"expired, no coordination", "cold, no coordination"} {
+		if n := calls(scenario); n < 20 {
+			t.Errorf("%s: %d creator calls, want most of the 40\n%s", scenario, n, out.String())
+		}
+	}
+	if got, _ := strconv.Atoi(rows["expired, dogpile"][3]); got < 1 {
+		t.Errorf("expired, dogpile: nobody was served the stale value\n%s", out.String())
 	}
 }
 
