@@ -2,8 +2,8 @@ package dogpile
 
 import (
 	"fmt"
-	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,7 +18,36 @@ import (
 // argument.
 type Args map[string]any
 
-func (a Args) clone() Args { return maps.Clone(a) }
+// clone copies a deeply enough that a factory writing to its copy, nested
+// maps and lists included, cannot modify the caller's arguments.
+func (a Args) clone() Args {
+	if a == nil {
+		return nil
+	}
+	out := make(Args, len(a))
+	for k, v := range a {
+		out[k] = cloneArg(v)
+	}
+	return out
+}
+
+func cloneArg(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		return map[string]any(Args(x).clone())
+	case Args:
+		return x.clone()
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = cloneArg(e)
+		}
+		return out
+	case []string:
+		return slices.Clone(x)
+	}
+	return v
+}
 
 // Has reports whether name is set.
 func (a Args) Has(name string) bool { _, ok := a[name]; return ok }
