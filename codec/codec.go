@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"unicode/utf8"
 )
 
 // Codec encodes values to bytes and decodes bytes into a pointer to a value.
@@ -81,9 +80,7 @@ func (defaultCodec) Unmarshal(data []byte, v any) error {
 	var err error
 	switch p := v.(type) {
 	case *string:
-		if !utf8.Valid(data) {
-			return fmt.Errorf("codec: %d bytes are not a UTF-8 string", len(data))
-		}
+		// Any bytes: a Go string need not be UTF-8, and Marshal wrote it as is.
 		*p = string(data)
 	case *[]byte:
 		*p = append([]byte(nil), data...)
