@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -267,5 +268,19 @@ func TestC4UserCodecUsedForEncodingAndDecoding(t *testing.T) {
 	}
 	if c.unmarshals.Load() != before {
 		t.Fatal("the user codec was handed another codec's bytes")
+	}
+}
+
+// longNameCodec is JSON under a name too long for the envelope.
+type longNameCodec struct{ codec.Codec }
+
+func (longNameCodec) Name() string { return strings.Repeat("n", 256) }
+
+func TestC4CodecNameTooLongIsAnError(t *testing.T) {
+	// A name the envelope can't hold is an error on write, not entries
+	// that silently never read back.
+	r := regionFor(t, newStore(), []dogpile.RegionOption{dogpile.WithCodec(longNameCodec{codec.JSON})})
+	if err := r.Set(context.Background(), "k", 1); !errors.Is(err, dogpile.ErrInvalidArgument) {
+		t.Fatalf("Set with a 256-byte codec name: err = %v; want ErrInvalidArgument", err)
 	}
 }

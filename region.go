@@ -321,6 +321,11 @@ func (r *Region) encode(v any, created int64) ([]byte, error) {
 		return nil, fmt.Errorf("dogpile: encode %T with codec %q: %w", v, r.codec.Name(), err)
 	}
 	name := r.codec.Name()
+	if len(name) > 255 {
+		// The envelope has one byte for the name's length: a longer name
+		// would be cut, and every entry read back as a miss.
+		return nil, &ArgError{Name: "codec", Value: name, Reason: "codec name longer than 255 bytes"}
+	}
 	return appendEnvelope(make([]byte, 0, envelopeHeader+len(name)+len(payload)), created, name, payload), nil
 }
 
