@@ -28,6 +28,25 @@
 // [Region.Invalidate] with [Hard] makes every older value a miss; with [Soft]
 // it makes them expired. Both work without an expiration time.
 //
+// # Function caching
+//
+// [Cached] and [CachedMulti] wrap a function so that its results are cached
+// per argument, as the seed's cache_on_arguments does; the key is built from
+// the function's package-qualified name, an optional [Namespace] and the
+// argument, in a format [Cached] documents and a [KeyGenerator] can replace.
+//
+// # Failure policy and observability
+//
+// By default a backend error is returned, as in the seed. [WithFailOpen]
+// serves creator values without the cache while the backend is down (with a
+// circuit breaker); [WithStaleIfError] serves a stale value when its
+// regeneration fails. [WithMetrics] counts hits, misses, stale values served,
+// regenerations, lock waits and errors ([Region.Stats]; exported by the
+// metrics/prometheus and metrics/otel packages). Proxies ([WithWrap], package
+// proxy) see every backend call. [SharedInvalidation] makes Invalidate reach
+// every process sharing the backend. [WithEarlyRefresh] regenerates hot keys
+// shortly before they expire.
+//
 // # Values and codecs
 //
 // The memory backend holds Go values as they are (a hit allocates nothing).
