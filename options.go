@@ -86,7 +86,8 @@ func WithWrap(proxies ...Proxy) ConfigOption {
 }
 
 // WithReplaceBackend allows Configure on a region that is already configured,
-// replacing its backend.
+// replacing its backend. The old backend is not closed: calls in progress may
+// still use it; close it yourself once they are done.
 func WithReplaceBackend() ConfigOption { return func(c *configOptions) { c.replace = true } }
 
 // WithInvalidationStrategy replaces the default in-process invalidation
