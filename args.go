@@ -74,7 +74,7 @@ func (a Args) Known(names ...string) error {
 	sort.Strings(unknown)
 	sorted := append([]string(nil), names...)
 	sort.Strings(sorted)
-	return &ArgError{Name: unknown[0], Reason: fmt.Sprintf("unknown argument (known: %s)", strings.Join(sorted, ", "))}
+	return &ArgError{Name: unknown[0], Reason: fmt.Sprintf("unknown argument (known: %s)", strings.Join(sorted, ", ")), Known: sorted}
 }
 
 // String returns the string argument name, or def when it is not set.

@@ -20,8 +20,10 @@ import (
 // Keys directly under prefix that are none of these are an error naming them,
 // so that a misspelt key is not silently ignored; keys with a further dot
 // (another region's, such as "<prefix>other.backend") are left alone.
-// cfg is not modified.
-func (r *Region) ConfigureFromMap(cfg map[string]any, prefix string) (*Region, error) {
+// cfg is not modified. The extra options are applied after the map's
+// settings: they add what a map cannot hold, such as WithInvalidationStrategy
+// or WithWrap.
+func (r *Region) ConfigureFromMap(cfg map[string]any, prefix string, extra ...ConfigOption) (*Region, error) {
 	var (
 		backend string
 		opts    []ConfigOption
@@ -86,5 +88,5 @@ func (r *Region) ConfigureFromMap(cfg map[string]any, prefix string) (*Region, e
 		args[name] = a
 	}
 	opts = append(opts, WithArguments(args))
-	return r.Configure(backend, opts...)
+	return r.Configure(backend, append(opts, extra...)...)
 }

@@ -62,6 +62,9 @@ type ArgError struct {
 	Name   string // the argument or key, as the user wrote it
 	Value  any    // what was given (nil when missing)
 	Reason string
+	// Known lists the accepted names when Name is not one of them (set by
+	// Args.Known), so that a caller can suggest the one that was meant.
+	Known []string
 }
 
 func (e *ArgError) Error() string {
