@@ -16,11 +16,13 @@ const FormatVersion = 1
 //	offset  size  field
 //	0       2     magic "dp"
 //	2       1     format version
-//	3       1     flags (reserved, 0)
+//	3       1     flags: bit 0 set when the entry is signed (WithSigning)
 //	4       8     creation time, Unix nanoseconds, big-endian
 //	12      1     length n of the codec name
 //	13      n     codec name
 //	13+n    …     payload, as the codec encoded it
+//	end-32  32    signed entries only: HMAC-SHA256 of the storage key, a zero
+//	              byte and everything before it
 const envelopeHeader = 13
 
 var errNotEnvelope = errors.New("dogpile: not a dogpile entry")
@@ -36,6 +38,8 @@ type Metadata struct {
 	Codec string
 	// Size is the stored size in bytes (0 for values held as Go values).
 	Size int
+	// Signed reports whether the entry carries a signature (WithSigning).
+	Signed bool
 }
 
 func appendEnvelope(dst []byte, created int64, codecName string, payload []byte) []byte {
@@ -61,7 +65,14 @@ func openEnvelope(b []byte) (created int64, codecName string, payload []byte, er
 	if len(b) < envelopeHeader+n {
 		return 0, "", nil, errNotEnvelope
 	}
-	return created, string(b[envelopeHeader : envelopeHeader+n]), b[envelopeHeader+n:], nil
+	payload = b[envelopeHeader+n:]
+	if b[3]&flagSigned != 0 {
+		if len(payload) < macSize {
+			return 0, "", nil, errNotEnvelope
+		}
+		payload = payload[:len(payload)-macSize]
+	}
+	return created, string(b[envelopeHeader : envelopeHeader+n]), payload, nil
 }
 
 // InspectEntry reads the metadata of stored bytes without decoding the value,
@@ -72,5 +83,5 @@ func InspectEntry(b []byte) (Metadata, error) {
 	if err != nil {
 		return Metadata{}, err
 	}
-	return Metadata{Created: time.Unix(0, created), Version: int(b[2]), Codec: codecName, Size: len(b)}, nil
+	return Metadata{Created: time.Unix(0, created), Version: int(b[2]), Codec: codecName, Size: len(b), Signed: b[3]&flagSigned != 0}, nil
 }

@@ -225,13 +225,6 @@ func (s *storeBackend) seen() map[string][]string {
 	return out
 }
 
-// len returns the number of stored entries.
-func (s *storeBackend) len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.data) + len(s.values)
-}
-
 // multiStoreBackend adds the multi-key interface to storeBackend, each
 // multi-key call being one counted call.
 type multiStoreBackend struct{ *storeBackend }

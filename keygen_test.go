@@ -193,7 +193,8 @@ func TestF7EqualValuesEqualKeys(t *testing.T) {
 			t.Fatal("equal maps, different keys")
 		}
 	}
-	if cfKey(t, &cfUser{ID: 1}) != cfKey(t, &cfUser{ID: 1}) {
+	p1, p2 := &cfUser{ID: 1}, &cfUser{ID: 1}
+	if cfKey(t, p1) != cfKey(t, p2) {
 		t.Fatal("pointers to equal structs, different keys")
 	}
 	// NaN keys are all different map keys with the same rendering: the

@@ -32,10 +32,13 @@ const (
 	EventBackendError
 	// EventDecodeFailure: stored bytes could not be decoded (read as a miss).
 	EventDecodeFailure
+	// EventRejected: stored bytes were not signed by an accepted key (read as
+	// a miss; see WithSigning).
+	EventRejected
 	numEvents
 )
 
-var eventNames = [numEvents]string{"hit", "miss", "stale_served", "regenerated", "lock_wait", "creator_error", "backend_error", "decode_failure"}
+var eventNames = [numEvents]string{"hit", "miss", "stale_served", "regenerated", "lock_wait", "creator_error", "backend_error", "decode_failure", "rejected"}
 
 func (e Event) String() string {
 	if e < numEvents {
@@ -103,6 +106,7 @@ type Stats struct {
 	CreatorErrors    uint64
 	BackendErrors    uint64
 	DecodeFailures   uint64
+	Rejected         uint64 // entries without an accepted signature
 }
 
 // Snapshot returns the current counts.
@@ -118,6 +122,7 @@ func (m *Metrics) Snapshot() Stats {
 		CreatorErrors:    m.counts[EventCreatorError].Load(),
 		BackendErrors:    m.counts[EventBackendError].Load(),
 		DecodeFailures:   m.counts[EventDecodeFailure].Load(),
+		Rejected:         m.counts[EventRejected].Load(),
 	}
 }
 

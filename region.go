@@ -38,6 +38,8 @@ type Region struct {
 	staleIfError    time.Duration
 	keyGen          KeyGenerator // for Cached and CachedMulti; nil: FunctionKeyGenerator
 	early           *earlyRefresh
+	signingKeys     [][]byte // WithSigning: [0] signs, all verify
+	maxValueSize    int
 
 	configMu sync.Mutex
 	state    atomic.Pointer[regionState]
@@ -258,7 +260,7 @@ func (r *Region) SetMulti(ctx context.Context, items map[string]any) error {
 // storeMulti stores items under their (mangled) keys, in one round trip where
 // the backend can.
 func (r *Region) storeMulti(ctx context.Context, s *regionState, items map[string]any) error {
-	if s.values != nil || s.multi == nil {
+	if s.values != nil {
 		for k, v := range items {
 			if err := r.store(ctx, s, k, v); err != nil {
 				return err
@@ -266,18 +268,28 @@ func (r *Region) storeMulti(ctx context.Context, s *regionState, items map[strin
 		}
 		return nil
 	}
+	// Encode everything first: a value that can't be stored (too large,
+	// unencodable) fails the call before anything is written.
 	now := nowNanos()
 	enc := make(map[string][]byte, len(items))
 	var first string
 	for k, v := range items {
-		b, err := r.encode(v, now)
+		b, err := r.encode(k, v, now)
 		if err != nil {
-			return fmt.Errorf("dogpile: key %q: %w", k, err)
+			return err
 		}
 		enc[k] = b
 		first = k
 	}
-	return s.wrap("set_multi", first, s.multi.SetMulti(ctx, enc))
+	if s.multi != nil {
+		return s.wrap("set_multi", first, s.multi.SetMulti(ctx, enc))
+	}
+	for k, b := range enc {
+		if err := s.backend.Set(ctx, k, b); err != nil {
+			return s.wrap("set", k, err)
+		}
+	}
+	return nil
 }
 
 // Delete removes key. Deleting a missing key is not an error.
@@ -315,10 +327,12 @@ type valueEntry struct {
 	created int64
 }
 
-func (r *Region) encode(v any, created int64) ([]byte, error) {
+// encode makes the entry stored under key for v: the envelope, signed when
+// the region signs, within the region's size limit.
+func (r *Region) encode(key string, v any, created int64) ([]byte, error) {
 	payload, err := r.codec.Marshal(v)
 	if err != nil {
-		return nil, fmt.Errorf("dogpile: encode %T with codec %q: %w", v, r.codec.Name(), err)
+		return nil, fmt.Errorf("dogpile: key %q: encode %T with codec %q: %w", key, v, r.codec.Name(), err)
 	}
 	name := r.codec.Name()
 	if len(name) > 255 {
@@ -326,7 +340,14 @@ func (r *Region) encode(v any, created int64) ([]byte, error) {
 		// would be cut, and every entry read back as a miss.
 		return nil, &ArgError{Name: "codec", Value: name, Reason: "codec name longer than 255 bytes"}
 	}
-	return appendEnvelope(make([]byte, 0, envelopeHeader+len(name)+len(payload)), created, name, payload), nil
+	b := appendEnvelope(make([]byte, 0, envelopeHeader+len(name)+len(payload)+macSize), created, name, payload)
+	if r.signingKeys != nil {
+		b = r.sign(key, b)
+	}
+	if r.maxValueSize > 0 && len(b) > r.maxValueSize {
+		return nil, fmt.Errorf("%w: key %q: %d bytes stored, the region's limit is %d", ErrValueTooLarge, key, len(b), r.maxValueSize)
+	}
+	return b, nil
 }
 
 func (r *Region) store(ctx context.Context, s *regionState, key string, v any) error {
@@ -334,7 +355,7 @@ func (r *Region) store(ctx context.Context, s *regionState, key string, v any) e
 	if s.values != nil {
 		return s.wrap("set", key, s.values.SetValue(ctx, key, &valueEntry{value: v, created: now}))
 	}
-	b, err := r.encode(v, now)
+	b, err := r.encode(key, v, now)
 	if err != nil {
 		return err
 	}
@@ -345,6 +366,14 @@ func (r *Region) store(ctx context.Context, s *regionState, key string, v any) e
 // region's codec are a miss, never an error: the creator runs and replaces
 // them.
 func decode[T any](r *Region, key string, b []byte) (v T, created int64, ok bool) {
+	if r.signingKeys != nil {
+		if err := r.verify(key, b); err != nil {
+			r.observe(EventRejected, 0)
+			r.logger.Debug("dogpile: unsigned entry read as a miss", "region", r.name, "key", key)
+			var zero T
+			return zero, 0, false
+		}
+	}
 	created, name, payload, err := openEnvelope(b)
 	if err == nil && name != r.codec.Name() {
 		err = fmt.Errorf("dogpile: entry written with codec %q, region uses %q", name, r.codec.Name())

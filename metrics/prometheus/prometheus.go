@@ -43,6 +43,7 @@ func NewCollector(regions ...*dogpile.Region) *Collector {
 			counter("creator_errors_total", "Creator calls that failed or panicked.", func(s dogpile.Stats) float64 { return float64(s.CreatorErrors) }),
 			counter("backend_errors_total", "Backend calls that failed.", func(s dogpile.Stats) float64 { return float64(s.BackendErrors) }),
 			counter("decode_failures_total", "Stored values that could not be decoded (read as misses).", func(s dogpile.Stats) float64 { return float64(s.DecodeFailures) }),
+			counter("rejected_total", "Stored values without an accepted signature (read as misses).", func(s dogpile.Stats) float64 { return float64(s.Rejected) }),
 		},
 	}
 }
