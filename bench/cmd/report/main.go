@@ -339,6 +339,10 @@ func (t *table) write(w io.Writer, d data, py *pyResult, lag *[]behind) {
 
 func ratioString(r float64) string {
 	switch {
+	case r < 0.1:
+		return fmt.Sprintf("%.2g×", r) // 0.002×: far better, but not zero
+	case r < 1:
+		return fmt.Sprintf("%.2f×", r)
 	case r >= 100:
 		return fmt.Sprintf("%.0f×", r)
 	case r >= 10:
@@ -569,7 +573,7 @@ func run(resultsDir, out, plotsDir, command string, elapsed time.Duration, load 
 	if elapsed > 0 {
 		fmt.Fprintf(w, "- Whole run: %s\n", elapsed.Round(time.Second))
 	}
-	fmt.Fprintf(w, "- Go rows: median of %d runs (`-count %d`) as benchstat computes it, with ±: the largest deviation of one run from it, where over 0.5%%; the raw output is in `results/go-*.txt` and benchstat's own tables in `results/benchstat.txt`.\n", runs, runs)
+	fmt.Fprintf(w, "- Go rows: median of %d runs (`-count %d`) as benchstat computes it, with ±: the largest deviation of one run from it, where over 0.5%%; benchstat's own tables are at the end; the raw output is left in `bench/results/` (not committed).\n", runs, runs)
 	if py != nil {
 		fmt.Fprintf(w, "- Python rows: dogpile.cache %s on Python %s (the OS packages), median of %d runs, `bench/python/dogpile_bench.py`.\n", py.Dogpile, py.Python, py.Runs)
 	}
@@ -631,6 +635,19 @@ func run(resultsDir, out, plotsDir, command string, elapsed time.Duration, load 
 			rel, _ := filepath.Rel(filepath.Dir(out), p)
 			fmt.Fprintf(w, "![%s](%s)\n\n", filepath.Base(p), filepath.ToSlash(rel))
 		}
+	}
+	if b, err := os.ReadFile(filepath.Join(resultsDir, "benchstat.txt")); err == nil {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "## benchstat")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "<details><summary>benchstat's tables for every Go benchmark (5 runs: no confidence interval, it needs 6)</summary>")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "```text")
+		w.Write(bytes.TrimSpace(b))
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "```")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "</details>")
 	}
 	return os.WriteFile(out, buf.Bytes(), 0o644)
 }
