@@ -640,7 +640,11 @@ func run(resultsDir, out, plotsDir, command string, elapsed time.Duration, load 
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "## benchstat")
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, "<details><summary>benchstat's tables for every Go benchmark (5 runs: no confidence interval, it needs 6)</summary>")
+		summary := "benchstat's tables for every Go benchmark: median ± 95% confidence interval"
+		if runs < 6 {
+			summary = fmt.Sprintf("benchstat's tables for every Go benchmark (%d runs: benchstat needs 6 for a confidence interval)", runs)
+		}
+		fmt.Fprintf(w, "<details><summary>%s</summary>\n", summary)
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "```text")
 		w.Write(bytes.TrimSpace(b))
