@@ -233,8 +233,11 @@ func spread(vals []float64, center float64) string {
 		return ""
 	}
 	r := math.Max(slices.Max(vals)-center, center-slices.Min(vals)) / math.Abs(center) * 100
-	if r < 0.5 {
+	switch {
+	case r < 0.5:
 		return ""
+	case r > 100:
+		return "±>100%" // an outlier run: the median is the figure to read
 	}
 	return fmt.Sprintf("±%.0f%%", r)
 }
