@@ -11,8 +11,11 @@ import (
 // clocks (about 60ns on a KVM guest), time.Since on a monotonic reading reads
 // one (about 30ns). So the expiry check on a hit reads a coarse clock instead
 // — an atomic load of a value a background goroutine refreshes every
-// millisecond — whenever the expiration is long enough (≥ coarseMinExpiration)
-// for a millisecond not to matter. Creation and invalidation times, which are
+// millisecond — whenever the expiration is long enough (≥ coarseMinExpiration,
+// one second) for the coarse clock's lag not to matter. The lag is about a
+// millisecond, but more when the process is starved of CPU (the refreshing
+// goroutine waits its turn behind every runnable goroutine), so shorter
+// expirations always read the precise clock. Creation and invalidation times, which are
 // on slow paths, always read the precise clock, so that a value created just
 // after an invalidation is never taken for one created before it.
 //
@@ -32,7 +35,7 @@ var (
 const (
 	coarseTick          = time.Millisecond
 	coarseIdleTicks     = 1000 // stop after a second unused
-	coarseMinExpiration = 50 * time.Millisecond
+	coarseMinExpiration = time.Second
 )
 
 // nowNanos reads the precise clock: wall time through the monotonic clock,
