@@ -21,6 +21,12 @@ import (
 // the others still get the value. A creator's error is returned to the callers
 // waiting for it and nothing is stored; a panic is raised again in the caller
 // that ran it, and the waiters get a *PanicError.
+//
+// Because the creator may run after the caller has returned, create escapes
+// to the heap: a function literal that captures variables is allocated on
+// every call, hits included. For allocation-free hits pass a function that
+// captures nothing (a top-level function, or a func value made once), or use
+// Cached for a function of an argument.
 func GetOrCreate[T any](ctx context.Context, r *Region, key string, create func(context.Context) (T, error), opts ...Option) (T, error) {
 	s, err := r.configured()
 	if err != nil {
