@@ -1,0 +1,346 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/codec"
+	"github.com/dogpile-go/dogpile/codec/msgpack"
+)
+
+// DefaultPrefix is the first part of every region's keys: cache.<region>.….
+const DefaultPrefix = "cache"
+
+// Option changes how a configuration is read.
+type Option func(*options)
+
+type options struct {
+	prefix     string
+	lookupEnv  func(string) (string, bool)
+	regionOpts []dogpile.RegionOption
+}
+
+// WithPrefix sets the first part of the region keys (DefaultPrefix,
+// "cache", otherwise): with WithPrefix("myapp.cache") a region is configured
+// by myapp.cache.<region>.backend and so on. Keys outside the prefix are
+// left alone: they are the application's other settings.
+func WithPrefix(prefix string) Option {
+	return func(o *options) { o.prefix = strings.Trim(prefix, ".") }
+}
+
+// WithEnv sets where ${VAR} finds its values (os.LookupEnv otherwise).
+func WithEnv(lookup func(name string) (value string, ok bool)) Option {
+	return func(o *options) { o.lookupEnv = lookup }
+}
+
+// WithRegionOptions adds options to every region the configuration makes
+// (a logger, a codec, an async runner, …). They apply after the options the
+// file sets, so they win.
+func WithRegionOptions(opts ...dogpile.RegionOption) Option {
+	return func(o *options) { o.regionOpts = append(o.regionOpts, opts...) }
+}
+
+// File is a configuration file that was read and checked: the settings of
+// each region, before any backend is made. Open makes the regions.
+type File struct {
+	// Path is the file's path as given (or the source name given to
+	// FromMap), used in errors.
+	Path string
+	// Format is "toml", "yaml", "ini" or "map".
+	Format string
+	// Regions are the regions the file configures, in the order the file
+	// first mentions them.
+	Regions []*RegionConfig
+
+	lines      map[string]int
+	regionOpts []dogpile.RegionOption
+}
+
+// RegionConfig is one region's settings, with environment variables
+// expanded. A program may adjust a copy before opening it.
+type RegionConfig struct {
+	// Name is the region's name: the <region> in cache.<region>.backend.
+	// The region is made WithName(Name), which shared invalidation keys
+	// its record by.
+	Name string
+	// Prefix is the region's key prefix, such as "cache.local.".
+	Prefix string
+	// Backend is the backend's registered name or one of the seed's aliases.
+	Backend string
+	// Expiration is expiration_time; 0 means none.
+	Expiration time.Duration
+	// Arguments are the backend's arguments.
+	Arguments dogpile.Args
+	// Metrics is metrics = true: the region is made WithMetrics.
+	Metrics bool
+	// SharedInvalidation reports whether shared_invalidation is set: the
+	// region's invalidations are kept in its backend, for every process
+	// (dogpile.SharedInvalidation), re-read every InvalidationRefresh
+	// (0: with every value).
+	SharedInvalidation  bool
+	InvalidationRefresh time.Duration
+	// KeyMangler is "sha1" (dogpile.SHA1Mangler) or "" for none.
+	KeyMangler string
+	// Codec is "default", "json" or "msgpack".
+	Codec string
+
+	file *File
+	line int
+}
+
+// Config is every region of a configuration file, configured (see Load).
+type Config struct {
+	// File is the configuration the regions were made from.
+	File *File
+	// Regions are the regions by name.
+	Regions map[string]*dogpile.Region
+}
+
+// Load reads the configuration file at path — TOML, YAML or INI, by its
+// extension — and returns every region it defines, configured. On an error
+// no region is left open. A mistake in the file is an *Error naming the
+// file, line and key; a backend that fails for another reason (a cache file
+// that cannot be created) is returned wrapped, naming the region.
+func Load(path string, opts ...Option) (*Config, error) {
+	f, err := Read(path, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return f.Open()
+}
+
+// Read reads and checks the configuration file at path without making any
+// backend; see Load.
+func Read(path string, opts ...Option) (*File, error) {
+	format, err := formatOf(path)
+	if err != nil {
+		return nil, &Error{File: path, Msg: err.Error()}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, &Error{File: path, Msg: "no such configuration file", Err: err}
+		case errors.Is(err, fs.ErrPermission):
+			return nil, &Error{File: path, Msg: "the configuration file cannot be read: permission denied", Err: err}
+		}
+		return nil, &Error{File: path, Msg: "cannot read the configuration file: " + err.Error(), Err: err}
+	}
+	return Parse(path, format, data, opts...)
+}
+
+// Parse is Read for a configuration already in memory: format is "toml",
+// "yaml" or "ini", and path names it in errors.
+func Parse(path, format string, data []byte, opts ...Option) (*File, error) {
+	o := collect(opts)
+	doc, err := decode(path, format, data, o.prefix)
+	if err != nil {
+		return nil, err
+	}
+	return build(path, format, doc, o)
+}
+
+// FromMap checks a configuration given as a map, nested as a decoded YAML or
+// TOML file is, or flat with dotted keys as an INI file is (both may mix):
+//
+//	{"cache": {"local": {"backend": "file", "arguments": {"filename": "/tmp/c.db"}}}}
+//	{"cache.local.backend": "file", "cache.local.arguments.filename": "/tmp/c.db"}
+//
+// source names the configuration in errors.
+func FromMap(source string, m map[string]any, opts ...Option) (*File, error) {
+	return build(source, "map", &document{tree: m, lines: map[string]int{}}, collect(opts))
+}
+
+func collect(opts []Option) options {
+	o := options{prefix: DefaultPrefix, lookupEnv: os.LookupEnv}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// Names returns the names of the file's regions, sorted.
+func (f *File) Names() []string {
+	names := make([]string, len(f.Regions))
+	for i, r := range f.Regions {
+		names[i] = r.Name
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Region returns the settings of the region called name; an error lists the
+// regions there are.
+func (f *File) Region(name string) (*RegionConfig, error) {
+	for _, r := range f.Regions {
+		if r.Name == name {
+			return r, nil
+		}
+	}
+	return nil, &Error{File: f.Path, Msg: fmt.Sprintf("no region %q (regions: %s)", name, strings.Join(f.Names(), ", "))}
+}
+
+// Only returns the file's region if it has exactly one; otherwise an error
+// lists them, for a command that needs to be told which.
+func (f *File) Only() (*RegionConfig, error) {
+	if len(f.Regions) == 1 {
+		return f.Regions[0], nil
+	}
+	return nil, &Error{File: f.Path, Msg: fmt.Sprintf("%d regions (%s): say which one", len(f.Regions), strings.Join(f.Names(), ", "))}
+}
+
+// Open makes every region of the file. On an error the regions already made
+// are closed.
+func (f *File) Open() (*Config, error) {
+	c := &Config{File: f, Regions: make(map[string]*dogpile.Region, len(f.Regions))}
+	for _, rc := range f.Regions {
+		r, err := rc.Open()
+		if err != nil {
+			c.Close() //nolint:errcheck // the open error says more
+			return nil, err
+		}
+		c.Regions[rc.Name] = r
+	}
+	return c, nil
+}
+
+// Region returns the region called name; an error lists the regions there
+// are.
+func (c *Config) Region(name string) (*dogpile.Region, error) {
+	if r, ok := c.Regions[name]; ok {
+		return r, nil
+	}
+	return nil, &Error{File: c.File.Path, Msg: fmt.Sprintf("no region %q (regions: %s)", name, strings.Join(c.File.Names(), ", "))}
+}
+
+// Close closes every region's backend.
+func (c *Config) Close() error {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(c.Regions)) {
+		if err := c.Regions[name].Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close region %q: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Mangle returns the key under which the region stores key in its backend.
+func (rc *RegionConfig) Mangle(key string) string {
+	if rc.KeyMangler == "sha1" {
+		return dogpile.SHA1Mangler(key)
+	}
+	return key
+}
+
+// CodecValue returns the codec the region encodes values with.
+func (rc *RegionConfig) CodecValue() codec.Codec {
+	switch rc.Codec {
+	case "json":
+		return codec.JSON
+	case "msgpack":
+		return msgpack.Codec
+	}
+	return codec.Default
+}
+
+// Open makes the region: dogpile.NewRegion with the file's settings and
+// opts (which win), configured through Region.ConfigureFromMap. A mistake in
+// the settings (an unknown backend, a bad argument) is an *Error naming the
+// key and its line.
+func (rc *RegionConfig) Open(opts ...dogpile.RegionOption) (*dogpile.Region, error) {
+	ropts := []dogpile.RegionOption{dogpile.WithName(rc.Name)}
+	if rc.Metrics {
+		ropts = append(ropts, dogpile.WithMetrics())
+	}
+	if rc.KeyMangler == "sha1" {
+		ropts = append(ropts, dogpile.WithKeyMangler(dogpile.SHA1Mangler))
+	}
+	if rc.Codec != "" && rc.Codec != "default" {
+		ropts = append(ropts, dogpile.WithCodec(rc.CodecValue()))
+	}
+	if rc.file != nil {
+		ropts = append(ropts, rc.file.regionOpts...)
+	}
+	ropts = append(ropts, opts...)
+
+	m := map[string]any{
+		rc.Prefix + "backend":   rc.Backend,
+		rc.Prefix + "arguments": map[string]any(rc.Arguments),
+	}
+	if rc.Expiration > 0 {
+		m[rc.Prefix+"expiration_time"] = rc.Expiration
+	}
+	var extra []dogpile.ConfigOption
+	if rc.SharedInvalidation {
+		extra = append(extra, dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(rc.InvalidationRefresh)))
+	}
+	r, err := dogpile.NewRegion(ropts...).ConfigureFromMap(m, rc.Prefix, extra...)
+	if err != nil {
+		return nil, rc.explain(err)
+	}
+	return r, nil
+}
+
+// explain turns an error from configuring the region into one that names the
+// file, line and key, when it is a mistake in the settings.
+func (rc *RegionConfig) explain(err error) error {
+	path := "configuration"
+	if rc.file != nil {
+		path = rc.file.Path
+	}
+	if errors.Is(err, dogpile.ErrUnknownBackend) {
+		key := rc.Prefix + "backend"
+		e := &Error{File: path, Line: rc.lineOf(key), Key: key, Err: err, Msg: strings.TrimPrefix(err.Error(), "dogpile: ")}
+		known := dogpile.Backends()
+		if s, ok := closest(rc.Backend, known); ok {
+			e.Msg = fmt.Sprintf("unknown backend %q; did you mean %q? (registered: %s)", rc.Backend, s, strings.Join(known, ", "))
+		}
+		return e
+	}
+	var ae *dogpile.ArgError
+	if errors.As(err, &ae) {
+		key := ae.Name
+		if !strings.HasPrefix(key, rc.Prefix) {
+			key = rc.Prefix + "arguments." + ae.Name
+		}
+		msg := ae.Reason
+		if ae.Value != nil && len(ae.Known) == 0 {
+			msg = fmt.Sprintf("%s: %s", quote(ae.Value), ae.Reason)
+		}
+		if len(ae.Known) > 0 {
+			msg = fmt.Sprintf("the %s backend has no argument %q (its arguments: %s)", rc.Backend, ae.Name, strings.Join(ae.Known, ", "))
+			if s, ok := closest(ae.Name, ae.Known); ok {
+				msg = fmt.Sprintf("the %s backend has no argument %q; did you mean %s? (its arguments: %s)",
+					rc.Backend, ae.Name, rc.Prefix+"arguments."+s, strings.Join(ae.Known, ", "))
+			}
+		}
+		return &Error{File: path, Line: rc.lineOf(key), Key: key, Msg: msg, Err: err}
+	}
+	return fmt.Errorf("%s: region %q (%s backend): %w", path, rc.Name, rc.Backend, err)
+}
+
+// lineOf returns the line of key, or of the nearest enclosing key or table
+// that has one (the region's first line at worst).
+func (rc *RegionConfig) lineOf(key string) int {
+	if rc.file != nil {
+		for k := key; k != ""; {
+			if l, ok := rc.file.lines[k]; ok {
+				return l
+			}
+			i := strings.LastIndexByte(k, '.')
+			if i < 0 {
+				break
+			}
+			k = k[:i]
+		}
+	}
+	return rc.line
+}

@@ -1,0 +1,110 @@
+// Package config makes dogpile regions from a configuration file — TOML,
+// YAML or INI, chosen by the file's extension — with the seed's key names
+// (configure_from_config) under a prefix per region, so that one call
+// returns every region an application uses, configured:
+//
+//	cfg, err := config.Load("dogpile.toml")
+//	if err != nil {
+//		log.Fatal(err) // dogpile.toml:4: cache.local.expiraton_time: unknown key; did you mean cache.local.expiration_time?
+//	}
+//	defer cfg.Close()
+//	local := cfg.Regions["local"]
+//
+// # Keys
+//
+// Each region is configured by the keys under cache.<region>. (the prefix is
+// "cache" unless WithPrefix says otherwise); keys outside the prefix are the
+// application's own settings and are left alone.
+//
+//	key                        value
+//	backend                    a registered backend name, or one of the seed's dotted names
+//	                           ("dogpile.cache.redis"); required
+//	expiration_time            seconds, or a Go duration ("10m"); none if absent
+//	arguments.<name>           the backend's argument <name> (see each backend's documentation)
+//	metrics                    true: count hits, misses, … (dogpile.WithMetrics; Region.Stats)
+//	shared_invalidation        keep invalidations in the backend, for every process
+//	                           (dogpile.SharedInvalidation): true or 0 to read them with every
+//	                           value, a duration ("30s") to re-read them at most that often
+//	key_mangler                "sha1": store keys as their SHA-1 (dogpile.SHA1Mangler), as
+//	                           Memcached's key limits call for
+//	codec                      "default", "json" or "msgpack"
+//	replace_existing_backend   accepted for the seed's files; a region made here has nothing to replace
+//
+// Keys may be flat ("cache.local.arguments.url", as INI files and the seed
+// write them) or nested (tables and mappings, as TOML and YAML users write
+// them), or a mix; both mean the same. A flat key deeper than an argument
+// name makes a nested argument: arguments.connection_kwargs.password is the
+// password in the connection_kwargs map.
+//
+// TOML:
+//
+//	[cache.local]
+//	backend = "file"
+//	expiration_time = "10m"
+//	shared_invalidation = 0
+//	arguments.filename = "/var/cache/myapp/cache.db"
+//
+//	[cache.shared]
+//	backend = "redis"
+//	expiration_time = 3600
+//	arguments = { url = "redis://cache.internal:6379/0", password = "${REDIS_PASSWORD}", distributed_lock = true }
+//
+// YAML:
+//
+//	cache:
+//	  shared:
+//	    backend: redis
+//	    expiration_time: 1h
+//	    arguments:
+//	      url: redis://cache.internal:6379/0
+//	      password: ${REDIS_PASSWORD}
+//
+// INI, as the seed's users have it in an application's section, or in
+// [cache.<region>] sections whose keys are relative to the section's name:
+//
+//	[app:main]
+//	cache.local.backend = dogpile.cache.dbm
+//	cache.local.expiration_time = 600
+//	cache.local.arguments.filename = /var/cache/myapp/cache.db
+//
+//	[cache.shared]
+//	backend = redis
+//	arguments.url = redis://cache.internal:6379/0
+//
+// The INI reader follows Python's configparser defaults: "=" or ":"
+// between key and value, # and ; comment lines, indented continuation
+// lines, keys lowercased, values as written (quotes are kept; no inline
+// comments). It is strict: a key or section given twice is an error. The
+// %(name)s interpolation is not supported; a value containing "%(" is an
+// error that says to use ${VAR}.
+//
+// # Environment variables
+//
+// ${VAR} in a value is replaced by the environment variable VAR, and
+// ${VAR:-default} by VAR or, when it is unset or empty, default: secrets
+// stay out of the file. An unset variable without a default is an error
+// naming it. $${ is a literal "${"; a $ not followed by { is left alone.
+// Keys are never expanded.
+//
+// # Errors
+//
+// A mistake in the file is an *Error naming the file, the line (TOML and
+// YAML decoders report it; the INI reader tracks it), the key and what is
+// wrong, with the closest known key when one is misspelt:
+//
+//	dogpile.toml:4: cache.local.expiraton_time: unknown key; did you mean cache.local.expiration_time?
+//	dogpile.yaml:4: cache.local.backend: unknown backend "fiel"; did you mean "file"? (registered: file, memcached, …)
+//	dogpile.ini:4: cache.local.expiration_time: want seconds or a Go duration such as "90s" or "1h", not "10 minutes"
+//	dogpile.toml:4: cache.shared.arguments.password: environment variable REDIS_PASSWORD is not set (set it, or give a default: ${REDIS_PASSWORD:-value})
+//	dogpile.toml: no such configuration file
+//
+// The first mistake in file order is reported. Load only sees backends that
+// are registered: import the backend packages the file names (for example
+// _ "github.com/dogpile-go/dogpile/backends/redis").
+//
+// # Reading without connecting
+//
+// Read checks a file without making any backend and returns each region's
+// settings (RegionConfig); RegionConfig.Open makes one region. The dogpile
+// command uses them to open only the region it is asked about.
+package config
