@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -32,12 +31,7 @@ func (d *demoResult) quantile(q float64) time.Duration {
 // one slow value, through a region and through a cache without coordination,
 // side by side.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	n := fs.Int("n", 500, "concurrent requests per scenario")
-	delay := fs.Duration("delay", 100*time.Millisecond, "how long computing the value takes")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: dogpile demo [-n requests] [-delay duration] [-config file -region name]
+	fs := newFlags("demo", `Usage: dogpile demo [-n requests] [-delay duration] [--config file --region name]
 
 Runs a cache stampede and shows what the dogpile lock does about it: n
 concurrent requests ask for one key whose value takes -delay to compute,
@@ -45,26 +39,44 @@ first when the cached value has expired, then when there is none. Each runs
 through a dogpile region and through the same backend used without any
 coordination (get; on a miss compute and set).
 
-With no -config, it uses the embedded default backend (a file store in your
-user cache directory).
+With no --config, it uses the embedded default backend (a file store in your
+user cache directory). Its keys are its own and deleted afterwards; its
+invalidation stays in its own process, whatever the region's
+shared_invalidation.
 
 Examples:
   dogpile demo
   dogpile demo -n 2000 -delay 250ms
+  dogpile demo --config dogpile.toml --region shared -n 200
 `)
-		printFlags(fs, stderr)
-	}
-	cf := addConfigFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	n := fs.Int("n", 500, "concurrent requests per scenario")
+	delay := fs.Duration("delay", 100*time.Millisecond, "how long computing the value takes")
+	rf := addRegionFlags(fs)
+	pos, err := parse(fs, args, stdout)
+	if err != nil {
 		return err
+	}
+	if len(pos) > 0 {
+		return usageErrorf("demo: unexpected argument %q", pos[0])
 	}
 	if *n < 1 || *delay <= 0 {
 		return usageErrorf("demo: -n must be at least 1 and -delay positive")
 	}
-	region, where, err := cf.region(ctx)
+	ch, err := rf.choose()
 	if err != nil {
 		return err
 	}
+	// The demo expires its value by a soft invalidation, which must stay in
+	// this process: recorded in a shared store it would make every value
+	// there stale.
+	rc := *ch.cfg
+	rc.SharedInvalidation = false
+	ch.cfg = &rc
+	t, err := ch.open()
+	if err != nil {
+		return err
+	}
+	region, where := t.region, t.describe()
 	defer region.Close()
 
 	fmt.Fprintf(stdout, "dogpile demo: %d concurrent requests for one key whose value takes %v to compute\nbackend: %s\n\n", *n, *delay, where)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"regexp"
 	"strconv"
 	"strings"
@@ -68,5 +69,36 @@ func TestExitCodes(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"demo", "-h"}, &out, &errOut); code != exitOK {
 		t.Fatalf("-h: exit %d", code)
+	}
+}
+
+// The bench loads in this process, so that the race detector sees them.
+func TestBenchLoadsInProcess(t *testing.T) {
+	db := "filename=" + t.TempDir() + "/bench.db"
+	for _, args := range [][]string{
+		{"--load", "hit", "-n", "300", "-c", "4", "--keys", "20"},
+		{"--load", "cold-stampede", "-c", "8", "--rounds", "2", "--delay", "5ms"},
+		{"--load", "expired-stampede", "-c", "8", "--rounds", "2", "--delay", "5ms"},
+	} {
+		var out, errOut bytes.Buffer
+		all := append([]string{"bench", "--json", "--progress", "-backend", "file", "-arg", db}, args...)
+		if code := run(context.Background(), all, &out, &errOut); code != exitOK {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut.String())
+		}
+		var res struct {
+			Requests     int `json:"requests"`
+			Errors       int `json:"errors"`
+			CreatorCalls int `json:"creator_calls"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out.String())
+		}
+		wantCalls := 2 // one per stampede
+		if args[1] == "hit" {
+			wantCalls = 0
+		}
+		if res.Errors != 0 || res.CreatorCalls != wantCalls || res.Requests == 0 {
+			t.Errorf("%v: %+v", args, res)
+		}
 	}
 }

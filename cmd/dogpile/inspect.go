@@ -1,0 +1,373 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backends/file"
+	"github.com/dogpile-go/dogpile/backends/redis"
+)
+
+func runInvalidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("invalidate", `Usage: dogpile invalidate --hard|--soft [flags]
+
+Invalidates every value in the region created before now, in every process
+that uses it:
+
+  --hard  the values become misses: the next caller of each key creates it
+  --soft  the values become expired: one caller regenerates each key while the
+          others are served the old value
+
+The invalidation is recorded in the region's store, so the region must be
+configured with shared_invalidation (cache.<region>.shared_invalidation =
+true, or a refresh interval such as "30s"), in this command's configuration
+and in the applications'. Processes see it with their next read, or within
+the refresh interval. Without shared_invalidation an invalidation lives in
+one process's memory, and this command refuses, rather than pretend. To
+remove particular keys, use "dogpile delete".
+`+regionHelp+`
+Examples:
+  dogpile invalidate --hard
+  dogpile invalidate --soft --config dogpile.toml --region pages
+`)
+	rf := addRegionFlags(fs)
+	hard := fs.Bool("hard", false, "make every value a miss")
+	soft := fs.Bool("soft", false, "make every value expired (served stale while one caller regenerates it)")
+	pos, err := parse(fs, args, stdout)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErrorf("invalidate: unexpected argument %q: it invalidates a whole region (to remove keys, use dogpile delete)", pos[0])
+	}
+	if *hard == *soft {
+		return usageErrorf("invalidate: give exactly one of --hard and --soft (see dogpile invalidate --help)")
+	}
+	ch, err := rf.choose()
+	if err != nil {
+		return err
+	}
+	if !ch.cfg.SharedInvalidation {
+		return usageErrorf("invalidate: region %q in %s has no shared_invalidation, so an invalidation would live only in this "+
+			"command's memory and end with it. Set %sshared_invalidation = true in the configuration (the applications' too), "+
+			"or remove keys with dogpile delete", ch.cfg.Name, ch.source, ch.cfg.Prefix)
+	}
+	t, err := ch.open()
+	if err != nil {
+		return err
+	}
+	defer t.region.Close()
+	how := dogpile.Soft
+	if *hard {
+		how = dogpile.Hard
+	}
+	if err := t.region.Invalidate(ctx, how); err != nil {
+		return err
+	}
+	seen := "with their next read"
+	if t.cfg.InvalidationRefresh > 0 {
+		seen = fmt.Sprintf("within %v (their refresh interval)", t.cfg.InvalidationRefresh)
+	}
+	fmt.Fprintf(stdout, "%s: %s invalidation at %s; processes with shared_invalidation see it %s\n",
+		t.describe(), how, time.Now().UTC().Format(time.RFC3339Nano), seen)
+	return nil
+}
+
+// entryInfo is what inspect shows about a key.
+type entryInfo struct {
+	Key        string  `json:"key"`
+	StoredKey  string  `json:"stored_key,omitempty"`
+	Found      bool    `json:"found"`
+	Created    string  `json:"created,omitempty"`
+	AgeSeconds float64 `json:"age_seconds,omitempty"`
+	Expiration float64 `json:"expiration_seconds,omitempty"`
+	State      string  `json:"state,omitempty"`
+	Size       int     `json:"size,omitempty"`
+	Codec      string  `json:"codec,omitempty"`
+	Format     int     `json:"format_version,omitempty"`
+	Signed     bool    `json:"signed,omitempty"`
+}
+
+func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("inspect", `Usage: dogpile inspect [flags] KEY
+
+Shows the metadata of the entry stored under KEY, without decoding its value:
+when it was created, its age, whether it is fresh, expired, soft- or
+hard-invalidated, its size in the store, its codec and format version. It
+exits with status 3 when the store holds nothing under KEY.
+
+Invalidation states are known for regions with shared_invalidation; without
+it, only expiry is.
+`+regionHelp+`
+Examples:
+  dogpile inspect user:42
+  dogpile inspect --json --config dogpile.toml --region sessions abc123
+`)
+	rf := addRegionFlags(fs)
+	asJSON := fs.Bool("json", false, "print a JSON object")
+	pos, err := parse(fs, args, stdout)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErrorf("inspect: want one KEY (see dogpile inspect --help)")
+	}
+	t, err := rf.open()
+	if err != nil {
+		return err
+	}
+	defer t.region.Close()
+	info, err := t.inspect(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if err := writeJSON(stdout, info); err != nil {
+			return err
+		}
+	}
+	if !info.Found {
+		return &notFoundError{msg: fmt.Sprintf("key %q is not in %s", info.Key, t.describe()), quiet: *asJSON}
+	}
+	if *asJSON {
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "key\t%s\n", info.Key)
+	if info.StoredKey != "" {
+		fmt.Fprintf(tw, "stored as\t%s (key_mangler = %s)\n", info.StoredKey, t.cfg.KeyMangler)
+	}
+	fmt.Fprintf(tw, "region\t%s\n", t.describe())
+	fmt.Fprintf(tw, "created\t%s\n", info.Created)
+	fmt.Fprintf(tw, "age\t%s\n", roundAge(time.Duration(info.AgeSeconds*float64(time.Second))))
+	if t.region.Expiration() > 0 {
+		fmt.Fprintf(tw, "expiration\t%s\n", t.region.Expiration())
+	} else {
+		fmt.Fprintf(tw, "expiration\tnone\n")
+	}
+	fmt.Fprintf(tw, "state\t%s\n", info.State)
+	fmt.Fprintf(tw, "size\t%d bytes\n", info.Size)
+	fmt.Fprintf(tw, "codec\t%s\n", info.Codec)
+	fmt.Fprintf(tw, "format\t%d\n", info.Format)
+	fmt.Fprintf(tw, "signed\t%v\n", info.Signed)
+	return tw.Flush()
+}
+
+func roundAge(d time.Duration) time.Duration {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond)
+	case d < time.Minute:
+		return d.Round(10 * time.Millisecond)
+	}
+	return d.Round(time.Second)
+}
+
+// inspect reads key's entry from the store as it is (through the key
+// mangler, beneath the region) and asks the region what state it is in.
+func (t *target) inspect(ctx context.Context, key string) (*entryInfo, error) {
+	info := &entryInfo{Key: key}
+	stored := t.cfg.Mangle(key)
+	if stored != key {
+		info.StoredKey = stored
+	}
+	b, ok, err := t.region.Backend().Get(ctx, stored)
+	if err != nil {
+		return nil, fmt.Errorf("inspect %q: %w", key, err)
+	}
+	if !ok {
+		return info, nil
+	}
+	md, err := dogpile.InspectEntry(b)
+	if err != nil {
+		return nil, fmt.Errorf("key %q holds %d bytes that are not a dogpile entry (written by something else?): %w", key, len(b), err)
+	}
+	age := time.Since(md.Created)
+	info.Found = true
+	info.Created = md.Created.UTC().Format(time.RFC3339Nano)
+	info.AgeSeconds = age.Seconds()
+	info.Expiration = t.region.Expiration().Seconds()
+	info.Size, info.Codec, info.Format, info.Signed = md.Size, md.Codec, md.Version, md.Signed
+
+	// The region decides what the entry is worth: a usable value, one that
+	// is usable only when expiry is ignored (expired or soft-invalidated),
+	// or none (hard-invalidated, or unreadable by this region).
+	_, _, fresh, err := t.read(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	_, _, usable, err := t.read(ctx, key, dogpile.IgnoreExpiration())
+	if err != nil {
+		return nil, err
+	}
+	exp := t.region.Expiration()
+	switch {
+	case fresh && exp > 0:
+		info.State = fmt.Sprintf("fresh (expires in %s)", roundAge(exp-age))
+	case fresh:
+		info.State = "fresh (no expiration)"
+	case usable && exp > 0 && age > exp:
+		info.State = fmt.Sprintf("expired %s ago (served stale while one caller regenerates it)", roundAge(age-exp))
+	case usable:
+		info.State = "soft-invalidated (served stale while one caller regenerates it)"
+	case md.Codec != t.cfg.CodecValue().Name():
+		info.State = fmt.Sprintf("unreadable by this region: written with codec %q, the region uses %q (a miss)", md.Codec, t.cfg.CodecValue().Name())
+	case md.Signed:
+		info.State = "unreadable by this region: signed, and this region cannot verify it (a miss)"
+	default:
+		info.State = "hard-invalidated (a miss: the next caller creates it)"
+	}
+	return info, nil
+}
+
+func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("keys", `Usage: dogpile keys [flags]
+
+Lists the keys in the region's store, sorted for the file backend, in SCAN
+order for Redis. Only stores that can list their keys can: the file backend
+and Redis (standalone or Sentinel; a Cluster is scanned on every master).
+Memcached has no way to list keys, so for it this command fails.
+
+The store may hold other regions' keys too (regions sharing a store), and
+with key_mangler = sha1 the stored keys are hashes. The regions' own
+invalidation records (dogpile:invalidated:<region>) and Redis's lock keys
+are left out unless --all is given.
+`+regionHelp+`
+Examples:
+  dogpile keys
+  dogpile keys --prefix user: --limit 20
+  dogpile keys --json --config dogpile.toml --region local
+`)
+	rf := addRegionFlags(fs)
+	prefix := fs.String("prefix", "", "list only keys that begin with `text`")
+	limit := fs.Int("limit", 1000, "list at most `n` keys (0: all)")
+	all := fs.Bool("all", false, "include invalidation records and lock keys")
+	asJSON := fs.Bool("json", false, "print a JSON array of keys")
+	pos, err := parse(fs, args, stdout)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErrorf("keys: unexpected argument %q (a prefix is given with --prefix)", pos[0])
+	}
+	t, err := rf.open()
+	if err != nil {
+		return err
+	}
+	defer t.region.Close()
+	keep := func(k string) bool {
+		return *all || !strings.HasPrefix(k, "dogpile:invalidated:") && !strings.HasPrefix(k, redis.LockKeyPrefix)
+	}
+	var keys []string
+	switch b := t.region.Backend().(type) {
+	case *file.Backend:
+		keys, err = fileKeys(ctx, b, *prefix, *limit, keep)
+	case redisBackend:
+		keys, err = redisKeys(ctx, b.Client(), *prefix, *limit, keep)
+	default:
+		return fmt.Errorf("keys: the %s backend cannot list its keys (only the file and redis backends can); "+
+			"dogpile inspect KEY shows one key", t.cfg.Backend)
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if keys == nil {
+			keys = []string{}
+		}
+		return writeJSON(stdout, keys)
+	}
+	for _, k := range keys {
+		fmt.Fprintln(stdout, k)
+	}
+	if *limit > 0 && len(keys) == *limit {
+		fmt.Fprintf(stderr, "dogpile: keys: stopped at --limit %d\n", *limit)
+	}
+	return nil
+}
+
+// fileKeys lists a file store's keys. The file backend has no listing call,
+// so this reads its SQLite table directly, read-only: the schema (table
+// cache, column key) is the backend's format version 1, which New checks
+// for, so the file is one this build reads.
+func fileKeys(ctx context.Context, b *file.Backend, prefix string, limit int, keep func(string) bool) ([]string, error) {
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(b.Options().Filename), RawQuery: "mode=ro&_pragma=busy_timeout(5000)"}
+	db, err := sql.Open("sqlite", u.String())
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `SELECT key FROM cache WHERE key >= ? ORDER BY key`, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("keys: read %s: %w", b.Options().Filename, err)
+	}
+	defer rows.Close()
+	var keys []string
+	for rows.Next() && (limit <= 0 || len(keys) < limit) {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		if !strings.HasPrefix(k, prefix) {
+			break // sorted: no later key has the prefix
+		}
+		if keep(k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys, rows.Err()
+}
+
+// redisKeys lists keys with SCAN, which does not block the server the way
+// KEYS does; a Cluster is scanned on every master.
+func redisKeys(ctx context.Context, c goredis.UniversalClient, prefix string, limit int, keep func(string) bool) ([]string, error) {
+	pattern := globEscape(prefix) + "*"
+	var keys []string
+	scan := func(ctx context.Context, c goredis.Cmdable) error {
+		it := c.Scan(ctx, 0, pattern, 500).Iterator()
+		for it.Next(ctx) && (limit <= 0 || len(keys) < limit) {
+			if k := it.Val(); keep(k) {
+				keys = append(keys, k)
+			}
+		}
+		return it.Err()
+	}
+	var err error
+	if cc, ok := c.(*goredis.ClusterClient); ok {
+		var mu = make(chan struct{}, 1)
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, m *goredis.Client) error {
+			mu <- struct{}{}
+			defer func() { <-mu }()
+			return scan(ctx, m)
+		})
+	} else {
+		err = scan(ctx, c)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keys: scan: %w", err)
+	}
+	return keys, nil
+}
+
+// globEscape escapes Redis glob characters in a literal prefix.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
