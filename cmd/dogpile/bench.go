@@ -70,9 +70,10 @@ Loads:
                     has just expired; the creator takes --delay. One caller
                     regenerates it; the others are served the stale value at once.
 
-The keys are new ones (dogpile-bench:<random>:…) and are deleted afterwards;
-the expired load expires its own keys only (per-call expiration), so nothing
-else in the region is touched.
+The keys are new ones (dogpile-bench:<random>:…) and are deleted afterwards.
+The expired load expires its values with soft invalidations that stay in this
+process (it opens the region without shared_invalidation), so no other key or
+process is touched.
 
 --plot FILE writes the latency distribution as a PNG: the share of requests
 (%) completed within each latency (milliseconds, log scale).
@@ -120,8 +121,20 @@ Examples:
 	if *plotPath != "" && !strings.HasSuffix(strings.ToLower(*plotPath), ".png") {
 		return usageErrorf("bench: --plot %s: the plot is a PNG; name the file .png", *plotPath)
 	}
+	ch, err := rf.choose()
+	if err != nil {
+		return err
+	}
+	if p.load == loadExpired && ch.cfg.SharedInvalidation {
+		// The expired load expires its values by soft invalidations, which
+		// must stay in this process: recorded in the store, they would make
+		// every value of the region stale for every process.
+		rc := *ch.cfg
+		rc.SharedInvalidation = false
+		ch.cfg = &rc
+	}
 	// The run's counters are what bench can show that stats cannot.
-	t, err := rf.open(dogpile.WithMetrics())
+	t, err := ch.open(dogpile.WithMetrics())
 	if err != nil {
 		return err
 	}
@@ -241,19 +254,16 @@ func bench(ctx context.Context, t *target, p benchParams, pr *progressLine) (*be
 			}
 			key := fmt.Sprintf("%s%s:%d", ns, p.load, round)
 			used = append(used, key)
-			var opts []dogpile.Option
 			if p.load == loadExpired {
+				// A value, then a soft invalidation: the value is expired,
+				// and every value created from now on is fresh. The region
+				// keeps this invalidation in this process (see runBench).
 				if err := r.Set(ctx, key, value); err != nil {
 					return nil, fmt.Errorf("bench: store %q: %w", key, err)
 				}
-				// Expire this key's value only: a per-call expiration of
-				// "older than the start of this round" makes the stored
-				// value expired and every value created from now on fresh.
-				// The pause keeps the two apart by more than the region's
-				// coarse clock's millisecond.
-				time.Sleep(5 * time.Millisecond)
-				since := time.Now()
-				opts = append(opts, dogpile.ExpirationFunc(func() time.Duration { return time.Since(since) }))
+				if err := r.Invalidate(ctx, dogpile.Soft); err != nil {
+					return nil, fmt.Errorf("bench: expire %q: %w", key, err)
+				}
 			}
 			var roundCalls atomic.Int64
 			create := func(context.Context) (string, error) {
@@ -271,7 +281,7 @@ func bench(ctx context.Context, t *target, p benchParams, pr *progressLine) (*be
 					ready.Done()
 					<-gate
 					t0 := time.Now()
-					if _, err := dogpile.GetOrCreate(ctx, r, key, create, opts...); err != nil {
+					if _, err := dogpile.GetOrCreate(ctx, r, key, create); err != nil {
 						fail(err)
 					}
 					roundLat[i] = time.Since(t0)
