@@ -1,0 +1,184 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backends/redis"
+	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/tiered"
+)
+
+var _ tiered.Notifier = (*redis.Notifier)(nil)
+
+// subscription runs n.Subscribe in the background and reports what it
+// says on channels.
+type subscription struct {
+	msgs   chan []byte
+	states chan bool
+	stop   func() error // cancels Subscribe's context and returns what it returned
+}
+
+func subscribe(t *testing.T, n *redis.Notifier) *subscription {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	s := &subscription{msgs: make(chan []byte, 16), states: make(chan bool, 16)}
+	s.stop = sync.OnceValue(func() error {
+		cancel()
+		return <-done
+	})
+	go func() {
+		done <- n.Subscribe(ctx, func(m []byte) { s.msgs <- m }, func(ok bool) { s.states <- ok })
+	}()
+	t.Cleanup(func() { s.stop() }) //nolint:errcheck // checked by the tests that care
+	return s
+}
+
+func (s *subscription) state(t *testing.T, want bool, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	select {
+	case got := <-s.states:
+		if got != want {
+			t.Fatalf("subscribed(%v), want subscribed(%v)", got, want)
+		}
+	case <-time.After(within):
+		t.Fatalf("no subscribed(%v) within %v", want, within)
+	}
+	return time.Since(start)
+}
+
+func (s *subscription) message(t *testing.T, want []byte) {
+	t.Helper()
+	select {
+	case got := <-s.msgs:
+		if string(got) != string(want) {
+			t.Fatalf("delivered %q, want %q", got, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%q not delivered within 10s", want)
+	}
+}
+
+// TestNotifierDeliversAndReportsLoss: messages arrive byte for byte; a
+// dropped connection is reported, then the subscription is made again; the
+// end of the context ends Subscribe.
+func TestNotifierDeliversAndReportsLoss(t *testing.T) {
+	ctx := ctxT(t)
+	p := testserver.StartRedis(t)
+	c := rawClient(t, p.Addr())
+	n, err := redis.NewNotifier(c, uniq("channel"), redis.NotifierOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := subscribe(t, n)
+	s.state(t, true, 10*time.Second)
+
+	msg := []byte("binary\x00\xff\xfe message")
+	if err := n.Publish(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	s.message(t, msg)
+
+	if err := c.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	s.state(t, false, 10*time.Second)
+	s.state(t, true, 10*time.Second)
+	if err := n.Publish(ctx, []byte("again")); err != nil {
+		t.Fatal(err)
+	}
+	s.message(t, []byte("again"))
+
+	if err := s.stop(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Subscribe returned %v after its context was canceled; want context.Canceled", err)
+	}
+	s.state(t, false, 10*time.Second)
+}
+
+// TestNotifierHealthCheckNoticesSilentServer: a server that stops answering
+// without closing the connection (here: paused with SIGSTOP) is noticed
+// within two health-check intervals, and the subscription comes back when
+// the server does.
+func TestNotifierHealthCheckNoticesSilentServer(t *testing.T) {
+	p := testserver.StartRedis(t)
+	pid := redisPID(t, p.Addr())
+	c := goredis.NewClient(&goredis.Options{Addr: p.Addr(), DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { c.Close() })
+	const health = 100 * time.Millisecond
+	n, err := redis.NewNotifier(c, uniq("channel"), redis.NotifierOptions{HealthCheck: health})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := subscribe(t, n)
+	s.state(t, true, 10*time.Second)
+
+	pause(t, pid)
+	took := s.state(t, false, 5*time.Second)
+	t.Logf("silent server noticed after %v (health check every %v)", took, health)
+	if took > 10*health {
+		t.Errorf("silence noticed after %v; want about 2-3 health-check intervals (%v each)", took, health)
+	}
+	resume(t, pid)
+	s.state(t, true, 10*time.Second)
+}
+
+// redisPID returns the process id of the server at addr.
+func redisPID(t testing.TB, addr string) int {
+	t.Helper()
+	info := testserver.RedisCLI(t, addr, "INFO", "server")
+	for _, l := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "process_id:"); ok {
+			pid, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return pid
+		}
+	}
+	t.Fatalf("no process_id in INFO server of %s", addr)
+	return 0
+}
+
+// pause stops the process as a hung server would be (it keeps its
+// connections and accepts new ones, and answers nothing), until resume or
+// the end of the test.
+func pause(t testing.TB, pid int) {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) }) //nolint:errcheck // so that it can be stopped
+}
+
+func resume(t testing.TB, pid int) {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNewNotifierErrors: bad arguments are errors naming them.
+func TestNewNotifierErrors(t *testing.T) {
+	c := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1"})
+	defer c.Close()
+	for name, f := range map[string]func() error{
+		"client":      func() error { _, err := redis.NewNotifier(nil, "ch", redis.NotifierOptions{}); return err },
+		"channel":     func() error { _, err := redis.NewNotifier(c, "", redis.NotifierOptions{}); return err },
+		"HealthCheck": func() error { _, err := redis.NewNotifier(c, "ch", redis.NotifierOptions{HealthCheck: -1}); return err },
+	} {
+		var ae *dogpile.ArgError
+		if err := f(); !errors.As(err, &ae) || ae.Name != name {
+			t.Errorf("bad %s: %v; want an *ArgError naming it", name, err)
+		}
+	}
+}
