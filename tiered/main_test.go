@@ -1,0 +1,180 @@
+package tiered_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backends/redis"
+	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/tiered"
+)
+
+// TestMain runs a child role when a cross-process test started the test
+// binary again (process_test.go), and otherwise the tests, stopping the
+// shared servers at the end.
+func TestMain(m *testing.M) {
+	if role := os.Getenv(childRoleEnv); role != "" {
+		os.Exit(runChild(role))
+	}
+	code := m.Run()
+	testserver.StopShared()
+	os.Exit(code)
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// uniq returns a name no other test uses, so tests can share a server.
+func uniq(name string) string {
+	b := make([]byte, 6)
+	rand.Read(b) //nolint:errcheck // crypto/rand.Read does not fail
+	return "tt-" + name + "-" + hex.EncodeToString(b)
+}
+
+// observed is a Notifier that lets a test see what its tier was told, after
+// the tier has handled it, and hold messages or a resubscription back. It
+// passes everything through to the real (Redis) notifier.
+type observed struct {
+	tiered.Notifier
+	msgs   chan []byte // each message, after the tier handled it
+	states chan bool   // each report on the subscription, after the tier handled it
+
+	holdMsgs atomic.Pointer[chan struct{}] // when set, deliveries wait for it to close
+	holdUp   atomic.Pointer[chan struct{}] // when set, subscribed(true) waits for it to close
+}
+
+func (o *observed) Subscribe(ctx context.Context, deliver func([]byte), subscribed func(bool)) error {
+	return o.Notifier.Subscribe(ctx,
+		func(m []byte) {
+			if h := o.holdMsgs.Load(); h != nil {
+				<-*h
+			}
+			deliver(m)
+			select {
+			case o.msgs <- m:
+			default: // a test that does not read them must not stall the tier
+			}
+		},
+		func(ok bool) {
+			if h := o.holdUp.Load(); h != nil && ok {
+				<-*h
+			}
+			subscribed(ok)
+			select {
+			case o.states <- ok:
+			default:
+			}
+		})
+}
+
+// message waits until the tier has handled a message.
+func (o *observed) message(t testing.TB) []byte {
+	t.Helper()
+	select {
+	case m := <-o.msgs:
+		return m
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message reached the tier within 10s")
+	}
+	return nil
+}
+
+// state waits for the next report on the subscription and checks it.
+func (o *observed) state(t testing.TB, want bool) {
+	t.Helper()
+	select {
+	case got := <-o.states:
+		if got != want {
+			t.Fatalf("subscription report %v, want %v", got, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no subscription report (want %v) within 10s", want)
+	}
+}
+
+// node is one "process": a go-redis client of its own, the Redis backend on
+// it, and a tier in front.
+type node struct {
+	tier   *tiered.Backend
+	remote *redis.Backend
+	obs    *observed
+	trips  *countHook // the client's round trips
+}
+
+type nodeConfig struct {
+	lock bool          // the distributed lock
+	ttl  time.Duration // the local TTL; 1 minute unless set, so that only messages evict
+}
+
+// newNode makes a node on addr's channel and waits until its tier is
+// subscribed.
+func newNode(t testing.TB, addr, channel string, cfg nodeConfig) *node {
+	t.Helper()
+	return newNodeOn(t, &goredis.Options{Addr: addr}, channel, cfg)
+}
+
+func newNodeOn(t testing.TB, o *goredis.Options, channel string, cfg nodeConfig) *node {
+	t.Helper()
+	rb, err := redis.New(redis.Options{Client: o, LockSleep: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return finishNode(t, rb, channel, cfg)
+}
+
+func finishNode(t testing.TB, rb *redis.Backend, channel string, cfg nodeConfig) *node {
+	t.Helper()
+	hook := &countHook{}
+	rb.Client().AddHook(hook)
+	rn, err := redis.NewNotifier(rb.Client(), channel, redis.NotifierOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := &observed{Notifier: rn, msgs: make(chan []byte, 1024), states: make(chan bool, 64)}
+	if cfg.ttl == 0 {
+		cfg.ttl = time.Minute
+	}
+	var remote dogpile.Backend = rb
+	if cfg.lock {
+		remote = rb.WithDistributedLock()
+	}
+	tb, err := tiered.New(remote, tiered.Options{Notifier: obs, TTL: cfg.ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tb.Close() })
+	obs.state(t, true)
+	return &node{tier: tb, remote: rb, obs: obs, trips: hook}
+}
+
+// countHook counts a client's round trips: single commands and pipelines.
+type countHook struct{ n atomic.Int64 }
+
+func (h *countHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h *countHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *countHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+func (h *countHook) count() int64 { return h.n.Load() }
