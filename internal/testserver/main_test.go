@@ -1,0 +1,14 @@
+package testserver
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package if a goroutine outlives its tests: the harness
+// starts goroutines per server process and per proxied connection, and each
+// must end when its server or proxy is stopped.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}

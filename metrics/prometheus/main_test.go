@@ -1,0 +1,15 @@
+package prometheus_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package if a goroutine outlives its tests. The core's
+// coarse clock (dogpile.runCoarseClock, clock.go) is ignored: it is
+// process-wide, started by the first expiry check, and stops by itself after
+// a second unused, which may be after the last test.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/dogpile-go/dogpile.runCoarseClock"))
+}
