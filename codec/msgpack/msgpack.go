@@ -14,6 +14,11 @@ var Codec codec.Codec = msgpackCodec{}
 
 type msgpackCodec struct{}
 
-func (msgpackCodec) Name() string                       { return "msgpack" }
-func (msgpackCodec) Marshal(v any) ([]byte, error)      { return msgpack.Marshal(v) }
-func (msgpackCodec) Unmarshal(data []byte, v any) error { return msgpack.Unmarshal(data, v) }
+func (msgpackCodec) Name() string                  { return "msgpack" }
+func (msgpackCodec) Marshal(v any) ([]byte, error) { return msgpack.Marshal(v) }
+func (msgpackCodec) Unmarshal(data []byte, v any) error {
+	if err := checkLengths(data); err != nil { // before the library allocates what data declares
+		return err
+	}
+	return msgpack.Unmarshal(data, v)
+}
