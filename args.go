@@ -213,8 +213,13 @@ func ParseDuration(v any) (time.Duration, error) {
 	case time.Duration:
 		d = x
 	case int:
-		d = time.Duration(x) * time.Second
+		return ParseDuration(int64(x))
 	case int64:
+		// Checked: an overflowing product would wrap into another, valid
+		// looking duration (18446744074 s into 0.29 s).
+		if x > math.MaxInt64/int64(time.Second) || x < math.MinInt64/int64(time.Second) {
+			return 0, fmt.Errorf("%d seconds is out of a duration's range (about 292 years)", x)
+		}
 		d = time.Duration(x) * time.Second
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) || math.Abs(x) > math.MaxInt64/float64(time.Second) {
