@@ -121,6 +121,80 @@ func TestRL1MemcachedBlackhole(t *testing.T) { runFault(t, memcachedFB, faultBla
 func TestRL1MemcachedReset(t *testing.T)     { runFault(t, memcachedFB, faultReset) }
 func TestRL1MemcachedDown(t *testing.T)      { runFault(t, memcachedFB, faultDown) }
 
+func TestRL1RedisResetOnce(t *testing.T)     { runResetOnce(t, redisFB) }
+func TestRL1MemcachedResetOnce(t *testing.T) { runResetOnce(t, memcachedFB) }
+
+// runResetOnce: every open connection is reset once (a server restart, a
+// load balancer dropping its connections) and the network is fine
+// afterwards. The pooled connections are all dead: the first call may fail
+// — in bounded time — or the client may notice and redial; either way the
+// calls after it succeed.
+func runResetOnce(t *testing.T, be faultBackend) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*hangGuard)
+	defer cancel()
+	p := testserver.StartFaultProxy(t, be.start(t))
+	strict := faultRegion(t, be, p.Addr())
+	open := faultRegion(t, be, p.Addr(), dogpile.WithFailOpen(failOpenCooldown))
+	// Fill the pools: a few calls at once on each region.
+	done := make(chan error, 8)
+	for i := range 8 {
+		r := strict
+		if i%2 == 1 {
+			r = open
+		}
+		go func() { done <- r.Set(ctx, fmt.Sprintf("warm-%d", i), "x") }()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := p.ResetConnections(); n == 0 {
+		t.Fatal("no connection to reset: the regions' clients hold none open")
+	}
+	row := faultRow{backend: be.name, fault: "open connections reset once"}
+	describe := func(r *dogpile.Region) (string, time.Duration) {
+		var (
+			v   string
+			err error
+		)
+		took := timed(func() {
+			v, err = dogpile.GetOrCreate(ctx, r, "k1", func(context.Context) (string, error) { return "created", nil })
+		})
+		if took > be.bound {
+			t.Fatalf("GetOrCreate after the reset took %v, over the bound of %v", took, be.bound)
+		}
+		switch {
+		case err == nil && v == "created":
+			return "value (the client redialled) in " + ms(took), took
+		case err != nil && errors.Is(err, dogpile.ErrBackend):
+			return fmt.Sprintf("error (%s) in %s", errKind(err), ms(took)), took
+		}
+		t.Fatalf("GetOrCreate after the reset: %q, %v", v, err)
+		return "", 0
+	}
+	row.strict, _ = describe(strict)
+	row.failOpen, _ = describe(open)
+	healed := time.Now()
+	var tries int
+	row.recoverStrict = recoverAfter(t, healed, &tries, func(i int) error {
+		if err := strict.Set(ctx, "after", "x"); err != nil {
+			return err
+		}
+		_, _, err := dogpile.Get[string](ctx, strict, "after")
+		return err
+	})
+	row.recoverFailOpn = recoverAfter(t, healed, &tries, func(int) error {
+		if _, ok, err := dogpile.Get[string](ctx, open, "after"); err != nil || !ok {
+			return fmt.Errorf("%v, %v", ok, err)
+		}
+		return nil
+	})
+	t.Logf("%s: default %s, fail-open %s; recovered in %s and %s", be.name, row.strict, row.failOpen, row.recoverStrict, row.recoverFailOpn)
+	recordFault(row)
+}
+
 // faultRegion configures a region on the proxy and closes it at the end.
 func faultRegion(t *testing.T, be faultBackend, addr string, opts ...dogpile.RegionOption) *dogpile.Region {
 	t.Helper()
