@@ -69,6 +69,28 @@ type ValueBackend interface {
 	SetValue(ctx context.Context, key string, value any) error
 }
 
+// KeepingBackend is implemented by backends that hold bytes in process
+// memory, such as a local tier in front of a remote store (package tiered):
+// the region hands the backend the value it decoded from an entry to keep
+// beside the entry, and takes it back on the next hit on the same bytes
+// instead of decoding them again. A hit then costs about what it costs on a
+// ValueBackend, and, as there, callers share the value: they must not modify
+// it. A region reads its shared invalidation times (SharedInvalidation(0))
+// apart from the value on such a backend, which is in memory.
+type KeepingBackend interface {
+	Backend
+	// KeepsDecoded reports whether the backend keeps decoded values (asked
+	// once, when the region is configured); when false the region decodes
+	// every hit, as on any byte backend.
+	KeepsDecoded() bool
+	// GetKept is Get that also returns what Keep kept with the very bytes
+	// returned: nil if nothing was kept, or if the entry changed since.
+	GetKept(ctx context.Context, key string) (value []byte, kept any, ok bool, err error)
+	// Keep keeps kept with key's entry if the entry still holds value (the
+	// bytes GetKept returned, not a copy); otherwise it does nothing.
+	Keep(key string, value []byte, kept any)
+}
+
 // Proxy wraps a backend to observe or change its calls (the seed's
 // ProxyBackend). See [WithWrap].
 type Proxy func(next Backend) Backend

@@ -10,6 +10,9 @@ import (
 // lookup reads one (mangled) key. found is false for a missing key and for an
 // entry that isn't a readable T.
 func lookup[T any](ctx context.Context, r *Region, s *regionState, key string) (v T, created int64, size int, found bool, err error) {
+	if s.keeping != nil {
+		return lookupKept[T](ctx, r, s, key)
+	}
 	if s.shared != nil {
 		// The invalidation times come with the value: in the same round trip
 		// when the backend reads many keys at once.
@@ -46,6 +49,39 @@ func lookup[T any](ctx context.Context, r *Region, s *regionState, key string) (
 		return v, 0, 0, false, s.wrap("get", key, err)
 	}
 	v, created, found = decode[T](r, key, b)
+	return v, created, len(b), found, nil
+}
+
+// keptValue is what a region gives a KeepingBackend to keep: the decoded
+// value, marked with the region, so that another region sharing the backend
+// (with another codec, or signing keys) never takes it for its own.
+type keptValue struct {
+	region  *Region
+	value   any
+	created int64
+}
+
+// lookupKept is lookup on a KeepingBackend: the value decoded and kept at an
+// earlier hit on the same bytes, or the bytes decoded now and handed over to
+// be kept.
+func lookupKept[T any](ctx context.Context, r *Region, s *regionState, key string) (v T, created int64, size int, found bool, err error) {
+	if s.shared != nil {
+		if err := s.shared.read(ctx); err != nil {
+			return v, 0, 0, false, s.wrap("get", s.shared.key, err)
+		}
+	}
+	b, x, ok, err := s.keeping.GetKept(ctx, key)
+	if err != nil || !ok {
+		return v, 0, 0, false, s.wrap("get", key, err)
+	}
+	if k, ok := x.(*keptValue); ok && k.region == r {
+		if t, ok := k.value.(T); ok {
+			return t, k.created, len(b), true, nil
+		}
+	}
+	if v, created, found = decode[T](r, key, b); found {
+		s.keeping.Keep(key, b, &keptValue{region: r, value: v, created: created})
+	}
 	return v, created, len(b), found, nil
 }
 

@@ -52,6 +52,7 @@ type regionState struct {
 	real        Backend // beneath the proxies
 	backendName string
 	values      ValueBackend
+	keeping     KeepingBackend // not with values: a ValueBackend stores no bytes to decode
 	multi       MultiBackend
 	mutexes     MutexBackend
 	expiration  time.Duration // <= 0: never
@@ -132,6 +133,9 @@ func (r *Region) install(b Backend, name string, c *configOptions) error {
 		s.backend = c.wrap[i](s.backend)
 	}
 	s.values, _ = s.backend.(ValueBackend)
+	if k, ok := s.backend.(KeepingBackend); ok && s.values == nil && k.KeepsDecoded() {
+		s.keeping = k
+	}
 	s.multi, _ = s.backend.(MultiBackend)
 	s.mutexes, _ = s.backend.(MutexBackend)
 	s.inv = c.invalidator
