@@ -9,6 +9,7 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/tiered"
 )
 
 // The value every hit benchmark reads: a short string, so that the numbers
@@ -67,6 +68,16 @@ func BenchmarkSerializedMemoryHit(b *testing.B) {
 	benchHit(b, benchRegion(b, m), nil)
 }
 
+// BenchmarkBoundedMemoryHit: a hit on a memory backend bounded by
+// MaxEntries, which, like the tier, keeps its entries in otter.
+func BenchmarkBoundedMemoryHit(b *testing.B) {
+	m, err := dogpile.NewMemoryBackend(dogpile.MemoryOptions{MaxEntries: 10_000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchHit(b, benchRegion(b, m), nil)
+}
+
 // BenchmarkTieredHit: a hit served by the local tier in front of Redis.
 func BenchmarkTieredHit(b *testing.B) {
 	n := newNode(b, testserver.SharedRedis(b).Addr(), uniq("bench"), nodeConfig{})
@@ -76,6 +87,36 @@ func BenchmarkTieredHit(b *testing.B) {
 	if d := n.trips.count() - before; d != 0 {
 		b.Fatalf("%d round trips to Redis during the benchmark: hits were not local", d)
 	}
+}
+
+// BenchmarkTieredHitSharedInvalidation: a tier hit with
+// SharedInvalidation(0), whose invalidation times are a second local copy.
+func BenchmarkTieredHitSharedInvalidation(b *testing.B) {
+	n := newNode(b, testserver.SharedRedis(b).Addr(), uniq("bench"), nodeConfig{})
+	r, err := dogpile.NewRegion(dogpile.WithName(uniq("region"))).ConfigureBackend(n.tier,
+		dogpile.WithExpiration(time.Hour), dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var before int64
+	benchHit(b, r, func() { before = n.trips.count() })
+	b.StopTimer()
+	if d := n.trips.count() - before; d != 0 {
+		b.Fatalf("%d round trips to Redis during the benchmark: hits were not local", d)
+	}
+}
+
+// BenchmarkTieredHitDecodeEveryHit: the same with DecodeEveryHit, so that
+// the region decodes the local copy's bytes at every hit.
+func BenchmarkTieredHitDecodeEveryHit(b *testing.B) {
+	n := newNode(b, testserver.SharedRedis(b).Addr(), uniq("bench"), nodeConfig{})
+	tb, err := tiered.New(n.remote, tiered.Options{Notifier: n.obs, DecodeEveryHit: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tb.Close()
+	n.obs.state(b, true)
+	benchHit(b, benchRegion(b, tb), nil)
 }
 
 // BenchmarkRedisHit: the same hit without the tier, for scale.

@@ -48,6 +48,13 @@ type Options struct {
 	// Logger receives the tier's warnings: a lost subscription, a message
 	// that could not be sent. slog.Default() when nil.
 	Logger *slog.Logger
+	// DecodeEveryHit makes the region decode the local copy's bytes at
+	// every hit, so that each caller gets a value of its own, as from the
+	// remote backend. By default the tier keeps the value the region decoded
+	// beside the bytes (dogpile.KeepingBackend): a hit then decodes nothing
+	// and allocates nothing, but callers share the value, as with the memory
+	// backend, and must not modify it.
+	DecodeEveryHit bool
 }
 
 // Backend is a remote backend with a bounded in-process tier in front of it.
@@ -57,8 +64,10 @@ type Options struct {
 type Backend struct {
 	proxy.Base // the remote backend: writes, misses, the mutex
 
-	local    *otter.Cache[string, entry]
+	local    *otter.Cache[string, *entry]
 	clock    *otter.CoarseClock
+	ttl      int64 // nanoseconds
+	keep     bool  // keep decoded values
 	notifier Notifier
 	log      *slog.Logger
 	from     origin
@@ -85,15 +94,20 @@ const numStripes = 256
 // clockResolution is the local tier's clock's, for TTLs of 100ms and more.
 const clockResolution = 10 * time.Millisecond
 
-// entry is a local copy: a value, or the remote's answer that there is none.
+// entry is a local copy: a value, or the remote's answer that there is none;
+// and what the region decoded from the value, once it has.
 type entry struct {
-	v  []byte
-	ok bool
+	v       []byte
+	ok      bool
+	expires int64 // on the tier's clock
+	kept    atomic.Pointer[any]
 }
 
 var (
 	_ dogpile.MultiBackend = (*Backend)(nil)
 	_ dogpile.MutexBackend = (*Backend)(nil)
+
+	_ dogpile.KeepingBackend = (*Backend)(nil)
 )
 
 // New returns a tier in front of remote and starts its subscription. Until
@@ -119,23 +133,22 @@ func New(remote dogpile.Backend, opts Options) (*Backend, error) {
 	if opts.TTL == 0 {
 		opts.TTL = DefaultTTL
 	}
-	// A coarse clock: the expiry check on every hit would otherwise read the
-	// system clock, the largest single cost of a hit on a virtual machine.
-	// TTLs are seconds; a lag of a few milliseconds does not matter.
-	clock := otter.NewCoarseClock(min(clockResolution, max(opts.TTL/10, time.Millisecond)))
-	local, err := otter.New(&otter.Options[string, entry]{
-		MaximumSize:      opts.MaxEntries,
-		ExpiryCalculator: otter.ExpiryWriting[string, entry](opts.TTL),
-		Clock:            clock,
-	})
+	// The tier checks the TTL itself, on a coarse clock: otter's own expiry
+	// doubles the cost of a lookup, and reading the system clock at every
+	// hit is the largest single cost of a hit on a virtual machine. TTLs are
+	// seconds; a lag of a few milliseconds does not matter. Expired copies
+	// are dropped when read, or evicted as the least useful.
+	local, err := otter.New(&otter.Options[string, *entry]{MaximumSize: opts.MaxEntries})
 	if err != nil {
-		clock.Stop()
-		return nil, &dogpile.ArgError{Name: "Options", Reason: err.Error()}
+		return nil, &dogpile.ArgError{Name: "MaxEntries", Value: opts.MaxEntries, Reason: err.Error()}
 	}
+	clock := otter.NewCoarseClock(min(clockResolution, max(opts.TTL/10, time.Millisecond)))
 	b := &Backend{
 		Base:     proxy.Base{Next: remote},
 		local:    local,
 		clock:    clock,
+		ttl:      int64(opts.TTL),
+		keep:     !opts.DecodeEveryHit,
 		notifier: opts.Notifier,
 		log:      opts.Logger,
 		seed:     maphash.MakeSeed(),
@@ -247,33 +260,79 @@ func (b *Backend) snap(key string) snapshot {
 // copy. If it moved the counter before our check, we drop what we stored;
 // if after, its drop comes after our store. Either way no copy older than a
 // change survives it.
-func (b *Backend) fill(key string, s snapshot, e entry) {
+func (b *Backend) fill(key string, s snapshot, e *entry) {
 	if !s.live || !b.live.Load() {
 		return
 	}
+	e.expires = b.clock.NowNano() + b.ttl
 	b.local.Set(key, e)
 	if !b.live.Load() || b.gen.Load() != s.gen || b.stripe(key).Load() != s.seq {
 		b.local.Invalidate(key)
 	}
 }
 
+// lookup returns key's local copy, if the tier may serve one.
+func (b *Backend) lookup(key string) (*entry, bool) {
+	if !b.live.Load() {
+		return nil, false
+	}
+	e, ok := b.local.GetIfPresent(key)
+	if !ok || b.clock.NowNano() > e.expires {
+		return nil, false
+	}
+	return e, true
+}
+
 // Get returns the local copy of key, or reads it from the remote backend and
 // keeps a copy. The remote's "no value" is kept too, so a key nobody has
 // created does not cost a round trip per read.
 func (b *Backend) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	if b.live.Load() {
-		if e, ok := b.local.GetIfPresent(key); ok {
-			return e.v, e.ok, nil
-		}
+	if e, ok := b.lookup(key); ok {
+		return e.v, e.ok, nil
 	}
+	return b.getRemote(ctx, key)
+}
+
+func (b *Backend) getRemote(ctx context.Context, key string) ([]byte, bool, error) {
 	s := b.snap(key)
 	b.remoteReads.Add(1)
 	v, ok, err := b.Next.Get(ctx, key)
 	if err != nil {
 		return nil, false, err
 	}
-	b.fill(key, s, entry{v: v, ok: ok})
+	b.fill(key, s, &entry{v: v, ok: ok})
 	return v, ok, nil
+}
+
+// KeepsDecoded reports whether the tier keeps the region's decoded values
+// (dogpile.KeepingBackend): true unless Options.DecodeEveryHit.
+func (b *Backend) KeepsDecoded() bool { return b.keep }
+
+// GetKept is Get that also returns the value the region decoded from the
+// local copy, if it was kept (dogpile.KeepingBackend).
+func (b *Backend) GetKept(ctx context.Context, key string) ([]byte, any, bool, error) {
+	if e, ok := b.lookup(key); ok {
+		if p := e.kept.Load(); p != nil {
+			return e.v, *p, e.ok, nil
+		}
+		return e.v, nil, e.ok, nil
+	}
+	v, ok, err := b.getRemote(ctx, key)
+	return v, nil, ok, err
+}
+
+// Keep keeps the region's decoded value with key's local copy, if the copy
+// still holds value (dogpile.KeepingBackend). A later change of the key
+// replaces or drops the copy, and what was kept with it.
+func (b *Backend) Keep(key string, value []byte, kept any) {
+	if len(value) == 0 {
+		return
+	}
+	e, ok := b.local.GetIfPresent(key)
+	if !ok || !e.ok || len(e.v) != len(value) || &e.v[0] != &value[0] {
+		return
+	}
+	e.kept.Store(&kept)
 }
 
 // GetMulti answers from local copies where it can and reads the rest from
@@ -283,7 +342,7 @@ func (b *Backend) GetMulti(ctx context.Context, keys []string) ([][]byte, error)
 	var miss []int
 	if b.live.Load() {
 		for i, k := range keys {
-			if e, ok := b.local.GetIfPresent(k); ok {
+			if e, ok := b.lookup(k); ok {
 				out[i] = e.v
 				continue
 			}
@@ -313,7 +372,7 @@ func (b *Backend) GetMulti(ctx context.Context, keys []string) ([][]byte, error)
 	}
 	for j, i := range miss {
 		out[i] = vals[j]
-		b.fill(ask[j], snaps[j], entry{v: vals[j], ok: vals[j] != nil})
+		b.fill(ask[j], snaps[j], &entry{v: vals[j], ok: vals[j] != nil})
 	}
 	return out, nil
 }

@@ -3,16 +3,19 @@ package tiered_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backends/redis"
+	"github.com/dogpile-go/dogpile/codec"
 	"github.com/dogpile-go/dogpile/dogpiletest"
 	"github.com/dogpile-go/dogpile/internal/testserver"
 	"github.com/dogpile-go/dogpile/tiered"
@@ -588,3 +591,77 @@ type failingPublish struct {
 }
 
 func (f *failingPublish) Publish(context.Context, []byte) error { return f.err }
+
+// TestTierKeepsDecodedValues: the tier keeps the value the region decoded
+// beside the bytes (dogpile.KeepingBackend), so a hit decodes nothing and
+// allocates nothing; a change of the key drops what was kept; another
+// region sharing the tier never gets the first's value; DecodeEveryHit
+// gives every caller a copy of its own.
+func TestTierKeepsDecodedValues(t *testing.T) {
+	ctx := ctxT(t)
+	addr := testserver.SharedRedis(t).Addr()
+	n := newNode(t, addr, uniq("keep"), nodeConfig{})
+	r, err := dogpile.NewRegion().ConfigureBackend(n.tier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := uniq("k")
+	create := func(v ...int) func(context.Context) ([]int, error) {
+		return func(context.Context) ([]int, error) { return v, nil }
+	}
+	never := create(9)
+	get := func() []int {
+		t.Helper()
+		v, err := dogpile.GetOrCreate(ctx, r, k, never)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if v, err := dogpile.GetOrCreate(ctx, r, k, create(1, 2, 3)); err != nil || !slices.Equal(v, []int{1, 2, 3}) {
+		t.Fatalf("GetOrCreate = %v, %v", v, err)
+	}
+	first := get() // read from Redis, decoded, kept
+	if again := get(); !slices.Equal(again, []int{1, 2, 3}) || unsafe.SliceData(again) != unsafe.SliceData(first) {
+		t.Fatalf("second hit = %v at %p, first at %p; want the very value kept", again, unsafe.SliceData(again), unsafe.SliceData(first))
+	}
+	if a := testing.AllocsPerRun(100, func() { get() }); a != 0 {
+		t.Errorf("a hit on a kept value allocates %v times, want 0", a)
+	}
+
+	if err := r.Set(ctx, k, []int{4, 5}); err != nil {
+		t.Fatal(err)
+	}
+	if v := get(); !slices.Equal(v, []int{4, 5}) {
+		t.Fatalf("after Set: %v, want [4 5]", v)
+	}
+
+	// Another region on the same tier, with another codec: the entry is not
+	// its own (a miss), whatever the first region kept.
+	other, err := dogpile.NewRegion(dogpile.WithCodec(codec.JSON)).ConfigureBackend(n.tier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get()
+	if v, ok, err := dogpile.Get[[]int](ctx, other, k); ok || err != nil {
+		t.Fatalf("a region with another codec got %v, %v, %v; want a miss", v, ok, err)
+	}
+
+	// DecodeEveryHit: a copy per caller.
+	m := newNode(t, addr, uniq("copies"), nodeConfig{})
+	tb, err := tiered.New(m.remote, tiered.Options{Notifier: m.obs, DecodeEveryHit: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	m.obs.state(t, true)
+	rc, err := dogpile.NewRegion().ConfigureBackend(tb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _, _ := dogpile.Get[[]int](ctx, rc, k)
+	y, _, _ := dogpile.Get[[]int](ctx, rc, k)
+	if !slices.Equal(x, []int{4, 5}) || !slices.Equal(y, x) || unsafe.SliceData(x) == unsafe.SliceData(y) {
+		t.Fatalf("DecodeEveryHit: hits %v at %p and %v at %p; want equal values, separate copies", x, unsafe.SliceData(x), y, unsafe.SliceData(y))
+	}
+}
