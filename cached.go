@@ -193,8 +193,8 @@ func (c *CachedFunc[A, V]) Call(ctx context.Context, a A) (V, error) {
 	k := c.r.mangle(key)
 	// The two halves of GetOrCreate, so that a hit builds no creator closure:
 	// the key is a hit's only allocation.
-	p := lookupForCreate[V](ctx, c.r, s, k, &o)
-	if p.done {
+	var p pending[V]
+	if lookupForCreate(ctx, c.r, s, k, &o, &p) {
 		return p.v, p.err
 	}
 	return c.create(ctx, s, k, p, a, o)

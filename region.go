@@ -52,6 +52,7 @@ type regionState struct {
 	real        Backend // beneath the proxies
 	backendName string
 	values      ValueBackend
+	mem         *MemoryBackend // values, when it is the built-in memory backend and nothing else reads the store
 	keeping     KeepingBackend // not with values: a ValueBackend stores no bytes to decode
 	multi       MultiBackend
 	mutexes     MutexBackend
@@ -133,6 +134,9 @@ func (r *Region) install(b Backend, name string, c *configOptions) error {
 		s.backend = c.wrap[i](s.backend)
 	}
 	s.values, _ = s.backend.(ValueBackend)
+	if m, ok := s.backend.(*MemoryBackend); ok && c.invalidator == nil {
+		s.mem = m
+	}
 	if k, ok := s.backend.(KeepingBackend); ok && s.values == nil && k.KeepsDecoded() {
 		s.keeping = k
 	}
