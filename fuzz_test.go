@@ -354,8 +354,8 @@ func FuzzCachedKey(f *testing.F) {
 	f.Add("a b", int64(42), uint8(7), 1.5, true, []byte("raw"), int64(1700000000))
 	f.Add("", int64(-1), uint8(0), math.Inf(-1), false, []byte(nil), int64(0))
 	f.Add(`"quoted" \ x`, int64(math.MinInt64), uint8(255), math.NaN(), true, []byte{0, 0xff}, int64(math.MaxInt64))
-	f.Add("a,b,,c", int64(0), uint8(1), math.Copysign(0, -1), false, []byte(":"), int64(-62135596801))    // year 0 minus a second
-	f.Add("k:v k2:v2", int64(3), uint8(9), 1e300, true, []byte(" "), int64(253402300800)) // year 10000
+	f.Add("a,b,,c", int64(0), uint8(1), math.Copysign(0, -1), false, []byte(":"), int64(-62135596801)) // year 0 minus a second
+	f.Add("k:v k2:v2", int64(3), uint8(9), 1e300, true, []byte(" "), int64(253402300800))              // year 10000
 	f.Add("\xff\xfe invalid utf-8 \u2028", int64(5), uint8(2), 5e-324, false, []byte("]"), int64(1))
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, s string, n int64, u uint8, fl float64, b bool, raw []byte, unix int64) {
