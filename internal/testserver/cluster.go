@@ -41,12 +41,19 @@ func (c *Cluster) Stop() {
 func StartCluster(t testing.TB) *Cluster {
 	t.Helper()
 	NeedRedis(t)
-	c, err := startCluster(t, t.TempDir(), 3)
-	if err != nil {
-		t.Fatal(err)
+	// A free port can be taken by another test before the node binds it (or
+	// its cluster bus, port+10000, can be in use): start again on new ports.
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		var c *Cluster
+		if c, err = startCluster(t, t.TempDir(), 3); err == nil {
+			t.Cleanup(c.Stop)
+			return c
+		}
+		t.Logf("testserver: cluster start failed, retrying on new ports: %v", err)
 	}
-	t.Cleanup(c.Stop)
-	return c
+	t.Fatal(err)
+	return nil
 }
 
 func startCluster(t testing.TB, dir string, masters int) (*Cluster, error) {
