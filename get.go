@@ -7,20 +7,25 @@ import (
 	"github.com/dogpile-go/dogpile/lock"
 )
 
+// memLookup reads key from the built-in memory backend, called directly: the
+// hit path of most regions, kept short.
+func memLookup[T any](m *MemoryBackend, key string) (v T, created int64, found bool) {
+	if x, ok := m.load(key); ok {
+		if e, ok := x.(*valueEntry); ok {
+			if t, ok := e.value.(T); ok {
+				return t, e.created, true
+			}
+		}
+	}
+	return v, 0, false
+}
+
 // lookup reads one (mangled) key. found is false for a missing key and for an
 // entry that isn't a readable T.
 func lookup[T any](ctx context.Context, r *Region, s *regionState, key string) (v T, created int64, size int, found bool, err error) {
 	if s.mem != nil {
-		// The built-in memory backend, called directly: the hit path of
-		// most regions, kept short.
-		if x, ok := s.mem.load(key); ok {
-			if e, ok := x.(*valueEntry); ok {
-				if t, ok := e.value.(T); ok {
-					return t, e.created, 0, true, nil
-				}
-			}
-		}
-		return v, 0, 0, false, nil
+		v, created, found = memLookup[T](s.mem, key)
+		return v, created, 0, found, nil
 	}
 	if s.keeping != nil {
 		return lookupKept[T](ctx, r, s, key)

@@ -41,15 +41,11 @@ func GetOrCreate[T any](ctx context.Context, r *Region, key string, create func(
 	if s.mem != nil && !r.failOpen {
 		// A hit on the built-in memory backend, without the general path's
 		// calls (a miss goes on to it and reads the map once more).
-		if x, ok := s.mem.load(k); ok {
-			if e, ok := x.(*valueEntry); ok {
-				if t, ok := e.value.(T); ok && s.state(ctx, e.created, &o) == lock.Fresh {
-					if r.obs != nil {
-						r.obs.Observe(EventHit, 0)
-					}
-					return t, nil
-				}
+		if v, created, ok := memLookup[T](s.mem, k); ok && s.state(ctx, created, &o) == lock.Fresh {
+			if r.obs != nil {
+				r.obs.Observe(EventHit, 0)
 			}
+			return v, nil
 		}
 	}
 	var p pending[T]
