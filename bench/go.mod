@@ -48,3 +48,11 @@ require (
 	golang.org/x/text v0.42.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+require github.com/dogpile-go/dogpile/backends/memcached v0.0.0
+
+replace github.com/dogpile-go/dogpile/backends/memcached => ../backends/memcached
+
+require github.com/dogpile-go/dogpile/backends/redis v0.0.0
+
+replace github.com/dogpile-go/dogpile/backends/redis => ../backends/redis

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 
 	"github.com/dogpile-go/dogpile"
-	_ "github.com/dogpile-go/dogpile/backends/file" // registers the "file" backend the file names
 	"github.com/dogpile-go/dogpile/config"
 )
 
@@ -16,12 +15,12 @@ func Example() {
 	dir, _ := os.MkdirTemp("", "dogpile-config-example")
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "dogpile.toml")
-	os.Setenv("CACHE_DIR", dir)
+	os.Setenv("CACHE_ENTRIES", "10000")
 	os.WriteFile(path, []byte(`
 [cache.local]
-backend = "file"
+backend = "memory"
 expiration_time = "10m"
-arguments.filename = "${CACHE_DIR}/cache.db"
+arguments.max_entries = "${CACHE_ENTRIES}"
 
 [cache.hot]
 backend = "memory"

@@ -53,7 +53,7 @@ func FuzzFromMapFlatAndNested(f *testing.F) {
 			settings["arguments"] = map[string]any{argName: argVal}
 		}
 		nested := map[string]any{"cache": map[string]any{region: settings}}
-		envs := env(map[string]string{"HOST": "cache.internal"})
+		envs := config.WithEnv(func(name string) (string, bool) { return "cache.internal", name == "HOST" })
 
 		ff, ferr := config.FromMap("flat", flat, envs)
 		nf, nerr := config.FromMap("nested", nested, envs)

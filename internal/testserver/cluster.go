@@ -89,15 +89,15 @@ func startCluster(t testing.TB, dir string, masters int) (*Cluster, error) {
 	}
 	// redis-cli returns once the slots are assigned; the nodes still have to
 	// gossip until each one sees the whole cluster.
-	err = waitFor(15*time.Second, "cluster_state:ok on every node", func(ctx context.Context) error {
+	err = WaitFor(15*time.Second, "cluster_state:ok on every node", func(ctx context.Context) error {
 		for _, n := range c.Nodes {
-			v, err := redisDo(ctx, n.Addr(), "cluster", "info")
+			v, err := Do(ctx, n.Addr(), "cluster", "info")
 			if err != nil {
 				return err
 			}
 			info, _ := v.(string)
 			if !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_known_nodes:"+strconv.Itoa(masters)) {
-				return fmt.Errorf("%w: %s: %s", errNotYet, n.Addr(), firstLines(info, 3))
+				return fmt.Errorf("%w: %s: %s", ErrNotYet, n.Addr(), firstLines(info, 3))
 			}
 		}
 		return nil

@@ -20,8 +20,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 )
 
 // redisPackages are the Debian packages that provide redis-server and
@@ -218,18 +216,10 @@ func StartRedisTLS(t testing.TB, clientAuth bool, extra ...string) (*Process, TL
 	return p, files
 }
 
-// redisDo runs one command against addr with a short-lived client, for the
-// harness's own polling.
-func redisDo(ctx context.Context, addr string, args ...any) (any, error) {
-	c := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: time.Second, Protocol: 2})
-	defer c.Close()
-	return c.Do(ctx, args...).Result()
-}
-
-// waitFor polls cond every 20ms until it returns nil or timeout passes; then
+// WaitFor polls cond every 20ms until it returns nil or timeout passes; then
 // it returns cond's last error. It is for external events (a cluster
 // converging, a failover) whose timing no channel can report.
-func waitFor(timeout time.Duration, what string, cond func(ctx context.Context) error) error {
+func WaitFor(timeout time.Duration, what string, cond func(ctx context.Context) error) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -324,5 +314,5 @@ func StopShared() {
 	shared.dirs = nil
 }
 
-// errNotYet is what pollers return while a condition does not hold yet.
-var errNotYet = errors.New("not yet")
+// ErrNotYet is what pollers return while a condition does not hold yet.
+var ErrNotYet = errors.New("not yet")

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 )
 
 // SentinelMasterName is the service name the Sentinel setup monitors.
@@ -46,11 +44,9 @@ func (s *Sentinel) MasterAddr(ctx context.Context) (string, error) {
 		if !p.Running() {
 			continue
 		}
-		sc := goredis.NewSentinelClient(&goredis.Options{Addr: p.Addr(), MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: time.Second})
-		hp, err := sc.GetMasterAddrByName(ctx, s.MasterName).Result()
-		sc.Close()
-		if err == nil && len(hp) == 2 {
-			return net.JoinHostPort(hp[0], hp[1]), nil
+		v, err := Do(ctx, p.Addr(), "SENTINEL", "GET-MASTER-ADDR-BY-NAME", s.MasterName)
+		if hp, ok := v.([]any); err == nil && ok && len(hp) == 2 {
+			return net.JoinHostPort(fmt.Sprint(hp[0]), fmt.Sprint(hp[1])), nil
 		}
 		lastErr = err
 	}
@@ -104,13 +100,13 @@ func StartSentinel(t testing.TB) *Sentinel {
 	replica.Start(t)
 	s.Servers = []*Process{master, replica}
 
-	err := waitFor(10*time.Second, "replica in sync", func(ctx context.Context) error {
-		v, err := redisDo(ctx, replica.Addr(), "info", "replication")
+	err := WaitFor(10*time.Second, "replica in sync", func(ctx context.Context) error {
+		v, err := Do(ctx, replica.Addr(), "info", "replication")
 		if err != nil {
 			return err
 		}
 		if info, _ := v.(string); !containsLine(info, "master_link_status:up") {
-			return errNotYet
+			return ErrNotYet
 		}
 		return nil
 	})
@@ -142,16 +138,20 @@ sentinel parallel-syncs %s 1
 		s.Sentinels = append(s.Sentinels, p)
 	}
 
-	err = waitFor(20*time.Second, "every sentinel knowing the replica and the other sentinels", func(ctx context.Context) error {
+	err = WaitFor(20*time.Second, "every sentinel knowing the replica and the other sentinels", func(ctx context.Context) error {
 		for _, p := range s.Sentinels {
-			sc := goredis.NewSentinelClient(&goredis.Options{Addr: p.Addr(), MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: time.Second})
-			m, err := sc.Master(ctx, s.MasterName).Result()
-			sc.Close()
+			v, err := Do(ctx, p.Addr(), "SENTINEL", "MASTER", s.MasterName)
 			if err != nil {
 				return err
 			}
+			m := map[string]string{}
+			if kv, ok := v.([]any); ok {
+				for i := 0; i+1 < len(kv); i += 2 {
+					m[fmt.Sprint(kv[i])] = fmt.Sprint(kv[i+1])
+				}
+			}
 			if m["num-slaves"] != "1" || m["num-other-sentinels"] != "2" {
-				return fmt.Errorf("%w: %s sees %s replicas and %s other sentinels", errNotYet, p.Name, m["num-slaves"], m["num-other-sentinels"])
+				return fmt.Errorf("%w: %s sees %s replicas and %s other sentinels", ErrNotYet, p.Name, m["num-slaves"], m["num-other-sentinels"])
 			}
 		}
 		return nil

@@ -1,4 +1,4 @@
-package testserver
+package testserver_test
 
 import (
 	"context"
@@ -11,16 +11,18 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/dogpile-go/dogpile/internal/testserver"
 )
 
 func TestStartRedisAnswersAndStops(t *testing.T) {
-	var p *Process
+	var p *testserver.Process
 	t.Run("inner", func(t *testing.T) {
-		p = StartRedis(t, "--requirepass", "s3cret")
-		if got := RedisCLI(t, p.Addr(), "--no-auth-warning", "-a", "s3cret", "PING"); got != "PONG" {
+		p = testserver.StartRedis(t, "--requirepass", "s3cret")
+		if got := testserver.RedisCLI(t, p.Addr(), "--no-auth-warning", "-a", "s3cret", "PING"); got != "PONG" {
 			t.Fatalf("PING = %q, want PONG", got)
 		}
-		if got := RedisCLI(t, p.Addr(), "PING"); !strings.Contains(got, "NOAUTH") {
+		if got := testserver.RedisCLI(t, p.Addr(), "PING"); !strings.Contains(got, "NOAUTH") {
 			t.Fatalf("PING without the password = %q; the extra argument --requirepass did not apply", got)
 		}
 	})
@@ -30,21 +32,21 @@ func TestStartRedisAnswersAndStops(t *testing.T) {
 }
 
 func TestRedisKillRestart(t *testing.T) {
-	p := StartRedis(t)
-	RedisCLI(t, p.Addr(), "SET", "k", "v")
+	p := testserver.StartRedis(t)
+	testserver.RedisCLI(t, p.Addr(), "SET", "k", "v")
 	p.Kill()
 	if p.Running() {
 		t.Fatal("Running after Kill")
 	}
 	p.Restart(t)
 	// No persistence: a restarted server is empty.
-	if got := RedisCLI(t, p.Addr(), "EXISTS", "k"); got != "0" {
+	if got := testserver.RedisCLI(t, p.Addr(), "EXISTS", "k"); got != "0" {
 		t.Fatalf("EXISTS after restart = %q, want 0", got)
 	}
 }
 
 func TestStartRedisTLS(t *testing.T) {
-	p, files := StartRedisTLS(t, true)
+	p, files := testserver.StartRedisTLS(t, true)
 	pool := x509.NewCertPool()
 	ca, err := os.ReadFile(files.CA)
 	if err != nil {
@@ -65,7 +67,7 @@ func TestStartRedisTLS(t *testing.T) {
 }
 
 func TestStartCluster(t *testing.T) {
-	c := StartCluster(t)
+	c := testserver.StartCluster(t)
 	if len(c.Nodes) != 3 {
 		t.Fatalf("%d nodes, want 3", len(c.Nodes))
 	}
@@ -80,13 +82,13 @@ func TestStartCluster(t *testing.T) {
 	if masters := masters.Load(); masters != 3 {
 		t.Fatalf("%d masters, want 3", masters)
 	}
-	if got := RedisCLI(t, c.Nodes[0].Addr(), "CLUSTER", "INFO"); !strings.Contains(got, "cluster_slots_assigned:16384") {
+	if got := testserver.RedisCLI(t, c.Nodes[0].Addr(), "CLUSTER", "INFO"); !strings.Contains(got, "cluster_slots_assigned:16384") {
 		t.Fatalf("not every slot is assigned:\n%s", got)
 	}
 }
 
 func TestStartSentinel(t *testing.T) {
-	s := StartSentinel(t)
+	s := testserver.StartSentinel(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	m, err := s.Master(ctx)
@@ -97,11 +99,11 @@ func TestStartSentinel(t *testing.T) {
 		t.Fatalf("master is %s, want the first server %s", m.Addr(), s.Servers[0].Addr())
 	}
 	// The replica follows the master.
-	RedisCLI(t, m.Addr(), "SET", "k", "v")
-	if err := waitFor(5*time.Second, "replication of k", func(ctx context.Context) error {
-		v, err := redisDo(ctx, s.Servers[1].Addr(), "get", "k")
+	testserver.RedisCLI(t, m.Addr(), "SET", "k", "v")
+	if err := testserver.WaitFor(5*time.Second, "replication of k", func(ctx context.Context) error {
+		v, err := testserver.Do(ctx, s.Servers[1].Addr(), "get", "k")
 		if err != nil || v != "v" {
-			return errNotYet
+			return testserver.ErrNotYet
 		}
 		return nil
 	}); err != nil {

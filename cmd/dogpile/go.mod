@@ -1,0 +1,61 @@
+module github.com/dogpile-go/dogpile/cmd/dogpile
+
+go 1.26.0
+
+require github.com/dogpile-go/dogpile v0.0.0
+
+replace github.com/dogpile-go/dogpile => ../..
+
+require github.com/dogpile-go/dogpile/backends/file v0.0.0
+
+replace github.com/dogpile-go/dogpile/backends/file => ../../backends/file
+
+require github.com/dogpile-go/dogpile/backends/memcached v0.0.0
+
+replace github.com/dogpile-go/dogpile/backends/memcached => ../../backends/memcached
+
+require github.com/dogpile-go/dogpile/backends/redis v0.0.0
+
+replace github.com/dogpile-go/dogpile/backends/redis => ../../backends/redis
+
+require github.com/dogpile-go/dogpile/config v0.0.0
+
+replace github.com/dogpile-go/dogpile/config => ../../config
+
+require (
+	github.com/dogpile-go/dogpile/codec/msgpack v0.0.0 // indirect
+	github.com/redis/go-redis/v9 v9.23.0
+	gonum.org/v1/plot v0.17.0
+)
+
+require (
+	codeberg.org/go-fonts/liberation v0.5.0 // indirect
+	codeberg.org/go-latex/latex v0.2.0 // indirect
+	codeberg.org/go-pdf/fpdf v0.11.1 // indirect
+	git.sr.ht/~sbinet/gg v0.7.0 // indirect
+	github.com/ajstarks/svgo v0.0.0-20211024235047-1546f124cd8b // indirect
+	github.com/bradfitz/gomemcache v0.0.0-20260422231931-4d751bb6e37c // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/dustin/go-humanize v1.1.0 // indirect
+	github.com/golang/freetype v0.0.0-20170609003504-e2365dfdc4a0 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/mattn/go-isatty v0.0.24 // indirect
+	github.com/maypok86/otter/v2 v2.4.0 // indirect
+	github.com/ncruces/go-strftime v1.1.0 // indirect
+	github.com/pelletier/go-toml/v2 v2.4.3 // indirect
+	github.com/puzpuzpuz/xsync/v4 v4.5.0 // indirect
+	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
+	github.com/vmihailenco/msgpack/v5 v5.4.1 // indirect
+	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.6 // indirect
+	golang.org/x/image v0.30.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/text v0.28.0 // indirect
+	modernc.org/libc v1.80.1 // indirect
+	modernc.org/mathutil v1.7.1 // indirect
+	modernc.org/memory v1.12.1 // indirect
+	modernc.org/sqlite v1.62.0 // indirect
+)
+
+replace github.com/dogpile-go/dogpile/codec/msgpack => ../../codec/msgpack
