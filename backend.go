@@ -1,95 +1,12 @@
 package dogpile
 
-import (
-	"context"
+import "github.com/dogpile-go/dogpile/backend"
 
-	"github.com/dogpile-go/dogpile/lock"
-)
-
-// Backend is a store of byte values by key: the whole of what a backend must
-// do. A region owns encoding, metadata, expiry and locking; a backend only
-// stores what it is given, under the key exactly as given (no hidden prefix).
-//
-// Backends may also implement the optional interfaces [MultiBackend],
-// [MutexBackend] and [ValueBackend]; a region uses them when present and
-// emulates them when not. A backend may implement io.Closer; [Region.Close]
-// calls it.
-//
-// Implementations must be safe for concurrent use.
-type Backend interface {
-	// Get returns the value stored under key. ok is false when there is none;
-	// that is not an error.
-	Get(ctx context.Context, key string) (value []byte, ok bool, err error)
-	// Set stores value under key, replacing any other. The backend may keep
-	// value; the region does not modify it afterwards.
-	Set(ctx context.Context, key string, value []byte) error
-	// Delete removes key. Deleting a missing key is not an error.
-	Delete(ctx context.Context, key string) error
-}
-
-// MultiBackend is implemented by backends that read, write and delete many
-// keys in one round trip (MGET, pipelines, get-multi). Without it a region
-// loops over Get, Set and Delete.
-type MultiBackend interface {
-	Backend
-	// GetMulti returns one value per key, in the order of keys, nil where a
-	// key has no value.
-	GetMulti(ctx context.Context, keys []string) ([][]byte, error)
-	// SetMulti stores every item.
-	SetMulti(ctx context.Context, items map[string][]byte) error
-	// DeleteMulti removes every key; missing keys are not an error.
-	DeleteMulti(ctx context.Context, keys []string) error
-}
-
-// MutexBackend is implemented by backends that provide a mutex shared by
-// every process using the store (the seed's get_mutex), so that one creator
-// runs per key across processes. Without it a region elects one creator per
-// process.
-//
-// The mutex for a key must not collide with the value stored under the same
-// key: a backend keeps its locks apart (another key namespace, or another
-// file).
-type MutexBackend interface {
-	Backend
-	// Mutex returns a would-be holder of key's mutex, or nil if the store
-	// has none (a proxy over a backend without a mutex returns nil): the
-	// region then elects one creator per process.
-	Mutex(key string) lock.Mutex
-}
-
-// ValueBackend is implemented by in-process backends that can hold Go values
-// as they are, without encoding: a hit then costs a map lookup and allocates
-// nothing. The region stores its own entry type; a ValueBackend must hand back
-// exactly what it was given.
-type ValueBackend interface {
-	Backend
-	// GetValue returns the value stored by SetValue under key.
-	GetValue(ctx context.Context, key string) (value any, ok bool, err error)
-	// SetValue stores value under key.
-	SetValue(ctx context.Context, key string, value any) error
-}
-
-// KeepingBackend is implemented by backends that hold bytes in process
-// memory, such as a local tier in front of a remote store (package tiered):
-// the region hands the backend the value it decoded from an entry to keep
-// beside the entry, and takes it back on the next hit on the same bytes
-// instead of decoding them again. A hit then costs about what it costs on a
-// ValueBackend, and, as there, callers share the value: they must not modify
-// it. A region reads its shared invalidation times (SharedInvalidation(0))
-// apart from the value on such a backend, which is in memory.
-type KeepingBackend interface {
-	Backend
-	// KeepsDecoded reports whether the backend keeps decoded values (asked
-	// once, when the region is configured); when false the region decodes
-	// every hit, as on any byte backend.
-	KeepsDecoded() bool
-	// GetKept is Get that also returns what Keep kept with the very bytes
-	// returned: nil if nothing was kept, or if the entry changed since.
-	GetKept(ctx context.Context, key string) (value []byte, kept any, ok bool, err error)
-	// Keep keeps kept with key's entry if the entry still holds value (the
-	// bytes GetKept returned, not a copy); otherwise it does nothing.
-	Keep(key string, value []byte, kept any)
-}
+// Backend is a store of byte values by key: what a backend implements (see
+// package backend, which also has the optional upgrades a region uses when a
+// backend has them: many keys in one round trip, a distributed mutex, Go
+// values held as they are).
+type Backend = backend.Backend
 
 // Proxy wraps a backend to observe or change its calls (the seed's
 // ProxyBackend). See [WithWrap].

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backend"
 )
 
 // Conformance tests of the built-in backends, the registry and
@@ -331,7 +332,7 @@ func TestB5RegisterBackendByNameDuplicateAndAliases(t *testing.T) {
 // isSerialized reports whether b is memory_serialized: it stores bytes (no
 // Go-value interface) and keeps them.
 func isSerialized(b dogpile.Backend) bool {
-	if _, values := b.(dogpile.ValueBackend); values {
+	if _, values := b.(backend.Values); values {
 		return false
 	}
 	ctx := context.Background()
@@ -510,13 +511,13 @@ func TestB7ConfigureFromMap(t *testing.T) {
 func TestB8PlainBackendSupportsEveryFeature(t *testing.T) {
 	ctx := context.Background()
 	var b dogpile.Backend = newStore()
-	if _, ok := b.(dogpile.MultiBackend); ok {
+	if _, ok := b.(backend.Multi); ok {
 		t.Fatal("the test backend must have only get, set and delete")
 	}
-	if _, ok := b.(dogpile.MutexBackend); ok {
+	if _, ok := b.(backend.Locking); ok {
 		t.Fatal("the test backend must have only get, set and delete")
 	}
-	if _, ok := b.(dogpile.ValueBackend); ok {
+	if _, ok := b.(backend.Values); ok {
 		t.Fatal("the test backend must have only get, set and delete")
 	}
 

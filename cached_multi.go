@@ -17,7 +17,7 @@ type CachedMultiFunc[A comparable, V any] struct {
 // argument: the counterpart of the seed's cache_multi_on_arguments. fn takes
 // many arguments and returns their values in the same order — a batch
 // loader. Call reads every argument's value in one backend round trip (on a
-// MultiBackend) and calls fn once, with only the arguments that have no
+// backend.Multi) and calls fn once, with only the arguments that have no
 // usable value, in the order they were given (see GetOrCreateMulti).
 //
 // Keys, options and panics are those of Cached, argument by argument. A is

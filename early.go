@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
+
+	"github.com/dogpile-go/dogpile/internal/clock"
 )
 
 // WithEarlyRefresh makes hot keys regenerate shortly before they expire, so
@@ -57,6 +59,6 @@ func (e *earlyRefresh) due(created int64, exp time.Duration) bool {
 	if delta <= 0 {
 		return false
 	}
-	left := float64(created + int64(exp) - coarseNanos())
+	left := float64(created + int64(exp) - clock.Coarse())
 	return left < float64(delta)*e.beta*-math.Log(1-rand.Float64())
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/dogpile-go/dogpile/internal/clock"
 	"github.com/dogpile-go/dogpile/lock"
 )
 
@@ -37,7 +38,7 @@ func WithStaleIfError(maxStale time.Duration) RegionOption {
 // breakerOpen reports whether the backend is being skipped after a failure.
 func (r *Region) breakerOpen() bool {
 	until := r.openUntil.Load()
-	return until != 0 && coarseNanos() < until
+	return until != 0 && clock.Coarse() < until
 }
 
 // failed handles a backend error in a fail-open region: it opens the breaker
@@ -47,7 +48,7 @@ func (r *Region) failed(err error) bool {
 		return false
 	}
 	if !r.breakerOpen() {
-		r.openUntil.Store(nowNanos() + int64(r.cooldown))
+		r.openUntil.Store(clock.Now() + int64(r.cooldown))
 		r.logger.Warn("dogpile: backend failed; serving without the cache", "region", r.name, "retry_in", r.cooldown, "err", err)
 	}
 	return true
@@ -83,7 +84,7 @@ func (r *Region) staleOnError(s *regionState, st lock.State, created int64, o *c
 	if exp < 0 {
 		exp = 0
 	}
-	if nowNanos()-created > int64(exp+r.staleIfError) {
+	if clock.Now()-created > int64(exp+r.staleIfError) {
 		return false
 	}
 	r.observe(EventStaleServed, 0)

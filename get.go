@@ -69,7 +69,7 @@ func lookup[T any](ctx context.Context, r *Region, s *regionState, key string) (
 	return v, created, len(b), found, nil
 }
 
-// keptValue is what a region gives a KeepingBackend to keep: the decoded
+// keptValue is what a region gives a backend.Keeping to keep: the decoded
 // value, marked with the region, so that another region sharing the backend
 // (with another codec, or signing keys) never takes it for its own.
 type keptValue struct {
@@ -78,7 +78,7 @@ type keptValue struct {
 	created int64
 }
 
-// lookupKept is lookup on a KeepingBackend: the value decoded and kept at an
+// lookupKept is lookup on a backend.Keeping: the value decoded and kept at an
 // earlier hit on the same bytes, or the bytes decoded now and handed over to
 // be kept.
 func lookupKept[T any](ctx context.Context, r *Region, s *regionState, key string) (v T, created int64, size int, found bool, err error) {

@@ -13,7 +13,7 @@ import (
 //
 // Per key, one creator runs at a time: in this process through the region's
 // lock, and across processes through the backend's mutex when it has one
-// (MutexBackend). Callers that find no value wait for that creator, bounded by
+// (backend.Locking). Callers that find no value wait for that creator, bounded by
 // their ctx. Callers that find an expired or soft-invalidated value get it at
 // once while one of them regenerates it (with an async runner, that one too).
 // The creator runs under a context detached from the cancellation of the

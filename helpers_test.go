@@ -18,7 +18,7 @@ import (
 // Helpers for the conformance tests of the core (R, I, M, B, C lines).
 
 // valuePaths are the two ways a region stores a value: memory holds the Go
-// value itself (ValueBackend), memory_serialized holds an encoded envelope
+// value itself (backend.Values), memory_serialized holds an encoded envelope
 // (codec + Backend). A behaviour that touches storage is tested on both.
 var valuePaths = []string{"memory", "memory_serialized"}
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync/atomic"
 	"time"
+
+	"github.com/dogpile-go/dogpile/internal/clock"
 )
 
 // Invalidation is how thoroughly values were invalidated.
@@ -53,9 +55,9 @@ type localInvalidation struct {
 func (l *localInvalidation) Invalidate(_ context.Context, how Invalidation) error {
 	switch how {
 	case Hard:
-		l.hard.Store(nowNanos())
+		l.hard.Store(clock.Now())
 	case Soft:
-		l.soft.Store(nowNanos())
+		l.soft.Store(clock.Now())
 	default:
 		return &ArgError{Name: "how", Value: how, Reason: "want dogpile.Hard or dogpile.Soft"}
 	}

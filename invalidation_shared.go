@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/dogpile-go/dogpile/internal/clock"
 )
 
 // SharedInvalidation returns an invalidation strategy that keeps the
@@ -75,9 +77,9 @@ func (s *sharedInvalidation) Invalidate(ctx context.Context, how Invalidation) e
 }
 
 func (s *sharedInvalidation) Invalidated(ctx context.Context, created time.Time) Invalidation {
-	if !s.exact() && coarseNanos() >= s.nextRead.Load() && s.reading.CompareAndSwap(false, true) {
+	if !s.exact() && clock.Coarse() >= s.nextRead.Load() && s.reading.CompareAndSwap(false, true) {
 		s.read(ctx) //nolint:errcheck // the copy we have stays in use until a read succeeds
-		s.nextRead.Store(nowNanos() + int64(s.refresh))
+		s.nextRead.Store(clock.Now() + int64(s.refresh))
 		s.reading.Store(false)
 	}
 	return s.check(created.UnixNano())

@@ -7,9 +7,9 @@ import (
 )
 
 // TestMain fails the package if a goroutine outlives its tests. The core's
-// coarse clock (runCoarseClock, clock.go) is ignored: it is process-wide,
+// coarse clock (internal/clock) is ignored: it is process-wide,
 // started by the first expiry check, and stops by itself after a second
 // unused, which may be after the last test.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/dogpile-go/dogpile.runCoarseClock"))
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/dogpile-go/dogpile/internal/clock.runCoarse"))
 }

@@ -10,6 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dogpile-go/dogpile/backend"
+	"github.com/dogpile-go/dogpile/internal/clock"
+	"github.com/dogpile-go/dogpile/internal/envelope"
+
 	"github.com/dogpile-go/dogpile/codec"
 	"github.com/dogpile-go/dogpile/lock"
 )
@@ -51,11 +55,11 @@ type regionState struct {
 	backend     Backend // with proxies
 	real        Backend // beneath the proxies
 	backendName string
-	values      ValueBackend
-	mem         *MemoryBackend // values, when it is the built-in memory backend and nothing else reads the store
-	keeping     KeepingBackend // not with values: a ValueBackend stores no bytes to decode
-	multi       MultiBackend
-	mutexes     MutexBackend
+	values      backend.Values
+	mem         *MemoryBackend  // values, when it is the built-in memory backend and nothing else reads the store
+	keeping     backend.Keeping // not with values: a backend.Values stores no bytes to decode
+	multi       backend.Multi
+	mutexes     backend.Locking
 	expiration  time.Duration // <= 0: never
 	inv         InvalidationStrategy
 	localInv    *localInvalidation  // inv, when it is the default: read without an interface call
@@ -133,15 +137,15 @@ func (r *Region) install(b Backend, name string, c *configOptions) error {
 	for i := len(c.wrap) - 1; i >= 0; i-- {
 		s.backend = c.wrap[i](s.backend)
 	}
-	s.values, _ = s.backend.(ValueBackend)
+	s.values, _ = s.backend.(backend.Values)
 	if m, ok := s.backend.(*MemoryBackend); ok && c.invalidator == nil {
 		s.mem = m
 	}
-	if k, ok := s.backend.(KeepingBackend); ok && s.values == nil && k.KeepsDecoded() {
+	if k, ok := s.backend.(backend.Keeping); ok && s.values == nil && k.KeepsDecoded() {
 		s.keeping = k
 	}
-	s.multi, _ = s.backend.(MultiBackend)
-	s.mutexes, _ = s.backend.(MutexBackend)
+	s.multi, _ = s.backend.(backend.Multi)
+	s.mutexes, _ = s.backend.(backend.Locking)
 	s.inv = c.invalidator
 	if s.inv == nil {
 		s.localInv = &localInvalidation{}
@@ -278,7 +282,7 @@ func (r *Region) storeMulti(ctx context.Context, s *regionState, items map[strin
 	}
 	// Encode everything first: a value that can't be stored (too large,
 	// unencodable) fails the call before anything is written.
-	now := nowNanos()
+	now := clock.Now()
 	enc := make(map[string][]byte, len(items))
 	var first string
 	for k, v := range items {
@@ -328,7 +332,7 @@ func (r *Region) DeleteMulti(ctx context.Context, keys []string) error {
 	return nil
 }
 
-// valueEntry is what a region stores in a ValueBackend: the Go value as it
+// valueEntry is what a region stores in a backend.Values: the Go value as it
 // is, with its creation time.
 type valueEntry struct {
 	value   any
@@ -348,9 +352,9 @@ func (r *Region) encode(key string, v any, created int64) ([]byte, error) {
 		// would be cut, and every entry read back as a miss.
 		return nil, &ArgError{Name: "codec", Value: name, Reason: "codec name longer than 255 bytes"}
 	}
-	b := appendEnvelope(make([]byte, 0, envelopeHeader+len(name)+len(payload)+macSize), created, name, payload)
+	b := envelope.Append(make([]byte, 0, envelope.Size(name, len(payload))), created, name, payload)
 	if r.signingKeys != nil {
-		b = r.sign(key, b)
+		b = envelope.Sign(b, key, r.signingKeys[0])
 	}
 	if r.maxValueSize > 0 && len(b) > r.maxValueSize {
 		return nil, fmt.Errorf("%w: key %q: %d bytes stored, the region's limit is %d", ErrValueTooLarge, key, len(b), r.maxValueSize)
@@ -359,7 +363,7 @@ func (r *Region) encode(key string, v any, created int64) ([]byte, error) {
 }
 
 func (r *Region) store(ctx context.Context, s *regionState, key string, v any) error {
-	now := nowNanos()
+	now := clock.Now()
 	if s.values != nil {
 		return s.wrap("set", key, s.values.SetValue(ctx, key, &valueEntry{value: v, created: now}))
 	}
@@ -375,19 +379,19 @@ func (r *Region) store(ctx context.Context, s *regionState, key string, v any) e
 // them.
 func decode[T any](r *Region, key string, b []byte) (v T, created int64, ok bool) {
 	if r.signingKeys != nil {
-		if err := r.verify(key, b); err != nil {
+		if err := envelope.Verify(b, key, r.signingKeys); err != nil {
 			r.observe(EventRejected, 0)
 			r.logger.Debug("dogpile: unsigned entry read as a miss", "region", r.name, "key", key)
 			var zero T
 			return zero, 0, false
 		}
 	}
-	created, name, payload, err := openEnvelope(b)
-	if err == nil && name != r.codec.Name() {
-		err = fmt.Errorf("dogpile: entry written with codec %q, region uses %q", name, r.codec.Name())
+	e, err := envelope.Open(b)
+	if err == nil && e.Codec != r.codec.Name() {
+		err = fmt.Errorf("dogpile: entry written with codec %q, region uses %q", e.Codec, r.codec.Name())
 	}
 	if err == nil {
-		err = r.codec.Unmarshal(payload, &v)
+		err = r.codec.Unmarshal(e.Payload, &v)
 	}
 	if err != nil {
 		r.observe(EventDecodeFailure, 0)
@@ -395,7 +399,7 @@ func decode[T any](r *Region, key string, b []byte) (v T, created int64, ok bool
 		var zero T
 		return zero, 0, false
 	}
-	return v, created, true
+	return v, e.Created, true
 }
 
 // state decides whether a value created at created is fresh, stale or (hard
@@ -419,7 +423,7 @@ func (s *regionState) state(ctx context.Context, created int64, o *callOptions) 
 	if o.hasExpiration {
 		exp = o.expiration
 	}
-	if exp > 0 && (expired(created, exp) || s.early != nil && s.early.due(created, exp)) {
+	if exp > 0 && (clock.Expired(created, exp) || s.early != nil && s.early.due(created, exp)) {
 		return lock.Stale
 	}
 	return lock.Fresh

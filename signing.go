@@ -1,9 +1,6 @@
 package dogpile
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"errors"
 	"fmt"
 )
 
@@ -38,39 +35,3 @@ func WithMaxValueSize(n int) RegionOption { return func(r *Region) { r.maxValueS
 // ErrValueTooLarge is matched by the error for an entry over the region's
 // WithMaxValueSize. It also matches ErrInvalidArgument.
 var ErrValueTooLarge = fmt.Errorf("%w: value too large", ErrInvalidArgument)
-
-const (
-	flagSigned = 1 << 0 // the entry ends with an HMAC-SHA256 of the rest
-	macSize    = sha256.Size
-)
-
-var errUnsigned = errors.New("dogpile: entry is not signed by an accepted key")
-
-// mac is the signature of entry stored under key, with secret.
-func mac(secret []byte, key string, entry []byte) []byte {
-	h := hmac.New(sha256.New, secret)
-	h.Write([]byte(key))
-	h.Write([]byte{0})
-	h.Write(entry)
-	return h.Sum(nil)
-}
-
-// sign marks entry as signed and appends its signature.
-func (r *Region) sign(key string, entry []byte) []byte {
-	entry[3] |= flagSigned
-	return append(entry, mac(r.signingKeys[0], key, entry)...)
-}
-
-// verify checks b's signature against every accepted key.
-func (r *Region) verify(key string, b []byte) error {
-	if len(b) < envelopeHeader+macSize || b[3]&flagSigned == 0 {
-		return errUnsigned
-	}
-	body, sum := b[:len(b)-macSize], b[len(b)-macSize:]
-	for _, k := range r.signingKeys {
-		if hmac.Equal(sum, mac(k, key, body)) {
-			return nil
-		}
-	}
-	return errUnsigned
-}

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -431,5 +430,3 @@ func LibByName(libs []Lib, name string) (Lib, error) {
 	}
 	return Lib{}, fmt.Errorf("bench: no library %q", name)
 }
-
-var errNotExpressible = errors.New("bench: the library cannot express this workload")

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/lock"
 )
 
@@ -58,7 +59,7 @@ func TestBackend(t *testing.T, newBackend Factory) {
 	run("Mutex", func(t *testing.T, b dogpile.Backend, key func(string) string) {
 		mb, ok := mutexBackend(b)
 		if !ok {
-			t.Skipf("%T has no distributed mutex (dogpile.MutexBackend)", b)
+			t.Skipf("%T has no distributed mutex (backend.Locking)", b)
 		}
 		testMutex(t, func(k string) lock.Mutex { return mb.Mutex(key(k)) })
 	})
@@ -77,10 +78,10 @@ func TestMutex(t *testing.T, newMutex func(key string) lock.Mutex) {
 	testMutex(t, func(k string) lock.Mutex { return newMutex(prefix + k) })
 }
 
-// mutexBackend returns b as a MutexBackend if it has a mutex: a proxy over
-// a backend without one implements MutexBackend but returns nil mutexes.
-func mutexBackend(b dogpile.Backend) (dogpile.MutexBackend, bool) {
-	mb, ok := b.(dogpile.MutexBackend)
+// mutexBackend returns b as a backend.Locking if it has a mutex: a proxy over
+// a backend without one implements backend.Locking but returns nil mutexes.
+func mutexBackend(b dogpile.Backend) (backend.Locking, bool) {
+	mb, ok := b.(backend.Locking)
 	if !ok || mb.Mutex("dogpiletest-probe") == nil {
 		return nil, false
 	}
@@ -200,9 +201,9 @@ func testConcurrent(t *testing.T, b dogpile.Backend, key func(string) string) {
 }
 
 func testMulti(t *testing.T, b dogpile.Backend, key func(string) string) {
-	mb, ok := b.(dogpile.MultiBackend)
+	mb, ok := b.(backend.Multi)
 	if !ok {
-		t.Skipf("%T has no multi-key calls (dogpile.MultiBackend)", b)
+		t.Skipf("%T has no multi-key calls (backend.Multi)", b)
 	}
 	ctx := ctxT(t)
 	items := map[string][]byte{}
@@ -256,9 +257,9 @@ func testMulti(t *testing.T, b dogpile.Backend, key func(string) string) {
 }
 
 func testValue(t *testing.T, b dogpile.Backend, key func(string) string) {
-	vb, ok := b.(dogpile.ValueBackend)
+	vb, ok := b.(backend.Values)
 	if !ok {
-		t.Skipf("%T holds no Go values (dogpile.ValueBackend)", b)
+		t.Skipf("%T holds no Go values (backend.Values)", b)
 	}
 	ctx := ctxT(t)
 	type box struct{ n int }
@@ -438,7 +439,7 @@ func testRegionStale(t *testing.T, b dogpile.Backend, key func(string) string) {
 }
 
 func testRegionCorrupt(t *testing.T, b dogpile.Backend, key func(string) string) {
-	if _, ok := b.(dogpile.ValueBackend); ok {
+	if _, ok := b.(backend.Values); ok {
 		t.Skip("the region stores Go values in this backend, not bytes")
 	}
 	ctx := ctxT(t)

@@ -29,20 +29,21 @@ import (
 	"io"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/lock"
 )
 
-// Base forwards every call to Next. It implements dogpile.MultiBackend (with
+// Base forwards every call to Next. It implements backend.Multi (with
 // Next's multi-key calls, or one call per key when Next has none) and
-// dogpile.MutexBackend (with Next's mutex, or none).
+// backend.Locking (with Next's mutex, or none).
 type Base struct {
 	Next dogpile.Backend
 }
 
 var (
-	_ dogpile.MultiBackend = Base{}
-	_ dogpile.MutexBackend = Base{}
-	_ io.Closer            = Base{}
+	_ backend.Multi   = Base{}
+	_ backend.Locking = Base{}
+	_ io.Closer       = Base{}
 )
 
 // Get forwards to Next.
@@ -61,7 +62,7 @@ func (b Base) Delete(ctx context.Context, key string) error { return b.Next.Dele
 // GetMulti forwards to Next, or calls Get per key if Next has no multi-key
 // calls.
 func (b Base) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
-	if m, ok := b.Next.(dogpile.MultiBackend); ok {
+	if m, ok := b.Next.(backend.Multi); ok {
 		return m.GetMulti(ctx, keys)
 	}
 	out := make([][]byte, len(keys))
@@ -79,7 +80,7 @@ func (b Base) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
 
 // SetMulti forwards to Next, or calls Set per item.
 func (b Base) SetMulti(ctx context.Context, items map[string][]byte) error {
-	if m, ok := b.Next.(dogpile.MultiBackend); ok {
+	if m, ok := b.Next.(backend.Multi); ok {
 		return m.SetMulti(ctx, items)
 	}
 	for k, v := range items {
@@ -92,7 +93,7 @@ func (b Base) SetMulti(ctx context.Context, items map[string][]byte) error {
 
 // DeleteMulti forwards to Next, or calls Delete per key.
 func (b Base) DeleteMulti(ctx context.Context, keys []string) error {
-	if m, ok := b.Next.(dogpile.MultiBackend); ok {
+	if m, ok := b.Next.(backend.Multi); ok {
 		return m.DeleteMulti(ctx, keys)
 	}
 	for _, k := range keys {
@@ -105,7 +106,7 @@ func (b Base) DeleteMulti(ctx context.Context, keys []string) error {
 
 // Mutex returns Next's mutex for key, or nil if Next has none.
 func (b Base) Mutex(key string) lock.Mutex {
-	if m, ok := b.Next.(dogpile.MutexBackend); ok {
+	if m, ok := b.Next.(backend.Locking); ok {
 		return m.Mutex(key)
 	}
 	return nil

@@ -105,13 +105,13 @@
 // The tier holds bytes, as the remote does, and the region's envelope,
 // expiry and codec apply as on any byte backend. But decoding at every hit
 // would cost several times the lookup, so the tier also keeps the value the
-// region decoded beside the bytes it came from (dogpile.KeepingBackend), and
+// region decoded beside the bytes it came from (backend.Keeping), and
 // a hit on the same bytes returns it without decoding or allocating. As with
 // the memory backend, callers then share the value and must not modify it.
 // Options.DecodeEveryHit turns this off: every hit decodes, and every caller
 // gets a copy of its own, as from Redis. A proxy between the region and the
 // tier (WithWrap) has the same effect, since proxies do not pass
-// KeepingBackend on.
+// backend.Keeping on.
 //
 // # Costs (measured, see the benchmarks)
 //

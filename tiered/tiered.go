@@ -11,6 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dogpile-go/dogpile/backend"
+	"github.com/dogpile-go/dogpile/internal/clock"
+
 	"github.com/maypok86/otter/v2"
 
 	"github.com/dogpile-go/dogpile"
@@ -51,21 +54,20 @@ type Options struct {
 	// DecodeEveryHit makes the region decode the local copy's bytes at
 	// every hit, so that each caller gets a value of its own, as from the
 	// remote backend. By default the tier keeps the value the region decoded
-	// beside the bytes (dogpile.KeepingBackend): a hit then decodes nothing
+	// beside the bytes (backend.Keeping): a hit then decodes nothing
 	// and allocates nothing, but callers share the value, as with the memory
 	// backend, and must not modify it.
 	DecodeEveryHit bool
 }
 
 // Backend is a remote backend with a bounded in-process tier in front of it.
-// It implements dogpile.Backend, dogpile.MultiBackend and
-// dogpile.MutexBackend (the remote's mutex, or none). It is safe for
+// It implements dogpile.Backend, backend.Multi and
+// backend.Locking (the remote's mutex, or none). It is safe for
 // concurrent use. Close stops its subscription and closes the remote backend.
 type Backend struct {
 	proxy.Base // the remote backend: writes, misses, the mutex
 
 	local    *otter.Cache[string, *entry]
-	clock    *otter.CoarseClock
 	ttl      int64 // nanoseconds
 	keep     bool  // keep decoded values
 	notifier Notifier
@@ -91,23 +93,20 @@ type Backend struct {
 
 const numStripes = 256
 
-// clockResolution is the local tier's clock's, for TTLs of 100ms and more.
-const clockResolution = 10 * time.Millisecond
-
 // entry is a local copy: a value, or the remote's answer that there is none;
 // and what the region decoded from the value, once it has.
 type entry struct {
 	v       []byte
 	ok      bool
-	expires int64 // on the tier's clock
+	expires int64 // Unix nanoseconds (internal/clock)
 	kept    atomic.Pointer[any]
 }
 
 var (
-	_ dogpile.MultiBackend = (*Backend)(nil)
-	_ dogpile.MutexBackend = (*Backend)(nil)
+	_ backend.Multi   = (*Backend)(nil)
+	_ backend.Locking = (*Backend)(nil)
 
-	_ dogpile.KeepingBackend = (*Backend)(nil)
+	_ backend.Keeping = (*Backend)(nil)
 )
 
 // New returns a tier in front of remote and starts its subscription. Until
@@ -142,11 +141,9 @@ func New(remote dogpile.Backend, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, &dogpile.ArgError{Name: "MaxEntries", Value: opts.MaxEntries, Reason: err.Error()}
 	}
-	clock := otter.NewCoarseClock(min(clockResolution, max(opts.TTL/10, time.Millisecond)))
 	b := &Backend{
 		Base:     proxy.Base{Next: remote},
 		local:    local,
-		clock:    clock,
 		ttl:      int64(opts.TTL),
 		keep:     !opts.DecodeEveryHit,
 		notifier: opts.Notifier,
@@ -264,7 +261,7 @@ func (b *Backend) fill(key string, s snapshot, e *entry) {
 	if !s.live || !b.live.Load() {
 		return
 	}
-	e.expires = b.clock.NowNano() + b.ttl
+	e.expires = clock.For(time.Duration(b.ttl)) + b.ttl
 	b.local.Set(key, e)
 	if !b.live.Load() || b.gen.Load() != s.gen || b.stripe(key).Load() != s.seq {
 		b.local.Invalidate(key)
@@ -277,7 +274,7 @@ func (b *Backend) lookup(key string) (*entry, bool) {
 		return nil, false
 	}
 	e, ok := b.local.GetIfPresent(key)
-	if !ok || b.clock.NowNano() > e.expires {
+	if !ok || clock.For(time.Duration(b.ttl)) > e.expires {
 		return nil, false
 	}
 	return e, true
@@ -305,11 +302,11 @@ func (b *Backend) getRemote(ctx context.Context, key string) ([]byte, bool, erro
 }
 
 // KeepsDecoded reports whether the tier keeps the region's decoded values
-// (dogpile.KeepingBackend): true unless Options.DecodeEveryHit.
+// (backend.Keeping): true unless Options.DecodeEveryHit.
 func (b *Backend) KeepsDecoded() bool { return b.keep }
 
 // GetKept is Get that also returns the value the region decoded from the
-// local copy, if it was kept (dogpile.KeepingBackend).
+// local copy, if it was kept (backend.Keeping).
 func (b *Backend) GetKept(ctx context.Context, key string) ([]byte, any, bool, error) {
 	if e, ok := b.lookup(key); ok {
 		if p := e.kept.Load(); p != nil {
@@ -322,7 +319,7 @@ func (b *Backend) GetKept(ctx context.Context, key string) ([]byte, any, bool, e
 }
 
 // Keep keeps the region's decoded value with key's local copy, if the copy
-// still holds value (dogpile.KeepingBackend). A later change of the key
+// still holds value (backend.Keeping). A later change of the key
 // replaces or drops the copy, and what was kept with it.
 func (b *Backend) Keep(key string, value []byte, kept any) {
 	if len(value) == 0 {
@@ -531,7 +528,6 @@ func (b *Backend) Close() error {
 		<-b.done
 		b.local.InvalidateAll()
 		b.local.StopAllGoroutines()
-		b.clock.Stop()
 		b.closeErr = b.Base.Close()
 	})
 	return b.closeErr

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/lock"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -85,7 +86,7 @@ type Options struct {
 
 // Backend is a cache in one SQLite file on local disk, shared safely by the
 // goroutines of a process and by several processes on the host. It implements
-// dogpile.Backend, dogpile.MultiBackend and dogpile.MutexBackend, and
+// dogpile.Backend, backend.Multi and backend.Locking, and
 // io.Closer. Make one with [New] or by the name "file" (alias "dbm",
 // "dogpile.cache.dbm").
 type Backend struct {
@@ -114,8 +115,8 @@ type Backend struct {
 }
 
 var (
-	_ dogpile.MultiBackend = (*Backend)(nil)
-	_ dogpile.MutexBackend = (*Backend)(nil)
+	_ backend.Multi   = (*Backend)(nil)
+	_ backend.Locking = (*Backend)(nil)
 )
 
 // DefaultPath returns the per-user cache file that the command-line tool uses

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/backends/file"
 	"github.com/dogpile-go/dogpile/dogpiletest"
 	"github.com/dogpile-go/dogpile/lock"
@@ -161,7 +162,7 @@ func TestNoFileLockIsPerProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer b.(*file.Backend).Close()
-		ms = append(ms, b.(dogpile.MutexBackend).Mutex("k"))
+		ms = append(ms, b.(backend.Locking).Mutex("k"))
 	}
 	ctx := context.Background()
 	for i, m := range ms {

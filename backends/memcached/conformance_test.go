@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/dogpiletest"
 )
 
@@ -21,7 +22,7 @@ func TestMC1Conformance(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				dogpiletest.TestBackend(t, func(t *testing.T) dogpile.Backend {
 					b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": locking})
-					if _, ok := b.(dogpile.MutexBackend); ok != locking {
+					if _, ok := b.(backend.Locking); ok != locking {
 						t.Fatalf("distributed_lock=%v gave a %T", locking, b)
 					}
 					return b

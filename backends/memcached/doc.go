@@ -100,7 +100,7 @@
 //
 // # Locks
 //
-// With distributed_lock the backend is a dogpile.MutexBackend ([LockingBackend]):
+// With distributed_lock the backend is a backend.Locking ([LockingBackend]):
 // one creator runs per key among all processes using the servers. A lock is
 // an item created with "add" (which fails if the key exists) holding a token
 // unique to the holder, expiring after lock_timeout so that the lock of a

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/internal/testserver"
 )
 
@@ -236,7 +237,7 @@ func TestBrokenConnectionRetried(t *testing.T) {
 	}
 	p.Kill()
 	p.Restart(t)
-	m := b.(dogpile.MutexBackend).Mutex("k")
+	m := b.(backend.Locking).Mutex("k")
 	if ok, err := m.TryLock(ctx); !ok || err != nil {
 		t.Fatalf("TryLock after a restart = %v, %v", ok, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backend"
 )
 
 func uniqueKey(prefix string) string {
@@ -150,7 +151,7 @@ func TestDL2DeadHolderExpires(t *testing.T) {
 
 	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 2})
 	ctx := testCtx(t)
-	if ok, err := b.(dogpile.MutexBackend).Mutex(key).TryLock(ctx); ok || err != nil {
+	if ok, err := b.(backend.Locking).Mutex(key).TryLock(ctx); ok || err != nil {
 		t.Fatalf("TryLock of the dead holder's lock = %v, %v; want false (still held)", ok, err)
 	}
 	r := newRegion(t, b)

@@ -14,6 +14,7 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/internal/testserver"
 )
 
@@ -179,7 +180,7 @@ func holdChild() error {
 	if err != nil {
 		return err
 	}
-	ok, err := b.(dogpile.MutexBackend).Mutex(os.Getenv("MC_KEY")).TryLock(context.Background())
+	ok, err := b.(backend.Locking).Mutex(os.Getenv("MC_KEY")).TryLock(context.Background())
 	if err != nil || !ok {
 		return fmt.Errorf("TryLock = %v, %v", ok, err)
 	}

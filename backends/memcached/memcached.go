@@ -69,7 +69,7 @@ type Options struct {
 	// region's expiration and should be longer. Over 30 days it is sent as
 	// a Unix time, as the protocol requires.
 	ExpireTime time.Duration
-	// DistributedLock makes the backend a dogpile.MutexBackend, so that one
+	// DistributedLock makes the backend a backend.Locking, so that one
 	// creator runs per key across every process sharing the servers.
 	DistributedLock bool
 	// LockTimeout is how long a lock lives if its holder never releases it
@@ -84,7 +84,7 @@ type Options struct {
 }
 
 // Backend stores values in Memcached through a gomemcache client. It
-// implements dogpile.Backend and dogpile.MultiBackend, and io.Closer.
+// implements dogpile.Backend and backend.Multi, and io.Closer.
 // Safe for concurrent use.
 type Backend struct {
 	client      *memcache.Client
@@ -100,7 +100,7 @@ type Backend struct {
 }
 
 // LockingBackend is a Backend with the distributed dogpile lock: it also
-// implements dogpile.MutexBackend. New returns one when
+// implements backend.Locking. New returns one when
 // Options.DistributedLock is set.
 type LockingBackend struct {
 	*Backend

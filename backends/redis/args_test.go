@@ -10,6 +10,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/internal/testserver"
 )
@@ -108,7 +109,7 @@ func TestSeedNamesAndDefaults(t *testing.T) {
 			args = dogpile.Args{"startup_nodes": testserver.SharedCluster(t).Addrs()}
 		}
 		b := newFromArgs(t, name, args)
-		if _, ok := b.(dogpile.MutexBackend); ok != wantLock {
+		if _, ok := b.(backend.Locking); ok != wantLock {
 			t.Errorf("%s: distributed mutex = %v by default, want %v", name, ok, wantLock)
 		}
 	}

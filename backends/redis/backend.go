@@ -75,7 +75,7 @@ type Options struct {
 }
 
 // Backend stores a region's values in Redis: standalone, behind Sentinel, or
-// in a Cluster. It implements dogpile.Backend and dogpile.MultiBackend; the
+// in a Cluster. It implements dogpile.Backend and backend.Multi; the
 // distributed lock is added by WithDistributedLock. It is safe for concurrent
 // use.
 type Backend struct {
@@ -218,14 +218,14 @@ func (b *Backend) Close() error {
 func (b *Backend) WithDistributedLock() *LockingBackend { return &LockingBackend{Backend: b} }
 
 // LockingBackend is a Backend whose regions take the distributed lock
-// (dogpile.MutexBackend) before they create a value, so that one creator
+// (backend.Locking) before they create a value, so that one creator
 // runs per key across processes. Make it with Backend.WithDistributedLock.
 type LockingBackend struct {
 	*Backend
 }
 
 // Mutex returns a would-be holder of key's distributed lock; it implements
-// dogpile.MutexBackend.
+// backend.Locking.
 func (b *LockingBackend) Mutex(key string) lock.Mutex { return b.NewMutex(key) }
 
 // checkKey refuses keys in the lock namespace, so that a value can never

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/dogpiletest"
 	"github.com/dogpile-go/dogpile/internal/testserver"
@@ -28,7 +29,7 @@ func TestRD1Conformance(t *testing.T) {
 		addr := testserver.SharedRedis(t).Addr()
 		dogpiletest.TestBackend(t, func(t *testing.T) dogpile.Backend {
 			b := newFromArgs(t, "redis", dogpile.Args{"url": "redis://" + addr})
-			if _, ok := b.(dogpile.MutexBackend); ok {
+			if _, ok := b.(backend.Locking); ok {
 				t.Fatal("redis without distributed_lock has a distributed mutex; the seed's default is false")
 			}
 			return b
@@ -49,7 +50,7 @@ func TestRD1Conformance(t *testing.T) {
 		dogpiletest.TestBackend(t, func(t *testing.T) dogpile.Backend {
 			// The seed's default for Sentinel is distributed_lock: true.
 			b := newFromArgs(t, "redis_sentinel", dogpile.Args{"sentinels": s.SentinelAddrs(), "service_name": s.MasterName, "lock_sleep": 0.01})
-			if _, ok := b.(dogpile.MutexBackend); !ok {
+			if _, ok := b.(backend.Locking); !ok {
 				t.Fatal("redis_sentinel has no distributed mutex by default; the seed's default is true")
 			}
 			return b

@@ -75,7 +75,7 @@
 //	region, err := dogpile.NewRegion().ConfigureBackend(b.WithDistributedLock())
 //
 // The lock is a separate type because a region takes the distributed lock
-// whenever its backend has one (dogpile.MutexBackend); distributed_lock false
+// whenever its backend has one (backend.Locking); distributed_lock false
 // gives a *Backend, true a *LockingBackend.
 //
 // # Values and round trips

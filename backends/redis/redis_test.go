@@ -15,6 +15,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/internal/testserver"
 )
@@ -94,7 +95,7 @@ func TestRD3MultiOneRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			warmUp(t, b.(dogpile.MultiBackend))
+			warmUp(t, b.(backend.Multi))
 			keys := make([]string, 100)
 			items := map[string]any{}
 			for i := range keys {
@@ -162,7 +163,7 @@ func TestRD3MultiOneRoundTrip(t *testing.T) {
 // warmUp makes every connection the multi-key calls will use, so that the
 // round trips counted afterwards are the calls' own and not a new
 // connection's handshake (HELLO, CLIENT SETINFO).
-func warmUp(t *testing.T, b dogpile.MultiBackend) {
+func warmUp(t *testing.T, b backend.Multi) {
 	t.Helper()
 	ctx := ctxT(t)
 	items := map[string][]byte{}
@@ -210,7 +211,7 @@ func TestRD3ClusterMultiAcrossMasters(t *testing.T) {
 			if err != nil || len(hooks) != 3 {
 				t.Fatalf("ForEachMaster: %d masters, %v", len(hooks), err)
 			}
-			warmUp(t, b.(dogpile.MultiBackend))
+			warmUp(t, b.(backend.Multi))
 			reset := func() {
 				for _, h := range hooks {
 					h.reset()
@@ -254,13 +255,13 @@ func TestRD3ClusterMultiAcrossMasters(t *testing.T) {
 			}
 
 			reset()
-			if err := b.(dogpile.MultiBackend).SetMulti(ctx, items); err != nil {
+			if err := b.(backend.Multi).SetMulti(ctx, items); err != nil {
 				t.Fatal(err)
 			}
 			oneEach("SetMulti")
 
 			reset()
-			got, err := b.(dogpile.MultiBackend).GetMulti(ctx, append(keys, uniq("missing")))
+			got, err := b.(backend.Multi).GetMulti(ctx, append(keys, uniq("missing")))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -280,11 +281,11 @@ func TestRD3ClusterMultiAcrossMasters(t *testing.T) {
 			}
 
 			reset()
-			if err := b.(dogpile.MultiBackend).DeleteMulti(ctx, keys); err != nil {
+			if err := b.(backend.Multi).DeleteMulti(ctx, keys); err != nil {
 				t.Fatal(err)
 			}
 			oneEach("DeleteMulti")
-			if got, _ := b.(dogpile.MultiBackend).GetMulti(ctx, keys); got[0] != nil || got[len(got)-1] != nil {
+			if got, _ := b.(backend.Multi).GetMulti(ctx, keys); got[0] != nil || got[len(got)-1] != nil {
 				t.Fatal("values remain after DeleteMulti")
 			}
 		})

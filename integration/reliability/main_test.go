@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	printFaultTable()
 	if code == 0 {
-		if err := goleak.Find(goleak.IgnoreAnyFunction("github.com/dogpile-go/dogpile.runCoarseClock")); err != nil {
+		if err := goleak.Find(goleak.IgnoreAnyFunction("github.com/dogpile-go/dogpile/internal/clock.runCoarse")); err != nil {
 			fmt.Fprintf(os.Stderr, "goleak: goroutines outlived the tests: %v\n", err)
 			code = 1
 		}

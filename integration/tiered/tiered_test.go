@@ -593,7 +593,7 @@ type failingPublish struct {
 func (f *failingPublish) Publish(context.Context, []byte) error { return f.err }
 
 // TestTierKeepsDecodedValues: the tier keeps the value the region decoded
-// beside the bytes (dogpile.KeepingBackend), so a hit decodes nothing and
+// beside the bytes (backend.Keeping), so a hit decodes nothing and
 // allocates nothing; a change of the key drops what was kept; another
 // region sharing the tier never gets the first's value; DecodeEveryHit
 // gives every caller a copy of its own.

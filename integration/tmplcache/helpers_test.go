@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/lock"
 	"github.com/dogpile-go/dogpile/tmplcache"
 )
@@ -53,7 +54,7 @@ var htmlEngine = engines[0]
 // backend makes a configured region for one test. reads counts the reads
 // that reach the store (Get or GetValue), so a test can tell when every
 // caller has looked for a fragment.
-type backend struct {
+type store struct {
 	name      string
 	newRegion func(t *testing.T, reads *atomic.Int64, copts ...dogpile.ConfigOption) *dogpile.Region
 }
@@ -63,7 +64,7 @@ type backend struct {
 // redis (a server shared by the tests, each with keys of its own) and
 // memcached (a server per test) are real servers, with the cross-process
 // lock (see servers_test.go).
-var backends = []backend{
+var backends = []store{
 	{name: "memory", newRegion: registered("memory", nil)},
 	{name: "memory_serialized", newRegion: registered("memory_serialized", nil)},
 	{name: "redis", newRegion: registered("redis", redisArgs, ownKeys)},
@@ -97,7 +98,7 @@ func registered(name string, args func(t *testing.T) dogpile.Args, ropts ...func
 }
 
 // eachCase runs f for every engine on every backend.
-func eachCase(t *testing.T, f func(t *testing.T, e engine, b backend)) {
+func eachCase(t *testing.T, f func(t *testing.T, e engine, b store)) {
 	t.Helper()
 	for _, e := range engines {
 		for _, b := range backends {
@@ -107,7 +108,7 @@ func eachCase(t *testing.T, f func(t *testing.T, e engine, b backend)) {
 }
 
 // eachBackend runs f on every backend.
-func eachBackend(t *testing.T, f func(t *testing.T, b backend)) {
+func eachBackend(t *testing.T, f func(t *testing.T, b store)) {
 	t.Helper()
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) { f(t, b) })
@@ -133,7 +134,7 @@ func (f *fixture) funcs() map[string]any {
 // setup builds a fixture: src is parsed after the fragment
 //
 //	{{define "frag"}}<p>{{.Name}} #{{renders}}</p>{{end}}
-func setup(t *testing.T, e engine, b backend, src string, copts ...dogpile.ConfigOption) *fixture {
+func setup(t *testing.T, e engine, b store, src string, copts ...dogpile.ConfigOption) *fixture {
 	t.Helper()
 	f := &fixture{}
 	f.region = b.newRegion(t, &f.reads, copts...)
@@ -192,15 +193,15 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 }
 
 // countReads is a proxy counting the reads that reach the backend. It keeps
-// the optional interfaces a region uses for single-key calls: ValueBackend
-// (memory) and MutexBackend (the cross-process lock of server backends).
+// the optional interfaces a region uses for single-key calls: backend.Values
+// (memory) and backend.Locking (the cross-process lock of server backends).
 func countReads(n *atomic.Int64) dogpile.Proxy {
 	return func(next dogpile.Backend) dogpile.Backend {
 		c := counting{Backend: next, n: n}
-		if v, ok := next.(dogpile.ValueBackend); ok {
+		if v, ok := next.(backend.Values); ok {
 			return countingValues{counting: c, v: v}
 		}
-		if m, ok := next.(dogpile.MutexBackend); ok {
+		if m, ok := next.(backend.Locking); ok {
 			return countingMutexes{counting: c, m: m}
 		}
 		return c
@@ -219,7 +220,7 @@ func (c counting) Get(ctx context.Context, key string) ([]byte, bool, error) {
 
 type countingValues struct {
 	counting
-	v dogpile.ValueBackend
+	v backend.Values
 }
 
 func (c countingValues) GetValue(ctx context.Context, key string) (any, bool, error) {
@@ -233,7 +234,7 @@ func (c countingValues) SetValue(ctx context.Context, key string, value any) err
 
 type countingMutexes struct {
 	counting
-	m dogpile.MutexBackend
+	m backend.Locking
 }
 
 func (c countingMutexes) Mutex(key string) lock.Mutex { return c.m.Mutex(key) }

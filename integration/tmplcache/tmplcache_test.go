@@ -18,7 +18,7 @@ import (
 // T1 A cached fragment renders once per key; later renders come from the
 // region.
 func TestT1FragmentRendersOncePerKey(t *testing.T) {
-	eachCase(t, func(t *testing.T, e engine, b backend) {
+	eachCase(t, func(t *testing.T, e engine, b store) {
 		f := setup(t, e, b, `[{{cached "frags" "frag" .ID .}}]`)
 		ann := user{ID: 1, Name: "ann"}
 		if got, want := exec(t, f.page, ann), "[<p>ann #1</p>]"; got != want {
@@ -48,7 +48,7 @@ func TestT1FragmentRendersOncePerKey(t *testing.T) {
 
 // T1: a stampede on a cold fragment renders it once (the dogpile lock).
 func TestT1StampedeRendersOnce(t *testing.T) {
-	eachCase(t, func(t *testing.T, e engine, b backend) {
+	eachCase(t, func(t *testing.T, e engine, b store) {
 		const n = 20
 		f := &fixture{}
 		f.region = b.newRegion(t, &f.reads)
@@ -97,7 +97,7 @@ func TestT1StampedeRendersOnce(t *testing.T) {
 // T2 Expiry applies to fragments: the region's expiration, and cachedFor's
 // per call.
 func TestT2ExpiryAppliesToFragments(t *testing.T) {
-	eachCase(t, func(t *testing.T, e engine, b backend) {
+	eachCase(t, func(t *testing.T, e engine, b store) {
 		t.Run("region", func(t *testing.T) {
 			f := setup(t, e, b, `{{cached "frags" "frag" .ID .}}`, dogpile.WithExpiration(time.Nanosecond))
 			exec(t, f.page, user{ID: 1, Name: "ann"})
@@ -135,7 +135,7 @@ func TestT2ExpiryAppliesToFragments(t *testing.T) {
 // T2 Invalidation applies to fragments: one fragment (Cache.Invalidate), or
 // the whole region, hard or soft.
 func TestT2InvalidationAppliesToFragments(t *testing.T) {
-	eachCase(t, func(t *testing.T, e engine, b backend) {
+	eachCase(t, func(t *testing.T, e engine, b store) {
 		ctx := context.Background()
 		f := setup(t, e, b, `{{cached "frags" "frag" .ID .}}`)
 		ann, bob := user{ID: 1, Name: "ann"}, user{ID: 2, Name: "bob"}
@@ -182,7 +182,7 @@ const (
 // T3 In html/template, data is escaped whether the fragment comes from the
 // cache or not.
 func TestT3DataEscapedCachedOrNot(t *testing.T) {
-	eachBackend(t, func(t *testing.T, b backend) {
+	eachBackend(t, func(t *testing.T, b store) {
 		f := setup(t, htmlEngine, b, `{{if .Cached}}{{cached "frags" "frag" .U.ID .U}}{{else}}{{template "frag" .U}}{{end}}`)
 		type call struct {
 			Cached bool
@@ -213,7 +213,7 @@ func TestT3DataEscapedCachedOrNot(t *testing.T) {
 // html/template — another writer's string, a text/template fragment, a
 // value of another type — is never returned as HTML: it is rendered anew.
 func TestT3ForeignValueNotTrustedAsHTML(t *testing.T) {
-	eachBackend(t, func(t *testing.T, b backend) {
+	eachBackend(t, func(t *testing.T, b store) {
 		for _, c := range []struct {
 			name  string
 			value any
@@ -245,7 +245,7 @@ func TestT3ForeignValueNotTrustedAsHTML(t *testing.T) {
 // html/template's (in keys and markers): one Cache and region serve both,
 // and html/template's stays escaped.
 func TestT3TextFragmentsKeptApartFromHTML(t *testing.T) {
-	eachBackend(t, func(t *testing.T, b backend) {
+	eachBackend(t, func(t *testing.T, b store) {
 		r := b.newRegion(t, nil)
 		c := tmplcache.New(map[string]*dogpile.Region{"frags": r})
 		const src = `{{define "frag"}}<p>{{.}}</p>{{end}}{{cached "frags" "frag" 1 .}}`
@@ -276,7 +276,7 @@ func TestT3FragmentInAttributeIsEscaped(t *testing.T) {
 
 // T4 An unknown region name is an execution error naming it.
 func TestT4UnknownRegionIsExecutionError(t *testing.T) {
-	eachCase(t, func(t *testing.T, e engine, b backend) {
+	eachCase(t, func(t *testing.T, e engine, b store) {
 		for _, src := range []string{
 			`{{cached "nosuch" "frag" 1 .}}`,
 			`{{cachedFor "nosuch" "1m" "frag" 1 .}}`,
@@ -304,7 +304,7 @@ func TestT4UnknownRegionIsExecutionError(t *testing.T) {
 // An unknown template name is an execution error naming it, even when the
 // region holds a fragment under its key.
 func TestUnknownTemplateIsExecutionError(t *testing.T) {
-	eachCase(t, func(t *testing.T, e engine, b backend) {
+	eachCase(t, func(t *testing.T, e engine, b store) {
 		f := setup(t, e, b, `{{cached "frags" "nosuch" 1 .}}`)
 		if err := f.region.Set(context.Background(), "tmplcache:"+e.name+":nosuch|1", "tmplcache/1 "+e.name+"\nstale"); err != nil {
 			t.Fatal(err)
@@ -367,7 +367,7 @@ func TestKeyRendering(t *testing.T) {
 // A fragment that fails to render is an execution error, and nothing is
 // stored: the next execution renders it again.
 func TestRenderErrorNotCached(t *testing.T) {
-	eachCase(t, func(t *testing.T, e engine, b backend) {
+	eachCase(t, func(t *testing.T, e engine, b store) {
 		f := &fixture{}
 		f.region = b.newRegion(t, nil)
 		f.cache = tmplcache.New(map[string]*dogpile.Region{"frags": f.region})
@@ -470,7 +470,7 @@ func TestNew(t *testing.T) {
 
 // Executions of one bound set run concurrently (go test -race).
 func TestConcurrentExecution(t *testing.T) {
-	eachCase(t, func(t *testing.T, e engine, b backend) {
+	eachCase(t, func(t *testing.T, e engine, b store) {
 		f := setup(t, e, b, `{{cached "frags" "frag" .ID .}}`)
 		var wg sync.WaitGroup
 		var bad atomic.Int32

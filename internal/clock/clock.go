@@ -1,12 +1,13 @@
-package dogpile
+// Package clock is the library's clock: wall time in Unix nanoseconds, read
+// precisely on slow paths and coarsely (an atomic load) on hit paths. Regions
+// and the local tier of package tiered share it.
+package clock
 
 import (
 	"sync/atomic"
 	"time"
 )
 
-// The region's clock: wall time in Unix nanoseconds.
-//
 // Reading the clock is the largest cost of a memory hit: time.Now reads two
 // clocks (about 60ns on a KVM guest), time.Since on a monotonic reading reads
 // one (about 30ns). So the expiry check on a hit reads a coarse clock instead
@@ -22,7 +23,7 @@ import (
 // The refreshing goroutine starts on first use and stops after a second in
 // which nobody read the coarse clock, so an idle program has no timer
 // running. Tests that check for leaked goroutines (go.uber.org/goleak) can
-// ignore it with goleak.IgnoreTopFunction("github.com/dogpile-go/dogpile.runCoarseClock").
+// ignore it with goleak.IgnoreTopFunction("github.com/dogpile-go/dogpile/internal/clock.runCoarse").
 var (
 	clockStart     = time.Now()
 	clockStartUnix = clockStart.UnixNano()
@@ -38,34 +39,34 @@ const (
 	coarseMinExpiration = time.Second
 )
 
-// nowNanos reads the precise clock: wall time through the monotonic clock,
+// Now reads the precise clock: wall time through the monotonic clock,
 // so one clock read, and wall-clock steps after start are not followed (an
 // expiry check wants elapsed time anyway).
-func nowNanos() int64 { return clockStartUnix + int64(time.Since(clockStart)) }
+func Now() int64 { return clockStartUnix + int64(time.Since(clockStart)) }
 
-// coarseNanos reads the coarse clock: at most about a millisecond behind.
-func coarseNanos() int64 {
+// Coarse reads the coarse clock: at most about a millisecond behind.
+func Coarse() int64 {
 	if coarseRunning.Load() {
 		if !coarseUsed.Load() {
 			coarseUsed.Store(true)
 		}
 		return coarseNow.Load()
 	}
-	now := nowNanos()
+	now := Now()
 	if coarseRunning.CompareAndSwap(false, true) {
 		coarseNow.Store(now)
 		coarseUsed.Store(true)
-		go runCoarseClock()
+		go runCoarse()
 	}
 	return now
 }
 
-func runCoarseClock() {
+func runCoarse() {
 	t := time.NewTicker(coarseTick)
 	defer t.Stop()
 	idle := 0
 	for range t.C {
-		coarseNow.Store(nowNanos())
+		coarseNow.Store(Now())
 		if coarseUsed.Swap(false) {
 			idle = 0
 		} else if idle++; idle >= coarseIdleTicks {
@@ -75,11 +76,17 @@ func runCoarseClock() {
 	}
 }
 
-// expired reports whether a value created at created is older than exp
-// (exp > 0).
-func expired(created int64, exp time.Duration) bool {
-	if exp >= coarseMinExpiration {
-		return coarseNanos()-created > int64(exp)
+// For reads the clock precisely enough for an expiration of d: coarsely for
+// d of a second or more, precisely otherwise.
+func For(d time.Duration) int64 {
+	if d >= coarseMinExpiration {
+		return Coarse()
 	}
-	return nowNanos()-created > int64(exp)
+	return Now()
+}
+
+// Expired reports whether a value created at created is older than exp
+// (exp > 0).
+func Expired(created int64, exp time.Duration) bool {
+	return For(exp)-created > int64(exp)
 }
