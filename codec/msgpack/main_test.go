@@ -3,10 +3,10 @@ package msgpack
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // TestMain fails the package if a goroutine outlives its tests.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	testutil.VerifyNoLeaks(m)
 }

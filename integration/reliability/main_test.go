@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	"go.uber.org/goleak"
 )
 
@@ -22,7 +23,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	printFaultTable()
 	if code == 0 {
-		if err := goleak.Find(goleak.IgnoreAnyFunction("github.com/dogpile-go/dogpile/internal/clock.runCoarse")); err != nil {
+		if err := goleak.Find(testutil.LeakOptions()...); err != nil {
 			fmt.Fprintf(os.Stderr, "goleak: goroutines outlived the tests: %v\n", err)
 			code = 1
 		}

@@ -3,12 +3,12 @@ package testserver
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // TestMain fails the package if a goroutine outlives its tests: the harness
 // starts goroutines per server process and per proxied connection, and each
 // must end when its server or proxy is stopped.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	testutil.VerifyNoLeaks(m)
 }

@@ -3,7 +3,7 @@ package prometheus_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // TestMain fails the package if a goroutine outlives its tests. The core's
@@ -11,5 +11,5 @@ import (
 // process-wide, started by the first expiry check, and stops by itself after
 // a second unused, which may be after the last test.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/dogpile-go/dogpile/internal/clock.runCoarse"))
+	testutil.VerifyNoLeaks(m)
 }
