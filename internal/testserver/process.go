@@ -113,7 +113,7 @@ func (p *Process) start() error {
 	cmd := exec.Command(p.Path, p.Args...)
 	cmd.Dir = p.Dir
 	cmd.Stdout, cmd.Stderr = &p.output, &p.output
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("testserver: start %s: %w", p.Name, err)
 	}
@@ -153,7 +153,7 @@ func (p *Process) killLocked() {
 	if p.cmd == nil {
 		return
 	}
-	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck // it may be gone already
+	killGroup(p.cmd)
 	<-p.waited
 	p.cmd = nil
 }
@@ -171,6 +171,26 @@ func (p *Process) Stop() {
 		p.cmd = nil
 	case <-time.After(5 * time.Second):
 		p.killLocked()
+	}
+}
+
+// Pause stops the process with SIGSTOP: it keeps its connections and its
+// data but answers nothing, as a server stalled by the host (a VM pause, a
+// disk that hangs) would, until Resume.
+func (p *Process) Pause(t testing.TB) { p.signal(t, sigStop) }
+
+// Resume continues a paused process (SIGCONT).
+func (p *Process) Resume(t testing.TB) { p.signal(t, sigCont) }
+
+func (p *Process) signal(t testing.TB, sig os.Signal) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		t.Fatalf("testserver: %s is not running", p.Name)
+	}
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("testserver: %s: %v: %v", p.Name, sig, err)
 	}
 }
 

@@ -1,0 +1,63 @@
+package lock
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrLockLost is the cause (context.Cause) of a creation's context when the
+// lease it ran under was found gone — expired while its holder was stalled,
+// evicted, or lost when the store restarted or failed over — and is matched
+// by the errors of Lease.Renew and of fenced writes (backend.Fenced) made
+// after the loss.
+var ErrLockLost = errors.New("dogpile: lock lost")
+
+// A Lease is a Mutex whose hold ends by itself unless it is renewed: a
+// distributed lock with a timeout, such as Redis's SET NX PX or Memcached's
+// add with an expiry, which outlives a holder that died for at most its TTL.
+//
+// While a creation runs under a Lease, the Lock renews it every TTL/3 (the
+// watchdog of Redisson's locks), so a creator slower than the TTL keeps it. A
+// renewal that finds the lock no longer held by this holder ends the
+// creation's context with ErrLockLost as its cause, so that the creator can
+// stop (context.Cause tells it why).
+type Lease interface {
+	Mutex
+	// TTL is how long a hold lasts from the last TryLock, Lock or Renew.
+	TTL() time.Duration
+	// Renew extends this holder's hold by TTL. Its error matches ErrLockLost
+	// when this holder does not hold the lock any more; any other error is a
+	// failure to reach the store, after which the hold may still be there
+	// (the Lock tries again, and counts the lease lost once its TTL has
+	// passed without a renewal).
+	Renew(ctx context.Context) error
+}
+
+// heldKey is the context key under which a creation's context carries the
+// mutexes its flight holds.
+type heldKey struct{}
+
+// held is what a creation's context carries: the mutex held for each key.
+type held map[string]Mutex
+
+// withHeld returns ctx carrying m as the mutex held for key (with those ctx
+// carries already).
+func withHeld(ctx context.Context, key string, m Mutex) context.Context {
+	prev, _ := ctx.Value(heldKey{}).(held)
+	h := make(held, len(prev)+1)
+	for k, v := range prev {
+		h[k] = v
+	}
+	h[key] = m
+	return context.WithValue(ctx, heldKey{}, h)
+}
+
+// Held returns the Mutex held for key by the creation whose context is ctx,
+// or nil when it holds none (no cross-process mutex, or another key's
+// creation). A cache uses it to write the created value through the mutex
+// (fenced, see backend.Fenced) rather than around it.
+func Held(ctx context.Context, key string) Mutex {
+	h, _ := ctx.Value(heldKey{}).(held)
+	return h[key]
+}
