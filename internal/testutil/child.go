@@ -149,7 +149,7 @@ func (c *Child) Wait(timeout time.Duration) error {
 // Kill kills the child (SIGKILL), as a crash would, and waits for it to end.
 func (c *Child) Kill() {
 	c.cmd.Process.Kill() //nolint:errcheck // it may have exited
-	for range c.lines { // what it said before it died
+	for range c.lines {  // what it said before it died
 	}
 	<-c.done
 }
