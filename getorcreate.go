@@ -2,6 +2,7 @@ package dogpile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -117,6 +118,12 @@ func createFor[T any](ctx context.Context, r *Region, s *regionState, k string, 
 	if err == nil {
 		return got, nil
 	}
+	var me *lock.MutexError
+	if errors.As(err, &me) {
+		// The store failed under the lock: a backend error like any other,
+		// so that fail-open and stale-if-error apply.
+		err = s.wrap("lock", k, me.Err)
+	}
 	if r.failed(err) {
 		return createUncached(ctx, r, k, create)
 	}
@@ -146,6 +153,12 @@ func getOrCreateSlow[T any](ctx context.Context, r *Region, s *regionState, k st
 		}
 		if keep == nil || keep(v) {
 			if err := r.store(ctx, s, k, v); err != nil {
+				if errors.Is(err, lock.ErrLockLost) {
+					// The value is good; only storing it would be wrong,
+					// as another holder's may be there now.
+					r.lockLost(k, err)
+					return v, nil
+				}
 				var zero T
 				return zero, err
 			}
@@ -176,6 +189,13 @@ func newLock[T any](r *Region, s *regionState, k string, o *callOptions) *lock.L
 		l.Mutex = s.mutexes.Mutex(k)
 	}
 	return l
+}
+
+// lockLost counts and logs a creation whose distributed lock was lost before
+// it could store its value.
+func (r *Region) lockLost(k string, err error) {
+	r.observe(EventLockLost, 0)
+	r.logger.Warn("dogpile: lock lost during a creation; its value was not stored", "region", r.name, "key", k, "err", err)
 }
 
 // shouldCacheFunc returns the call's ShouldCache function for T, if any.

@@ -35,10 +35,15 @@ const (
 	// EventRejected: stored bytes were not signed by an accepted key (read as
 	// a miss; see WithSigning).
 	EventRejected
+	// EventLockLost: a creation lost its distributed lock before it stored
+	// its value (the lock expired while its holder was stalled, was evicted,
+	// or was lost when the store restarted or failed over). Its value was
+	// not written over a later holder's.
+	EventLockLost
 	numEvents
 )
 
-var eventNames = [numEvents]string{"hit", "miss", "stale_served", "regenerated", "lock_wait", "creator_error", "backend_error", "decode_failure", "rejected"}
+var eventNames = [numEvents]string{"hit", "miss", "stale_served", "regenerated", "lock_wait", "creator_error", "backend_error", "decode_failure", "rejected", "lock_lost"}
 
 func (e Event) String() string {
 	if e < numEvents {
@@ -107,6 +112,7 @@ type Stats struct {
 	BackendErrors    uint64
 	DecodeFailures   uint64
 	Rejected         uint64 // entries without an accepted signature
+	LocksLost        uint64 // creations whose distributed lock was lost
 }
 
 // Snapshot returns the current counts.
@@ -123,6 +129,7 @@ func (m *Metrics) Snapshot() Stats {
 		BackendErrors:    m.counts[EventBackendError].Load(),
 		DecodeFailures:   m.counts[EventDecodeFailure].Load(),
 		Rejected:         m.counts[EventRejected].Load(),
+		LocksLost:        m.counts[EventLockLost].Load(),
 	}
 }
 
@@ -156,6 +163,10 @@ func (r *Region) lockObserver() func(lock.Event, time.Duration) {
 			r.obs.Observe(EventRegenerated, d)
 		case lock.CreateFailed:
 			r.obs.Observe(EventCreatorError, d)
+		case lock.LeaseLost:
+			r.obs.Observe(EventLockLost, 0)
+		case lock.MutexFailed:
+			r.obs.Observe(EventBackendError, 0)
 		}
 	}
 }

@@ -371,6 +371,12 @@ func (r *Region) store(ctx context.Context, s *regionState, key string, v any) e
 	if err != nil {
 		return err
 	}
+	// A creation that holds the key's distributed lock writes through it:
+	// if the lock was lost meanwhile, nothing is written over the value of
+	// the holder that took it over.
+	if f, ok := lock.Held(ctx, key).(backend.Fenced); ok {
+		return s.wrap("set", key, f.SetFenced(ctx, key, b))
+	}
 	return s.wrap("set", key, s.backend.Set(ctx, key, b))
 }
 

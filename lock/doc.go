@@ -32,10 +32,28 @@
 // context ends returns its context's error at once; the flight goes on and the
 // other callers get its result.
 //
+// # Leases
+//
+// A cross-process mutex that expires unless renewed (a [Lease], such as a
+// Redis lock with a timeout) is renewed every third of its TTL while the
+// creation runs, so a creator slower than the TTL keeps it. If a renewal
+// finds the lock gone — it expired while the holder was stalled, or the store
+// lost it in a restart or failover — the creation's context ends with
+// [ErrLockLost] as its cause, and the flight, once the creator returns, waits
+// for the mutex again and loads again before it would create a second time.
+// A creation's context carries the mutex it holds ([Held]), so that the
+// value can be written through it: a store that fences writes (checks the
+// holder and writes in one step) refuses the write of a holder that lost its
+// lock, and a later holder's value is never overwritten. A single-master
+// store's lock is an efficiency lock: after a restart or failover a second
+// creator may run; fencing keeps the data right.
+//
 // # Errors and panics
 //
 // An error from the creator is returned to every caller in the flight and
-// nothing is kept. A panic in the creator is recovered in the flight's
+// nothing is kept. A failure of the cross-process mutex itself is returned as
+// a [*MutexError] to callers without a value; a caller holding a stale value
+// is served it instead (and the failure is reported as [MutexFailed]). A panic in the creator is recovered in the flight's
 // goroutine, the mutex is released, the waiters get a [*PanicError], and the
 // caller that started the flight (if it is still waiting) panics with the same
 // value, as golang.org/x/sync/singleflight does.

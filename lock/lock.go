@@ -2,6 +2,7 @@ package lock
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"time"
@@ -80,6 +81,14 @@ const (
 	// CreateFailed: the creator returned an error or panicked; d is how long
 	// it ran.
 	CreateFailed
+	// LeaseLost: the lease a creation held (a Lease mutex) was found gone;
+	// the creation's context was ended with ErrLockLost as its cause.
+	LeaseLost
+	// MutexFailed: a call of the cross-process mutex failed (the store is
+	// unreachable, say) and, as the caller had a stale value, it was served
+	// that instead of the error. (A failure that is returned, as a
+	// *MutexError, is not reported here.)
+	MutexFailed
 )
 
 func (l *Lock[T]) observe(e Event, d time.Duration) {
@@ -195,7 +204,9 @@ func (l *Lock[T]) detach(ctx context.Context) (context.Context, context.CancelFu
 }
 
 // run is the flight's work: take the cross-process mutex, load again, create.
-// It always finishes f, even if the creator panics.
+// It always finishes f, even if the creator panics. A creation whose lease
+// was lost is tried once more: it waits for the mutex again (the new holder
+// may be creating) and loads again before it creates.
 func (l *Lock[T]) run(ctx context.Context, f *Flight, stale T, st State) {
 	var (
 		val   T
@@ -209,49 +220,137 @@ func (l *Lock[T]) run(ctx context.Context, f *Flight, stale T, st State) {
 		}
 		f.Finish(val, fresh, err)
 	}()
+	val, fresh, err = l.attempt(ctx, stale, st)
+	if err != nil && errors.Is(err, ErrLockLost) && ctx.Err() == nil {
+		val, fresh, err = l.attempt(ctx, stale, st)
+	}
+}
 
+// attempt takes the cross-process mutex (when there is one), loads again and
+// creates. Its error matches ErrLockLost when the lease was lost during the
+// creation.
+func (l *Lock[T]) attempt(ctx context.Context, stale T, st State) (val T, fresh bool, err error) {
 	if l.Mutex != nil {
 		if st == Stale {
-			var ok bool
-			if ok, err = l.Mutex.TryLock(ctx); err != nil {
-				return
+			ok, err := l.Mutex.TryLock(ctx)
+			if err != nil {
+				// A caller holding a value is better served it than an
+				// error: the store's trouble is counted, not returned.
+				l.observe(MutexFailed, 0)
+				return stale, false, nil
 			}
 			if !ok { // another process is regenerating: serve stale
-				val = stale
-				return
+				return stale, false, nil
 			}
 		} else {
 			start := time.Now()
-			err = l.Mutex.Lock(ctx)
+			err := l.Mutex.Lock(ctx)
 			l.observe(MutexWaited, time.Since(start))
 			if err != nil {
-				return
+				if ctx.Err() == nil {
+					err = &MutexError{Op: "lock", Err: err}
+				}
+				return val, false, err
 			}
 		}
 		// Release even when ctx has ended: the lock must not outlive us.
+		// (Deferred before the renewals' stop, so it runs after it: the
+		// renewer never uses the mutex once it is released.)
 		defer l.Mutex.Unlock(context.WithoutCancel(ctx)) //nolint:errcheck // a lost release expires with the lock's timeout
+		ctx = withHeld(ctx, l.Key, l.Mutex)
+		if lease, ok := l.Mutex.(Lease); ok {
+			var stop func()
+			ctx, stop = l.keepAlive(ctx, lease)
+			defer stop()
+		}
 	}
 
 	// Someone (in this process or another) may have stored a fresh value
 	// between our Load and taking the lock.
 	var again State
 	if val, again, err = l.Load(ctx); err != nil {
-		return
+		return val, false, err
 	}
 	if again == Fresh {
-		fresh = true
-		return
+		return val, true, nil
 	}
 	start := time.Now()
 	defer func() {
-		// Runs before the deferred Finish above, panics included.
+		// Runs before the deferred Finish in run, panics included.
 		if fresh {
 			l.observe(Created, time.Since(start))
 		} else {
 			l.observe(CreateFailed, time.Since(start))
 		}
 	}()
-	if val, err = l.Create(ctx); err == nil {
-		fresh = true
+	if val, err = l.Create(ctx); err != nil {
+		if context.Cause(ctx) == ErrLockLost {
+			err = fmt.Errorf("%w while creating %q: %w", ErrLockLost, l.Key, err)
+		}
+		return val, false, err
+	}
+	return val, true, nil
+}
+
+// keepAlive renews lease every TTL/3 while the creation runs, Redisson's
+// watchdog. When a renewal finds the lease gone, or no renewal has succeeded
+// for a whole TTL (the store unreachable: the hold has surely ended), the
+// returned context ends with ErrLockLost as its cause. stop ends the
+// renewals and returns once none is running, so that the mutex is never
+// used by the renewer after the creation has released it.
+func (l *Lock[T]) keepAlive(ctx context.Context, lease Lease) (context.Context, func()) {
+	ttl := lease.TTL()
+	if ttl <= 0 {
+		return ctx, func() {}
+	}
+	cctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		every := ttl / 3
+		t := time.NewTicker(every)
+		defer t.Stop()
+		renewed := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case <-cctx.Done():
+				return
+			case <-t.C:
+			}
+			rctx, rcancel := context.WithTimeout(context.WithoutCancel(cctx), every)
+			err := lease.Renew(rctx)
+			rcancel()
+			switch {
+			case err == nil:
+				renewed = time.Now()
+				continue
+			case !errors.Is(err, ErrLockLost) && time.Since(renewed) < ttl:
+				continue // the store may answer the next time; the hold lasts
+			}
+			l.observe(LeaseLost, 0)
+			cancel(ErrLockLost)
+			return
+		}
+	}()
+	return cctx, func() {
+		close(done)
+		<-exited
+		cancel(nil)
 	}
 }
+
+// MutexError is a failure of the cross-process mutex itself (not a wait that
+// the caller's context ended): the store could not be reached, say. Op is
+// "lock".
+type MutexError struct {
+	Op  string
+	Err error
+}
+
+func (e *MutexError) Error() string { return "dogpile: " + e.Op + ": " + e.Err.Error() }
+
+// Unwrap returns the mutex's error.
+func (e *MutexError) Unwrap() error { return e.Err }

@@ -8,7 +8,10 @@ import "context"
 // only if this value holds it.
 //
 // Implementations must be safe for use by one goroutine at a time; the dogpile
-// lock never uses one Mutex value from two goroutines at once.
+// lock never uses one Mutex value from two goroutines at once, with one
+// exception: a [Lease]'s Renew runs in a goroutine of its own while the
+// creation may write through the mutex (a fenced write), so a Lease must
+// allow Renew concurrently with its other methods.
 type Mutex interface {
 	// TryLock acquires the mutex if it is free and reports whether it did.
 	// It does not wait for another holder.

@@ -1,0 +1,211 @@
+package lock_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dogpile-go/dogpile/lock"
+)
+
+// leaseMutex is a Local mutex with a lease: renewals are counted and
+// answered by renew (nil: renewed).
+type leaseMutex struct {
+	lock.Mutex
+	ttl     time.Duration
+	renews  atomic.Int32
+	renew   func(n int32) error
+	renewed chan int32 // each renewal's number, if not nil
+}
+
+func (m *leaseMutex) TTL() time.Duration { return m.ttl }
+
+func (m *leaseMutex) Renew(context.Context) error {
+	n := m.renews.Add(1)
+	if m.renewed != nil {
+		m.renewed <- n
+	}
+	if m.renew != nil {
+		return m.renew(n)
+	}
+	return nil
+}
+
+// failingMutex fails every call, as a mutex whose store is down does.
+type failingMutex struct{ err error }
+
+func (m failingMutex) TryLock(context.Context) (bool, error) { return false, m.err }
+func (m failingMutex) Lock(context.Context) error            { return m.err }
+func (m failingMutex) Unlock(context.Context) error          { return nil }
+
+// ended waits for ctx to end, for at most 10s, and reports whether it did.
+func ended(ctx context.Context) bool {
+	select {
+	case <-ctx.Done():
+		return true
+	case <-time.After(10 * time.Second):
+		return false
+	}
+}
+
+func TestDL5LeaseRenewedWhileCreatorRuns(t *testing.T) {
+	// A creator that outlives several TTLs keeps its lease: the lock renews
+	// it every TTL/3 for as long as the creation runs, and stops once it
+	// is done.
+	var locks lock.Local
+	m := &leaseMutex{Mutex: locks.Mutex("k"), ttl: 30 * time.Millisecond, renewed: make(chan int32, 16)}
+	s := &store{}
+	var g lock.Group
+	l := newLock(&g, s, func(ctx context.Context) (string, error) {
+		// Run for three TTLs, counted by renewals (nine of them).
+		for n := int32(0); n < 9; {
+			select {
+			case n = <-m.renewed:
+			case <-time.After(10 * time.Second):
+				t.Errorf("only %d renewals while the creator ran", n)
+				return "", errors.New("not renewed")
+			}
+		}
+		if err := context.Cause(ctx); err != nil {
+			t.Errorf("creation context ended: %v", err)
+		}
+		return "slow", nil
+	})
+	l.Mutex = m
+	if v, err := l.Get(context.Background()); v != "slow" || err != nil {
+		t.Fatalf("got %q, %v", v, err)
+	}
+	after := m.renews.Load()
+	// No renewal runs once the creation has returned: the renewer is waited
+	// for before the mutex is released.
+	other := locks.Mutex("k")
+	if ok, _ := other.TryLock(context.Background()); !ok {
+		t.Fatal("the lock was not released after the creation")
+	}
+	if n := m.renews.Load(); n != after {
+		t.Fatalf("%d renewals after the creation returned", n-after)
+	}
+}
+
+func TestDL5LostLeaseCancelsCreationWithCause(t *testing.T) {
+	// The store reports the lease gone: the creator's context ends with
+	// ErrLockLost as its cause. The flight then waits for the lock again
+	// and loads again: the later holder's value is the answer, and this
+	// creator does not run a second time.
+	var locks lock.Local
+	m := &leaseMutex{Mutex: locks.Mutex("k"), ttl: 30 * time.Millisecond, renew: func(int32) error { return lock.ErrLockLost }}
+	s := &store{}
+	var g lock.Group
+	var calls atomic.Int32
+	var cause error
+	l := newLock(&g, s, func(ctx context.Context) (string, error) {
+		calls.Add(1)
+		if !ended(ctx) {
+			return "", errors.New("the creation's context never ended")
+		}
+		cause = context.Cause(ctx)
+		s.put("later holder's") // what the holder that took the lost lock stored
+		return "", ctx.Err()
+	})
+	l.Mutex = m
+	var events sync.Map
+	l.Observe = func(e lock.Event, _ time.Duration) {
+		n, _ := events.LoadOrStore(e, new(atomic.Int32))
+		n.(*atomic.Int32).Add(1)
+	}
+	v, err := l.Get(context.Background())
+	if !errors.Is(cause, lock.ErrLockLost) {
+		t.Fatalf("the creator's context ended with cause %v, want ErrLockLost", cause)
+	}
+	if v != "later holder's" || err != nil {
+		t.Fatalf("got %q, %v; want the later holder's value", v, err)
+	}
+	if c := calls.Load(); c != 1 {
+		t.Fatalf("creator ran %d times", c)
+	}
+	if n, ok := events.Load(lock.LeaseLost); !ok || n.(*atomic.Int32).Load() != 1 {
+		t.Fatalf("LeaseLost not observed once")
+	}
+}
+
+func TestDL5UnreachableStoreEndsLeaseAfterTTL(t *testing.T) {
+	// Renewals that fail to reach the store don't end the creation at once
+	// (the next one may succeed), but once a whole TTL has passed without a
+	// renewal the hold has surely ended: the creation is told.
+	var locks lock.Local
+	unreachable := errors.New("connection refused")
+	m := &leaseMutex{Mutex: locks.Mutex("k"), ttl: 30 * time.Millisecond, renew: func(int32) error { return unreachable }}
+	var g lock.Group
+	s := &store{}
+	var ranFor time.Duration
+	l := newLock(&g, s, func(ctx context.Context) (string, error) {
+		start := time.Now()
+		if !ended(ctx) {
+			return "", errors.New("the creation's context never ended")
+		}
+		ranFor = time.Since(start)
+		return "", context.Cause(ctx)
+	})
+	l.Mutex = m
+	if _, err := l.Get(context.Background()); !errors.Is(err, lock.ErrLockLost) {
+		t.Fatalf("got %v, want ErrLockLost", err)
+	}
+	if ranFor < m.ttl {
+		t.Fatalf("the lease was given up after %v of failed renewals; want it kept while the TTL (%v) lasts", ranFor, m.ttl)
+	}
+	if n := m.renews.Load(); n < 1 {
+		t.Fatal("no renewal was tried")
+	}
+}
+
+func TestHeldIsTheCreationsMutex(t *testing.T) {
+	var locks lock.Local
+	m := locks.Mutex("k")
+	var g lock.Group
+	var got, other lock.Mutex
+	l := newLock(&g, &store{}, func(ctx context.Context) (string, error) {
+		got, other = lock.Held(ctx, "k"), lock.Held(ctx, "elsewhere")
+		return "v", nil
+	})
+	l.Mutex = m
+	if _, err := l.Get(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got != m || other != nil {
+		t.Fatalf("Held = %v for the key, %v for another; want the flight's mutex and nil", got, other)
+	}
+	if lock.Held(context.Background(), "k") != nil {
+		t.Fatal("Held outside a creation is not nil")
+	}
+}
+
+func TestDL8MutexErrorServesStaleAndIsReportedForMissing(t *testing.T) {
+	down := errors.New("store down")
+	var g lock.Group
+	var failed atomic.Int32
+	observe := func(e lock.Event, _ time.Duration) {
+		if e == lock.MutexFailed {
+			failed.Add(1)
+		}
+	}
+	// A stale value: served, the failure observed.
+	stale := newLock(&g, &store{v: "old", state: lock.Stale}, func(context.Context) (string, error) { return "new", nil })
+	stale.Mutex, stale.Observe = failingMutex{down}, observe
+	if v, err := stale.Get(context.Background()); v != "old" || err != nil {
+		t.Fatalf("stale caller got %q, %v; want the stale value", v, err)
+	}
+	// No value: the error, as a *MutexError wrapping the store's.
+	missing := newLock(&g, &store{}, func(context.Context) (string, error) { return "new", nil })
+	missing.Mutex, missing.Observe = failingMutex{down}, observe
+	_, err := missing.Get(context.Background())
+	var me *lock.MutexError
+	if !errors.As(err, &me) || !errors.Is(err, down) {
+		t.Fatalf("got %v; want a *MutexError wrapping the store's error", err)
+	}
+	if n := failed.Load(); n != 1 {
+		t.Fatalf("MutexFailed observed %d times, want 1 (the stale caller's)", n)
+	}
+}
