@@ -35,6 +35,7 @@ func Register(meter metric.Meter, regions ...*dogpile.Region) (metric.Registrati
 		{"dogpile.backend_errors", "{call}", "Backend calls that failed.", func(s dogpile.Stats) float64 { return float64(s.BackendErrors) }},
 		{"dogpile.decode_failures", "{read}", "Stored values that could not be decoded.", func(s dogpile.Stats) float64 { return float64(s.DecodeFailures) }},
 		{"dogpile.rejected", "{read}", "Stored values without an accepted signature.", func(s dogpile.Stats) float64 { return float64(s.Rejected) }},
+		{"dogpile.locks_lost", "{creation}", "Creations whose distributed lock was lost before they stored their value.", func(s dogpile.Stats) float64 { return float64(s.LocksLost) }},
 	}
 	instruments := make([]metric.Observable, len(counters))
 	fcs := make([]metric.Float64ObservableCounter, len(counters))

@@ -44,6 +44,7 @@ func NewCollector(regions ...*dogpile.Region) *Collector {
 			counter("backend_errors_total", "Backend calls that failed.", func(s dogpile.Stats) float64 { return float64(s.BackendErrors) }),
 			counter("decode_failures_total", "Stored values that could not be decoded (read as misses).", func(s dogpile.Stats) float64 { return float64(s.DecodeFailures) }),
 			counter("rejected_total", "Stored values without an accepted signature (read as misses).", func(s dogpile.Stats) float64 { return float64(s.Rejected) }),
+			counter("locks_lost_total", "Creations whose distributed lock was lost before they stored their value.", func(s dogpile.Stats) float64 { return float64(s.LocksLost) }),
 		},
 	}
 }
