@@ -3,6 +3,7 @@ package dogpile
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -37,7 +38,10 @@ func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, crea
 	if r.failOpen && r.breakerOpen() {
 		return createMultiUncached(ctx, keys, create)
 	}
-	mk := r.mangleAll(keys)
+	mk, err := r.storageKeys(s, keys)
+	if err != nil {
+		return nil, err
+	}
 	vals, created, found, err := lookupMulti[T](ctx, r, s, mk)
 	if err != nil {
 		if r.failed(err) {
@@ -279,6 +283,7 @@ func (b *multiBatch[T]) run(ctx context.Context) {
 		return
 	}
 
+	w := s.writeAs(reflect.TypeFor[T]()) // before the creator reads anything
 	start := time.Now()
 	ok := false
 	defer func() { // also when create panics
@@ -304,7 +309,7 @@ func (b *multiBatch[T]) run(ctx context.Context) {
 		}
 	}
 	if len(items) > 0 {
-		if err := r.storeMulti(ctx, s, items); err != nil {
+		if err := r.storeMulti(ctx, s, items, w); err != nil {
 			b.finishAll(err)
 			return
 		}
