@@ -656,8 +656,11 @@ func TestB8PlainBackendSupportsEveryFeature(t *testing.T) {
 func TestI8MemoryBackendsCompareAndSwap(t *testing.T) {
 	ctx := context.Background()
 	backends := map[string]func() dogpile.Backend{
-		"memory":            func() dogpile.Backend { m, _ := dogpile.NewMemoryBackend(dogpile.MemoryOptions{}); return m },
-		"memory bounded":    func() dogpile.Backend { m, _ := dogpile.NewMemoryBackend(dogpile.MemoryOptions{MaxEntries: 100}); return m },
+		"memory": func() dogpile.Backend { m, _ := dogpile.NewMemoryBackend(dogpile.MemoryOptions{}); return m },
+		"memory bounded": func() dogpile.Backend {
+			m, _ := dogpile.NewMemoryBackend(dogpile.MemoryOptions{MaxEntries: 100})
+			return m
+		},
 		"memory_serialized": func() dogpile.Backend { m, _ := dogpile.NewBackend("memory_serialized", nil); return m },
 	}
 	for name, mk := range backends {

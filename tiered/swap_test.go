@@ -101,6 +101,8 @@ func TestCompareAndSwapThroughTheTier(t *testing.T) {
 // plainBackend hides everything of a backend but Get, Set and Delete.
 type plainBackend struct{ b dogpile.Backend }
 
-func (p plainBackend) Get(ctx context.Context, k string) ([]byte, bool, error) { return p.b.Get(ctx, k) }
-func (p plainBackend) Set(ctx context.Context, k string, v []byte) error       { return p.b.Set(ctx, k, v) }
-func (p plainBackend) Delete(ctx context.Context, k string) error              { return p.b.Delete(ctx, k) }
+func (p plainBackend) Get(ctx context.Context, k string) ([]byte, bool, error) {
+	return p.b.Get(ctx, k)
+}
+func (p plainBackend) Set(ctx context.Context, k string, v []byte) error { return p.b.Set(ctx, k, v) }
+func (p plainBackend) Delete(ctx context.Context, k string) error        { return p.b.Delete(ctx, k) }

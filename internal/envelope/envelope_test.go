@@ -52,7 +52,7 @@ func TestReservedFlagsAreRefused(t *testing.T) {
 }
 
 type (
-	named   struct{ A int }
+	named          struct{ A int }
 	generic[T any] struct{ V T }
 )
 
