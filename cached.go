@@ -230,7 +230,7 @@ func (c *CachedFunc[A, V]) Set(ctx context.Context, a A, v V) error {
 	if err != nil {
 		return err
 	}
-	return c.r.set(ctx, key, v, reflect.TypeFor[V]())
+	return c.r.set(ctx, key, v, typeIDOf[V]())
 }
 
 // Refresh calls fn now, whatever is cached, stores its value (unless
@@ -251,7 +251,7 @@ func (c *CachedFunc[A, V]) Refresh(ctx context.Context, a A) (V, error) {
 	if err != nil {
 		return zero, err
 	}
-	w, err := s.beginWrite(ctx, reflect.TypeFor[V]()) // before fn reads anything
+	w, err := s.beginWrite(ctx, typeIDOf[V]()) // before fn reads anything
 	if err != nil {
 		return zero, err
 	}

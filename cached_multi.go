@@ -3,7 +3,6 @@ package dogpile
 import (
 	"context"
 	"fmt"
-	"reflect"
 )
 
 // CachedMultiFunc is a function of many arguments whose results are cached
@@ -114,7 +113,7 @@ func (c *CachedMultiFunc[A, V]) Set(ctx context.Context, values map[A]V) error {
 		}
 		items[k] = v
 	}
-	return c.r.setMulti(ctx, items, reflect.TypeFor[V]())
+	return c.r.setMulti(ctx, items, typeIDOf[V]())
 }
 
 // Refresh calls fn with args now, whatever is cached, stores the values
@@ -136,7 +135,7 @@ func (c *CachedMultiFunc[A, V]) Refresh(ctx context.Context, args []A) ([]V, err
 	if err != nil {
 		return nil, err
 	}
-	w, err := s.beginWrite(ctx, reflect.TypeFor[V]()) // before fn reads anything
+	w, err := s.beginWrite(ctx, typeIDOf[V]()) // before fn reads anything
 	if err != nil {
 		return nil, err
 	}

@@ -33,7 +33,7 @@ func valueLookup[T any](r *Region, key string, x any) (v T, st stamp, found bool
 	if v, ok := valueAs[T](e); ok {
 		return v, e.stamp, true
 	}
-	r.mismatched(key, envelope.TypeTag(e.typ), reflect.TypeFor[T]())
+	r.mismatched(key, envelope.TypeTag(reflectType(e.id)), reflect.TypeFor[T]())
 	return v, stamp{}, false
 }
 
@@ -90,7 +90,7 @@ func lookup[T any](ctx context.Context, r *Region, s *regionState, key string) (
 // or a read as another type, never takes it for its own.
 type keptValue struct {
 	region *Region
-	typ    reflect.Type
+	id     typeID
 	value  any
 	stamp
 }
@@ -108,14 +108,12 @@ func lookupKept[T any](ctx context.Context, r *Region, s *regionState, key strin
 	if err != nil || !ok {
 		return v, stamp{}, 0, false, s.wrap("get", key, err)
 	}
-	t := reflect.TypeFor[T]()
-	if k, ok := x.(*keptValue); ok && k.region == r && k.typ == t {
-		if v, ok := k.value.(T); ok || k.value == nil {
-			return v, k.stamp, len(b), true, nil
-		}
+	if k, ok := x.(*keptValue); ok && k.region == r && k.id == typeIDOf[T]() {
+		v, _ := k.value.(T)
+		return v, k.stamp, len(b), true, nil
 	}
 	if v, st, found = decode[T](r, key, b); found {
-		s.keeping.Keep(key, b, &keptValue{region: r, typ: t, value: v, stamp: st})
+		s.keeping.Keep(key, b, &keptValue{region: r, id: typeIDOf[T](), value: v, stamp: st})
 	}
 	return v, st, len(b), found, nil
 }

@@ -3,7 +3,6 @@ package dogpile
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"time"
 
 	"github.com/dogpile-go/dogpile/lock"
@@ -141,7 +140,7 @@ func getOrCreateSlow[T any](ctx context.Context, r *Region, s *regionState, k st
 	}
 	l := newLock[T](r, s, k, &o)
 	l.Create = func(ctx context.Context) (T, error) {
-		w := s.writeAs(reflect.TypeFor[T]()) // before the creator reads anything
+		w := s.writeAs(typeIDOf[T]()) // before the creator reads anything
 		start := time.Now()
 		v, err := create(ctx)
 		if s.early != nil && err == nil {

@@ -3,7 +3,6 @@ package dogpile
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -283,7 +282,7 @@ func (b *multiBatch[T]) run(ctx context.Context) {
 		return
 	}
 
-	w := s.writeAs(reflect.TypeFor[T]()) // before the creator reads anything
+	w := s.writeAs(typeIDOf[T]()) // before the creator reads anything
 	start := time.Now()
 	ok := false
 	defer func() { // also when create panics

@@ -72,6 +72,7 @@ type regionState struct {
 	gens        *sharedInvalidation // inv, when it is SharedInvalidation: entries carry its generations
 	shared      *sharedInvalidation // gens, when its refresh is 0: the record is read with values
 	recordKey   string              // gens's storage key, reserved
+	plainKeys   bool                // no key prefix, no mangler: a storage key is the key
 	obs         Observer
 	early       *earlyRefresh
 	clock       clock.Func
@@ -162,7 +163,8 @@ func (r *Region) install(b Backend, name string, c *configOptions) error {
 	if r.logger == nil {
 		r.logger = slog.Default()
 	}
-	s := &regionState{real: b, backend: b, backendName: name, expiration: c.expiration, obs: r.obs, early: r.early, clock: r.clock}
+	s := &regionState{real: b, backend: b, backendName: name, expiration: c.expiration, obs: r.obs, early: r.early, clock: r.clock,
+		plainKeys: r.mangler == nil && r.keyPrefix == ""}
 	for i := len(c.wrap) - 1; i >= 0; i-- {
 		s.backend = c.wrap[i](s.backend)
 	}
@@ -235,6 +237,13 @@ func (r *Region) configured() (*regionState, error) {
 // region's key prefix, then the key as the key mangler made it. Keys that
 // would land on the library's own keys (ReservedKeyPrefix) are refused.
 func (r *Region) storageKey(s *regionState, key string) (string, error) {
+	if s.plainKeys && !strings.HasPrefix(key, ReservedKeyPrefix) {
+		return key, nil // most regions: inlined on the hit path
+	}
+	return r.storageKeySlow(s, key)
+}
+
+func (r *Region) storageKeySlow(s *regionState, key string) (string, error) {
 	if strings.HasPrefix(key, ReservedKeyPrefix) {
 		return "", reservedKey(key)
 	}
@@ -303,9 +312,9 @@ func (r *Region) Set(ctx context.Context, key string, value any) error {
 	return r.set(ctx, key, value, writeDynamic)
 }
 
-// set stores value under key as a value of type typ (writeDynamic: value's
-// own type).
-func (r *Region) set(ctx context.Context, key string, value any, typ reflect.Type) error {
+// set stores value under key as a value of the type typ identifies
+// (writeDynamic: value's own type).
+func (r *Region) set(ctx context.Context, key string, value any, typ typeID) error {
 	s, err := r.configured()
 	if err != nil {
 		return err
@@ -327,7 +336,7 @@ func (r *Region) SetMulti(ctx context.Context, items map[string]any) error {
 	return r.setMulti(ctx, items, writeDynamic)
 }
 
-func (r *Region) setMulti(ctx context.Context, items map[string]any, typ reflect.Type) error {
+func (r *Region) setMulti(ctx context.Context, items map[string]any, typ typeID) error {
 	s, err := r.configured()
 	if err != nil || len(items) == 0 {
 		return err
@@ -418,51 +427,76 @@ func (r *Region) DeleteMulti(ctx context.Context, keys []string) error {
 
 // stamp is what decides a stored value's state, besides the call's
 // options: when it was created and, under shared invalidation, the
-// generations it was written under.
+// generations it was written under (zero for an entry written without).
 type stamp struct {
 	created int64 // Unix nanoseconds
 	gens    envelope.Generations
-	hasGens bool
 }
 
 // valueEntry is what a region stores in a backend.Values: the Go value as it
 // is, with the type it was written as and its stamp.
 type valueEntry struct {
 	value any
-	typ   reflect.Type
+	id    typeID
 	stamp
+}
+
+// typeID identifies a Go type T as a nil *T in an interface: made without
+// reflection in generic code (typeIDOf), and compared with == at the cost of
+// two words, on the hit path of the memory backend. A nil typeID is the type
+// of a nil interface value.
+type typeID = any
+
+func typeIDOf[T any]() typeID { return (*T)(nil) }
+
+// typeIDFor is typeIDOf for a reflect.Type.
+func typeIDFor(t reflect.Type) typeID {
+	if t == nil {
+		return nil
+	}
+	return reflect.Zero(reflect.PointerTo(t)).Interface()
+}
+
+// reflectType is the type id identifies.
+func reflectType(id typeID) reflect.Type {
+	if id == nil {
+		return nil
+	}
+	return reflect.TypeOf(id).Elem()
 }
 
 // writing is what a write records beside a value: the type the value is
 // written as, and the generations its writer last saw.
 type writing struct {
-	typ     reflect.Type // nil with dynamic
-	dynamic bool         // each value is of its own type (Set, SetMulti)
+	id      typeID // with dynamic, each value's own
+	dynamic bool   // each value is of its own type (Set, SetMulti)
 	gens    envelope.Generations
 	hasGens bool
 }
 
-// writeDynamic (nil), as the type to write as, is each value's own type.
-var writeDynamic reflect.Type
+// writeDynamic, as the type to write as, is each value's own type.
+var writeDynamic typeID = writeDynamicType{}
 
-func (w *writing) typeOf(v any) reflect.Type {
+type writeDynamicType struct{}
+
+func (w *writing) typeOf(v any) typeID {
 	if w.dynamic {
-		return reflect.TypeOf(v)
+		return typeIDFor(reflect.TypeOf(v))
 	}
-	return w.typ
+	return w.id
 }
 
 func (w *writing) stamp(created int64) stamp {
-	return stamp{created: created, gens: w.gens, hasGens: w.hasGens}
+	return stamp{created: created, gens: w.gens}
 }
 
-// writeAs is how a value of type typ (writeDynamic: each value's own), made
-// from what the store held as of now, is written. Take it before the value
-// is made: under shared invalidation the entry must carry the generations
-// from before its creator read anything, so that an invalidation during the
-// creation makes the entry invalid.
-func (s *regionState) writeAs(typ reflect.Type) writing {
-	w := writing{typ: typ, dynamic: typ == writeDynamic}
+// writeAs is how a value of the type typ identifies (writeDynamic: each
+// value's own), made from what the store held as of now, is written. Take it
+// before the value is made: under shared invalidation the entry must carry
+// the generations from before its creator read anything, so that an
+// invalidation during the creation makes the entry invalid.
+func (s *regionState) writeAs(typ typeID) writing {
+	w := writing{id: typ, dynamic: typ == writeDynamic}
 	if s.gens != nil {
 		w.gens, w.hasGens = s.gens.current(), true
 	}
@@ -473,7 +507,7 @@ func (s *regionState) writeAs(typ reflect.Type) writing {
 // Refresh): under shared invalidation read with every value, it reads the
 // invalidation record first, so that a value written after an invalidation
 // made elsewhere is valid.
-func (s *regionState) beginWrite(ctx context.Context, typ reflect.Type) (writing, error) {
+func (s *regionState) beginWrite(ctx context.Context, typ typeID) (writing, error) {
 	if s.shared != nil {
 		if err := s.shared.read(ctx); err != nil {
 			return writing{}, s.wrap("get", s.shared.key, err)
@@ -495,7 +529,7 @@ func (r *Region) encode(key string, v any, created int64, w *writing) ([]byte, e
 		// would be cut, and every entry read back as a miss.
 		return nil, &ArgError{Name: "codec", Value: name, Reason: "codec name longer than 255 bytes"}
 	}
-	m := envelope.Meta{Created: created, Type: envelope.TypeTag(w.typeOf(v)), Codec: name, HasGens: w.hasGens, Gens: w.gens}
+	m := envelope.Meta{Created: created, Type: envelope.TypeTag(reflectType(w.typeOf(v))), Codec: name, HasGens: w.hasGens, Gens: w.gens}
 	b := envelope.Append(make([]byte, 0, envelope.Size(&m, len(payload))), &m, payload)
 	if r.signingKeys != nil {
 		b = envelope.Sign(b, key, r.signingKeys[0])
@@ -509,7 +543,7 @@ func (r *Region) encode(key string, v any, created int64, w *writing) ([]byte, e
 func (r *Region) store(ctx context.Context, s *regionState, key string, v any, w writing) error {
 	now := s.clock.Now()
 	if s.values != nil {
-		return s.wrap("set", key, s.values.SetValue(ctx, key, &valueEntry{value: v, typ: w.typeOf(v), stamp: w.stamp(now)}))
+		return s.wrap("set", key, s.values.SetValue(ctx, key, &valueEntry{value: v, id: w.typeOf(v), stamp: w.stamp(now)}))
 	}
 	b, err := r.encode(key, v, now, &w)
 	if err != nil {
@@ -518,25 +552,34 @@ func (r *Region) store(ctx context.Context, s *regionState, key string, v any, w
 	return s.wrap("set", key, s.backend.Set(ctx, key, b))
 }
 
-var (
-	anyType   = reflect.TypeFor[any]()
-	bytesType = reflect.TypeFor[[]byte]()
-)
-
-// readType returns T, the type a read asks for, and whether it is one of the
-// untyped reads (any, []byte) that take an entry of any type.
-func readType[T any]() (reflect.Type, bool) {
-	t := reflect.TypeFor[T]()
-	return t, t == anyType || t == bytesType
+// untyped reports whether T is one of the untyped reads (any, []byte) that
+// take an entry of any type (see Get).
+func untyped[T any]() bool {
+	switch typeIDOf[T]().(type) {
+	case *any, *[]byte:
+		return true
+	}
+	return false
 }
 
 // valueAs returns e's value as a T, if e was written as a T or T is
 // untyped (see Get). A Go value is held as it is, so the untyped []byte
 // reads only values that are byte slices.
 func valueAs[T any](e *valueEntry) (T, bool) {
-	v, isT := e.value.(T)
-	t, untyped := readType[T]()
-	return v, e.typ == t || untyped && (isT || t == anyType)
+	if _, ok := e.id.(*T); ok { // e.id == typeIDOf[T](), comparing the type words alone
+		v, _ := e.value.(T) // a nil interface value, written as an interface T, is T's zero
+		return v, true
+	}
+	switch typeIDOf[T]().(type) {
+	case *any:
+		v, _ := e.value.(T)
+		return v, true
+	case *[]byte:
+		v, ok := e.value.(T)
+		return v, ok
+	}
+	var zero T
+	return zero, false
 }
 
 // typeMismatch is a pair of types, logged once per region when an entry
@@ -579,7 +622,7 @@ func decode[T any](r *Region, key string, b []byte) (v T, st stamp, ok bool) {
 		err = fmt.Errorf("dogpile: entry written with codec %q, region uses %q", e.Codec, r.codec.Name())
 	}
 	if err == nil {
-		if t, untyped := readType[T](); !untyped && e.Type != envelope.TypeTag(t) {
+		if t := reflect.TypeFor[T](); !untyped[T]() && e.Type != envelope.TypeTag(t) {
 			r.mismatched(key, e.Type, t)
 			var zero T
 			return zero, stamp{}, false
@@ -592,7 +635,7 @@ func decode[T any](r *Region, key string, b []byte) (v T, st stamp, ok bool) {
 		var zero T
 		return zero, stamp{}, false
 	}
-	return v, stamp{created: e.Created, gens: e.Gens, hasGens: e.HasGens}, true
+	return v, stamp{created: e.Created, gens: e.Gens}, true
 }
 
 // state decides whether a value with stamp st is fresh, stale or (hard
@@ -622,7 +665,16 @@ func (s *regionState) state(ctx context.Context, st stamp, o *callOptions) lock.
 		}
 		exp = o.expiration
 	}
-	if exp > 0 && (s.clock.Expired(st.created, exp) || s.early != nil && s.early.due(st.created, exp)) {
+	if exp <= 0 {
+		return lock.Fresh
+	}
+	var expired bool
+	if s.clock == nil {
+		expired = clock.Expired(st.created, exp) // inlined: the hit path's one clock read
+	} else {
+		expired = s.clock()-st.created > int64(exp)
+	}
+	if expired || s.early != nil && s.early.due(st.created, exp) {
 		return lock.Stale
 	}
 	return lock.Fresh
