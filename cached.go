@@ -243,15 +243,7 @@ func (c *CachedFunc[A, V]) Refresh(ctx context.Context, a A) (V, error) {
 	if err != nil {
 		return zero, err
 	}
-	s, err := c.r.configured()
-	if err != nil {
-		return zero, err
-	}
-	k, err := c.r.storageKey(s, key)
-	if err != nil {
-		return zero, err
-	}
-	w, err := s.beginWrite(ctx, typeIDOf[V]()) // before fn reads anything
+	s, sk, w, err := c.r.beginWrite(ctx, []string{key}, typeIDOf[V]()) // before fn reads anything
 	if err != nil {
 		return zero, err
 	}
@@ -260,7 +252,7 @@ func (c *CachedFunc[A, V]) Refresh(ctx context.Context, a A) (V, error) {
 		return zero, err
 	}
 	if c.keep == nil || c.keep(v) {
-		if err := c.r.store(ctx, s, k, v, w); err != nil {
+		if err := c.r.store(ctx, s, sk[0], v, w); err != nil {
 			return zero, err
 		}
 	}

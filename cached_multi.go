@@ -127,15 +127,7 @@ func (c *CachedMultiFunc[A, V]) Refresh(ctx context.Context, args []A) ([]V, err
 	if len(args) == 0 {
 		return []V{}, nil
 	}
-	s, err := c.r.configured()
-	if err != nil {
-		return nil, err
-	}
-	sk, err := c.r.storageKeys(s, keys)
-	if err != nil {
-		return nil, err
-	}
-	w, err := s.beginWrite(ctx, typeIDOf[V]()) // before fn reads anything
+	s, sk, w, err := c.r.beginWrite(ctx, keys, typeIDOf[V]()) // before fn reads anything
 	if err != nil {
 		return nil, err
 	}

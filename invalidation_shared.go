@@ -51,10 +51,18 @@ import (
 // record not signed by an accepted key — planted by someone who can write to
 // the store but holds no key — is ignored, counted as EventRejected and
 // logged, and replaced by the next Invalidate; it can't switch the cache off.
-// Without signing, a record that can't be read is ignored. A process never
-// lowers the generations it has seen, so a lost record (evicted, or the
-// store restarted) loses no invalidation this process made or saw: the next
-// Invalidate counts on from there.
+// Without signing, a record that can't be read is ignored, and one planted
+// with huge generations costs one regeneration per key: values written
+// after it carry its generations.
+//
+// A process never lowers the generations it has seen, so a record lost from
+// the store (evicted, or the store restarted without persistence) loses no
+// invalidation for the processes that saw it, and the next Invalidate counts
+// on from the highest. A process started after the loss sees generation 0
+// until then, and may serve an entry invalidated before the loss if the
+// store kept the entry. A store-side TTL (redis_expiration_time,
+// memcached_expire_time) is safe: the record, rewritten at each
+// invalidation, outlives every entry written before it.
 //
 // refresh is how a process learns of other processes' invalidations:
 //
@@ -72,7 +80,8 @@ import (
 // BENCHMARKS.md measures both on Redis.
 //
 // The strategy's Invalidated method, which compares times, always answers
-// NotInvalidated: a region asks it about generations instead.
+// NotInvalidated: a region recognises the strategy and asks it about
+// generations instead, so it can't be wrapped in a strategy of your own.
 func SharedInvalidation(refresh time.Duration) InvalidationStrategy {
 	return &sharedInvalidation{refresh: refresh}
 }
@@ -109,7 +118,7 @@ type sharedInvalidation struct {
 // attach gives the strategy its region's backend and key; a strategy value
 // serves one region.
 func (s *sharedInvalidation) attach(r *Region, st *regionState) error {
-	if s.backend != nil && s.backend != st.backend {
+	if s.r != nil && (s.r != r || s.backend != st.backend) {
 		return &ArgError{Name: "invalidation strategy", Reason: "a SharedInvalidation serves one region; make one per region"}
 	}
 	name := strings.Map(func(c rune) rune {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -315,19 +317,31 @@ func (r *Region) Set(ctx context.Context, key string, value any) error {
 // set stores value under key as a value of the type typ identifies
 // (writeDynamic: value's own type).
 func (r *Region) set(ctx context.Context, key string, value any, typ typeID) error {
+	s, sk, w, err := r.beginWrite(ctx, []string{key}, typ)
+	if err != nil {
+		return err
+	}
+	return r.store(ctx, s, sk[0], value, w)
+}
+
+// beginWrite is how every write that has not just read the store (Set,
+// SetMulti, Refresh) begins: the region's state, the storage keys of keys,
+// and how to write values of the type typ identifies (see
+// regionState.writeAfterRead).
+func (r *Region) beginWrite(ctx context.Context, keys []string, typ typeID) (*regionState, []string, writing, error) {
 	s, err := r.configured()
 	if err != nil {
-		return err
+		return nil, nil, writing{}, err
 	}
-	k, err := r.storageKey(s, key)
+	sk, err := r.storageKeys(s, keys)
 	if err != nil {
-		return err
+		return nil, nil, writing{}, err
 	}
-	w, err := s.beginWrite(ctx, typ)
+	w, err := s.writeAfterRead(ctx, typ)
 	if err != nil {
-		return err
+		return nil, nil, writing{}, err
 	}
-	return r.store(ctx, s, k, value, w)
+	return s, sk, w, nil
 }
 
 // SetMulti stores every item, in one round trip where the backend can. Each
@@ -337,23 +351,20 @@ func (r *Region) SetMulti(ctx context.Context, items map[string]any) error {
 }
 
 func (r *Region) setMulti(ctx context.Context, items map[string]any, typ typeID) error {
-	s, err := r.configured()
-	if err != nil || len(items) == 0 {
+	if len(items) == 0 {
+		_, err := r.configured()
 		return err
 	}
-	mangled := make(map[string]any, len(items))
-	for k, v := range items {
-		sk, err := r.storageKey(s, k)
-		if err != nil {
-			return err
-		}
-		mangled[sk] = v
-	}
-	w, err := s.beginWrite(ctx, typ)
+	keys := slices.Collect(maps.Keys(items))
+	s, sk, w, err := r.beginWrite(ctx, keys, typ)
 	if err != nil {
 		return err
 	}
-	return r.storeMulti(ctx, s, mangled, w)
+	stored := make(map[string]any, len(items))
+	for i, k := range keys {
+		stored[sk[i]] = items[k]
+	}
+	return r.storeMulti(ctx, s, stored, w)
 }
 
 // storeMulti stores items under their (storage) keys, in one round trip
@@ -442,9 +453,9 @@ type valueEntry struct {
 }
 
 // typeID identifies a Go type T as a nil *T in an interface: made without
-// reflection in generic code (typeIDOf), and compared with == at the cost of
-// two words, on the hit path of the memory backend. A nil typeID is the type
-// of a nil interface value.
+// reflection in generic code (typeIDOf), and checked on the hit path of the
+// memory backend with a type assertion to *T, a comparison of one word. A
+// nil typeID is the type of a nil interface value.
 type typeID = any
 
 func typeIDOf[T any]() typeID { return (*T)(nil) }
@@ -486,6 +497,13 @@ func (w *writing) typeOf(v any) typeID {
 	return w.id
 }
 
+func (w *writing) reflectTypeOf(v any) reflect.Type {
+	if w.dynamic {
+		return reflect.TypeOf(v)
+	}
+	return reflectType(w.id)
+}
+
 func (w *writing) stamp(created int64) stamp {
 	return stamp{created: created, gens: w.gens}
 }
@@ -503,11 +521,11 @@ func (s *regionState) writeAs(typ typeID) writing {
 	return w
 }
 
-// beginWrite is writeAs for a write that has not just read the store (Set,
+// writeAfterRead is writeAs for a write that has not just read the store (Set,
 // Refresh): under shared invalidation read with every value, it reads the
 // invalidation record first, so that a value written after an invalidation
 // made elsewhere is valid.
-func (s *regionState) beginWrite(ctx context.Context, typ typeID) (writing, error) {
+func (s *regionState) writeAfterRead(ctx context.Context, typ typeID) (writing, error) {
 	if s.shared != nil {
 		if err := s.shared.read(ctx); err != nil {
 			return writing{}, s.wrap("get", s.shared.key, err)
@@ -529,7 +547,7 @@ func (r *Region) encode(key string, v any, created int64, w *writing) ([]byte, e
 		// would be cut, and every entry read back as a miss.
 		return nil, &ArgError{Name: "codec", Value: name, Reason: "codec name longer than 255 bytes"}
 	}
-	m := envelope.Meta{Created: created, Type: envelope.TypeTag(reflectType(w.typeOf(v))), Codec: name, HasGens: w.hasGens, Gens: w.gens}
+	m := envelope.Meta{Created: created, Type: envelope.TypeTag(w.reflectTypeOf(v)), Codec: name, HasGens: w.hasGens, Gens: w.gens}
 	b := envelope.Append(make([]byte, 0, envelope.Size(&m, len(payload))), &m, payload)
 	if r.signingKeys != nil {
 		b = envelope.Sign(b, key, r.signingKeys[0])
