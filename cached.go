@@ -195,7 +195,7 @@ func (c *CachedFunc[A, V]) Call(ctx context.Context, a A) (V, error) {
 		return zero, err
 	}
 	o := collect(c.opts)
-	k, err := c.r.storageKey(s, key)
+	k, err := s.storageKey(key)
 	if err != nil {
 		return zero, err
 	}

@@ -177,7 +177,7 @@ func GetWithMetadata[T any](ctx context.Context, r *Region, key string, opts ...
 		return value, md, false, err
 	}
 	o := collect(opts)
-	k, err := r.storageKey(s, key)
+	k, err := s.storageKey(key)
 	if err != nil {
 		return value, md, false, err
 	}
@@ -216,7 +216,7 @@ func GetMulti[T any](ctx context.Context, r *Region, keys []string, opts ...Opti
 		return out, nil
 	}
 	o := collect(opts)
-	mk, err := r.storageKeys(s, keys)
+	mk, err := s.storageKeys(keys)
 	if err != nil {
 		return nil, err
 	}

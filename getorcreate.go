@@ -37,7 +37,7 @@ func GetOrCreate[T any](ctx context.Context, r *Region, key string, create func(
 	if len(opts) > 0 {
 		o = collect(opts)
 	}
-	k, err := r.storageKey(s, key)
+	k, err := s.storageKey(key)
 	if err != nil {
 		var zero T
 		return zero, err

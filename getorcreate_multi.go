@@ -37,7 +37,7 @@ func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, crea
 	if r.failOpen && r.breakerOpen() {
 		return createMultiUncached(ctx, keys, create)
 	}
-	mk, err := r.storageKeys(s, keys)
+	mk, err := s.storageKeys(keys)
 	if err != nil {
 		return nil, err
 	}

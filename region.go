@@ -74,6 +74,8 @@ type regionState struct {
 	gens        *sharedInvalidation // inv, when it is SharedInvalidation: entries carry its generations
 	shared      *sharedInvalidation // gens, when its refresh is 0: the record is read with values
 	recordKey   string              // gens's storage key, reserved
+	keyPrefix   string              // the region's, for storageKey
+	mangler     func(string) string // the region's, for storageKey
 	plainKeys   bool                // no key prefix, no mangler: a storage key is the key
 	obs         Observer
 	early       *earlyRefresh
@@ -166,7 +168,7 @@ func (r *Region) install(b Backend, name string, c *configOptions) error {
 		r.logger = slog.Default()
 	}
 	s := &regionState{real: b, backend: b, backendName: name, expiration: c.expiration, obs: r.obs, early: r.early, clock: r.clock,
-		plainKeys: r.mangler == nil && r.keyPrefix == ""}
+		keyPrefix: r.keyPrefix, mangler: r.mangler, plainKeys: r.mangler == nil && r.keyPrefix == ""}
 	for i := len(c.wrap) - 1; i >= 0; i-- {
 		s.backend = c.wrap[i](s.backend)
 	}
@@ -238,35 +240,31 @@ func (r *Region) configured() (*regionState, error) {
 // storageKey returns the key under which key's value is stored: the
 // region's key prefix, then the key as the key mangler made it. Keys that
 // would land on the library's own keys (ReservedKeyPrefix) are refused.
-func (r *Region) storageKey(s *regionState, key string) (string, error) {
-	if s.plainKeys && !strings.HasPrefix(key, ReservedKeyPrefix) {
-		return key, nil // most regions: inlined on the hit path
-	}
-	return r.storageKeySlow(s, key)
-}
-
-func (r *Region) storageKeySlow(s *regionState, key string) (string, error) {
+func (s *regionState) storageKey(key string) (string, error) {
 	if strings.HasPrefix(key, ReservedKeyPrefix) {
 		return "", reservedKey(key)
 	}
-	if r.mangler == nil {
-		return r.keyPrefix + key, nil
+	if s.plainKeys {
+		return key, nil // most regions
 	}
-	k := r.keyPrefix + r.mangler(key)
+	if s.mangler == nil {
+		return s.keyPrefix + key, nil
+	}
+	k := s.keyPrefix + s.mangler(key)
 	// A mangler that is not injective (one that folds case, or cuts long
 	// keys) could still send a key onto a reserved one.
-	if strings.HasPrefix(k[len(r.keyPrefix):], ReservedKeyPrefix) || k == s.recordKey {
+	if strings.HasPrefix(k[len(s.keyPrefix):], ReservedKeyPrefix) || k == s.recordKey {
 		return "", reservedKey(key)
 	}
 	return k, nil
 }
 
 // storageKeys is storageKey for every key.
-func (r *Region) storageKeys(s *regionState, keys []string) ([]string, error) {
+func (s *regionState) storageKeys(keys []string) ([]string, error) {
 	out := make([]string, len(keys))
 	for i, k := range keys {
 		var err error
-		if out[i], err = r.storageKey(s, k); err != nil {
+		if out[i], err = s.storageKey(k); err != nil {
 			return nil, err
 		}
 	}
@@ -333,7 +331,7 @@ func (r *Region) beginWrite(ctx context.Context, keys []string, typ typeID) (*re
 	if err != nil {
 		return nil, nil, writing{}, err
 	}
-	sk, err := r.storageKeys(s, keys)
+	sk, err := s.storageKeys(keys)
 	if err != nil {
 		return nil, nil, writing{}, err
 	}
@@ -408,7 +406,7 @@ func (r *Region) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	k, err := r.storageKey(s, key)
+	k, err := s.storageKey(key)
 	if err != nil {
 		return err
 	}
@@ -421,7 +419,7 @@ func (r *Region) DeleteMulti(ctx context.Context, keys []string) error {
 	if err != nil || len(keys) == 0 {
 		return err
 	}
-	mk, err := r.storageKeys(s, keys)
+	mk, err := s.storageKeys(keys)
 	if err != nil {
 		return err
 	}
