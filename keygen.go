@@ -58,8 +58,12 @@ func keyPrefix(name, namespace string) string {
 // Both are ASCII, never inside a multi-byte UTF-8 sequence, so the bytes
 // are scanned one by one.
 func escapeKeyPart(s string) string {
-	if !strings.ContainsAny(s, "|%") {
-		return s
+	i := 0
+	for i < len(s) && s[i] != '|' && s[i] != '%' {
+		i++
+	}
+	if i == len(s) {
+		return s // the common case, scanned without a call
 	}
 	var b strings.Builder
 	b.Grow(len(s) + 8)
