@@ -34,12 +34,12 @@ func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, crea
 	if err != nil {
 		return nil, err
 	}
-	if r.failOpen && r.breakerOpen() {
-		return createMultiUncached(ctx, keys, create)
-	}
 	mk, err := s.storageKeys(keys)
 	if err != nil {
 		return nil, err
+	}
+	if r.failOpen && r.breakerOpen() {
+		return createMultiUncached(ctx, keys, create)
 	}
 	vals, created, found, err := lookupMulti[T](ctx, r, s, mk)
 	if err != nil {
