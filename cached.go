@@ -16,19 +16,19 @@ type funcOption struct {
 
 // Namespace separates the keys of one function cached twice (say, on two
 // regions that share a backend, or with two key functions); it goes into each
-// key after the function's name (see Cached). It is the seed's namespace
-// argument of cache_on_arguments. Other calls than Cached and CachedMulti
-// ignore it.
+// key after the function's name (see Cached). It is the namespace argument
+// of cache_on_arguments in Python's dogpile.cache. Other calls than Cached
+// and CachedMulti ignore it.
 func Namespace(namespace string) Option {
 	return Option{fn: &funcOption{namespace: namespace}}
 }
 
 // KeyFunc renders a cached function's argument into its part of the key, in
-// place of the default rendering (the seed's to_str). A must be the argument
-// type of the Cached or CachedMulti call it is given to. With a KeyFunc, any
-// argument type can be cached, those without a default rendering included
-// (interfaces, funcs, types that contain themselves). Other calls than Cached
-// and CachedMulti ignore it.
+// place of the default rendering (to_str in Python's dogpile.cache). A must
+// be the argument type of the Cached or CachedMulti call it is given to.
+// With a KeyFunc, any argument type can be cached, those without a default
+// rendering included (interfaces, funcs, types that contain themselves).
+// Other calls than Cached and CachedMulti ignore it.
 func KeyFunc[A any](render func(A) string) Option {
 	return Option{fn: &funcOption{keyFunc: render}}
 }
@@ -118,8 +118,8 @@ type CachedFunc[A, V any] struct {
 }
 
 // Cached returns fn with its results cached in r, one per argument: the
-// counterpart of the seed's cache_on_arguments. Its Call method is
-// GetOrCreate under the argument's key, so concurrent calls with one
+// counterpart of cache_on_arguments in Python's dogpile.cache. Its Call
+// method is GetOrCreate under the argument's key, so concurrent calls with one
 // argument run fn once (the dogpile lock), and expired values are served
 // stale while one caller regenerates them. A function of several parameters
 // takes them as one struct.
@@ -141,6 +141,11 @@ type CachedFunc[A, V any] struct {
 //
 //	name|arg              or, with Namespace(ns):   name|ns|arg
 //
+// where, in each part, | is written %7C and % is written %25: no argument
+// or namespace can make two calls share a key. A part without either
+// character is as it is ("users.Load|42", "users.Load|tenant-a|ann").
+// The region's key prefix and key mangler then apply, as to any key.
+//
 // name is FuncName's if given, else the function's name as the Go runtime
 // reports it, package-qualified: "example.com/app/users.Load". A method
 // value is "example.com/app/users.(*Store).Load-fm": the receiver is not part
@@ -159,8 +164,8 @@ type CachedFunc[A, V any] struct {
 //   - a type with a MarshalText method (encoding.TextMarshaler: time.Time,
 //     netip.Addr, …) is its text;
 //   - a struct is its fields in order, each rendered as below, separated by
-//     spaces, like the seed's positional arguments: {ID: 42, Lang: "en"} is
-//     42 "en"; unexported fields count, blank (_) fields don't;
+//     spaces, like positional arguments in Python's dogpile.cache:
+//     {ID: 42, Lang: "en"} is 42 "en"; unexported fields count, blank (_) fields don't;
 //   - anything else (pointers, slices, maps, …) is rendered as below.
 //
 // Inside a struct, slice, array, map or pointer, booleans and numbers are as
@@ -190,7 +195,10 @@ func (c *CachedFunc[A, V]) Call(ctx context.Context, a A) (V, error) {
 		return zero, err
 	}
 	o := collect(c.opts)
-	k := c.r.mangle(key)
+	k, err := s.storageKey(key)
+	if err != nil {
+		return zero, err
+	}
 	// The two halves of GetOrCreate, so that a hit builds no creator closure:
 	// the key is a hit's only allocation.
 	var p pending[V]
@@ -222,7 +230,7 @@ func (c *CachedFunc[A, V]) Set(ctx context.Context, a A, v V) error {
 	if err != nil {
 		return err
 	}
-	return c.r.Set(ctx, key, v)
+	return c.r.set(ctx, key, v, typeIDOf[V]())
 }
 
 // Refresh calls fn now, whatever is cached, stores its value (unless
@@ -230,19 +238,21 @@ func (c *CachedFunc[A, V]) Set(ctx context.Context, a A, v V) error {
 // dogpile lock: concurrent callers of Call keep being served the old value
 // until the new one is stored.
 func (c *CachedFunc[A, V]) Refresh(ctx context.Context, a A) (V, error) {
+	var zero V
 	key, err := c.keys.key(a)
 	if err != nil {
-		var zero V
+		return zero, err
+	}
+	s, sk, w, err := c.r.beginWrite(ctx, []string{key}, typeIDOf[V]()) // before fn reads anything
+	if err != nil {
 		return zero, err
 	}
 	v, err := c.fn(ctx, a)
 	if err != nil {
-		var zero V
 		return zero, err
 	}
 	if c.keep == nil || c.keep(v) {
-		if err := c.r.Set(ctx, key, v); err != nil {
-			var zero V
+		if err := c.r.store(ctx, s, sk[0], v, w); err != nil {
 			return zero, err
 		}
 	}

@@ -14,9 +14,9 @@ type CachedMultiFunc[A comparable, V any] struct {
 }
 
 // CachedMulti returns fn with its results cached in r, one value per
-// argument: the counterpart of the seed's cache_multi_on_arguments. fn takes
-// many arguments and returns their values in the same order — a batch
-// loader. Call reads every argument's value in one backend round trip (on a
+// argument: the counterpart of cache_multi_on_arguments in Python's
+// dogpile.cache. fn takes many arguments and returns their values in the
+// same order — a batch loader. Call reads every argument's value in one backend round trip (on a
 // backend.Multi) and calls fn once, with only the arguments that have no
 // usable value, in the order they were given (see GetOrCreateMulti).
 //
@@ -67,8 +67,8 @@ func (c *CachedMultiFunc[A, V]) Call(ctx context.Context, args []A) ([]V, error)
 	return GetOrCreateMulti(ctx, c.r, keys, create, c.opts...)
 }
 
-// CallMap is Call returning the values by argument, as the seed's
-// asdict=True does.
+// CallMap is Call returning the values by argument, as asdict=True does in
+// Python's dogpile.cache.
 func (c *CachedMultiFunc[A, V]) CallMap(ctx context.Context, args []A) (map[A]V, error) {
 	vals, err := c.Call(ctx, args)
 	if err != nil {
@@ -113,7 +113,7 @@ func (c *CachedMultiFunc[A, V]) Set(ctx context.Context, values map[A]V) error {
 		}
 		items[k] = v
 	}
-	return c.r.SetMulti(ctx, items)
+	return c.r.setMulti(ctx, items, typeIDOf[V]())
 }
 
 // Refresh calls fn with args now, whatever is cached, stores the values
@@ -127,6 +127,10 @@ func (c *CachedMultiFunc[A, V]) Refresh(ctx context.Context, args []A) ([]V, err
 	if len(args) == 0 {
 		return []V{}, nil
 	}
+	s, sk, w, err := c.r.beginWrite(ctx, keys, typeIDOf[V]()) // before fn reads anything
+	if err != nil {
+		return nil, err
+	}
 	vals, err := c.fn(ctx, args)
 	if err != nil {
 		return nil, err
@@ -135,13 +139,15 @@ func (c *CachedMultiFunc[A, V]) Refresh(ctx context.Context, args []A) ([]V, err
 		return nil, fmt.Errorf("dogpile: %s returned %d values for %d arguments", c.name, len(vals), len(args))
 	}
 	items := make(map[string]any, len(args))
-	for i, k := range keys {
+	for i, k := range sk {
 		if c.keep == nil || c.keep(vals[i]) {
 			items[k] = vals[i]
 		}
 	}
-	if err := c.r.SetMulti(ctx, items); err != nil {
-		return nil, err
+	if len(items) > 0 {
+		if err := c.r.storeMulti(ctx, s, items, w); err != nil {
+			return nil, err
+		}
 	}
 	return vals, nil
 }

@@ -3,6 +3,7 @@ package dogpile_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -85,7 +86,7 @@ func TestC2EnvelopeCarriesMetadataOtherVersionIsMiss(t *testing.T) {
 	}
 
 	// Another format version is a miss: the creator runs and replaces it.
-	for _, version := range []byte{0, dogpile.FormatVersion + 1, 255} {
+	for _, version := range []byte{0, 1, dogpile.FormatVersion + 1, 255} {
 		other := slices.Clone(raw)
 		other[envVersionAt] = version
 		store.put("k", other)
@@ -119,13 +120,14 @@ func TestC3UndecodableBytesAreAMiss(t *testing.T) {
 	}
 	good := valid(t, codec.Default, 42)
 	bad := map[string][]byte{
-		"garbage":            []byte("garbage that is no envelope"),
-		"empty":              {},
-		"magic only":         []byte("dp"),
-		"codec name cut":     append(slices.Clone(good[:12]), 200, 'd', 'e'),
-		"JSON codec's":       valid(t, codec.JSON, 42),
-		"payload not an int": valid(t, codec.Default, "forty-two"),
-		"random bytes":       {0x64, 0x70, 0x01, 0x00, 0xff, 0xfe, 0xfd, 0xfc, 0xfb, 0xfa, 0xf9, 0xf8, 0xff, 0xff},
+		"garbage":             []byte("garbage that is no envelope"),
+		"empty":               {},
+		"magic only":          []byte("dp"),
+		"codec name cut":      append(slices.Clone(good[:16]), 200, 'd', 'e'),
+		"JSON codec's":        valid(t, codec.JSON, 42),
+		"payload not an int":  append(slices.Clone(good[:len(good)-2]), "xx"...), // written as an int
+		"written as a string": valid(t, codec.Default, "42"),                     // a string an int would decode (K2)
+		"random bytes":        {0x64, 0x70, 0x01, 0x00, 0xff, 0xfe, 0xfd, 0xfc, 0xfb, 0xfa, 0xf9, 0xf8, 0xff, 0xff},
 	}
 	for n := range len(good) - 1 { // every truncation of a good entry
 		bad[fmt.Sprintf("truncated to %d", n)] = slices.Clone(good[:n])
@@ -281,5 +283,32 @@ func TestC4CodecNameTooLongIsAnError(t *testing.T) {
 	r := regionFor(t, newStore(), []dogpile.RegionOption{dogpile.WithCodec(longNameCodec{codec.JSON})})
 	if err := r.Set(context.Background(), "k", 1); !errors.Is(err, dogpile.ErrInvalidArgument) {
 		t.Fatalf("Set with a 256-byte codec name: err = %v; want ErrInvalidArgument", err)
+	}
+}
+
+// An entry of format version 1 — the layout before entries recorded their
+// type and generations — is a miss: the creator runs and replaces it.
+func TestC2FormatVersion1IsAMiss(t *testing.T) {
+	ctx := context.Background()
+	v1 := []byte{'d', 'p', 1, 0}
+	v1 = binary.BigEndian.AppendUint64(v1, uint64(time.Now().UnixNano()))
+	v1 = append(v1, byte(len("default")))
+	v1 = append(v1, "default"...)
+	v1 = append(v1, "old value"...)
+	store := newStore()
+	r := regionFor(t, store, nil)
+	store.put("k", v1)
+	if v, ok := mustGet[string](t, r, "k", dogpile.IgnoreExpiration()); ok {
+		t.Fatalf("a version 1 entry was read: %q", v)
+	}
+	if _, err := dogpile.InspectEntry(v1); err == nil {
+		t.Fatal("InspectEntry of a version 1 entry: no error")
+	}
+	v, err := dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (string, error) { return "new", nil })
+	if err != nil || v != "new" {
+		t.Fatalf("GetOrCreate over a version 1 entry = %q, %v", v, err)
+	}
+	if now, _ := store.raw("k"); now[envVersionAt] != 2 || dogpile.FormatVersion != 2 {
+		t.Fatalf("the version 1 entry was replaced by version %d", now[envVersionAt])
 	}
 }

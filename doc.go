@@ -26,18 +26,39 @@
 // # Invalidation
 //
 // [Region.Invalidate] with [Hard] makes every older value a miss; with [Soft]
-// it makes them expired. Both work without an expiration time.
+// it makes them expired. Both work without an expiration time. By default an
+// invalidation applies in its own process; [SharedInvalidation] makes it
+// reach every process sharing the backend, by counting generations in the
+// store rather than comparing hosts' clocks.
+//
+// # Keys and types
+//
+// A value is stored under the region's key prefix ([WithKeyPrefix]) followed
+// by its key, as the key mangler made it — and under nothing else, so the
+// store's own tools find it:
+//
+//	region := dogpile.NewRegion(dogpile.WithName("users"), dogpile.WithKeyPrefix("users:"))
+//	...
+//	$ redis-cli GET users:42
+//
+// Regions that share a store need distinct prefixes. Keys beginning with
+// [ReservedKeyPrefix] are the library's own and are refused.
+//
+// An entry records the Go type it was written as, and reads only as that
+// type: read as another, it is a miss (counted as a decode failure and
+// logged once), on every backend; see [Get].
 //
 // # Function caching
 //
 // [Cached] and [CachedMulti] wrap a function so that its results are cached
-// per argument, as the seed's cache_on_arguments does; the key is built from
+// per argument, as cache_on_arguments does in Python's dogpile.cache; the key
+// is built from
 // the function's package-qualified name, an optional [Namespace] and the
 // argument, in a format [Cached] documents and a [KeyGenerator] can replace.
 //
 // # Failure policy and observability
 //
-// By default a backend error is returned, as in the seed. [WithFailOpen]
+// By default a backend error is returned, as in Python's dogpile.cache. [WithFailOpen]
 // serves creator values without the cache while the backend is down (with a
 // circuit breaker); [WithStaleIfError] serves a stale value when its
 // regeneration fails. [WithMetrics] counts hits, misses, stale values served,
@@ -51,7 +72,8 @@
 //
 // The memory backend holds Go values as they are (a hit allocates nothing).
 // Backends that store bytes get the value encoded by the region's codec
-// (package codec) inside a small versioned envelope with its metadata. Bytes
-// that don't decode — foreign, corrupt, another format — are a miss, never an
-// error or a panic.
+// (package codec) inside a small versioned envelope with its metadata: the
+// creation time, a tag of the value's type, and the invalidation generations
+// it was written under. Bytes that don't decode — foreign, corrupt, another
+// format, another type — are a miss, never an error or a panic.
 package dogpile

@@ -27,7 +27,19 @@ var (
 	// ErrCreatorPanicked is matched by the error waiters get when the creator
 	// they waited for panicked (a *PanicError).
 	ErrCreatorPanicked = lock.ErrPanicked
+	// ErrReservedKey is matched by the error for a key that begins with
+	// ReservedKeyPrefix, or that the region's key mangler turns into one of
+	// the library's own keys: every call refuses it rather than let it
+	// overwrite, or read, the library's records. It also matches
+	// ErrInvalidArgument.
+	ErrReservedKey = fmt.Errorf("%w: reserved key", ErrInvalidArgument)
 )
+
+// reservedKey is the error for the user's key that would land on a
+// reserved one.
+func reservedKey(key string) error {
+	return fmt.Errorf("%w: key %q: keys beginning with %q are the library's own", ErrReservedKey, key, ReservedKeyPrefix)
+}
 
 // PanicError is what waiters get when the creator panicked, and the value the
 // caller that ran the creator panics with. errors.Is(err, ErrCreatorPanicked)

@@ -162,3 +162,28 @@ func ExampleRegion_Invalidate() {
 	// new
 	// false
 }
+
+// Two regions share one store under their own key prefixes: the same key
+// in each is a value of its own, stored under prefix + key.
+func ExampleWithKeyPrefix() {
+	ctx := context.Background()
+	store, _ := dogpile.NewBackend("memory_serialized", nil) // stands for one Redis database
+	users, _ := dogpile.NewRegion(dogpile.WithName("users"), dogpile.WithKeyPrefix("users:")).ConfigureBackend(store)
+	orders, _ := dogpile.NewRegion(dogpile.WithName("orders"), dogpile.WithKeyPrefix("orders:")).ConfigureBackend(store)
+
+	_ = users.Set(ctx, "42", "Ada")
+	_ = orders.Set(ctx, "42", "a book")
+
+	user, _, _ := dogpile.Get[string](ctx, users, "42")
+	order, _, _ := dogpile.Get[string](ctx, orders, "42")
+	fmt.Println(user, "ordered", order)
+	for _, key := range []string{"users:42", "orders:42", "42"} {
+		_, found, _ := store.Get(ctx, key)
+		fmt.Printf("%s stored: %v\n", key, found)
+	}
+	// Output:
+	// Ada ordered a book
+	// users:42 stored: true
+	// orders:42 stored: true
+	// 42 stored: false
+}

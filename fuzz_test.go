@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"hash/fnv"
 	"math"
 	"reflect"
 	"strconv"
@@ -26,16 +27,29 @@ import (
 )
 
 // fuzzEnvelope builds an entry in the documented envelope format (see
-// envelope.go), independently of the package's encoder, so that the fuzzers
-// check the decoder against the format rather than against itself.
-func fuzzEnvelope(created int64, codecName string, payload []byte, signed bool) []byte {
+// internal/envelope), independently of the package's encoder, so that the
+// fuzzers check the decoder against the format rather than against itself.
+// typeName is the canonical name of the type the value claims to be of.
+func fuzzEnvelope(created int64, typeName, codecName string, payload []byte, signed bool) []byte {
+	return fuzzEnvelopeGens(created, typeName, codecName, nil, payload, signed)
+}
+
+// fuzzEnvelopeGens is fuzzEnvelope with generations (nil: none).
+func fuzzEnvelopeGens(created int64, typeName, codecName string, gens []uint64, payload []byte, signed bool) []byte {
 	b := []byte{'d', 'p', dogpile.FormatVersion, 0}
 	if signed {
-		b[3] = 1
+		b[3] |= 1
+	}
+	if gens != nil {
+		b[3] |= 2
 	}
 	b = binary.BigEndian.AppendUint64(b, uint64(created))
+	b = binary.BigEndian.AppendUint32(b, fuzzTypeTag(typeName))
 	b = append(b, byte(len(codecName)))
 	b = append(b, codecName...)
+	for _, g := range gens {
+		b = binary.AppendUvarint(b, g)
+	}
 	b = append(b, payload...)
 	if signed {
 		b = append(b, make([]byte, 32)...) // a signature nobody checks here
@@ -43,24 +57,58 @@ func fuzzEnvelope(created int64, codecName string, payload []byte, signed bool) 
 	return b
 }
 
+// fuzzTypeTag is the documented type tag: FNV-1a (32 bits) of the type's
+// canonical name.
+func fuzzTypeTag(typeName string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(typeName))
+	return h.Sum32()
+}
+
+// fuzzEntry is the format's own reading of an entry.
+type fuzzEntry struct {
+	created   int64
+	tag       uint32
+	codecName string
+	gens      []uint64 // hard, soft; nil without
+	payload   []byte
+}
+
 // fuzzOpen is the format's own reading of b: whether it is an entry, and its
 // parts. It is the oracle the decoder is held to.
-func fuzzOpen(b []byte) (created int64, codecName string, payload []byte, ok bool) {
-	if len(b) < 13 || b[0] != 'd' || b[1] != 'p' || b[2] != dogpile.FormatVersion {
-		return 0, "", nil, false
+func fuzzOpen(b []byte) (e fuzzEntry, ok bool) {
+	const header = 17
+	if len(b) < header || b[0] != 'd' || b[1] != 'p' || b[2] != dogpile.FormatVersion || b[3]&^3 != 0 {
+		return e, false
 	}
-	n := int(b[12])
-	if len(b) < 13+n {
-		return 0, "", nil, false
+	n := int(b[16])
+	if len(b) < header+n {
+		return e, false
 	}
-	payload = b[13+n:]
+	rest := b[header+n:]
 	if b[3]&1 != 0 {
-		if len(payload) < 32 {
-			return 0, "", nil, false
+		if len(rest) < 32 {
+			return e, false
 		}
-		payload = payload[:len(payload)-32]
+		rest = rest[:len(rest)-32]
 	}
-	return int64(binary.BigEndian.Uint64(b[4:12])), string(b[13 : 13+n]), payload, true
+	var gens []uint64
+	if b[3]&2 != 0 {
+		for range 2 {
+			g, k := binary.Uvarint(rest)
+			if k <= 0 {
+				return e, false
+			}
+			gens, rest = append(gens, g), rest[k:]
+		}
+	}
+	return fuzzEntry{
+		created:   int64(binary.BigEndian.Uint64(b[4:12])),
+		tag:       binary.BigEndian.Uint32(b[12:16]),
+		codecName: string(b[header : header+n]),
+		gens:      gens,
+		payload:   rest,
+	}, true
 }
 
 // FuzzInspectEntry: InspectEntry accepts exactly the byte strings that are
@@ -70,29 +118,33 @@ func FuzzInspectEntry(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("dp"))
 	f.Add([]byte("not an entry at all"))
-	f.Add(fuzzEnvelope(time.Date(2024, 1, 2, 3, 4, 5, 6, time.UTC).UnixNano(), "default", []byte("value"), false))
-	f.Add(fuzzEnvelope(-1, "json", []byte(`{"a":1}`), true))
-	f.Add(fuzzEnvelope(0, strings.Repeat("c", 255), nil, false))
-	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'x'}) // signed, no room for a signature
-	f.Add([]byte{'d', 'p', dogpile.FormatVersion + 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
-	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200, 'x'}) // codec name cut short
+	f.Add(fuzzEnvelope(time.Date(2024, 1, 2, 3, 4, 5, 6, time.UTC).UnixNano(), "string", "default", []byte("value"), false))
+	f.Add(fuzzEnvelope(-1, "map[string]int", "json", []byte(`{"a":1}`), true))
+	f.Add(fuzzEnvelope(0, "int", strings.Repeat("c", 255), nil, false))
+	f.Add(fuzzEnvelopeGens(1, "string", "default", []uint64{3, 1 << 40}, []byte("with generations"), false))
+	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'x'})  // signed, no room for a signature
+	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80}) // generations cut short
+	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})       // a reserved flag
+	f.Add([]byte{'d', 'p', dogpile.FormatVersion + 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{'d', 'p', 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 'd', 'e', 'f', 'a', 'u', 'l', 't', 'v'}) // version 1
+	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200, 'x'})  // codec name cut short
 	f.Fuzz(func(t *testing.T, b []byte) {
 		orig := bytes.Clone(b)
 		md, err := dogpile.InspectEntry(b)
 		if !bytes.Equal(b, orig) {
 			t.Fatal("InspectEntry modified its input")
 		}
-		created, codecName, _, ok := fuzzOpen(b)
+		e, ok := fuzzOpen(b)
 		if ok != (err == nil) {
 			t.Fatalf("InspectEntry(%q) = %+v, %v; the format says entry=%v", b, md, err, ok)
 		}
 		if !ok {
 			return
 		}
-		if md.Version != dogpile.FormatVersion || md.Size != len(b) || md.Codec != codecName ||
-			md.Created.UnixNano() != created || md.Signed != (b[3]&1 != 0) {
+		if md.Version != dogpile.FormatVersion || md.Size != len(b) || md.Codec != e.codecName ||
+			md.Created.UnixNano() != e.created || md.Signed != (b[3]&1 != 0) {
 			t.Fatalf("InspectEntry(%q) = %+v; want created %d, codec %q, size %d, signed %v",
-				b, md, created, codecName, len(b), b[3]&1 != 0)
+				b, md, e.created, e.codecName, len(b), b[3]&1 != 0)
 		}
 	})
 }
@@ -147,8 +199,9 @@ func fuzzDecodes[T any](c codec.Codec, payload []byte) bool {
 }
 
 // fuzzCheckGet stores b under key and checks Get[T]: no error, and a hit
-// exactly when the entry is readable by the region's codec as a T.
-func fuzzCheckGet[T any](t *testing.T, fr fuzzDecodeRegion, key string, b []byte) {
+// exactly when the entry is of type T (whose canonical name is typeName; ""
+// for the untyped reads) and readable by the region's codec as a T.
+func fuzzCheckGet[T any](t *testing.T, fr fuzzDecodeRegion, key string, b []byte, typeName string) {
 	t.Helper()
 	ctx := context.Background()
 	if err := fr.store.Set(ctx, key, b); err != nil {
@@ -158,12 +211,20 @@ func fuzzCheckGet[T any](t *testing.T, fr fuzzDecodeRegion, key string, b []byte
 	if err != nil {
 		t.Fatalf("Get[%T] of stored bytes %q: %v; undecodable bytes must be a miss, not an error", *new(T), b, err)
 	}
-	_, name, payload, isEntry := fuzzOpen(b)
-	want := isEntry && name == fr.codec.Name() && fuzzDecodes[T](fr.codec, payload)
+	e, isEntry := fuzzOpen(b)
+	want := isEntry && e.codecName == fr.codec.Name() && (typeName == "" || e.tag == fuzzTypeTag(typeName)) &&
+		fuzzDecodes[T](fr.codec, e.payload)
 	if ok != want {
 		t.Fatalf("Get[%T] of %q with codec %s: hit=%v, want %v", *new(T), b, fr.codec.Name(), ok, want)
 	}
 }
+
+// The canonical type names of fuzzRecord and []fuzzRecord: the package's
+// import path, a dot, the name.
+const (
+	fuzzRecordName  = "github.com/dogpile-go/dogpile_test.fuzzRecord"
+	fuzzRecordsName = "[]" + fuzzRecordName
+)
 
 // plainValue reports whether v, decoded into an interface, is made only of
 // the types a codec may produce by itself: no type named by the bytes (S3).
@@ -214,26 +275,29 @@ func FuzzRegionDecode(f *testing.F) {
 	signed := newFuzzDecodeRegion(f, codec.Default, dogpile.WithSigning([]byte("fuzz-signing-key-0123456789abcdef")))
 
 	f.Add([]byte{}, uint16(0))
-	f.Add(fuzzEnvelope(1, "default", []byte("hello"), false), uint16(20))
-	f.Add(fuzzEnvelope(1, "default", []byte("42"), false), uint16(3))
-	f.Add(fuzzEnvelope(1, "default", []byte(`{"id":7,"name":"x","tags":["a"],"attrs":{"k":"v"},"next":{"id":8}}`), false), uint16(14))
-	f.Add(fuzzEnvelope(1, "json", []byte(`"str"`), false), uint16(13))
-	f.Add(fuzzEnvelope(1, "json", []byte(`[1,2,{"a":[null,true]}]`), true), uint16(40))
-	f.Add(fuzzEnvelope(1, "default", []byte(strings.Repeat("[", 10000)), false), uint16(19))                // deep nesting
-	f.Add(fuzzEnvelope(math.MinInt64, "default", []byte("created at the start of time"), false), uint16(5)) // odd creation time
+	f.Add(fuzzEnvelope(1, "string", "default", []byte("hello"), false), uint16(20))
+	f.Add(fuzzEnvelope(1, "int", "default", []byte("42"), false), uint16(3))
+	f.Add(fuzzEnvelope(1, "string", "default", []byte("42"), false), uint16(3)) // a string that an int would decode
+	f.Add(fuzzEnvelope(1, fuzzRecordName, "default", []byte(`{"id":7,"name":"x","tags":["a"],"attrs":{"k":"v"},"next":{"id":8}}`), false), uint16(14))
+	f.Add(fuzzEnvelope(1, "map[string]int", "default", []byte(`{"id":7,"name":"x"}`), false), uint16(14)) // a fuzzRecord's JSON, of another type
+	f.Add(fuzzEnvelope(1, "string", "json", []byte(`"str"`), false), uint16(13))
+	f.Add(fuzzEnvelope(1, "[]interface {}", "json", []byte(`[1,2,{"a":[null,true]}]`), true), uint16(40))
+	f.Add(fuzzEnvelopeGens(1, "bool", "default", []uint64{1, 2}, []byte("true"), false), uint16(9))
+	f.Add(fuzzEnvelope(1, fuzzRecordsName, "default", []byte(strings.Repeat("[", 10000)), false), uint16(19))         // deep nesting
+	f.Add(fuzzEnvelope(math.MinInt64, "string", "default", []byte("created at the start of time"), false), uint16(5)) // odd creation time
 
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, b []byte, tamper uint16) {
 		const key = "fuzz"
 		for _, fr := range regions {
-			fuzzCheckGet[string](t, fr, key, b)
-			fuzzCheckGet[[]byte](t, fr, key, b)
-			fuzzCheckGet[int](t, fr, key, b)
-			fuzzCheckGet[float32](t, fr, key, b)
-			fuzzCheckGet[bool](t, fr, key, b)
-			fuzzCheckGet[fuzzRecord](t, fr, key, b)
-			fuzzCheckGet[[]fuzzRecord](t, fr, key, b)
-			fuzzCheckGet[map[string]int](t, fr, key, b)
+			fuzzCheckGet[string](t, fr, key, b, "string")
+			fuzzCheckGet[[]byte](t, fr, key, b, "") // untyped
+			fuzzCheckGet[int](t, fr, key, b, "int")
+			fuzzCheckGet[float32](t, fr, key, b, "float32")
+			fuzzCheckGet[bool](t, fr, key, b, "bool")
+			fuzzCheckGet[fuzzRecord](t, fr, key, b, fuzzRecordName)
+			fuzzCheckGet[[]fuzzRecord](t, fr, key, b, fuzzRecordsName)
+			fuzzCheckGet[map[string]int](t, fr, key, b, "map[string]int")
 
 			if err := fr.store.Set(ctx, key, b); err != nil {
 				t.Fatal(err)
@@ -246,9 +310,10 @@ func FuzzRegionDecode(f *testing.F) {
 
 			// GetOrCreate: a readable entry is the answer, anything else is
 			// replaced by the creator's value, and never an error.
-			_, name, payload, isEntry := fuzzOpen(b)
+			e, isEntry := fuzzOpen(b)
 			var want fuzzRecord
-			readable := isEntry && name == fr.codec.Name() && fr.codec.Unmarshal(bytes.Clone(payload), &want) == nil
+			readable := isEntry && e.codecName == fr.codec.Name() && e.tag == fuzzTypeTag(fuzzRecordName) &&
+				fr.codec.Unmarshal(bytes.Clone(e.payload), &want) == nil
 			created := false
 			got, err := dogpile.GetOrCreate(ctx, fr.r, key, func(context.Context) (fuzzRecord, error) {
 				created = true

@@ -2,117 +2,133 @@ package dogpile
 
 import (
 	"context"
+	"reflect"
 	"time"
 
+	"github.com/dogpile-go/dogpile/internal/envelope"
 	"github.com/dogpile-go/dogpile/lock"
 )
 
 // memLookup reads key from the built-in memory backend, called directly: the
-// hit path of most regions, kept short.
-func memLookup[T any](m *MemoryBackend, key string) (v T, created int64, found bool) {
+// hit path of most regions, kept short. found is false for a missing key and
+// for an entry that isn't a T (which lookup counts).
+func memLookup[T any](m *MemoryBackend, key string) (v T, st stamp, found bool) {
 	if x, ok := m.load(key); ok {
 		if e, ok := x.(*valueEntry); ok {
-			if t, ok := e.value.(T); ok {
-				return t, e.created, true
+			if v, ok := valueAs[T](e); ok {
+				return v, e.stamp, true
 			}
 		}
 	}
-	return v, 0, false
+	return v, stamp{}, false
 }
 
-// lookup reads one (mangled) key. found is false for a missing key and for an
+// valueLookup reads a Go value stored by a region (a *valueEntry) as a T,
+// and counts an entry of another type.
+func valueLookup[T any](r *Region, key string, x any) (v T, st stamp, found bool) {
+	e, ok := x.(*valueEntry)
+	if !ok {
+		return v, stamp{}, false
+	}
+	if v, ok := valueAs[T](e); ok {
+		return v, e.stamp, true
+	}
+	r.mismatched(key, envelope.TypeTag(reflectType(e.id)), reflect.TypeFor[T]())
+	return v, stamp{}, false
+}
+
+// lookup reads one (storage) key. found is false for a missing key and for an
 // entry that isn't a readable T.
-func lookup[T any](ctx context.Context, r *Region, s *regionState, key string) (v T, created int64, size int, found bool, err error) {
+func lookup[T any](ctx context.Context, r *Region, s *regionState, key string) (v T, st stamp, size int, found bool, err error) {
 	if s.mem != nil {
-		v, created, found = memLookup[T](s.mem, key)
-		return v, created, 0, found, nil
+		if x, ok := s.mem.load(key); ok {
+			v, st, found = valueLookup[T](r, key, x)
+		}
+		return v, st, 0, found, nil
 	}
 	if s.keeping != nil {
 		return lookupKept[T](ctx, r, s, key)
 	}
 	if s.shared != nil {
-		// The invalidation times come with the value: in the same round trip
-		// when the backend reads many keys at once.
+		// The invalidation record comes with the value: in the same round
+		// trip when the backend reads many keys at once.
 		if s.multi != nil && s.values == nil {
 			raw, err := s.multi.GetMulti(ctx, []string{key, s.shared.key})
 			if err != nil || len(raw) != 2 {
-				return v, 0, 0, false, s.wrap("get_multi", key, err)
+				return v, stamp{}, 0, false, s.wrap("get_multi", key, err)
 			}
 			s.shared.load(raw[1])
 			if raw[0] == nil {
-				return v, 0, 0, false, nil
+				return v, stamp{}, 0, false, nil
 			}
-			v, created, found = decode[T](r, key, raw[0])
-			return v, created, len(raw[0]), found, nil
+			v, st, found = decode[T](r, key, raw[0])
+			return v, st, len(raw[0]), found, nil
 		}
 		if err := s.shared.read(ctx); err != nil {
-			return v, 0, 0, false, s.wrap("get", s.shared.key, err)
+			return v, stamp{}, 0, false, s.wrap("get", s.shared.key, err)
 		}
 	}
 	if s.values != nil {
 		x, ok, err := s.values.GetValue(ctx, key)
 		if err != nil || !ok {
-			return v, 0, 0, false, s.wrap("get", key, err)
+			return v, stamp{}, 0, false, s.wrap("get", key, err)
 		}
-		if e, ok := x.(*valueEntry); ok {
-			if t, ok := e.value.(T); ok {
-				return t, e.created, 0, true, nil
-			}
-		}
-		return v, 0, 0, false, nil
+		v, st, found = valueLookup[T](r, key, x)
+		return v, st, 0, found, nil
 	}
 	b, ok, err := s.backend.Get(ctx, key)
 	if err != nil || !ok {
-		return v, 0, 0, false, s.wrap("get", key, err)
+		return v, stamp{}, 0, false, s.wrap("get", key, err)
 	}
-	v, created, found = decode[T](r, key, b)
-	return v, created, len(b), found, nil
+	v, st, found = decode[T](r, key, b)
+	return v, st, len(b), found, nil
 }
 
 // keptValue is what a region gives a backend.Keeping to keep: the decoded
-// value, marked with the region, so that another region sharing the backend
-// (with another codec, or signing keys) never takes it for its own.
+// value, marked with the region and the type it was decoded as, so that
+// another region sharing the backend (with another codec, or signing keys),
+// or a read as another type, never takes it for its own.
 type keptValue struct {
-	region  *Region
-	value   any
-	created int64
+	region *Region
+	id     typeID
+	value  any
+	stamp
 }
 
 // lookupKept is lookup on a backend.Keeping: the value decoded and kept at an
 // earlier hit on the same bytes, or the bytes decoded now and handed over to
 // be kept.
-func lookupKept[T any](ctx context.Context, r *Region, s *regionState, key string) (v T, created int64, size int, found bool, err error) {
+func lookupKept[T any](ctx context.Context, r *Region, s *regionState, key string) (v T, st stamp, size int, found bool, err error) {
 	if s.shared != nil {
 		if err := s.shared.read(ctx); err != nil {
-			return v, 0, 0, false, s.wrap("get", s.shared.key, err)
+			return v, stamp{}, 0, false, s.wrap("get", s.shared.key, err)
 		}
 	}
 	b, x, ok, err := s.keeping.GetKept(ctx, key)
 	if err != nil || !ok {
-		return v, 0, 0, false, s.wrap("get", key, err)
+		return v, stamp{}, 0, false, s.wrap("get", key, err)
 	}
-	if k, ok := x.(*keptValue); ok && k.region == r {
-		if t, ok := k.value.(T); ok {
-			return t, k.created, len(b), true, nil
-		}
+	if k, ok := x.(*keptValue); ok && k.region == r && k.id == typeIDOf[T]() {
+		v, _ := k.value.(T)
+		return v, k.stamp, len(b), true, nil
 	}
-	if v, created, found = decode[T](r, key, b); found {
-		s.keeping.Keep(key, b, &keptValue{region: r, value: v, created: created})
+	if v, st, found = decode[T](r, key, b); found {
+		s.keeping.Keep(key, b, &keptValue{region: r, id: typeIDOf[T](), value: v, stamp: st})
 	}
-	return v, created, len(b), found, nil
+	return v, st, len(b), found, nil
 }
 
-// lookupMulti reads many (mangled) keys in one round trip where the backend
+// lookupMulti reads many (storage) keys in one round trip where the backend
 // can.
-func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []string) (vals []T, created []int64, found []bool, err error) {
-	vals, created, found = make([]T, len(keys)), make([]int64, len(keys)), make([]bool, len(keys))
+func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []string) (vals []T, st []stamp, found []bool, err error) {
+	vals, st, found = make([]T, len(keys)), make([]stamp, len(keys)), make([]bool, len(keys))
 	if s.multi == nil || s.values != nil {
 		for i, k := range keys {
-			if vals[i], created[i], _, found[i], err = lookup[T](ctx, r, s, k); err != nil {
+			if vals[i], st[i], _, found[i], err = lookup[T](ctx, r, s, k); err != nil {
 				return nil, nil, nil, err
 			}
 		}
-		return vals, created, found, nil
+		return vals, st, found, nil
 	}
 	ask := keys
 	if s.shared != nil {
@@ -128,15 +144,26 @@ func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []s
 	}
 	for i, b := range raw {
 		if b != nil && i < len(keys) {
-			vals[i], created[i], found[i] = decode[T](r, keys[i], b)
+			vals[i], st[i], found[i] = decode[T](r, keys[i], b)
 		}
 	}
-	return vals, created, found, nil
+	return vals, st, found, nil
 }
 
 // Get returns the value under key if there is a usable one: present, of type
 // T, not expired and not invalidated. ok is false otherwise; a missing key is
 // not an error.
+//
+// An entry records the type it was written as (by GetOrCreate[T] and the
+// other generic calls, T; by Set, the value's own type), and is read only as
+// that type, on every backend: read as another type it is a miss, counted as
+// EventDecodeFailure and logged once per pair of types — never another
+// type's data decoded into T. Two types read entries of any type, for tools
+// and for callers that decode for themselves: any (the value as the codec
+// decodes it into an interface; the memory backend's value as it is) and
+// []byte (the payload: with the default codec, the bytes it wrote; on the
+// memory backend, only values that are byte slices). The key must not begin
+// with ReservedKeyPrefix (ErrReservedKey).
 func Get[T any](ctx context.Context, r *Region, key string, opts ...Option) (value T, ok bool, err error) {
 	value, _, ok, err = GetWithMetadata[T](ctx, r, key, opts...)
 	return value, ok, err
@@ -150,15 +177,18 @@ func GetWithMetadata[T any](ctx context.Context, r *Region, key string, opts ...
 		return value, md, false, err
 	}
 	o := collect(opts)
-	k := r.mangle(key)
+	k, err := s.storageKey(key)
+	if err != nil {
+		return value, md, false, err
+	}
 	if r.failOpen && r.breakerOpen() {
 		return value, md, false, nil
 	}
-	v, created, size, found, err := lookup[T](ctx, r, s, k)
+	v, st, size, found, err := lookup[T](ctx, r, s, k)
 	if err != nil && r.failed(err) {
 		return value, md, false, nil
 	}
-	if err != nil || !found || s.state(ctx, created, &o) != lock.Fresh {
+	if err != nil || !found || s.state(ctx, st, &o) != lock.Fresh {
 		if err == nil {
 			r.observe(EventMiss, 0)
 		}
@@ -166,7 +196,7 @@ func GetWithMetadata[T any](ctx context.Context, r *Region, key string, opts ...
 		return zero, md, false, err
 	}
 	r.observe(EventHit, 0)
-	md = Metadata{Created: time.Unix(0, created), Version: FormatVersion, Size: size}
+	md = Metadata{Created: time.Unix(0, st.created), Version: FormatVersion, Size: size}
 	if s.values == nil {
 		md.Codec = r.codec.Name()
 	}
@@ -186,10 +216,14 @@ func GetMulti[T any](ctx context.Context, r *Region, keys []string, opts ...Opti
 		return out, nil
 	}
 	o := collect(opts)
+	mk, err := s.storageKeys(keys)
+	if err != nil {
+		return nil, err
+	}
 	if r.failOpen && r.breakerOpen() {
 		return out, nil
 	}
-	vals, created, found, err := lookupMulti[T](ctx, r, s, r.mangleAll(keys))
+	vals, st, found, err := lookupMulti[T](ctx, r, s, mk)
 	if err != nil {
 		if r.failed(err) {
 			return out, nil
@@ -197,7 +231,7 @@ func GetMulti[T any](ctx context.Context, r *Region, keys []string, opts ...Opti
 		return nil, err
 	}
 	for i, k := range keys {
-		if found[i] && s.state(ctx, created[i], &o) == lock.Fresh {
+		if found[i] && s.state(ctx, st[i], &o) == lock.Fresh {
 			out[k] = vals[i]
 			r.observe(EventHit, 0)
 		} else {

@@ -38,7 +38,11 @@ func GetOrCreate[T any](ctx context.Context, r *Region, key string, create func(
 	if len(opts) > 0 {
 		o = collect(opts)
 	}
-	k := r.mangle(key)
+	k, err := s.storageKey(key)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
 	if s.mem != nil && !r.failOpen {
 		// A hit on the built-in memory backend, without the general path's
 		// calls (a miss goes on to it and reads the map once more).
@@ -61,7 +65,7 @@ func GetOrCreate[T any](ctx context.Context, r *Region, key string, create func(
 type pending[T any] struct {
 	v        T
 	err      error
-	created  int64
+	created  stamp
 	st       lock.State
 	uncached bool // the backend is failing: create without it (fail-open)
 }
@@ -127,7 +131,7 @@ func createFor[T any](ctx context.Context, r *Region, s *regionState, k string, 
 	if r.failed(err) {
 		return createUncached(ctx, r, k, create)
 	}
-	if r.staleOnError(s, p.st, p.created, &o, err) {
+	if r.staleOnError(s, p.st, p.created.created, &o, err) {
 		return p.v, nil
 	}
 	return got, err
@@ -143,6 +147,7 @@ func getOrCreateSlow[T any](ctx context.Context, r *Region, s *regionState, k st
 	}
 	l := newLock[T](r, s, k, &o)
 	l.Create = func(ctx context.Context) (T, error) {
+		w := s.writeAs(typeIDOf[T]()) // before the creator reads anything
 		start := time.Now()
 		v, err := create(ctx)
 		if s.early != nil && err == nil {
@@ -152,7 +157,7 @@ func getOrCreateSlow[T any](ctx context.Context, r *Region, s *regionState, k st
 			return v, err
 		}
 		if keep == nil || keep(v) {
-			if err := r.store(ctx, s, k, v); err != nil {
+			if err := r.store(ctx, s, k, v, w); err != nil {
 				if errors.Is(err, lock.ErrLockLost) {
 					// The value is good; only storing it would be wrong,
 					// as another holder's may be there now.

@@ -34,10 +34,13 @@ func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, crea
 	if err != nil {
 		return nil, err
 	}
+	mk, err := s.storageKeys(keys)
+	if err != nil {
+		return nil, err
+	}
 	if r.failOpen && r.breakerOpen() {
 		return createMultiUncached(ctx, keys, create)
 	}
-	mk := r.mangleAll(keys)
 	vals, created, found, err := lookupMulti[T](ctx, r, s, mk)
 	if err != nil {
 		if r.failed(err) {
@@ -279,6 +282,7 @@ func (b *multiBatch[T]) run(ctx context.Context) {
 		return
 	}
 
+	w := s.writeAs(typeIDOf[T]()) // before the creator reads anything
 	start := time.Now()
 	ok := false
 	defer func() { // also when create panics
@@ -304,7 +308,7 @@ func (b *multiBatch[T]) run(ctx context.Context) {
 		}
 	}
 	if len(items) > 0 {
-		if err := r.storeMulti(ctx, s, items); err != nil {
+		if err := r.storeMulti(ctx, s, items, w); err != nil {
 			b.finishAll(err)
 			return
 		}

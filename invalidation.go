@@ -32,9 +32,11 @@ func (i Invalidation) String() string {
 }
 
 // InvalidationStrategy decides which values a region's Invalidate has
-// invalidated (the seed's RegionInvalidationStrategy). The default keeps the
-// time of the last hard and soft invalidation in this process; a shared
-// strategy can keep it in the backend so that every process sees it.
+// invalidated (Python dogpile.cache's RegionInvalidationStrategy). The
+// default keeps the time of the last hard and soft invalidation in this
+// process; SharedInvalidation keeps generations in the backend so that every
+// process sees them. A custom strategy compares values' creation times with
+// times of its own, as the default does.
 //
 // Invalidated is called on every read, so it must be cheap and must not
 // allocate.
@@ -47,17 +49,20 @@ type InvalidationStrategy interface {
 }
 
 // localInvalidation is the default strategy: invalidation times in this
-// process's memory.
+// process's memory. Times are safe here — one process, one clock, which
+// never goes backwards (internal/clock) — unlike across processes, where
+// SharedInvalidation counts generations instead.
 type localInvalidation struct {
 	hard, soft atomic.Int64 // Unix nanoseconds; 0 = never
+	clock      clock.Func
 }
 
 func (l *localInvalidation) Invalidate(_ context.Context, how Invalidation) error {
 	switch how {
 	case Hard:
-		l.hard.Store(clock.Now())
+		l.hard.Store(l.clock.Now())
 	case Soft:
-		l.soft.Store(clock.Now())
+		l.soft.Store(l.clock.Now())
 	default:
 		return &ArgError{Name: "how", Value: how, Reason: "want dogpile.Hard or dogpile.Soft"}
 	}

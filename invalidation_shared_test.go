@@ -2,6 +2,14 @@ package dogpile_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -123,4 +131,461 @@ func TestI6SharedInvalidationWithRefreshInterval(t *testing.T) {
 		_, ok, _ := dogpile.Get[string](ctx, b, "k")
 		return !ok
 	})
+}
+
+// host is one process sharing a store with others, with a clock of its own:
+// skew ahead of (or behind) the real time.
+func host(t *testing.T, store dogpile.Backend, skew time.Duration, ropts ...dogpile.RegionOption) *dogpile.Region {
+	t.Helper()
+	now := func() int64 { return time.Now().UnixNano() + int64(skew) }
+	ropts = append([]dogpile.RegionOption{dogpile.WithName("shared"), dogpile.WithClock(now), dogpile.WithMetrics()}, ropts...)
+	r, err := dogpile.NewRegion(ropts...).ConfigureBackend(store,
+		dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// sharedStore is a store shared by processes: memory_serialized, which
+// compares and swaps like Redis and Memcached.
+func sharedStore(t *testing.T) dogpile.Backend {
+	t.Helper()
+	store, err := dogpile.NewBackend("memory_serialized", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
+// counter is a creator that counts its calls and returns "v<n>".
+type counter struct{ n atomic.Int32 }
+
+func (c *counter) create(context.Context) (string, error) {
+	return "v" + strconv.Itoa(int(c.n.Add(1))), nil
+}
+
+// Case 5 of the cross-process issue: hosts whose clocks are 10 minutes apart.
+func TestI7SharedInvalidationIgnoresClockSkew(t *testing.T) {
+	ctx := context.Background()
+	const skew = 10 * time.Minute
+	for _, tc := range []struct {
+		name                     string
+		writer, invalidator, now time.Duration // the clocks' skews
+	}{
+		{"writer fast", skew, 0, 0},
+		{"writer slow", -skew, 0, 0},
+		{"invalidator fast", 0, skew, 0},
+		{"invalidator slow", 0, -skew, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := sharedStore(t)
+			writer, invalidator, reader := host(t, store, tc.writer), host(t, store, tc.invalidator), host(t, store, tc.now)
+
+			// A value written before a hard invalidation is not served
+			// after it, by any host.
+			var before counter
+			if v, err := dogpile.GetOrCreate(ctx, writer, "k", before.create); err != nil || v != "v1" {
+				t.Fatalf("first GetOrCreate = %q, %v", v, err)
+			}
+			if err := invalidator.Invalidate(ctx, dogpile.Hard); err != nil {
+				t.Fatal(err)
+			}
+			for name, r := range map[string]*dogpile.Region{"writer": writer, "invalidator": invalidator, "reader": reader} {
+				if v, ok, err := dogpile.Get[string](ctx, r, "k", dogpile.IgnoreExpiration()); ok || err != nil {
+					t.Fatalf("the %s reads %q, %v, %v after a hard invalidation; want a miss", name, v, ok, err)
+				}
+			}
+
+			// The invalidation does not switch the cache off: 20 calls on
+			// each host, one creator run in all.
+			var after counter
+			for range 20 {
+				for name, r := range map[string]*dogpile.Region{"writer": writer, "invalidator": invalidator, "reader": reader} {
+					if v, err := dogpile.GetOrCreate(ctx, r, "k", after.create); err != nil || v != "v1" {
+						t.Fatalf("GetOrCreate on the %s = %q, %v; want v1, created once", name, v, err)
+					}
+				}
+			}
+			if n := after.n.Load(); n != 1 {
+				t.Fatalf("60 calls after the invalidation ran the creator %d times; want 1", n)
+			}
+		})
+	}
+}
+
+// A creation that overlaps a hard invalidation — its creator read the old
+// data — writes a value that is invalid: the entry carries the generation
+// from before the creator ran, whatever the hosts' clocks say.
+func TestI7CreationOverlappingInvalidationIsInvalid(t *testing.T) {
+	ctx := context.Background()
+	store := sharedStore(t)
+	writer, invalidator := host(t, store, 10*time.Minute), host(t, store, 0)
+	v, err := dogpile.GetOrCreate(ctx, writer, "k", func(ctx context.Context) (string, error) {
+		// The data changes and is invalidated while this creator runs.
+		if err := invalidator.Invalidate(ctx, dogpile.Hard); err != nil {
+			return "", err
+		}
+		return "read before the change", nil
+	})
+	if err != nil || v != "read before the change" {
+		t.Fatalf("GetOrCreate = %q, %v", v, err)
+	}
+	for name, r := range map[string]*dogpile.Region{"writer": writer, "invalidator": invalidator} {
+		if v, ok, _ := dogpile.Get[string](ctx, r, "k"); ok {
+			t.Fatalf("the %s serves %q, made before the invalidation that ended during its creation", name, v)
+		}
+	}
+}
+
+// A process that has not read the record since other processes invalidated
+// still writes valid values with Set (it reads the record first).
+func TestI6SetAfterAnotherProcessInvalidated(t *testing.T) {
+	ctx := context.Background()
+	store := sharedStore(t)
+	a := host(t, store, 0)
+	for range 3 {
+		if err := a.Invalidate(ctx, dogpile.Hard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := host(t, store, 0) // has read nothing yet
+	mustSet(t, b, "k", "set by b")
+	for name, r := range map[string]*dogpile.Region{"a": a, "b": b} {
+		if v, ok := mustGet[string](t, r, "k"); !ok || v != "set by b" {
+			t.Fatalf("%s reads %q, %v after b's Set; want the value", name, v, ok)
+		}
+	}
+}
+
+// ordered is a process's view of a shared store that makes two processes'
+// invalidations interleave in the worst order: both read the record, then
+// the Hard one writes it, then the Soft one — the read, modify and write
+// that loses the Hard one unless the write compares and swaps.
+type ordered struct {
+	proxy.Base
+	hard     bool
+	read     *sync.WaitGroup // both processes have read the record
+	hardDone chan struct{}   // the Hard process has written it
+	armed    *atomic.Bool
+	once     *sync.Once
+}
+
+func (o *ordered) Get(ctx context.Context, k string) ([]byte, bool, error) {
+	b, ok, err := o.Base.Get(ctx, k)
+	if k == invKey && o.armed.Load() {
+		o.once.Do(func() { o.read.Done(); o.read.Wait() })
+	}
+	return b, ok, err
+}
+
+func (o *ordered) write(k string) func() {
+	if k != invKey || !o.armed.Load() {
+		return func() {}
+	}
+	if o.hard {
+		return func() { close(o.hardDone) }
+	}
+	<-o.hardDone
+	return func() {}
+}
+
+func (o *ordered) Set(ctx context.Context, k string, v []byte) error {
+	defer o.write(k)()
+	return o.Base.Set(ctx, k, v)
+}
+
+func (o *ordered) CompareAndSwap(ctx context.Context, k string, old, v []byte) (bool, error) {
+	defer o.write(k)()
+	return o.Base.CompareAndSwap(ctx, k, old, v)
+}
+
+// Case 6: a Soft invalidation in one process racing a Hard one in another
+// never loses the Hard one.
+func TestI8ConcurrentSoftAndHardNeverLoseHard(t *testing.T) {
+	ctx := context.Background()
+	store := sharedStore(t)
+	reader := host(t, store, 0)
+	invalidatedHard := func(round int) {
+		t.Helper()
+		// An entry from before the round is a miss even with
+		// IgnoreExpiration (a soft invalidation alone would keep it), for a
+		// process that was there and for one that starts now.
+		for name, r := range map[string]*dogpile.Region{"reader": reader, "new process": host(t, store, 0)} {
+			if v, ok, err := dogpile.Get[int](ctx, r, "k", dogpile.IgnoreExpiration()); ok || err != nil {
+				t.Fatalf("round %d: the %s reads %d, %v, %v: the hard invalidation was lost", round, name, v, ok, err)
+			}
+		}
+	}
+
+	t.Run("worst interleaving", func(t *testing.T) {
+		var armed atomic.Bool
+		var read sync.WaitGroup
+		var once1, once2 sync.Once
+		hardDone := make(chan struct{})
+		soft := host(t, &ordered{Base: proxy.Base{Next: store}, read: &read, hardDone: hardDone, armed: &armed, once: &once1}, 0)
+		hard := host(t, &ordered{Base: proxy.Base{Next: store}, hard: true, read: &read, hardDone: hardDone, armed: &armed, once: &once2}, 0)
+		mustSet(t, reader, "k", 1)
+		read.Add(2)
+		armed.Store(true)
+		errs := make(chan error, 2)
+		go func() { errs <- soft.Invalidate(ctx, dogpile.Soft) }()
+		go func() { errs <- hard.Invalidate(ctx, dogpile.Hard) }()
+		for range 2 {
+			if err := recv(t, errs, "an invalidation"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		invalidatedHard(0)
+		wantGenerations(t, store, 1, 1)
+	})
+
+	t.Run("many rounds", func(t *testing.T) {
+		store := sharedStore(t)
+		reader = host(t, store, 0)
+		soft, hard := host(t, store, 0), host(t, store, 0)
+		for round := range 200 {
+			mustSet(t, reader, "k", round)
+			start := make(chan struct{})
+			errs := make(chan error, 2)
+			for _, inv := range []struct {
+				r   *dogpile.Region
+				how dogpile.Invalidation
+			}{{soft, dogpile.Soft}, {hard, dogpile.Hard}} {
+				go func() { <-start; errs <- inv.r.Invalidate(ctx, inv.how) }()
+			}
+			close(start)
+			for range 2 {
+				if err := recv(t, errs, "an invalidation"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			invalidatedHard(round)
+			wantGenerations(t, store, uint64(round+1), uint64(round+1))
+			// A value written now is fresh everywhere.
+			mustSet(t, reader, "fresh", round)
+			if v, ok := mustGet[int](t, soft, "fresh"); !ok || v != round {
+				t.Fatalf("round %d: a value written after both invalidations reads %d, %v", round, v, ok)
+			}
+		}
+	})
+}
+
+// wantGenerations checks the shared invalidation record's generations:
+// every invalidation counted, none lost.
+func wantGenerations(t *testing.T, store dogpile.Backend, hard, soft uint64) {
+	t.Helper()
+	b, ok, err := store.Get(context.Background(), invKey)
+	if err != nil || !ok {
+		t.Fatalf("the invalidation record: %v, %v", ok, err)
+	}
+	e, ok := fuzzOpen(b)
+	if !ok || e.codecName != "dogpile/invalidation" || len(e.gens) != 2 {
+		t.Fatalf("the invalidation record %q is not one", b)
+	}
+	if e.gens[0] != hard || e.gens[1] != soft {
+		t.Fatalf("the record holds hard %d, soft %d; want %d, %d", e.gens[0], e.gens[1], hard, soft)
+	}
+}
+
+// logged collects what a region logs.
+type logged struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *logged) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logged) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logged) WithGroup(string) slog.Handler            { return l }
+func (l *logged) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.msgs = append(l.msgs, r.Level.String()+" "+r.Message)
+	return nil
+}
+
+// count returns how many messages contain s.
+func (l *logged) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, m := range l.msgs {
+		if strings.Contains(m, s) {
+			n++
+		}
+	}
+	return n
+}
+
+// Case 7: under signing, a record planted without the key is ignored and
+// counted, and the cache keeps working without anyone deleting it.
+func TestI9PlantedRecordIgnoredUnderSigning(t *testing.T) {
+	ctx := context.Background()
+	key := []byte("shared-signing-key-0123456789abcdef")
+	maxTime := binary.BigEndian.AppendUint64(nil, math.MaxInt64) // the old format: hard, soft times
+	maxTime = binary.BigEndian.AppendUint64(maxTime, math.MaxInt64)
+	for name, planted := range map[string][]byte{
+		"times of MaxInt64":                  maxTime,
+		"generations of MaxUint64, unsigned": plantedRecord(t, nil),
+		"signed with another key":            plantedRecord(t, []byte("an-attackers-key-0123456789abcdef")),
+		"garbage":                            []byte("garbage"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			store := sharedStore(t)
+			logs := &logged{}
+			r := host(t, store, 0, dogpile.WithSigning(key), dogpile.WithLogger(slog.New(logs)))
+			if err := store.Set(ctx, invKey, planted); err != nil {
+				t.Fatal(err)
+			}
+			var c counter
+			for range 20 {
+				if v, err := dogpile.GetOrCreate(ctx, r, "k", c.create); err != nil || v != "v1" {
+					t.Fatalf("GetOrCreate = %q, %v", v, err)
+				}
+			}
+			if n := c.n.Load(); n != 1 {
+				t.Fatalf("20 calls ran the creator %d times with a planted record; want 1", n)
+			}
+			if s := r.Stats(); s.Rejected < 20 {
+				t.Fatalf("rejected = %d; want every read of the planted record counted", s.Rejected)
+			}
+			if n := logs.count("invalidation record not signed"); n != 1 {
+				t.Fatalf("the planted record was logged %d times; want once", n)
+			}
+			// Invalidation works and replaces the planted record.
+			if err := r.Invalidate(ctx, dogpile.Hard); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := mustGet[string](t, r, "k"); ok {
+				t.Fatal("a hard invalidation over a planted record did not apply")
+			}
+			other := host(t, store, 0, dogpile.WithSigning(key))
+			mustSet(t, other, "k", "after")
+			if v, ok := mustGet[string](t, r, "k"); !ok || v != "after" {
+				t.Fatalf("after the invalidation, r reads %q, %v", v, ok)
+			}
+		})
+	}
+}
+
+// plantedRecord is an invalidation record in the format a region writes
+// (an envelope with generations and no payload), with generations of
+// MaxUint64: signed with key if not nil.
+func plantedRecord(t *testing.T, key []byte) []byte {
+	t.Helper()
+	b := fuzzEnvelopeGens(0, "", "dogpile/invalidation", []uint64{math.MaxUint64, math.MaxUint64}, nil, false)
+	if key != nil {
+		b[3] |= 1
+		h := hmac.New(sha256.New, key)
+		h.Write([]byte(invKey))
+		h.Write([]byte{0})
+		h.Write(b)
+		b = h.Sum(b)
+	}
+	return b
+}
+
+// Without signing anyone can write anything to the store; still, a record
+// with the largest generations does not switch the cache off (values
+// written after it carry them), and a record that can't be read is ignored.
+func TestI9PlantedRecordWithoutSigning(t *testing.T) {
+	ctx := context.Background()
+	for name, planted := range map[string][]byte{
+		"largest generations": plantedRecord(t, nil),
+		"garbage":             []byte("garbage"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			store := sharedStore(t)
+			r := host(t, store, 0)
+			var c counter
+			dogpile.GetOrCreate(ctx, r, "k", c.create) //nolint:errcheck
+			if err := store.Set(ctx, invKey, planted); err != nil {
+				t.Fatal(err)
+			}
+			for range 20 {
+				if _, err := dogpile.GetOrCreate(ctx, r, "k", c.create); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := c.n.Load(); n > 2 {
+				t.Fatalf("the creator ran %d times around a planted record; want at most 2 (once before, once after it)", n)
+			}
+		})
+	}
+}
+
+// With a refresh interval, a process that has not yet seen another's
+// invalidation writes entries with the generations it has: invalid as soon
+// as anyone sees the new ones, never wrongly valid.
+func TestI6RefreshIntervalWritesConservatively(t *testing.T) {
+	ctx := context.Background()
+	store := sharedStore(t)
+	shared := func(refresh time.Duration) *dogpile.Region {
+		return regionFor(t, store, []dogpile.RegionOption{dogpile.WithName("shared")},
+			dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(refresh)))
+	}
+	a, late := shared(0), shared(time.Hour)
+	mustSet(t, late, "x", "x")
+	if _, ok := mustGet[string](t, late, "x"); !ok { // late reads the record now, and not again for an hour
+		t.Fatal("late does not read its own value")
+	}
+	if err := a.Invalidate(ctx, dogpile.Hard); err != nil {
+		t.Fatal(err)
+	}
+	var c counter
+	if v, err := dogpile.GetOrCreate(ctx, late, "k", c.create); err != nil || v != "v1" {
+		t.Fatalf("late's GetOrCreate = %q, %v", v, err)
+	}
+	// late still serves its value (it has not seen the invalidation, as
+	// documented); a, which has, does not take it for valid.
+	if _, ok := mustGet[string](t, late, "k"); !ok {
+		t.Fatal("late does not read the value it just wrote")
+	}
+	if v, ok := mustGet[string](t, a, "k"); ok {
+		t.Fatalf("a reads %q, written with the generations from before its invalidation", v)
+	}
+	// Values a writes are valid for late too.
+	mustSet(t, a, "j", "from a")
+	if v, ok := mustGet[string](t, late, "j"); !ok || v != "from a" {
+		t.Fatalf("late reads a's value as %q, %v", v, ok)
+	}
+}
+
+// A backend without compare-and-swap gets a read, modify and write, with a
+// warning when the region is configured; invalidation works.
+func TestI6SharedInvalidationWithoutSwapper(t *testing.T) {
+	ctx := context.Background()
+	store := newMultiStore() // Get, Set, Delete and multi-key calls: no CompareAndSwap
+	logs := &logged{}
+	mk := func() *dogpile.Region {
+		return regionFor(t, store, []dogpile.RegionOption{dogpile.WithName("shared"), dogpile.WithLogger(slog.New(logs))},
+			dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0)))
+	}
+	a, b := mk(), mk()
+	if n := logs.count("cannot compare and swap"); n != 2 {
+		t.Fatalf("%d warnings for two regions over a backend without CompareAndSwap; want one each: %v", n, logs.msgs)
+	}
+	mustSet(t, a, "k", "v")
+	for _, how := range []dogpile.Invalidation{dogpile.Soft, dogpile.Hard} {
+		if err := b.Invalidate(ctx, how); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := mustGet[string](t, a, "k", dogpile.IgnoreExpiration()); ok {
+		t.Fatal("a hard invalidation over a backend without CompareAndSwap did not apply")
+	}
+	wantGenerations(t, store, 1, 1)
+
+	// Behind a proxy the same: proxy.Base has CompareAndSwap, and reports
+	// the backend beneath has none.
+	logs2 := &logged{}
+	c := regionFor(t, &roundTrips{Base: proxy.Base{Next: store}}, []dogpile.RegionOption{dogpile.WithName("shared"), dogpile.WithLogger(slog.New(logs2))},
+		dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0)))
+	if err := c.Invalidate(ctx, dogpile.Hard); err != nil {
+		t.Fatal(err)
+	}
+	wantGenerations(t, store, 2, 1)
+	if n := logs2.count("cannot compare and swap"); n != 1 {
+		t.Fatalf("%d warnings through a proxy; want 1", n)
+	}
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/dogpile-go/dogpile/internal/argkey"
 )
 
-// KeyGenerator makes the key function of one cached function: the seed's
-// function_key_generator. It is called once, by Cached or CachedMulti, with
+// KeyGenerator makes the key function of one cached function:
+// function_key_generator in Python's dogpile.cache. It is called once, by Cached or CachedMulti, with
 // the function's name (see FuncName) and its namespace ("" when it has none);
 // the function it returns is called on every call with the argument already
 // rendered to a string (by KeyFunc, or by the default rendering documented on
@@ -28,7 +28,12 @@ type KeyGenerator func(name, namespace string) func(arg string) string
 //	name|arg              without a namespace
 //	name|namespace|arg    with one
 //
-// as in the seed, whose keys are "module:function|namespace|args". A custom
+// as in Python's dogpile.cache, whose keys are "module:function|namespace|args",
+// with one difference: in each of the three parts, the separator | is
+// written %7C and the escape character % is written %25, so that no
+// argument or namespace can make two calls share a key (an argument "ns|x"
+// of a function without a namespace is not the argument "x" in namespace
+// "ns"). Parts without either character are as they are. A custom
 // generator can wrap it, for instance to add a version:
 //
 //	func(name, ns string) func(string) string {
@@ -37,14 +42,42 @@ type KeyGenerator func(name, namespace string) func(arg string) string
 //	}
 func FunctionKeyGenerator(name, namespace string) func(arg string) string {
 	prefix := keyPrefix(name, namespace)
-	return func(arg string) string { return prefix + arg }
+	return func(arg string) string { return prefix + escapeKeyPart(arg) }
 }
 
+// keyPrefix is the part of FunctionKeyGenerator's keys before the argument.
 func keyPrefix(name, namespace string) string {
 	if namespace == "" {
-		return name + "|"
+		return escapeKeyPart(name) + "|"
 	}
-	return name + "|" + namespace + "|"
+	return escapeKeyPart(name) + "|" + escapeKeyPart(namespace) + "|"
+}
+
+// escapeKeyPart escapes a part of a function key: the separator | as %7C and
+// the escape character % as %25, so that parts can't run into each other.
+// Both are ASCII, never inside a multi-byte UTF-8 sequence, so the bytes
+// are scanned one by one.
+func escapeKeyPart(s string) string {
+	i := 0
+	for i < len(s) && s[i] != '|' && s[i] != '%' {
+		i++
+	}
+	if i == len(s) {
+		return s // the common case, scanned without a call
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := range len(s) {
+		switch s[i] {
+		case '|':
+			b.WriteString("%7C")
+		case '%':
+			b.WriteString("%25")
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
 }
 
 // WithFunctionKeyGenerator sets the KeyGenerator of the functions that
@@ -117,7 +150,7 @@ func (m *keyMaker[A]) key(a A) (string, error) {
 	}
 	if m.fast != argkey.Reflect {
 		// Render into a stack buffer: the concatenation is the only
-		// allocation.
+		// allocation. Numbers and booleans have no character to escape.
 		var buf [40]byte
 		b := argkey.AppendScalar(buf[:0], m.fast, unsafe.Pointer(&a))
 		if m.gen != nil {
@@ -132,11 +165,13 @@ func (m *keyMaker[A]) key(a A) (string, error) {
 	return m.join(arg), nil
 }
 
+// join makes the key of the rendered argument arg: the region's generator
+// gets it as it is; the default escapes it, as FunctionKeyGenerator does.
 func (m *keyMaker[A]) join(arg string) string {
 	if m.gen != nil {
 		return m.gen(arg)
 	}
-	return m.prefix + arg
+	return m.prefix + escapeKeyPart(arg)
 }
 
 func (m *keyMaker[A]) render(a A) (string, error) {

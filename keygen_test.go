@@ -90,7 +90,9 @@ func cfKeyCases() []struct {
 	}
 	attrsWant.WriteString("]")
 	return []kc{
-		{"string", func(t *testing.T) string { return cfKey(t, "a b|c") }, "f|a b|c"},
+		// The separator and the escape character are escaped (K3); nothing else.
+		{"string", func(t *testing.T) string { return cfKey(t, "a b|c") }, "f|a b%7Cc"},
+		{"string with the escape character", func(t *testing.T) string { return cfKey(t, "50%") }, "f|50%25"},
 		{"int", func(t *testing.T) string { return cfKey(t, -42) }, "f|-42"},
 		{"named int64", func(t *testing.T) string { return cfKey(t, cfID(1<<40)) }, "f|1099511627776"},
 		{"uint8", func(t *testing.T) string { return cfKey(t, uint8(255)) }, "f|255"},

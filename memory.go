@@ -1,10 +1,18 @@
 package dogpile
 
 import (
+	"bytes"
 	"context"
 
 	"github.com/maypok86/otter/v2"
 	"github.com/puzpuzpuz/xsync/v4"
+
+	"github.com/dogpile-go/dogpile/backend"
+)
+
+var (
+	_ backend.Swapper = (*MemoryBackend)(nil)
+	_ backend.Swapper = serializedMemory{}
 )
 
 // The in-process backends that the root package registers: memory,
@@ -122,6 +130,38 @@ func (b *MemoryBackend) Delete(_ context.Context, key string) error {
 	return nil
 }
 
+// CompareAndSwap stores new under key if key holds the bytes old — or holds
+// nothing, when old is nil — atomically, and reports whether it did
+// (backend.Swapper).
+func (b *MemoryBackend) CompareAndSwap(_ context.Context, key string, old, new []byte) (bool, error) {
+	match := func(cur any, found bool) bool {
+		if old == nil {
+			return !found
+		}
+		bs, ok := cur.([]byte)
+		return found && ok && bytes.Equal(bs, old)
+	}
+	swapped := false
+	if b.bounded != nil {
+		b.bounded.Compute(key, func(cur any, found bool) (any, otter.ComputeOp) {
+			if !match(cur, found) {
+				return cur, otter.CancelOp
+			}
+			swapped = true
+			return new, otter.WriteOp
+		})
+		return swapped, nil
+	}
+	b.m.Compute(key, func(cur any, found bool) (any, xsync.ComputeOp) {
+		if !match(cur, found) {
+			return cur, xsync.CancelOp
+		}
+		swapped = true
+		return new, xsync.UpdateOp
+	})
+	return swapped, nil
+}
+
 // GetValue returns the Go value stored under key.
 func (b *MemoryBackend) GetValue(_ context.Context, key string) (any, bool, error) {
 	v, ok := b.load(key)
@@ -162,6 +202,9 @@ func (s serializedMemory) Set(ctx context.Context, key string, v []byte) error {
 }
 func (s serializedMemory) Delete(ctx context.Context, key string) error { return s.m.Delete(ctx, key) }
 func (s serializedMemory) Close() error                                 { return s.m.Close() }
+func (s serializedMemory) CompareAndSwap(ctx context.Context, key string, old, new []byte) (bool, error) {
+	return s.m.CompareAndSwap(ctx, key, old, new)
+}
 
 // NullBackend stores nothing: every get misses and every set is dropped. It
 // switches caching off from configuration.

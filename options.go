@@ -16,9 +16,36 @@ type RegionOption func(*Region)
 // WithName names the region in errors, logs and metrics.
 func WithName(name string) RegionOption { return func(r *Region) { r.name = name } }
 
+// ReservedKeyPrefix begins the keys the library keeps for itself in a
+// region's store, such as the shared invalidation record
+// "dogpile:invalidated:<region name>" (see SharedInvalidation) and the
+// Memcached backend's locks. A key beginning with it is refused on every
+// call with an error matching ErrReservedKey, so that no value can
+// overwrite, or be read as, one of the library's records.
+const ReservedKeyPrefix = "dogpile:"
+
+// WithKeyPrefix makes the region store every value under prefix + the key
+// (after the key mangler, so that a region whose keys are hashed still has
+// a readable prefix): regions sharing one store — two applications on one
+// Redis database, say — then never read each other's values. The prefix
+// applies on every path (get, set, delete, multi-key calls, locks, the
+// shared invalidation record), and it is what the store holds:
+//
+//	region := dogpile.NewRegion(dogpile.WithName("users"), dogpile.WithKeyPrefix("users:"))
+//	dogpile.GetOrCreate(ctx, region, "42", load)   // stored under "users:42"
+//
+//	$ redis-cli GET users:42
+//
+// With SHA1Mangler the key is "users:" and 40 hexadecimal digits. A prefix
+// that begins with ReservedKeyPrefix is refused by Configure. Without a
+// mangler, a prefix costs a string concatenation (one small allocation) per
+// call.
+func WithKeyPrefix(prefix string) RegionOption { return func(r *Region) { r.keyPrefix = prefix } }
+
 // WithKeyMangler transforms every key before it reaches the backend, on every
 // path (get, set, delete, multi-key calls, locks). Use SHA1Mangler for
-// Memcached, whose keys are limited.
+// Memcached, whose keys are limited. The region's key prefix (WithKeyPrefix)
+// goes before the mangled key.
 func WithKeyMangler(mangle func(key string) string) RegionOption {
 	return func(r *Region) { r.mangler = mangle }
 }
@@ -69,18 +96,19 @@ type configOptions struct {
 }
 
 // WithExpiration sets the region's expiration time: a value older than d is
-// expired (served stale while one caller regenerates it). Zero or
-// NoExpiration: values never expire.
+// expired (served stale while one caller regenerates it). Zero, the default,
+// or NoExpiration: values never expire. See ExpirationTime for how zero
+// differs from Python's dogpile.cache.
 func WithExpiration(d time.Duration) ConfigOption {
 	return func(c *configOptions) { c.expiration = d }
 }
 
-// WithArguments passes arguments to the backend's factory, by the seed's
-// names. The map is not modified.
+// WithArguments passes arguments to the backend's factory, by the names
+// Python's dogpile.cache gives them. The map is not modified.
 func WithArguments(args Args) ConfigOption { return func(c *configOptions) { c.args = args } }
 
 // WithWrap wraps the backend in proxies. The first proxy is the outermost: it
-// sees each call first (the seed's wrap=[...] order).
+// sees each call first (the wrap=[...] order of Python's dogpile.cache).
 func WithWrap(proxies ...Proxy) ConfigOption {
 	return func(c *configOptions) { c.wrap = append(c.wrap, proxies...) }
 }
@@ -111,14 +139,36 @@ type Option struct {
 
 // ExpirationTime overrides the region's expiration time for this call only;
 // nothing about it is stored. NoExpiration: the value never expires.
+//
+// # Zero and negative expiration times
+//
+// What zero means follows Python's dogpile.cache, where an expiration_time
+// given to a call (get, get_or_create, cache_on_arguments, or returned by an
+// expiration callable) of 0 is compared like any other number, so every
+// value is older than it:
+//
+//   - ExpirationTime(0), and an ExpirationFunc returning 0: every value is
+//     expired at once. Get misses; GetOrCreate regenerates at every call,
+//     serving the stale value to the callers that find it being regenerated;
+//     IgnoreExpiration still reads it.
+//   - ExpirationTime(NoExpiration), Python's -1 for get_or_create: never
+//     expires, for this call. (Python's get compares -1 like a number and
+//     always misses; here NoExpiration means never for every call.)
+//   - Other negative durations are treated as NoExpiration in a call.
+//   - WithExpiration(0), or none, on the region: values never expire. This
+//     is where the port differs: Python's region with expiration_time=0 has
+//     every value expired at once, but a Go option's zero is its default,
+//     and a region that caches nothing is the null backend's job. A
+//     configuration's expiration_time = 0 means never too.
 func ExpirationTime(d time.Duration) Option {
 	return Option{expiration: d, hasExpiration: true}
 }
 
 // ExpirationFunc is ExpirationTime with the duration asked of expiration at
-// every call (the seed accepts a callable expiration_time): a cached
-// function's expiration can follow configuration that changes at run time.
-// Its results mean what ExpirationTime's argument means.
+// every call (Python's dogpile.cache accepts a callable expiration_time): a
+// cached function's expiration can follow configuration that changes at run
+// time. Its results mean what ExpirationTime's argument means: 0 is expired
+// at once.
 func ExpirationFunc(expiration func() time.Duration) Option {
 	return Option{expirationFunc: expiration}
 }

@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,7 +47,11 @@ type Region struct {
 	keyGen          KeyGenerator // for Cached and CachedMulti; nil: FunctionKeyGenerator
 	early           *earlyRefresh
 	signingKeys     [][]byte // WithSigning: [0] signs, all verify
+	signingErr      error    // WithSigning's keys are unusable: Configure says why
 	maxValueSize    int
+	keyPrefix       string     // WithKeyPrefix
+	clock           clock.Func // nil: the process clock; tests replace it (export_test.go)
+	mismatches      sync.Map   // typeMismatch → struct{}: the type mismatches logged
 
 	configMu sync.Mutex
 	state    atomic.Pointer[regionState]
@@ -63,9 +71,15 @@ type regionState struct {
 	expiration  time.Duration // <= 0: never
 	inv         InvalidationStrategy
 	localInv    *localInvalidation  // inv, when it is the default: read without an interface call
-	shared      *sharedInvalidation // inv, when it is SharedInvalidation with refresh 0: read with values
+	gens        *sharedInvalidation // inv, when it is SharedInvalidation: entries carry its generations
+	shared      *sharedInvalidation // gens, when its refresh is 0: the record is read with values
+	recordKey   string              // gens's storage key, reserved
+	keyPrefix   string              // the region's, for storageKey
+	mangler     func(string) string // the region's, for storageKey
+	plainKeys   bool                // no key prefix, no mangler: a storage key is the key
 	obs         Observer
 	early       *earlyRefresh
+	clock       clock.Func
 }
 
 // NewRegion returns an unconfigured region. Configure or ConfigureBackend it
@@ -85,8 +99,8 @@ func NewRegion(opts ...RegionOption) *Region {
 func (r *Region) Name() string { return r.name }
 
 // Configure makes the region use the backend registered under name (or one of
-// the seed's dotted aliases), built from WithArguments. It returns the region,
-// for chaining.
+// the dotted aliases of Python's dogpile.cache), built from WithArguments.
+// It returns the region, for chaining.
 func (r *Region) Configure(name string, opts ...ConfigOption) (*Region, error) {
 	var c configOptions
 	for _, o := range opts {
@@ -133,7 +147,28 @@ func (r *Region) install(b Backend, name string, c *configOptions) error {
 	if c.expiration < 0 && c.expiration != NoExpiration {
 		return &ArgError{Name: "expiration_time", Value: c.expiration, Reason: "negative expiration time"}
 	}
-	s := &regionState{real: b, backend: b, backendName: name, expiration: c.expiration, obs: r.obs, early: r.early}
+	if r.signingErr != nil {
+		return fmt.Errorf("dogpile: configure region %q: %w", r.name, r.signingErr)
+	}
+	if strings.HasPrefix(r.keyPrefix, ReservedKeyPrefix) {
+		return &ArgError{Name: "key_prefix", Value: r.keyPrefix, Reason: fmt.Sprintf("begins with %q, which the library keeps for its own keys", ReservedKeyPrefix)}
+	}
+	// The whole installation under configMu: a zero Region gets its defaults
+	// here, before any call can read them (calls read them only once
+	// configured, after the state is stored).
+	r.configMu.Lock()
+	defer r.configMu.Unlock()
+	if r.state.Load() != nil && !c.replace {
+		return fmt.Errorf("%w: region %q", ErrAlreadyConfigured, r.name)
+	}
+	if r.codec == nil {
+		r.codec = codec.Default
+	}
+	if r.logger == nil {
+		r.logger = slog.Default()
+	}
+	s := &regionState{real: b, backend: b, backendName: name, expiration: c.expiration, obs: r.obs, early: r.early, clock: r.clock,
+		keyPrefix: r.keyPrefix, mangler: r.mangler, plainKeys: r.mangler == nil && r.keyPrefix == ""}
 	for i := len(c.wrap) - 1; i >= 0; i-- {
 		s.backend = c.wrap[i](s.backend)
 	}
@@ -148,21 +183,17 @@ func (r *Region) install(b Backend, name string, c *configOptions) error {
 	s.mutexes, _ = s.backend.(backend.Locking)
 	s.inv = c.invalidator
 	if s.inv == nil {
-		s.localInv = &localInvalidation{}
+		s.localInv = &localInvalidation{clock: r.clock}
 		s.inv = s.localInv
 	}
 	if si, ok := s.inv.(*sharedInvalidation); ok {
-		if err := si.attach(r, s.backend); err != nil {
+		if err := si.attach(r, s); err != nil {
 			return err
 		}
+		s.gens, s.recordKey = si, si.key
 		if si.exact() {
 			s.shared = si
 		}
-	}
-	r.configMu.Lock()
-	defer r.configMu.Unlock()
-	if r.state.Load() != nil && !c.replace {
-		return fmt.Errorf("%w: region %q", ErrAlreadyConfigured, r.name)
 	}
 	r.state.Store(s)
 	return nil
@@ -206,19 +237,48 @@ func (r *Region) configured() (*regionState, error) {
 	return nil, fmt.Errorf("%w: region %q", ErrNotConfigured, r.name)
 }
 
-func (r *Region) mangle(key string) string {
-	if r.mangler == nil {
-		return key
+// storageKey returns the key under which key's value is stored: the
+// region's key prefix, then the key as the key mangler made it. Keys that
+// would land on the library's own keys (ReservedKeyPrefix) are refused.
+func (s *regionState) storageKey(key string) (string, error) {
+	if strings.HasPrefix(key, ReservedKeyPrefix) {
+		return "", reservedKey(key)
 	}
-	return r.mangler(key)
+	if s.plainKeys {
+		return key, nil // most regions
+	}
+	if s.mangler == nil {
+		return s.keyPrefix + key, nil
+	}
+	k := s.keyPrefix + s.mangler(key)
+	// A mangler that is not injective (one that folds case, or cuts long
+	// keys) could still send a key onto a reserved one.
+	if strings.HasPrefix(k[len(s.keyPrefix):], ReservedKeyPrefix) || k == s.recordKey {
+		return "", reservedKey(key)
+	}
+	return k, nil
 }
 
-func (r *Region) mangleAll(keys []string) []string {
+// storageKeys is storageKey for every key.
+func (s *regionState) storageKeys(keys []string) ([]string, error) {
 	out := make([]string, len(keys))
 	for i, k := range keys {
-		out[i] = r.mangle(k)
+		var err error
+		if out[i], err = s.storageKey(k); err != nil {
+			return nil, err
+		}
 	}
-	return out
+	return out, nil
+}
+
+// reservedStorageKey is the storage key of one of the library's own keys
+// (name begins with ReservedKeyPrefix): like a user's key, under the
+// region's prefix and through its mangler.
+func (r *Region) reservedStorageKey(name string) string {
+	if r.mangler != nil {
+		name = r.mangler(name)
+	}
+	return r.keyPrefix + name
 }
 
 func (s *regionState) wrap(op, key string, err error) error {
@@ -246,35 +306,71 @@ func (r *Region) Invalidate(ctx context.Context, how Invalidation) error {
 	return s.inv.Invalidate(ctx, how)
 }
 
-// Set stores value under key, created now.
+// Set stores value under key, created now. The entry is of value's own
+// type: read it back as that type (see Get).
 func (r *Region) Set(ctx context.Context, key string, value any) error {
-	s, err := r.configured()
+	return r.set(ctx, key, value, writeDynamic)
+}
+
+// set stores value under key as a value of the type typ identifies
+// (writeDynamic: value's own type).
+func (r *Region) set(ctx context.Context, key string, value any, typ typeID) error {
+	s, sk, w, err := r.beginWrite(ctx, []string{key}, typ)
 	if err != nil {
 		return err
 	}
-	k := r.mangle(key)
-	return r.store(ctx, s, k, value)
+	return r.store(ctx, s, sk[0], value, w)
 }
 
-// SetMulti stores every item, in one round trip where the backend can.
-func (r *Region) SetMulti(ctx context.Context, items map[string]any) error {
+// beginWrite is how every write that has not just read the store (Set,
+// SetMulti, Refresh) begins: the region's state, the storage keys of keys,
+// and how to write values of the type typ identifies (see
+// regionState.writeAfterRead).
+func (r *Region) beginWrite(ctx context.Context, keys []string, typ typeID) (*regionState, []string, writing, error) {
 	s, err := r.configured()
-	if err != nil || len(items) == 0 {
+	if err != nil {
+		return nil, nil, writing{}, err
+	}
+	sk, err := s.storageKeys(keys)
+	if err != nil {
+		return nil, nil, writing{}, err
+	}
+	w, err := s.writeAfterRead(ctx, typ)
+	if err != nil {
+		return nil, nil, writing{}, err
+	}
+	return s, sk, w, nil
+}
+
+// SetMulti stores every item, in one round trip where the backend can. Each
+// entry is of its value's own type, as with Set.
+func (r *Region) SetMulti(ctx context.Context, items map[string]any) error {
+	return r.setMulti(ctx, items, writeDynamic)
+}
+
+func (r *Region) setMulti(ctx context.Context, items map[string]any, typ typeID) error {
+	if len(items) == 0 {
+		_, err := r.configured()
 		return err
 	}
-	mangled := make(map[string]any, len(items))
-	for k, v := range items {
-		mangled[r.mangle(k)] = v
+	keys := slices.Collect(maps.Keys(items))
+	s, sk, w, err := r.beginWrite(ctx, keys, typ)
+	if err != nil {
+		return err
 	}
-	return r.storeMulti(ctx, s, mangled)
+	stored := make(map[string]any, len(items))
+	for i, k := range keys {
+		stored[sk[i]] = items[k]
+	}
+	return r.storeMulti(ctx, s, stored, w)
 }
 
-// storeMulti stores items under their (mangled) keys, in one round trip where
-// the backend can.
-func (r *Region) storeMulti(ctx context.Context, s *regionState, items map[string]any) error {
+// storeMulti stores items under their (storage) keys, in one round trip
+// where the backend can.
+func (r *Region) storeMulti(ctx context.Context, s *regionState, items map[string]any, w writing) error {
 	if s.values != nil {
 		for k, v := range items {
-			if err := r.store(ctx, s, k, v); err != nil {
+			if err := r.store(ctx, s, k, v, w); err != nil {
 				return err
 			}
 		}
@@ -282,11 +378,11 @@ func (r *Region) storeMulti(ctx context.Context, s *regionState, items map[strin
 	}
 	// Encode everything first: a value that can't be stored (too large,
 	// unencodable) fails the call before anything is written.
-	now := clock.Now()
+	now := s.clock.Now()
 	enc := make(map[string][]byte, len(items))
 	var first string
 	for k, v := range items {
-		b, err := r.encode(k, v, now)
+		b, err := r.encode(k, v, now, &w)
 		if err != nil {
 			return err
 		}
@@ -310,7 +406,10 @@ func (r *Region) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	k := r.mangle(key)
+	k, err := s.storageKey(key)
+	if err != nil {
+		return err
+	}
 	return s.wrap("delete", k, s.backend.Delete(ctx, k))
 }
 
@@ -320,7 +419,10 @@ func (r *Region) DeleteMulti(ctx context.Context, keys []string) error {
 	if err != nil || len(keys) == 0 {
 		return err
 	}
-	mk := r.mangleAll(keys)
+	mk, err := s.storageKeys(keys)
+	if err != nil {
+		return err
+	}
 	if s.multi != nil {
 		return s.wrap("delete_multi", mk[0], s.multi.DeleteMulti(ctx, mk))
 	}
@@ -332,16 +434,107 @@ func (r *Region) DeleteMulti(ctx context.Context, keys []string) error {
 	return nil
 }
 
+// stamp is what decides a stored value's state, besides the call's
+// options: when it was created and, under shared invalidation, the
+// generations it was written under (zero for an entry written without).
+type stamp struct {
+	created int64 // Unix nanoseconds
+	gens    envelope.Generations
+}
+
 // valueEntry is what a region stores in a backend.Values: the Go value as it
-// is, with its creation time.
+// is, with the type it was written as and its stamp.
 type valueEntry struct {
-	value   any
-	created int64
+	value any
+	id    typeID
+	stamp
+}
+
+// typeID identifies a Go type T as a nil *T in an interface: made without
+// reflection in generic code (typeIDOf), and checked on the hit path of the
+// memory backend with a type assertion to *T, a comparison of one word. A
+// nil typeID is the type of a nil interface value.
+type typeID = any
+
+func typeIDOf[T any]() typeID { return (*T)(nil) }
+
+// typeIDFor is typeIDOf for a reflect.Type.
+func typeIDFor(t reflect.Type) typeID {
+	if t == nil {
+		return nil
+	}
+	return reflect.Zero(reflect.PointerTo(t)).Interface()
+}
+
+// reflectType is the type id identifies.
+func reflectType(id typeID) reflect.Type {
+	if id == nil {
+		return nil
+	}
+	return reflect.TypeOf(id).Elem()
+}
+
+// writing is what a write records beside a value: the type the value is
+// written as, and the generations its writer last saw.
+type writing struct {
+	id      typeID // with dynamic, each value's own
+	dynamic bool   // each value is of its own type (Set, SetMulti)
+	gens    envelope.Generations
+	hasGens bool
+}
+
+// writeDynamic, as the type to write as, is each value's own type.
+var writeDynamic typeID = writeDynamicType{}
+
+type writeDynamicType struct{}
+
+func (w *writing) typeOf(v any) typeID {
+	if w.dynamic {
+		return typeIDFor(reflect.TypeOf(v))
+	}
+	return w.id
+}
+
+func (w *writing) reflectTypeOf(v any) reflect.Type {
+	if w.dynamic {
+		return reflect.TypeOf(v)
+	}
+	return reflectType(w.id)
+}
+
+func (w *writing) stamp(created int64) stamp {
+	return stamp{created: created, gens: w.gens}
+}
+
+// writeAs is how a value of the type typ identifies (writeDynamic: each
+// value's own), made from what the store held as of now, is written. Take it
+// before the value is made: under shared invalidation the entry must carry
+// the generations from before its creator read anything, so that an
+// invalidation during the creation makes the entry invalid.
+func (s *regionState) writeAs(typ typeID) writing {
+	w := writing{id: typ, dynamic: typ == writeDynamic}
+	if s.gens != nil {
+		w.gens, w.hasGens = s.gens.current(), true
+	}
+	return w
+}
+
+// writeAfterRead is writeAs for a write that has not just read the store (Set,
+// Refresh): under shared invalidation read with every value, it reads the
+// invalidation record first, so that a value written after an invalidation
+// made elsewhere is valid.
+func (s *regionState) writeAfterRead(ctx context.Context, typ typeID) (writing, error) {
+	if s.shared != nil {
+		if err := s.shared.read(ctx); err != nil {
+			return writing{}, s.wrap("get", s.shared.key, err)
+		}
+	}
+	return s.writeAs(typ), nil
 }
 
 // encode makes the entry stored under key for v: the envelope, signed when
 // the region signs, within the region's size limit.
-func (r *Region) encode(key string, v any, created int64) ([]byte, error) {
+func (r *Region) encode(key string, v any, created int64, w *writing) ([]byte, error) {
 	payload, err := r.codec.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("dogpile: key %q: encode %T with codec %q: %w", key, v, r.codec.Name(), err)
@@ -352,7 +545,8 @@ func (r *Region) encode(key string, v any, created int64) ([]byte, error) {
 		// would be cut, and every entry read back as a miss.
 		return nil, &ArgError{Name: "codec", Value: name, Reason: "codec name longer than 255 bytes"}
 	}
-	b := envelope.Append(make([]byte, 0, envelope.Size(name, len(payload))), created, name, payload)
+	m := envelope.Meta{Created: created, Type: envelope.TypeTag(w.reflectTypeOf(v)), Codec: name, HasGens: w.hasGens, Gens: w.gens}
+	b := envelope.Append(make([]byte, 0, envelope.Size(&m, len(payload))), &m, payload)
 	if r.signingKeys != nil {
 		b = envelope.Sign(b, key, r.signingKeys[0])
 	}
@@ -362,12 +556,12 @@ func (r *Region) encode(key string, v any, created int64) ([]byte, error) {
 	return b, nil
 }
 
-func (r *Region) store(ctx context.Context, s *regionState, key string, v any) error {
-	now := clock.Now()
+func (r *Region) store(ctx context.Context, s *regionState, key string, v any, w writing) error {
+	now := s.clock.Now()
 	if s.values != nil {
-		return s.wrap("set", key, s.values.SetValue(ctx, key, &valueEntry{value: v, created: now}))
+		return s.wrap("set", key, s.values.SetValue(ctx, key, &valueEntry{value: v, id: w.typeOf(v), stamp: w.stamp(now)}))
 	}
-	b, err := r.encode(key, v, now)
+	b, err := r.encode(key, v, now, &w)
 	if err != nil {
 		return err
 	}
@@ -380,16 +574,69 @@ func (r *Region) store(ctx context.Context, s *regionState, key string, v any) e
 	return s.wrap("set", key, s.backend.Set(ctx, key, b))
 }
 
+// untyped reports whether T is one of the untyped reads (any, []byte) that
+// take an entry of any type (see Get).
+func untyped[T any]() bool {
+	switch typeIDOf[T]().(type) {
+	case *any, *[]byte:
+		return true
+	}
+	return false
+}
+
+// valueAs returns e's value as a T, if e was written as a T or T is
+// untyped (see Get). A Go value is held as it is, so the untyped []byte
+// reads only values that are byte slices.
+func valueAs[T any](e *valueEntry) (T, bool) {
+	if _, ok := e.id.(*T); ok { // e.id == typeIDOf[T](), comparing the type words alone
+		v, _ := e.value.(T) // a nil interface value, written as an interface T, is T's zero
+		return v, true
+	}
+	switch typeIDOf[T]().(type) {
+	case *any:
+		v, _ := e.value.(T)
+		return v, true
+	case *[]byte:
+		v, ok := e.value.(T)
+		return v, ok
+	}
+	var zero T
+	return zero, false
+}
+
+// typeMismatch is a pair of types, logged once per region when an entry
+// written as one is read as the other.
+type typeMismatch struct {
+	written uint32
+	read    reflect.Type
+}
+
+// mismatched counts and reports a read of an entry as another type than it
+// was written as: a miss, logged once per pair of types and region (a
+// caller that reads a key as two types would otherwise log at every call).
+func (r *Region) mismatched(key string, written uint32, read reflect.Type) {
+	r.observe(EventDecodeFailure, 0)
+	if _, seen := r.mismatches.LoadOrStore(typeMismatch{written, read}, struct{}{}); seen {
+		return
+	}
+	name := envelope.NameOf(written)
+	if name == "" {
+		name = fmt.Sprintf("a type this process has not used (type tag %08x)", written)
+	}
+	r.logger.Warn("dogpile: entry read as another type than it was written as; read as a miss (logged once per pair of types)",
+		"region", r.name, "key", key, "written_as", name, "read_as", envelope.TypeName(read))
+}
+
 // decode reads an entry into a T. Bytes that are not a readable entry of this
-// region's codec are a miss, never an error: the creator runs and replaces
-// them.
-func decode[T any](r *Region, key string, b []byte) (v T, created int64, ok bool) {
+// region's codec, or an entry of another type than T, are a miss, never an
+// error: the creator runs and replaces them.
+func decode[T any](r *Region, key string, b []byte) (v T, st stamp, ok bool) {
 	if r.signingKeys != nil {
 		if err := envelope.Verify(b, key, r.signingKeys); err != nil {
 			r.observe(EventRejected, 0)
 			r.logger.Debug("dogpile: unsigned entry read as a miss", "region", r.name, "key", key)
 			var zero T
-			return zero, 0, false
+			return zero, stamp{}, false
 		}
 	}
 	e, err := envelope.Open(b)
@@ -397,25 +644,33 @@ func decode[T any](r *Region, key string, b []byte) (v T, created int64, ok bool
 		err = fmt.Errorf("dogpile: entry written with codec %q, region uses %q", e.Codec, r.codec.Name())
 	}
 	if err == nil {
+		if t := reflect.TypeFor[T](); !untyped[T]() && e.Type != envelope.TypeTag(t) {
+			r.mismatched(key, e.Type, t)
+			var zero T
+			return zero, stamp{}, false
+		}
 		err = r.codec.Unmarshal(e.Payload, &v)
 	}
 	if err != nil {
 		r.observe(EventDecodeFailure, 0)
 		r.logger.Debug("dogpile: undecodable entry read as a miss", "region", r.name, "key", key, "err", err)
 		var zero T
-		return zero, 0, false
+		return zero, stamp{}, false
 	}
-	return v, e.Created, true
+	return v, stamp{created: e.Created, gens: e.Gens}, true
 }
 
-// state decides whether a value created at created is fresh, stale or (hard
+// state decides whether a value with stamp st is fresh, stale or (hard
 // invalidated) missing.
-func (s *regionState) state(ctx context.Context, created int64, o *callOptions) lock.State {
+func (s *regionState) state(ctx context.Context, st stamp, o *callOptions) lock.State {
 	var inv Invalidation
-	if s.localInv != nil {
-		inv = s.localInv.check(created)
-	} else {
-		inv = s.inv.Invalidated(ctx, time.Unix(0, created))
+	switch {
+	case s.localInv != nil:
+		inv = s.localInv.check(st.created)
+	case s.gens != nil:
+		inv = s.gens.check(ctx, st)
+	default:
+		inv = s.inv.Invalidated(ctx, time.Unix(0, st.created))
 	}
 	switch {
 	case inv == Hard:
@@ -427,9 +682,21 @@ func (s *regionState) state(ctx context.Context, created int64, o *callOptions) 
 	}
 	exp := s.expiration
 	if o.hasExpiration {
+		if o.expiration == 0 {
+			return lock.Stale // expired at once, as in Python's dogpile.cache (see ExpirationTime)
+		}
 		exp = o.expiration
 	}
-	if exp > 0 && (clock.Expired(created, exp) || s.early != nil && s.early.due(created, exp)) {
+	if exp <= 0 {
+		return lock.Fresh
+	}
+	var expired bool
+	if s.clock == nil {
+		expired = clock.Expired(st.created, exp) // inlined: the hit path's one clock read
+	} else {
+		expired = s.clock()-st.created > int64(exp)
+	}
+	if expired || s.early != nil && s.early.due(st.created, exp) {
 		return lock.Stale
 	}
 	return lock.Fresh

@@ -891,3 +891,80 @@ func TestR15ArgumentsMapNotModified(t *testing.T) {
 		t.Fatalf("ConfigureFromMap modified the caller's map: %v", c)
 	}
 }
+
+// A zero Region is an unconfigured region: its calls return
+// ErrNotConfigured, and once configured it works — no nil codec, no nil
+// logger.
+func TestR11ZeroRegion(t *testing.T) {
+	ctx := context.Background()
+	var unconfigured dogpile.Region
+	if _, _, err := dogpile.Get[string](ctx, &unconfigured, "k"); !errors.Is(err, dogpile.ErrNotConfigured) {
+		t.Fatalf("Get on a zero Region = %v; want ErrNotConfigured", err)
+	}
+	onEachPath(t, func(t *testing.T, backend string) {
+		for how, configure := range map[string]func(*dogpile.Region) error{
+			"Configure": func(r *dogpile.Region) error { _, err := r.Configure(backend); return err },
+			"ConfigureBackend": func(r *dogpile.Region) error {
+				b, err := dogpile.NewBackend(backend, nil)
+				if err != nil {
+					return err
+				}
+				_, err = r.ConfigureBackend(b)
+				return err
+			},
+		} {
+			var r dogpile.Region
+			if err := configure(&r); err != nil {
+				t.Fatalf("%s: %v", how, err)
+			}
+			mustSet(t, &r, "k", "v")
+			if v, ok := mustGet[string](t, &r, "k"); !ok || v != "v" {
+				t.Fatalf("%s: Get = %q, %v", how, v, ok)
+			}
+			if v, err := dogpile.GetOrCreate(ctx, &r, "j", func(context.Context) (int, error) { return 7, nil }); err != nil || v != 7 {
+				t.Fatalf("%s: GetOrCreate = %d, %v", how, v, err)
+			}
+			if _, ok := mustGet[int](t, &r, "k"); ok { // a type mismatch: logged through the default logger
+				t.Fatalf("%s: a string read as an int", how)
+			}
+		}
+	})
+}
+
+// ExpirationTime(0), and an ExpirationFunc returning 0, mean what Python's
+// dogpile.cache makes of expiration_time=0 in a call: every value is
+// expired at once.
+func TestR6ZeroExpirationIsExpiredAtOnce(t *testing.T) {
+	ctx := context.Background()
+	for name, zero := range map[string]dogpile.Option{
+		"ExpirationTime(0)":  dogpile.ExpirationTime(0),
+		"ExpirationFunc → 0": dogpile.ExpirationFunc(func() time.Duration { return 0 }),
+	} {
+		t.Run(name, func(t *testing.T) {
+			onEachPath(t, func(t *testing.T, backend string) {
+				r := regionOn(t, backend, dogpile.WithExpiration(time.Hour))
+				mustSet(t, r, "k", "v")
+				if v, ok := mustGet[string](t, r, "k", zero); ok {
+					t.Fatalf("Get with a zero expiration read %q", v)
+				}
+				if v, ok := mustGet[string](t, r, "k", zero, dogpile.IgnoreExpiration()); !ok || v != "v" {
+					t.Fatalf("IgnoreExpiration no longer reads the value: %q, %v", v, ok)
+				}
+				calls := 0
+				for i := range 3 {
+					v, err := dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (string, error) {
+						calls++
+						return fmt.Sprint(calls), nil
+					}, zero)
+					if err != nil || v != fmt.Sprint(i+1) {
+						t.Fatalf("call %d: GetOrCreate = %q, %v; want a new value each call", i, v, err)
+					}
+				}
+				// The region's own expiration is untouched.
+				if v, ok := mustGet[string](t, r, "k"); !ok || v != "3" {
+					t.Fatalf("without the option: %q, %v", v, ok)
+				}
+			})
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,5 +141,40 @@ func TestS4MaxValueSize(t *testing.T) {
 	}
 	if err := r.Set(ctx, "small", "fits"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// WithSigning refuses keys that can't protect anything — none, empty (an
+// unset environment variable), shorter than 16 bytes — with an error that
+// does not quote them.
+func TestS1SigningKeysTooShortRefused(t *testing.T) {
+	secret := []byte("short-secret") // 12 bytes
+	for name, keys := range map[string][][]byte{
+		"no key":                {},
+		"empty key":             {{}},
+		"short key":             {secret},
+		"short key in rotation": {[]byte("a-good-signing-key-0123456789abcdef"), secret},
+	} {
+		t.Run(name, func(t *testing.T) {
+			for how, configure := range map[string]func(*dogpile.Region) error{
+				"Configure":        func(r *dogpile.Region) error { _, err := r.Configure("memory_serialized"); return err },
+				"ConfigureBackend": func(r *dogpile.Region) error { _, err := r.ConfigureBackend(newStore()); return err },
+			} {
+				r := dogpile.NewRegion(dogpile.WithSigning(keys...))
+				err := configure(r)
+				if !errors.Is(err, dogpile.ErrInvalidArgument) {
+					t.Fatalf("%s = %v; want ErrInvalidArgument", how, err)
+				}
+				if strings.Contains(err.Error(), string(secret)) {
+					t.Fatalf("%s's error quotes the key: %v", how, err)
+				}
+				if r.IsConfigured() {
+					t.Fatalf("%s configured the region anyway", how)
+				}
+			}
+		})
+	}
+	if _, err := dogpile.NewRegion(dogpile.WithSigning([]byte("0123456789abcdef"))).Configure("memory_serialized"); err != nil {
+		t.Fatalf("a 16-byte key: %v", err)
 	}
 }

@@ -1,6 +1,6 @@
 // Package proxy helps write backend proxies: wrappers that see the calls a
-// region makes to its backend, to log, measure or change them (the seed's
-// ProxyBackend). Install them with dogpile.WithWrap.
+// region makes to its backend, to log, measure or change them (ProxyBackend
+// in Python's dogpile.cache). Install them with dogpile.WithWrap.
 //
 // Embed Base and override only the methods of interest; Base forwards every
 // call, the optional multi-key and mutex calls included, so a proxy never
@@ -26,6 +26,8 @@ package proxy
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 
 	"github.com/dogpile-go/dogpile"
@@ -34,8 +36,10 @@ import (
 )
 
 // Base forwards every call to Next. It implements backend.Multi (with
-// Next's multi-key calls, or one call per key when Next has none) and
-// backend.Locking (with Next's mutex, or none).
+// Next's multi-key calls, or one call per key when Next has none),
+// backend.Locking (with Next's mutex, or none; a fenced mutex stays fenced)
+// and backend.Swapper (with Next's compare-and-swap, or an error matching
+// errors.ErrUnsupported).
 type Base struct {
 	Next dogpile.Backend
 }
@@ -43,6 +47,7 @@ type Base struct {
 var (
 	_ backend.Multi   = Base{}
 	_ backend.Locking = Base{}
+	_ backend.Swapper = Base{}
 	_ io.Closer       = Base{}
 )
 
@@ -110,6 +115,17 @@ func (b Base) Mutex(key string) lock.Mutex {
 		return m.Mutex(key)
 	}
 	return nil
+}
+
+// CompareAndSwap forwards to Next. If Next can't compare and swap, it
+// stores nothing and returns an error matching errors.ErrUnsupported: a
+// region then updates its shared invalidation record without it (see
+// dogpile.SharedInvalidation).
+func (b Base) CompareAndSwap(ctx context.Context, key string, old, new []byte) (bool, error) {
+	if s, ok := b.Next.(backend.Swapper); ok {
+		return s.CompareAndSwap(ctx, key, old, new)
+	}
+	return false, fmt.Errorf("dogpile/proxy: %T has no compare-and-swap: %w", b.Next, errors.ErrUnsupported)
 }
 
 // Close closes Next if it is an io.Closer.

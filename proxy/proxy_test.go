@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -209,5 +210,32 @@ func TestLoggingProxy(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// Base forwards CompareAndSwap, so a proxy does not hide it; over a backend
+// without it, Base says so (errors.ErrUnsupported) and stores nothing.
+func TestBaseForwardsCompareAndSwap(t *testing.T) {
+	ctx := context.Background()
+	mem, err := dogpile.NewBackend("memory_serialized", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := proxy.Base{Next: proxy.Base{Next: mem}} // through two proxies
+	if ok, err := b.CompareAndSwap(ctx, "k", nil, []byte("1")); !ok || err != nil {
+		t.Fatalf("swap of an absent key = %v, %v", ok, err)
+	}
+	if ok, err := b.CompareAndSwap(ctx, "k", []byte("other"), []byte("2")); ok || err != nil {
+		t.Fatalf("swap from the wrong value = %v, %v", ok, err)
+	}
+	if v, _, _ := mem.Get(ctx, "k"); string(v) != "1" {
+		t.Fatalf("stored %q; want 1", v)
+	}
+	s := newStore()
+	if ok, err := (proxy.Base{Next: plain{s}}).CompareAndSwap(ctx, "k", nil, []byte("1")); ok || !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("swap over a backend without it = %v, %v; want ErrUnsupported", ok, err)
+	}
+	if _, ok, _ := s.Get(ctx, "k"); ok {
+		t.Fatal("an unsupported swap stored a value")
 	}
 }

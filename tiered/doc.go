@@ -72,9 +72,10 @@
 // (a bulk load with redis-cli, FLUSHDB); a message no tier can read (from a
 // future version) clears the tier too.
 //
-// With SharedInvalidation(0) the region's invalidation times are a key like
+// With SharedInvalidation(0) the region's invalidation record is a key like
 // any other: kept locally and evicted by the message of the Invalidate that
-// writes them. An invalidation is therefore seen by other processes within
+// updates it (a compare-and-swap through the tier, which drops the local
+// copy whether or not the swap happened). An invalidation is therefore seen by other processes within
 // the propagation time rather than on their very next call, and hits cost no
 // round trip at all. SharedInvalidation(refresh > 0) works too, and adds its
 // interval.

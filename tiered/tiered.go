@@ -61,8 +61,9 @@ type Options struct {
 }
 
 // Backend is a remote backend with a bounded in-process tier in front of it.
-// It implements dogpile.Backend, backend.Multi and
-// backend.Locking (the remote's mutex, or none). It is safe for
+// It implements dogpile.Backend, backend.Multi,
+// backend.Locking (the remote's mutex, or none) and backend.Swapper (the
+// remote's compare-and-swap). It is safe for
 // concurrent use. Close stops its subscription and closes the remote backend.
 type Backend struct {
 	proxy.Base // the remote backend: writes, misses, the mutex
@@ -105,6 +106,7 @@ type entry struct {
 var (
 	_ backend.Multi   = (*Backend)(nil)
 	_ backend.Locking = (*Backend)(nil)
+	_ backend.Swapper = (*Backend)(nil)
 
 	_ backend.Keeping = (*Backend)(nil)
 )
@@ -430,6 +432,21 @@ func (b *Backend) DeleteMulti(ctx context.Context, keys []string) error {
 		return err
 	}
 	return b.publish(ctx, encodeKeys(b.from, keys...), len(keys))
+}
+
+// CompareAndSwap compares and swaps in the remote backend (backend.Swapper)
+// and drops the local copy, whether or not the swap happened: a swap that
+// failed because the local copy was behind the remote reads the remote
+// next. A swap that happened tells the other processes, as Set does. If the
+// remote can't compare and swap, it stores nothing and returns an error
+// matching errors.ErrUnsupported.
+func (b *Backend) CompareAndSwap(ctx context.Context, key string, old, new []byte) (bool, error) {
+	swapped, err := b.Base.CompareAndSwap(ctx, key, old, new)
+	b.forget(key)
+	if err != nil || !swapped {
+		return swapped, err
+	}
+	return true, b.publish(ctx, encodeKeys(b.from, key), 1)
 }
 
 // EvictAll drops every local copy in every process sharing the channel, for

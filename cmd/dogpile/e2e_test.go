@@ -183,7 +183,7 @@ backend = memory
 				t.Errorf("inspect does not show the mangled key:\n%s", r.stdout)
 			}
 			m := decodeJSON(t, run("inspect", "--json", "user:42").want(t, exitOK, "inspect --json").stdout)
-			if m["found"] != true || m["size"].(float64) <= float64(len("Ada Lovelace")) || m["format_version"] != 1.0 {
+			if m["found"] != true || m["size"].(float64) <= float64(len("Ada Lovelace")) || m["format_version"] != float64(dogpile.FormatVersion) {
 				t.Errorf("inspect --json: %v", m)
 			}
 

@@ -120,7 +120,7 @@ type encCompiler struct {
 // compileTop builds the rendering of a whole argument, which differs from an
 // inner value's in two ways: a string or a marshaler's text is not quoted,
 // and a struct's fields are not wrapped in braces — they read like the
-// seed's space-separated positional arguments.
+// space-separated positional arguments of Python's dogpile.cache.
 func (c *encCompiler) compileTop(t reflect.Type) (Encoder, error) {
 	switch {
 	case isMarshaler(t):
