@@ -190,6 +190,9 @@ func (c *Cache) fragment(k kind, lookup func(string) (renderer, error), regionNa
 		if err != nil {
 			return "", &dogpile.ArgError{Name: fn + " expiration", Value: expiration, Reason: err.Error()}
 		}
+		if d == 0 {
+			d = dogpile.NoExpiration // documented: 0 means never, as a template writer expects
+		}
 		opts = append(opts, dogpile.ExpirationTime(d))
 	}
 	if len(data) > 1 {
