@@ -1,15 +1,11 @@
 package memcached
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"io"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -18,6 +14,7 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backend"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 func uniqueKey(prefix string) string {
@@ -26,60 +23,18 @@ func uniqueKey(prefix string) string {
 	return prefix + "-" + hex.EncodeToString(b)
 }
 
-// child is this test binary run again as another process in a helper role.
-type child struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	lines  chan string
-	stderr bytes.Buffer
-}
-
-func startChild(t *testing.T, role string, env ...string) *child {
+// zeroCounters sets each key to "0", for incr.
+func zeroCounters(t testing.TB, b *Backend, keys ...string) {
 	t.Helper()
-	c := &child{cmd: exec.Command(os.Args[0]), lines: make(chan string, 16)}
-	c.cmd.Env = append(os.Environ(), append(env, helperEnv+"="+role)...)
-	c.cmd.Stderr = &c.stderr
-	var err error
-	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	out, err := c.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			c.lines <- sc.Text()
+	for _, k := range keys {
+		if err := b.Client().Set(itemOf(k, "0")); err != nil {
+			t.Fatal(err)
 		}
-		close(c.lines)
-	}()
-	t.Cleanup(func() {
-		c.cmd.Process.Kill() //nolint:errcheck // it may have exited
-		c.cmd.Wait()         //nolint:errcheck
-	})
-	return c
-}
-
-// expect waits for the child to print want.
-func (c *child) expect(t *testing.T, want string) {
-	t.Helper()
-	select {
-	case line, ok := <-c.lines:
-		if !ok || line != want {
-			c.cmd.Wait() //nolint:errcheck // for its stderr
-			t.Fatalf("child printed %q (open %v), want %q; stderr:\n%s", line, ok, want, c.stderr.String())
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatalf("child did not print %q within 60s; stderr:\n%s", want, c.stderr.String())
 	}
 }
 
 // counter reads a number stored by incr.
-func counter(t *testing.T, b *Backend, key string) uint64 {
+func counter(t testing.TB, b *Backend, key string) uint64 {
 	t.Helper()
 	it, err := b.Client().Get(key)
 	if err != nil {
@@ -101,28 +56,22 @@ func TestDL1CrossProcessStampede(t *testing.T) {
 	srv := servers(t, 3)
 	key := uniqueKey("dl1")
 	b := base(newBackend(t, dogpile.Args{"url": srv}))
-	for _, k := range []string{key + "-arrived", key + "-creators"} {
-		if err := b.Client().Set(itemOf(k, "0")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var children []*child
+	zeroCounters(t, b, key+"-arrived", key+"-creators")
+	var children []*testutil.Child
 	for range procs {
-		children = append(children, startChild(t, "stampede",
+		children = append(children, testutil.StartChild(t, "stampede",
 			"MC_SERVERS="+strings.Join(srv, ","), "MC_KEY="+key, "MC_TOTAL="+strconv.Itoa(procs*stampedeGoroutines)))
 	}
 	for _, c := range children {
-		c.expect(t, "ready")
+		c.Expect("ready", time.Minute)
 	}
 	for _, c := range children {
-		if _, err := io.WriteString(c.stdin, "go\n"); err != nil {
-			t.Fatal(err)
-		}
+		c.Send("go")
 	}
 	for _, c := range children {
-		c.expect(t, "done")
-		if err := c.cmd.Wait(); err != nil {
-			t.Fatalf("child: %v; stderr:\n%s", err, c.stderr.String())
+		c.Expect("done", time.Minute)
+		if err := c.Wait(time.Minute); err != nil {
+			t.Fatalf("child: %v", err)
 		}
 	}
 	if n := counter(t, b, key+"-arrived"); n != procs*stampedeGoroutines {
@@ -141,13 +90,10 @@ func TestDL2DeadHolderExpires(t *testing.T) {
 	srv := servers(t, 1)
 	key := uniqueKey("dl2")
 	const lockTimeout = 2 * time.Second
-	c := startChild(t, "hold", "MC_SERVERS="+srv[0], "MC_KEY="+key, "MC_LOCK_TIMEOUT=2")
-	c.expect(t, "locked")
+	c := testutil.StartChild(t, "hold", "MC_SERVERS="+srv[0], "MC_KEY="+key, "MC_LOCK_TIMEOUT=2")
+	c.Expect("locked", time.Minute)
 	locked := time.Now()
-	if err := c.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	c.cmd.Wait() //nolint:errcheck // killed
+	c.Kill()
 
 	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 2})
 	ctx := testCtx(t)
@@ -161,9 +107,9 @@ func TestDL2DeadHolderExpires(t *testing.T) {
 	if err != nil || v != "after" || runs != 1 {
 		t.Fatalf("GetOrCreate after the holder died = %q, %v (%d runs)", v, err, runs)
 	}
-	// Memcached counts whole seconds, so a lock ends up to a second early
-	// and a little late.
-	if waited < lockTimeout-time.Second-100*time.Millisecond || waited > lockTimeout+1500*time.Millisecond {
+	// A lock lives from lock_timeout to a second more (Memcached counts
+	// whole seconds); the waiter's last pause comes on top.
+	if waited < lockTimeout-100*time.Millisecond || waited > lockTimeout+1500*time.Millisecond {
 		t.Fatalf("the dead holder's lock ended %v after it was taken; want about lock_timeout (%v)", waited, lockTimeout)
 	}
 	t.Logf("the dead holder's lock ended %v after it was taken (lock_timeout %v)", waited.Round(time.Millisecond), lockTimeout)
@@ -317,8 +263,17 @@ func TestDL4LockKeysApart(t *testing.T) {
 		if err := m.Unlock(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := raw.Get(lk); err == nil {
-			t.Fatal("Unlock left the lock item behind")
+		// Released: the item holds the released marker, which the next
+		// holder takes over.
+		if it, err := raw.Get(lk); err == nil && !bytes.Equal(it.Value, releasedValue) {
+			t.Fatalf("after Unlock the lock item holds %q", it.Value)
+		}
+		next := b.Mutex(key)
+		if ok, err := next.TryLock(ctx); !ok || err != nil {
+			t.Fatalf("TryLock of a released lock = %v, %v", ok, err)
+		}
+		if err := next.Unlock(ctx); err != nil {
+			t.Fatal(err)
 		}
 	}
 	for _, bad := range []string{"a key", strings.Repeat("k", MaxKeyLen+1)} {
@@ -342,8 +297,8 @@ func TestLockArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := b.(*LockingBackend).lockExpire; got != 2 {
-		t.Fatalf("a 1.5s lock_timeout is sent as %ds; want 2 (rounded up)", got)
+	if got := b.(*LockingBackend).lockExpire; got != 3 {
+		t.Fatalf("a 1.5s lock_timeout is sent as %ds; want 3 (rounded up, and a second for the server's clock)", got)
 	}
 	if _, err := New(Options{Servers: []string{"127.0.0.1:1"}, LockTimeout: 31 * 24 * time.Hour}); err == nil {
 		t.Fatal("a lock_timeout over 30 days: no error")
