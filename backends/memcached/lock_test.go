@@ -304,3 +304,45 @@ func TestLockArgs(t *testing.T) {
 		t.Fatal("a lock_timeout over 30 days: no error")
 	}
 }
+
+// TestDL4LockPrefix: lock_prefix begins every lock key, and value keys that
+// begin with it are refused (keys with the default prefix are then values
+// like any others); a lock still lives on its value's server, and backends
+// with the same prefix exclude each other.
+func TestDL4LockPrefix(t *testing.T) {
+	const prefix = "app1:lk:"
+	srv := servers(t, 3)
+	args := dogpile.Args{"url": srv, "distributed_lock": true, "lock_prefix": prefix}
+	b := newBackend(t, args).(*LockingBackend)
+	ctx := testCtx(t)
+	key := uniqueKey("prefix")
+	m := b.Mutex(key)
+	if ok, err := m.TryLock(ctx); !ok || err != nil {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+	lk := b.lockKey(key)
+	if !strings.HasPrefix(lk, prefix) {
+		t.Fatalf("lock key %q does not begin with lock_prefix %q", lk, prefix)
+	}
+	if it, err := rawClient(b.Selector().Server(key)).Get(lk); err != nil || !bytes.Equal(it.Value, m.(*mutex).held()) {
+		t.Fatalf("the lock is not on its value's server under %q: %v", lk, err)
+	}
+	if ok, err := newBackend(t, args).(*LockingBackend).Mutex(key).TryLock(ctx); ok || err != nil {
+		t.Fatalf("TryLock by another backend with the same lock_prefix = %v, %v; want false (held)", ok, err)
+	}
+	if err := b.Set(ctx, prefix+"x", []byte("v")); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("Set of a key beginning with lock_prefix: %v; want ErrInvalidKey", err)
+	}
+	if err := b.Set(ctx, LockPrefix+"x", []byte("v")); err != nil {
+		t.Fatalf("Set of a key beginning with the default prefix, with another lock_prefix: %v", err)
+	}
+	if err := m.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"a prefix", strings.Repeat("p", maxLockPrefix+1)} {
+		var ae *dogpile.ArgError
+		if _, err := New(Options{Servers: srv, DistributedLock: true, LockPrefix: bad}); !errors.As(err, &ae) || ae.Name != "lock_prefix" {
+			t.Errorf("LockPrefix %q: %v; want an ArgError naming lock_prefix", bad, err)
+		}
+	}
+}
