@@ -376,9 +376,7 @@ func TestDL6FenceCatchesAWriteAfterTheCheck(t *testing.T) {
 	}
 	g := newGate()
 	stalled := gatedMutex(t, srv, key, g)
-	if ok, err := stalled.TryLock(ctx); !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v", ok, err)
-	}
+	mustLock(t, stalled)
 	g.arm("cas " + key + " ")
 	errc := make(chan error, 1)
 	go func() { errc <- stalled.SetFenced(ctx, key, []byte("older")) }()
@@ -390,9 +388,7 @@ func TestDL6FenceCatchesAWriteAfterTheCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	next := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true}).(*LockingBackend).Mutex(key).(*mutex)
-	if ok, err := next.TryLock(ctx); !ok || err != nil {
-		t.Fatalf("the next holder's TryLock = %v, %v", ok, err)
-	}
+	mustLock(t, next)
 	if err := next.SetFenced(ctx, key, []byte("newer")); err != nil {
 		t.Fatal(err)
 	}
@@ -416,9 +412,7 @@ func TestDL6HolderOverwritesALateWrite(t *testing.T) {
 	ctx := testCtx(t)
 	g := newGate()
 	holder := gatedMutex(t, srv, key, g)
-	if ok, err := holder.TryLock(ctx); !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v", ok, err)
-	}
+	mustLock(t, holder)
 	g.arm("add " + key + " ") // no value yet: the write is an add
 	errc := make(chan error, 1)
 	go func() { errc <- holder.SetFenced(ctx, key, []byte("newer")) }()
@@ -448,9 +442,7 @@ func TestDL6FencedWrite(t *testing.T) {
 	if err := f.SetFenced(ctx, key, []byte("never")); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("a fenced write without the lock: %v; want ErrLockLost", err)
 	}
-	if ok, err := f.TryLock(ctx); !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v", ok, err)
-	}
+	mustLock(t, f)
 	for _, v := range []string{"v1", "v2"} { // added, then swapped
 		if err := f.SetFenced(ctx, key, []byte(v)); err != nil {
 			t.Fatal(err)
@@ -468,9 +460,7 @@ func TestDL6FencedWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := b.Mutex(key)
-	if ok, err := other.TryLock(ctx); !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v", ok, err)
-	}
+	mustLock(t, other)
 	if err := f.SetFenced(ctx, key, []byte("lost")); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("a fenced write after the lock changed hands: %v; want ErrLockLost", err)
 	}
@@ -481,9 +471,7 @@ func TestDL6FencedWrite(t *testing.T) {
 	if err := other.(backend.Fenced).SetFenced(ctx, key, []byte("gone")); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("a fenced write with the lock gone: %v; want ErrLockLost", err)
 	}
-	if ok, err := f.TryLock(ctx); !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v", ok, err)
-	}
+	mustLock(t, f)
 	if err := f.Unlock(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -511,9 +499,7 @@ func TestDL5Renew(t *testing.T) {
 	if err := l.Renew(ctx); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("Renew before TryLock: %v; want ErrLockLost", err)
 	}
-	if ok, err := l.TryLock(ctx); !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v", ok, err)
-	}
+	mustLock(t, l)
 	// Shorten the lock on the server (as if its time were nearly up).
 	if err := b.Client().Touch(b.lockKey(key), 1); err != nil {
 		t.Fatal(err)
@@ -548,9 +534,7 @@ func TestDL5Renew(t *testing.T) {
 		t.Fatalf("Renew of a lock that is gone: %v; want ErrLockLost", err)
 	}
 	other := b.Mutex(key)
-	if ok, err := other.TryLock(ctx); !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v", ok, err)
-	}
+	mustLock(t, other)
 	if err := l.Renew(ctx); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("Renew of a lock another holds: %v; want ErrLockLost", err)
 	}

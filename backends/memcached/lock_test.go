@@ -15,6 +15,7 @@ import (
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/internal/testutil"
+	"github.com/dogpile-go/dogpile/lock"
 )
 
 func uniqueKey(prefix string) string {
@@ -133,9 +134,7 @@ func TestDL2OnlyOwnerReleases(t *testing.T) {
 	}
 
 	a := b.Mutex(key)
-	if ok, err := a.TryLock(ctx); !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v", ok, err)
-	}
+	mustLock(t, a)
 	if err := b.Mutex(key).Unlock(ctx); err != nil || !held() {
 		t.Fatalf("a never-holder's Unlock (%v) released the lock", err)
 	}
@@ -180,9 +179,7 @@ func TestDL3WaitHonoursContext(t *testing.T) {
 	ctx := testCtx(t)
 	key := uniqueKey("dl3")
 	holder := holderBackend.Mutex(key)
-	if ok, err := holder.TryLock(ctx); !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v", ok, err)
-	}
+	mustLock(t, holder)
 
 	// Cancelled while waiting.
 	b := newBackend(t, args).(*LockingBackend)
@@ -269,9 +266,7 @@ func TestDL4LockKeysApart(t *testing.T) {
 			t.Fatalf("after Unlock the lock item holds %q", it.Value)
 		}
 		next := b.Mutex(key)
-		if ok, err := next.TryLock(ctx); !ok || err != nil {
-			t.Fatalf("TryLock of a released lock = %v, %v", ok, err)
-		}
+		mustLock(t, next)
 		if err := next.Unlock(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -317,9 +312,7 @@ func TestDL4LockPrefix(t *testing.T) {
 	ctx := testCtx(t)
 	key := uniqueKey("prefix")
 	m := b.Mutex(key)
-	if ok, err := m.TryLock(ctx); !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v", ok, err)
-	}
+	mustLock(t, m)
 	lk := b.lockKey(key)
 	if !strings.HasPrefix(lk, prefix) {
 		t.Fatalf("lock key %q does not begin with lock_prefix %q", lk, prefix)
@@ -344,5 +337,13 @@ func TestDL4LockPrefix(t *testing.T) {
 		if _, err := New(Options{Servers: srv, DistributedLock: true, LockPrefix: bad}); !errors.As(err, &ae) || ae.Name != "lock_prefix" {
 			t.Errorf("LockPrefix %q: %v; want an ArgError naming lock_prefix", bad, err)
 		}
+	}
+}
+
+// mustLock takes m, which must be free.
+func mustLock(t testing.TB, m lock.Mutex) {
+	t.Helper()
+	if ok, err := m.TryLock(testCtx(t)); !ok || err != nil {
+		t.Fatalf("TryLock = %v, %v; want the lock", ok, err)
 	}
 }

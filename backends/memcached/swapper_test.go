@@ -5,28 +5,12 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backend"
 )
 
-// TestSwapperConformance: CompareAndSwap stores only over what the caller
-// read (or over nothing, for nil), on one server and on three, with and
-// without the lock; and concurrent read-modify-write loops lose no update.
-func TestSwapperConformance(t *testing.T) {
-	for _, n := range []int{1, 3} {
-		srv := servers(t, n)
-		for _, locking := range []bool{false, true} {
-			t.Run(strconv.Itoa(n)+"servers-lock="+strconv.FormatBool(locking), func(t *testing.T) {
-				s, ok := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": locking}).(backend.Swapper)
-				if !ok {
-					t.Fatal("not a backend.Swapper")
-				}
-				testSwapper(t, s)
-			})
-		}
-	}
-}
-
+// testSwapper checks a backend.Swapper: CompareAndSwap stores only over
+// what the caller read (or over nothing, for nil), and concurrent
+// read-modify-write loops lose no update.
 func testSwapper(t *testing.T, s backend.Swapper) {
 	ctx := testCtx(t)
 	key := uniqueKey("cas")
