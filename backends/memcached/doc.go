@@ -118,12 +118,15 @@
 // sixth of its wait, and a long wait costs one poll per lock_sleep. Waiting
 // ends with the caller's context.
 //
-// A lock lives at least lock_timeout: Memcached keeps expiry times in whole
-// seconds on a clock of its own that advances once a second, so an item
-// sent with n seconds expires at the n-th tick, anywhere from n-1 to n
-// seconds later. The lock is sent with lock_timeout rounded up to whole
-// seconds plus one, and lives from lock_timeout to a second more. So the
-// lock of a crashed holder blocks its key for that long.
+// A lock lives at least lock_timeout. Memcached keeps time in whole seconds,
+// on a clock that a timer sets once a second and that lags the time by up to
+// a second — by up to two when the timer, a little late each time, runs just
+// after the end of two seconds in a row — so an item sent with n seconds may
+// expire anything from n-2 to n seconds later (a 1s lock lived 153 to 830ms).
+// The lock is sent with lock_timeout rounded up to whole seconds plus two,
+// and lives from lock_timeout (less the server timer's lateness, normally
+// microseconds) to two seconds more; the lock of a crashed holder blocks its
+// key for that long.
 //
 // The mutexes are leases (lock.Lease, with TTL lock_timeout): while a
 // creation runs, the region renews its lock every lock_timeout/3, so a

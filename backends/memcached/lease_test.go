@@ -23,7 +23,7 @@ import (
 
 // TestDL2LockLivesAtLeastLockTimeout: a lock with a 1s lock_timeout lives
 // at least 1s on the server (Memcached's whole-second clock made such locks
-// live 153–830ms), and at most a second more. Six locks are taken 200ms
+// live 153–830ms), and not much more than 2s longer. Six locks are taken 200ms
 // apart, so that one of them is taken just before a tick of the server's
 // clock, whatever its phase; each is polled until it is gone. A poll that
 // finds a lock gone ended after the lock's expiry, so one that ended sooner
@@ -89,8 +89,8 @@ func TestDL2LockLivesAtLeastLockTimeout(t *testing.T) {
 			t.Errorf("lock %d (taken at +%v) was gone within %v; want it to live at least lock_timeout (%v)",
 				i, p.asked.Sub(start).Round(time.Millisecond), life.Round(time.Millisecond), lockTimeout)
 		}
-		if life := p.lastSeen.Sub(p.taken); life > lockTimeout+time.Second {
-			t.Errorf("lock %d was still there %v after it was taken; want at most lock_timeout+1s", i, life.Round(time.Millisecond))
+		if life := p.lastSeen.Sub(p.taken); life > lockTimeout+2*time.Second+500*time.Millisecond { // the server's timer may run late
+			t.Errorf("lock %d was still there %v after it was taken; want at most lock_timeout+2s", i, life.Round(time.Millisecond))
 		}
 		t.Logf("lock %d: seen %v after it was asked for, gone by %v", i, p.lastSeen.Sub(p.asked).Round(time.Millisecond), p.goneBy.Sub(p.asked).Round(time.Millisecond))
 	}
@@ -119,9 +119,9 @@ func goGetOrCreate(ctx context.Context, r *dogpile.Region, key string, create fu
 	return res
 }
 
-// TestDL5SlowCreatorKeepsItsLock: a process's creator runs three times as
+// TestDL5SlowCreatorKeepsItsLock: a process's creator runs four times as
 // long as lock_timeout (1s). Its lock is renewed all along — left alone it
-// would be gone within 2s — so a second process that asks for the key
+// would be gone within 3s — so a second process that asks for the key
 // meanwhile waits for it, and gets its value: one creator run in all.
 func TestDL5SlowCreatorKeepsItsLock(t *testing.T) {
 	t.Parallel() // mostly waiting: the creation outlasts its lock's timeout
@@ -134,7 +134,7 @@ func TestDL5SlowCreatorKeepsItsLock(t *testing.T) {
 	c := startCreator(t, srv[0], key, "first")
 	creating := time.Now()
 	raw := rawClient(srv[0])
-	for time.Since(creating) < 3*time.Second {
+	for time.Since(creating) < 4*time.Second {
 		it, err := raw.Get(b.lockKey(key))
 		if err != nil || bytes.Equal(it.Value, releasedValue) {
 			t.Fatalf("%v into a creation, its lock (lock_timeout 1s) is gone: %v", time.Since(creating).Round(time.Millisecond), err)
@@ -484,7 +484,7 @@ func TestDL6FencedWrite(t *testing.T) {
 }
 
 // TestDL5Renew: a holder's Renew extends its lock to lock_timeout (and the
-// server's second) from now; it may run beside the holder's fenced writes;
+// server clock's two seconds) from now; it may run beside the holder's fenced writes;
 // Renew by a holder whose lock is gone, taken by another or released says
 // ErrLockLost and leaves the other's lock alone.
 func TestDL5Renew(t *testing.T) {
@@ -507,8 +507,8 @@ func TestDL5Renew(t *testing.T) {
 	if err := l.Renew(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if ttl, ok := testserver.MemcachedTTL(t, srv[0], b.lockKey(key)); !ok || ttl < 5*time.Second {
-		t.Fatalf("after Renew the lock's TTL on the server is %v (%v); want lock_timeout and a second", ttl, ok)
+	if ttl, ok := testserver.MemcachedTTL(t, srv[0], b.lockKey(key)); !ok || ttl < 6*time.Second {
+		t.Fatalf("after Renew the lock's TTL on the server is %v (%v); want lock_timeout and more", ttl, ok)
 	}
 
 	// Renewals beside fenced writes (the race detector watches).

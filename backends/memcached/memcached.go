@@ -80,9 +80,9 @@ type Options struct {
 	// nor releases it (a crashed or stalled process): DefaultLockTimeout if
 	// zero. A creation renews its lock every LockTimeout/3, so a creator may
 	// run longer; LockTimeout bounds how long a dead holder blocks its key.
-	// Memcached counts whole seconds on a clock that ticks once a second, so
-	// the lock is sent with LockTimeout rounded up plus one second, and lives
-	// between LockTimeout and LockTimeout+1s (see the package documentation).
+	// Memcached keeps a clock of whole seconds that lags the time by up to
+	// two, so the lock is sent with LockTimeout rounded up plus two seconds,
+	// and lives from LockTimeout to 2s more (see the package documentation).
 	LockTimeout time.Duration
 	// LockSleep (lock_sleep) is the longest pause between attempts to take
 	// a held lock: DefaultLockSleep if zero. Memcached cannot tell a waiter
@@ -230,13 +230,17 @@ func newBase(opts Options) (*Backend, error) {
 }
 
 // lockExpiry is the exptime that keeps a lock for at least d. Memcached
-// stores an expiry as whole seconds on a clock of its own that advances once
-// a second: an item sent with exptime n expires at the n-th tick from now,
-// which may come anywhere between n-1 and n seconds later (a 1s lock lived
-// from 153 to 830ms). So d is rounded up, and one second more makes up for
-// the tick that may come at once.
+// keeps time in whole seconds: a timer sets its clock, once a second, to the
+// whole seconds since it started, and an item sent with exptime n expires
+// when that clock has advanced by n. The clock lags the time by up to a
+// second, and by up to two when the timer, re-armed after each run and so a
+// little late each time, runs just after a second's end and then just after
+// the next one's: it advances by two at once. So an item sent with n may
+// expire n-2 seconds later (less the timer's lateness, microseconds), and
+// normally does between n-1 and n (a 1s lock lived from 153 to 830ms). So d
+// is rounded up, and two seconds more make up for the clock.
 func lockExpiry(d time.Duration) int32 {
-	return expirySeconds(d, time.Time{}) + 1
+	return expirySeconds(d, time.Time{}) + 2
 }
 
 var (
