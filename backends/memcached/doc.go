@@ -144,14 +144,14 @@
 // delete could delete the lock of a holder who took it after ours expired
 // between the compare and the delete), so the lock is never deleted: the
 // release reads it with its CAS id and, if it holds the holder's token, swaps
-// it by cas for a "released" marker, which the next holder takes over by cas
-// as it would add a missing lock. Every step compares before it writes. (The
-// meta protocol's "md key C<cas>" would delete by CAS id; but gomemcache does
-// not speak the meta protocol, and a client of our own for one command would
-// duplicate its connection handling — dialing, TLS, timeouts, pooling, dead
-// servers — and not work with NewFromClient's clients. The marker needs only
-// cas, which every Memcached has, and a release costs two round trips, as
-// gets and md would.)
+// it by cas for the marker of a free lock, which the next holder takes over
+// by cas as it would add a missing lock. Every step compares before it
+// writes. (The meta protocol's "md key C<cas>" would delete by CAS id; but
+// gomemcache does not speak the meta protocol, and a client of our own for
+// one command would duplicate its connection handling — dialing, TLS,
+// timeouts, pooling, dead servers — and not work with NewFromClient's
+// clients. The marker needs only cas, which every Memcached has, and a
+// release costs two round trips, as gets and md would.)
 //
 // A lock's key is the lock prefix (lock_prefix, [LockPrefix] by default),
 // the key's 8-hex-digit placement hash, and "." and the key, or "#" and the

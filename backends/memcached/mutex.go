@@ -99,8 +99,11 @@ func newToken() []byte {
 }
 
 // releasedValue is what a released lock holds: a free lock, which the next
-// holder takes over by cas. (No token is ever equal to it.)
-var releasedValue = []byte("released")
+// holder takes over by cas. (No token is ever equal to it. Earlier versions
+// of this package released a lock by swapping in "released" and deleting
+// it; such a marker counts as held, as they expected, until they delete it
+// or it expires, so that their delete never ends a lock taken over it.)
+var releasedValue = []byte("free")
 
 // releasedExpiry is the exptime of a released lock. Its expiry only tidies
 // up: released or gone, the lock is free.
