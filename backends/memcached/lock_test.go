@@ -295,8 +295,18 @@ func TestLockArgs(t *testing.T) {
 	if got := b.(*LockingBackend).lockExpire; got != 4 {
 		t.Fatalf("a 1.5s lock_timeout is sent as %ds; want 4 (rounded up, and two seconds for the server's clock)", got)
 	}
-	if _, err := New(Options{Servers: []string{"127.0.0.1:1"}, LockTimeout: 31 * 24 * time.Hour}); err == nil {
-		t.Fatal("a lock_timeout over 30 days: no error")
+	// Memcached reads an exptime over 30 days as a Unix time.
+	for _, d := range []time.Duration{31 * 24 * time.Hour, maxRelativeExpiry} {
+		if _, err := New(Options{Servers: []string{"127.0.0.1:1"}, LockTimeout: d}); !errors.Is(err, dogpile.ErrInvalidArgument) {
+			t.Fatalf("a lock_timeout of %v: %v; want ErrInvalidArgument", d, err)
+		}
+	}
+	b, err = New(Options{Servers: []string{"127.0.0.1:1"}, DistributedLock: true, LockTimeout: maxRelativeExpiry - 2*time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.(*LockingBackend).lockExpire; time.Duration(got)*time.Second != maxRelativeExpiry {
+		t.Fatalf("the longest lock_timeout is sent as %ds; want 30 days", got)
 	}
 }
 

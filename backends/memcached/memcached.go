@@ -222,8 +222,9 @@ func newBase(opts Options) (*Backend, error) {
 	if b.expire <= maxRelativeExpiry {
 		b.expireRel = expirySeconds(b.expire, time.Time{})
 	}
-	if b.lockTimeout > maxRelativeExpiry {
-		return nil, &dogpile.ArgError{Name: "lock_timeout", Value: opts.LockTimeout, Reason: "longer than 30 days"}
+	if b.lockTimeout > maxRelativeExpiry-lockClockSlack {
+		// Memcached would read a longer exptime as a Unix time, long past.
+		return nil, &dogpile.ArgError{Name: "lock_timeout", Value: opts.LockTimeout, Reason: "longer than 30 days less 2s"}
 	}
 	b.lockExpire = lockExpiry(b.lockTimeout)
 	return b, nil
@@ -240,8 +241,12 @@ func newBase(opts Options) (*Backend, error) {
 // normally does between n-1 and n (a 1s lock lived from 153 to 830ms). So d
 // is rounded up, and two seconds more make up for the clock.
 func lockExpiry(d time.Duration) int32 {
-	return expirySeconds(d, time.Time{}) + 2
+	return expirySeconds(d, time.Time{}) + int32(lockClockSlack/time.Second)
 }
+
+// lockClockSlack is what a lock's exptime adds to lock_timeout for
+// Memcached's clock (see lockExpiry).
+const lockClockSlack = 2 * time.Second
 
 var (
 	_ backend.Multi   = (*Backend)(nil)

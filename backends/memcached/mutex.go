@@ -249,8 +249,8 @@ func (m *mutex) Lock(ctx context.Context) error {
 // and at most lockSleep, give or take a quarter at random so that processes
 // waiting together do not try in step (never more than lockSleep). A lock
 // released after a wait of w is so taken within about w/6 (and a round
-// trip), while a long wait costs few tries: for a 50ms creation about
-// 20, then one per lockSleep.
+// trip), while a long wait costs few tries: about 25 in the first 50ms,
+// then one per lockSleep.
 func lockPause(waited, lockSleep time.Duration) time.Duration {
 	p := min(max(waited/8, time.Millisecond), lockSleep)
 	return min(p*3/4+rand.N(p/2+1), lockSleep)
