@@ -10,10 +10,12 @@ import (
 	"github.com/dogpile-go/dogpile"
 )
 
-// The seed's arguments this backend takes (see the package documentation).
+// The arguments this backend takes, by the names of Python's dogpile.cache
+// where it has them (see the package documentation).
 var knownArgs = []string{
-	"url", "distributed_lock", "lock_timeout", "memcached_expire_time",
-	"socket_timeout", "dead_retry", "behaviors", "max_idle_conns", "binary",
+	"url", "distributed_lock", "lock_timeout", "lock_sleep", "lock_prefix",
+	"memcached_expire_time", "socket_timeout", "dead_retry", "behaviors",
+	"max_idle_conns", "binary",
 }
 
 // pylibmc behaviors that mean nothing here, accepted so that a pylibmc
@@ -29,11 +31,14 @@ var ignoredBehaviors = map[string]string{
 	"ketama_hash":     "the hash follows from the distribution",
 }
 
-// ParseArgs reads the seed's argument names into Options:
+// ParseArgs reads the arguments of Python's dogpile.cache memcached backends
+// (and this backend's own) into Options:
 //
 //	url                    one server, a comma-separated string, or a list (required)
 //	distributed_lock       bool: the cross-process dogpile lock
-//	lock_timeout           seconds or a Go duration: a lock's lifetime
+//	lock_timeout           seconds or a Go duration: a lock's least lifetime, ≥ 1s
+//	lock_sleep             seconds or a Go duration: the longest pause of a lock's waiter
+//	lock_prefix            the prefix of lock keys (LockPrefix by default)
 //	memcached_expire_time  seconds or a Go duration: server-side expiry of values
 //	socket_timeout         seconds or a Go duration (python-memcached's name): Timeout
 //	dead_retry             seconds or a Go duration (python-memcached's name): DeadRetry; 0 never skips
@@ -63,6 +68,20 @@ func ParseArgs(args dogpile.Args) (Options, error) {
 	if args.Has("lock_timeout") && o.LockTimeout < time.Second {
 		return o, &dogpile.ArgError{Name: "lock_timeout", Value: args["lock_timeout"],
 			Reason: "want at least 1 second: Memcached expires items in whole seconds, and a lock must expire so that a crashed holder's lock ends"}
+	}
+	if o.LockSleep, err = args.Duration("lock_sleep", 0); err != nil {
+		return o, err
+	}
+	if args.Has("lock_sleep") && o.LockSleep <= 0 {
+		return o, &dogpile.ArgError{Name: "lock_sleep", Value: args["lock_sleep"], Reason: "must be positive"}
+	}
+	if o.LockPrefix, err = args.String("lock_prefix", ""); err != nil {
+		return o, err
+	}
+	if args.Has("lock_prefix") {
+		if err := checkLockPrefix(o.LockPrefix); err != nil {
+			return o, &dogpile.ArgError{Name: "lock_prefix", Value: o.LockPrefix, Reason: err.Error()}
+		}
 	}
 	if o.ExpireTime, err = args.Duration("memcached_expire_time", 0); err != nil {
 		return o, err

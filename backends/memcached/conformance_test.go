@@ -10,7 +10,7 @@ import (
 
 // TestMC1Conformance runs the conformance suite against one real memcached
 // and against three (consistent hashing), with and without the distributed
-// lock.
+// lock, and the Swapper checks (testSwapper).
 func TestMC1Conformance(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		srv := servers(t, n)
@@ -26,6 +26,13 @@ func TestMC1Conformance(t *testing.T) {
 						t.Fatalf("distributed_lock=%v gave a %T", locking, b)
 					}
 					return b
+				})
+				t.Run("Swapper", func(t *testing.T) {
+					s, ok := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": locking}).(backend.Swapper)
+					if !ok {
+						t.Fatal("not a backend.Swapper")
+					}
+					testSwapper(t, s)
 				})
 			})
 		}

@@ -7,12 +7,14 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/lock"
 )
 
 // Errors of this backend, wrapped with detail; test for them with errors.Is.
 var (
 	// ErrInvalidKey: the key is longer than Memcached's 250 bytes, holds a
-	// space or control character, or begins with the backend's lock prefix.
+	// space or control character, or begins with the backend's lock prefix
+	// (lock_prefix).
 	// Configure the region with dogpile.WithKeyMangler(dogpile.SHA1Mangler)
 	// to store any key. It matches dogpile.ErrInvalidArgument too.
 	ErrInvalidKey = fmt.Errorf("%w: memcached key", dogpile.ErrInvalidArgument)
@@ -51,13 +53,52 @@ func (e *ServerDownError) Unwrap() error { return e.Err }
 // Is reports true for ErrServerDown.
 func (e *ServerDownError) Is(target error) bool { return target == ErrServerDown }
 
+// serverError is a call that failed on a server or on the way to it. It
+// matches dogpile.ErrBackend, so that a caller of the backend alone can tell
+// it from a bad argument; it is not a *dogpile.BackendError, which the
+// region builds itself (with the operation and the key) and counts in
+// Stats.BackendErrors — a BackendError handed to it would be taken for one it
+// had already counted.
+type serverError struct{ err error }
+
+func (e *serverError) Error() string {
+	if msg := e.err.Error(); strings.HasPrefix(msg, "memcache") { // gomemcache's "memcache:" or this package's "memcached:"
+		return msg
+	}
+	return "memcached: " + e.err.Error()
+}
+
+// Unwrap returns the client's error.
+func (e *serverError) Unwrap() error { return e.err }
+
+// Is reports true for dogpile.ErrBackend.
+func (e *serverError) Is(target error) bool { return target == dogpile.ErrBackend }
+
+// lockLost returns the error of a holder that found its lock gone: it
+// matches lock.ErrLockLost.
+func lockLost(op, key, why string) error {
+	return fmt.Errorf("memcached: %s %s: %w: %s", op, quoteKey(key), lock.ErrLockLost, why)
+}
+
 // MaxKeyLen is Memcached's limit on the length of a key, in bytes.
 const MaxKeyLen = 250
 
 // checkKey returns an error matching ErrInvalidKey if memcached would refuse
 // key, or if it is in the namespace of the backend's locks. Checked here,
 // before a call, so that the error names the key and the fix.
-func checkKey(key string) error {
+func (b *Backend) checkKey(key string) error {
+	if err := validKey(key); err != nil {
+		return err
+	}
+	if strings.HasPrefix(key, b.lockPrefix) {
+		return fmt.Errorf("%w %s: keys beginning with %q are reserved for the backend's locks (lock_prefix)", ErrInvalidKey, quoteKey(key), b.lockPrefix)
+	}
+	return nil
+}
+
+// validKey returns an error matching ErrInvalidKey if memcached would refuse
+// key.
+func validKey(key string) error {
 	if len(key) > MaxKeyLen {
 		return fmt.Errorf("%w %s: %d bytes, over Memcached's %d-byte limit; use dogpile.WithKeyMangler(dogpile.SHA1Mangler)",
 			ErrInvalidKey, quoteKey(key), len(key), MaxKeyLen)
@@ -70,9 +111,6 @@ func checkKey(key string) error {
 			return fmt.Errorf("%w %s: byte %d is %q; Memcached keys can hold no spaces or control characters; use dogpile.WithKeyMangler(dogpile.SHA1Mangler)",
 				ErrInvalidKey, quoteKey(key), i, c)
 		}
-	}
-	if strings.HasPrefix(key, LockPrefix) {
-		return fmt.Errorf("%w %s: keys beginning with %q are reserved for the backend's locks", ErrInvalidKey, quoteKey(key), LockPrefix)
 	}
 	return nil
 }

@@ -19,9 +19,9 @@ type User struct {
 
 func loadUser(ctx context.Context, id int) (User, error) { return User{ID: id, Name: "Ada"}, nil }
 
-// The seed's pylibmc configuration, carried over: three servers with
-// consistent hashing, the cross-process dogpile lock, and SHA1Mangler so that
-// any key fits Memcached's limits.
+// A pylibmc configuration of Python dogpile.cache, carried over: three
+// servers with consistent hashing, the cross-process dogpile lock, and
+// SHA1Mangler so that any key fits Memcached's limits.
 func Example() {
 	region, err := dogpile.NewRegion(dogpile.WithKeyMangler(dogpile.SHA1Mangler)).Configure("dogpile.cache.pylibmc",
 		dogpile.WithExpiration(time.Hour),

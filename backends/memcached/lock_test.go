@@ -1,15 +1,11 @@
 package memcached
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"io"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -18,6 +14,8 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backend"
+	"github.com/dogpile-go/dogpile/internal/testutil"
+	"github.com/dogpile-go/dogpile/lock"
 )
 
 func uniqueKey(prefix string) string {
@@ -26,60 +24,18 @@ func uniqueKey(prefix string) string {
 	return prefix + "-" + hex.EncodeToString(b)
 }
 
-// child is this test binary run again as another process in a helper role.
-type child struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	lines  chan string
-	stderr bytes.Buffer
-}
-
-func startChild(t *testing.T, role string, env ...string) *child {
+// zeroCounters sets each key to "0", for incr.
+func zeroCounters(t testing.TB, b *Backend, keys ...string) {
 	t.Helper()
-	c := &child{cmd: exec.Command(os.Args[0]), lines: make(chan string, 16)}
-	c.cmd.Env = append(os.Environ(), append(env, helperEnv+"="+role)...)
-	c.cmd.Stderr = &c.stderr
-	var err error
-	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	out, err := c.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			c.lines <- sc.Text()
+	for _, k := range keys {
+		if err := b.Client().Set(itemOf(k, "0")); err != nil {
+			t.Fatal(err)
 		}
-		close(c.lines)
-	}()
-	t.Cleanup(func() {
-		c.cmd.Process.Kill() //nolint:errcheck // it may have exited
-		c.cmd.Wait()         //nolint:errcheck
-	})
-	return c
-}
-
-// expect waits for the child to print want.
-func (c *child) expect(t *testing.T, want string) {
-	t.Helper()
-	select {
-	case line, ok := <-c.lines:
-		if !ok || line != want {
-			c.cmd.Wait() //nolint:errcheck // for its stderr
-			t.Fatalf("child printed %q (open %v), want %q; stderr:\n%s", line, ok, want, c.stderr.String())
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatalf("child did not print %q within 60s; stderr:\n%s", want, c.stderr.String())
 	}
 }
 
 // counter reads a number stored by incr.
-func counter(t *testing.T, b *Backend, key string) uint64 {
+func counter(t testing.TB, b *Backend, key string) uint64 {
 	t.Helper()
 	it, err := b.Client().Get(key)
 	if err != nil {
@@ -101,28 +57,22 @@ func TestDL1CrossProcessStampede(t *testing.T) {
 	srv := servers(t, 3)
 	key := uniqueKey("dl1")
 	b := base(newBackend(t, dogpile.Args{"url": srv}))
-	for _, k := range []string{key + "-arrived", key + "-creators"} {
-		if err := b.Client().Set(itemOf(k, "0")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var children []*child
+	zeroCounters(t, b, key+"-arrived", key+"-creators")
+	var children []*testutil.Child
 	for range procs {
-		children = append(children, startChild(t, "stampede",
+		children = append(children, testutil.StartChild(t, "stampede",
 			"MC_SERVERS="+strings.Join(srv, ","), "MC_KEY="+key, "MC_TOTAL="+strconv.Itoa(procs*stampedeGoroutines)))
 	}
 	for _, c := range children {
-		c.expect(t, "ready")
+		c.Expect("ready", time.Minute)
 	}
 	for _, c := range children {
-		if _, err := io.WriteString(c.stdin, "go\n"); err != nil {
-			t.Fatal(err)
-		}
+		c.Send("go")
 	}
 	for _, c := range children {
-		c.expect(t, "done")
-		if err := c.cmd.Wait(); err != nil {
-			t.Fatalf("child: %v; stderr:\n%s", err, c.stderr.String())
+		c.Expect("done", time.Minute)
+		if err := c.Wait(time.Minute); err != nil {
+			t.Fatalf("child: %v", err)
 		}
 	}
 	if n := counter(t, b, key+"-arrived"); n != procs*stampedeGoroutines {
@@ -141,13 +91,10 @@ func TestDL2DeadHolderExpires(t *testing.T) {
 	srv := servers(t, 1)
 	key := uniqueKey("dl2")
 	const lockTimeout = 2 * time.Second
-	c := startChild(t, "hold", "MC_SERVERS="+srv[0], "MC_KEY="+key, "MC_LOCK_TIMEOUT=2")
-	c.expect(t, "locked")
+	c := testutil.StartChild(t, "hold", "MC_SERVERS="+srv[0], "MC_KEY="+key, "MC_LOCK_TIMEOUT=2")
+	c.Expect("locked", time.Minute)
 	locked := time.Now()
-	if err := c.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	c.cmd.Wait() //nolint:errcheck // killed
+	c.Kill()
 
 	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 2})
 	ctx := testCtx(t)
@@ -161,9 +108,9 @@ func TestDL2DeadHolderExpires(t *testing.T) {
 	if err != nil || v != "after" || runs != 1 {
 		t.Fatalf("GetOrCreate after the holder died = %q, %v (%d runs)", v, err, runs)
 	}
-	// Memcached counts whole seconds, so a lock ends up to a second early
-	// and a little late.
-	if waited < lockTimeout-time.Second-100*time.Millisecond || waited > lockTimeout+1500*time.Millisecond {
+	// A lock lives from lock_timeout to two seconds more (Memcached counts
+	// whole seconds); the waiter's last pause comes on top.
+	if waited < lockTimeout-100*time.Millisecond || waited > lockTimeout+2500*time.Millisecond {
 		t.Fatalf("the dead holder's lock ended %v after it was taken; want about lock_timeout (%v)", waited, lockTimeout)
 	}
 	t.Logf("the dead holder's lock ended %v after it was taken (lock_timeout %v)", waited.Round(time.Millisecond), lockTimeout)
@@ -187,9 +134,7 @@ func TestDL2OnlyOwnerReleases(t *testing.T) {
 	}
 
 	a := b.Mutex(key)
-	if ok, err := a.TryLock(ctx); !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v", ok, err)
-	}
+	mustLock(t, a)
 	if err := b.Mutex(key).Unlock(ctx); err != nil || !held() {
 		t.Fatalf("a never-holder's Unlock (%v) released the lock", err)
 	}
@@ -234,9 +179,7 @@ func TestDL3WaitHonoursContext(t *testing.T) {
 	ctx := testCtx(t)
 	key := uniqueKey("dl3")
 	holder := holderBackend.Mutex(key)
-	if ok, err := holder.TryLock(ctx); !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v", ok, err)
-	}
+	mustLock(t, holder)
 
 	// Cancelled while waiting.
 	b := newBackend(t, args).(*LockingBackend)
@@ -317,8 +260,15 @@ func TestDL4LockKeysApart(t *testing.T) {
 		if err := m.Unlock(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := raw.Get(lk); err == nil {
-			t.Fatal("Unlock left the lock item behind")
+		// Released: the item holds the released marker, which the next
+		// holder takes over.
+		if it, err := raw.Get(lk); err == nil && !bytes.Equal(it.Value, releasedValue) {
+			t.Fatalf("after Unlock the lock item holds %q", it.Value)
+		}
+		next := b.Mutex(key)
+		mustLock(t, next)
+		if err := next.Unlock(ctx); err != nil {
+			t.Fatal(err)
 		}
 	}
 	for _, bad := range []string{"a key", strings.Repeat("k", MaxKeyLen+1)} {
@@ -342,10 +292,68 @@ func TestLockArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := b.(*LockingBackend).lockExpire; got != 2 {
-		t.Fatalf("a 1.5s lock_timeout is sent as %ds; want 2 (rounded up)", got)
+	if got := b.(*LockingBackend).lockExpire; got != 4 {
+		t.Fatalf("a 1.5s lock_timeout is sent as %ds; want 4 (rounded up, and two seconds for the server's clock)", got)
 	}
-	if _, err := New(Options{Servers: []string{"127.0.0.1:1"}, LockTimeout: 31 * 24 * time.Hour}); err == nil {
-		t.Fatal("a lock_timeout over 30 days: no error")
+	// Memcached reads an exptime over 30 days as a Unix time.
+	for _, d := range []time.Duration{31 * 24 * time.Hour, maxRelativeExpiry} {
+		if _, err := New(Options{Servers: []string{"127.0.0.1:1"}, LockTimeout: d}); !errors.Is(err, dogpile.ErrInvalidArgument) {
+			t.Fatalf("a lock_timeout of %v: %v; want ErrInvalidArgument", d, err)
+		}
+	}
+	b, err = New(Options{Servers: []string{"127.0.0.1:1"}, DistributedLock: true, LockTimeout: maxRelativeExpiry - 2*time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.(*LockingBackend).lockExpire; time.Duration(got)*time.Second != maxRelativeExpiry {
+		t.Fatalf("the longest lock_timeout is sent as %ds; want 30 days", got)
+	}
+}
+
+// TestDL4LockPrefix: lock_prefix begins every lock key, and value keys that
+// begin with it are refused (keys with the default prefix are then values
+// like any others); a lock still lives on its value's server, and backends
+// with the same prefix exclude each other.
+func TestDL4LockPrefix(t *testing.T) {
+	const prefix = "app1:lk:"
+	srv := servers(t, 3)
+	args := dogpile.Args{"url": srv, "distributed_lock": true, "lock_prefix": prefix}
+	b := newBackend(t, args).(*LockingBackend)
+	ctx := testCtx(t)
+	key := uniqueKey("prefix")
+	m := b.Mutex(key)
+	mustLock(t, m)
+	lk := b.lockKey(key)
+	if !strings.HasPrefix(lk, prefix) {
+		t.Fatalf("lock key %q does not begin with lock_prefix %q", lk, prefix)
+	}
+	if it, err := rawClient(b.Selector().Server(key)).Get(lk); err != nil || !bytes.Equal(it.Value, m.(*mutex).held()) {
+		t.Fatalf("the lock is not on its value's server under %q: %v", lk, err)
+	}
+	if ok, err := newBackend(t, args).(*LockingBackend).Mutex(key).TryLock(ctx); ok || err != nil {
+		t.Fatalf("TryLock by another backend with the same lock_prefix = %v, %v; want false (held)", ok, err)
+	}
+	if err := b.Set(ctx, prefix+"x", []byte("v")); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("Set of a key beginning with lock_prefix: %v; want ErrInvalidKey", err)
+	}
+	if err := b.Set(ctx, LockPrefix+"x", []byte("v")); err != nil {
+		t.Fatalf("Set of a key beginning with the default prefix, with another lock_prefix: %v", err)
+	}
+	if err := m.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"a prefix", strings.Repeat("p", maxLockPrefix+1)} {
+		var ae *dogpile.ArgError
+		if _, err := New(Options{Servers: srv, DistributedLock: true, LockPrefix: bad}); !errors.As(err, &ae) || ae.Name != "lock_prefix" {
+			t.Errorf("LockPrefix %q: %v; want an ArgError naming lock_prefix", bad, err)
+		}
+	}
+}
+
+// mustLock takes m, which must be free.
+func mustLock(t testing.TB, m lock.Mutex) {
+	t.Helper()
+	if ok, err := m.TryLock(testCtx(t)); !ok || err != nil {
+		t.Fatalf("TryLock = %v, %v; want the lock", ok, err)
 	}
 }

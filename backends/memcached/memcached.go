@@ -1,6 +1,7 @@
 package memcached
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/lock"
 )
 
@@ -35,7 +37,9 @@ const (
 	DefaultDeadRetry    = 2 * time.Second // libmemcached's retry_timeout
 	DefaultLockTimeout  = 30 * time.Second
 	DefaultMaxIdleConns = 16
-	DefaultLockPoll     = 50 * time.Millisecond
+	DefaultLockSleep    = 50 * time.Millisecond
+	// Deprecated: DefaultLockPoll is the old name of DefaultLockSleep.
+	DefaultLockPoll = DefaultLockSleep
 )
 
 // maxRelativeExpiry is the longest expiry Memcached reads as seconds from
@@ -72,19 +76,33 @@ type Options struct {
 	// DistributedLock makes the backend a backend.Locking, so that one
 	// creator runs per key across every process sharing the servers.
 	DistributedLock bool
-	// LockTimeout is how long a lock lives if its holder never releases it
-	// (a crashed process): DefaultLockTimeout if zero. Rounded up to whole
-	// seconds, Memcached's unit. Make it longer than any creator runs.
+	// LockTimeout is the least time a lock lives if its holder neither renews
+	// nor releases it (a crashed or stalled process): DefaultLockTimeout if
+	// zero. A creation renews its lock every LockTimeout/3, so a creator may
+	// run longer; LockTimeout bounds how long a dead holder blocks its key.
+	// Memcached keeps a clock of whole seconds that lags the time by up to
+	// two, so the lock is sent with LockTimeout rounded up plus two seconds,
+	// and lives from LockTimeout to 2s more (see the package documentation).
 	LockTimeout time.Duration
-	// LockPoll is the longest pause between attempts to take a held lock:
-	// DefaultLockPoll if zero. Pauses start at a millisecond and double.
+	// LockSleep (lock_sleep) is the longest pause between attempts to take
+	// a held lock: DefaultLockSleep if zero. Memcached cannot tell a waiter
+	// that a lock was released, so waiters poll: pauses start at a
+	// millisecond and grow with the time waited, up to LockSleep.
+	LockSleep time.Duration
+	// Deprecated: LockPoll is the old name of LockSleep, used when LockSleep
+	// is zero.
 	LockPoll time.Duration
+	// LockPrefix (lock_prefix) begins the key of every lock: LockPrefix (the
+	// package's constant) if empty. Value keys that begin with it are
+	// refused. Every process sharing the servers must use the same prefix,
+	// or their locks do not exclude each other.
+	LockPrefix string
 	// DialContext, if set, connects to servers (for TLS, or a proxy).
 	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // Backend stores values in Memcached through a gomemcache client. It
-// implements dogpile.Backend and backend.Multi, and io.Closer.
+// implements dogpile.Backend, backend.Multi, backend.Swapper and io.Closer.
 // Safe for concurrent use.
 type Backend struct {
 	client      *memcache.Client
@@ -93,21 +111,24 @@ type Backend struct {
 	expire      time.Duration
 	expireRel   int32 // expire as Memcached's relative seconds; -1: send absolute times
 	lockTimeout time.Duration
-	lockExpire  int32
-	lockPoll    time.Duration
+	lockExpire  int32 // a lock's exptime: at least lockTimeout on the server's clock
+	lockSleep   time.Duration
+	lockPrefix  string
 	dial        func(ctx context.Context, network, address string) (net.Conn, error)
 	connect     time.Duration
 }
 
 // LockingBackend is a Backend with the distributed dogpile lock: it also
-// implements backend.Locking. New returns one when
+// implements backend.Locking, and its mutexes are leases (lock.Lease) whose
+// holder writes its value fenced (backend.Fenced). New returns one when
 // Options.DistributedLock is set.
 type LockingBackend struct {
 	*Backend
 }
 
 // Mutex returns a would-be holder of key's lock, shared by every process
-// that uses the same servers. See LockPrefix for where locks are stored.
+// that uses the same servers. See LockPrefix for where locks are stored. The
+// mutex is a lock.Lease and a backend.Fenced.
 func (b *LockingBackend) Mutex(key string) lock.Mutex {
 	return &mutex{b: b.Backend, key: key, lockKey: b.lockKey(key)}
 }
@@ -127,6 +148,7 @@ func New(opts Options) (dogpile.Backend, error) {
 		return nil, err
 	}
 	b.sel, b.ownClient = sel, true
+	sel.lockPrefix = b.lockPrefix
 	switch {
 	case opts.DeadRetry == 0:
 		sel.deadRetry = DefaultDeadRetry
@@ -175,28 +197,62 @@ func NewFromClient(c *memcache.Client, opts Options) (dogpile.Backend, error) {
 }
 
 func newBase(opts Options) (*Backend, error) {
-	for name, d := range map[string]time.Duration{"memcached_expire_time": opts.ExpireTime, "lock_timeout": opts.LockTimeout, "socket_timeout": opts.Timeout, "connect_timeout": opts.ConnectTimeout, "lock_poll": opts.LockPoll} {
+	for name, d := range map[string]time.Duration{"memcached_expire_time": opts.ExpireTime, "lock_timeout": opts.LockTimeout, "socket_timeout": opts.Timeout, "connect_timeout": opts.ConnectTimeout, "lock_sleep": opts.LockSleep, "LockPoll": opts.LockPoll} {
 		if d < 0 {
 			return nil, &dogpile.ArgError{Name: name, Value: d, Reason: "negative duration"}
 		}
 	}
-	b := &Backend{expire: opts.ExpireTime, lockTimeout: opts.LockTimeout, lockPoll: opts.LockPoll}
+	b := &Backend{expire: opts.ExpireTime, lockTimeout: opts.LockTimeout, lockSleep: opts.LockSleep, lockPrefix: opts.LockPrefix}
 	if b.lockTimeout == 0 {
 		b.lockTimeout = DefaultLockTimeout
 	}
-	if b.lockPoll == 0 {
-		b.lockPoll = DefaultLockPoll
+	if b.lockSleep == 0 {
+		b.lockSleep = opts.LockPoll
+	}
+	if b.lockSleep == 0 {
+		b.lockSleep = DefaultLockSleep
+	}
+	if b.lockPrefix == "" {
+		b.lockPrefix = LockPrefix
+	}
+	if err := checkLockPrefix(b.lockPrefix); err != nil {
+		return nil, &dogpile.ArgError{Name: "lock_prefix", Value: opts.LockPrefix, Reason: err.Error()}
 	}
 	b.expireRel = -1
 	if b.expire <= maxRelativeExpiry {
 		b.expireRel = expirySeconds(b.expire, time.Time{})
 	}
-	if b.lockTimeout > maxRelativeExpiry {
-		return nil, &dogpile.ArgError{Name: "lock_timeout", Value: opts.LockTimeout, Reason: "longer than 30 days"}
+	if b.lockTimeout > maxRelativeExpiry-lockClockSlack {
+		// Memcached would read a longer exptime as a Unix time, long past.
+		return nil, &dogpile.ArgError{Name: "lock_timeout", Value: opts.LockTimeout, Reason: "longer than 30 days less 2s"}
 	}
-	b.lockExpire = expirySeconds(b.lockTimeout, time.Time{})
+	b.lockExpire = lockExpiry(b.lockTimeout)
 	return b, nil
 }
+
+// lockExpiry is the exptime that keeps a lock for at least d. Memcached
+// keeps time in whole seconds: a timer sets its clock, once a second, to the
+// whole seconds since it started, and an item sent with exptime n expires
+// when that clock has advanced by n. The clock lags the time by up to a
+// second, and by up to two when the timer, re-armed after each run and so a
+// little late each time, runs just after a second's end and then just after
+// the next one's: it advances by two at once. So an item sent with n may
+// expire n-2 seconds later (less the timer's lateness, microseconds), and
+// normally does between n-1 and n (a 1s lock lived from 153 to 830ms). So d
+// is rounded up, and two seconds more make up for the clock.
+func lockExpiry(d time.Duration) int32 {
+	return expirySeconds(d, time.Time{}) + int32(lockClockSlack/time.Second)
+}
+
+// lockClockSlack is what a lock's exptime adds to lock_timeout for
+// Memcached's clock (see lockExpiry).
+const lockClockSlack = 2 * time.Second
+
+var (
+	_ backend.Multi   = (*Backend)(nil)
+	_ backend.Swapper = (*Backend)(nil)
+	_ backend.Locking = (*LockingBackend)(nil)
+)
 
 func (b *Backend) result(locking bool) dogpile.Backend {
 	if locking {
@@ -271,16 +327,13 @@ func (b *Backend) dialServer(ctx context.Context, network, address string) (net.
 
 // Get returns the value stored under key.
 func (b *Backend) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	if err := checkKey(key); err != nil {
+	if err := b.checkKey(key); err != nil {
 		return nil, false, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}
-	it, err := b.client.Get(key)
-	if b.retry(err) {
-		it, err = b.client.Get(key)
-	}
+	it, err := b.get(key)
 	switch {
 	case err == nil:
 		return it.Value, true, nil
@@ -290,11 +343,21 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	return nil, false, b.fail(ctx, "get", key, err)
 }
 
+// get reads key's item (with its CAS id), again on a new connection if the
+// first one was broken.
+func (b *Backend) get(key string) (*memcache.Item, error) {
+	it, err := b.client.Get(key)
+	if b.retry(err) {
+		it, err = b.client.Get(key)
+	}
+	return it, err
+}
+
 // Set stores value under key, with the backend's ExpireTime. A value over
 // the server's item size limit is an error matching ErrValueTooLarge, and
 // then nothing is stored under key.
 func (b *Backend) Set(ctx context.Context, key string, value []byte) error {
-	if err := checkKey(key); err != nil {
+	if err := b.checkKey(key); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -305,18 +368,80 @@ func (b *Backend) Set(ctx context.Context, key string, value []byte) error {
 	if b.retry(err) { // set is idempotent: retry on a fresh connection
 		err = b.client.Set(it)
 	}
-	if err != nil && strings.Contains(err.Error(), "SERVER_ERROR object too large") {
-		err = fmt.Errorf("%w: %d bytes are over the server's item size limit (memcached -I); nothing is stored under the key", ErrValueTooLarge, len(value))
-	}
 	if err != nil {
-		return b.fail(ctx, "set", key, err)
+		return b.fail(ctx, "set", key, tooLarge(err, key, len(value)))
 	}
 	return nil
 }
 
+// tooLarge returns err, or an error matching ErrValueTooLarge if err is the
+// server's refusal of key's item of n bytes as too large.
+func tooLarge(err error, key string, n int) error {
+	if err != nil && strings.Contains(err.Error(), "SERVER_ERROR object too large") {
+		return fmt.Errorf("%w: %s: %d bytes are over the server's item size limit (memcached -I); nothing is stored under the key", ErrValueTooLarge, quoteKey(key), n)
+	}
+	return err
+}
+
+// CompareAndSwap stores value under key if key holds old, or holds nothing
+// when old is nil, and reports whether it did: by gets and cas (which fails
+// if the item changed since the gets), and add for an absent key. It
+// implements backend.Swapper. If the connection breaks under the write, so
+// that whether it was made is unknown, the key is read again: swapped is
+// then whether it holds value.
+func (b *Backend) CompareAndSwap(ctx context.Context, key string, old, value []byte) (swapped bool, err error) {
+	if err := b.checkKey(key); err != nil {
+		return false, err
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	it := &memcache.Item{Key: key}
+	if old != nil {
+		cur, err := b.get(key)
+		switch {
+		case errors.Is(err, memcache.ErrCacheMiss):
+			return false, nil
+		case err != nil:
+			return false, b.fail(ctx, "compare_and_swap", key, err)
+		case !bytes.Equal(cur.Value, old):
+			return false, nil
+		}
+		it = cur
+	}
+	it.Value, it.Expiration = value, b.expiration()
+	if old == nil {
+		err = b.client.Add(it)
+	} else {
+		err = b.client.CompareAndSwap(it)
+	}
+	switch {
+	case err == nil:
+		return true, nil
+	case notSwapped(err):
+		return false, nil
+	case b.retry(err):
+		cur, err := b.get(key)
+		switch {
+		case err == nil:
+			return bytes.Equal(cur.Value, value), nil
+		case errors.Is(err, memcache.ErrCacheMiss):
+			return false, nil
+		}
+		return false, b.fail(ctx, "compare_and_swap", key, err)
+	}
+	return false, b.fail(ctx, "compare_and_swap", key, tooLarge(err, key, len(value)))
+}
+
+// notSwapped reports whether err is a conditional write's refusal: the item
+// was there for an add, or changed or gone for a cas.
+func notSwapped(err error) bool {
+	return errors.Is(err, memcache.ErrNotStored) || errors.Is(err, memcache.ErrCASConflict) || errors.Is(err, memcache.ErrCacheMiss)
+}
+
 // Delete removes key; a missing key is no error.
 func (b *Backend) Delete(ctx context.Context, key string) error {
-	if err := checkKey(key); err != nil {
+	if err := b.checkKey(key); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -341,7 +466,7 @@ func (b *Backend) GetMulti(ctx context.Context, keys []string) ([][]byte, error)
 		return out, nil
 	}
 	for _, k := range keys {
-		if err := checkKey(k); err != nil {
+		if err := b.checkKey(k); err != nil {
 			return nil, err
 		}
 	}
@@ -368,7 +493,7 @@ func (b *Backend) GetMulti(ctx context.Context, keys []string) ([][]byte, error)
 // is tried; the first error is returned.
 func (b *Backend) SetMulti(ctx context.Context, items map[string][]byte) error {
 	for k := range items {
-		if err := checkKey(k); err != nil {
+		if err := b.checkKey(k); err != nil {
 			return err
 		}
 	}
@@ -389,7 +514,7 @@ func (b *Backend) SetMulti(ctx context.Context, items map[string][]byte) error {
 // DeleteMulti removes every key, one delete each, as SetMulti does.
 func (b *Backend) DeleteMulti(ctx context.Context, keys []string) error {
 	for _, k := range keys {
-		if err := checkKey(k); err != nil {
+		if err := b.checkKey(k); err != nil {
 			return err
 		}
 	}
@@ -409,12 +534,13 @@ func (b *Backend) DeleteMulti(ctx context.Context, keys []string) error {
 
 // fail turns a client error into the backend's: the caller's context error if
 // its context ended meanwhile (gomemcache cannot be interrupted, so a call
-// can outlive its context by up to Timeout), else a *dogpile.BackendError.
+// can outlive its context by up to Timeout), else an error matching
+// dogpile.ErrBackend (see serverError).
 func (b *Backend) fail(ctx context.Context, op, key string, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return fmt.Errorf("memcached: %s %s: %w (the call ended with: %v)", op, quoteKey(key), cerr, err)
 	}
-	return &dogpile.BackendError{Backend: "memcached", Op: op, Key: key, Err: err}
+	return &serverError{err: err}
 }
 
 // retry reports whether a call that failed with err should be tried again,

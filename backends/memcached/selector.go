@@ -67,6 +67,9 @@ type ServerSelector struct {
 	// deadRetry, if positive, is how long a server that refused a
 	// connection is skipped (see markDown).
 	deadRetry time.Duration
+	// lockPrefix begins the lock keys the selector places by the hash they
+	// carry: LockPrefix if empty (a selector not made by New).
+	lockPrefix string
 }
 
 type server struct {
@@ -219,7 +222,11 @@ func (s *ServerSelector) index(key string) int {
 // it locks (see lockKey), so that a lock lives on the same server as its
 // value and a dead server takes down only its own keys and their locks.
 func (s *ServerSelector) keyHash(key string) uint32 {
-	if h, ok := lockKeyHash(key); ok {
+	prefix := s.lockPrefix
+	if prefix == "" {
+		prefix = LockPrefix
+	}
+	if h, ok := lockKeyHash(prefix, key); ok {
 		return h
 	}
 	return s.hash(key)

@@ -152,13 +152,16 @@ func TestDL4LockOnValueServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b := &Backend{sel: s}
 		spread := map[string]bool{}
 		for i := range 2000 {
+			// The default prefix, and a lock_prefix of the longest kind.
+			prefix := []string{LockPrefix, strings.Repeat("p", maxLockPrefix)}[i%2]
+			s.lockPrefix = prefix
+			b := &Backend{sel: s, lockPrefix: prefix}
 			k := fmt.Sprintf("k%d-", i) + strings.Repeat("x", i%250)
 			k = k[:min(len(k), MaxKeyLen)]
 			lk := b.lockKey(k)
-			if len(lk) > MaxKeyLen || checkKey(lk) == nil {
+			if len(lk) > MaxKeyLen || b.checkKey(lk) == nil {
 				t.Fatalf("lock key %q: %d bytes, or not in the reserved namespace", lk, len(lk))
 			}
 			if s.Server(lk) != s.Server(k) {

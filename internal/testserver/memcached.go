@@ -128,20 +128,7 @@ func memcachedStats(addr string, group ...string) (map[string]string, error) {
 // an item that never expires; found is false if there is no such item.
 func MemcachedTTL(t testing.TB, addr, key string) (ttl time.Duration, found bool) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		t.Fatalf("testserver: memcached %s: %v", addr, err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck // a fresh conn
-	if _, err := fmt.Fprintf(c, "mg %s t\r\n", key); err != nil {
-		t.Fatalf("testserver: memcached %s: %v", addr, err)
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		t.Fatalf("testserver: memcached %s: mg %s: %v", addr, key, err)
-	}
-	line = strings.TrimSpace(line)
+	line := memcachedReply(t, addr, "mg "+key+" t")
 	if line == "EN" {
 		return 0, false
 	}
