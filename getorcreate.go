@@ -161,7 +161,7 @@ func getOrCreateSlow[T any](ctx context.Context, r *Region, s *regionState, k st
 				if errors.Is(err, lock.ErrLockLost) {
 					// The value is good; only storing it would be wrong,
 					// as another holder's may be there now.
-					r.lockLost(k, err)
+					r.lockLost(ctx, k, err)
 					return v, nil
 				}
 				var zero T
@@ -198,8 +198,10 @@ func newLock[T any](r *Region, s *regionState, k string, o *callOptions) *lock.L
 
 // lockLost counts and logs a creation whose distributed lock was lost before
 // it could store its value.
-func (r *Region) lockLost(k string, err error) {
-	r.observe(EventLockLost, 0)
+func (r *Region) lockLost(ctx context.Context, k string, err error) {
+	if context.Cause(ctx) != lock.ErrLockLost { // else the renewal counted it
+		r.observe(EventLockLost, 0)
+	}
 	r.logger.Warn("dogpile: lock lost during a creation; its value was not stored", "region", r.name, "key", k, "err", err)
 }
 

@@ -569,7 +569,11 @@ func (r *Region) store(ctx context.Context, s *regionState, key string, v any, w
 	// if the lock was lost meanwhile, nothing is written over the value of
 	// the holder that took it over.
 	if f, ok := lock.Held(ctx, key).(backend.Fenced); ok {
-		return s.wrap("set", key, f.SetFenced(ctx, key, b))
+		err := f.SetFenced(ctx, key, b)
+		if errors.Is(err, lock.ErrLockLost) {
+			return err // not the store failing: the caller counts a lost lock
+		}
+		return s.wrap("set", key, err)
 	}
 	return s.wrap("set", key, s.backend.Set(ctx, key, b))
 }
