@@ -199,7 +199,7 @@ func newLock[T any](r *Region, s *regionState, k string, o *callOptions) *lock.L
 // lockLost counts and logs a creation whose distributed lock was lost before
 // it could store its value.
 func (r *Region) lockLost(ctx context.Context, k string, err error) {
-	if context.Cause(ctx) != lock.ErrLockLost { // else the renewal counted it
+	if lock.ReportLost(ctx, k) { // else the renewal counted it
 		r.observe(EventLockLost, 0)
 	}
 	r.logger.Warn("dogpile: lock lost during a creation; its value was not stored", "region", r.name, "key", k, "err", err)

@@ -3,6 +3,7 @@ package lock
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,19 +39,28 @@ type Lease interface {
 // mutexes its flight holds.
 type heldKey struct{}
 
-// held is what a creation's context carries: the mutex held for each key.
-type held map[string]Mutex
+// hold is one mutex a creation holds, with whether its loss has been
+// reported (by the renewer or by a refused fenced write), so that a loss is
+// counted once.
+type hold struct {
+	m    Mutex
+	lost atomic.Bool
+}
+
+// held is what a creation's context carries: the hold of each key.
+type held map[string]*hold
 
 // withHeld returns ctx carrying m as the mutex held for key (with those ctx
-// carries already).
-func withHeld(ctx context.Context, key string, m Mutex) context.Context {
+// carries already), and the hold.
+func withHeld(ctx context.Context, key string, m Mutex) (context.Context, *hold) {
 	prev, _ := ctx.Value(heldKey{}).(held)
 	h := make(held, len(prev)+1)
 	for k, v := range prev {
 		h[k] = v
 	}
-	h[key] = m
-	return context.WithValue(ctx, heldKey{}, h)
+	x := &hold{m: m}
+	h[key] = x
+	return context.WithValue(ctx, heldKey{}, h), x
 }
 
 // Held returns the Mutex held for key by the creation whose context is ctx,
@@ -59,5 +69,21 @@ func withHeld(ctx context.Context, key string, m Mutex) context.Context {
 // (fenced, see backend.Fenced) rather than around it.
 func Held(ctx context.Context, key string) Mutex {
 	h, _ := ctx.Value(heldKey{}).(held)
-	return h[key]
+	if x := h[key]; x != nil {
+		return x.m
+	}
+	return nil
+}
+
+// ReportLost records that the creation whose context is ctx found its hold
+// of key's mutex lost — a fenced write was refused — and reports whether
+// this is the first report of that loss: the renewals report it too when
+// they find the lease gone (as the LeaseLost event), and a loss should be
+// counted once. It reports false when ctx holds no mutex for key.
+func ReportLost(ctx context.Context, key string) bool {
+	h, _ := ctx.Value(heldKey{}).(held)
+	if x := h[key]; x != nil {
+		return x.lost.CompareAndSwap(false, true)
+	}
+	return false
 }

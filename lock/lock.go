@@ -257,10 +257,11 @@ func (l *Lock[T]) attempt(ctx context.Context, stale T, st State) (val T, fresh 
 		// (Deferred before the renewals' stop, so it runs after it: the
 		// renewer never uses the mutex once it is released.)
 		defer l.Mutex.Unlock(context.WithoutCancel(ctx)) //nolint:errcheck // a lost release expires with the lock's timeout
-		ctx = withHeld(ctx, l.Key, l.Mutex)
+		var h *hold
+		ctx, h = withHeld(ctx, l.Key, l.Mutex)
 		if lease, ok := l.Mutex.(Lease); ok {
 			var stop func()
-			ctx, stop = l.keepAlive(ctx, lease)
+			ctx, stop = l.keepAlive(ctx, lease, h)
 			defer stop()
 		}
 	}
@@ -298,7 +299,7 @@ func (l *Lock[T]) attempt(ctx context.Context, stale T, st State) (val T, fresh 
 // returned context ends with ErrLockLost as its cause. stop ends the
 // renewals and returns once none is running, so that the mutex is never
 // used by the renewer after the creation has released it.
-func (l *Lock[T]) keepAlive(ctx context.Context, lease Lease) (context.Context, func()) {
+func (l *Lock[T]) keepAlive(ctx context.Context, lease Lease, h *hold) (context.Context, func()) {
 	ttl := lease.TTL()
 	if ttl <= 0 {
 		return ctx, func() {}
@@ -330,7 +331,9 @@ func (l *Lock[T]) keepAlive(ctx context.Context, lease Lease) (context.Context, 
 			case !errors.Is(err, ErrLockLost) && time.Since(renewed) < ttl:
 				continue // the store may answer the next time; the hold lasts
 			}
-			l.observe(LeaseLost, 0)
+			if h.lost.CompareAndSwap(false, true) {
+				l.observe(LeaseLost, 0)
+			}
 			cancel(ErrLockLost)
 			return
 		}
