@@ -148,24 +148,27 @@ func New(opts Options) (*Backend, error) {
 	if opts.BusyTimeout == 0 {
 		opts.BusyTimeout = defaultBusyTimeout
 	}
-	abs, err := filepath.Abs(opts.Filename)
+	// The file's one name, so that every spelling of it shares one
+	// write-ahead log and one lock file (see realPath).
+	name, err := realPath(opts.Filename)
 	if err != nil {
-		return nil, &dogpile.ArgError{Name: "filename", Value: opts.Filename, Reason: err.Error()}
+		return nil, fmt.Errorf("file: the cache file %s: %w", opts.Filename, err)
 	}
-	opts.Filename = abs
+	opts.Filename = name
 	if !opts.NoFileLock {
 		if !fileLocksSupported {
 			return nil, &dogpile.ArgError{Name: "dogpile_lockfile", Reason: "this OS has no byte-range file locks that this backend can use; set dogpile_lockfile=false (Options.NoFileLock)"}
 		}
-		if opts.LockFile == "" {
-			opts.LockFile = abs + ".dogpile.lock"
+		lockName := name + ".dogpile.lock"
+		if opts.LockFile != "" {
+			if lockName, err = realPath(opts.LockFile); err != nil {
+				return nil, fmt.Errorf("file: the dogpile lock file %s: %w", opts.LockFile, err)
+			}
 		}
-		if opts.LockFile, err = filepath.Abs(opts.LockFile); err != nil {
-			return nil, &dogpile.ArgError{Name: "dogpile_lockfile", Value: opts.LockFile, Reason: err.Error()}
-		}
+		opts.LockFile = lockName
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-		return nil, fmt.Errorf("file: create the directory of %s: %w", abs, err)
+	if err := createFile(name); err != nil {
+		return nil, err
 	}
 
 	b := &Backend{opts: opts, now: time.Now}
@@ -557,7 +560,7 @@ func (b *Backend) Mutex(key string) lock.Mutex {
 	if b.locks == nil {
 		return b.local.Mutex(key)
 	}
-	return &fileMutex{lf: b.locks, key: key, off: keyOffset(key)}
+	return &fileMutex{b: b, lf: b.locks, key: key, off: keyOffset(key)}
 }
 
 // Close closes the store and this backend's hold on the lock file. Unlock

@@ -24,6 +24,7 @@ func TestMain(m *testing.M) {
 		"stampede": childStampede,
 		"writer":   childWriter,
 		"reader":   childReader,
+		"locker":   childLocker,
 	})
 }
 
