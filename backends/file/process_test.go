@@ -25,6 +25,8 @@ func TestMain(m *testing.M) {
 		"writer":   childWriter,
 		"reader":   childReader,
 		"locker":   childLocker,
+		"holder":   childHolder,
+		"waiter":   childWaiter,
 	})
 }
 
