@@ -98,6 +98,9 @@ type Backend struct {
 	get *sql.Stmt
 	set *sql.Stmt
 	del *sql.Stmt
+	// CompareAndSwap's statements: insert if absent, replace if unchanged.
+	casAbsent *sql.Stmt
+	casSame   *sql.Stmt
 
 	multiMu  sync.Mutex
 	getMulti map[int]*sql.Stmt // GetMulti's statement by number of keys, up to multiCached
@@ -117,6 +120,7 @@ type Backend struct {
 var (
 	_ backend.Multi   = (*Backend)(nil)
 	_ backend.Locking = (*Backend)(nil)
+	_ backend.Swapper = (*Backend)(nil)
 )
 
 // DefaultPath returns the per-user cache file that the command-line tool uses
@@ -239,6 +243,17 @@ func (b *Backend) open() error {
 		return b.fail("open", err)
 	}
 	if b.del, err = b.wdb.PrepareContext(ctx, `DELETE FROM cache WHERE key = ?`); err != nil {
+		return b.fail("open", err)
+	}
+	// An entry older than max_age is absent, as for Get: the insert
+	// replaces it.
+	if b.casAbsent, err = b.wdb.PrepareContext(ctx, `INSERT INTO cache (key, written, size, value) VALUES (?, ?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET written = excluded.written, size = excluded.size, value = excluded.value
+		WHERE cache.written < ?`); err != nil {
+		return b.fail("open", err)
+	}
+	if b.casSame, err = b.wdb.PrepareContext(ctx, `UPDATE cache SET written = ?, size = ?, value = ?
+		WHERE key = ? AND value = ? AND written >= ?`); err != nil {
 		return b.fail("open", err)
 	}
 	if !b.opts.NoFileLock {
@@ -400,6 +415,38 @@ func (b *Backend) Set(ctx context.Context, key string, value []byte) error {
 	}
 	b.wrote(ctx, 1, size)
 	return nil
+}
+
+// CompareAndSwap stores new under key if key holds old, or holds nothing
+// when old is nil (an empty old is an empty value, not nothing), and reports
+// whether it did. It is one SQL statement, so one transaction: the
+// comparison and the write are atomic across every process using the file.
+// An entry older than max_age holds nothing, as for Get.
+func (b *Backend) CompareAndSwap(ctx context.Context, key string, old, new []byte) (bool, error) {
+	if new == nil {
+		new = []byte{}
+	}
+	size := int64(len(key) + len(new))
+	now, cutoff := b.now().UnixNano(), b.cutoff()
+	var res sql.Result
+	var err error
+	if old == nil {
+		res, err = b.casAbsent.ExecContext(ctx, key, now, size, new, cutoff)
+	} else {
+		res, err = b.casSame.ExecContext(ctx, now, size, new, key, old, cutoff)
+	}
+	if err != nil {
+		return false, b.fail("compare_and_swap", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, b.fail("compare_and_swap", err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	b.wrote(ctx, 1, size)
+	return true, nil
 }
 
 // Delete removes key.
@@ -576,7 +623,7 @@ func (b *Backend) Close() error {
 		}
 		b.getMulti = nil
 		b.multiMu.Unlock()
-		for _, s := range []*sql.Stmt{b.get, b.set, b.del} {
+		for _, s := range []*sql.Stmt{b.get, b.set, b.del, b.casAbsent, b.casSame} {
 			if s != nil {
 				errs = append(errs, s.Close())
 			}

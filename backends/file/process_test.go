@@ -27,6 +27,7 @@ func TestMain(m *testing.M) {
 		"locker":   childLocker,
 		"holder":   childHolder,
 		"waiter":   childWaiter,
+		"swapper":  childSwapper,
 	})
 }
 
