@@ -58,15 +58,16 @@ type Options struct {
 	// and Filename+"-shm" while the store is open.
 	Filename string
 
-	// LockFile is the path of the dogpile lock file (the seed's
-	// dogpile_lockfile), which holds one byte-range lock per key; by default
-	// Filename+".dogpile.lock". Every process sharing the cache must use the
-	// same lock file.
+	// LockFile is the path of the dogpile lock file (dogpile_lockfile),
+	// which holds one byte-range lock per key; by default the cache file's
+	// path with ".dogpile.lock" added. Every process sharing the cache must
+	// use the same lock file.
 	LockFile string
-	// NoFileLock turns the cross-process mutex off (dogpile_lockfile=false):
-	// then, as in the seed, only callers in one process take turns creating a
-	// value, and each process may run its own creator for a key.
-	NoFileLock bool
+	// NoDistributedLock turns the cross-process lock off
+	// (distributed_lock=false, or dogpile_lockfile=false): the backend then
+	// has no mutex, and, as with the other backends without their
+	// distributed lock, a region elects one creator per key in each process.
+	NoDistributedLock bool
 
 	// MaxSize bounds the bytes of keys and values kept in the store
 	// (max_size); 0 means no bound. Past it, the least recently written
@@ -105,8 +106,7 @@ type Backend struct {
 	multiMu  sync.Mutex
 	getMulti map[int]*sql.Stmt // GetMulti's statement by number of keys, up to multiCached
 
-	locks *lockFile  // nil with NoFileLock
-	local lock.Local // the in-process mutex used with NoFileLock
+	locks *lockFile // nil with NoDistributedLock
 
 	// Write accounting for the next cleanup (only with MaxSize or MaxAge).
 	writes   atomic.Int64
@@ -159,9 +159,9 @@ func New(opts Options) (*Backend, error) {
 		return nil, fmt.Errorf("file: the cache file %s: %w", opts.Filename, err)
 	}
 	opts.Filename = name
-	if !opts.NoFileLock {
+	if !opts.NoDistributedLock {
 		if !fileLocksSupported {
-			return nil, &dogpile.ArgError{Name: "dogpile_lockfile", Reason: "this OS has no byte-range file locks that this backend can use; set dogpile_lockfile=false (Options.NoFileLock)"}
+			return nil, &dogpile.ArgError{Name: "distributed_lock", Reason: "this OS has no byte-range file locks that this backend can use; set distributed_lock=false (Options.NoDistributedLock)"}
 		}
 		lockName := name + ".dogpile.lock"
 		if opts.LockFile != "" {
@@ -256,7 +256,7 @@ func (b *Backend) open() error {
 		WHERE key = ? AND value = ? AND written >= ?`); err != nil {
 		return b.fail("open", err)
 	}
-	if !b.opts.NoFileLock {
+	if !b.opts.NoDistributedLock {
 		if b.locks, err = openLockFile(b.opts.LockFile); err != nil {
 			return fmt.Errorf("file: open the dogpile lock file: %w", err)
 		}
@@ -602,10 +602,10 @@ func (b *Backend) DeleteMulti(ctx context.Context, keys []string) error {
 
 // Mutex returns a would-be holder of key's cross-process lock: a byte-range
 // lock in the dogpile lock file, released by the OS if the holder's process
-// dies. With NoFileLock it is an in-process mutex.
+// dies. With NoDistributedLock it is nil: the backend has no mutex.
 func (b *Backend) Mutex(key string) lock.Mutex {
 	if b.locks == nil {
-		return b.local.Mutex(key)
+		return nil
 	}
 	return &fileMutex{b: b, lf: b.locks, key: key, off: keyOffset(key)}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/backends/file"
 	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/lock"
@@ -244,9 +245,7 @@ func TestDL6FencedWriteRefusedAfterLockFileReplaced(t *testing.T) {
 	if ok, err := m.TryLock(ctx); !ok || err != nil {
 		t.Fatalf("TryLock = %v, %v", ok, err)
 	}
-	f, ok := m.(interface {
-		SetFenced(context.Context, string, []byte) error
-	})
+	f, ok := m.(backend.Fenced)
 	if !ok {
 		t.Fatalf("the file mutex %T has no SetFenced", m)
 	}

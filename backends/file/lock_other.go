@@ -8,7 +8,7 @@ import (
 )
 
 // fileLocksSupported: this package knows no byte-range locks on this OS, so
-// New asks for dogpile_lockfile=false (Options.NoFileLock).
+// New asks for distributed_lock=false (Options.NoDistributedLock).
 const fileLocksSupported = false
 
 func rangeLock(*os.File, int64, bool) (bool, error) {
