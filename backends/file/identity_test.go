@@ -3,8 +3,10 @@ package file_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/dogpile-go/dogpile"
@@ -170,24 +172,45 @@ func TestDL9OneCreatorAcrossSpellings(t *testing.T) {
 	oneCreator(t, []spelling{names[0], names[1], names[5], names[6]})
 }
 
-// childLocker takes the lock of "k" in the cache of its environment, says
-// "held", and releases it when told "release".
+// childLocker takes the locks of the keys $DOGPILE_FILE_TEST_KEYS
+// (comma-separated; "k" if unset) in the cache of its environment, with
+// TryLock, or with Lock in mode "wait"; says "held"; and releases them when
+// told "release".
 func childLocker() error {
 	b, err := openChildBackend(file.Options{})
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	ctx := context.Background()
-	m := b.Mutex("k")
-	if ok, err := m.TryLock(ctx); err != nil || !ok {
-		return errors.Join(errors.New("the lock of k was taken"), err)
+	keys := []string{"k"}
+	if k := os.Getenv(keysEnv); k != "" {
+		keys = strings.Split(k, ",")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	var held []lock.Mutex
+	for _, k := range keys {
+		m := b.Mutex(k)
+		if os.Getenv(modeEnv) == "wait" {
+			err = m.Lock(ctx)
+		} else if ok, terr := m.TryLock(ctx); terr != nil || !ok {
+			err = errors.Join(fmt.Errorf("the lock of %s was taken", k), terr)
+		}
+		if err != nil {
+			return err
+		}
+		held = append(held, m)
 	}
 	say("held")
 	if err := expectLine("release"); err != nil {
 		return err
 	}
-	return m.Unlock(ctx)
+	for _, m := range held {
+		if err := m.Unlock(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // replaceLockFile puts a new file in place of b's lock file by a rename, as

@@ -11,6 +11,6 @@ import (
 // New asks for distributed_lock=false (Options.NoDistributedLock).
 const fileLocksSupported = false
 
-func rangeLock(*os.File, int64, bool) (bool, error) {
+func rangeLock(*os.File, int64, bool, bool) (bool, error) {
 	return false, errors.New("byte-range file locks are not supported on this OS")
 }

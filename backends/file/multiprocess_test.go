@@ -27,6 +27,7 @@ const (
 	modeEnv  = "DOGPILE_FILE_TEST_MODE"
 	countEnv = "DOGPILE_FILE_TEST_COUNT"
 	chdirEnv = "DOGPILE_FILE_TEST_CHDIR"
+	keysEnv  = "DOGPILE_FILE_TEST_KEYS"
 )
 
 // ---- FB1: several processes read and write one store at once ----

@@ -8,19 +8,26 @@ import (
 	"math/rand/v2"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/lock"
 )
 
-// How often a waiting Lock retries a byte held by another process: the OS
-// gives no wait that a context can interrupt, so Lock polls, starting fast (a
-// creator that finishes quickly is noticed at once) and backing off so that a
-// long creation costs the waiters little.
+// A Lock waiting for a holder in another process waits in the OS: a
+// goroutine blocks in fcntl's waiting lock command until the kernel grants
+// it the byte, at the moment the holder releases it or dies, and hands the
+// lock to the Lock (or, if every Lock waiting for it has given up, releases
+// it). The OS offers no wait that a context can end, so a Lock whose context
+// ends returns at once and leaves the blocked goroutine behind until the
+// release. At most maxOSWaits bytes per lock file are waited for so (each
+// blocked call holds an OS thread); beyond that a Lock polls, from minPoll
+// backing off to maxPoll.
 const (
-	minPoll = time.Millisecond
-	maxPoll = 50 * time.Millisecond
+	maxOSWaits = 64
+	minPoll    = time.Millisecond
+	maxPoll    = 50 * time.Millisecond
 )
 
 // lockFile is this process's handle on one dogpile lock file, shared by every
@@ -37,6 +44,19 @@ type lockFile struct {
 	info    os.FileInfo             // f's identity
 	retired []*os.File              // files once at path, kept open for their holders until the last release
 	held    map[int64]chan struct{} // byte offset → closed when its holder in this process releases it
+	waits   map[int64]*osWait       // byte offset → the OS wait for its holder in another process
+}
+
+// osWait is a wait in the OS for a byte that another process holds, shared
+// by the Lock calls of this process that wait for it. Its fields are guarded
+// by the lock file's mu.
+type osWait struct {
+	f       *os.File      // the file waited in
+	info    os.FileInfo   // f's identity
+	done    chan struct{} // closed when the OS wait has ended
+	waiters int           // the Lock calls waiting on it
+	hold    chan struct{} // when it ended with the byte granted and waiters left: the hold, for one of them to claim
+	claimed bool          // the hold has been claimed, or released for want of a claimant
 }
 
 // lockFiles holds the lock files open in this process.
@@ -78,7 +98,7 @@ func openLockFile(path string) (*lockFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	lf := &lockFile{path: path, info: info, f: f, refs: 1, held: map[int64]chan struct{}{}}
+	lf := &lockFile{path: path, info: info, f: f, refs: 1, held: map[int64]chan struct{}{}, waits: map[int64]*osWait{}}
 	lockFiles.files = append(lockFiles.files, lf)
 	return lf, nil
 }
@@ -171,67 +191,163 @@ var (
 	_ backend.Fenced = (*fileMutex)(nil)
 )
 
-// try takes the lock if it is free. When a holder in this process has it,
-// inproc is closed on its release; when another process has it, inproc is
-// nil.
-func (m *fileMutex) try() (ok bool, inproc <-chan struct{}, err error) {
+// lockLocked takes the byte in the OS if no other process holds it, with
+// lf.mu held and no holder in this process.
+func (m *fileMutex) lockLocked() (bool, error) {
 	lf := m.lf
-	lf.mu.Lock()
-	defer lf.mu.Unlock()
-	if ch, busy := lf.held[m.off]; busy {
-		return false, ch, nil
-	}
 	// One stat per attempt keeps this process on the lock file that the
 	// others, including those that start later, lock.
 	if err := lf.follow(); err != nil {
-		return false, nil, fmt.Errorf("file: reopen the lock file %s: %w", lf.path, err)
+		return false, fmt.Errorf("file: reopen the lock file %s: %w", lf.path, err)
 	}
-	ok, err = rangeLock(lf.f, m.off, true)
+	ok, err := rangeLock(lf.f, m.off, true, false)
 	if err != nil {
-		return false, nil, fmt.Errorf("file: lock %q in %s: %w", m.key, lf.path, err)
+		return false, fmt.Errorf("file: lock %q in %s: %w", m.key, lf.path, err)
 	}
-	if !ok {
-		return false, nil, nil
+	if ok {
+		m.held = make(chan struct{})
+		m.f, m.info = lf.f, lf.info
+		lf.held[m.off] = m.held
 	}
-	m.held = make(chan struct{})
-	m.f, m.info = lf.f, lf.info
-	lf.held[m.off] = m.held
-	return true, nil, nil
+	return ok, nil
 }
 
 // TryLock takes the lock if no one, in this process or another, holds it.
 func (m *fileMutex) TryLock(context.Context) (bool, error) {
-	ok, _, err := m.try()
-	return ok, err
+	lf := m.lf
+	lf.mu.Lock()
+	defer lf.mu.Unlock()
+	if _, busy := lf.held[m.off]; busy {
+		return false, nil
+	}
+	if lf.waits[m.off] != nil { // held by another process, and waited for
+		return false, nil
+	}
+	return m.lockLocked()
 }
 
-// Lock waits for the lock until ctx ends. A holder in this process is waited
-// for on a channel; a holder in another process by polling with backoff.
+// attempt takes the lock if it is free. Otherwise it returns what to wait
+// for: the release by a holder in this process (inproc), or the OS wait for
+// a holder in another process (w, which the caller has joined and ends with
+// claim or leave); neither when there are too many OS waits, and the caller
+// polls.
+func (m *fileMutex) attempt() (ok bool, inproc <-chan struct{}, w *osWait, err error) {
+	lf := m.lf
+	lf.mu.Lock()
+	defer lf.mu.Unlock()
+	if ch, busy := lf.held[m.off]; busy {
+		return false, ch, nil, nil
+	}
+	if w := lf.waits[m.off]; w != nil {
+		w.waiters++
+		return false, nil, w, nil
+	}
+	if ok, err = m.lockLocked(); ok || err != nil || len(lf.waits) >= maxOSWaits {
+		return ok, nil, nil, err
+	}
+	w = &osWait{f: lf.f, info: lf.info, done: make(chan struct{}), waiters: 1}
+	lf.waits[m.off] = w
+	go lf.waitOS(m.off, w)
+	return false, nil, w, nil
+}
+
+// waitOS blocks in the OS until the byte at off is granted, then, with the
+// lock file's mu, makes it a hold in this process for one of w's waiters to
+// claim, or releases it when none is left.
+func (lf *lockFile) waitOS(off int64, w *osWait) {
+	granted, _ := rangeLock(w.f, off, true, true) // on a failure (the file closed) the waiters try again
+	lf.mu.Lock()
+	defer lf.mu.Unlock()
+	delete(lf.waits, off)
+	if granted {
+		if w.waiters > 0 {
+			w.hold = make(chan struct{})
+			lf.held[off] = w.hold
+		} else {
+			rangeLock(w.f, off, false, false) //nolint:errcheck // closing the file releases it too
+		}
+	}
+	close(w.done)
+}
+
+// claim makes m the holder of the byte w was granted, unless another of its
+// waiters has claimed it.
+func (m *fileMutex) claim(w *osWait) bool {
+	m.lf.mu.Lock()
+	defer m.lf.mu.Unlock()
+	w.waiters--
+	if w.hold == nil || w.claimed {
+		return false
+	}
+	w.claimed = true
+	m.held, m.f, m.info = w.hold, w.f, w.info
+	return true
+}
+
+// leave ends m's wait on w; the last waiter to leave a granted, unclaimed
+// byte releases it.
+func (m *fileMutex) leave(w *osWait) {
+	lf := m.lf
+	lf.mu.Lock()
+	defer lf.mu.Unlock()
+	w.waiters--
+	if w.waiters > 0 || w.hold == nil || w.claimed {
+		return
+	}
+	w.claimed = true
+	rangeLock(w.f, m.off, false, false) //nolint:errcheck // closing the file releases it too
+	if lf.held[m.off] == w.hold {
+		delete(lf.held, m.off)
+	}
+	close(w.hold)
+}
+
+// Lock waits for the lock until ctx ends: for a holder in this process on a
+// channel, for one in another process in the OS (see maxOSWaits).
 func (m *fileMutex) Lock(ctx context.Context) error {
-	wait := minPoll
+	poll := minPoll
 	for {
-		ok, inproc, err := m.try()
+		ok, inproc, w, err := m.attempt()
 		if err != nil || ok {
 			return err
 		}
-		if inproc != nil {
+		switch {
+		case w != nil:
+			select {
+			case <-w.done:
+				if m.claim(w) {
+					return nil
+				}
+			case <-ctx.Done():
+				m.leave(w)
+				return m.waitErr(ctx)
+			}
+		case inproc != nil:
 			select {
 			case <-inproc:
-				continue
 			case <-ctx.Done():
-				return fmt.Errorf("file: waiting for the lock of %q: %w", m.key, ctx.Err())
+				return m.waitErr(ctx)
 			}
+		default:
+			polls.Add(1)
+			t := time.NewTimer(poll + rand.N(poll/2+1))
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return m.waitErr(ctx)
+			}
+			poll = min(2*poll, maxPoll)
 		}
-		t := time.NewTimer(wait + rand.N(wait/2+1))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("file: waiting for the lock of %q: %w", m.key, ctx.Err())
-		}
-		wait = min(2*wait, maxPoll)
 	}
 }
+
+func (m *fileMutex) waitErr(ctx context.Context) error {
+	return fmt.Errorf("file: waiting for the lock of %q: %w", m.key, ctx.Err())
+}
+
+// polls counts the polls of every Lock in the process (for the tests).
+var polls atomic.Int64
 
 // Unlock releases the lock if this value holds it; otherwise it does nothing.
 func (m *fileMutex) Unlock(context.Context) error {
@@ -241,7 +357,7 @@ func (m *fileMutex) Unlock(context.Context) error {
 	lf := m.lf
 	lf.mu.Lock()
 	defer lf.mu.Unlock()
-	_, err := rangeLock(m.f, m.off, false)
+	_, err := rangeLock(m.f, m.off, false, false)
 	if lf.held[m.off] == m.held {
 		delete(lf.held, m.off)
 	}

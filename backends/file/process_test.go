@@ -28,6 +28,7 @@ func TestMain(m *testing.M) {
 		"holder":   childHolder,
 		"waiter":   childWaiter,
 		"swapper":  childSwapper,
+		"cold":     childColdStampede,
 	})
 }
 
