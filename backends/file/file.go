@@ -53,9 +53,10 @@ const (
 // Options configure a file backend. The zero value of every field but
 // Filename is a sensible default.
 type Options struct {
-	// Filename is the path of the cache file (the seed's filename). Its
-	// directory is created if missing. Beside it SQLite keeps Filename+"-wal"
-	// and Filename+"-shm" while the store is open.
+	// Filename is the path of the cache file (filename), by any spelling:
+	// the backend opens it by its real name (see the package documentation).
+	// Its directory is created if missing. Beside it SQLite keeps
+	// Filename+"-wal" and Filename+"-shm" while the store is open.
 	Filename string
 
 	// LockFile is the path of the dogpile lock file (dogpile_lockfile),
@@ -86,10 +87,10 @@ type Options struct {
 }
 
 // Backend is a cache in one SQLite file on local disk, shared safely by the
-// goroutines of a process and by several processes on the host. It implements
-// dogpile.Backend, backend.Multi and backend.Locking, and
-// io.Closer. Make one with [New] or by the name "file" (alias "dbm",
-// "dogpile.cache.dbm").
+// goroutines of a process and by several processes on the host. It
+// implements dogpile.Backend, backend.Multi, backend.Locking (its mutexes
+// are backend.Fenced), backend.Swapper and io.Closer. Make one with [New] or
+// by the name "file" (alias "dbm", "dogpile.cache.dbm").
 type Backend struct {
 	opts Options          // with defaults filled in and paths absolute
 	now  func() time.Time // time.Now, but for tests
@@ -125,7 +126,8 @@ var (
 
 // DefaultPath returns the per-user cache file that the command-line tool uses
 // when it is given no configuration: dogpile/cache.db in os.UserCacheDir (on
-// Linux $XDG_CACHE_HOME or ~/.cache).
+// Linux $XDG_CACHE_HOME or ~/.cache). New creates the directories it needs
+// there with mode 0700.
 func DefaultPath() (string, error) {
 	dir, err := os.UserCacheDir()
 	if err != nil {
@@ -135,7 +137,8 @@ func DefaultPath() (string, error) {
 }
 
 // New opens (creating if needed) the cache file opts.Filename. It fails if
-// the file is not a dogpile cache (another SQLite database, or not SQLite).
+// the file is not a dogpile cache (another SQLite database, or not SQLite),
+// or has more than one hard link.
 func New(opts Options) (*Backend, error) {
 	if opts.Filename == "" {
 		return nil, &dogpile.ArgError{Name: "filename", Reason: "required: the path of the cache file"}
@@ -376,7 +379,7 @@ func (b *Backend) fail(op string, err error) error {
 }
 
 // Options returns the backend's options, with defaults filled in and paths
-// made absolute.
+// resolved to the real names of the files.
 func (b *Backend) Options() Options { return b.opts }
 
 // cutoff is the oldest write time a read accepts.
@@ -613,7 +616,8 @@ func (b *Backend) Mutex(key string) lock.Mutex {
 // Close closes the store and this backend's hold on the lock file. Unlock
 // the backend's mutexes first: a lock still held stays held until every
 // backend of the process using the lock file is closed, or the process
-// exits. Close is safe to call more than once.
+// exits. A wait in the OS left by a Lock that gave up ends when the other
+// process releases the lock. Close is safe to call more than once.
 func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
 		var errs []error

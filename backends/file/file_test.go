@@ -61,7 +61,7 @@ func TestFB1ConformanceNoDistributedLock(t *testing.T) {
 	dogpiletest.TestBackend(t, func(t *testing.T) dogpile.Backend { return open(t, file.Options{NoDistributedLock: true}) })
 }
 
-// TestRegisteredNames checks the name "file" and the seed's aliases.
+// TestRegisteredNames checks the name "file" and Python's aliases.
 func TestRegisteredNames(t *testing.T) {
 	for _, name := range []string{"file", "dbm", "dogpile.cache.dbm"} {
 		b, err := dogpile.NewBackend(name, dogpile.Args{"filename": filepath.Join(t.TempDir(), "c.db")})

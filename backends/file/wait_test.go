@@ -170,3 +170,30 @@ func TestDL7BeyondOSWaitsPolls(t *testing.T) {
 	}
 	exitedOK(t, holder)
 }
+
+// TestDL7CloseWhileWaiting: closing the backend while one of its Locks waits
+// in the OS for another process's holder does not wait for that holder.
+func TestDL7CloseWhileWaiting(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "c.db")
+	b, err := file.New(file.Options{Filename: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := holdIn(t, db)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := lockAsync(ctx, b, "k")
+	cancel()
+	<-done
+	closed := make(chan error, 1)
+	go func() { closed <- b.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(wait):
+		t.Fatal("Close waited for another process's holder")
+	}
+	holder.Send("release")
+	exitedOK(t, holder)
+}
