@@ -289,3 +289,30 @@ func TestDL6FencedWriteRefusedAfterLockFileReplaced(t *testing.T) {
 		t.Fatalf("SetFenced after Unlock: %v; want ErrLockLost", err)
 	}
 }
+
+// TestDL6RegionDoesNotStoreAfterLockLost: a region's creation whose lock
+// file is replaced while it runs (so that processes opening the cache since
+// lock another file) returns its value but does not store it, and counts the
+// lost lock.
+func TestDL6RegionDoesNotStoreAfterLockLost(t *testing.T) {
+	b := open(t, file.Options{})
+	r, err := dogpile.NewRegion(dogpile.WithMetrics()).ConfigureBackend(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	v, err := dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (string, error) {
+		replaceLockFile(t, b)
+		return "made under a lost lock", nil
+	})
+	if err != nil || v != "made under a lost lock" {
+		t.Fatalf("GetOrCreate = %q, %v", v, err)
+	}
+	if n := r.Stats().LocksLost; n != 1 {
+		t.Fatalf("LocksLost = %d; want 1", n)
+	}
+	v, err = dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (string, error) { return "made again", nil })
+	if err != nil || v != "made again" {
+		t.Fatalf("the next GetOrCreate = %q, %v; want the creator to run again (nothing was stored)", v, err)
+	}
+}
