@@ -68,8 +68,7 @@ func childReadWrite() error {
 		return err
 	}
 	defer b.Close()
-	say("ready")
-	if err := expectLine("go"); err != nil {
+	if err := ready(); err != nil {
 		return err
 	}
 	ctx := context.Background()
@@ -247,8 +246,7 @@ func childStampede() error {
 		}
 		return fmt.Sprintf("made-by-%d", os.Getpid()), nil
 	}
-	say("ready")
-	if err := expectLine("go"); err != nil {
+	if err := ready(); err != nil {
 		return err
 	}
 	ctx := context.Background()

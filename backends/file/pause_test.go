@@ -27,8 +27,7 @@ func childHolder() error {
 		return err
 	}
 	defer closeRegion()
-	say("ready")
-	if err := expectLine("go"); err != nil {
+	if err := ready(); err != nil {
 		return err
 	}
 	v, err := dogpile.GetOrCreate(context.Background(), r, "paused", func(context.Context) (string, error) {
@@ -57,8 +56,7 @@ func childWaiter() error {
 		return err
 	}
 	defer closeRegion()
-	say("ready")
-	if err := expectLine("go"); err != nil {
+	if err := ready(); err != nil {
 		return err
 	}
 	done := make(chan struct{})

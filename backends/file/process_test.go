@@ -53,6 +53,12 @@ func expectLine(want string) error {
 	return nil
 }
 
+// ready tells the parent the child is ready and waits for its "go".
+func ready() error {
+	say("ready")
+	return expectLine("go")
+}
+
 // exitedOK fails the test unless c exits cleanly.
 func exitedOK(t testing.TB, c *testutil.Child) {
 	t.Helper()

@@ -79,8 +79,7 @@ func childSwapper() error {
 		return err
 	}
 	defer b.Close()
-	say("ready")
-	if err := expectLine("go"); err != nil {
+	if err := ready(); err != nil {
 		return err
 	}
 	ctx := context.Background()
