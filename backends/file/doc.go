@@ -119,8 +119,9 @@
 // the moment the holder releases the byte or dies, so a waiter reads the new
 // value at once rather than at its next poll. The kernel's wait cannot be
 // ended by a context: a Lock whose context ends returns at once, and the
-// wait it leaves behind releases the byte when it is granted. Past 64 such
-// waits in one process, Lock polls, from 1 ms backing off to 50 ms. Unlock by
+// wait it leaves behind releases the byte when it is granted. Past 64 keys
+// waited for so at once by one process (each wait holds an OS thread), Lock
+// polls, from 1 ms backing off to 50 ms. Unlock by
 // a value that does not hold the lock does nothing. Every process must name
 // the same lock file (see The file's name). A process that finds the lock
 // file replaced or removed — a rename over it, a cleaner deleting it —

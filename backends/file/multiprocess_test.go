@@ -395,9 +395,10 @@ func TestFB2OneCreatorAcrossProcesses(t *testing.T) {
 }
 
 // TestFB2KilledHolderReleasesLock: the process that holds the file lock and is
-// creating the value is SIGKILLed while the three others wait for the lock.
-// The OS releases the lock; one of the others creates the value and all get
-// it.
+// creating the value is SIGKILLed (it sends the signal to itself when told,
+// so that the test need not find out which process it is) while the three
+// others wait for the lock. The OS releases the lock; one of the others
+// creates the value and all get it.
 func TestFB2KilledHolderReleasesLock(t *testing.T) {
 	ctx := deadline(t, 60*time.Second)
 	kids, ev, count := runStampede(t, "kill", sameSpelling(filepath.Join(t.TempDir(), "c.db"), 4))
