@@ -139,8 +139,8 @@
 // and nobody else creates meanwhile. The locks of the network backends are
 // leases instead (they outlive a holder that died by at most their timeout,
 // so they must be renewed while a creation runs, and a holder that lost its
-// lease must be kept from writing). Here nothing needs renewing, and a
-// holder's write can only follow its hold.
+// lease must be kept from writing). Here nothing needs renewing, and a holder
+// writes only while it holds the lock.
 //
 // The mutex still writes the value it created through the lock (it is a
 // backend.Fenced): the write is refused, with lock.ErrLockLost, if the value
