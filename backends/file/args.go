@@ -9,9 +9,10 @@ import (
 )
 
 // argNames are the arguments the "file" backend takes.
-var argNames = []string{"filename", "rw_lockfile", "dogpile_lockfile", "max_size", "max_age", "busy_timeout"}
+var argNames = []string{"filename", "distributed_lock", "dogpile_lockfile", "rw_lockfile", "max_size", "max_age", "busy_timeout"}
 
-// fromArgs makes a backend from the seed's arguments.
+// fromArgs makes a backend from its arguments: Python's dbm backend's names,
+// and distributed_lock as the other backends take it.
 func fromArgs(a dogpile.Args) (dogpile.Backend, error) {
 	if err := a.Known(argNames...); err != nil {
 		return nil, err
@@ -21,12 +22,12 @@ func fromArgs(a dogpile.Args) (dogpile.Backend, error) {
 	if o.Filename, err = a.String("filename", ""); err != nil {
 		return nil, err
 	}
-	// rw_lockfile guarded the seed's dbm file against concurrent writers;
+	// rw_lockfile guarded Python's dbm file against concurrent writers;
 	// SQLite locks its own file, so a path or false is accepted and unused.
 	if _, _, err := lockfileArg(a, "rw_lockfile"); err != nil {
 		return nil, err
 	}
-	if o.LockFile, o.NoFileLock, err = lockfileArg(a, "dogpile_lockfile"); err != nil {
+	if o.LockFile, o.NoDistributedLock, err = lockArgs(a); err != nil {
 		return nil, err
 	}
 	if o.MaxSize, err = sizeArg(a, "max_size"); err != nil {
@@ -41,7 +42,32 @@ func fromArgs(a dogpile.Args) (dogpile.Backend, error) {
 	return New(o)
 }
 
-// lockfileArg reads a lock file argument as the seed takes it: a path, or
+// lockArgs reads the two switches of the lock: distributed_lock, as every
+// backend takes it (true by default here, as Python's dbm backend locks by
+// default), and dogpile_lockfile, Python's: a path, or false. They must not
+// disagree.
+func lockArgs(a dogpile.Args) (path string, off bool, err error) {
+	path, fileOff, err := lockfileArg(a, "dogpile_lockfile")
+	if err != nil {
+		return "", false, err
+	}
+	if !a.Has("distributed_lock") || a["distributed_lock"] == nil {
+		return path, fileOff, nil
+	}
+	on, err := a.Bool("distributed_lock", true)
+	if err != nil {
+		return "", false, err
+	}
+	switch {
+	case !on && path != "":
+		return "", false, &dogpile.ArgError{Name: "distributed_lock", Value: false, Reason: "it turns the lock off, and dogpile_lockfile names a lock file: give one or the other"}
+	case on && fileOff:
+		return "", false, &dogpile.ArgError{Name: "distributed_lock", Value: true, Reason: "it turns the lock on, and dogpile_lockfile=false turns it off: give one or the other"}
+	}
+	return path, !on, nil
+}
+
+// lockfileArg reads a lock file argument as Python's dbm backend takes it: a path, or
 // false to turn the lock off (true, like leaving it out, means the default
 // path).
 func lockfileArg(a dogpile.Args, name string) (path string, off bool, err error) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backends/file"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 var errNoCreate = errors.New("the benchmark key was missing")
@@ -93,7 +94,7 @@ func BenchmarkGetMulti10(b *testing.B) {
 }
 
 // childReader answers "go N" with N region hits and "done".
-func childReader(in stdinLines) error {
+func childReader() error {
 	fb, err := file.New(file.Options{Filename: os.Getenv(dbEnv)})
 	if err != nil {
 		return err
@@ -105,7 +106,11 @@ func childReader(in stdinLines) error {
 	}
 	ctx := context.Background()
 	say("ready")
-	for line := range in {
+	for {
+		line, err := testutil.ReadLine()
+		if err != nil {
+			return nil // the parent closed stdin: done
+		}
 		n, err := strconv.Atoi(strings.TrimPrefix(line, "go "))
 		if err != nil {
 			return fmt.Errorf("bad command %q", line)
@@ -117,7 +122,6 @@ func childReader(in stdinLines) error {
 		}
 		say("done")
 	}
-	return nil
 }
 
 // BenchmarkConcurrentRead4Processes is the read throughput of four processes
@@ -128,22 +132,21 @@ func BenchmarkConcurrentRead4Processes(b *testing.B) {
 	db := filepath.Join(b.TempDir(), "c.db")
 	fb := open(b, file.Options{Filename: db})
 	benchRegion(b, fb)
-	ctx := deadline(b, 5*time.Minute)
-	kids := make([]*child, procs)
+	kids := make([]*testutil.Child, procs)
 	for i := range procs {
-		kids[i] = startChild(b, fmt.Sprintf("reader %d", i), "reader", dbEnv+"="+db)
+		kids[i] = testutil.StartChild(b, "reader", dbEnv+"="+db)
 	}
 	for _, c := range kids {
-		c.expect(ctx, "ready")
+		c.Expect("ready", wait)
 	}
 	per := (b.N + procs - 1) / procs
 	b.ResetTimer()
 	start := time.Now()
 	for _, c := range kids {
-		c.send("go " + strconv.Itoa(per))
+		c.Send("go " + strconv.Itoa(per))
 	}
 	for _, c := range kids {
-		c.expect(ctx, "done")
+		c.Expect("done", 5*time.Minute)
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()

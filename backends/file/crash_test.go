@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile/backends/file"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // ---- FB3: a writer killed mid-write never corrupts the store ----
@@ -24,6 +25,7 @@ import (
 const (
 	seqEnv     = "DOGPILE_FILE_TEST_SEQ"
 	boundedEnv = "DOGPILE_FILE_TEST_BOUNDED"
+	acksEnv    = "DOGPILE_FILE_TEST_ACKS"
 
 	crashSingles = 32 // keys k0…k31, written one at a time
 	crashBatch   = 8  // keys b0…b7, always written together
@@ -118,7 +120,9 @@ func crashKeys() []string {
 }
 
 // childWriter runs operations from seq on until it is killed, saying each
-// one's number once it is committed.
+// one's number once it is committed, on stdout and in the acknowledgements
+// file: what it said just before the kill may never reach the parent's end
+// of the pipe, what it wrote to the file is there.
 func childWriter() error {
 	seq, err := strconv.Atoi(os.Getenv(seqEnv))
 	if err != nil {
@@ -132,13 +136,39 @@ func childWriter() error {
 	if err != nil {
 		return err
 	}
+	acks, err := os.OpenFile(os.Getenv(acksEnv), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
 	ctx := context.Background()
 	for ; ; seq++ {
 		if err := opFor(seq).run(ctx, b); err != nil {
 			return err
 		}
+		if _, err := fmt.Fprintf(acks, "%d\n", seq); err != nil {
+			return err
+		}
 		say("%d", seq)
 	}
+}
+
+// lastAck is the last operation the killed writer acknowledged in the file
+// acks, or -1.
+func lastAck(t *testing.T, acks string) int {
+	t.Helper()
+	data, err := os.ReadFile(acks)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	lines := strings.Fields(string(data))
+	if len(lines) == 0 {
+		return -1
+	}
+	n, err := strconv.Atoi(lines[len(lines)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // readStore checks the file as SQLite sees it, then opens it as a cache and
@@ -189,37 +219,27 @@ func readStore(t *testing.T, db string) map[string]int {
 // also land in evictions and vacuums; then the batch keys, written together,
 // must still agree.
 func TestFB3KilledWriterNeverCorrupts(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "crash.db")
+	dir := t.TempDir()
+	db := filepath.Join(dir, "crash.db")
 	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
 	model := map[string]int{}
 	seq := 0
 	const kills = 24
 	for round := range kills {
 		bounded := round%3 == 2
-		env := []string{dbEnv + "=" + db, seqEnv + "=" + strconv.Itoa(seq)}
+		acks := filepath.Join(dir, fmt.Sprintf("acks-%d", round))
+		env := []string{dbEnv + "=" + db, seqEnv + "=" + strconv.Itoa(seq), acksEnv + "=" + acks}
 		if bounded {
 			env = append(env, boundedEnv+"=1")
 		}
-		ctx := deadline(t, 30*time.Second)
-		w := startChild(t, fmt.Sprintf("writer %d", round), "writer", env...)
-		after := 1 + rnd.IntN(40)
-		last := seq - 1
-		for range after {
-			n, err := strconv.Atoi(w.next(ctx))
-			if err != nil {
+		w := testutil.StartChild(t, "writer", env...)
+		for range 1 + rnd.IntN(40) {
+			if _, err := strconv.Atoi(w.Next(wait)); err != nil {
 				t.Fatal(err)
 			}
-			last = n
 		}
-		if err := w.cmd.Process.Kill(); err != nil {
-			t.Fatal(err)
-		}
-		// Acknowledgements already in the pipe count too.
-		for line := range w.lines {
-			if n, err := strconv.Atoi(line); err == nil {
-				last = n
-			}
-		}
+		w.Kill()
+		last := max(seq-1, lastAck(t, acks))
 		for seq <= last {
 			opFor(seq).apply(model)
 			seq++

@@ -1,8 +1,9 @@
 // Package file is the "file" backend: a cache in one file on local disk,
 // shared safely by the goroutines of a process and by several processes on
 // one host, with a cross-process dogpile lock made of OS file locks. It is the
-// Go counterpart of the seed's dbm backend (registered aliases "dbm" and
-// "dogpile.cache.dbm") and the embedded default that needs no server.
+// Go counterpart of Python dogpile.cache's dbm backend (registered aliases
+// "dbm" and "dogpile.cache.dbm") and the embedded default that needs no
+// server.
 //
 // Import it for its side effect of registering the backend:
 //
@@ -46,19 +47,47 @@
 // or an SQLite database of another application, which it does not modify),
 // and creates the file's directory if needed.
 //
+// # The file's name
+//
+// A file can be reached by many paths: relative ones, symbolic links to it
+// or to a directory above it, paths through "..". New opens the cache file
+// by its one real name — absolute, every link resolved (a link whose target
+// does not exist yet creates the target), each ".." taken after the link
+// before it, as the OS takes it — and [Backend.Options] reports that name.
+// So every process, whatever spelling it is given, opens the same file with
+// the same write-ahead log and the same lock file beside it. A file with more
+// than one hard link is refused: hard links give one file two real names,
+// and SQLite, which keeps the write-ahead log beside the name a database is
+// opened by, would corrupt a file used through both. Renaming another file
+// over the cache file while processes have it open is, for SQLite, the same
+// mistake; do not.
+//
+// # Permissions
+//
+// The cache file, its -wal and -shm files and the lock file are created
+// readable and writable by their owner only (0600), and the directories New
+// creates, the per-user one of [DefaultPath] included, are 0700: a cache can
+// hold anything its callers compute. Files and directories that already
+// exist keep their modes, so a cache shared by the processes of several
+// users is prepared beforehand with the modes it needs (SQLite gives -wal and
+// -shm the mode of the cache file).
+//
 // # Arguments
 //
-// By the seed's names, as a configuration gives them:
+// By Python's names, as a configuration gives them, plus distributed_lock as
+// the other backends take it:
 //
 //   - filename (required): the path of the cache file. Beside it SQLite
 //     keeps filename-wal and filename-shm while the cache is in use.
-//   - dogpile_lockfile: the path of the dogpile lock file; by default
-//     filename + ".dogpile.lock". false turns the cross-process lock off: then,
-//     as in the seed, only callers within one process take turns creating a
-//     value ([Options].LockFile, [Options].NoFileLock).
-//   - rw_lockfile: in the seed, the lock file that kept readers and writers of
+//   - distributed_lock: true (the default) for the cross-process dogpile
+//     lock; false for none, as with the other backends: a region then elects
+//     one creator per key in each process ([Options].NoDistributedLock).
+//   - dogpile_lockfile: the path of the lock file; by default the cache
+//     file's real name + ".dogpile.lock" ([Options].LockFile). false turns the
+//     lock off, as distributed_lock=false does; the two must not disagree.
+//   - rw_lockfile: in Python, the lock file that kept readers and writers of
 //     the dbm file apart. SQLite locks its own file, so the argument (a path
-//     or false) is accepted, so that a seed configuration carries over, and
+//     or false) is accepted, so that a Python configuration carries over, and
 //     not used.
 //   - max_size: the most bytes of keys and values to keep, as a number or a
 //     string such as "64MiB" or "1GB"; 0 or absent means no bound
@@ -82,18 +111,54 @@
 // keys whose hashes collide, a chance of about one in 2^62, only take turns).
 //
 // On Linux the locks are open file description locks (F_OFD_SETLK); on other
-// Unix systems, classic POSIX record locks (F_SETLK). Either way the kernel
-// releases them when the holder's process exits or is killed, so a crashed
-// creator never leaves a key locked: another process takes the lock within
-// one poll. A process opens each lock file once and shares it among its
-// backends; holders within the process exclude each other through a table in
-// memory and wait for each other on a channel. TryLock never waits. The OS
-// offers no wait that a context can end, so Lock waiting for another process
-// polls, from 1 ms backing off to 50 ms, until it gets the lock or its
-// context ends. Unlock by a value that does not hold the lock does nothing.
-// Every process must name the same lock file, and it must not be deleted
-// while in use. On systems without fcntl locks (Windows), set
-// dogpile_lockfile=false.
+// Unix systems, classic POSIX record locks (F_SETLK). A process opens each
+// lock file once and shares it among its backends; holders within the
+// process exclude each other through a table in memory and wait for each
+// other on a channel. TryLock never waits. Lock waits for a holder in another
+// process in the kernel (the waiting form of the same lock), which wakes it
+// the moment the holder releases the byte or dies, so a waiter reads the new
+// value at once rather than at its next poll. The kernel's wait cannot be
+// ended by a context: a Lock whose context ends returns at once, and the
+// wait it leaves behind releases the byte when it is granted. Past 64 keys
+// waited for so at once by one process (each wait holds an OS thread), Lock
+// polls, from 1 ms backing off to 50 ms. Unlock by
+// a value that does not hold the lock does nothing. Every process must name
+// the same lock file (see The file's name). A process that finds the lock
+// file replaced or removed — a rename over it, a cleaner deleting it —
+// follows the name to the new file at its next attempt, so that it keeps
+// excluding the processes that opened the cache since. On systems without
+// fcntl locks (Windows), set distributed_lock=false.
+//
+// # Why the lock needs no lease
+//
+// A file lock belongs to the open file it was taken through and ends only
+// with it: when the holder unlocks, or its process exits or is killed and
+// the kernel closes its files. It has no timeout, so it cannot expire under
+// a holder that is slow or stalled — stopped by a debugger or SIGSTOP, a long
+// GC pause, a VM migration: the holder keeps the lock however long it takes,
+// and nobody else creates meanwhile. The locks of the network backends are
+// leases instead (they outlive a holder that died by at most their timeout,
+// so they must be renewed while a creation runs, and a holder that lost its
+// lease must be kept from writing). Here nothing needs renewing, and a holder
+// writes only while it holds the lock.
+//
+// The mutex still writes the value it created through the lock (it is a
+// backend.Fenced): the write is refused, with lock.ErrLockLost, if the value
+// no longer holds the lock (after Unlock), or if the lock file was removed or
+// replaced while it was held, the one way for its hold to stop excluding
+// others short of its process dying — processes that opened the cache since
+// lock the new file. The check and the write need not be one step, as a
+// lease's must: while the hold lasts, no one else can take it. A lock file on
+// a network file system (NFS) is another matter: its locks go through a lock
+// manager that may lose them when the server restarts; keep the cache file
+// and its lock file on a local disk.
+//
+// # Compare and swap
+//
+// [Backend.CompareAndSwap] replaces a value only if it is still what the
+// caller read, or stores one only if the key holds none, in one SQL
+// statement, and so atomically across every process using the file: a
+// region keeps its shared invalidation record with it (backend.Swapper).
 //
 // # Crashes
 //
@@ -106,8 +171,8 @@
 //
 // # Cleanup
 //
-// Without max_size or max_age the file grows with what is stored, as the
-// seed's dbm file does. With them, a cleanup runs when a backend opens the
+// Without max_size or max_age the file grows with what is stored, as
+// Python's dbm file does. With them, a cleanup runs when a backend opens the
 // file, and then after every 256 writes, or every max_size/8 bytes written,
 // through that backend (the write that crosses the line runs it, so no
 // background goroutine is needed). A cleanup is one write transaction: it

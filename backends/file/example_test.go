@@ -6,13 +6,14 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backends/file"
 )
 
-// A region on a cache file configured by the seed's argument names, as a
+// A region on a cache file configured by Python's argument names, as a
 // configuration file gives them. Every process that opens the same file
 // shares its values, and one creator runs per key across all of them.
 func Example() {
@@ -93,4 +94,48 @@ func ExampleDefaultPath() {
 		log.Fatal(err)
 	}
 	_ = region
+}
+
+// CompareAndSwap changes a value only if it is still the one read, across
+// every process using the file: here a counter that no concurrent increment
+// can lose.
+func ExampleBackend_CompareAndSwap() {
+	dir, err := os.MkdirTemp("", "dogpile-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	b, err := file.New(file.Options{Filename: filepath.Join(dir, "cache.db")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.Close()
+
+	ctx := context.Background()
+	increment := func() {
+		for {
+			old, found, err := b.Get(ctx, "visits")
+			if err != nil {
+				log.Fatal(err)
+			}
+			n := 0
+			if found {
+				n, _ = strconv.Atoi(string(old))
+			} else {
+				old = nil // nil: swap only if the key holds nothing
+			}
+			swapped, err := b.CompareAndSwap(ctx, "visits", old, []byte(strconv.Itoa(n+1)))
+			if err != nil {
+				log.Fatal(err)
+			}
+			if swapped {
+				return
+			}
+		}
+	}
+	increment()
+	increment()
+	v, _, _ := b.Get(ctx, "visits")
+	fmt.Println(string(v))
+	// Output: 2
 }

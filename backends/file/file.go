@@ -53,20 +53,22 @@ const (
 // Options configure a file backend. The zero value of every field but
 // Filename is a sensible default.
 type Options struct {
-	// Filename is the path of the cache file (the seed's filename). Its
-	// directory is created if missing. Beside it SQLite keeps Filename+"-wal"
-	// and Filename+"-shm" while the store is open.
+	// Filename is the path of the cache file (filename), by any spelling:
+	// the backend opens it by its real name (see the package documentation).
+	// Its directory is created if missing. Beside it SQLite keeps
+	// Filename+"-wal" and Filename+"-shm" while the store is open.
 	Filename string
 
-	// LockFile is the path of the dogpile lock file (the seed's
-	// dogpile_lockfile), which holds one byte-range lock per key; by default
-	// Filename+".dogpile.lock". Every process sharing the cache must use the
-	// same lock file.
+	// LockFile is the path of the dogpile lock file (dogpile_lockfile),
+	// which holds one byte-range lock per key; by default the cache file's
+	// path with ".dogpile.lock" added. Every process sharing the cache must
+	// use the same lock file.
 	LockFile string
-	// NoFileLock turns the cross-process mutex off (dogpile_lockfile=false):
-	// then, as in the seed, only callers in one process take turns creating a
-	// value, and each process may run its own creator for a key.
-	NoFileLock bool
+	// NoDistributedLock turns the cross-process lock off
+	// (distributed_lock=false, or dogpile_lockfile=false): the backend then
+	// has no mutex, and, as with the other backends without their
+	// distributed lock, a region elects one creator per key in each process.
+	NoDistributedLock bool
 
 	// MaxSize bounds the bytes of keys and values kept in the store
 	// (max_size); 0 means no bound. Past it, the least recently written
@@ -85,10 +87,10 @@ type Options struct {
 }
 
 // Backend is a cache in one SQLite file on local disk, shared safely by the
-// goroutines of a process and by several processes on the host. It implements
-// dogpile.Backend, backend.Multi and backend.Locking, and
-// io.Closer. Make one with [New] or by the name "file" (alias "dbm",
-// "dogpile.cache.dbm").
+// goroutines of a process and by several processes on the host. It
+// implements dogpile.Backend, backend.Multi, backend.Locking (its mutexes
+// are backend.Fenced), backend.Swapper and io.Closer. Make one with [New] or
+// by the name "file" (alias "dbm", "dogpile.cache.dbm").
 type Backend struct {
 	opts Options          // with defaults filled in and paths absolute
 	now  func() time.Time // time.Now, but for tests
@@ -98,12 +100,14 @@ type Backend struct {
 	get *sql.Stmt
 	set *sql.Stmt
 	del *sql.Stmt
+	// CompareAndSwap's statements: insert if absent, replace if unchanged.
+	casAbsent *sql.Stmt
+	casSame   *sql.Stmt
 
 	multiMu  sync.Mutex
 	getMulti map[int]*sql.Stmt // GetMulti's statement by number of keys, up to multiCached
 
-	locks *lockFile  // nil with NoFileLock
-	local lock.Local // the in-process mutex used with NoFileLock
+	locks *lockFile // nil with NoDistributedLock
 
 	// Write accounting for the next cleanup (only with MaxSize or MaxAge).
 	writes   atomic.Int64
@@ -117,11 +121,13 @@ type Backend struct {
 var (
 	_ backend.Multi   = (*Backend)(nil)
 	_ backend.Locking = (*Backend)(nil)
+	_ backend.Swapper = (*Backend)(nil)
 )
 
 // DefaultPath returns the per-user cache file that the command-line tool uses
 // when it is given no configuration: dogpile/cache.db in os.UserCacheDir (on
-// Linux $XDG_CACHE_HOME or ~/.cache).
+// Linux $XDG_CACHE_HOME or ~/.cache). New creates the directories it needs
+// there with mode 0700.
 func DefaultPath() (string, error) {
 	dir, err := os.UserCacheDir()
 	if err != nil {
@@ -131,7 +137,8 @@ func DefaultPath() (string, error) {
 }
 
 // New opens (creating if needed) the cache file opts.Filename. It fails if
-// the file is not a dogpile cache (another SQLite database, or not SQLite).
+// the file is not a dogpile cache (another SQLite database, or not SQLite),
+// or has more than one hard link.
 func New(opts Options) (*Backend, error) {
 	if opts.Filename == "" {
 		return nil, &dogpile.ArgError{Name: "filename", Reason: "required: the path of the cache file"}
@@ -148,24 +155,27 @@ func New(opts Options) (*Backend, error) {
 	if opts.BusyTimeout == 0 {
 		opts.BusyTimeout = defaultBusyTimeout
 	}
-	abs, err := filepath.Abs(opts.Filename)
+	// The file's one name, so that every spelling of it shares one
+	// write-ahead log and one lock file (see realPath).
+	name, err := realPath(opts.Filename)
 	if err != nil {
-		return nil, &dogpile.ArgError{Name: "filename", Value: opts.Filename, Reason: err.Error()}
+		return nil, fmt.Errorf("file: the cache file %s: %w", opts.Filename, err)
 	}
-	opts.Filename = abs
-	if !opts.NoFileLock {
+	opts.Filename = name
+	if !opts.NoDistributedLock {
 		if !fileLocksSupported {
-			return nil, &dogpile.ArgError{Name: "dogpile_lockfile", Reason: "this OS has no byte-range file locks that this backend can use; set dogpile_lockfile=false (Options.NoFileLock)"}
+			return nil, &dogpile.ArgError{Name: "distributed_lock", Reason: "this OS has no byte-range file locks that this backend can use; set distributed_lock=false (Options.NoDistributedLock)"}
 		}
-		if opts.LockFile == "" {
-			opts.LockFile = abs + ".dogpile.lock"
+		lockName := name + ".dogpile.lock"
+		if opts.LockFile != "" {
+			if lockName, err = realPath(opts.LockFile); err != nil {
+				return nil, fmt.Errorf("file: the dogpile lock file %s: %w", opts.LockFile, err)
+			}
 		}
-		if opts.LockFile, err = filepath.Abs(opts.LockFile); err != nil {
-			return nil, &dogpile.ArgError{Name: "dogpile_lockfile", Value: opts.LockFile, Reason: err.Error()}
-		}
+		opts.LockFile = lockName
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-		return nil, fmt.Errorf("file: create the directory of %s: %w", abs, err)
+	if err := createFile(name); err != nil {
+		return nil, err
 	}
 
 	b := &Backend{opts: opts, now: time.Now}
@@ -238,7 +248,18 @@ func (b *Backend) open() error {
 	if b.del, err = b.wdb.PrepareContext(ctx, `DELETE FROM cache WHERE key = ?`); err != nil {
 		return b.fail("open", err)
 	}
-	if !b.opts.NoFileLock {
+	// An entry older than max_age is absent, as for Get: the insert
+	// replaces it.
+	if b.casAbsent, err = b.wdb.PrepareContext(ctx, `INSERT INTO cache (key, written, size, value) VALUES (?, ?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET written = excluded.written, size = excluded.size, value = excluded.value
+		WHERE cache.written < ?`); err != nil {
+		return b.fail("open", err)
+	}
+	if b.casSame, err = b.wdb.PrepareContext(ctx, `UPDATE cache SET written = ?, size = ?, value = ?
+		WHERE key = ? AND value = ? AND written >= ?`); err != nil {
+		return b.fail("open", err)
+	}
+	if !b.opts.NoDistributedLock {
 		if b.locks, err = openLockFile(b.opts.LockFile); err != nil {
 			return fmt.Errorf("file: open the dogpile lock file: %w", err)
 		}
@@ -358,7 +379,7 @@ func (b *Backend) fail(op string, err error) error {
 }
 
 // Options returns the backend's options, with defaults filled in and paths
-// made absolute.
+// resolved to the real names of the files.
 func (b *Backend) Options() Options { return b.opts }
 
 // cutoff is the oldest write time a read accepts.
@@ -397,6 +418,38 @@ func (b *Backend) Set(ctx context.Context, key string, value []byte) error {
 	}
 	b.wrote(ctx, 1, size)
 	return nil
+}
+
+// CompareAndSwap stores new under key if key holds old, or holds nothing
+// when old is nil (an empty old is an empty value, not nothing), and reports
+// whether it did. It is one SQL statement, so one transaction: the
+// comparison and the write are atomic across every process using the file.
+// An entry older than max_age holds nothing, as for Get.
+func (b *Backend) CompareAndSwap(ctx context.Context, key string, old, new []byte) (bool, error) {
+	if new == nil {
+		new = []byte{}
+	}
+	size := int64(len(key) + len(new))
+	now, cutoff := b.now().UnixNano(), b.cutoff()
+	var res sql.Result
+	var err error
+	if old == nil {
+		res, err = b.casAbsent.ExecContext(ctx, key, now, size, new, cutoff)
+	} else {
+		res, err = b.casSame.ExecContext(ctx, now, size, new, key, old, cutoff)
+	}
+	if err != nil {
+		return false, b.fail("compare_and_swap", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, b.fail("compare_and_swap", err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	b.wrote(ctx, 1, size)
+	return true, nil
 }
 
 // Delete removes key.
@@ -552,18 +605,19 @@ func (b *Backend) DeleteMulti(ctx context.Context, keys []string) error {
 
 // Mutex returns a would-be holder of key's cross-process lock: a byte-range
 // lock in the dogpile lock file, released by the OS if the holder's process
-// dies. With NoFileLock it is an in-process mutex.
+// dies. With NoDistributedLock it is nil: the backend has no mutex.
 func (b *Backend) Mutex(key string) lock.Mutex {
 	if b.locks == nil {
-		return b.local.Mutex(key)
+		return nil
 	}
-	return &fileMutex{lf: b.locks, key: key, off: keyOffset(key)}
+	return &fileMutex{b: b, lf: b.locks, key: key, off: keyOffset(key)}
 }
 
 // Close closes the store and this backend's hold on the lock file. Unlock
 // the backend's mutexes first: a lock still held stays held until every
 // backend of the process using the lock file is closed, or the process
-// exits. Close is safe to call more than once.
+// exits. A wait in the OS left by a Lock that gave up ends when the other
+// process releases the lock. Close is safe to call more than once.
 func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
 		var errs []error
@@ -573,7 +627,7 @@ func (b *Backend) Close() error {
 		}
 		b.getMulti = nil
 		b.multiMu.Unlock()
-		for _, s := range []*sql.Stmt{b.get, b.set, b.del} {
+		for _, s := range []*sql.Stmt{b.get, b.set, b.del, b.casAbsent, b.casSame} {
 			if s != nil {
 				errs = append(errs, s.Close())
 			}

@@ -55,13 +55,13 @@ func TestFB1ConformanceBounded(t *testing.T) {
 	})
 }
 
-// TestFB1ConformanceNoFileLock runs the suite with the file lock turned off
-// (dogpile_lockfile=false).
-func TestFB1ConformanceNoFileLock(t *testing.T) {
-	dogpiletest.TestBackend(t, func(t *testing.T) dogpile.Backend { return open(t, file.Options{NoFileLock: true}) })
+// TestFB1ConformanceNoDistributedLock runs the suite with the file lock
+// turned off (distributed_lock=false).
+func TestFB1ConformanceNoDistributedLock(t *testing.T) {
+	dogpiletest.TestBackend(t, func(t *testing.T) dogpile.Backend { return open(t, file.Options{NoDistributedLock: true}) })
 }
 
-// TestRegisteredNames checks the name "file" and the seed's aliases.
+// TestRegisteredNames checks the name "file" and Python's aliases.
 func TestRegisteredNames(t *testing.T) {
 	for _, name := range []string{"file", "dbm", "dogpile.cache.dbm"} {
 		b, err := dogpile.NewBackend(name, dogpile.Args{"filename": filepath.Join(t.TempDir(), "c.db")})
@@ -149,33 +149,99 @@ func TestFB2LockWaitersInProcess(t *testing.T) {
 	}
 }
 
-// TestNoFileLockIsPerProcess: with dogpile_lockfile=false two backends of
-// one file do not exclude each other (as in the seed, only the in-process
-// lock applies) and no lock file is made.
-func TestNoFileLockIsPerProcess(t *testing.T) {
+// TestDistributedLockOff: distributed_lock=false, as for the other
+// backends, and Python's dogpile_lockfile=false, leave the backend without a
+// mutex (a region then elects one creator per process) and make no lock
+// file; the two switches must agree.
+func TestDistributedLockOff(t *testing.T) {
 	dir := t.TempDir()
-	args := dogpile.Args{"filename": filepath.Join(dir, "c.db"), "dogpile_lockfile": false}
-	var ms []lock.Mutex
-	for range 2 {
+	db := filepath.Join(dir, "c.db")
+	for _, args := range []dogpile.Args{
+		{"filename": db, "distributed_lock": false},
+		{"filename": db, "distributed_lock": "false"},
+		{"filename": db, "dogpile_lockfile": false},
+		{"filename": db, "distributed_lock": false, "dogpile_lockfile": false},
+	} {
 		b, err := dogpile.NewBackend("file", args)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%v: %v", args, err)
 		}
-		defer b.(*file.Backend).Close()
-		ms = append(ms, b.(backend.Locking).Mutex("k"))
-	}
-	ctx := context.Background()
-	for i, m := range ms {
-		if ok, err := m.TryLock(ctx); !ok || err != nil {
-			t.Fatalf("backend %d: TryLock = %v, %v", i, ok, err)
+		if m := b.(backend.Locking).Mutex("k"); m != nil {
+			t.Errorf("%v: Mutex = %T; want none", args, m)
 		}
+		if !b.(*file.Backend).Options().NoDistributedLock {
+			t.Errorf("%v: NoDistributedLock is not set", args)
+		}
+		b.(*file.Backend).Close()
 	}
-	if _, err := os.Stat(filepath.Join(dir, "c.db.dogpile.lock")); !os.IsNotExist(err) {
-		t.Fatalf("a lock file was made with dogpile_lockfile=false (%v)", err)
+	if _, err := os.Stat(db + ".dogpile.lock"); !os.IsNotExist(err) {
+		t.Fatalf("a lock file was made with the lock off (%v)", err)
+	}
+
+	on, err := dogpile.NewBackend("file", dogpile.Args{"filename": db, "distributed_lock": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer on.(*file.Backend).Close()
+	if on.(backend.Locking).Mutex("k") == nil || on.(*file.Backend).Options().LockFile != db+".dogpile.lock" {
+		t.Fatalf("distributed_lock=true: no mutex, or lock file %q", on.(*file.Backend).Options().LockFile)
+	}
+
+	for _, args := range []dogpile.Args{
+		{"filename": db, "distributed_lock": false, "dogpile_lockfile": filepath.Join(dir, "locks")},
+		{"filename": db, "distributed_lock": true, "dogpile_lockfile": false},
+		{"filename": db, "distributed_lock": "sometimes"},
+	} {
+		_, err := dogpile.NewBackend("file", args)
+		var ae *dogpile.ArgError
+		if !errors.As(err, &ae) || ae.Name != "distributed_lock" {
+			t.Errorf("%v: %v; want an ArgError naming distributed_lock", args, err)
+		}
 	}
 }
 
-// TestArguments checks the seed's argument names and the values
+// TestNoDistributedLockIsPerProcess: with the lock off, a region elects one
+// creator per key in each process, so two processes (here two regions on
+// two backends) each create while the other is creating.
+func TestNoDistributedLockIsPerProcess(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "c.db")
+	ctx := context.Background()
+	started := make(chan struct{}, 2)
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	var got [2]string
+	for i := range 2 {
+		b := open(t, file.Options{Filename: db, NoDistributedLock: true})
+		r, err := dogpile.NewRegion().ConfigureBackend(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], _ = dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (string, error) {
+				started <- struct{}{}
+				<-release
+				return fmt.Sprint("region ", i), nil
+			})
+		}()
+	}
+	for range 2 { // both creators run at once
+		select {
+		case <-started:
+		case <-time.After(wait):
+			close(release)
+			t.Fatal("one region's creator waited for the other's: a lock across backends was taken")
+		}
+	}
+	close(release)
+	wg.Wait()
+	if got[0] != "region 0" || got[1] != "region 1" {
+		t.Fatalf("the regions got %q", got)
+	}
+}
+
+// TestArguments checks Python's argument names and the values
 // configuration files give them.
 func TestArguments(t *testing.T) {
 	dir := t.TempDir()
@@ -185,10 +251,10 @@ func TestArguments(t *testing.T) {
 		want func(o file.Options) bool
 	}{
 		{dogpile.Args{"filename": db}, func(o file.Options) bool {
-			return o.LockFile == db+".dogpile.lock" && !o.NoFileLock && o.MaxSize == 0 && o.MaxAge == 0 && o.BusyTimeout == 5*time.Second
+			return o.LockFile == db+".dogpile.lock" && !o.NoDistributedLock && o.MaxSize == 0 && o.MaxAge == 0 && o.BusyTimeout == 5*time.Second
 		}},
 		{dogpile.Args{"filename": db, "dogpile_lockfile": filepath.Join(dir, "locks")}, func(o file.Options) bool { return o.LockFile == filepath.Join(dir, "locks") }},
-		{dogpile.Args{"filename": db, "dogpile_lockfile": "false"}, func(o file.Options) bool { return o.NoFileLock }},
+		{dogpile.Args{"filename": db, "dogpile_lockfile": "false"}, func(o file.Options) bool { return o.NoDistributedLock }},
 		{dogpile.Args{"filename": db, "dogpile_lockfile": true}, func(o file.Options) bool { return o.LockFile == db+".dogpile.lock" }},
 		{dogpile.Args{"filename": db, "rw_lockfile": false}, func(file.Options) bool { return true }},
 		{dogpile.Args{"filename": db, "rw_lockfile": filepath.Join(dir, "rw")}, func(file.Options) bool { return true }},

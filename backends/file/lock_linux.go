@@ -8,4 +8,7 @@ import "golang.org/x/sys/unix"
 // and later): they belong to the open file, not to the process, so closing
 // some other descriptor of the lock file never drops them, and the kernel
 // still releases them when the process exits or is killed.
-const lockCmd = unix.F_OFD_SETLK
+const (
+	lockCmd     = unix.F_OFD_SETLK
+	lockWaitCmd = unix.F_OFD_SETLKW
+)

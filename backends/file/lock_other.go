@@ -8,9 +8,9 @@ import (
 )
 
 // fileLocksSupported: this package knows no byte-range locks on this OS, so
-// New asks for dogpile_lockfile=false (Options.NoFileLock).
+// New asks for distributed_lock=false (Options.NoDistributedLock).
 const fileLocksSupported = false
 
-func rangeLock(*os.File, int64, bool) (bool, error) {
+func rangeLock(*os.File, int64, bool, bool) (bool, error) {
 	return false, errors.New("byte-range file locks are not supported on this OS")
 }

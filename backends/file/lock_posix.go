@@ -9,4 +9,7 @@ import "golang.org/x/sys/unix"
 // them when the process closes any descriptor of the file, which is why a
 // process opens each lock file once (see lockFiles) and keeps it open while
 // any backend uses it.
-const lockCmd = unix.F_SETLK
+const (
+	lockCmd     = unix.F_SETLK
+	lockWaitCmd = unix.F_SETLKW
+)

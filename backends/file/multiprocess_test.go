@@ -16,6 +16,7 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backends/file"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/lock"
 )
 
@@ -25,6 +26,8 @@ const (
 	indexEnv = "DOGPILE_FILE_TEST_INDEX"
 	modeEnv  = "DOGPILE_FILE_TEST_MODE"
 	countEnv = "DOGPILE_FILE_TEST_COUNT"
+	chdirEnv = "DOGPILE_FILE_TEST_CHDIR"
+	keysEnv  = "DOGPILE_FILE_TEST_KEYS"
 )
 
 // ---- FB1: several processes read and write one store at once ----
@@ -54,7 +57,7 @@ func rwAllKeys() []string {
 
 // childReadWrite writes its own keys while reading everyone's, then waits
 // until it sees every process's keys.
-func childReadWrite(in stdinLines) error {
+func childReadWrite() error {
 	idx, err := strconv.Atoi(os.Getenv(indexEnv))
 	if err != nil {
 		return err
@@ -65,8 +68,7 @@ func childReadWrite(in stdinLines) error {
 		return err
 	}
 	defer b.Close()
-	say("ready")
-	if err := in.expect("go"); err != nil {
+	if err := ready(); err != nil {
 		return err
 	}
 	ctx := context.Background()
@@ -134,24 +136,23 @@ func childReadWrite(in stdinLines) error {
 // process's writes.
 func TestFB1SeveralProcesses(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "shared.db")
-	ctx := deadline(t, 60*time.Second)
-	var kids []*child
+	var kids []*testutil.Child
 	for i := range rwProcs {
-		kids = append(kids, startChild(t, fmt.Sprintf("process %d", i), "rw", dbEnv+"="+db, indexEnv+"="+strconv.Itoa(i)))
+		kids = append(kids, testutil.StartChild(t, "rw", dbEnv+"="+db, indexEnv+"="+strconv.Itoa(i)))
 	}
 	for _, c := range kids {
-		c.expect(ctx, "ready")
+		c.Expect("ready", wait)
 	}
 	for _, c := range kids {
-		c.send("go")
+		c.Send("go")
 	}
 	for _, c := range kids {
-		c.expect(ctx, "ok")
-		c.wait(ctx)
+		c.Expect("ok", wait)
+		exitedOK(t, c)
 	}
 	b := open(t, file.Options{Filename: db})
 	all := rwAllKeys()
-	vs, err := b.GetMulti(ctx, all)
+	vs, err := b.GetMulti(context.Background(), all)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,12 +205,25 @@ func countLines(path string) (int, error) {
 	return bytes.Count(data, []byte("\n")), nil
 }
 
+// openChildBackend opens the file backend a child names in its environment:
+// $DOGPILE_FILE_TEST_DB, relative to $DOGPILE_FILE_TEST_CHDIR if that is set.
+func openChildBackend(o file.Options) (*file.Backend, error) {
+	if dir := os.Getenv(chdirEnv); dir != "" {
+		if err := os.Chdir(dir); err != nil {
+			return nil, err
+		}
+	}
+	o.Filename = os.Getenv(dbEnv)
+	return file.New(o)
+}
+
 // childStampede runs 50 goroutines that GetOrCreate one cold key. The creator
-// says "creating"; in mode "once" it then waits for the parent's "finish", in
-// mode "kill" the first creator of all processes hangs until it is killed.
-func childStampede(in stdinLines) error {
+// waits for the parent's "finish"; in mode "kill" the first creator of all
+// processes then kills itself (SIGKILL, as a crash would) while holding the
+// lock.
+func childStampede() error {
 	mode, countPath := os.Getenv(modeEnv), os.Getenv(countEnv)
-	b, err := file.New(file.Options{Filename: os.Getenv(dbEnv)})
+	b, err := openChildBackend(file.Options{})
 	if err != nil {
 		return err
 	}
@@ -224,19 +238,15 @@ func childStampede(in stdinLines) error {
 			return "", err
 		}
 		say("creating")
-		switch {
-		case mode == "once":
-			if err := in.expect("finish"); err != nil {
-				return "", err
-			}
-		case mode == "kill" && n == 1:
-			<-ctx.Done() // until the parent kills this process
-			return "", errors.New("the first creator was not killed")
+		if err := expectLine("finish"); err != nil {
+			return "", err
+		}
+		if mode == "kill" && n == 1 {
+			killSelf()
 		}
 		return fmt.Sprintf("made-by-%d", os.Getpid()), nil
 	}
-	say("ready")
-	if err := in.expect("go"); err != nil {
+	if err := ready(); err != nil {
 		return err
 	}
 	ctx := context.Background()
@@ -266,15 +276,31 @@ func childStampede(in stdinLines) error {
 	return nil
 }
 
+// killSelf ends this process with SIGKILL, as a crash would: nothing runs
+// after it, and the OS releases the process's file locks.
+func killSelf() {
+	if p, err := os.FindProcess(os.Getpid()); err == nil {
+		p.Kill() //nolint:errcheck // there is nothing after it
+	}
+	time.Sleep(time.Hour) // until the signal lands
+}
+
+// spelling is how one child names the shared cache file.
+type spelling struct {
+	name  string
+	db    string // the path it opens
+	chdir string // the directory it runs in, when db is relative
+}
+
 type event struct {
 	proc int
 	line string
 }
 
 // forward sends c's lines to ev until c says "ok …" or exits, leaving the
-// rest (its exit) to c.wait.
-func forward(proc int, c *child, ev chan<- event) {
-	for line := range c.lines {
+// rest (its exit) to the test.
+func forward(proc int, c *testutil.Child, ev chan<- event) {
+	for line := range c.Lines() {
 		ev <- event{proc, line}
 		if strings.HasPrefix(line, "ok ") {
 			return
@@ -283,35 +309,42 @@ func forward(proc int, c *child, ev chan<- event) {
 	ev <- event{proc, "exited"}
 }
 
-// runStampede starts 4 stampeding processes and returns them, their events,
-// and the side file that counts creator runs.
-func runStampede(t *testing.T, ctx context.Context, mode string) ([]*child, chan event, string) {
-	dir := t.TempDir()
-	db, count := filepath.Join(dir, "c.db"), filepath.Join(dir, "creators")
-	var kids []*child
-	for i := range 4 {
-		kids = append(kids, startChild(t, fmt.Sprintf("process %d", i), "stampede", dbEnv+"="+db, modeEnv+"="+mode, countEnv+"="+count))
+// runStampede starts a stampeding process for each spelling of one file and
+// returns them, their events, and the side file that counts creator runs.
+func runStampede(t *testing.T, mode string, names []spelling) ([]*testutil.Child, chan event, string) {
+	count := filepath.Join(t.TempDir(), "creators")
+	var kids []*testutil.Child
+	for _, n := range names {
+		kids = append(kids, testutil.StartChild(t, "stampede", dbEnv+"="+n.db, chdirEnv+"="+n.chdir, modeEnv+"="+mode, countEnv+"="+count))
 	}
 	for _, c := range kids {
-		c.expect(ctx, "ready")
+		c.Expect("ready", wait)
 	}
 	ev := make(chan event, 64)
 	for i, c := range kids {
 		go forward(i, c, ev)
 	}
 	for _, c := range kids {
-		c.send("go")
+		c.Send("go")
 	}
 	return kids, ev, count
 }
 
-// TestFB2OneCreatorAcrossProcesses: 4 processes × 50 goroutines ask for one
-// cold key of one file. The creator is held until every process has started
-// waiting for the file lock; then it finishes, and the creator has run once in
-// total while all 200 callers get its value.
-func TestFB2OneCreatorAcrossProcesses(t *testing.T) {
+// sameSpelling is n processes that all name db.
+func sameSpelling(db string, n int) []spelling {
+	s := make([]spelling, n)
+	for i := range s {
+		s[i] = spelling{name: db, db: db}
+	}
+	return s
+}
+
+// oneCreator runs the stampede of TestFB2OneCreatorAcrossProcesses over the
+// given spellings of one file.
+func oneCreator(t *testing.T, names []spelling) {
+	t.Helper()
 	ctx := deadline(t, 60*time.Second)
-	kids, ev, count := runStampede(t, ctx, "once")
+	kids, ev, count := runStampede(t, "once", names)
 	creator, finished := -1, false
 	waiting := map[int]bool{}
 	values := map[int]string{}
@@ -327,21 +360,21 @@ func TestFB2OneCreatorAcrossProcesses(t *testing.T) {
 			waiting[e.proc] = true
 		case e.line == "creating":
 			if creator >= 0 {
-				t.Fatalf("process %d ran a second creator (the first was process %d)", e.proc, creator)
+				t.Fatalf("process %d (%s) ran a second creator (the first was process %d, %s)", e.proc, names[e.proc].name, creator, names[creator].name)
 			}
 			creator = e.proc
 		case strings.HasPrefix(e.line, "ok "):
 			values[e.proc] = strings.TrimPrefix(e.line, "ok ")
 		default:
-			t.Fatalf("process %d: unexpected %q (stderr: %s)", e.proc, e.line, kids[e.proc].stderr())
+			t.Fatalf("process %d: unexpected %q", e.proc, e.line)
 		}
 		if creator >= 0 && len(waiting) == len(kids) && !finished {
-			kids[creator].send("finish")
+			kids[creator].Send("finish")
 			finished = true
 		}
 	}
 	for _, c := range kids {
-		c.wait(ctx)
+		exitedOK(t, c)
 	}
 	for p, v := range values {
 		if v != values[creator] {
@@ -349,17 +382,26 @@ func TestFB2OneCreatorAcrossProcesses(t *testing.T) {
 		}
 	}
 	if n, err := countLines(count); err != nil || n != 1 {
-		t.Fatalf("the creator ran %d times (%v) across 4 processes × %d goroutines; want 1", n, err, stampedeGoroutines)
+		t.Fatalf("the creator ran %d times (%v) across %d processes × %d goroutines; want 1", n, err, len(kids), stampedeGoroutines)
 	}
 }
 
+// TestFB2OneCreatorAcrossProcesses: 4 processes × 50 goroutines ask for one
+// cold key of one file. The creator is held until every process has started
+// waiting for the file lock; then it finishes, and the creator has run once in
+// total while all 200 callers get its value.
+func TestFB2OneCreatorAcrossProcesses(t *testing.T) {
+	oneCreator(t, sameSpelling(filepath.Join(t.TempDir(), "c.db"), 4))
+}
+
 // TestFB2KilledHolderReleasesLock: the process that holds the file lock and is
-// creating the value is SIGKILLed while the three others wait for the lock.
-// The OS releases the lock; one of the others creates the value and all get
-// it.
+// creating the value is SIGKILLed (it sends the signal to itself when told,
+// so that the test need not find out which process it is) while the three
+// others wait for the lock. The OS releases the lock; one of the others
+// creates the value and all get it.
 func TestFB2KilledHolderReleasesLock(t *testing.T) {
 	ctx := deadline(t, 60*time.Second)
-	kids, ev, count := runStampede(t, ctx, "kill")
+	kids, ev, count := runStampede(t, "kill", sameSpelling(filepath.Join(t.TempDir(), "c.db"), 4))
 	creators := []int{}
 	killed := -1
 	waiting := map[int]bool{}
@@ -376,25 +418,30 @@ func TestFB2KilledHolderReleasesLock(t *testing.T) {
 			waiting[e.proc] = true
 		case e.line == "creating":
 			creators = append(creators, e.proc)
+			if len(creators) > 1 {
+				kids[e.proc].Send("finish")
+			}
 		case strings.HasPrefix(e.line, "ok "):
 			values[e.proc] = strings.TrimPrefix(e.line, "ok ")
-		case e.line == "exited" && e.proc == killed:
+		case e.line == "exited" && len(creators) > 0 && e.proc == creators[0]:
+			killed = e.proc
 		default:
-			t.Fatalf("process %d: unexpected %q (stderr: %s)", e.proc, e.line, kids[e.proc].stderr())
+			t.Fatalf("process %d: unexpected %q", e.proc, e.line)
 		}
 		if len(creators) == 1 && len(waiting) == len(kids) && killed < 0 {
-			killed = creators[0]
-			if err := kids[killed].cmd.Process.Kill(); err != nil {
-				t.Fatal(err)
-			}
+			kids[creators[0]].Send("finish") // it kills itself while holding the lock
+			killed = -2
 		}
 	}
-	if len(creators) != 2 {
-		t.Fatalf("creators ran in processes %v; want the killed one and then exactly one other", creators)
+	if len(creators) != 2 || killed != creators[0] {
+		t.Fatalf("creators ran in processes %v (process %d exited); want the killed one and then exactly one other", creators, killed)
+	}
+	if err := kids[killed].Wait(wait); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("the first creator's process exited with %v; want killed", err)
 	}
 	for p, c := range kids {
 		if p != killed {
-			c.wait(ctx)
+			exitedOK(t, c)
 		}
 	}
 	for p, v := range values {
@@ -405,4 +452,10 @@ func TestFB2KilledHolderReleasesLock(t *testing.T) {
 	if n, err := countLines(count); err != nil || n != 2 {
 		t.Fatalf("the creator ran %d times (%v); want 2 (the killed run and one more)", n, err)
 	}
+}
+
+func deadline(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
 }

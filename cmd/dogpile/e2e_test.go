@@ -307,7 +307,7 @@ arguments.password = "${REDIS_PASSWORD}"
 [cache.local]
 backend = "file"
 arguments.filenme = "@DIR@/cache.db"
-`, "dogpile: @FILE@:4: cache.local.arguments.filenme: the file backend has no argument \"filenme\"; did you mean cache.local.arguments.filename? (its arguments: busy_timeout, dogpile_lockfile, filename, max_age, max_size, rw_lockfile)\n"},
+`, "dogpile: @FILE@:4: cache.local.arguments.filenme: the file backend has no argument \"filenme\"; did you mean cache.local.arguments.filename? (its arguments: busy_timeout, distributed_lock, dogpile_lockfile, filename, max_age, max_size, rw_lockfile)\n"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := writeConfig(t, c.file, c.text)

@@ -320,7 +320,7 @@ cahce.local.backend = memory
 [cache.local]
 backend = "file"
 arguments.filenme = "x.db"
-`, `@FILE@:4: cache.local.arguments.filenme: the file backend has no argument "filenme"; did you mean cache.local.arguments.filename? (its arguments: busy_timeout, dogpile_lockfile, filename, max_age, max_size, rw_lockfile)`, dogpile.ErrInvalidArgument},
+`, `@FILE@:4: cache.local.arguments.filenme: the file backend has no argument "filenme"; did you mean cache.local.arguments.filename? (its arguments: busy_timeout, distributed_lock, dogpile_lockfile, filename, max_age, max_size, rw_lockfile)`, dogpile.ErrInvalidArgument},
 		{"unknown key", "dogpile.toml", `
 [cache.local]
 backend = "memory"

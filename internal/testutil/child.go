@@ -131,6 +131,11 @@ func (c *Child) Expect(want string, timeout time.Duration) {
 	}
 }
 
+// Lines is the child's output, line by line, closed once it has exited: for
+// a test that waits on several children at once (a select over their
+// lines). Next and Expect read from the same lines.
+func (c *Child) Lines() <-chan string { return c.lines }
+
 // Wait waits for the child to exit and returns its exit error (nil for a
 // clean exit).
 func (c *Child) Wait(timeout time.Duration) error {
