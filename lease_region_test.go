@@ -30,6 +30,15 @@ func newLeaseStore() *leaseStore {
 
 func (s *leaseStore) Mutex(key string) lock.Mutex { return &leaseHolder{s: s, key: key} }
 
+// Set writes a creation's value (its ctx holds one of our mutexes for the
+// key) through the fence, as a backend.Fenced backend does.
+func (s *leaseStore) Set(ctx context.Context, key string, value []byte) error {
+	if h, ok := lock.Held(ctx, key).(*leaseHolder); ok && h.s == s {
+		return h.SetFenced(ctx, key, value)
+	}
+	return s.storeBackend.Set(ctx, key, value)
+}
+
 // steal gives key's lock to a new holder, as another process taking it after
 // ours expired would.
 func (s *leaseStore) steal(key string) {
@@ -102,7 +111,7 @@ func (h *leaseHolder) SetFenced(ctx context.Context, key string, value []byte) e
 	}
 	h.s.fenced++
 	h.s.mu.Unlock()
-	return h.s.Set(ctx, key, value)
+	return h.s.storeBackend.Set(ctx, key, value)
 }
 
 func TestDL6CreationThatLostItsLockDoesNotOverwrite(t *testing.T) {

@@ -565,17 +565,15 @@ func (r *Region) store(ctx context.Context, s *regionState, key string, v any, w
 	if err != nil {
 		return err
 	}
-	// A creation that holds the key's distributed lock writes through it:
-	// if the lock was lost meanwhile, nothing is written over the value of
+	// A creation's ctx carries the distributed lock it holds (lock.Held): a
+	// backend that fences writes (backend.Fenced) writes through it, so
+	// that a creation that lost the lock writes nothing over the value of
 	// the holder that took it over.
-	if f, ok := lock.Held(ctx, key).(backend.Fenced); ok {
-		err := f.SetFenced(ctx, key, b)
-		if errors.Is(err, lock.ErrLockLost) {
-			return err // not the store failing: the caller counts a lost lock
-		}
-		return s.wrap("set", key, err)
+	err = s.backend.Set(ctx, key, b)
+	if errors.Is(err, lock.ErrLockLost) {
+		return err // not the store failing: the caller counts a lost lock
 	}
-	return s.wrap("set", key, s.backend.Set(ctx, key, b))
+	return s.wrap("set", key, err)
 }
 
 // untyped reports whether T is one of the untyped reads (any, []byte) that

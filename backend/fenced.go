@@ -6,13 +6,20 @@ import (
 	"github.com/dogpile-go/dogpile/lock"
 )
 
-// Fenced is implemented by the mutexes of a Locking backend whose holder can
-// write a value only while it holds the lock, in one step on the store (a
-// Redis script that compares the lock's token and sets the value, say). A
-// region writes the value a creation made through the mutex the creation
-// holds (lock.Held), so that a creation that lost its lock — it expired while
-// the holder was stalled, was evicted, or was lost when the store restarted
-// or failed over — never overwrites the value of a later holder.
+// Fenced is implemented by the mutexes of a Locking backend that fences
+// writes: a holder can write a value only while it holds the lock, checked
+// and written in one step on the store (a Redis script that compares the
+// lock's token and sets the value, say).
+//
+// The region writes a created value with the backend's Set (or SetMulti),
+// under the creation's context, which carries the mutexes the creation holds
+// (lock.Held). A backend that fences writes looks there: when the context
+// holds one of its own mutexes for the key, Set writes through it
+// (SetFenced), so that a creation that lost its lock — it expired while the
+// holder was stalled, was evicted, or was lost when the store restarted or
+// failed over — never overwrites the value of a later holder. Going through
+// Set keeps every proxy between the region and the backend (metrics,
+// compression, a local tier) in the write's path.
 type Fenced interface {
 	lock.Mutex
 	// SetFenced stores value under key, as Backend.Set does, if this holder

@@ -63,6 +63,15 @@ func withHeld(ctx context.Context, key string, m Mutex) (context.Context, *hold)
 	return context.WithValue(ctx, heldKey{}, h), x
 }
 
+// WithHeld returns a copy of ctx that carries m as the mutex held for key,
+// as the context of a Lock's creation does once it holds its mutex. A store
+// used with locking of its own, or a backend's tests of its fenced writes,
+// use it to make such a context.
+func WithHeld(ctx context.Context, key string, m Mutex) context.Context {
+	ctx, _ = withHeld(ctx, key, m)
+	return ctx
+}
+
 // Held returns the Mutex held for key by the creation whose context is ctx,
 // or nil when it holds none (no cross-process mutex, or another key's
 // creation). A cache uses it to write the created value through the mutex

@@ -409,6 +409,15 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, bool, error) {
 
 // Set stores value under key in one transaction.
 func (b *Backend) Set(ctx context.Context, key string, value []byte) error {
+	if m, ok := lock.Held(ctx, key).(*fileMutex); ok && m.b == b {
+		// A creation's write, under the key's lock: fenced.
+		return m.SetFenced(ctx, key, value)
+	}
+	return b.setUnfenced(ctx, key, value)
+}
+
+// setUnfenced is Set without the fence.
+func (b *Backend) setUnfenced(ctx context.Context, key string, value []byte) error {
 	if value == nil {
 		value = []byte{} // the column is NOT NULL; nil and empty are one value
 	}
@@ -551,6 +560,15 @@ func (b *Backend) getMultiStmt(ctx context.Context, n int) (*sql.Stmt, error) {
 func (b *Backend) SetMulti(ctx context.Context, items map[string][]byte) error {
 	if len(items) == 0 {
 		return nil
+	}
+	// A creation's writes, under the keys' locks: fenced, all or nothing
+	// (a lost lock's check is local, so checking first is enough).
+	for k := range items {
+		if m, ok := lock.Held(ctx, k).(*fileMutex); ok && m.b == b {
+			if err := m.check(k); err != nil {
+				return err
+			}
+		}
 	}
 	tx, err := b.wdb.BeginTx(ctx, nil)
 	if err != nil {

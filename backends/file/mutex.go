@@ -381,11 +381,19 @@ func (m *fileMutex) Unlock(context.Context) error {
 // replaced: processes that open the cache afterwards lock the new file, and
 // the check refuses the write of a holder left in the old one.
 func (m *fileMutex) SetFenced(ctx context.Context, key string, value []byte) error {
+	if err := m.check(key); err != nil {
+		return err
+	}
+	return m.b.setUnfenced(ctx, key, value)
+}
+
+// check reports whether a write of key under this value's hold may go ahead.
+func (m *fileMutex) check(key string) error {
 	if m.held == nil {
 		return fmt.Errorf("file: set %q: %w: this value does not hold the lock", key, lock.ErrLockLost)
 	}
 	if !m.lf.current(m.info) {
 		return fmt.Errorf("file: set %q: %w: the lock file %s was removed or replaced while the lock was held", key, lock.ErrLockLost, m.lf.path)
 	}
-	return m.b.Set(ctx, key, value)
+	return nil
 }

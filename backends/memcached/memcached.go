@@ -357,6 +357,10 @@ func (b *Backend) get(key string) (*memcache.Item, error) {
 // the server's item size limit is an error matching ErrValueTooLarge, and
 // then nothing is stored under key.
 func (b *Backend) Set(ctx context.Context, key string, value []byte) error {
+	if m, ok := lock.Held(ctx, key).(*mutex); ok && m.b == b {
+		// A creation's write, under the key's lock: fenced.
+		return m.SetFenced(ctx, key, value)
+	}
 	if err := b.checkKey(key); err != nil {
 		return err
 	}
