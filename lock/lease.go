@@ -3,6 +3,7 @@ package lock
 import (
 	"context"
 	"errors"
+	"maps"
 	"time"
 )
 
@@ -41,15 +42,16 @@ type heldKey struct{}
 // held is what a creation's context carries: the mutex held for each key.
 type held map[string]Mutex
 
-// withHeld returns ctx carrying m as the mutex held for key (with those ctx
-// carries already).
-func withHeld(ctx context.Context, key string, m Mutex) context.Context {
-	prev, _ := ctx.Value(heldKey{}).(held)
-	h := make(held, len(prev)+1)
-	for k, v := range prev {
-		h[k] = v
+// withHeld returns ctx carrying add as mutexes held (with those ctx carries
+// already).
+func withHeld(ctx context.Context, add held) context.Context {
+	if len(add) == 0 {
+		return ctx
 	}
-	h[key] = m
+	prev, _ := ctx.Value(heldKey{}).(held)
+	h := make(held, len(prev)+len(add))
+	maps.Copy(h, prev)
+	maps.Copy(h, add)
 	return context.WithValue(ctx, heldKey{}, h)
 }
 
