@@ -2,10 +2,12 @@ package dogpile_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/dogpile-go/dogpile"
 )
@@ -89,4 +91,107 @@ func TestI1JoiningLostStaleFlightNeverServesHardInvalidated(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestDL6MultiCreationThatLostALockDoesNotOverwrite(t *testing.T) {
+	ctx := context.Background()
+	store := newLeaseStore()
+	r := regionFor(t, store, []dogpile.RegionOption{dogpile.WithMetrics()})
+	other := regionFor(t, store.storeBackend, nil)
+
+	creating, finish := make(chan struct{}), make(chan struct{})
+	res := make(chan result[[]string], 1)
+	go func() {
+		vs, err := dogpile.GetOrCreateMulti(ctx, r, []string{"a", "b"}, func(context.Context, []string) ([]string, error) {
+			close(creating)
+			<-finish
+			return []string{"older a", "b"}, nil
+		})
+		res <- result[[]string]{vs, err}
+	}()
+	<-creating
+	// Meanwhile a's lock expires and another process takes it, creates and
+	// stores a newer value. b's lock is still ours.
+	store.steal("a")
+	mustSet(t, other, "a", "newer a")
+	close(finish)
+
+	got := recv(t, res, "the stalled creation")
+	if got.err != nil || !slices.Equal(got.v, []string{"older a", "b"}) {
+		t.Fatalf("the caller got %q, %v; want its own creator's values", got.v, got.err)
+	}
+	if v, ok := mustGet[string](t, r, "a"); !ok || v != "newer a" {
+		t.Fatalf("a holds %q (%v); the later holder's value was overwritten", v, ok)
+	}
+	if v, ok := mustGet[string](t, r, "b"); !ok || v != "b" {
+		t.Fatalf("b holds %q (%v); want the created value", v, ok)
+	}
+	if n := r.Stats().LocksLost; n != 1 {
+		t.Fatalf("LocksLost = %d, want 1", n)
+	}
+	store.mu.Lock()
+	fenced := store.fenced
+	store.mu.Unlock()
+	if fenced != 1 {
+		t.Fatalf("%d fenced writes, want 1 (b's)", fenced)
+	}
+}
+
+func TestM5MultiCreationUnderUnfencedLocksStoresInOneCall(t *testing.T) {
+	// Mutexes that don't fence writes: the created values are written in
+	// one round trip, as without a lock.
+	b := newLockStore()
+	r := regionFor(t, b, nil)
+	if _, err := dogpile.GetOrCreateMulti(context.Background(), r, []string{"a", "b", "c"}, func(_ context.Context, keys []string) ([]string, error) {
+		return keys, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if b.count("set_multi") != 1 || b.count("set") != 0 || b.count("get_multi") != 2 {
+		t.Fatalf("calls %v; want two get_multi (the read, and again under the locks) and one set_multi", b.seen())
+	}
+}
+
+func TestDL8MultiLockErrorIsBackendError(t *testing.T) {
+	ctx := context.Background()
+	down := errors.New("store unreachable")
+	newRegion := func(ropts ...dogpile.RegionOption) (*dogpile.Region, *leaseStore) {
+		store := newLeaseStore()
+		return regionFor(t, store, append(ropts, dogpile.WithMetrics())), store
+	}
+	create := func(_ context.Context, keys []string) ([]string, error) {
+		return slices.Repeat([]string{"created"}, len(keys)), nil
+	}
+
+	t.Run("returned wrapped", func(t *testing.T) {
+		r, store := newRegion()
+		store.lockErr = down
+		_, err := dogpile.GetOrCreateMulti(ctx, r, []string{"a", "b"}, create)
+		var be *dogpile.BackendError
+		if !errors.As(err, &be) || !errors.Is(err, down) || be.Op != "lock" || be.Key != "a" {
+			t.Fatalf("got %v; want a backend error of a's lock wrapping the store's", err)
+		}
+	})
+	t.Run("fail-open creates", func(t *testing.T) {
+		r, store := newRegion(dogpile.WithFailOpen(time.Minute))
+		store.lockErr = down
+		if vs, err := dogpile.GetOrCreateMulti(ctx, r, []string{"a", "b"}, create); err != nil || !slices.Equal(vs, []string{"created", "created"}) {
+			t.Fatalf("got %q, %v; want the creator's values", vs, err)
+		}
+	})
+	t.Run("stale served", func(t *testing.T) {
+		r, store := newRegion()
+		mustSet(t, r, "a", "stale a")
+		mustSet(t, r, "b", "stale b")
+		if err := r.Invalidate(ctx, dogpile.Soft); err != nil {
+			t.Fatal(err)
+		}
+		store.lockErr = down
+		if vs, err := dogpile.GetOrCreateMulti(ctx, r, []string{"a", "b"}, create); err != nil || !slices.Equal(vs, []string{"stale a", "stale b"}) {
+			t.Fatalf("got %q, %v; want the stale values", vs, err)
+		}
+		if s := r.Stats(); s.BackendErrors != 2 || s.StaleServed != 2 {
+			t.Fatalf("BackendErrors = %d, StaleServed = %d; want 2 and 2", s.BackendErrors, s.StaleServed)
+		}
+	})
 }
