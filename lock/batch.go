@@ -172,7 +172,7 @@ type waiting[T any] struct {
 // without a value they can use.
 func (b *Batch[T]) round(ctx context.Context, todo []entry[T], out []T) (again []entry[T], err error) {
 	var (
-		lead  []*item[T]
+		lead  []item[T]
 		waits []waiting[T]
 	)
 	allStale := true
@@ -188,14 +188,14 @@ func (b *Batch[T]) round(ctx context.Context, todo []entry[T], out []T) (again [
 				out[e.i] = e.v
 				continue
 			}
-			lead = append(lead, &item[T]{entry: e, key: key, f: f, stale: true})
+			lead = append(lead, item[T]{entry: e, key: key, f: f, stale: true})
 		default: // Missing, or Stale for a caller that won't take stale
 			f, leader := b.Group.Join(key)
 			if !leader {
 				waits = append(waits, waiting[T]{entry: e, f: f})
 				continue
 			}
-			lead = append(lead, &item[T]{entry: e, key: key, f: f})
+			lead = append(lead, item[T]{entry: e, key: key, f: f})
 			allStale = false
 		}
 	}
@@ -223,7 +223,8 @@ func (b *Batch[T]) round(ctx context.Context, todo []entry[T], out []T) (again [
 
 	// The flights this call leads first: a creator's panic is raised again
 	// here, in the caller that started the creation, as singleflight does.
-	for _, it := range lead {
+	for i := range lead {
+		it := &lead[i]
 		got, fresh, err := it.f.Wait(ctx)
 		if pe, ok := err.(*PanicError); ok {
 			panic(pe)
@@ -296,7 +297,11 @@ func (b *Batch[T]) load(ctx context.Context, keys []string) ([]T, []State, error
 // that lost a lease are tried once more: their mutexes are waited for again
 // (the new holder may be creating) and they are loaded again before they
 // would be created a second time.
-func (b *Batch[T]) run(ctx context.Context, items []*item[T]) {
+func (b *Batch[T]) run(ctx context.Context, lead []item[T]) {
+	items := make([]*item[T], len(lead))
+	for i := range lead {
+		items[i] = &lead[i]
+	}
 	defer func() {
 		var pe *PanicError
 		if r := recover(); r != nil {
