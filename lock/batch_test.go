@@ -54,12 +54,6 @@ func (s *kvStore) put(k, v string) {
 	s.m[k] = kv{v, lock.Fresh}
 }
 
-func (s *kvStore) get(k string) kv {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.m[k]
-}
-
 // creates records the keys of each creator call and makes "K:" + key
 // values (or runs body, if set).
 type creates struct {

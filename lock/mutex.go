@@ -22,3 +22,15 @@ type Mutex interface {
 	// Unlock releases the mutex if this value holds it.
 	Unlock(ctx context.Context) error
 }
+
+// A Prober is a Mutex that can tell whether anyone holds it — this holder or
+// another, in any process — without taking it: a lock that is a key in a
+// store, such as Redis's or Memcached's, can, by reading the key. A cache
+// asks it to report whether a key's value is being created
+// (dogpile.Region.KeyIsLocked); the dogpile lock itself never needs it.
+type Prober interface {
+	Mutex
+	// Locked reports whether the mutex is held now, by anyone. The answer
+	// may be out of date as soon as it is returned.
+	Locked(ctx context.Context) (bool, error)
+}
