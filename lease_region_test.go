@@ -166,11 +166,23 @@ func (h *leaseHolder) SetFenced(ctx context.Context, key string, value []byte) e
 	return h.s.Set(ctx, key, value)
 }
 
+// leaseRegion returns a region with metrics (and ropts) over a new lease
+// store.
+func leaseRegion(t *testing.T, ropts ...dogpile.RegionOption) (*dogpile.Region, *leaseStore) {
+	store := newLeaseStore()
+	return regionFor(t, store, append(ropts, dogpile.WithMetrics())), store
+}
+
+// leaseRegions returns a lease store, a region with metrics over it, and
+// another process's region on the same store.
+func leaseRegions(t *testing.T) (store *leaseStore, r, other *dogpile.Region) {
+	r, store = leaseRegion(t)
+	return store, r, regionFor(t, store.storeBackend, nil)
+}
+
 func TestDL6CreationThatLostItsLockDoesNotOverwrite(t *testing.T) {
 	ctx := context.Background()
-	store := newLeaseStore()
-	r := regionFor(t, store, []dogpile.RegionOption{dogpile.WithMetrics()})
-	other := regionFor(t, store.storeBackend, nil)
+	store, r, other := leaseRegions(t)
 
 	creating, finish := make(chan struct{}), make(chan struct{})
 	res := goGetOrCreate(ctx, r, "k", func(context.Context) (string, error) {
@@ -207,14 +219,10 @@ func TestDL6CreationThatLostItsLockDoesNotOverwrite(t *testing.T) {
 func TestDL8LockErrorIsBackendError(t *testing.T) {
 	ctx := context.Background()
 	down := errors.New("store unreachable")
-	newRegion := func(ropts ...dogpile.RegionOption) (*dogpile.Region, *leaseStore) {
-		store := newLeaseStore()
-		return regionFor(t, store, append(ropts, dogpile.WithMetrics())), store
-	}
 	create := func(context.Context) (string, error) { return "created", nil }
 
 	t.Run("returned wrapped", func(t *testing.T) {
-		r, store := newRegion()
+		r, store := leaseRegion(t)
 		store.lockErr = down
 		_, err := dogpile.GetOrCreate(ctx, r, "k", create)
 		if !errors.Is(err, dogpile.ErrBackend) || !errors.Is(err, down) {
@@ -225,14 +233,14 @@ func TestDL8LockErrorIsBackendError(t *testing.T) {
 		}
 	})
 	t.Run("fail-open creates", func(t *testing.T) {
-		r, store := newRegion(dogpile.WithFailOpen(time.Minute))
+		r, store := leaseRegion(t, dogpile.WithFailOpen(time.Minute))
 		store.lockErr = down
 		if v, err := dogpile.GetOrCreate(ctx, r, "k", create); err != nil || v != "created" {
 			t.Fatalf("got %q, %v; want the creator's value", v, err)
 		}
 	})
 	t.Run("stale served", func(t *testing.T) {
-		r, store := newRegion()
+		r, store := leaseRegion(t)
 		mustSet(t, r, "k", "stale")
 		if err := r.Invalidate(ctx, dogpile.Soft); err != nil {
 			t.Fatal(err)

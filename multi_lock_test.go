@@ -95,9 +95,7 @@ func TestI1JoiningLostStaleFlightNeverServesHardInvalidated(t *testing.T) {
 
 func TestDL6MultiCreationThatLostALockDoesNotOverwrite(t *testing.T) {
 	ctx := context.Background()
-	store := newLeaseStore()
-	r := regionFor(t, store, []dogpile.RegionOption{dogpile.WithMetrics()})
-	other := regionFor(t, store.storeBackend, nil)
+	store, r, other := leaseRegions(t)
 
 	creating, finish := make(chan struct{}), make(chan struct{})
 	res := make(chan result[[]string], 1)
@@ -155,16 +153,12 @@ func TestM5MultiCreationUnderUnfencedLocksStoresInOneCall(t *testing.T) {
 func TestDL8MultiLockErrorIsBackendError(t *testing.T) {
 	ctx := context.Background()
 	down := errors.New("store unreachable")
-	newRegion := func(ropts ...dogpile.RegionOption) (*dogpile.Region, *leaseStore) {
-		store := newLeaseStore()
-		return regionFor(t, store, append(ropts, dogpile.WithMetrics())), store
-	}
 	create := func(_ context.Context, keys []string) ([]string, error) {
 		return slices.Repeat([]string{"created"}, len(keys)), nil
 	}
 
 	t.Run("returned wrapped", func(t *testing.T) {
-		r, store := newRegion()
+		r, store := leaseRegion(t)
 		store.lockErr = down
 		_, err := dogpile.GetOrCreateMulti(ctx, r, []string{"a", "b"}, create)
 		var be *dogpile.BackendError
@@ -173,14 +167,14 @@ func TestDL8MultiLockErrorIsBackendError(t *testing.T) {
 		}
 	})
 	t.Run("fail-open creates", func(t *testing.T) {
-		r, store := newRegion(dogpile.WithFailOpen(time.Minute))
+		r, store := leaseRegion(t, dogpile.WithFailOpen(time.Minute))
 		store.lockErr = down
 		if vs, err := dogpile.GetOrCreateMulti(ctx, r, []string{"a", "b"}, create); err != nil || !slices.Equal(vs, []string{"created", "created"}) {
 			t.Fatalf("got %q, %v; want the creator's values", vs, err)
 		}
 	})
 	t.Run("stale served", func(t *testing.T) {
-		r, store := newRegion()
+		r, store := leaseRegion(t)
 		mustSet(t, r, "a", "stale a")
 		mustSet(t, r, "b", "stale b")
 		if err := r.Invalidate(ctx, dogpile.Soft); err != nil {

@@ -158,10 +158,12 @@ func (it *item[T]) resolve(v T, fresh bool, err error) {
 	it.val, it.fresh, it.err, it.resolved = v, fresh, err, true
 }
 
-// waiting is a key of Keys whose value another caller's flight is creating.
+// waiting is a key of Keys whose value a flight is creating: one this call
+// leads, or another caller's.
 type waiting[T any] struct {
 	entry[T]
-	f *Flight
+	f      *Flight
+	leader bool
 }
 
 // round is one pass of the state machine over todo: each key is served
@@ -173,7 +175,8 @@ type waiting[T any] struct {
 func (b *Batch[T]) round(ctx context.Context, todo []entry[T], out []T) (again []entry[T], err error) {
 	var (
 		lead  []item[T]
-		waits []waiting[T]
+		mine  []waiting[T] // the flights in lead, to wait for
+		waits []waiting[T] // other callers' flights
 	)
 	allStale := true
 	for _, e := range todo {
@@ -189,6 +192,7 @@ func (b *Batch[T]) round(ctx context.Context, todo []entry[T], out []T) (again [
 				continue
 			}
 			lead = append(lead, item[T]{entry: e, key: key, f: f, stale: true})
+			mine = append(mine, waiting[T]{entry: e, f: f, leader: true})
 		default: // Missing, or Stale for a caller that won't take stale
 			f, leader := b.Group.Join(key)
 			if !leader {
@@ -196,58 +200,51 @@ func (b *Batch[T]) round(ctx context.Context, todo []entry[T], out []T) (again [
 				continue
 			}
 			lead = append(lead, item[T]{entry: e, key: key, f: f})
+			mine = append(mine, waiting[T]{entry: e, f: f, leader: true})
 			allStale = false
 		}
 	}
 
 	if len(lead) > 0 {
-		items := lead
 		dctx, cancel := b.detach(ctx)
 		if allStale && b.Async != nil {
 			b.Async(func() {
 				defer cancel()
-				b.run(dctx, items)
+				b.run(dctx, lead)
 			})
-			for _, it := range items {
+			for _, w := range mine {
 				b.observe(ServedStale, 0)
-				out[it.i] = it.v
+				out[w.i] = w.v
 			}
-			lead = nil
+			mine = nil
 		} else {
 			go func() {
 				defer cancel()
-				b.run(dctx, items)
+				b.run(dctx, lead)
 			}()
 		}
 	}
 
 	// The flights this call leads first: a creator's panic is raised again
 	// here, in the caller that started the creation, as singleflight does.
-	for i := range lead {
-		it := &lead[i]
-		got, fresh, err := it.f.Wait(ctx)
-		if pe, ok := err.(*PanicError); ok {
-			panic(pe)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if ok, err := b.settle(it.entry, got, fresh, out); err != nil {
-			return nil, err
-		} else if !ok {
-			again = append(again, it.entry)
-		}
-	}
-	for _, w := range waits {
+	for _, w := range append(mine, waits...) {
 		start := time.Now()
 		got, fresh, err := w.f.Wait(ctx)
-		b.observe(Waited, time.Since(start))
+		if w.leader {
+			if pe, ok := err.(*PanicError); ok {
+				panic(pe)
+			}
+		} else {
+			b.observe(Waited, time.Since(start))
+		}
 		if err != nil {
 			return nil, err
 		}
-		if ok, err := b.settle(w.entry, got, fresh, out); err != nil {
+		ok, err := b.settle(w.entry, got, fresh, out)
+		if err != nil {
 			return nil, err
-		} else if !ok {
+		}
+		if !ok {
 			again = append(again, w.entry)
 		}
 	}
