@@ -31,8 +31,9 @@ func (s State) String() string {
 	return fmt.Sprintf("State(%d)", uint8(s))
 }
 
-// Lock is the dogpile lock for one key. Fill in its fields and call Get; a
-// Lock value describes one call and is not reused.
+// Lock is the dogpile lock for one key: the [Batch] of that one key. Fill in
+// its fields and call Get; a Lock value describes one call and is not
+// reused.
 type Lock[T any] struct {
 	// Group is where the callers of one key in this process meet. All locks of
 	// one cache share one Group. Required.
@@ -63,7 +64,7 @@ type Lock[T any] struct {
 	Observe func(e Event, d time.Duration)
 }
 
-// Event is something a Lock did, reported to Lock.Observe.
+// Event is something a Lock or a Batch did, reported to its Observe.
 type Event uint8
 
 const (
