@@ -231,6 +231,14 @@ func (b *Batch[T]) round(ctx context.Context, todo []entry[T], out []T) (again [
 		start := time.Now()
 		got, fresh, err := w.f.Wait(ctx)
 		if w.leader {
+			if err != nil && ctx.Err() == nil {
+				// The flights this call leads end together, an instant
+				// apart: let all of them end before returning, so that
+				// what the caller does next finds none of them.
+				for _, m := range mine {
+					<-m.f.Done()
+				}
+			}
 			if pe, ok := err.(*PanicError); ok {
 				panic(pe)
 			}
