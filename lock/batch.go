@@ -174,9 +174,9 @@ type waiting[T any] struct {
 // without a value they can use.
 func (b *Batch[T]) round(ctx context.Context, todo []entry[T], out []T) (again []entry[T], err error) {
 	var (
-		lead  []item[T]
-		mine  []waiting[T] // the flights in lead, to wait for
-		waits []waiting[T] // other callers' flights
+		lead  = make([]item[T], 0, len(todo))
+		mine  = make([]waiting[T], 0, len(todo)) // the flights in lead, to wait for
+		waits []waiting[T]                       // other callers' flights
 	)
 	allStale := true
 	for _, e := range todo {
