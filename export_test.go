@@ -10,3 +10,18 @@ package dogpile
 func WithClock(now func() int64) RegionOption {
 	return func(r *Region) { r.clock = now }
 }
+
+// FlightWaiters returns how many callers wait for key's creation in r (not
+// counting the one running it): a barrier for tests that need a caller to
+// have joined a creation before it ends.
+func FlightWaiters(r *Region, key string) int {
+	s, err := r.configured()
+	if err != nil {
+		return 0
+	}
+	k, err := s.storageKey(key)
+	if err != nil {
+		return 0
+	}
+	return r.flights.Waiters(k)
+}

@@ -157,13 +157,7 @@ func getOrCreateSlow[T any](ctx context.Context, r *Region, s *regionState, k st
 			return v, err
 		}
 		if keep == nil || keep(v) {
-			if err := r.store(ctx, s, k, v, w); err != nil {
-				if errors.Is(err, lock.ErrLockLost) {
-					// The value is good; only storing it would be wrong,
-					// as another holder's may be there now.
-					r.lockLost(ctx, k, err)
-					return v, nil
-				}
+			if err := r.storeCreation(ctx, s, k, v, w); err != nil {
 				var zero T
 				return zero, err
 			}
@@ -194,6 +188,20 @@ func newLock[T any](r *Region, s *regionState, k string, o *callOptions) *lock.L
 		l.Mutex = s.mutexes.Mutex(k)
 	}
 	return l
+}
+
+// storeCreation stores v, which a creation made, under k: through the mutex
+// the creation holds when it fences writes (see Region.store). A write the
+// fence refused because the lock was lost is counted and logged, not
+// returned: the value is good; only storing it would be wrong, as another
+// holder's may be there now.
+func (r *Region) storeCreation(ctx context.Context, s *regionState, k string, v any, w writing) error {
+	err := r.store(ctx, s, k, v, w)
+	if errors.Is(err, lock.ErrLockLost) {
+		r.lockLost(ctx, k, err)
+		return nil
+	}
+	return err
 }
 
 // lockLost counts and logs a creation whose distributed lock was lost before

@@ -1,8 +1,10 @@
 package dogpile_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -13,19 +15,31 @@ import (
 
 // leaseStore is a user's backend with a distributed lock that is a lease
 // with fenced writes, the way a Redis lock with a token is: the lock is a
-// holder's token per key, which another holder can take over (steal) as if
-// the first one's had expired; a fenced write checks the token.
+// holder's token per key, which lapses ttl after it was taken or last
+// renewed, and which another holder can take over (steal) as if the first
+// one's had lapsed; a fenced write checks the token. It can also tell whether
+// a lock is held (lock.Prober) and swap values (backend.Swapper). It is the
+// in-process reference that the conformance suite's checks of these are
+// tried on; broken names a deliberate bug, to show that the suite finds it.
 type leaseStore struct {
 	*storeBackend
+	ttl     time.Duration
+	broken  string
 	mu      sync.Mutex
-	holders map[string]int // key → the token holding its lock (0: free)
+	holders map[string]hold // key → its lock's holder
 	next    int
 	fenced  int // fenced writes stored
 	lockErr error
 }
 
+// hold is a holder's token and when its hold lapses.
+type hold struct {
+	token int
+	until time.Time
+}
+
 func newLeaseStore() *leaseStore {
-	return &leaseStore{storeBackend: newStore(), holders: map[string]int{}}
+	return &leaseStore{storeBackend: newStore(), ttl: time.Hour, holders: map[string]hold{}}
 }
 
 func (s *leaseStore) Mutex(key string) lock.Mutex { return &leaseHolder{s: s, key: key} }
@@ -39,13 +53,48 @@ func (s *leaseStore) Set(ctx context.Context, key string, value []byte) error {
 	return s.storeBackend.Set(ctx, key, value)
 }
 
+// holder returns the token holding key's lock, 0 if it is free or lapsed.
+// s.mu is held.
+func (s *leaseStore) holder(key string) int {
+	h, ok := s.holders[key]
+	if !ok || !time.Now().Before(h.until) {
+		return 0
+	}
+	return h.token
+}
+
+// take gives key's lock to a new holder and returns its token; s.mu is
+// held.
+func (s *leaseStore) take(key string) int {
+	s.next++
+	ttl := s.ttl
+	if s.broken == "hold shorter than its TTL" {
+		ttl /= 3
+	}
+	s.holders[key] = hold{token: s.next, until: time.Now().Add(ttl)}
+	return s.next
+}
+
 // steal gives key's lock to a new holder, as another process taking it after
 // ours expired would.
 func (s *leaseStore) steal(key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.next++
-	s.holders[key] = s.next
+	s.take(key)
+}
+
+func (s *leaseStore) CompareAndSwap(ctx context.Context, key string, old, new []byte) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	s.storeBackend.mu.Lock()
+	defer s.storeBackend.mu.Unlock()
+	cur, ok := s.data[key]
+	if s.broken != "swap ignores old" && (old == nil && ok || old != nil && (!ok || !bytes.Equal(cur, old))) {
+		return false, nil
+	}
+	s.data[key] = slices.Clone(new)
+	return true, nil
 }
 
 type leaseHolder struct {
@@ -60,12 +109,10 @@ func (h *leaseHolder) TryLock(context.Context) (bool, error) {
 	if h.s.lockErr != nil {
 		return false, h.s.lockErr
 	}
-	if h.s.holders[h.key] != 0 {
+	if h.s.holder(h.key) != 0 {
 		return false, nil
 	}
-	h.s.next++
-	h.token = h.s.next
-	h.s.holders[h.key] = h.token
+	h.token = h.s.take(h.key)
 	return true, nil
 }
 
@@ -86,39 +133,65 @@ func (h *leaseHolder) Lock(ctx context.Context) error {
 func (h *leaseHolder) Unlock(context.Context) error {
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
-	if h.s.holders[h.key] == h.token {
+	if h.s.holder(h.key) == h.token {
 		delete(h.s.holders, h.key)
 	}
 	return nil
 }
 
-func (h *leaseHolder) TTL() time.Duration { return time.Hour }
+func (h *leaseHolder) TTL() time.Duration { return h.s.ttl }
 
 func (h *leaseHolder) Renew(context.Context) error {
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
-	if h.s.holders[h.key] != h.token {
+	switch {
+	case h.s.broken == "renew always succeeds":
+		return nil
+	case h.s.holder(h.key) != h.token || h.token == 0:
 		return lock.ErrLockLost
+	case h.s.broken != "renew does not extend":
+		h.s.holders[h.key] = hold{token: h.token, until: time.Now().Add(h.s.ttl)}
 	}
 	return nil
 }
 
-func (h *leaseHolder) SetFenced(ctx context.Context, key string, value []byte) error {
+func (h *leaseHolder) Locked(context.Context) (bool, error) {
 	h.s.mu.Lock()
-	if h.s.holders[h.key] != h.token {
-		h.s.mu.Unlock()
+	defer h.s.mu.Unlock()
+	if h.s.lockErr != nil {
+		return false, h.s.lockErr
+	}
+	return h.s.broken != "locked is always false" && h.s.holder(h.key) != 0, nil
+}
+
+func (h *leaseHolder) SetFenced(ctx context.Context, key string, value []byte) error {
+	// The check and the write in one step, as a store's script does.
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	if h.s.broken != "fenced write unchecked" && (h.s.holder(h.key) != h.token || h.token == 0) {
 		return lock.ErrLockLost
 	}
 	h.s.fenced++
-	h.s.mu.Unlock()
 	return h.s.storeBackend.Set(ctx, key, value)
+}
+
+// leaseRegion returns a region with metrics (and ropts) over a new lease
+// store.
+func leaseRegion(t *testing.T, ropts ...dogpile.RegionOption) (*dogpile.Region, *leaseStore) {
+	store := newLeaseStore()
+	return regionFor(t, store, append(ropts, dogpile.WithMetrics())), store
+}
+
+// leaseRegions returns a lease store, a region with metrics over it, and
+// another process's region on the same store.
+func leaseRegions(t *testing.T) (store *leaseStore, r, other *dogpile.Region) {
+	r, store = leaseRegion(t)
+	return store, r, regionFor(t, store.storeBackend, nil)
 }
 
 func TestDL6CreationThatLostItsLockDoesNotOverwrite(t *testing.T) {
 	ctx := context.Background()
-	store := newLeaseStore()
-	r := regionFor(t, store, []dogpile.RegionOption{dogpile.WithMetrics()})
-	other := regionFor(t, store.storeBackend, nil)
+	store, r, other := leaseRegions(t)
 
 	creating, finish := make(chan struct{}), make(chan struct{})
 	res := goGetOrCreate(ctx, r, "k", func(context.Context) (string, error) {
@@ -155,14 +228,10 @@ func TestDL6CreationThatLostItsLockDoesNotOverwrite(t *testing.T) {
 func TestDL8LockErrorIsBackendError(t *testing.T) {
 	ctx := context.Background()
 	down := errors.New("store unreachable")
-	newRegion := func(ropts ...dogpile.RegionOption) (*dogpile.Region, *leaseStore) {
-		store := newLeaseStore()
-		return regionFor(t, store, append(ropts, dogpile.WithMetrics())), store
-	}
 	create := func(context.Context) (string, error) { return "created", nil }
 
 	t.Run("returned wrapped", func(t *testing.T) {
-		r, store := newRegion()
+		r, store := leaseRegion(t)
 		store.lockErr = down
 		_, err := dogpile.GetOrCreate(ctx, r, "k", create)
 		if !errors.Is(err, dogpile.ErrBackend) || !errors.Is(err, down) {
@@ -173,14 +242,14 @@ func TestDL8LockErrorIsBackendError(t *testing.T) {
 		}
 	})
 	t.Run("fail-open creates", func(t *testing.T) {
-		r, store := newRegion(dogpile.WithFailOpen(time.Minute))
+		r, store := leaseRegion(t, dogpile.WithFailOpen(time.Minute))
 		store.lockErr = down
 		if v, err := dogpile.GetOrCreate(ctx, r, "k", create); err != nil || v != "created" {
 			t.Fatalf("got %q, %v; want the creator's value", v, err)
 		}
 	})
 	t.Run("stale served", func(t *testing.T) {
-		r, store := newRegion()
+		r, store := leaseRegion(t)
 		mustSet(t, r, "k", "stale")
 		if err := r.Invalidate(ctx, dogpile.Soft); err != nil {
 			t.Fatal(err)

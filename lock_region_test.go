@@ -129,12 +129,14 @@ func TestL2ExpiredKeyOthersGetStaleWithoutWaiting(t *testing.T) {
 	}
 }
 
-// mutexBackend is a memory_serialized store with a mutex whose Lock runs a
-// hook first: the hook plays another process storing a value meanwhile.
+// mutexBackend is a memory_serialized store with a mutex whose Lock (and
+// TryLock) runs a hook first: the hook plays another process storing a value
+// meanwhile.
 type mutexBackend struct {
 	dogpile.Backend
 	locks  lock.Local
 	onLock func(key string)
+	onTry  func(key string)
 	locked []string
 	mu     sync.Mutex
 }
@@ -150,6 +152,13 @@ func (m hookMutex) Lock(ctx context.Context) error {
 		m.b.onLock(m.key)
 	}
 	return m.Mutex.Lock(ctx)
+}
+
+func (m hookMutex) TryLock(ctx context.Context) (bool, error) {
+	if m.b.onTry != nil {
+		m.b.onTry(m.key)
+	}
+	return m.Mutex.TryLock(ctx)
 }
 
 func (b *mutexBackend) Mutex(key string) lock.Mutex {

@@ -15,6 +15,14 @@
 //		})
 //	}
 //
+// A backend whose distributed lock times out (a lock.Lease) is also given a
+// factory of the backend with a short lock timeout, for the checks that let a
+// hold lapse:
+//
+//	dogpiletest.TestBackend(t, newBackend, dogpiletest.WithShortLease(func(t *testing.T) dogpile.Backend {
+//		return newBackendWithLockTimeout(t, 500*time.Millisecond)
+//	}))
+//
 // The suite uses keys unique to each run, so backends may share a server.
 package dogpiletest
 
@@ -39,14 +47,35 @@ import (
 // shared server: the suite never reuses a key.
 type Factory func(t *testing.T) dogpile.Backend
 
-// TestBackend runs the conformance suite against backends made by newBackend.
-func TestBackend(t *testing.T, newBackend Factory) {
-	run := func(name string, f func(t *testing.T, b dogpile.Backend, key func(string) string)) {
+// TestBackend runs the conformance suite against backends made by
+// newBackend. A backend's distributed mutex is checked as far as it goes: a
+// lock.Lease (renewed, lost once taken over; with WithShortLease, in time
+// too), a backend.Fenced (no write once the lock is lost), a lock.Prober; a
+// backend.Swapper's CompareAndSwap is checked too.
+func TestBackend(t *testing.T, newBackend Factory, opts ...Option) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	runWith := func(name string, newBackend Factory, f func(t *testing.T, b dogpile.Backend, key func(string) string)) {
 		t.Run(name, func(t *testing.T) {
 			b := newBackend(t)
 			prefix := "dogpiletest-" + randomHex(6) + "-"
 			f(t, b, func(s string) string { return prefix + s })
 		})
+	}
+	run := func(name string, f func(t *testing.T, b dogpile.Backend, key func(string) string)) {
+		runWith(name, newBackend, f)
+	}
+	// onMutex runs f on the backend's mutexes, if it has some.
+	onMutex := func(f func(t *testing.T, newMutex func(string) lock.Mutex)) func(t *testing.T, b dogpile.Backend, key func(string) string) {
+		return func(t *testing.T, b dogpile.Backend, key func(string) string) {
+			mb, ok := mutexBackend(b)
+			if !ok {
+				t.Skipf("%T has no distributed mutex (backend.Locking)", b)
+			}
+			f(t, func(k string) lock.Mutex { return mb.Mutex(key(k)) })
+		}
 	}
 	run("GetMissing", testGetMissing)
 	run("SetGet", testSetGet)
@@ -56,14 +85,17 @@ func TestBackend(t *testing.T, newBackend Factory) {
 	run("Concurrent", testConcurrent)
 	run("Multi", testMulti)
 	run("Value", testValue)
-	run("Mutex", func(t *testing.T, b dogpile.Backend, key func(string) string) {
-		mb, ok := mutexBackend(b)
-		if !ok {
-			t.Skipf("%T has no distributed mutex (backend.Locking)", b)
-		}
-		testMutex(t, func(k string) lock.Mutex { return mb.Mutex(key(k)) })
-	})
+	run("CompareAndSwap", testSwap)
+	run("Mutex", onMutex(testMutex))
+	run("MutexProber", onMutex(testProber))
 	run("MutexApartFromValues", testMutexApart)
+	run("Lease", onMutex(testLease))
+	short := newBackend
+	if o.shortLease != nil {
+		short = o.shortLease
+	}
+	runWith("LeaseLapse", short, testLeaseLapse)
+	run("Fenced", testFenced)
 	run("RegionStampede", testRegionStampede)
 	run("RegionStaleServed", testRegionStale)
 	run("RegionCorruptIsMiss", testRegionCorrupt)
@@ -71,11 +103,16 @@ func TestBackend(t *testing.T, newBackend Factory) {
 }
 
 // TestMutex checks a Mutex implementation: exclusive, waits honouring the
-// context, released only by its holder, independent per key. newMutex returns
-// a new would-be holder of the key's mutex each time it is called.
+// context, released only by its holder, independent per key; and, if it is
+// one, a lock.Prober and a lock.Lease (the checks that need no lapse of a
+// hold). newMutex returns a new would-be holder of the key's mutex each time
+// it is called.
 func TestMutex(t *testing.T, newMutex func(key string) lock.Mutex) {
 	prefix := "dogpiletest-" + randomHex(6) + "-"
-	testMutex(t, func(k string) lock.Mutex { return newMutex(prefix + k) })
+	m := func(k string) lock.Mutex { return newMutex(prefix + k) }
+	t.Run("Exclusive", func(t *testing.T) { testMutex(t, m) })
+	t.Run("Prober", func(t *testing.T) { testProber(t, m) })
+	t.Run("Lease", func(t *testing.T) { testLease(t, m) })
 }
 
 // mutexBackend returns b as a backend.Locking if it has a mutex: a proxy over

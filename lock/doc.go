@@ -24,6 +24,16 @@
 //     value while it waited), and otherwise runs the creator. Everyone in the
 //     flight gets the leader's result.
 //
+// # Many keys
+//
+// [Batch] is the same lock for many keys in one call, as a multi-key
+// get-or-create needs it: each key is served, waited for or led as above,
+// the keys this call leads are loaded and created together — their mutexes
+// taken in the order of the keys, so that calls asking for overlapping keys
+// cannot deadlock, then one load and one Create call with exactly the keys
+// still without a value — and every key's flight is finished, errors and
+// panics included. A Lock is the Batch of its one key.
+//
 // # Cancellation
 //
 // A flight's work (waiting for the mutex, creating, storing) runs in its own

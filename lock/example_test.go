@@ -50,3 +50,43 @@ func ExampleLock() {
 	fmt.Println(v, "— created", calls.Load(), "time")
 	// Output: value of k — created 1 time
 }
+
+// Many keys at once: one creator call for the keys without a value.
+func ExampleBatch() {
+	var (
+		group lock.Group
+		mu    sync.Mutex
+		cache = map[string]string{"a": "cached a"}
+	)
+	b := lock.Batch[string]{
+		Group: &group,
+		Keys:  []string{"a", "b", "c"},
+		Load: func(_ context.Context, keys []string) ([]string, []lock.State, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			vals, states := make([]string, len(keys)), make([]lock.State, len(keys))
+			for i, k := range keys {
+				if v, ok := cache[k]; ok {
+					vals[i], states[i] = v, lock.Fresh
+				}
+			}
+			return vals, states, nil
+		},
+		Create: func(_ context.Context, keys []string) ([]string, error) {
+			fmt.Println("creating", keys)
+			mu.Lock()
+			defer mu.Unlock()
+			vals := make([]string, len(keys))
+			for i, k := range keys {
+				vals[i] = "made " + k
+				cache[k] = vals[i]
+			}
+			return vals, nil
+		},
+	}
+	vals, err := b.Get(context.Background())
+	fmt.Println(vals, err)
+	// Output:
+	// creating [b c]
+	// [cached a made b made c] <nil>
+}

@@ -3,6 +3,7 @@ package lock
 import (
 	"context"
 	"errors"
+	"maps"
 	"sync/atomic"
 	"time"
 )
@@ -50,17 +51,17 @@ type hold struct {
 // held is what a creation's context carries: the hold of each key.
 type held map[string]*hold
 
-// withHeld returns ctx carrying m as the mutex held for key (with those ctx
-// carries already), and the hold.
-func withHeld(ctx context.Context, key string, m Mutex) (context.Context, *hold) {
-	prev, _ := ctx.Value(heldKey{}).(held)
-	h := make(held, len(prev)+1)
-	for k, v := range prev {
-		h[k] = v
+// withHeld returns ctx carrying add as mutexes held (with those ctx carries
+// already).
+func withHeld(ctx context.Context, add held) context.Context {
+	if len(add) == 0 {
+		return ctx
 	}
-	x := &hold{m: m}
-	h[key] = x
-	return context.WithValue(ctx, heldKey{}, h), x
+	prev, _ := ctx.Value(heldKey{}).(held)
+	h := make(held, len(prev)+len(add))
+	maps.Copy(h, prev)
+	maps.Copy(h, add)
+	return context.WithValue(ctx, heldKey{}, h)
 }
 
 // WithHeld returns a copy of ctx that carries m as the mutex held for key,
@@ -68,8 +69,7 @@ func withHeld(ctx context.Context, key string, m Mutex) (context.Context, *hold)
 // used with locking of its own, or a backend's tests of its fenced writes,
 // use it to make such a context.
 func WithHeld(ctx context.Context, key string, m Mutex) context.Context {
-	ctx, _ = withHeld(ctx, key, m)
-	return ctx
+	return withHeld(ctx, held{key: &hold{m: m}})
 }
 
 // Held returns the Mutex held for key by the creation whose context is ctx,

@@ -70,3 +70,12 @@ func (m *localMutex) Unlock(context.Context) error {
 	m.held = nil
 	return nil
 }
+
+// Locked reports whether any holder has the key's lock: a Local mutex is a
+// Prober.
+func (m *localMutex) Locked(context.Context) (bool, error) {
+	m.l.mu.Lock()
+	defer m.l.mu.Unlock()
+	_, held := m.l.held[m.key]
+	return held, nil
+}

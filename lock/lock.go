@@ -2,9 +2,7 @@ package lock
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"runtime/debug"
 	"time"
 )
 
@@ -33,8 +31,9 @@ func (s State) String() string {
 	return fmt.Sprintf("State(%d)", uint8(s))
 }
 
-// Lock is the dogpile lock for one key. Fill in its fields and call Get; a
-// Lock value describes one call and is not reused.
+// Lock is the dogpile lock for one key: the [Batch] of that one key. Fill in
+// its fields and call Get; a Lock value describes one call and is not
+// reused.
 type Lock[T any] struct {
 	// Group is where the callers of one key in this process meet. All locks of
 	// one cache share one Group. Required.
@@ -65,7 +64,7 @@ type Lock[T any] struct {
 	Observe func(e Event, d time.Duration)
 }
 
-// Event is something a Lock did, reported to Lock.Observe.
+// Event is something a Lock or a Batch did, reported to its Observe.
 type Event uint8
 
 const (
@@ -91,12 +90,6 @@ const (
 	MutexFailed
 )
 
-func (l *Lock[T]) observe(e Event, d time.Duration) {
-	if l.Observe != nil {
-		l.Observe(e, d)
-	}
-}
-
 // Get returns the key's value: loaded if fresh, stale while another caller
 // regenerates it, or created (by this caller or the one it waits for).
 func (l *Lock[T]) Get(ctx context.Context) (T, error) {
@@ -112,248 +105,54 @@ func (l *Lock[T]) Get(ctx context.Context) (T, error) {
 // does, to serve hits without building a Lock). v and st are what Load
 // returned.
 func (l *Lock[T]) GetLoaded(ctx context.Context, v T, st State) (T, error) {
-	var zero T
-	for {
-		switch {
-		case st == Fresh:
-			return v, nil
-		case st == Stale && !l.NoStale:
-			f, leader := l.Group.Begin(l.Key)
-			if !leader {
-				l.observe(ServedStale, 0) // someone in this process is regenerating
-				return v, nil
-			}
-			if l.Async != nil {
-				dctx, cancel := l.detach(ctx)
-				l.Async(func() {
-					defer cancel()
-					l.run(dctx, f, v, Stale)
-				})
-				l.observe(ServedStale, 0)
-				return v, nil
-			}
-			got, err := l.lead(ctx, f, v, Stale)
-			if err == nil && !f.fresh {
-				l.observe(ServedStale, 0) // another process is regenerating
-			}
-			return got, err
-		default: // Missing, or Stale for a caller that won't take stale
-			f, leader := l.Group.Join(l.Key)
-			var (
-				val   T
-				fresh bool
-				err   error
-			)
-			if leader {
-				val, err = l.lead(ctx, f, v, Missing)
-				fresh = err == nil && f.fresh
-			} else {
-				var got any
-				start := time.Now()
-				got, fresh, err = f.Wait(ctx)
-				l.observe(Waited, time.Since(start))
-				if err == nil {
-					var ok bool
-					if val, ok = got.(T); !ok {
-						return zero, fmt.Errorf("dogpile: the flight for key %q produced a %T, not a %T", l.Key, got, zero)
-					}
-				}
-			}
-			if err != nil || fresh {
-				return val, err
-			}
-			// The flight ended without a new value (its leader found the
-			// value stale and another process regenerating it). We need a
-			// usable value: look again, and wait for the mutex this time.
-			if v, st, err = l.Load(ctx); err != nil {
-				return zero, err
-			}
-			if st == Stale && !l.NoStale {
-				l.observe(ServedStale, 0)
-				return v, nil
-			}
-		}
+	if st == Fresh {
+		return v, nil
 	}
-}
-
-// lead runs the flight f in its own goroutine and waits for it (bounded by
-// ctx). A creator's panic is raised again here.
-func (l *Lock[T]) lead(ctx context.Context, f *Flight, stale T, st State) (T, error) {
-	dctx, cancel := l.detach(ctx)
-	go func() {
-		defer cancel()
-		l.run(dctx, f, stale, st)
-	}()
-	got, _, err := f.Wait(ctx)
-	if pe, ok := err.(*PanicError); ok {
-		panic(pe)
-	}
+	vs, err := l.batch().GetLoaded(ctx, []T{v}, []State{st})
 	if err != nil {
 		var zero T
 		return zero, err
 	}
-	return got.(T), nil
+	return vs[0], nil
 }
 
-func (l *Lock[T]) detach(ctx context.Context) (context.Context, context.CancelFunc) {
-	dctx := context.WithoutCancel(ctx)
-	if l.Timeout > 0 {
-		return context.WithTimeout(dctx, l.Timeout)
+// batch returns l as the Batch of its one key: the state machine is written
+// once, for many keys.
+func (l *Lock[T]) batch() *Batch[T] {
+	b := &Batch[T]{
+		Group:   l.Group,
+		Keys:    []string{l.Key},
+		Async:   l.Async,
+		Timeout: l.Timeout,
+		NoStale: l.NoStale,
+		Observe: l.Observe,
+		Load: func(ctx context.Context, _ []string) ([]T, []State, error) {
+			v, st, err := l.Load(ctx)
+			return []T{v}, []State{st}, err
+		},
+		Create: func(ctx context.Context, _ []string) ([]T, error) {
+			v, err := l.Create(ctx)
+			return []T{v}, err
+		},
 	}
-	return dctx, func() {}
-}
-
-// run is the flight's work: take the cross-process mutex, load again, create.
-// It always finishes f, even if the creator panics. A creation whose lease
-// was lost is tried once more: it waits for the mutex again (the new holder
-// may be creating) and loads again before it creates.
-func (l *Lock[T]) run(ctx context.Context, f *Flight, stale T, st State) {
-	var (
-		val   T
-		fresh bool
-		err   error
-	)
-	defer func() {
-		if r := recover(); r != nil {
-			f.Finish(nil, false, &PanicError{Value: r, Stack: debug.Stack()})
-			return
-		}
-		f.Finish(val, fresh, err)
-	}()
-	val, fresh, err = l.attempt(ctx, stale, st)
-	if err != nil && errors.Is(err, ErrLockLost) && ctx.Err() == nil {
-		val, fresh, err = l.attempt(ctx, stale, st)
+	if m := l.Mutex; m != nil {
+		b.Mutex = func(string) Mutex { return m }
 	}
-}
-
-// attempt takes the cross-process mutex (when there is one), loads again and
-// creates. Its error matches ErrLockLost when the lease was lost during the
-// creation.
-func (l *Lock[T]) attempt(ctx context.Context, stale T, st State) (val T, fresh bool, err error) {
-	if l.Mutex != nil {
-		if st == Stale {
-			ok, err := l.Mutex.TryLock(ctx)
-			if err != nil {
-				// A caller holding a value is better served it than an
-				// error: the store's trouble is counted, not returned.
-				l.observe(MutexFailed, 0)
-				return stale, false, nil
-			}
-			if !ok { // another process is regenerating: serve stale
-				return stale, false, nil
-			}
-		} else {
-			start := time.Now()
-			err := l.Mutex.Lock(ctx)
-			l.observe(MutexWaited, time.Since(start))
-			if err != nil {
-				if ctx.Err() == nil {
-					err = &MutexError{Op: "lock", Err: err}
-				}
-				return val, false, err
-			}
-		}
-		// Release even when ctx has ended: the lock must not outlive us.
-		// (Deferred before the renewals' stop, so it runs after it: the
-		// renewer never uses the mutex once it is released.)
-		defer l.Mutex.Unlock(context.WithoutCancel(ctx)) //nolint:errcheck // a lost release expires with the lock's timeout
-		var h *hold
-		ctx, h = withHeld(ctx, l.Key, l.Mutex)
-		if lease, ok := l.Mutex.(Lease); ok {
-			var stop func()
-			ctx, stop = l.keepAlive(ctx, lease, h)
-			defer stop()
-		}
-	}
-
-	// Someone (in this process or another) may have stored a fresh value
-	// between our Load and taking the lock.
-	var again State
-	if val, again, err = l.Load(ctx); err != nil {
-		return val, false, err
-	}
-	if again == Fresh {
-		return val, true, nil
-	}
-	start := time.Now()
-	defer func() {
-		// Runs before the deferred Finish in run, panics included.
-		if fresh {
-			l.observe(Created, time.Since(start))
-		} else {
-			l.observe(CreateFailed, time.Since(start))
-		}
-	}()
-	if val, err = l.Create(ctx); err != nil {
-		if context.Cause(ctx) == ErrLockLost {
-			err = fmt.Errorf("%w while creating %q: %w", ErrLockLost, l.Key, err)
-		}
-		return val, false, err
-	}
-	return val, true, nil
-}
-
-// keepAlive renews lease every TTL/3 while the creation runs, Redisson's
-// watchdog. When a renewal finds the lease gone, or no renewal has succeeded
-// for a whole TTL (the store unreachable: the hold has surely ended), the
-// returned context ends with ErrLockLost as its cause. stop ends the
-// renewals and returns once none is running, so that the mutex is never
-// used by the renewer after the creation has released it.
-func (l *Lock[T]) keepAlive(ctx context.Context, lease Lease, h *hold) (context.Context, func()) {
-	ttl := lease.TTL()
-	if ttl <= 0 {
-		return ctx, func() {}
-	}
-	cctx, cancel := context.WithCancelCause(ctx)
-	done := make(chan struct{})
-	exited := make(chan struct{})
-	go func() {
-		defer close(exited)
-		every := ttl / 3
-		t := time.NewTicker(every)
-		defer t.Stop()
-		renewed := time.Now()
-		for {
-			select {
-			case <-done:
-				return
-			case <-cctx.Done():
-				return
-			case <-t.C:
-			}
-			rctx, rcancel := context.WithTimeout(context.WithoutCancel(cctx), every)
-			err := lease.Renew(rctx)
-			rcancel()
-			switch {
-			case err == nil:
-				renewed = time.Now()
-				continue
-			case !errors.Is(err, ErrLockLost) && time.Since(renewed) < ttl:
-				continue // the store may answer the next time; the hold lasts
-			}
-			if h.lost.CompareAndSwap(false, true) {
-				l.observe(LeaseLost, 0)
-			}
-			cancel(ErrLockLost)
-			return
-		}
-	}()
-	return cctx, func() {
-		close(done)
-		<-exited
-		cancel(nil)
-	}
+	return b
 }
 
 // MutexError is a failure of the cross-process mutex itself (not a wait that
 // the caller's context ended): the store could not be reached, say. Op is
-// "lock".
+// "lock"; Key is the key whose mutex failed.
 type MutexError struct {
 	Op  string
+	Key string
 	Err error
 }
 
-func (e *MutexError) Error() string { return "dogpile: " + e.Op + ": " + e.Err.Error() }
+func (e *MutexError) Error() string {
+	return fmt.Sprintf("dogpile: %s %q: %v", e.Op, e.Key, e.Err)
+}
 
 // Unwrap returns the mutex's error.
 func (e *MutexError) Unwrap() error { return e.Err }

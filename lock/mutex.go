@@ -22,3 +22,17 @@ type Mutex interface {
 	// Unlock releases the mutex if this value holds it.
 	Unlock(ctx context.Context) error
 }
+
+// A Prober is a Mutex that can tell whether anyone holds it — this holder or
+// another, in any process — without taking it: a lock that is a key in a
+// store, such as Redis's or Memcached's, can, by reading the key; an OS file
+// lock can, by asking the kernel for a conflicting lock (fcntl's F_GETLK or
+// F_OFD_GETLK) besides its own holders. A cache asks it to report whether a
+// key's value is being created (dogpile.Region.KeyIsLocked); the dogpile
+// lock itself never needs it.
+type Prober interface {
+	Mutex
+	// Locked reports whether the mutex is held now, by anyone. The answer
+	// may be out of date as soon as it is returned.
+	Locked(ctx context.Context) (bool, error)
+}
