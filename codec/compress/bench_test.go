@@ -12,7 +12,7 @@ import (
 // document (an API response), without a store: Marshal and Unmarshal time
 // and throughput, and the bytes an entry takes (entry-B).
 //
-//	go test -run '^$' -bench Codec -count 6 ./codec/compress/ | benchstat -
+//	go test -run '^$' -bench Codec -count 6 ./codec/compress/ | benchstat -col /alg -
 func BenchmarkCodec(b *testing.B) {
 	doc := testutil.APIResponse(100 << 10)
 	for _, alg := range []compress.Algorithm{compress.None, compress.S2, compress.Zstd} {
@@ -24,7 +24,7 @@ func BenchmarkCodec(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Run(string(alg)+"/Marshal", func(b *testing.B) {
+		b.Run("op=Marshal/alg="+string(alg), func(b *testing.B) {
 			b.SetBytes(int64(len(doc)))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -34,7 +34,7 @@ func BenchmarkCodec(b *testing.B) {
 			}
 			b.ReportMetric(float64(len(entry)), "entry-B")
 		})
-		b.Run(string(alg)+"/Unmarshal", func(b *testing.B) {
+		b.Run("op=Unmarshal/alg="+string(alg), func(b *testing.B) {
 			b.SetBytes(int64(len(doc)))
 			b.ReportAllocs()
 			var got []byte

@@ -213,7 +213,7 @@ func TestNewErrors(t *testing.T) {
 		want  error
 		text  string
 	}{
-		{codec.JSON, compress.Options{Algorithm: "lz4"}, compress.ErrUnknownAlgorithm, `unknown algorithm "lz4": want "s2", "zstd" or "none"`},
+		{codec.JSON, compress.Options{Algorithm: "lz4"}, compress.ErrUnknownAlgorithm, `unknown compression algorithm "lz4": want "s2", "zstd" or "none"`},
 		{codec.JSON, compress.Options{Algorithm: "S2"}, compress.ErrUnknownAlgorithm, `"S2"`},
 		{codec.JSON, compress.Options{MinBytes: -1}, compress.ErrInvalidOption, "MinBytes -1"},
 		{codec.JSON, compress.Options{MaxDecodedBytes: -1}, compress.ErrInvalidOption, "MaxDecodedBytes -1"},
@@ -221,8 +221,8 @@ func TestNewErrors(t *testing.T) {
 		{namedCodec{codec.JSON, strings.Repeat("n", 247)}, compress.Options{}, compress.ErrInvalidOption, "255"},
 	} {
 		c, err := compress.New(tc.inner, tc.opts)
-		if !errors.Is(err, tc.want) || !strings.Contains(fmt.Sprint(err), tc.text) {
-			t.Errorf("New(%+v) = %v, %v; want an error wrapping %v that says %s", tc.opts, c, err, tc.want, tc.text)
+		if !errors.Is(err, tc.want) || !errors.Is(err, dogpile.ErrInvalidArgument) || !strings.Contains(fmt.Sprint(err), tc.text) {
+			t.Errorf("New(%+v) = %v, %v; want an error wrapping %v and dogpile.ErrInvalidArgument that says %s", tc.opts, c, err, tc.want, tc.text)
 		}
 	}
 	if _, err := compress.New(namedCodec{codec.JSON, strings.Repeat("n", 246)}, compress.Options{}); err != nil {
@@ -254,8 +254,10 @@ func TestByName(t *testing.T) {
 	if _, err := compress.ByName("gzip", 0, codec.JSON); !errors.Is(err, compress.ErrUnknownAlgorithm) || !strings.Contains(err.Error(), `"gzip"`) {
 		t.Errorf(`ByName("gzip") = %v`, err)
 	}
-	if _, err := compress.ByName("s2", -5, codec.JSON); !errors.Is(err, compress.ErrInvalidOption) {
-		t.Errorf(`ByName("s2", -5) = %v`, err)
+	for _, name := range []string{"s2", "none"} {
+		if _, err := compress.ByName(name, -5, codec.JSON); !errors.Is(err, compress.ErrInvalidOption) {
+			t.Errorf(`ByName(%q, -5) = %v`, name, err)
+		}
 	}
 }
 

@@ -55,5 +55,5 @@ func ExampleByName() {
 	fmt.Println(err)
 	// Output:
 	// compress+json
-	// compress: unknown algorithm "lz4": want "s2", "zstd" or "none"
+	// dogpile: invalid argument: unknown compression algorithm "lz4": want "s2", "zstd" or "none"
 }

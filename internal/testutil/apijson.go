@@ -51,7 +51,7 @@ func APIResponse(size int) []byte {
 	epoch := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	p := page{Page: 1, NextCursor: fmt.Sprintf("%016x", rng.Uint64())}
 	var out []byte
-	for batch := 16; len(out) < size; {
+	for batch := 1; len(out) < size; {
 		for range batch {
 			id := int64(100000 + len(p.Data))
 			f, l := first[rng.IntN(len(first))], last[rng.IntN(len(last))]
