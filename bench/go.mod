@@ -31,7 +31,7 @@ require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/golang/freetype v0.0.0-20170609003504-e2365dfdc4a0 // indirect
-	github.com/klauspost/compress v1.20.1 // indirect
+	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/prometheus/client_golang v1.25.0 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
@@ -56,3 +56,5 @@ replace github.com/dogpile-go/dogpile/backends/memcached => ../backends/memcache
 require github.com/dogpile-go/dogpile/backends/redis v0.0.0
 
 replace github.com/dogpile-go/dogpile/backends/redis => ../backends/redis
+
+replace github.com/dogpile-go/dogpile/codec/compress => ../codec/compress

@@ -51,3 +51,5 @@ replace github.com/dogpile-go/dogpile/config => ../config
 require github.com/dogpile-go/dogpile/codec/msgpack v0.0.0 // indirect
 
 replace github.com/dogpile-go/dogpile/codec/msgpack => ../codec/msgpack
+
+replace github.com/dogpile-go/dogpile/codec/compress => ../codec/compress

@@ -59,3 +59,5 @@ require (
 )
 
 replace github.com/dogpile-go/dogpile/codec/msgpack => ../../codec/msgpack
+
+replace github.com/dogpile-go/dogpile/codec/compress => ../../codec/compress
