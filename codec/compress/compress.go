@@ -19,13 +19,13 @@
 //
 // # Choosing an algorithm
 //
-// S2 (the default, and what go-redis/cache uses) is the fastest: a 100 KB
-// JSON document of the package's benchmarks shrinks to about a quarter, and
-// a Redis hit on it is faster than uncompressed even over loopback, the
-// smaller transfer saving more than decompression costs. Zstandard makes it
-// a third smaller again, at about three times S2's cost to compress and one
-// and a half times to decompress: it pays where store memory or bandwidth is
-// scarcer than CPU.
+// S2 (the default, and what go-redis/cache uses) is the fastest: in the
+// benchmarks, a 100 KB JSON API response shrinks to a quarter, and a Redis
+// hit on it takes no longer than uncompressed even over loopback (the
+// smaller transfer saves about what decompression costs; across a network
+// it saves more: 77 KB less is 0.6 ms at 1 Gbit/s). Zstandard makes the document a third smaller again
+// (15 KB instead of 23), for about three times S2's time to compress and a
+// slower hit: it pays where store memory or bandwidth is scarcer than CPU.
 //
 // # Limits
 //
