@@ -26,7 +26,9 @@ import (
 // time per hit (<codec>-ns/hit) and its ratio to the uncompressed hit
 // (<codec>-x-none).
 //
-//	go test -run '^$' -bench Compress100KB -count 6 ./backends/redis/ | benchstat -col /codec -
+//	go test -run '^$' -bench Compress100KB -count 6 ./backends/redis/ > compress.txt
+//	benchstat -col /codec -filter '-/op:hit-interleaved' compress.txt
+//	benchstat -filter '/op:hit-interleaved' compress.txt
 func BenchmarkCompress100KB(b *testing.B) {
 	srv := testserver.StartRedis(b)
 	raw := rawClient(b, srv.Addr())
