@@ -31,7 +31,7 @@ require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/golang/freetype v0.0.0-20170609003504-e2365dfdc4a0 // indirect
-	github.com/klauspost/compress v1.20.1 // indirect
+	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/prometheus/client_golang v1.25.0 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
@@ -42,6 +42,7 @@ require (
 	github.com/vmihailenco/msgpack/v5 v5.4.1 // indirect
 	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
+	go.uber.org/goleak v1.3.0 // indirect
 	golang.org/x/exp v0.0.0-20260824195058-e88cd73687aa // indirect
 	golang.org/x/image v0.46.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
@@ -53,6 +54,11 @@ require github.com/dogpile-go/dogpile/backends/memcached v0.0.0
 
 replace github.com/dogpile-go/dogpile/backends/memcached => ../backends/memcached
 
-require github.com/dogpile-go/dogpile/backends/redis v0.0.0
+require (
+	github.com/dogpile-go/dogpile/backends/redis v0.0.0
+	github.com/dogpile-go/dogpile/codec/compress v0.0.0
+)
 
 replace github.com/dogpile-go/dogpile/backends/redis => ../backends/redis
+
+replace github.com/dogpile-go/dogpile/codec/compress => ../codec/compress
