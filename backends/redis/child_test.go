@@ -335,5 +335,3 @@ func (h lockAttemptHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHo
 func (h lockAttemptHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
 	return next
 }
-
-
