@@ -143,7 +143,7 @@ func secretString(a dogpile.Args, name string) (string, error) {
 	}
 	s, ok := v.(string)
 	if !ok {
-		return "", &dogpile.ArgError{Name: name, Reason: fmt.Sprintf("want a string, not a %T (the value is not shown: it is a secret)", v)}
+		return "", &dogpile.ArgError{Name: name, Reason: fmt.Sprintf("want a string, not a %T (the value is not shown)", v)}
 	}
 	return s, nil
 }
@@ -468,7 +468,8 @@ func newStandaloneFromArgs(args dogpile.Args) (dogpile.Backend, error) {
 func newSentinelFromArgs(args dogpile.Args) (dogpile.Backend, error) {
 	for _, n := range []string{"url", "host", "port"} {
 		if args.Has(n) {
-			return nil, &dogpile.ArgError{Name: n, Value: args[n], Reason: "redis_sentinel finds the master through the sentinels: give sentinels and service_name instead"}
+			// No value: a URL may hold a password.
+			return nil, &dogpile.ArgError{Name: n, Reason: "redis_sentinel finds the master through the sentinels: give sentinels and service_name instead"}
 		}
 	}
 	if err := known("redis_sentinel", args, "sentinels", "service_name", "sentinel_kwargs"); err != nil {
