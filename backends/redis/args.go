@@ -46,7 +46,7 @@ var connArgs = []string{
 	"max_connections", "pool_size", "client_name", "max_retries",
 }
 
-// unsupported are seed arguments that cannot carry over, with what to do
+// unsupported are arguments of Python's dogpile.cache that cannot carry over, with what to do
 // instead.
 var unsupported = map[string]string{
 	"connection_pool":          "a redis-py object has no Go counterpart; build a go-redis client and pass it to redis.NewFromClient",
@@ -156,7 +156,7 @@ func nonNegativeInt(a dogpile.Args, name string) (int, error) {
 	return n, err
 }
 
-// parseTLS reads the seed's (redis-py's) TLS arguments. TLS is on when ssl
+// parseTLS reads redis-py's TLS arguments (Python's dogpile.cache passes them on). TLS is on when ssl
 // is true or any certificate file is given.
 func parseTLS(a dogpile.Args) (*tls.Config, error) {
 	on, err := a.Bool("ssl", false)
@@ -361,7 +361,7 @@ func urlError(name, raw string, err error) error {
 }
 
 // cacheOptions reads the arguments about values and the lock. defLock is the
-// variant's default for distributed_lock (the seed's).
+// variant's default for distributed_lock (Python's).
 func cacheOptions(args dogpile.Args, defLock bool) (Options, bool, error) {
 	var o Options
 	var err error
@@ -475,7 +475,7 @@ func newSentinelFromArgs(args dogpile.Args) (dogpile.Backend, error) {
 	if err := known("redis_sentinel", args, "sentinels", "service_name", "sentinel_kwargs"); err != nil {
 		return nil, err
 	}
-	o, distributed, err := cacheOptions(args, true) // the seed's default for Sentinel
+	o, distributed, err := cacheOptions(args, true) // Python's default for Sentinel
 	if err != nil {
 		return nil, err
 	}
