@@ -192,10 +192,34 @@ type creationReport struct {
 }
 
 // childCreator: GetOrCreate with lock_timeout from the environment, whose
-// creator counts itself on the server, says "creating" and returns the
-// environment's value (whatever its context says, as a creator that does
-// not watch its context would) when the parent writes "finish".
+// creator says "creating" and returns the environment's value (whatever its
+// context says, as a creator that does not watch its context would) when
+// the parent writes "finish".
 func childCreator() error {
+	return creationChild(func(ctx context.Context, rep *creationReport) error {
+		fmt.Println("creating")
+		if _, err := testutil.ReadLine(); err != nil {
+			return err
+		}
+		if c := context.Cause(ctx); c != nil {
+			rep.Cause = c.Error()
+		}
+		return nil
+	})
+}
+
+// childCaller: says "calling", then GetOrCreate of the key, whose creator
+// returns the environment's value at once.
+func childCaller() error {
+	fmt.Println("calling")
+	return creationChild(func(context.Context, *creationReport) error { return nil })
+}
+
+// creationChild runs one GetOrCreate of the environment's key with
+// lock_timeout from the environment; its creator counts itself on the
+// server, runs work and returns the environment's value. It prints a
+// creationReport.
+func creationChild(work func(ctx context.Context, rep *creationReport) error) error {
 	r, err := childRegion(0, os.Getenv(childLockEnv))
 	if err != nil {
 		return err
@@ -208,40 +232,11 @@ func childCreator() error {
 	v, err := dogpile.GetOrCreate(context.Background(), r, key, func(ctx context.Context) (string, error) {
 		raw.Incr(context.Background(), key+":creators") //nolint:errcheck // a lost count fails the parent's checks
 		rep.Created = true
-		fmt.Println("creating")
-		if _, err := testutil.ReadLine(); err != nil {
+		if err := work(ctx, &rep); err != nil {
 			return "", err
 		}
-		if c := context.Cause(ctx); c != nil {
-			rep.Cause = c.Error()
-		}
 		return os.Getenv(childValueEnv), nil
 	})
-	return report(&rep, r, v, err)
-}
-
-// childCaller: says "calling", then GetOrCreate of the key, whose creator
-// counts itself on the server and returns the environment's value.
-func childCaller() error {
-	r, err := childRegion(0, os.Getenv(childLockEnv))
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	raw := childRaw()
-	defer raw.Close()
-	key := os.Getenv(childKeyEnv)
-	var rep creationReport
-	fmt.Println("calling")
-	v, err := dogpile.GetOrCreate(context.Background(), r, key, func(ctx context.Context) (string, error) {
-		raw.Incr(ctx, key+":creators") //nolint:errcheck // a lost count fails the parent's checks
-		rep.Created = true
-		return os.Getenv(childValueEnv), nil
-	})
-	return report(&rep, r, v, err)
-}
-
-func report(rep *creationReport, r *dogpile.Region, v string, err error) error {
 	rep.Value = v
 	if err != nil {
 		rep.Err = err.Error()

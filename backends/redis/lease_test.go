@@ -145,22 +145,27 @@ func TestDL6LostLockWritesNothing(t *testing.T) {
 	waitGone(t, raw, redis.LockKey(key))
 
 	newer := regionOn(t, "redis", dogpile.Args{"url": "redis://" + addr, "distributed_lock": true})
-	if v, err := dogpile.GetOrCreate(ctxT(t), newer, key, func(context.Context) (string, error) { return "newer", nil }); err != nil || v != "newer" {
-		t.Fatalf("the second holder got %q, %v", v, err)
-	}
-	paused.Resume()
-	paused.Send("finish")
-	rep := readCreation(t, paused)
-	checkNewer(t, newer, key)
-	checkLost(t, rep)
+	overtake(t, newer, key, paused, paused.Resume)
 }
 
-// checkLost checks the report of a creator that lost its lock: its caller
-// got a value — its own creator's ("older": the fenced write was refused), or
-// the later holder's ("newer": the renewal found the lock gone first, and the
-// lock's retry loaded it) — and the process counted the lost lock.
-func checkLost(t *testing.T, rep creationReport) {
+// overtake is the end of a lost lock: the next holder (through region
+// newer) takes the lock and stores "newer"; then the first creator (child
+// first, resumed first if resume is not nil) finishes "older". The store
+// must hold "newer", and the first creator's process must have counted the
+// lost lock; its caller got a value — its own creator's ("older": the fenced
+// write was refused), or the later holder's ("newer": the renewal found the
+// lock gone first, and the lock's retry loaded it).
+func overtake(t *testing.T, newer *dogpile.Region, key string, first *testutil.Child, resume func()) {
 	t.Helper()
+	if v, err := dogpile.GetOrCreate(ctxT(t), newer, key, func(context.Context) (string, error) { return "newer", nil }); err != nil || v != "newer" {
+		t.Fatalf("the next holder got %q, %v", v, err)
+	}
+	if resume != nil {
+		resume()
+	}
+	first.Send("finish")
+	rep := readCreation(t, first)
+	checkNewer(t, newer, key)
 	if rep.Err != "" || rep.Value != "older" && rep.Value != "newer" {
 		t.Fatalf("the first creator's caller got %q, %q; want a created value", rep.Value, rep.Err)
 	}
@@ -204,14 +209,7 @@ func TestDL6ServerRestartMidCreation(t *testing.T) {
 	srv.Kill()
 	srv.Restart(t)
 
-	newer := regionOn(t, "redis", dogpile.Args{"url": "redis://" + srv.Addr(), "distributed_lock": true})
-	if v, err := dogpile.GetOrCreate(ctxT(t), newer, key, func(context.Context) (string, error) { return "newer", nil }); err != nil || v != "newer" {
-		t.Fatalf("the holder after the restart got %q, %v", v, err)
-	}
-	creator.Send("finish")
-	rep := readCreation(t, creator)
-	checkNewer(t, newer, key)
-	checkLost(t, rep)
+	overtake(t, regionOn(t, "redis", dogpile.Args{"url": "redis://" + srv.Addr(), "distributed_lock": true}), key, creator, nil)
 }
 
 // TestDL6SentinelFailoverMidCreation, case 2: a Sentinel failover while a
@@ -269,14 +267,7 @@ func TestDL6SentinelFailoverMidCreation(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	newer := regionOn(t, "redis_sentinel", dogpile.Args{"sentinels": s.SentinelAddrs(), "service_name": s.MasterName})
-	if v, err := dogpile.GetOrCreate(ctx, newer, key, func(context.Context) (string, error) { return "newer", nil }); err != nil || v != "newer" {
-		t.Fatalf("the holder after the failover got %q, %v", v, err)
-	}
-	creator.Send("finish")
-	rep := readCreation(t, creator)
-	checkNewer(t, newer, key)
-	checkLost(t, rep)
+	overtake(t, regionOn(t, "redis_sentinel", dogpile.Args{"sentinels": s.SentinelAddrs(), "service_name": s.MasterName}), key, creator, nil)
 }
 
 // TestLeaseRenewAndFence: Renew and SetFenced against a real server. A
