@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/internal/testserver"
 )
@@ -132,4 +133,72 @@ func TestDL7LostSubscriptionWakesWaiters(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the waiter was not woken when its subscription came back (lock_sleep is a minute)")
 	}
+}
+
+// TestDL7WakeInCluster: in a Cluster, a release published on the lock's
+// node reaches the waiter's one subscription, wherever that is: 20 waiters
+// on keys spread over the three masters are woken (lock_sleep is a minute).
+func TestDL7WakeInCluster(t *testing.T) {
+	c := testserver.SharedCluster(t)
+	args := dogpile.Args{"startup_nodes": c.Addrs(), "distributed_lock": true}
+	holders := newFromArgs(t, "redis_cluster", args).(*redis.LockingBackend)
+	args["lock_sleep"] = 60
+	waiters := newFromArgs(t, "redis_cluster", args).(*redis.LockingBackend)
+	ctx := ctxT(t)
+	const n = 20
+	held := make([]*redis.Mutex, n)
+	keys := make([]string, n)
+	slots := map[uint16]bool{}
+	for i := range held {
+		keys[i] = uniq(fmt.Sprintf("wake-%d", i))
+		slots[redis.Slot(keys[i])] = true
+		held[i] = holders.NewMutex(keys[i])
+		if ok, err := held[i].TryLock(ctx); !ok || err != nil {
+			t.Fatalf("TryLock = %v, %v", ok, err)
+		}
+	}
+	errs := make(chan error, n)
+	for _, key := range keys {
+		go func() {
+			w := waiters.NewMutex(key)
+			if err := w.Lock(ctx); err != nil {
+				errs <- err
+				return
+			}
+			errs <- w.Unlock(ctx)
+		}()
+	}
+	// Give the waiters their subscriptions (an event on the server: poll
+	// every node, as a channel lives on the one a subscriber talks to).
+	if err := testserver.WaitFor(10*time.Second, "the waiters' channels", func(ctx context.Context) error {
+		total := 0
+		for _, a := range c.Addrs() {
+			k, err := numChannels(ctx, a)
+			if err != nil {
+				return err
+			}
+			total += k
+		}
+		if total != n {
+			return fmt.Errorf("%w: %d channels", testserver.ErrNotYet, total)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for _, m := range held {
+		if err := m.Unlock(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("the waiters took %v after the releases; lock_sleep is a minute", d)
+	}
+	t.Logf("%d waiters on %d slots woken in %v", n, len(slots), time.Since(start))
 }
