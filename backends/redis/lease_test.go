@@ -412,3 +412,28 @@ func TestFencedWriteInCluster(t *testing.T) {
 		t.Fatalf("Get after the fenced write = %q, %v, %v", v, ok, err)
 	}
 }
+
+// TestLockedProbe: Locked tells whether anyone holds the lock, without
+// taking it.
+func TestLockedProbe(t *testing.T) {
+	addr := testserver.SharedRedis(t).Addr()
+	b := newTestBackend(t, addr, redis.Options{})
+	ctx := ctxT(t)
+	key := uniq("probe")
+	holder, prober := b.NewMutex(key), b.NewMutex(key)
+	probe := func(want bool) {
+		t.Helper()
+		if got, err := prober.Locked(ctx); err != nil || got != want {
+			t.Fatalf("Locked = %v, %v; want %v", got, err, want)
+		}
+	}
+	probe(false)
+	if ok, err := holder.TryLock(ctx); !ok || err != nil {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+	probe(true)
+	if err := holder.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	probe(false)
+}

@@ -257,3 +257,14 @@ func (m *Mutex) SetFenced(ctx context.Context, key string, value []byte) error {
 	}
 	return nil
 }
+
+// Locked reports whether anyone — this holder or another, in any process —
+// holds the lock now, by reading its key (a lock.Prober, for a region's
+// KeyIsLocked). The answer may be out of date as soon as it is returned.
+func (m *Mutex) Locked(ctx context.Context) (bool, error) {
+	n, err := m.b.client.Exists(ctx, m.lockKey).Result()
+	if err != nil {
+		return false, fmt.Errorf("dogpile/redis: probe lock %q: %w", m.lockKey, m.b.wrap(err))
+	}
+	return n == 1, nil
+}
