@@ -201,7 +201,6 @@ func newBackend(c goredis.UniversalClient, opts Options, where string) (*Backend
 		lockSleep:   opts.LockSleep,
 		lockWait:    opts.LockWait,
 		lockPrefix:  opts.LockPrefix,
-		waker:       newWaker(c, logger),
 	}
 	if b.lockPrefix == "" {
 		b.lockPrefix = LockKeyPrefix
@@ -228,6 +227,10 @@ func newBackend(c goredis.UniversalClient, opts Options, where string) (*Backend
 	if where != "" {
 		b.where = where
 	}
+	// One subscription hears every release on one server and, as PUBLISH
+	// reaches every node, in a Cluster; a client that shards otherwise (a
+	// Ring) would need one per shard: its waiters poll.
+	b.waker = newWaker(c, logger, b.single || b.cluster != nil)
 	return b, nil
 }
 

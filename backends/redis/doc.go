@@ -172,7 +172,8 @@
 // subscription per shard owner, followed through every slot migration and
 // failover. A release is one small message per creation, which is rare next
 // to reads. A user whose ACL forbids the channels still releases; its
-// waiters poll.
+// waiters poll. So do the waiters of a Ring (NewFromClient), whose releases
+// are spread over shards that one subscription can't hear.
 //
 // Within one process the region elects one caller per key before the lock
 // is touched, so a process sends the server one lock attempt at a time per

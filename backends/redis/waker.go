@@ -50,9 +50,11 @@ type waiter struct {
 	wake    chan struct{} // a buffered token: try again now
 }
 
-func newWaker(client goredis.UniversalClient, logger *slog.Logger) *waker {
+// newWaker returns a waker on client; one that is not enabled wakes nobody
+// (its waiters poll).
+func newWaker(client goredis.UniversalClient, logger *slog.Logger, enabled bool) *waker {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &waker{client: client, logger: logger, chans: map[string]*channelWaiters{}, applied: map[string]bool{}, ctx: ctx, cancel: cancel}
+	return &waker{client: client, logger: logger, chans: map[string]*channelWaiters{}, applied: map[string]bool{}, ctx: ctx, cancel: cancel, closed: !enabled}
 }
 
 // add registers a waiter on channel, subscribing to it if nobody in this

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/internal/testserver"
@@ -201,4 +203,31 @@ func TestDL7WakeInCluster(t *testing.T) {
 		t.Fatalf("the waiters took %v after the releases; lock_sleep is a minute", d)
 	}
 	t.Logf("%d waiters on %d slots woken in %v", n, len(slots), time.Since(start))
+}
+
+// TestRingWaitersPoll: on a Ring (sharded by the client), whose releases
+// one subscription could not all hear, waiters poll every lock_sleep.
+func TestRingWaitersPoll(t *testing.T) {
+	a, b := testserver.SharedRedis(t), testserver.StartRedis(t)
+	ring := goredis.NewRing(&goredis.RingOptions{Addrs: map[string]string{"a": a.Addr(), "b": b.Addr()}})
+	t.Cleanup(func() { ring.Close() })
+	rb, err := redis.NewFromClient(ring, redis.Options{LockSleep: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rb.Close() })
+	ctx := ctxT(t)
+	key := uniq("ring")
+	holder := rb.NewMutex(key)
+	if ok, err := holder.TryLock(ctx); !ok || err != nil {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- rb.NewMutex(key).Lock(ctx) }()
+	if err := holder.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }
