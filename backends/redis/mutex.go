@@ -110,6 +110,10 @@ func (b *Backend) NewMutex(key string) *Mutex {
 // the backend's lock prefix (see the package function LockKey).
 func (b *Backend) LockKey(key string) string { return lockKey(b.lockPrefix, key) }
 
+// LockPrefix returns the prefix of the backend's lock keys (lock_prefix, or
+// LockKeyPrefix): tools that list keys leave out the ones that begin with it.
+func (b *Backend) LockPrefix() string { return b.lockPrefix }
+
 // Key returns the lock's Redis key.
 func (m *Mutex) Key() string { return m.lockKey }
 

@@ -140,7 +140,7 @@ func TestLockPrefix(t *testing.T) {
 	ctx := ctxT(t)
 	key := uniq("prefix")
 	m := b.NewMutex(key)
-	if m.Key() != "_lock{"+key+"}"+key || m.Key() != b.LockKey(key) {
+	if m.Key() != "_lock{"+key+"}"+key || m.Key() != b.LockKey(key) || b.LockPrefix() != "_lock" {
 		t.Fatalf("lock key %q", m.Key())
 	}
 	if ok, err := m.TryLock(ctx); !ok || err != nil {
