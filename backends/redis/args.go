@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"strconv"
@@ -29,14 +30,15 @@ func init() {
 	}
 }
 
-// The arguments every variant takes, by the seed's names.
+// The arguments every variant takes, by Python's dogpile.cache's names
+// (lock_prefix is this package's).
 var cacheArgs = []string{
 	"redis_expiration_time", "distributed_lock", "lock_timeout", "lock_sleep",
-	"lock_blocking", "lock_blocking_timeout", "thread_local_lock",
+	"lock_blocking", "lock_blocking_timeout", "thread_local_lock", "lock_prefix",
 }
 
-// connArgs may be given at the top level or inside connection_kwargs (the
-// seed's place for them); the top level wins.
+// connArgs may be given at the top level or inside connection_kwargs
+// (Python's place for them); the top level wins.
 var connArgs = []string{
 	"username", "password", "db",
 	"socket_timeout", "socket_connect_timeout", "socket_keepalive",
@@ -44,7 +46,7 @@ var connArgs = []string{
 	"max_connections", "pool_size", "client_name", "max_retries",
 }
 
-// unsupported are seed arguments that cannot carry over, with what to do
+// unsupported are arguments of Python's dogpile.cache that cannot carry over, with what to do
 // instead.
 var unsupported = map[string]string{
 	"connection_pool":          "a redis-py object has no Go counterpart; build a go-redis client and pass it to redis.NewFromClient",
@@ -97,7 +99,7 @@ func parseConn(args dogpile.Args) (*conn, error) {
 	if c.username, err = a.String("username", ""); err != nil {
 		return nil, err
 	}
-	if c.password, err = a.String("password", ""); err != nil {
+	if c.password, err = secretString(a, "password"); err != nil {
 		return nil, err
 	}
 	if c.clientName, err = a.String("client_name", ""); err != nil {
@@ -132,6 +134,20 @@ func parseConn(args dogpile.Args) (*conn, error) {
 	return c, nil
 }
 
+// secretString reads a string argument that holds a secret: its error never
+// shows the value.
+func secretString(a dogpile.Args, name string) (string, error) {
+	v, ok := a[name]
+	if !ok || v == nil {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", &dogpile.ArgError{Name: name, Reason: fmt.Sprintf("want a string, not a %T (the value is not shown)", v)}
+	}
+	return s, nil
+}
+
 func nonNegativeInt(a dogpile.Args, name string) (int, error) {
 	n, err := a.Int(name, 0)
 	if err == nil && n < 0 {
@@ -140,7 +156,7 @@ func nonNegativeInt(a dogpile.Args, name string) (int, error) {
 	return n, err
 }
 
-// parseTLS reads the seed's (redis-py's) TLS arguments. TLS is on when ssl
+// parseTLS reads redis-py's TLS arguments (Python's dogpile.cache passes them on). TLS is on when ssl
 // is true or any certificate file is given.
 func parseTLS(a dogpile.Args) (*tls.Config, error) {
 	on, err := a.Bool("ssl", false)
@@ -229,20 +245,23 @@ type fields struct {
 	poolSize, maxRetries           *int
 	tls                            **tls.Config
 	ctxTimeout                     *bool
+	dialerRetries                  *int
+	dialer                         *dialFunc
 }
 
-// apply sets the connection arguments that were given; with fromURL, the
-// URL's credentials and database win, as in the seed.
-func (c *conn) apply(f fields, fromURL bool) {
+// apply sets the connection arguments that were given (after checkURL has
+// found them consistent with a URL's), and makes a call fail after one dial
+// attempt (failFast).
+func (c *conn) apply(f fields) {
 	set := func(dst *string, v string, name string) {
-		if dst != nil && c.args.Has(name) && !(fromURL && (name == "username" || name == "password")) {
+		if dst != nil && c.args.Has(name) {
 			*dst = v
 		}
 	}
 	set(f.username, c.username, "username")
 	set(f.password, c.password, "password")
 	set(f.clientName, c.clientName, "client_name")
-	if f.db != nil && c.args.Has("db") && !fromURL {
+	if f.db != nil && c.args.Has("db") {
 		*f.db = c.db
 	}
 	if c.dialTimeout > 0 {
@@ -264,10 +283,85 @@ func (c *conn) apply(f fields, fromURL bool) {
 		*f.tls = c.tls
 	}
 	*f.ctxTimeout = true
+	*f.dialerRetries, *f.dialer = failFast(*f.dialerRetries, *f.dialer, *f.dialTimeout, *f.tls)
+}
+
+// checkURL checks the credentials and database of a url argument against
+// the separate username, password and db arguments: a separate argument
+// fills in what the URL lacks, and one that says otherwise than the URL is
+// an error naming both (never showing a password). db is false for Cluster,
+// which has no databases but 0.
+func (c *conn) checkURL(raw string, withDB bool) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil // reported by the URL's parser, with a redacted reason
+	}
+	shown := u.Redacted()
+	if u.User != nil {
+		if name := u.User.Username(); name != "" && c.args.Has("username") && c.username != name {
+			return &dogpile.ArgError{Name: "username", Value: c.username, Reason: fmt.Sprintf("differs from the user name in url %s; give it in one place", shown)}
+		}
+		if pw, ok := u.User.Password(); ok && c.args.Has("password") && c.password != pw {
+			return &dogpile.ArgError{Name: "password", Reason: fmt.Sprintf("differs from the password in url %s; give it in one place (neither is shown)", shown)}
+		}
+	}
+	if !withDB || !c.args.Has("db") {
+		return nil
+	}
+	urlDB, given := -1, false
+	if u.Scheme != "unix" {
+		if p := strings.Trim(u.Path, "/"); p != "" {
+			urlDB, given = atoiOr(p, -1), true
+		}
+	}
+	if q := u.Query(); q.Has("db") {
+		urlDB, given = atoiOr(q.Get("db"), -1), true
+	}
+	if given && urlDB != c.db {
+		return &dogpile.ArgError{Name: "db", Value: c.db, Reason: fmt.Sprintf("differs from the database in url %s; give it in one place", shown)}
+	}
+	return nil
+}
+
+func atoiOr(s string, def int) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return def
+	}
+	return n
+}
+
+// urlError is the error for a url argument that go-redis could not parse.
+// Neither its value nor its reason quotes what may hold a password: the
+// value is url.URL.Redacted when the URL parses at all, and only its scheme
+// otherwise; net/url's messages, which quote the whole URL or a piece of
+// it, are replaced by a description.
+func urlError(name, raw string, err error) error {
+	shown := "(not shown: it does not parse, and may hold a password)"
+	if u, perr := url.Parse(raw); perr == nil {
+		shown = u.Redacted()
+	} else if i := strings.Index(raw, "://"); i > 0 && !strings.ContainsAny(raw[:i], "@:/") {
+		shown = raw[:i] + "://… " + shown
+	}
+	reason := err.Error()
+	var (
+		esc  url.EscapeError
+		host url.InvalidHostError
+		ue   *url.Error
+	)
+	switch {
+	case errors.As(err, &esc):
+		reason = `not a valid URL: a "%" that begins no %-escape (write a "%" in a password as %25)`
+	case errors.As(err, &host):
+		reason = "not a valid URL: a character that no host name has"
+	case errors.As(err, &ue):
+		reason = "not a valid URL (%-escape the special characters of a user name or password)"
+	}
+	return &dogpile.ArgError{Name: name, Value: shown, Reason: reason}
 }
 
 // cacheOptions reads the arguments about values and the lock. defLock is the
-// variant's default for distributed_lock (the seed's).
+// variant's default for distributed_lock (Python's).
 func cacheOptions(args dogpile.Args, defLock bool) (Options, bool, error) {
 	var o Options
 	var err error
@@ -296,7 +390,15 @@ func cacheOptions(args dogpile.Args, defLock bool) (Options, bool, error) {
 	if o.LockWait, err = args.Duration("lock_blocking_timeout", 0); err != nil {
 		return o, false, err
 	}
-	// Accepted for the seed's configurations; see the package documentation.
+	if args.Has("lock_prefix") {
+		if o.LockPrefix, err = args.String("lock_prefix", ""); err != nil {
+			return o, false, err
+		}
+		if o.LockPrefix == "" || strings.Contains(o.LockPrefix, "{") {
+			return o, false, &dogpile.ArgError{Name: "lock_prefix", Value: o.LockPrefix, Reason: `want a non-empty prefix without "{" (every value key that begins with it is refused, and the lock's hash tag follows it)`}
+		}
+	}
+	// Accepted for Python's configurations; see the package documentation.
 	for _, n := range []string{"lock_blocking", "thread_local_lock"} {
 		if _, err := args.Bool(n, false); err != nil {
 			return o, false, err
@@ -306,6 +408,7 @@ func cacheOptions(args dogpile.Args, defLock bool) (Options, bool, error) {
 }
 
 func finish(c goredis.UniversalClient, o Options, distributed bool, where string) (dogpile.Backend, error) {
+	defaultClientLogger()
 	b, err := newBackend(c, o, where)
 	if err != nil {
 		c.Close() //nolint:errcheck // nothing was used
@@ -331,14 +434,17 @@ func newStandaloneFromArgs(args dogpile.Args) (dogpile.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	u, err := args.String("url", "")
+	u, err := urlArg(args)
 	if err != nil {
 		return nil, err
 	}
 	var ro *goredis.Options
 	if u != "" {
 		if ro, err = goredis.ParseURL(u); err != nil {
-			return nil, &dogpile.ArgError{Name: "url", Value: redactURL(u), Reason: err.Error()}
+			return nil, urlError("url", u, err)
+		}
+		if err := c.checkURL(u, true); err != nil {
+			return nil, err
 		}
 	} else {
 		host, err := args.String("host", "localhost")
@@ -354,7 +460,7 @@ func newStandaloneFromArgs(args dogpile.Args) (dogpile.Backend, error) {
 		}
 		ro = &goredis.Options{Addr: net.JoinHostPort(host, strconv.Itoa(port))}
 	}
-	c.apply(fields{&ro.Username, &ro.Password, &ro.ClientName, &ro.DB, &ro.DialTimeout, &ro.ReadTimeout, &ro.WriteTimeout, &ro.PoolSize, &ro.MaxRetries, &ro.TLSConfig, &ro.ContextTimeoutEnabled}, u != "")
+	c.apply(fields{&ro.Username, &ro.Password, &ro.ClientName, &ro.DB, &ro.DialTimeout, &ro.ReadTimeout, &ro.WriteTimeout, &ro.PoolSize, &ro.MaxRetries, &ro.TLSConfig, &ro.ContextTimeoutEnabled, &ro.DialerRetries, &ro.Dialer})
 	return finish(goredis.NewClient(ro), o, distributed, "")
 }
 
@@ -362,13 +468,14 @@ func newStandaloneFromArgs(args dogpile.Args) (dogpile.Backend, error) {
 func newSentinelFromArgs(args dogpile.Args) (dogpile.Backend, error) {
 	for _, n := range []string{"url", "host", "port"} {
 		if args.Has(n) {
-			return nil, &dogpile.ArgError{Name: n, Value: args[n], Reason: "redis_sentinel finds the master through the sentinels: give sentinels and service_name instead"}
+			// No value: a URL may hold a password.
+			return nil, &dogpile.ArgError{Name: n, Reason: "redis_sentinel finds the master through the sentinels: give sentinels and service_name instead"}
 		}
 	}
 	if err := known("redis_sentinel", args, "sentinels", "service_name", "sentinel_kwargs"); err != nil {
 		return nil, err
 	}
-	o, distributed, err := cacheOptions(args, true) // the seed's default for Sentinel
+	o, distributed, err := cacheOptions(args, true) // Python's default for Sentinel
 	if err != nil {
 		return nil, err
 	}
@@ -388,9 +495,9 @@ func newSentinelFromArgs(args dogpile.Args) (dogpile.Backend, error) {
 		return nil, err
 	}
 	fo := &goredis.FailoverOptions{MasterName: service, SentinelAddrs: sentinels}
-	c.apply(fields{&fo.Username, &fo.Password, &fo.ClientName, &fo.DB, &fo.DialTimeout, &fo.ReadTimeout, &fo.WriteTimeout, &fo.PoolSize, &fo.MaxRetries, &fo.TLSConfig, &fo.ContextTimeoutEnabled}, false)
-	// As in the seed, the sentinels get the servers' credentials unless
-	// sentinel_kwargs says otherwise.
+	c.apply(fields{&fo.Username, &fo.Password, &fo.ClientName, &fo.DB, &fo.DialTimeout, &fo.ReadTimeout, &fo.WriteTimeout, &fo.PoolSize, &fo.MaxRetries, &fo.TLSConfig, &fo.ContextTimeoutEnabled, &fo.DialerRetries, &fo.Dialer})
+	// As in Python's dogpile.cache, the sentinels get the servers'
+	// credentials unless sentinel_kwargs says otherwise.
 	fo.SentinelUsername, fo.SentinelPassword = c.username, c.password
 	sk, err := args.Map("sentinel_kwargs")
 	if err != nil {
@@ -406,8 +513,14 @@ func newSentinelFromArgs(args dogpile.Args) (dogpile.Backend, error) {
 	if fo.SentinelUsername, err = sk.String("username", fo.SentinelUsername); err != nil {
 		return nil, err
 	}
-	if fo.SentinelPassword, err = sk.String("password", fo.SentinelPassword); err != nil {
-		return nil, err
+	if sk.Has("password") {
+		if fo.SentinelPassword, err = secretString(sk, "password"); err != nil {
+			var ae *dogpile.ArgError
+			if errors.As(err, &ae) {
+				ae.Name = "sentinel_kwargs." + ae.Name
+			}
+			return nil, err
+		}
 	}
 	return finish(goredis.NewFailoverClient(fo), o, distributed, sentinelWhere(fo))
 }
@@ -431,12 +544,19 @@ func newClusterFromArgs(args dogpile.Args) (dogpile.Backend, error) {
 	co := &goredis.ClusterOptions{}
 	urls, err := args.Strings("url")
 	if err != nil {
+		var ae *dogpile.ArgError
+		if errors.As(err, &ae) {
+			ae.Value = nil // a URL may hold a password
+		}
 		return nil, err
 	}
 	for i, u := range urls {
 		p, err := goredis.ParseClusterURL(u)
 		if err != nil {
-			return nil, &dogpile.ArgError{Name: "url", Value: redactURL(u), Reason: err.Error()}
+			return nil, urlError("url", u, err)
+		}
+		if err := c.checkURL(u, false); err != nil {
+			return nil, err
 		}
 		if i == 0 {
 			addrs := co.Addrs
@@ -465,7 +585,7 @@ func newClusterFromArgs(args dogpile.Args) (dogpile.Backend, error) {
 		return nil, &dogpile.ArgError{Name: "startup_nodes", Reason: `required (or url): the addresses of one or more cluster nodes, such as ["10.0.0.1:6379", "10.0.0.2:6379"]`}
 	}
 	var db int
-	c.apply(fields{&co.Username, &co.Password, &co.ClientName, &db, &co.DialTimeout, &co.ReadTimeout, &co.WriteTimeout, &co.PoolSize, &co.MaxRetries, &co.TLSConfig, &co.ContextTimeoutEnabled}, len(urls) > 0)
+	c.apply(fields{&co.Username, &co.Password, &co.ClientName, &db, &co.DialTimeout, &co.ReadTimeout, &co.WriteTimeout, &co.PoolSize, &co.MaxRetries, &co.TLSConfig, &co.ContextTimeoutEnabled, &co.DialerRetries, &co.Dialer})
 	return finish(goredis.NewClusterClient(co), o, distributed, "")
 }
 
@@ -546,16 +666,16 @@ func nodes(args dogpile.Args, name string, defPort int) ([]string, error) {
 	return out, nil
 }
 
-// redactURL hides a URL's password in error messages.
-func redactURL(u string) string {
-	at := strings.LastIndex(u, "@")
-	scheme := strings.Index(u, "://")
-	if at < 0 || scheme < 0 || at < scheme {
-		return u
+// urlArg reads the standalone url argument; its error never shows the
+// value (a URL may hold a password).
+func urlArg(args dogpile.Args) (string, error) {
+	v, ok := args["url"]
+	if !ok || v == nil {
+		return "", nil
 	}
-	userinfo := u[scheme+3 : at]
-	if i := strings.IndexByte(userinfo, ':'); i >= 0 {
-		return u[:scheme+3] + userinfo[:i] + ":xxxxx" + u[at:]
+	s, ok := v.(string)
+	if !ok {
+		return "", &dogpile.ArgError{Name: "url", Reason: fmt.Sprintf("want a string such as \"redis://host:6379/0\", not a %T", v)}
 	}
-	return u
+	return s, nil
 }

@@ -3,6 +3,8 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,35 +17,60 @@ import (
 	"github.com/dogpile-go/dogpile/internal/testserver"
 )
 
+// marker is a password that no error message may show.
+const marker = "Marker-Passw0rd-7c1f"
+
+// argErrorCase is a configuration the factory refuses, naming arg.
+type argErrorCase struct {
+	backend string
+	args    dogpile.Args
+	arg     string // the name the error must give
+}
+
+// argErrorCases are the argument errors of the three variants.
+var argErrorCases = map[string]argErrorCase{
+	"misspelt":                     {"redis", dogpile.Args{"lock_timout": 5}, "lock_timout"},
+	"unknown in kwargs":            {"redis", dogpile.Args{"connection_kwargs": map[string]any{"sslmode": "on"}}, "connection_kwargs.sslmode"},
+	"connection_pool":              {"redis", dogpile.Args{"connection_pool": "x"}, "connection_pool"},
+	"keepalive options":            {"redis", dogpile.Args{"socket_keepalive_options": map[string]any{}}, "socket_keepalive_options"},
+	"not a duration":               {"redis", dogpile.Args{"redis_expiration_time": "soon"}, "redis_expiration_time"},
+	"not a bool":                   {"redis", dogpile.Args{"distributed_lock": "maybe"}, "distributed_lock"},
+	"not a port":                   {"redis", dogpile.Args{"port": 70000}, "port"},
+	"negative db":                  {"redis", dogpile.Args{"db": -1}, "db"},
+	"zero lock_timeout":            {"redis", dogpile.Args{"lock_timeout": 0}, "lock_timeout"},
+	"zero lock_sleep":              {"redis", dogpile.Args{"lock_sleep": 0}, "lock_sleep"},
+	"bad url":                      {"redis", dogpile.Args{"url": "http://:secret@x"}, "url"},
+	"missing CA file":              {"redis", dogpile.Args{"ssl_ca_certs": "/nonexistent/ca.pem"}, "ssl_ca_certs"},
+	"bad ssl_cert_reqs":            {"redis", dogpile.Args{"ssl": true, "ssl_cert_reqs": "sometimes"}, "ssl_cert_reqs"},
+	"sentinels missing":            {"redis_sentinel", dogpile.Args{}, "sentinels"},
+	"sentinel bad item":            {"redis_sentinel", dogpile.Args{"sentinels": []any{[]any{"h"}}}, "sentinels"},
+	"sentinel bad port":            {"redis_sentinel", dogpile.Args{"sentinels": []any{[]any{"h", "x"}}}, "sentinels"},
+	"sentinel with url":            {"redis_sentinel", dogpile.Args{"url": "redis://x", "sentinels": "h:1"}, "url"},
+	"sentinel_kwargs unknown":      {"redis_sentinel", dogpile.Args{"sentinels": "h:1", "sentinel_kwargs": map[string]any{"ssl": true}}, "sentinel_kwargs.ssl"},
+	"cluster without nodes":        {"redis_cluster", dogpile.Args{}, "startup_nodes"},
+	"cluster db":                   {"redis_cluster", dogpile.Args{"startup_nodes": "h:1", "db": 2}, "db"},
+	"cluster bad startup node":     {"redis_cluster", dogpile.Args{"startup_nodes": 7}, "startup_nodes"},
+	"empty lock_prefix":            {"redis", dogpile.Args{"lock_prefix": ""}, "lock_prefix"},
+	"lock_prefix with a tag":       {"redis", dogpile.Args{"lock_prefix": "{locks}:"}, "lock_prefix"},
+	"url password differs":         {"redis", dogpile.Args{"url": "redis://:" + marker + "@h:1/0", "password": "other-" + marker}, "password"},
+	"url user differs":             {"redis", dogpile.Args{"url": "redis://app:" + marker + "@h:1/0", "username": "ops"}, "username"},
+	"url db differs":               {"redis", dogpile.Args{"url": "redis://:" + marker + "@h:1/0", "db": 2}, "db"},
+	"url db query differs":         {"redis", dogpile.Args{"url": "redis://h:1?db=3", "db": 2}, "db"},
+	"url does not parse":           {"redis", dogpile.Args{"url": "redis://app:" + marker + "%zz@h:1/0"}, "url"},
+	"url without @ or port":        {"redis", dogpile.Args{"url": "redis://:" + marker}, "url"},
+	"url not a string":             {"redis", dogpile.Args{"url": 42}, "url"},
+	"url bad database":             {"redis", dogpile.Args{"url": "redis://:" + marker + "@h:1/x"}, "url"},
+	"numeric password":             {"redis", dogpile.Args{"password": 987654321}, "password"},
+	"sentinel numeric password":    {"redis_sentinel", dogpile.Args{"sentinels": "h:1", "sentinel_kwargs": map[string]any{"password": 987654321}}, "sentinel_kwargs.password"},
+	"sentinel url with password":   {"redis_sentinel", dogpile.Args{"url": "redis://:" + marker + "@x", "sentinels": "h:1"}, "url"},
+	"cluster url does not parse":   {"redis_cluster", dogpile.Args{"url": []any{"redis://:" + marker + "%zz@h:1"}}, "url"},
+	"cluster url not strings":      {"redis_cluster", dogpile.Args{"url": []any{"redis://:" + marker + "@h:1", 7}}, "url"},
+	"cluster url password differs": {"redis_cluster", dogpile.Args{"url": "redis://:" + marker + "@h:1", "password": "x"}, "password"},
+}
+
 // TestArgumentErrors: a wrong argument is an *ArgError that names it.
 func TestArgumentErrors(t *testing.T) {
-	for name, tc := range map[string]struct {
-		backend string
-		args    dogpile.Args
-		arg     string // the name the error must give
-	}{
-		"misspelt":                 {"redis", dogpile.Args{"lock_timout": 5}, "lock_timout"},
-		"unknown in kwargs":        {"redis", dogpile.Args{"connection_kwargs": map[string]any{"sslmode": "on"}}, "connection_kwargs.sslmode"},
-		"connection_pool":          {"redis", dogpile.Args{"connection_pool": "x"}, "connection_pool"},
-		"keepalive options":        {"redis", dogpile.Args{"socket_keepalive_options": map[string]any{}}, "socket_keepalive_options"},
-		"not a duration":           {"redis", dogpile.Args{"redis_expiration_time": "soon"}, "redis_expiration_time"},
-		"not a bool":               {"redis", dogpile.Args{"distributed_lock": "maybe"}, "distributed_lock"},
-		"not a port":               {"redis", dogpile.Args{"port": 70000}, "port"},
-		"negative db":              {"redis", dogpile.Args{"db": -1}, "db"},
-		"zero lock_timeout":        {"redis", dogpile.Args{"lock_timeout": 0}, "lock_timeout"},
-		"zero lock_sleep":          {"redis", dogpile.Args{"lock_sleep": 0}, "lock_sleep"},
-		"bad url":                  {"redis", dogpile.Args{"url": "http://:secret@x"}, "url"},
-		"missing CA file":          {"redis", dogpile.Args{"ssl_ca_certs": "/nonexistent/ca.pem"}, "ssl_ca_certs"},
-		"bad ssl_cert_reqs":        {"redis", dogpile.Args{"ssl": true, "ssl_cert_reqs": "sometimes"}, "ssl_cert_reqs"},
-		"sentinels missing":        {"redis_sentinel", dogpile.Args{}, "sentinels"},
-		"sentinel bad item":        {"redis_sentinel", dogpile.Args{"sentinels": []any{[]any{"h"}}}, "sentinels"},
-		"sentinel bad port":        {"redis_sentinel", dogpile.Args{"sentinels": []any{[]any{"h", "x"}}}, "sentinels"},
-		"sentinel with url":        {"redis_sentinel", dogpile.Args{"url": "redis://x", "sentinels": "h:1"}, "url"},
-		"sentinel_kwargs unknown":  {"redis_sentinel", dogpile.Args{"sentinels": "h:1", "sentinel_kwargs": map[string]any{"ssl": true}}, "sentinel_kwargs.ssl"},
-		"cluster without nodes":    {"redis_cluster", dogpile.Args{}, "startup_nodes"},
-		"cluster db":               {"redis_cluster", dogpile.Args{"startup_nodes": "h:1", "db": 2}, "db"},
-		"cluster bad startup node": {"redis_cluster", dogpile.Args{"startup_nodes": 7}, "startup_nodes"},
-	} {
+	for name, tc := range argErrorCases {
 		t.Run(name, func(t *testing.T) {
 			b, err := dogpile.NewBackend(tc.backend, tc.args)
 			if err == nil {
@@ -54,11 +81,58 @@ func TestArgumentErrors(t *testing.T) {
 			if !errors.As(err, &ae) || ae.Name != tc.arg || !errors.Is(err, dogpile.ErrInvalidArgument) {
 				t.Fatalf("error %v; want an *ArgError naming %q", err, tc.arg)
 			}
-			if strings.Contains(err.Error(), "secret") {
-				t.Fatalf("the error shows the URL's password: %v", err)
+			if strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), marker) || strings.Contains(err.Error(), "987654321") {
+				t.Fatalf("the error shows a password: %v", err)
 			}
 		})
 	}
+}
+
+// TestNoSecretInArgumentErrors: every argument error, with a marker password
+// given in each place a password goes (the password argument, inside
+// connection_kwargs, in sentinel_kwargs, in a URL), never shows it.
+func TestNoSecretInArgumentErrors(t *testing.T) {
+	withPassword := map[string]func(dogpile.Args) dogpile.Args{
+		"password": func(a dogpile.Args) dogpile.Args { return setIfAbsent(a, "password", marker) },
+		"connection_kwargs": func(a dogpile.Args) dogpile.Args {
+			return setIfAbsent(a, "connection_kwargs", map[string]any{"password": marker})
+		},
+		"sentinel_kwargs": func(a dogpile.Args) dogpile.Args {
+			return setIfAbsent(a, "sentinel_kwargs", map[string]any{"password": marker})
+		},
+		"url": func(a dogpile.Args) dogpile.Args { return setIfAbsent(a, "url", "redis://app:"+marker+"@h:1/0") },
+	}
+	n := 0
+	for name, tc := range argErrorCases {
+		for where, add := range withPassword {
+			b, err := dogpile.NewBackend(tc.backend, add(tc.args))
+			if err == nil {
+				b.(interface{ Close() error }).Close()
+				continue // the added password made the arguments right
+			}
+			n++
+			for _, msg := range []string{err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err)} {
+				if strings.Contains(msg, marker) || strings.Contains(msg, "987654321") {
+					t.Errorf("%s, password in %s: the error shows it: %s", name, where, msg)
+				}
+			}
+		}
+	}
+	if n < len(argErrorCases) {
+		t.Fatalf("only %d error paths ran", n)
+	}
+}
+
+// setIfAbsent returns a copy of a with name set to v unless a has it.
+func setIfAbsent(a dogpile.Args, name string, v any) dogpile.Args {
+	out := dogpile.Args{}
+	for k, x := range a {
+		out[k] = x
+	}
+	if _, ok := out[name]; !ok {
+		out[name] = v
+	}
+	return out
 }
 
 // TestArgumentForms: the forms configurations give lists and numbers in.
@@ -190,4 +264,51 @@ func TestCloseOwnsOnlyItsClient(t *testing.T) {
 	if _, err := redis.New(redis.Options{Client: &goredis.Options{}, Cluster: &goredis.ClusterOptions{}}); !errors.Is(err, dogpile.ErrInvalidArgument) {
 		t.Fatalf("New with two clients' options = %v; want ErrInvalidArgument", err)
 	}
+}
+
+// TestURLWithSeparateCredentials: the README's example — arguments.url
+// with arguments.password = "${REDIS_PASSWORD}" (here the value the
+// configuration would have expanded it to) — against a server that requires
+// a password; separate username, password and db fill in what the URL lacks,
+// and the same value given in both places is no conflict.
+func TestURLWithSeparateCredentials(t *testing.T) {
+	const password = "s3cr%t@pass" // characters a URL would need escaped
+	srv := testserver.StartRedis(t, "--requirepass", password)
+	addr := srv.Addr()
+	ctx := ctxT(t)
+	if out := testserver.RedisCLI(t, addr, "--no-auth-warning", "-a", password, "ACL", "SETUSER", "app", "on", ">app-"+password, "~*", "&*", "+@all"); out != "OK" {
+		t.Fatalf("ACL SETUSER: %s", out)
+	}
+	check := func(t *testing.T, args dogpile.Args, db int) {
+		t.Helper()
+		r := regionOn(t, "redis", args)
+		key := uniq("creds")
+		if err := r.Set(ctx, key, "v"); err != nil {
+			t.Fatalf("%v: Set: %v", args, err)
+		}
+		raw := goredis.NewClient(&goredis.Options{Addr: addr, Password: password, DB: db})
+		defer raw.Close()
+		if raw.Exists(ctx, key).Val() != 1 {
+			t.Fatalf("%v: the value is not in database %d", args, db)
+		}
+	}
+	t.Run("README", func(t *testing.T) {
+		check(t, dogpile.Args{"url": "redis://" + addr + "/0", "password": password, "distributed_lock": true}, 0)
+	})
+	t.Run("username and db", func(t *testing.T) {
+		check(t, dogpile.Args{"url": "redis://" + addr, "username": "app", "password": "app-" + password, "db": 3}, 3)
+	})
+	t.Run("in connection_kwargs", func(t *testing.T) {
+		check(t, dogpile.Args{"url": "redis://" + addr + "/2", "connection_kwargs": map[string]any{"password": password}}, 2)
+	})
+	t.Run("same in both", func(t *testing.T) {
+		u := "redis://app:" + url.QueryEscape("app-"+password) + "@" + addr + "/4"
+		check(t, dogpile.Args{"url": u, "username": "app", "password": "app-" + password, "db": 4}, 4)
+	})
+	t.Run("without the password", func(t *testing.T) {
+		r := regionOn(t, "redis", dogpile.Args{"url": "redis://" + addr + "/0"})
+		if err := r.Set(ctx, uniq("creds"), "v"); !errors.Is(err, redis.ErrAuth) {
+			t.Fatalf("Set without the password = %v; want ErrAuth", err)
+		}
+	})
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"net"
 	"strings"
 	"time"
@@ -24,7 +26,8 @@ var (
 	// ErrUnreachable: no connection to the server could be made.
 	ErrUnreachable = errors.New("dogpile/redis: cannot connect")
 	// ErrReservedKey: the key lies in the namespace of the distributed
-	// lock's keys (it begins with LockKeyPrefix), which values may not use.
+	// lock's keys (it begins with the lock prefix, LockKeyPrefix unless
+	// lock_prefix sets another), which values may not use.
 	ErrReservedKey = errors.New("dogpile/redis: key is in the lock namespace")
 	// ErrLockWait: waiting for the distributed lock took longer than
 	// lock_blocking_timeout.
@@ -33,13 +36,16 @@ var (
 
 // Default values of the lock arguments.
 const (
-	// DefaultLockTimeout is lock_timeout when it is not given: how long a
-	// lock outlives a holder that died without releasing it. (The seed's
-	// default is no timeout at all, which leaves a crashed holder's lock in
-	// place for ever.)
+	// DefaultLockTimeout is lock_timeout when it is not given: the lifetime
+	// of a lock's lease, renewed every third of it while the creator runs,
+	// so it bounds how long a holder that died (or stalled) keeps others
+	// waiting, not how long a creation may take. It is the lease time of
+	// Redisson's lock watchdog. (Python's dogpile.cache has no timeout by
+	// default, which leaves a crashed holder's lock in place for ever.)
 	DefaultLockTimeout = 30 * time.Second
-	// DefaultLockSleep is lock_sleep when it is not given (the seed's
-	// default): how long a waiter sleeps between attempts to take the lock.
+	// DefaultLockSleep is lock_sleep when it is not given (Python's
+	// dogpile.cache's default): how often a waiter tries the lock again when
+	// it hears of no release.
 	DefaultLockSleep = 100 * time.Millisecond
 )
 
@@ -62,16 +68,27 @@ type Options struct {
 	// from the region's expiration and should be longer, so that an expired
 	// value is still there to be served while it is regenerated.
 	Expiration time.Duration
-	// LockTimeout is how long the distributed lock lives unless released
-	// (lock_timeout); DefaultLockTimeout when 0. It should be longer than
-	// the longest creation.
+	// LockTimeout is the lifetime of the distributed lock's lease
+	// (lock_timeout): renewed every third of it while the creator runs, it
+	// is how long a holder that died or stalled keeps the lock from others;
+	// DefaultLockTimeout when 0.
 	LockTimeout time.Duration
-	// LockSleep is the pause between attempts to take a held lock
-	// (lock_sleep); DefaultLockSleep when 0.
+	// LockSleep is how often a waiter tries a held lock again when it hears
+	// of no release (lock_sleep); DefaultLockSleep when 0. Waiters are woken
+	// by the release itself; this is the fallback.
 	LockSleep time.Duration
 	// LockWait bounds how long Mutex.Lock waits (lock_blocking_timeout);
 	// 0: only by the caller's context.
 	LockWait time.Duration
+	// LockPrefix begins every lock key (lock_prefix); LockKeyPrefix when
+	// empty. Value keys that begin with it are refused (ErrReservedKey). It
+	// may not contain "{": the hash tag after it keeps each lock in its
+	// value's Cluster slot.
+	LockPrefix string
+	// Logger receives the backend's own log lines (the subscription to lock
+	// releases lost and restored); slog.Default() when nil. go-redis logs
+	// through a logger of its own, process-wide: see SetClientLogger.
+	Logger *slog.Logger
 }
 
 // Backend stores a region's values in Redis: standalone, behind Sentinel, or
@@ -89,6 +106,8 @@ type Backend struct {
 	lockTimeout time.Duration
 	lockSleep   time.Duration
 	lockWait    time.Duration
+	lockPrefix  string
+	waker       *waker // wakes this backend's lock waiters on a release
 }
 
 // New returns a backend on a client it creates from opts. Close closes that
@@ -96,7 +115,9 @@ type Backend struct {
 // region can be configured while Redis is still starting.
 //
 // New sets ContextTimeoutEnabled in the client's options, so that a call's
-// context deadline bounds its network reads and writes.
+// context deadline bounds its network reads and writes, and makes a call to
+// a server that can't be reached fail after one dial attempt, bounded by the
+// options' DialTimeout (see the package documentation).
 func New(opts Options) (*Backend, error) {
 	n := 0
 	for _, set := range []bool{opts.Client != nil, opts.Failover != nil, opts.Cluster != nil} {
@@ -113,15 +134,18 @@ func New(opts Options) (*Backend, error) {
 	case opts.Client != nil:
 		o := *opts.Client
 		o.ContextTimeoutEnabled = true
+		o.DialerRetries, o.Dialer = failFast(o.DialerRetries, o.Dialer, o.DialTimeout, o.TLSConfig)
 		c = goredis.NewClient(&o)
 	case opts.Failover != nil:
 		o := *opts.Failover
 		o.ContextTimeoutEnabled = true
+		o.DialerRetries, o.Dialer = failFast(o.DialerRetries, o.Dialer, o.DialTimeout, o.TLSConfig)
 		c = goredis.NewFailoverClient(&o)
 		where = sentinelWhere(&o)
 	default:
 		o := *opts.Cluster
 		o.ContextTimeoutEnabled = true
+		o.DialerRetries, o.Dialer = failFast(o.DialerRetries, o.Dialer, o.DialTimeout, o.TLSConfig)
 		c = goredis.NewClusterClient(&o)
 	}
 	b, err := newBackend(c, opts, where)
@@ -164,12 +188,23 @@ func newBackend(c goredis.UniversalClient, opts Options, where string) (*Backend
 	if opts.LockTimeout > 0 && opts.LockTimeout < time.Millisecond {
 		return nil, &dogpile.ArgError{Name: "LockTimeout", Value: opts.LockTimeout, Reason: "below Redis's resolution of a millisecond"}
 	}
+	if strings.Contains(opts.LockPrefix, "{") {
+		return nil, &dogpile.ArgError{Name: "LockPrefix", Value: opts.LockPrefix, Reason: `may not contain "{": the lock's hash tag must be the first, to keep the lock in its value's cluster slot`}
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
 	b := &Backend{
 		client:      c,
 		ttl:         opts.Expiration,
 		lockTimeout: opts.LockTimeout,
 		lockSleep:   opts.LockSleep,
 		lockWait:    opts.LockWait,
+		lockPrefix:  opts.LockPrefix,
+	}
+	if b.lockPrefix == "" {
+		b.lockPrefix = LockKeyPrefix
 	}
 	if b.lockTimeout == 0 {
 		b.lockTimeout = DefaultLockTimeout
@@ -193,6 +228,10 @@ func newBackend(c goredis.UniversalClient, opts Options, where string) (*Backend
 	if where != "" {
 		b.where = where
 	}
+	// One subscription hears every release on one server and, as PUBLISH
+	// reaches every node, in a Cluster; a client that shards otherwise (a
+	// Ring) would need one per shard: its waiters poll.
+	b.waker = newWaker(c, logger, b.single || b.cluster != nil)
 	return b, nil
 }
 
@@ -200,9 +239,11 @@ func newBackend(c goredis.UniversalClient, opts Options, where string) (*Backend
 // does not do (health checks, metrics hooks, other data).
 func (b *Backend) Client() goredis.UniversalClient { return b.client }
 
-// Close closes the client if the backend created it (New, or a registered
-// factory); a client given to NewFromClient is left open.
+// Close ends the backend's subscription to lock releases and closes the
+// client if the backend created it (New, or a registered factory); a client
+// given to NewFromClient is left open.
 func (b *Backend) Close() error {
+	b.waker.close()
 	if !b.owned {
 		return nil
 	}
@@ -225,21 +266,21 @@ type LockingBackend struct {
 }
 
 // Mutex returns a would-be holder of key's distributed lock; it implements
-// backend.Locking.
+// backend.Locking. The mutex is a lock.Lease and a backend.Fenced.
 func (b *LockingBackend) Mutex(key string) lock.Mutex { return b.NewMutex(key) }
 
 // checkKey refuses keys in the lock namespace, so that a value can never
 // overwrite, read or delete a lock.
-func checkKey(key string) error {
-	if strings.HasPrefix(key, LockKeyPrefix) {
-		return fmt.Errorf("%w: %q begins with the lock prefix %q", ErrReservedKey, key, LockKeyPrefix)
+func (b *Backend) checkKey(key string) error {
+	if strings.HasPrefix(key, b.lockPrefix) {
+		return fmt.Errorf("%w: %q begins with the lock prefix %q", ErrReservedKey, key, b.lockPrefix)
 	}
 	return nil
 }
 
-func checkKeys(keys []string) error {
+func (b *Backend) checkKeys(keys []string) error {
 	for _, k := range keys {
-		if err := checkKey(k); err != nil {
+		if err := b.checkKey(k); err != nil {
 			return err
 		}
 	}
@@ -248,7 +289,7 @@ func checkKeys(keys []string) error {
 
 // Get returns the value stored under key.
 func (b *Backend) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	if err := checkKey(key); err != nil {
+	if err := b.checkKey(key); err != nil {
 		return nil, false, err
 	}
 	s, err := b.client.Get(ctx, key).Result()
@@ -265,15 +306,28 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, bool, error) {
 
 // Set stores value under key, with the server-side TTL if one is set.
 func (b *Backend) Set(ctx context.Context, key string, value []byte) error {
-	if err := checkKey(key); err != nil {
+	if m := b.heldMutex(ctx, key); m != nil {
+		// A creation's write, under the key's lock: fenced.
+		return m.SetFenced(ctx, key, value)
+	}
+	if err := b.checkKey(key); err != nil {
 		return err
 	}
 	return b.wrap(b.client.Set(ctx, key, value, b.ttl).Err())
 }
 
+// heldMutex returns the mutex of this backend that ctx holds for key (the
+// context of a creation under key's lock, see lock.Held), or nil.
+func (b *Backend) heldMutex(ctx context.Context, key string) *Mutex {
+	if m, ok := lock.Held(ctx, key).(*Mutex); ok && m.b == b {
+		return m
+	}
+	return nil
+}
+
 // Delete removes key.
 func (b *Backend) Delete(ctx context.Context, key string) error {
-	if err := checkKey(key); err != nil {
+	if err := b.checkKey(key); err != nil {
 		return err
 	}
 	return b.wrap(b.client.Del(ctx, key).Err())
@@ -286,7 +340,7 @@ func (b *Backend) GetMulti(ctx context.Context, keys []string) ([][]byte, error)
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	if err := checkKeys(keys); err != nil {
+	if err := b.checkKeys(keys); err != nil {
 		return nil, err
 	}
 	out := make([][]byte, len(keys))
@@ -333,12 +387,29 @@ func fill(out [][]byte, vals []any, index []int) {
 // SetMulti stores every item in one round trip: MSET (one server, no TTL),
 // or pipelined SET … PX (with a TTL, or in a Cluster, grouped by slot).
 func (b *Backend) SetMulti(ctx context.Context, items map[string][]byte) error {
+	// A creation's writes, under the keys' locks: each fenced (one script
+	// per key), the rest in one round trip.
+	var rest map[string][]byte
+	for k, v := range items {
+		if m := b.heldMutex(ctx, k); m != nil {
+			if rest == nil {
+				rest = maps.Clone(items)
+			}
+			delete(rest, k)
+			if err := m.SetFenced(ctx, k, v); err != nil {
+				return err
+			}
+		}
+	}
+	if rest != nil {
+		items = rest
+	}
 	if len(items) == 0 {
 		return nil
 	}
 	keys := make([]string, 0, len(items))
 	for k := range items {
-		if err := checkKey(k); err != nil {
+		if err := b.checkKey(k); err != nil {
 			return err
 		}
 		keys = append(keys, k)
@@ -375,7 +446,7 @@ func (b *Backend) DeleteMulti(ctx context.Context, keys []string) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	if err := checkKeys(keys); err != nil {
+	if err := b.checkKeys(keys); err != nil {
 		return err
 	}
 	if b.single {
@@ -424,6 +495,42 @@ func (b *Backend) groups(keys []string) []keyGroup {
 	return gs
 }
 
+// casScript stores ARGV[3] under KEYS[1] if the key holds ARGV[2] — or
+// holds nothing, when ARGV[1] is "absent" — with the server-side TTL in
+// milliseconds (ARGV[4], 0: none).
+var casScript = goredis.NewScript(`
+local cur = redis.call("GET", KEYS[1])
+if ARGV[1] == "absent" then
+  if cur then return 0 end
+elseif cur ~= ARGV[2] then
+  return 0
+end
+if ARGV[4] == "0" then
+  redis.call("SET", KEYS[1], ARGV[3])
+else
+  redis.call("SET", KEYS[1], ARGV[3], "PX", ARGV[4])
+end
+return 1`)
+
+// CompareAndSwap stores new under key if key holds old — or holds nothing,
+// when old is nil — and reports whether it did (backend.Swapper). The check
+// and the write are one script on the server; the write carries the
+// server-side TTL, as Set's does.
+func (b *Backend) CompareAndSwap(ctx context.Context, key string, old, new []byte) (bool, error) {
+	if err := b.checkKey(key); err != nil {
+		return false, err
+	}
+	mode := "equal"
+	if old == nil {
+		mode = "absent"
+	}
+	n, err := casScript.Run(ctx, b.client, []string{key}, mode, old, new, b.ttl.Milliseconds()).Int()
+	if err != nil {
+		return false, b.wrap(err)
+	}
+	return n == 1, nil
+}
+
 // wrap makes the two errors users meet first say what they are: a refused
 // password and an unreachable server. Other errors pass as they are (the
 // region adds the operation and key).
@@ -433,6 +540,10 @@ func (b *Backend) wrap(err error) error {
 	}
 	if goredis.IsAuthError(err) {
 		return fmt.Errorf("%w: %s: %w", ErrAuth, b.where, err)
+	}
+	var de *dialError
+	if errors.As(err, &de) {
+		err = de.err // what failFast hid from go-redis's retries
 	}
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {

@@ -1,39 +1,48 @@
 package redis_test
 
-// The cross-process tests (DL1, DL2) run the test binary again as child
-// processes. TestMain sees childRoleEnv and runs runChild instead of the
-// tests. A child talks to its parent through stdin and stdout, line by line,
-// and to the others only through the Redis server, as separate programs
-// would.
+// The cross-process tests run the test binary again as child processes
+// (internal/testutil's harness): each plays a role below, talks to its parent
+// line by line through stdin and stdout, and to the others only through the
+// Redis server, as separate programs would.
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backends/redis"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 const (
-	childRoleEnv = "DOGPILE_REDIS_CHILD"     // "stampede" or "holder"
-	childAddrEnv = "DOGPILE_REDIS_ADDR"      // the shared server
-	childKeyEnv  = "DOGPILE_REDIS_KEY"       // the contested key; counters are key + ":…"
-	childNEnv    = "DOGPILE_REDIS_TOTAL"     // stampede: callers in all processes together
-	childModeEnv = "DOGPILE_REDIS_MODE"      // stampede: "cold" or "stale"
-	childExpEnv  = "DOGPILE_REDIS_EXPIRE"    // the region's expiration (a Go duration)
-	childLockEnv = "DOGPILE_REDIS_LOCK_TIME" // holder: lock_timeout (a Go duration)
+	childAddrEnv      = "DOGPILE_REDIS_ADDR"       // the shared server
+	childSentinelsEnv = "DOGPILE_REDIS_SENTINELS"  // or: the sentinels (comma-separated) of testserver.SentinelMasterName
+	childKeyEnv       = "DOGPILE_REDIS_KEY"        // the contested key; counters are key + ":…"
+	childNEnv         = "DOGPILE_REDIS_TOTAL"      // stampede: callers in all processes together
+	childModeEnv      = "DOGPILE_REDIS_MODE"       // stampede: "cold" or "stale"
+	childExpEnv       = "DOGPILE_REDIS_EXPIRE"     // the region's expiration (a Go duration)
+	childLockEnv      = "DOGPILE_REDIS_LOCK_TIME"  // lock_timeout (a Go duration)
+	childSleepEnv     = "DOGPILE_REDIS_LOCK_SLEEP" // lock_sleep (a Go duration)
+	childValueEnv     = "DOGPILE_REDIS_VALUE"      // creator, caller: the value the creator returns
 )
+
+// childRoles are the roles a re-executed test binary can play.
+var childRoles = map[string]func() error{
+	"stampede": childStampede,
+	"holder":   childHolder,
+	"creator":  childCreator,
+	"caller":   childCaller,
+	"cold":     childCold,
+}
 
 // goroutinesPerChild is the number of concurrent callers in each stampede
 // child.
@@ -45,33 +54,34 @@ type stampedeReport struct {
 	Errors []string
 }
 
-func runChild(role string) int {
-	var err error
-	switch role {
-	case "stampede":
-		err = childStampede()
-	case "holder":
-		err = childHolder()
-	default:
-		err = fmt.Errorf("unknown child role %q", role)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "child:", err)
-		return 1
-	}
-	return 0
-}
-
+// childRegion is a region with the distributed lock on the server named by
+// the environment: a standalone server or a Sentinel master. lock_sleep is
+// 10ms unless the environment sets it.
 func childRegion(expiration time.Duration, lockTimeout string) (*dogpile.Region, error) {
-	args := dogpile.Args{
-		"url":              "redis://" + os.Getenv(childAddrEnv),
-		"distributed_lock": true,
-		"lock_sleep":       "10ms",
+	args := dogpile.Args{"distributed_lock": true, "lock_sleep": "10ms"}
+	backend := "redis"
+	if s := os.Getenv(childSentinelsEnv); s != "" {
+		backend = "redis_sentinel"
+		args["sentinels"] = s
+	} else {
+		args["url"] = "redis://" + os.Getenv(childAddrEnv)
 	}
 	if lockTimeout != "" {
 		args["lock_timeout"] = lockTimeout
 	}
-	return dogpile.NewRegion().Configure("redis", dogpile.WithArguments(args), dogpile.WithExpiration(expiration))
+	if s := os.Getenv(childSleepEnv); s != "" {
+		args["lock_sleep"] = s
+	}
+	return dogpile.NewRegion(dogpile.WithMetrics()).Configure(backend, dogpile.WithArguments(args), dogpile.WithExpiration(expiration))
+}
+
+// childRaw is a plain client of the server the child's region uses, for
+// counters.
+func childRaw() goredis.UniversalClient {
+	if s := os.Getenv(childSentinelsEnv); s != "" {
+		return goredis.NewFailoverClient(&goredis.FailoverOptions{MasterName: "mymaster", SentinelAddrs: strings.Split(s, ",")})
+	}
+	return goredis.NewClient(&goredis.Options{Addr: os.Getenv(childAddrEnv)})
 }
 
 // childStampede: goroutinesPerChild callers of GetOrCreate on one key, let
@@ -89,7 +99,7 @@ func childStampede() error {
 		return err
 	}
 	defer r.Close()
-	raw := goredis.NewClient(&goredis.Options{Addr: os.Getenv(childAddrEnv)})
+	raw := childRaw()
 	defer raw.Close()
 	key := os.Getenv(childKeyEnv)
 	total, err := strconv.Atoi(os.Getenv(childNEnv))
@@ -149,7 +159,7 @@ func childStampede() error {
 		}()
 	}
 	fmt.Println("ready")
-	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+	if _, err := testutil.ReadLine(); err != nil {
 		return fmt.Errorf("waiting for the go: %w", err)
 	}
 	close(start)
@@ -171,87 +181,152 @@ func childHolder() error {
 	return err
 }
 
-// child is a running child process.
-type child struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	lines chan string // its stdout, line by line; closed at EOF
-	t     *testing.T
+// creationReport is what a creator or caller child prints when its
+// GetOrCreate has returned.
+type creationReport struct {
+	Value     string // what GetOrCreate returned
+	Err       string // its error, if any
+	Created   bool   // this process's creator ran
+	Cause     string // context.Cause of the creation's context when the creator returned ("" if none)
+	LocksLost uint64 // the region's Stats.LocksLost
 }
 
-// startChild runs the test binary as a child in role with env (NAME=value).
-func startChild(t *testing.T, role string, env ...string) *child {
-	t.Helper()
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(append(os.Environ(), childRoleEnv+"="+role), env...)
-	cmd.Stderr = &prefixWriter{t: t, prefix: role + " child: "}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{cmd: cmd, stdin: stdin, lines: make(chan string, 16), t: t}
-	go func() {
-		defer close(c.lines)
-		s := bufio.NewScanner(stdout)
-		s.Buffer(nil, 1<<20)
-		for s.Scan() {
-			c.lines <- s.Text()
+// childCreator: GetOrCreate with lock_timeout from the environment, whose
+// creator says "creating" and returns the environment's value (whatever its
+// context says, as a creator that does not watch its context would) when
+// the parent writes "finish".
+func childCreator() error {
+	return creationChild(func(ctx context.Context, rep *creationReport) error {
+		fmt.Println("creating")
+		if _, err := testutil.ReadLine(); err != nil {
+			return err
 		}
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill() //nolint:errcheck // it may have exited
-		cmd.Wait()         //nolint:errcheck // killed or done
+		if c := context.Cause(ctx); c != nil {
+			rep.Cause = c.Error()
+		}
+		return nil
 	})
-	return c
 }
 
-// expect waits for the child's next line and checks it is want.
-func (c *child) expect(want string, timeout time.Duration) {
-	c.t.Helper()
-	select {
-	case got, ok := <-c.lines:
-		if !ok {
-			c.t.Fatalf("child exited before saying %q", want)
+// childCaller: says "calling", then GetOrCreate of the key, whose creator
+// returns the environment's value at once.
+func childCaller() error {
+	fmt.Println("calling")
+	return creationChild(func(context.Context, *creationReport) error { return nil })
+}
+
+// creationChild runs one GetOrCreate of the environment's key with
+// lock_timeout from the environment; its creator counts itself on the
+// server, runs work and returns the environment's value. It prints a
+// creationReport.
+func creationChild(work func(ctx context.Context, rep *creationReport) error) error {
+	r, err := childRegion(0, os.Getenv(childLockEnv))
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	raw := childRaw()
+	defer raw.Close()
+	key := os.Getenv(childKeyEnv)
+	var rep creationReport
+	v, err := dogpile.GetOrCreate(context.Background(), r, key, func(ctx context.Context) (string, error) {
+		raw.Incr(context.Background(), key+":creators") //nolint:errcheck // a lost count fails the parent's checks
+		rep.Created = true
+		if err := work(ctx, &rep); err != nil {
+			return "", err
 		}
-		if got != want {
-			c.t.Fatalf("child said %q, want %q", got, want)
+		return os.Getenv(childValueEnv), nil
+	})
+	rep.Value = v
+	if err != nil {
+		rep.Err = err.Error()
+	}
+	rep.LocksLost = r.Stats().LocksLost
+	return json.NewEncoder(os.Stdout).Encode(rep)
+}
+
+// coldReport is what a cold child prints after each round.
+type coldReport struct {
+	Latencies    []time.Duration // of each caller's GetOrCreate
+	Errors       []string
+	LockAttempts int64 // SET NX commands on lock keys this round
+}
+
+// coldCreatorTime is how long the creator of a cold round runs.
+const coldCreatorTime = 50 * time.Millisecond
+
+// childCold: rounds of a cold stampede. For each line the parent writes (a
+// key), goroutinesPerChild callers call GetOrCreate of that key at once;
+// the creator counts itself on the server and runs coldCreatorTime. The
+// child prints a coldReport per round, and exits at EOF.
+func childCold() error {
+	r, err := childRegion(0, "")
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	raw := childRaw()
+	defer raw.Close()
+	var attempts atomic.Int64
+	r.Backend().(*redis.LockingBackend).Client().AddHook(lockAttemptHook{&attempts})
+	fmt.Println("ready")
+	for {
+		key, err := testutil.ReadLine()
+		if err != nil {
+			return nil // EOF: done
 		}
-	case <-time.After(timeout):
-		c.t.Fatalf("child did not say %q within %v", want, timeout)
+		attempts.Store(0)
+		var (
+			mu    sync.Mutex
+			rep   coldReport
+			wg    sync.WaitGroup
+			start = make(chan struct{})
+		)
+		for range goroutinesPerChild {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				t0 := time.Now()
+				_, err := dogpile.GetOrCreate(context.Background(), r, key, func(ctx context.Context) (string, error) {
+					if err := raw.Incr(ctx, key+":creators").Err(); err != nil {
+						return "", err
+					}
+					time.Sleep(coldCreatorTime) // the creator's work
+					return "v", nil
+				})
+				d := time.Since(t0)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					rep.Errors = append(rep.Errors, err.Error())
+				}
+				rep.Latencies = append(rep.Latencies, d)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		rep.LockAttempts = attempts.Load()
+		if err := json.NewEncoder(os.Stdout).Encode(rep); err != nil {
+			return err
+		}
 	}
 }
 
-// next returns the child's next line.
-func (c *child) next(timeout time.Duration) string {
-	c.t.Helper()
-	select {
-	case got, ok := <-c.lines:
-		if !ok {
-			c.t.Fatal("child exited without a report")
+// lockAttemptHook counts the SET commands a client sends to lock keys.
+type lockAttemptHook struct{ n *atomic.Int64 }
+
+func (h lockAttemptHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h lockAttemptHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		if a := cmd.Args(); len(a) > 1 && strings.EqualFold(fmt.Sprint(a[0]), "set") && strings.HasPrefix(fmt.Sprint(a[1]), redis.LockKeyPrefix) {
+			h.n.Add(1)
 		}
-		return got
-	case <-time.After(timeout):
-		c.t.Fatalf("child sent nothing within %v", timeout)
+		return next(ctx, cmd)
 	}
-	return ""
 }
 
-// prefixWriter passes a child's stderr to the test log.
-type prefixWriter struct {
-	t      *testing.T
-	prefix string
-}
-
-func (w *prefixWriter) Write(p []byte) (int, error) {
-	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
-		w.t.Log(w.prefix + l)
-	}
-	return len(p), nil
+func (h lockAttemptHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return next
 }

@@ -13,13 +13,13 @@
 //		"distributed_lock":      true,
 //	}))
 //
-// The seed's dotted names (dogpile.cache.redis, dogpile.cache.redis_sentinel,
+// Python's dotted names (dogpile.cache.redis, dogpile.cache.redis_sentinel,
 // dogpile.cache.redis_cluster) are aliases of redis, redis_sentinel and
 // redis_cluster.
 //
 // # Arguments
 //
-// The seed's names. Numbers may be ints, floats or numeric strings; times
+// Python's dogpile.cache's names. Numbers may be ints, floats or numeric strings; times
 // are seconds or Go durations ("1500ms"); booleans are true/false or
 // "true"/"false". An argument the backend does not know is an error that
 // names it (*dogpile.ArgError), so a misspelling is never silently ignored.
@@ -27,7 +27,8 @@
 //	argument                 variants   meaning
 //	url                      redis      redis://[user:password@]host:port/db or rediss:// (TLS); unix:///path.
 //	                         cluster    one URL or a list; every URL's host is a startup node.
-//	                                    The URL's user, password and db win over the arguments (as in the seed).
+//	                                    username, password and db fill in what the URL lacks; given in
+//	                                    both places with different values, they are an error.
 //	host, port               redis      default localhost, 6379 (ignored when url is given)
 //	                         cluster    one startup node
 //	db                       redis, sentinel  database number, default 0 (Cluster has only 0)
@@ -44,19 +45,21 @@
 //	client_name              all        CLIENT SETNAME of every connection
 //	max_retries              all        go-redis MaxRetries (0: default 3; -1: none)
 //	connection_kwargs        all        a map holding any of the arguments from username to max_retries
-//	                                    above (the seed's place for them); the top level wins
+//	                                    above (Python's place for them); the top level wins
 //	sentinels                sentinel   required: [["host", port], …], ["host:port", …] or "host:port,host:port"
 //	service_name             sentinel   the master's name, default "mymaster"
 //	sentinel_kwargs          sentinel   {"username": …, "password": …} for the sentinels themselves;
-//	                                    by default they get username and password, as in the seed
+//	                                    by default they get username and password, as in Python
 //	startup_nodes            cluster    nodes as for sentinels (any one node is enough to find the rest)
 //	redis_expiration_time    all        the server-side TTL of every value written; default none
 //	distributed_lock         all        take the distributed lock before creating; default false for
-//	                                    redis and redis_cluster, true for redis_sentinel (the seed's defaults)
-//	lock_timeout             all        how long a lock lives unless released; default 30s
-//	lock_sleep               all        pause between attempts to take a held lock; default 0.1s
+//	                                    redis and redis_cluster, true for redis_sentinel (Python's defaults)
+//	lock_timeout             all        the lock's lease, renewed every third of it while the creator runs:
+//	                                    how long a dead or stalled holder keeps others waiting; default 30s
+//	lock_sleep               all        how often a waiter tries again when it hears of no release; default 0.1s
 //	lock_blocking_timeout    all        bound on waiting for a lock (then ErrLockWait); default: the caller's context
-//	lock_blocking, thread_local_lock  all  accepted for the seed's configurations; no effect (the region decides
+//	lock_prefix              all        the beginning of every lock key; default "\xffdogpile:lock:"
+//	lock_blocking, thread_local_lock  all  accepted for Python's configurations; no effect (the region decides
 //	                                    per call whether to wait, and a Go mutex has no thread)
 //
 // connection_pool and socket_keepalive_options (redis-py objects and socket
@@ -95,32 +98,95 @@
 // plus, with distributed_lock, a lock and an unlock per key to create, which
 // the region takes one at a time.
 //
-// Sentinel: reads and writes both go to the master. The seed reads from a
-// replica; here that would break the lock, whose holder reads the key again
-// after taking the lock to see whether another process has just stored it —
-// a lagging replica would say no, and a second creator would run.
+// Sentinel: reads and writes both go to the master. Python's dogpile.cache
+// reads from a replica; here that would break the lock, whose holder reads
+// the key again after taking the lock to see whether another process has
+// just stored it — a lagging replica would say no, and a second creator
+// would run.
 //
 // # The distributed lock
 //
-// The lock of key K is the Redis key LockKey(K) = "\xffdogpile:lock:" + K.
-// A holder takes it with SET lock token NX PX lock_timeout, where token is
-// random (prefixed with the holder's host name and process id, for whoever
-// inspects it) and releases it with a Lua script that deletes the key only if
-// it still holds the holder's token, so a holder whose lock expired never
-// releases another's. A holder that dies (a crash, SIGKILL) leaves its lock
-// to expire after lock_timeout; meanwhile waiters poll every lock_sleep,
-// bounded by their context. lock_timeout should be longer than the longest
-// creation: a creation that outlives its lock may overlap another's.
+// The lock of the value key K is the Redis key
 //
-// Lock keys cannot collide with values: the prefix begins with the byte 0xFF,
-// which no UTF-8 text contains, and every value operation refuses a key with
-// the prefix (ErrReservedKey). The seed's lock name ("_lock" + key) is an
-// ordinary value key here. A hash tag in K is kept in its lock key, so in a
-// Cluster a tagged key's lock lives on the key's slot.
+//	lock_prefix + "{" + tag + "}" + K
+//
+// (LockKey; the default prefix is LockKeyPrefix, "\xffdogpile:lock:"). The tag
+// is K's own hash tag when it has one ("user:{42}:name" → "42"), otherwise K
+// itself, so that in a Cluster the lock lives in its value's slot — one
+// script can then check the one and write the other — and a client that
+// shards by hash tag (a Ring) sends both to one server. (A key without a tag
+// that contains "}" can't be its own tag; its lock gets a tag of up
+// to three letters and digits that hashes to the same slot, which a Ring does not
+// honour: on a Ring such keys' fenced writes are refused, counted as lost
+// locks.) Lock keys cannot collide with values: the default prefix begins
+// with the byte 0xFF, which no UTF-8 text contains, and every value
+// operation refuses a key that begins with the lock prefix (ErrReservedKey).
+// Python's lock name ("_lock" + key) is an ordinary value key here, unless
+// lock_prefix is "_lock".
+//
+// A holder takes the lock with SET lock token NX PX lock_timeout, where the
+// token is random (prefixed with the holder's host name and process id, for
+// whoever inspects it). While the creator runs, the region renews the lock
+// every lock_timeout/3 (Mutex.Renew: PEXPIRE, only if the lock still holds
+// the token; the watchdog of Redisson's locks), so a creator may take as
+// long as it needs, and lock_timeout is how long a holder that died or
+// stalled keeps the others waiting. The default, 30s, is the lease of
+// Redisson's watchdog: long enough that a stall of the holder (a long pause,
+// a slow network) does not lose the lock, short enough that a crashed
+// holder's key is free again within half a minute. A renewal that finds the
+// lock gone ends the creation's context with lock.ErrLockLost as its cause.
+//
+// The value is written through the lock (Mutex.SetFenced): one script
+// compares the lock's token and sets the value with redis_expiration_time,
+// so a holder that lost its lock — it expired while the holder was stalled,
+// another process took it, or it was lost in a restart or a failover —
+// writes nothing, and its caller still gets the value it made. The release
+// is a script too: it deletes the lock only if it holds the holder's token,
+// so a holder whose lock expired never releases another's.
+//
+// What the lock guarantees. It is an efficiency lock on one master, as
+// every Redis lock without consensus is: it makes one creator per key the
+// rule, not a certainty. A held lock is lost — and a second creator may run
+// at once — when the server restarts without persistence, when Sentinel
+// fails over to a replica that had not yet received the lock (replication
+// is asynchronous), or when the server evicts it (a maxmemory policy that
+// evicts keys with a TTL: volatile-* and allkeys-*). What the lease and the
+// fenced write keep right is the data: a creation that lost its lock never
+// writes over the value of the holder that came after it, so no older value
+// is ever stored over a newer one and served as fresh. (After a failover, the
+// old master may accept writes until Sentinel demotes it; what it took is
+// discarded when it resynchronizes from the new master.)
+//
+// Waiting. A process that finds the lock held waits for its release: the
+// release script PUBLISHes on a channel named like the lock key, and each
+// backend keeps one subscription connection (opened at the first wait) to
+// the channels of the locks its goroutines wait for — one connection
+// however many goroutines wait — and wakes the waiters of a channel at once.
+// Redis delivers a message at most once, so a waiter also tries every
+// lock_sleep (a lost subscription, or a holder that died and whose lock
+// expired without a release); a subscription made again after a lost
+// connection wakes every waiter, for what it may have missed. In a Cluster
+// the release uses PUBLISH, which the cluster bus carries to every node, so
+// that the one subscription, on any node, hears every slot's releases and
+// survives resharding; SPUBLISH would keep a release on its shard but need a
+// subscription per shard owner, followed through every slot migration and
+// failover. A release is one small message per creation, which is rare next
+// to reads. A user whose ACL forbids the channels still releases; its
+// waiters poll. So do the waiters of a Ring (NewFromClient), whose releases
+// are spread over shards that one subscription can't hear.
 //
 // Within one process the region elects one caller per key before the lock
 // is touched, so a process sends the server one lock attempt at a time per
 // key, however many goroutines wait.
+//
+// Upgrading: the lock key's format changed with the tag. While processes of
+// an older version (lock key LockKeyPrefix + K) and of this one share a
+// server, they don't exclude each other; each version still runs one
+// creator per key among its own processes.
+//
+// CompareAndSwap (backend.Swapper) replaces a value only if it still is
+// what the caller read, in one script; the region updates its shared
+// invalidation record with it.
 //
 // # Errors
 //
@@ -131,7 +197,26 @@
 // deadline bounds each network call; socket_timeout and
 // socket_connect_timeout bound them otherwise. A key holding another Redis
 // type is Redis's WRONGTYPE error; bytes that are not a dogpile entry read as
-// a miss.
+// a miss. No error shows a password: URLs are shown redacted, and a password
+// argument's value never.
+//
+// A server that can't be reached fails a call after one dial attempt,
+// bounded by socket_connect_timeout (go-redis's DialTimeout with New), for
+// clients made by New and by the factories: go-redis alone dials five times
+// per command and retries a command whose dial failed, each try bounded by
+// the timeout. Other failures — a connection that broke, a server loading or
+// failing over — are retried by go-redis as before (max_retries).
+//
+// # Logging
+//
+// go-redis logs through one logger for the whole process, by default to
+// standard error. The backends made by the registered factories route those
+// lines to slog.Default() at debug level (most repeat an error the call
+// returns), unless the application called SetClientLogger first, which
+// routes them to a *slog.Logger of its choice for every client in the
+// process. New and NewFromClient leave go-redis's logger as it is. The
+// backend's own lines (the subscription to lock releases lost, restored) go
+// to Options.Logger, slog.Default() for the factories.
 //
 // # What was tested
 //

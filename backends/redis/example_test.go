@@ -126,7 +126,20 @@ func ExampleBackend_NewMutex() {
 		log.Fatal(err) // another process held it for more than 5s
 	}
 	defer m.Unlock(context.Background()) //nolint:errcheck // it expires anyway
-	// … work that one process at a time may do …
+	// … work that one process at a time may do: without a region nobody
+	// renews the lock, so work longer than LockTimeout calls m.Renew(ctx)
+	// every third of it, and stops when Renew's error matches
+	// lock.ErrLockLost …
+}
+
+// The lock of a key lives in the key's Cluster slot: the tag in braces is
+// the key's own hash tag, or the key itself.
+func ExampleLockKey() {
+	fmt.Printf("%q\n", redis.LockKey("user:42"))
+	fmt.Printf("%q\n", redis.LockKey("user:{42}:name"))
+	// Output:
+	// "\xffdogpile:lock:{user:42}user:42"
+	// "\xffdogpile:lock:{42}user:{42}:name"
 }
 
 // Slot tells which Cluster hash slot a key, and its lock, live on.

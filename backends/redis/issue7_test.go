@@ -264,7 +264,6 @@ func TestP3BreakerBoundsHungServer(t *testing.T) {
 	)
 	ctx := ctxT(t)
 	p := testserver.StartRedis(t)
-	pid := redisPID(t, p.Addr())
 	rb := newClientBackend(t, &goredis.Options{Addr: p.Addr(), ReadTimeout: timeout, WriteTimeout: timeout, DialTimeout: timeout, MaxRetries: -1})
 	r, err := dogpile.NewRegion(dogpile.WithName("p3-hung"), dogpile.WithFailOpen(cooldown), dogpile.WithMetrics()).
 		ConfigureBackend(rb, dogpile.WithExpiration(time.Hour))
@@ -276,7 +275,8 @@ func TestP3BreakerBoundsHungServer(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	pause(t, pid)
+	p.Pause(t)
+	t.Cleanup(func() { p.Resume(t) }) // so that it can be stopped
 	start := time.Now()
 	v, err := dogpile.GetOrCreate(ctx, r, "hung", create)
 	first := time.Since(start)
@@ -310,7 +310,7 @@ func TestP3BreakerBoundsHungServer(t *testing.T) {
 		t.Errorf("p99 %v with the breaker open; want far below the %v timeout", p99, timeout)
 	}
 
-	resume(t, pid)
+	p.Resume(t)
 	hits := r.Stats().Hits
 	waitFor(t, "caching after the server resumes", func() bool {
 		dogpile.GetOrCreate(ctx, r, "hung", create) //nolint:errcheck // fail-open: no error

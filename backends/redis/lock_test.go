@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // TestDL1CrossProcessStampede: 4 processes × 50 goroutines call GetOrCreate
@@ -30,25 +30,23 @@ func TestDL1CrossProcessStampede(t *testing.T) {
 	// run starts the children, lets them loose at once (not before
 	// notBefore), and returns what their callers got.
 	run := func(t *testing.T, key, mode string, expiration time.Duration, notBefore time.Time) map[string]int {
-		var kids []*child
+		var kids []*testutil.Child
 		for range procs {
-			kids = append(kids, startChild(t, "stampede",
+			kids = append(kids, testutil.StartChild(t, "stampede",
 				childAddrEnv+"="+addr, childKeyEnv+"="+key, childNEnv+"="+fmt.Sprint(total),
 				childModeEnv+"="+mode, childExpEnv+"="+expiration.String()))
 		}
 		for _, k := range kids {
-			k.expect("ready", 30*time.Second)
+			k.Expect("ready", 30*time.Second)
 		}
 		time.Sleep(time.Until(notBefore))
 		for _, k := range kids { // let every process loose at once
-			if _, err := k.stdin.Write([]byte("go\n")); err != nil {
-				t.Fatal(err)
-			}
+			k.Send("go")
 		}
 		values := map[string]int{}
 		for i, k := range kids {
 			var rep stampedeReport
-			if err := json.Unmarshal([]byte(k.next(60*time.Second)), &rep); err != nil {
+			if err := json.Unmarshal([]byte(k.Next(60*time.Second)), &rep); err != nil {
 				t.Fatalf("child %d: %v", i, err)
 			}
 			for _, e := range rep.Errors {
@@ -57,7 +55,7 @@ func TestDL1CrossProcessStampede(t *testing.T) {
 			for v, n := range rep.Values {
 				values[v] += n
 			}
-			if err := k.cmd.Wait(); err != nil {
+			if err := k.Wait(30 * time.Second); err != nil {
 				t.Fatalf("child %d: %v", i, err)
 			}
 		}
@@ -105,15 +103,12 @@ func TestDL2KilledHolderLockExpires(t *testing.T) {
 	key := uniq("dl2-killed")
 	const lockTimeout = time.Second
 
-	holder := startChild(t, "holder", childAddrEnv+"="+addr, childKeyEnv+"="+key, childLockEnv+"="+lockTimeout.String())
-	holder.expect("creating", 30*time.Second)
+	holder := testutil.StartChild(t, "holder", childAddrEnv+"="+addr, childKeyEnv+"="+key, childLockEnv+"="+lockTimeout.String())
+	holder.Expect("creating", 30*time.Second)
 	if ttl := raw.PTTL(ctxT(t), redis.LockKey(key)).Val(); ttl <= 0 || ttl > lockTimeout {
 		t.Fatalf("while the holder creates, its lock's PTTL = %v; want in (0, %v]", ttl, lockTimeout)
 	}
-	if err := holder.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	holder.cmd.Wait() //nolint:errcheck // killed
+	holder.Kill()
 	killed := time.Now()
 
 	r := regionOn(t, "redis", dogpile.Args{"url": "redis://" + addr, "distributed_lock": true, "lock_sleep": 0.02})

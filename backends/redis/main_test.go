@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,18 +12,14 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // TestMain runs a child role when the test binary was started by a
 // cross-process test (see child_test.go), and otherwise the tests, stopping
 // the shared servers at the end.
 func TestMain(m *testing.M) {
-	if role := os.Getenv(childRoleEnv); role != "" {
-		os.Exit(runChild(role))
-	}
-	code := m.Run()
-	testserver.StopShared()
-	os.Exit(code)
+	testutil.Main(m, childRoles, testserver.StopShared)
 }
 
 func ctxT(t testing.TB) context.Context {

@@ -3,10 +3,7 @@ package redis_test
 import (
 	"context"
 	"errors"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -111,7 +108,6 @@ func TestNotifierDeliversAndReportsLoss(t *testing.T) {
 // the server does.
 func TestNotifierHealthCheckNoticesSilentServer(t *testing.T) {
 	p := testserver.StartRedis(t)
-	pid := redisPID(t, p.Addr())
 	c := goredis.NewClient(&goredis.Options{Addr: p.Addr(), DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { c.Close() })
 	const health = 100 * time.Millisecond
@@ -122,49 +118,15 @@ func TestNotifierHealthCheckNoticesSilentServer(t *testing.T) {
 	s := subscribe(t, n)
 	s.state(t, true, 10*time.Second)
 
-	pause(t, pid)
+	p.Pause(t)
+	t.Cleanup(func() { p.Resume(t) }) // so that it can be stopped
 	took := s.state(t, false, 5*time.Second)
 	t.Logf("silent server noticed after %v (health check every %v)", took, health)
 	if took > 10*health {
 		t.Errorf("silence noticed after %v; want about 2-3 health-check intervals (%v each)", took, health)
 	}
-	resume(t, pid)
+	p.Resume(t)
 	s.state(t, true, 10*time.Second)
-}
-
-// redisPID returns the process id of the server at addr.
-func redisPID(t testing.TB, addr string) int {
-	t.Helper()
-	info := testserver.RedisCLI(t, addr, "INFO", "server")
-	for _, l := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "process_id:"); ok {
-			pid, err := strconv.Atoi(v)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return pid
-		}
-	}
-	t.Fatalf("no process_id in INFO server of %s", addr)
-	return 0
-}
-
-// pause stops the process as a hung server would be (it keeps its
-// connections and accepts new ones, and answers nothing), until resume or
-// the end of the test.
-func pause(t testing.TB, pid int) {
-	t.Helper()
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) }) //nolint:errcheck // so that it can be stopped
-}
-
-func resume(t testing.TB, pid int) {
-	t.Helper()
-	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestNewNotifierErrors: bad arguments are errors naming them.

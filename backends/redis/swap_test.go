@@ -1,0 +1,165 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backend"
+	"github.com/dogpile-go/dogpile/backends/redis"
+	"github.com/dogpile-go/dogpile/internal/testserver"
+)
+
+// TestSwapperConformance: CompareAndSwap on a standalone server and a
+// Cluster: nil old swaps only an absent key, an old value swaps only itself,
+// and concurrent read-modify-write loops lose no update.
+func TestSwapperConformance(t *testing.T) {
+	t.Run("redis", func(t *testing.T) {
+		addr := testserver.SharedRedis(t).Addr()
+		testSwapper(t, newFromArgs(t, "redis", dogpile.Args{"url": "redis://" + addr, "redis_expiration_time": 3600}).(backend.Swapper))
+	})
+	t.Run("redis_cluster", func(t *testing.T) {
+		c := testserver.SharedCluster(t)
+		testSwapper(t, newFromArgs(t, "redis_cluster", dogpile.Args{"startup_nodes": c.Addrs(), "distributed_lock": true}).(backend.Swapper))
+	})
+}
+
+func testSwapper(t *testing.T, b backend.Swapper) {
+	ctx := ctxT(t)
+	key := uniq("cas")
+	swap := func(old, new []byte, want bool) {
+		t.Helper()
+		ok, err := b.CompareAndSwap(ctx, key, old, new)
+		if err != nil || ok != want {
+			t.Fatalf("CompareAndSwap(%q, %q) = %v, %v; want %v", old, new, ok, err, want)
+		}
+	}
+	swap([]byte("x"), []byte("a"), false) // absent: an old value doesn't match
+	swap(nil, []byte("a"), true)          // absent: nil old matches
+	swap(nil, []byte("b"), false)         // present: nil old doesn't
+	swap([]byte("b"), []byte("c"), false) // another value
+	swap([]byte("a"), []byte{}, true)     // the value itself
+	swap(nil, []byte("d"), false)         // an empty value is a value
+	swap([]byte{}, []byte("e"), true)
+	if v, ok, err := b.Get(ctx, key); err != nil || !ok || string(v) != "e" {
+		t.Fatalf("Get = %q, %v, %v; want the last swapped value", v, ok, err)
+	}
+	if _, err := b.CompareAndSwap(ctx, redis.LockKey(key), nil, []byte("x")); !errors.Is(err, redis.ErrReservedKey) {
+		t.Fatalf("CompareAndSwap of a lock key = %v; want ErrReservedKey", err)
+	}
+
+	// 8 goroutines × 25 increments by read, compare-and-swap, retry.
+	counter := uniq("cas-counter")
+	const workers, each = 8, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				for {
+					cur, ok, err := b.Get(ctx, counter)
+					if err != nil {
+						errs <- err
+						return
+					}
+					var old []byte
+					n := 0
+					if ok {
+						old = cur
+						n, _ = strconv.Atoi(string(cur))
+					}
+					swapped, err := b.CompareAndSwap(ctx, counter, old, []byte(strconv.Itoa(n+1)))
+					if err != nil {
+						errs <- err
+						return
+					}
+					if swapped {
+						break
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if v, _, _ := b.Get(ctx, counter); string(v) != strconv.Itoa(workers*each) {
+		t.Fatalf("after %d concurrent increments the counter is %s: an update was lost", workers*each, v)
+	}
+}
+
+// TestLockKeySlot: every lock key is in its value key's Cluster slot (a
+// fenced write's script needs both), lock keys of different value keys
+// differ, and the slot tags cover every slot.
+func TestLockKeySlot(t *testing.T) {
+	keys := []string{"", "a", "user:42", "user:{42}:name", "{user}", "user", "a{}b", "x}y", "}", "{", "{}", "a{b", "{a}{b}", strings.Repeat("k", 300), "\x00\xfe"}
+	seen := map[string]string{}
+	for _, k := range keys {
+		lk := redis.LockKey(k)
+		if !strings.HasPrefix(lk, redis.LockKeyPrefix) {
+			t.Errorf("LockKey(%q) = %q lacks the prefix", k, lk)
+		}
+		if redis.Slot(lk) != redis.Slot(k) {
+			t.Errorf("LockKey(%q) = %q is in slot %d, the key in %d", k, lk, redis.Slot(lk), redis.Slot(k))
+		}
+		if other, ok := seen[lk]; ok {
+			t.Errorf("LockKey(%q) = LockKey(%q) = %q", k, other, lk)
+		}
+		seen[lk] = k
+	}
+	// A "}" in an untagged key takes a slot tag: try one key per slot.
+	bySlot := map[uint16]bool{}
+	for i := 0; len(bySlot) < 16384 && i < 1_000_000; i++ {
+		k := "}" + strconv.Itoa(i)
+		if s := redis.Slot(k); !bySlot[s] {
+			bySlot[s] = true
+			if redis.Slot(redis.LockKey(k)) != s {
+				t.Fatalf("LockKey(%q) is in slot %d, the key in %d", k, redis.Slot(redis.LockKey(k)), s)
+			}
+		}
+	}
+	if len(bySlot) != 16384 {
+		t.Fatalf("only %d slots tried", len(bySlot))
+	}
+}
+
+// TestLockPrefix: lock_prefix begins every lock key; value keys that begin
+// with it are refused, and the default prefix becomes an ordinary key.
+func TestLockPrefix(t *testing.T) {
+	addr := testserver.SharedRedis(t).Addr()
+	raw := rawClient(t, addr)
+	b := newFromArgs(t, "redis", dogpile.Args{"url": "redis://" + addr, "distributed_lock": true, "lock_prefix": "_lock"}).(*redis.LockingBackend)
+	ctx := ctxT(t)
+	key := uniq("prefix")
+	m := b.NewMutex(key)
+	if m.Key() != "_lock{"+key+"}"+key || m.Key() != b.LockKey(key) || b.LockPrefix() != "_lock" {
+		t.Fatalf("lock key %q", m.Key())
+	}
+	if ok, err := m.TryLock(ctx); !ok || err != nil {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+	if raw.Exists(ctx, m.Key()).Val() != 1 {
+		t.Fatal("the lock is not under its prefixed key")
+	}
+	if err := m.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Set(ctx, "_lockfoo", []byte("x")); !errors.Is(err, redis.ErrReservedKey) {
+		t.Fatalf("Set of a key with the lock prefix = %v; want ErrReservedKey", err)
+	}
+	if err := b.Set(ctx, redis.LockKeyPrefix+key, []byte("x")); err != nil {
+		t.Fatalf("with another lock prefix, the default one is a value key: %v", err)
+	}
+	r := regionOn(t, "redis", dogpile.Args{"url": "redis://" + addr, "distributed_lock": true, "lock_prefix": "_lock"})
+	if v, err := dogpile.GetOrCreate(ctx, r, key, func(context.Context) (string, error) { return "v", nil }); err != nil || v != "v" {
+		t.Fatalf("GetOrCreate under lock_prefix = %q, %v", v, err)
+	}
+}
