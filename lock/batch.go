@@ -451,8 +451,11 @@ func (b *Batch[T]) take(ctx context.Context, it *item[T], m Mutex) bool {
 		return true
 	}
 	start := time.Now()
-	err := m.Lock(ctx)
+	err := b.lock(ctx, it, m)
 	b.observe(MutexWaited, time.Since(start))
+	if it.resolved { // the holder's value, loaded at its release
+		return false
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			err = &MutexError{Op: "lock", Key: it.key, Err: err}
@@ -462,6 +465,30 @@ func (b *Batch[T]) take(ctx context.Context, it *item[T], m Mutex) bool {
 		return false
 	}
 	return true
+}
+
+// lock waits until it holds m. With a Waiter it loads the key again at each
+// release of another holder's lock, and resolves it with the value that
+// holder stored instead of taking the lock.
+func (b *Batch[T]) lock(ctx context.Context, it *item[T], m Mutex) error {
+	w, ok := m.(Waiter)
+	if !ok {
+		return m.Lock(ctx)
+	}
+	for {
+		locked, err := w.LockOrWait(ctx)
+		if err != nil || locked {
+			return err
+		}
+		vals, states, err := b.load(ctx, []string{it.key})
+		if err != nil {
+			return err
+		}
+		if len(states) == 1 && states[0] == Fresh {
+			it.resolve(vals[0], true, nil)
+			return nil
+		}
+	}
 }
 
 func resolveAll[T any](items []*item[T], err error) {

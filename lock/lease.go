@@ -36,6 +36,22 @@ type Lease interface {
 	Renew(ctx context.Context) error
 }
 
+// A Waiter is a Mutex whose would-be holder can wait for the holder's
+// release without taking the lock: the store tells waiters of a release
+// (Redis pub/sub). A creation that waits for another process's creation then
+// loads the value again at each release instead of taking the lock in turn:
+// when the holder stored its value, every waiting process has it at once,
+// rather than one after another as each takes the lock, reads and lets go.
+type Waiter interface {
+	Mutex
+	// LockOrWait takes the mutex if it is free and reports true; otherwise
+	// it waits until the holder releases it (as the store reports, or a
+	// fallback poll interval passes) or ctx ends, and reports false without
+	// taking it, so that the caller can look for the holder's value first.
+	// Its errors are Lock's.
+	LockOrWait(ctx context.Context) (locked bool, err error)
+}
+
 // heldKey is the context key under which a creation's context carries the
 // mutexes its flight holds.
 type heldKey struct{}

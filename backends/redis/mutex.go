@@ -146,6 +146,19 @@ func (m *Mutex) TryLock(ctx context.Context) (bool, error) {
 // and tries again every lock_sleep as well, for a release it did not hear of
 // (a lost subscription, a holder that died and whose lock expired).
 func (m *Mutex) Lock(ctx context.Context) error {
+	_, err := m.wait(ctx, false)
+	return err
+}
+
+// LockOrWait takes the lock if it is free (true); otherwise it waits for the
+// holder's release (the pub/sub message, or lock_sleep as the fallback) and
+// returns false without taking it, so that the caller can read the value the
+// holder stored (a lock.Waiter).
+func (m *Mutex) LockOrWait(ctx context.Context) (bool, error) { return m.wait(ctx, true) }
+
+// wait takes the lock, waiting for releases; with once it returns (false)
+// after the first wait instead of trying again.
+func (m *Mutex) wait(ctx context.Context, once bool) (bool, error) {
 	var giveUp <-chan time.Time
 	if m.b.lockWait > 0 {
 		t := time.NewTimer(m.b.lockWait)
@@ -155,27 +168,27 @@ func (m *Mutex) Lock(ctx context.Context) error {
 	var (
 		sleep *time.Timer
 		w     *waiter
+		heard bool // the subscription is confirmed: a wake is a release
 	)
 	for {
 		ok, err := m.TryLock(ctx)
 		if ok {
-			return nil
+			return true, nil
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("dogpile/redis: waiting for lock %q: %w", m.lockKey, ctx.Err())
+			return false, fmt.Errorf("dogpile/redis: waiting for lock %q: %w", m.lockKey, ctx.Err())
 		}
 		if err != nil {
-			return err
+			return false, err
 		}
 		if w == nil {
 			// Listen before the next attempt: a release between the first
 			// attempt and the subscription is caught by the attempt that
 			// follows the subscription's confirmation (which wakes us), or
 			// at once when the channel was already subscribed.
-			var ready bool
-			w, ready = m.b.waker.add(m.lockKey)
+			w, heard = m.b.waker.add(m.lockKey)
 			defer m.b.waker.remove(w)
-			if ready {
+			if heard {
 				continue
 			}
 		}
@@ -187,11 +200,18 @@ func (m *Mutex) Lock(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("dogpile/redis: waiting for lock %q: %w", m.lockKey, ctx.Err())
+			return false, fmt.Errorf("dogpile/redis: waiting for lock %q: %w", m.lockKey, ctx.Err())
 		case <-giveUp:
-			return fmt.Errorf("%w %q after lock_blocking_timeout %v", ErrLockWait, m.lockKey, m.b.lockWait)
+			return false, fmt.Errorf("%w %q after lock_blocking_timeout %v", ErrLockWait, m.lockKey, m.b.lockWait)
 		case <-w.wake:
+			if once && heard {
+				return false, nil
+			}
+			heard = true // the confirmation: try again, then wait for a release
 		case <-sleep.C:
+			if once {
+				return false, nil
+			}
 		}
 	}
 }
