@@ -209,3 +209,58 @@ func TestDL8MutexErrorServesStaleAndIsReportedForMissing(t *testing.T) {
 		t.Fatalf("MutexFailed observed %d times, want 1 (the stale caller's)", n)
 	}
 }
+
+// waiterMutex is a held lock whose LockOrWait reports each release of the
+// other holder; it counts how often it was taken.
+type waiterMutex struct {
+	lock.Mutex
+	released chan struct{} // a release of the other holder's lock
+	taken    atomic.Int32
+}
+
+func (m *waiterMutex) LockOrWait(ctx context.Context) (bool, error) {
+	select {
+	case <-m.released:
+		return false, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+func (m *waiterMutex) TryLock(ctx context.Context) (bool, error) {
+	ok, err := m.Mutex.TryLock(ctx)
+	if ok {
+		m.taken.Add(1)
+	}
+	return ok, err
+}
+
+func TestDL7WaiterLoadsAtReleaseInsteadOfTakingTheLock(t *testing.T) {
+	// Another process holds the lock and creates; at its release the
+	// waiting flight loads the value it stored and never takes the lock.
+	var locks lock.Local
+	other := locks.Mutex("k")
+	other.TryLock(context.Background()) //nolint:errcheck
+	m := &waiterMutex{Mutex: locks.Mutex("k"), released: make(chan struct{}, 1)}
+	s := &store{}
+	var g lock.Group
+	var created atomic.Int32
+	l := newLock(&g, s, func(context.Context) (string, error) { created.Add(1); return "mine", nil })
+	l.Mutex = m
+	done := make(chan string)
+	go func() { v, _ := l.Get(context.Background()); done <- v }()
+	waitFor(t, "the flight", func() bool { return g.InFlight("k") })
+	s.put("theirs")
+	m.released <- struct{}{}
+	select {
+	case v := <-done:
+		if v != "theirs" {
+			t.Fatalf("got %q, want the other process's value", v)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting flight did not load the value at the release")
+	}
+	if n, c := m.taken.Load(), created.Load(); n != 0 || c != 0 {
+		t.Fatalf("the lock was taken %d times and the creator ran %d times; want 0 and 0", n, c)
+	}
+}
