@@ -112,14 +112,13 @@ func TestCL1SameRegionsFromTOMLYAMLAndINI(t *testing.T) {
 			}
 			local, _ := f.Region("local")
 			sessions, _ := f.Region("sessions")
-			checkRegion(t, local, config.RegionConfig{
-				Name: "local", Prefix: "cache.local.", Backend: "file", Expiration: 10 * time.Minute,
-				Metrics: true, SharedInvalidation: true,
-			})
-			checkRegion(t, sessions, config.RegionConfig{
-				Name: "sessions", Prefix: "cache.sessions.", Backend: "dogpile.cache.memory", Expiration: time.Hour,
+			checkRegion(t, local, config.RegionConfig{Name: "local", Prefix: "cache.local.", Settings: config.Settings{
+				Backend: "file", Expiration: 10 * time.Minute, Metrics: true, SharedInvalidation: true,
+			}})
+			checkRegion(t, sessions, config.RegionConfig{Name: "sessions", Prefix: "cache.sessions.", Settings: config.Settings{
+				Backend: "dogpile.cache.memory", Expiration: time.Hour,
 				KeyMangler: "sha1", Codec: "json", SharedInvalidation: true, InvalidationRefresh: 30 * time.Second,
-			})
+			}})
 			// The file gives strings or numbers as its format does; the
 			// backend's accessors take either.
 			if fn, _ := local.Arguments.String("filename", ""); fn != filepath.Join(dir, "local.db") {
@@ -325,7 +324,7 @@ arguments.filenme = "x.db"
 [cache.local]
 backend = "memory"
 colour = "blue"
-`, `@FILE@:4: cache.local.colour: unknown key (a region's keys: backend, expiration_time, arguments.<name>, metrics, shared_invalidation, key_mangler, codec, replace_existing_backend)`, nil},
+`, `@FILE@:4: cache.local.colour: unknown key (a region's keys: backend, expiration_time, arguments.<name>, metrics, shared_invalidation, key_mangler, codec, key_prefix, signing_keys, replace_existing_backend)`, nil},
 		{"unknown backend", "dogpile.yaml", `
 cache:
   local:
@@ -485,7 +484,7 @@ cache:
     expiration_time: 120
 `)
 	_, err := config.Read(path)
-	if err == nil || err.Error() != path+":5: cache.a.colour: unknown key (a region's keys: backend, expiration_time, arguments.<name>, metrics, shared_invalidation, key_mangler, codec, replace_existing_backend)" {
+	if err == nil || err.Error() != path+":5: cache.a.colour: unknown key (a region's keys: backend, expiration_time, arguments.<name>, metrics, shared_invalidation, key_mangler, codec, key_prefix, signing_keys, replace_existing_backend)" {
 		t.Fatalf("error %v", err)
 	}
 	path = write(t, "dogpile.yaml", strings.Replace(mustRead(t, path), "  colour: blue\n", "", 1))
