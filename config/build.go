@@ -65,7 +65,7 @@ func build(path, format string, doc *document, o options) (*File, error) {
 			if m, ok := regionconf.AsMap(v); ok && len(m) == 0 {
 				continue // an empty [cache.<region>] table: the missing backend is reported below
 			}
-			return nil, fail("want a table of the region's settings (%s), not %s", regionconf.Listed, quote(e.key, v))
+			return nil, fail("want a table of the region's settings (%s), not %s", regionconf.Listed, regionconf.Kind(v))
 		}
 		if err := rs.Set(e.rel[1:], v); err != nil {
 			return nil, &Error{File: path, Line: e.line, Key: err.Key, Msg: err.Msg, Err: &dogpile.ArgError{Name: err.Key, Reason: err.Msg}}
@@ -127,7 +127,7 @@ func (w *walker) walk(key string, v any) {
 	switch {
 	case len(rel) == 0:
 		if !isMap {
-			w.add(entry{key: key, line: w.lineOf(key), err: fmt.Sprintf("want a table of regions (%s.<region>.backend = …), not %s", key, quote(key, v))})
+			w.add(entry{key: key, line: w.lineOf(key), err: fmt.Sprintf("want a table of regions (%s.<region>.backend = …), not %s", key, regionconf.Kind(v))})
 			return
 		}
 		w.walkMap(key, m)

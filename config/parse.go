@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dogpile-go/dogpile/internal/redact"
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
 	"go.yaml.in/yaml/v3"
@@ -284,7 +285,11 @@ func decodeINI(path string, data []byte, prefix string) (*document, error) {
 		}
 		i := strings.IndexAny(trimmed, "=:")
 		if i <= 0 {
-			return nil, fail(n, "", "want key = value, a [section] or a comment; got %q", trimmed)
+			shown := trimmed
+			if first, _, _ := strings.Cut(trimmed, " "); redact.IsSecret(first) {
+				shown = first + " " + redact.Mask // the rest may be the secret
+			}
+			return nil, fail(n, "", "want key = value, a [section] or a comment; got %q", shown)
 		}
 		key := strings.ToLower(strings.TrimSpace(trimmed[:i]))
 		if section == prefix || strings.HasPrefix(section, prefix+".") {

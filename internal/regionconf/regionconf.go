@@ -243,13 +243,27 @@ func strList(v any) ([]string, error) {
 		for i, e := range x {
 			s, ok := e.(string)
 			if !ok {
-				return nil, fmt.Errorf("item %d is a %T, not a string", i+1, e)
+				return nil, fmt.Errorf("item %d is %s, not a string", i+1, Kind(e))
 			}
 			out[i] = s
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf("not a %T", v)
+	return nil, fmt.Errorf("got %s", Kind(v))
+}
+
+// Kind names what sort of value v is, for a message that must not show it.
+func Kind(v any) string {
+	switch v.(type) {
+	case bool:
+		return "a boolean"
+	case int, int64, float64:
+		return "a number"
+	}
+	if _, ok := AsMap(v); ok {
+		return "a table"
+	}
+	return fmt.Sprintf("a %T", v)
 }
 
 // setArg sets the argument at path (name, or name.sub… for a nested map such
