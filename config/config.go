@@ -253,12 +253,13 @@ func (c *Config) Close() error {
 	return errors.Join(errs...)
 }
 
-// Mangle returns the key under which the region stores key in its backend.
+// Mangle returns the key under which the region stores key in its backend:
+// the key prefix, then the key through the key mangler.
 func (rc *RegionConfig) Mangle(key string) string {
 	if rc.KeyMangler == "sha1" {
-		return dogpile.SHA1Mangler(key)
+		key = dogpile.SHA1Mangler(key)
 	}
-	return key
+	return rc.KeyPrefix + key
 }
 
 // CodecValue returns the codec the region encodes values with.
