@@ -112,7 +112,7 @@ func TestCL3EndToEnd(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		config func(t *testing.T) (string, *testserver.Process)
-		stat string // a number its stats show
+		stat   string // a number its stats show
 	}{
 		{"file", func(t *testing.T) (string, *testserver.Process) {
 			return writeConfig(t, "dogpile.toml", `
