@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -147,24 +146,6 @@ func redisPID(t testing.TB, addr string) int {
 	}
 	t.Fatalf("no process_id in INFO server of %s", addr)
 	return 0
-}
-
-// pause stops the process as a hung server would be (it keeps its
-// connections and accepts new ones, and answers nothing), until resume or
-// the end of the test.
-func pause(t testing.TB, pid int) {
-	t.Helper()
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) }) //nolint:errcheck // so that it can be stopped
-}
-
-func resume(t testing.TB, pid int) {
-	t.Helper()
-	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestNewNotifierErrors: bad arguments are errors naming them.
