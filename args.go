@@ -13,12 +13,12 @@ import (
 	"github.com/dogpile-go/dogpile/internal/regionconf"
 )
 
-// Args are a backend's arguments by the seed's names ("url", "lock_timeout",
-// …), as a configuration file or JSON gives them. The accessors accept what
-// such sources produce: numbers as int, int64, float64 or numeric strings;
-// booleans as bool or "true"/"false"; durations as seconds (the seed's unit)
-// or Go duration strings ("1500ms"). Anything else is an *ArgError naming the
-// argument.
+// Args are a backend's arguments by the names Python's dogpile.cache gives
+// them ("url", "lock_timeout", …), as a configuration file or JSON gives
+// them. The accessors accept what such sources produce: numbers as int,
+// int64, float64 or numeric strings; booleans as bool or "true"/"false";
+// durations as seconds (dogpile.cache's unit) or Go duration strings
+// ("1500ms"). Anything else is an *ArgError naming the argument.
 type Args map[string]any
 
 // clone copies a deeply enough that a factory writing to its copy, nested
@@ -192,7 +192,7 @@ func (a Args) Strings(name string) ([]string, error) {
 	return nil, &ArgError{Name: name, Value: v, Reason: "want a list of strings or a comma-separated string"}
 }
 
-// Map returns a nested map argument (such as the seed's connection_kwargs).
+// Map returns a nested map argument (such as dogpile.cache's connection_kwargs).
 func (a Args) Map(name string) (Args, error) {
 	v, ok := a[name]
 	if !ok || v == nil {

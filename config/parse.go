@@ -202,14 +202,14 @@ func yamlLines(lines map[string]int, prefix string, n *yaml.Node, depth int) {
 // --- INI ---
 
 // decodeINI reads an INI file as Python's configparser does by default, so
-// that the seed's users' files carry over: "key = value" or "key: value"
+// that Python applications' files carry over: "key = value" or "key: value"
 // lines in [sections], comment lines starting with # or ;, indented lines
 // continuing the previous value, keys lowercased, values taken as written
 // (no quotes removed, no inline comments). It is strict where configparser
 // is strict: a key set twice in a section, a section given twice, or a line
 // that is none of these is an error naming its line.
 //
-// Keys in any section count, as the seed's configure_from_config sees the
+// Keys in any section count, as Python's configure_from_config sees the
 // keys of an application's section ([app:main]); in a section named "cache"
 // or "cache.<…>" (the prefix) the keys are relative to the section's name,
 // so [cache.local] with "backend = file" sets cache.local.backend.
