@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 
@@ -88,12 +87,7 @@ func mustRegister(name string, f Factory) {
 func Backends() []string {
 	registry.RLock()
 	defer registry.RUnlock()
-	names := make([]string, 0, len(registry.factories))
-	for n := range registry.factories {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(registry.factories))
 }
 
 // lookupBackend finds the factory for name or an alias of it.

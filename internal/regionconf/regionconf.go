@@ -146,11 +146,7 @@ func (r *Region) Set(path []string, v any) *Error {
 		}
 		s.Expiration = d
 	case "metrics":
-		b, ok := ParseBool(v)
-		if !ok {
-			return fail("want true or false, not %s", redact.Value(key, v))
-		}
-		s.Metrics = b
+		return setBool(&s.Metrics, v, fail, key)
 	case "shared_invalidation":
 		if b, ok := ParseBool(v); ok && !isNumber(v) {
 			s.SharedInvalidation = b
@@ -194,12 +190,18 @@ func (r *Region) Set(path []string, v any) *Error {
 		}
 		s.SigningKeys = keys
 	case "replace_existing_backend":
-		b, ok := ParseBool(v)
-		if !ok {
-			return fail("want true or false, not %s", redact.Value(key, v))
-		}
-		s.ReplaceExistingBackend = b
+		return setBool(&s.ReplaceExistingBackend, v, fail, key)
 	}
+	return nil
+}
+
+// setBool sets a boolean setting from v.
+func setBool(dst *bool, v any, fail func(string, ...any) *Error, key string) *Error {
+	b, ok := ParseBool(v)
+	if !ok {
+		return fail("want true or false, not %s", redact.Value(key, v))
+	}
+	*dst = b
 	return nil
 }
 
