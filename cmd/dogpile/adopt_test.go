@@ -288,3 +288,35 @@ func isBackendCall(call *ast.CallExpr) bool {
 	sel, ok := call.Fun.(*ast.SelectorExpr)
 	return ok && sel.Sel.Name == "Backend"
 }
+
+// A signed region is read by the command with the keys from its
+// configuration (signing_keys, from the environment); with another key its
+// entries are misses.
+func TestSignedRegion(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, "dogpile.toml", `
+[cache.s]
+backend = "file"
+shared_invalidation = true
+signing_keys = ["${DOGPILE_SIGNING_KEY}"]
+arguments.filename = "`+dir+`/signed.db"
+`)
+	key := []string{"DOGPILE_SIGNING_KEY=0123456789abcdef0123456789abcdef"}
+	dp(t, key, "set", "--config", cfg, "k", "v").want(t, exitOK, "set")
+	if r := dp(t, key, "get", "--config", cfg, "k").want(t, exitOK, "get"); r.stdout != "v\n" {
+		t.Errorf("get printed %q", r.stdout)
+	}
+	m := decodeJSON(t, dp(t, key, "inspect", "--json", "--config", cfg, "k").want(t, exitOK, "inspect").stdout)
+	if m["signed"] != true {
+		t.Errorf("inspect --json: %v", m)
+	}
+	if st := decodeJSON(t, dp(t, key, "stats", "--json", "--config", cfg).want(t, exitOK, "stats").stdout); st["region"].(map[string]any)["signed"] != true {
+		t.Errorf("stats --json: %v", st)
+	}
+	other := []string{"DOGPILE_SIGNING_KEY=another key, another key, 32 b"}
+	dp(t, other, "get", "--config", cfg, "k").want(t, exitNotFound, "get with another key")
+	r := dp(t, nil, "get", "--config", cfg, "k").want(t, exitUsage, "get without the variable")
+	if !strings.Contains(r.stderr, "DOGPILE_SIGNING_KEY is not set") {
+		t.Errorf("stderr %q", r.stderr)
+	}
+}
