@@ -74,11 +74,10 @@ func TestListKeysAndStoreStats(t *testing.T) {
 			if got := listKeys(t, b, backend.ListOptions{Prefix: ns, Limit: 3}); len(got) != 3 {
 				t.Errorf("limit 3: %q", got)
 			}
-			lock := listKeys(t, b, backend.ListOptions{Prefix: redis.LockKeyPrefix + ns, Own: true})
-			if len(lock) != 1 || lock[0] != redis.LockKey(ns+"a") {
-				t.Errorf("the held lock, with Own: %q", lock)
+			if lock := listKeys(t, b, backend.ListOptions{Prefix: redis.LockKeyPrefix, Own: true}); !slices.Contains(lock, redis.LockKey(ns+"a")) {
+				t.Errorf("the held lock %q is not among the lock keys listed with Own: %q", redis.LockKey(ns+"a"), lock)
 			}
-			if got := listKeys(t, b, backend.ListOptions{Prefix: redis.LockKeyPrefix + ns}); len(got) != 0 {
+			if got := listKeys(t, b, backend.ListOptions{Prefix: redis.LockKeyPrefix}); len(got) != 0 {
 				t.Errorf("lock keys without Own: %q", got)
 			}
 
