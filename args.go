@@ -8,14 +8,17 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dogpile-go/dogpile/internal/redact"
+	"github.com/dogpile-go/dogpile/internal/regionconf"
 )
 
-// Args are a backend's arguments by the seed's names ("url", "lock_timeout",
-// …), as a configuration file or JSON gives them. The accessors accept what
-// such sources produce: numbers as int, int64, float64 or numeric strings;
-// booleans as bool or "true"/"false"; durations as seconds (the seed's unit)
-// or Go duration strings ("1500ms"). Anything else is an *ArgError naming the
-// argument.
+// Args are a backend's arguments by the names Python's dogpile.cache gives
+// them ("url", "lock_timeout", …), as a configuration file or JSON gives
+// them. The accessors accept what such sources produce: numbers as int,
+// int64, float64 or numeric strings; booleans as bool or "true"/"false";
+// durations as seconds (dogpile.cache's unit) or Go duration strings
+// ("1500ms"). Anything else is an *ArgError naming the argument.
 type Args map[string]any
 
 // clone copies a deeply enough that a factory writing to its copy, nested
@@ -189,7 +192,7 @@ func (a Args) Strings(name string) ([]string, error) {
 	return nil, &ArgError{Name: name, Value: v, Reason: "want a list of strings or a comma-separated string"}
 }
 
-// Map returns a nested map argument (such as the seed's connection_kwargs).
+// Map returns a nested map argument (such as dogpile.cache's connection_kwargs).
 func (a Args) Map(name string) (Args, error) {
 	v, ok := a[name]
 	if !ok || v == nil {
@@ -207,39 +210,29 @@ func (a Args) Map(name string) (Args, error) {
 // ParseDuration reads a duration as configurations give it: a number of
 // seconds (int, float64, or a numeric string), a Go duration string, or a
 // time.Duration. Negative durations are an error.
-func ParseDuration(v any) (time.Duration, error) {
-	var d time.Duration
-	switch x := v.(type) {
-	case time.Duration:
-		d = x
-	case int:
-		return ParseDuration(int64(x))
-	case int64:
-		// Checked: an overflowing product would wrap into another, valid
-		// looking duration (18446744074 s into 0.29 s).
-		if x > math.MaxInt64/int64(time.Second) || x < math.MinInt64/int64(time.Second) {
-			return 0, fmt.Errorf("%d seconds is out of a duration's range (about 292 years)", x)
-		}
-		d = time.Duration(x) * time.Second
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) || math.Abs(x) > math.MaxInt64/float64(time.Second) {
-			return 0, fmt.Errorf("%v is not a duration in seconds", x)
-		}
-		d = time.Duration(x * float64(time.Second))
-	case string:
-		s := strings.TrimSpace(x)
-		if f, err := strconv.ParseFloat(s, 64); err == nil {
-			return ParseDuration(f)
-		}
-		var err error
-		if d, err = time.ParseDuration(s); err != nil {
-			return 0, fmt.Errorf("want seconds or a Go duration such as \"90s\" or \"1h\", not %q", x)
-		}
-	default:
-		return 0, fmt.Errorf("want seconds or a Go duration string, not a %T", v)
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("negative duration %v", d)
-	}
-	return d, nil
+func ParseDuration(v any) (time.Duration, error) { return regionconf.ParseDuration(v) }
+
+// ArgError is a wrong configuration value or backend argument.
+// It matches ErrInvalidArgument.
+//
+// Its message never shows a secret: the value of an argument whose name says
+// it is one (password, sentinel_password, token, api_key, signing_keys, …) is
+// masked, and so is the password of any URL in the value or the reason.
+type ArgError struct {
+	Name   string // the argument or key, as the user wrote it
+	Value  any    // what was given (nil when missing)
+	Reason string
+	// Known lists the accepted names when Name is not one of them (set by
+	// Args.Known), so that a caller can suggest the one that was meant.
+	Known []string
 }
+
+func (e *ArgError) Error() string {
+	if e.Value == nil {
+		return fmt.Sprintf("dogpile: argument %q: %s", e.Name, redact.URLs(e.Reason))
+	}
+	return fmt.Sprintf("dogpile: argument %q = %s: %s", e.Name, redact.Value(e.Name, e.Value), redact.URLs(e.Reason))
+}
+
+// Is reports true for ErrInvalidArgument.
+func (e *ArgError) Is(target error) bool { return target == ErrInvalidArgument }

@@ -443,11 +443,12 @@ func TestB7ConfigureFromMap(t *testing.T) {
 
 	t.Run("invalid expiration_time", func(t *testing.T) {
 		for _, v := range []any{"soon", "10 minutes", -5, "-1s", true, []int{1}} {
-			r, err := dogpile.NewRegion().ConfigureFromMap(map[string]any{"r.backend": "memory", "r.expiration_time": v}, "r.")
+			r := dogpile.NewRegion()
+			got, err := r.ConfigureFromMap(map[string]any{"r.backend": "memory", "r.expiration_time": v}, "r.")
 			if !errors.Is(err, dogpile.ErrInvalidArgument) || !strings.Contains(err.Error(), "r.expiration_time") {
 				t.Errorf("expiration_time %#v: err = %v; want ErrInvalidArgument naming r.expiration_time", v, err)
 			}
-			if r.IsConfigured() {
+			if got != nil || r.IsConfigured() {
 				t.Errorf("expiration_time %#v: the region was configured anyway", v)
 			}
 		}
@@ -457,14 +458,19 @@ func TestB7ConfigureFromMap(t *testing.T) {
 		cfg := map[string]any{
 			"backend":         name,
 			"arguments":       map[string]any{"url": "nested", "db": 2},
-			"arguments.url":   "flat", // a flat key wins
+			"arguments.lock":  "flat", // the two forms mix
 			"expiration_time": "1m",
 		}
 		if _, err := dogpile.NewRegion().ConfigureFromMap(cfg, ""); err != nil {
 			t.Fatal(err)
 		}
-		if want := (dogpile.Args{"url": "flat", "db": 2}); !maps.Equal(got, want) {
+		if want := (dogpile.Args{"url": "nested", "db": 2, "lock": "flat"}); !maps.Equal(got, want) {
 			t.Fatalf("arguments %v; want %v", got, want)
+		}
+		// One argument given both ways is a mistake, as in a file.
+		cfg["arguments.url"] = "flat"
+		if _, err := dogpile.NewRegion().ConfigureFromMap(cfg, ""); !errors.Is(err, dogpile.ErrInvalidArgument) || !strings.Contains(err.Error(), `argument "url" is set twice`) {
+			t.Fatalf("url nested and flat: %v", err)
 		}
 		r, err := dogpile.NewRegion().ConfigureFromMap(map[string]any{"x.backend": "dogpile.cache.memory"}, "x.")
 		if err != nil {
@@ -499,11 +505,12 @@ func TestB7ConfigureFromMap(t *testing.T) {
 			},
 			"arguments not a map": {map[string]any{"c.backend": "memory", "c.arguments": "x"}, "c.arguments"},
 		} {
-			r, err := dogpile.NewRegion().ConfigureFromMap(c.cfg, "c.")
+			r := dogpile.NewRegion()
+			got, err := r.ConfigureFromMap(c.cfg, "c.")
 			if !errors.Is(err, dogpile.ErrInvalidArgument) || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("%s: err = %v; want ErrInvalidArgument naming %q", name, err, c.want)
 			}
-			if r.IsConfigured() {
+			if got != nil || r.IsConfigured() {
 				t.Errorf("%s: the region was configured anyway", name)
 			}
 		}

@@ -67,24 +67,3 @@ func (e *BackendError) Unwrap() error { return e.Err }
 
 // Is reports true for ErrBackend.
 func (e *BackendError) Is(target error) bool { return target == ErrBackend }
-
-// ArgError is a wrong configuration value or backend argument.
-// It matches ErrInvalidArgument.
-type ArgError struct {
-	Name   string // the argument or key, as the user wrote it
-	Value  any    // what was given (nil when missing)
-	Reason string
-	// Known lists the accepted names when Name is not one of them (set by
-	// Args.Known), so that a caller can suggest the one that was meant.
-	Known []string
-}
-
-func (e *ArgError) Error() string {
-	if e.Value == nil {
-		return fmt.Sprintf("dogpile: argument %q: %s", e.Name, e.Reason)
-	}
-	return fmt.Sprintf("dogpile: argument %q = %#v: %s", e.Name, e.Value, e.Reason)
-}
-
-// Is reports true for ErrInvalidArgument.
-func (e *ArgError) Is(target error) bool { return target == ErrInvalidArgument }

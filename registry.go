@@ -2,9 +2,12 @@ package dogpile
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
+
+	"github.com/dogpile-go/dogpile/internal/suggest"
 )
 
 // Factory makes a backend from its arguments. It must not modify args.
@@ -15,23 +18,30 @@ var registry = struct {
 	factories map[string]Factory
 }{factories: map[string]Factory{}}
 
-// aliases maps the seed's dotted names (and its older names) to ours, so a
-// configuration written for the Python original carries over.
+// aliases maps Python dogpile.cache's dotted names (and its older names) to
+// ours, so that a configuration written for it carries over. Valkey speaks
+// the Redis protocol: its names are the redis backends'.
 var aliases = map[string]string{
-	"dogpile.cache.memory":         "memory",
-	"dogpile.cache.memory_pickle":  "memory_serialized",
-	"memory_pickle":                "memory_serialized",
-	"dogpile.cache.null":           "null",
-	"dogpile.cache.dbm":            "file",
-	"dbm":                          "file",
-	"dogpile.cache.redis":          "redis",
-	"dogpile.cache.redis_sentinel": "redis_sentinel",
-	"dogpile.cache.redis_cluster":  "redis_cluster",
-	"dogpile.cache.memcached":      "memcached",
-	"dogpile.cache.pylibmc":        "memcached",
-	"dogpile.cache.bmemcached":     "memcached",
-	"dogpile.cache.pymemcache":     "memcached",
-	"dogpile.cache.memcache":       "memcached",
+	"dogpile.cache.memory":          "memory",
+	"dogpile.cache.memory_pickle":   "memory_serialized",
+	"memory_pickle":                 "memory_serialized",
+	"dogpile.cache.null":            "null",
+	"dogpile.cache.dbm":             "file",
+	"dbm":                           "file",
+	"dogpile.cache.redis":           "redis",
+	"dogpile.cache.redis_sentinel":  "redis_sentinel",
+	"dogpile.cache.redis_cluster":   "redis_cluster",
+	"dogpile.cache.valkey":          "redis",
+	"dogpile.cache.valkey_sentinel": "redis_sentinel",
+	"dogpile.cache.valkey_cluster":  "redis_cluster",
+	"valkey":                        "redis",
+	"valkey_sentinel":               "redis_sentinel",
+	"valkey_cluster":                "redis_cluster",
+	"dogpile.cache.memcached":       "memcached",
+	"dogpile.cache.pylibmc":         "memcached",
+	"dogpile.cache.bmemcached":      "memcached",
+	"dogpile.cache.pymemcache":      "memcached",
+	"dogpile.cache.memcache":        "memcached",
 }
 
 // providers names the package that registers each of this project's backends,
@@ -47,7 +57,8 @@ var providers = map[string]string{
 // RegisterBackend makes a backend available by name to [Region.Configure] and
 // configuration files, as database/sql's Register does for drivers. A backend
 // package calls it from its init function. Registering a name twice, or a
-// name that is one of the seed's aliases, is an error.
+// name that is one of the aliases of Python dogpile.cache's names, is an
+// error.
 func RegisterBackend(name string, factory Factory) error {
 	if name == "" || factory == nil {
 		return &ArgError{Name: "name", Value: name, Reason: "RegisterBackend needs a name and a factory"}
@@ -76,12 +87,7 @@ func mustRegister(name string, f Factory) {
 func Backends() []string {
 	registry.RLock()
 	defer registry.RUnlock()
-	names := make([]string, 0, len(registry.factories))
-	for n := range registry.factories {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(registry.factories))
 }
 
 // lookupBackend finds the factory for name or an alias of it.
@@ -99,8 +105,15 @@ func lookupBackend(name string) (Factory, string, error) {
 	if pkg, known := providers[canonical]; known {
 		return nil, "", fmt.Errorf("%w %q: import _ %q to register it", ErrUnknownBackend, name, pkg)
 	}
+	known := Backends()
+	if s, ok := suggest.Closest(name, append(slices.Collect(maps.Keys(providers)), known...)); ok {
+		if !slices.Contains(known, s) {
+			return nil, "", fmt.Errorf("%w %q; did you mean %q? (import _ %q to register it)", ErrUnknownBackend, name, s, providers[s])
+		}
+		return nil, "", fmt.Errorf("%w %q; did you mean %q? (registered: %s)", ErrUnknownBackend, name, s, strings.Join(known, ", "))
+	}
 	return nil, "", fmt.Errorf("%w %q (registered: %s); a third-party backend must be imported so that its package registers it",
-		ErrUnknownBackend, name, strings.Join(Backends(), ", "))
+		ErrUnknownBackend, name, strings.Join(known, ", "))
 }
 
 // NewBackend makes a backend by registered name (or alias) from args, as

@@ -72,9 +72,7 @@ func start(bin string, args func(port int) []string) (*Server, error) {
 		}
 		cmd := exec.Command(path, args(port)...)
 		cmd.Dir = dir
-		// Its own process group, so that a Ctrl-C to the bench reaches it
-		// only through Stop, after the bench is done with it.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		cmd.SysProcAttr = sysProcAttr()
 		if err := cmd.Start(); err != nil {
 			return nil, err
 		}

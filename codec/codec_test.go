@@ -1,8 +1,11 @@
 package codec_test
 
 import (
+	"errors"
 	"math"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/dogpile-go/dogpile/codec"
@@ -154,5 +157,44 @@ func TestDefaultMarshalDoesNotAlias(t *testing.T) {
 	src[0] = 'X'
 	if string(b) != "abc" {
 		t.Errorf("Default.Marshal aliases its []byte: %q", b)
+	}
+}
+
+type namedCodec struct{ codec.Codec }
+
+func (namedCodec) Name() string { return "test-registered" }
+
+// Codecs are found by name, as configuration files name them; one that lives
+// in a package of its own is registered by importing it, and the error for
+// it says so.
+func TestRegistry(t *testing.T) {
+	for name, want := range map[string]codec.Codec{"default": codec.Default, "json": codec.JSON} {
+		if c, err := codec.Lookup(name); err != nil || c != want {
+			t.Errorf("Lookup(%q) = %v, %v", name, c, err)
+		}
+	}
+	_, err := codec.Lookup("msgpack")
+	if !errors.Is(err, codec.ErrUnknown) || !strings.Contains(err.Error(), `import _ "github.com/dogpile-go/dogpile/codec/msgpack"`) {
+		t.Errorf("Lookup(msgpack) without the import: %v", err)
+	}
+	_, err = codec.Lookup("cbor")
+	if !errors.Is(err, codec.ErrUnknown) || !strings.Contains(err.Error(), "registered: default, json") {
+		t.Errorf("Lookup(cbor): %v", err)
+	}
+	c := namedCodec{codec.JSON}
+	if err := codec.Register(c); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := codec.Lookup("test-registered"); err != nil || got != codec.Codec(c) {
+		t.Errorf("Lookup of a registered codec = %v, %v", got, err)
+	}
+	if err := codec.Register(c); err == nil {
+		t.Error("registering a name twice is not an error")
+	}
+	if err := codec.Register(nil); err == nil {
+		t.Error("registering nil is not an error")
+	}
+	if !slices.Contains(codec.Names(), "test-registered") {
+		t.Errorf("Names() = %v", codec.Names())
 	}
 }

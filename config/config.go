@@ -13,7 +13,9 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/codec"
-	"github.com/dogpile-go/dogpile/codec/msgpack"
+	"github.com/dogpile-go/dogpile/internal/redact"
+	"github.com/dogpile-go/dogpile/internal/regionconf"
+	"github.com/dogpile-go/dogpile/internal/suggest"
 )
 
 // DefaultPrefix is the first part of every region's keys: cache.<region>.….
@@ -64,21 +66,16 @@ type File struct {
 	regionOpts []dogpile.RegionOption
 }
 
-// RegionConfig is one region's settings, with environment variables
-// expanded. A program may adjust a copy before opening it.
-type RegionConfig struct {
-	// Name is the region's name: the <region> in cache.<region>.backend.
-	// The region is made WithName(Name), which shared invalidation keys
-	// its record by.
-	Name string
-	// Prefix is the region's key prefix, such as "cache.local.".
-	Prefix string
-	// Backend is the backend's registered name or one of the seed's aliases.
+// Settings are a region's settings, as a configuration file gives them
+// under cache.<region>. (see the package documentation for the keys).
+// Region.ConfigureFromMap in package dogpile takes the same settings from a
+// map, with the same meaning.
+type Settings struct {
+	// Backend is the backend's registered name or one of Python
+	// dogpile.cache's dotted names (backend).
 	Backend string
 	// Expiration is expiration_time; 0 means none.
 	Expiration time.Duration
-	// Arguments are the backend's arguments.
-	Arguments dogpile.Args
 	// Metrics is metrics = true: the region is made WithMetrics.
 	Metrics bool
 	// SharedInvalidation reports whether shared_invalidation is set: the
@@ -89,8 +86,32 @@ type RegionConfig struct {
 	InvalidationRefresh time.Duration
 	// KeyMangler is "sha1" (dogpile.SHA1Mangler) or "" for none.
 	KeyMangler string
-	// Codec is "default", "json" or "msgpack".
+	// Codec is the name of a registered codec ("default", "json",
+	// "msgpack" once codec/msgpack is imported), or "" for the default.
 	Codec string
+	// KeyPrefix begins every key the region stores (key_prefix).
+	KeyPrefix string
+	// SigningKeys are the keys the region signs entries with (the first)
+	// and accepts entries signed with (all): dogpile.WithSigning.
+	SigningKeys []string
+	// ReplaceExistingBackend is replace_existing_backend, Python
+	// dogpile.cache's option for reconfiguring a live region; the regions
+	// made here are new, so it changes nothing for them.
+	ReplaceExistingBackend bool
+}
+
+// RegionConfig is one region's settings, with environment variables
+// expanded. A program may adjust a copy before opening it.
+type RegionConfig struct {
+	// Name is the region's name: the <region> in cache.<region>.backend.
+	// The region is made WithName(Name), which shared invalidation keys
+	// its record by.
+	Name string
+	// Prefix is the region's key prefix, such as "cache.local.".
+	Prefix string
+	Settings
+	// Arguments are the backend's arguments.
+	Arguments dogpile.Args
 
 	file *File
 	line int
@@ -232,57 +253,39 @@ func (c *Config) Close() error {
 	return errors.Join(errs...)
 }
 
-// Mangle returns the key under which the region stores key in its backend.
+// Mangle returns the key under which the region stores key in its backend:
+// the key prefix, then the key through the key mangler.
 func (rc *RegionConfig) Mangle(key string) string {
 	if rc.KeyMangler == "sha1" {
-		return dogpile.SHA1Mangler(key)
+		key = dogpile.SHA1Mangler(key)
 	}
-	return key
+	return rc.KeyPrefix + key
 }
 
 // CodecValue returns the codec the region encodes values with.
 func (rc *RegionConfig) CodecValue() codec.Codec {
-	switch rc.Codec {
-	case "json":
-		return codec.JSON
-	case "msgpack":
-		return msgpack.Codec
+	if c, err := regionconf.LookupCodec(rc.Codec); err == nil {
+		return c
 	}
 	return codec.Default
 }
 
-// Open makes the region: dogpile.NewRegion with the file's settings and
-// opts (which win), configured through Region.ConfigureFromMap. A mistake in
-// the settings (an unknown backend, a bad argument) is an *Error naming the
-// key and its line.
-func (rc *RegionConfig) Open(opts ...dogpile.RegionOption) (*dogpile.Region, error) {
-	ropts := []dogpile.RegionOption{dogpile.WithName(rc.Name)}
-	if rc.Metrics {
-		ropts = append(ropts, dogpile.WithMetrics())
-	}
-	if rc.KeyMangler == "sha1" {
-		ropts = append(ropts, dogpile.WithKeyMangler(dogpile.SHA1Mangler))
-	}
-	if rc.Codec != "" && rc.Codec != "default" {
-		ropts = append(ropts, dogpile.WithCodec(rc.CodecValue()))
-	}
-	if rc.file != nil {
-		ropts = append(ropts, rc.file.regionOpts...)
-	}
-	ropts = append(ropts, opts...)
+// configure applies settings to a region with the code that
+// dogpile.Region.ConfigureFromMap applies them with.
+var configure = regionconf.Configure.(func(*dogpile.Region, string, *regionconf.Settings, map[string]any,
+	[]dogpile.RegionOption, []dogpile.ConfigOption) (*dogpile.Region, error))
 
-	m := map[string]any{
-		rc.Prefix + "backend":   rc.Backend,
-		rc.Prefix + "arguments": map[string]any(rc.Arguments),
+// Open makes the region: dogpile.NewRegion with the file's settings and
+// opts (which win), configured as dogpile.Region.ConfigureFromMap configures
+// a region. A mistake in the settings (an unknown backend, a bad argument)
+// is an *Error naming the key and its line.
+func (rc *RegionConfig) Open(opts ...dogpile.RegionOption) (*dogpile.Region, error) {
+	var after []dogpile.RegionOption
+	if rc.file != nil {
+		after = append(after, rc.file.regionOpts...)
 	}
-	if rc.Expiration > 0 {
-		m[rc.Prefix+"expiration_time"] = rc.Expiration
-	}
-	var extra []dogpile.ConfigOption
-	if rc.SharedInvalidation {
-		extra = append(extra, dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(rc.InvalidationRefresh)))
-	}
-	r, err := dogpile.NewRegion(ropts...).ConfigureFromMap(m, rc.Prefix, extra...)
+	s := regionconf.Settings(rc.Settings)
+	r, err := configure(dogpile.NewRegion(dogpile.WithName(rc.Name)), rc.Prefix, &s, rc.Arguments, append(after, opts...), nil)
 	if err != nil {
 		return nil, rc.explain(err)
 	}
@@ -298,12 +301,7 @@ func (rc *RegionConfig) explain(err error) error {
 	}
 	if errors.Is(err, dogpile.ErrUnknownBackend) {
 		key := rc.Prefix + "backend"
-		e := &Error{File: path, Line: rc.lineOf(key), Key: key, Err: err, Msg: strings.TrimPrefix(err.Error(), "dogpile: ")}
-		known := dogpile.Backends()
-		if s, ok := closest(rc.Backend, known); ok {
-			e.Msg = fmt.Sprintf("unknown backend %q; did you mean %q? (registered: %s)", rc.Backend, s, strings.Join(known, ", "))
-		}
-		return e
+		return &Error{File: path, Line: rc.lineOf(key), Key: key, Err: err, Msg: strings.TrimPrefix(err.Error(), "dogpile: ")}
 	}
 	var ae *dogpile.ArgError
 	if errors.As(err, &ae) {
@@ -311,21 +309,36 @@ func (rc *RegionConfig) explain(err error) error {
 		if !strings.HasPrefix(key, rc.Prefix) {
 			key = rc.Prefix + "arguments." + ae.Name
 		}
-		msg := ae.Reason
+		reason := redact.URLs(ae.Reason)
+		msg := reason
 		if ae.Value != nil && len(ae.Known) == 0 {
-			msg = fmt.Sprintf("%s: %s", quote(ae.Value), ae.Reason)
+			msg = fmt.Sprintf("%s: %s", quote(key, ae.Value), reason)
 		}
 		if len(ae.Known) > 0 {
 			msg = fmt.Sprintf("the %s backend has no argument %q (its arguments: %s)", rc.Backend, ae.Name, strings.Join(ae.Known, ", "))
-			if s, ok := closest(ae.Name, ae.Known); ok {
+			if s, ok := suggest.Closest(ae.Name, ae.Known); ok {
 				msg = fmt.Sprintf("the %s backend has no argument %q; did you mean %s? (its arguments: %s)",
 					rc.Backend, ae.Name, rc.Prefix+"arguments."+s, strings.Join(ae.Known, ", "))
 			}
 		}
 		return &Error{File: path, Line: rc.lineOf(key), Key: key, Msg: msg, Err: err}
 	}
-	return fmt.Errorf("%s: region %q (%s backend): %w", path, rc.Name, rc.Backend, err)
+	return &openError{path: path, region: rc.Name, backend: rc.Backend, err: err}
 }
+
+// openError is a backend that failed for a reason other than its settings
+// (a cache file that cannot be created, a server that refuses): the file is
+// right, the world is not.
+type openError struct {
+	path, region, backend string
+	err                   error
+}
+
+func (e *openError) Error() string {
+	return redact.URLs(fmt.Sprintf("%s: region %q (%s backend): %v", e.path, e.region, e.backend, e.err))
+}
+
+func (e *openError) Unwrap() error { return e.err }
 
 // lineOf returns the line of key, or of the nearest enclosing key or table
 // that has one (the region's first line at worst).

@@ -1,14 +1,18 @@
 // Package config makes dogpile regions from a configuration file — TOML,
-// YAML or INI, chosen by the file's extension — with the seed's key names
-// (configure_from_config) under a prefix per region, so that one call
-// returns every region an application uses, configured:
+// YAML or INI, chosen by the file's extension — with the key names of Python
+// dogpile.cache's configure_from_config under a prefix per region, so that
+// one call returns every region an application uses, configured:
 //
 //	cfg, err := config.Load("dogpile.toml")
 //	if err != nil {
 //		log.Fatal(err) // dogpile.toml:4: cache.local.expiraton_time: unknown key; did you mean cache.local.expiration_time?
 //	}
 //	defer cfg.Close()
-//	local := cfg.Regions["local"]
+//	users, err := cfg.Region("users") // a *dogpile.Region, configured
+//
+// The settings are those dogpile.Region.ConfigureFromMap takes, with the same
+// meaning and the same errors: a region moves between a map and a file
+// unchanged.
 //
 // # Keys
 //
@@ -17,9 +21,9 @@
 // application's own settings and are left alone.
 //
 //	key                        value
-//	backend                    a registered backend name, or one of the seed's dotted names
-//	                           ("dogpile.cache.redis"); required
-//	expiration_time            seconds, or a Go duration ("10m"); none if absent
+//	backend                    a registered backend name, or one of Python dogpile.cache's
+//	                           dotted names ("dogpile.cache.redis"); required
+//	expiration_time            seconds, or a Go duration ("10m"); none if absent or 0
 //	arguments.<name>           the backend's argument <name> (see each backend's documentation)
 //	metrics                    true: count hits, misses, … (dogpile.WithMetrics; Region.Stats)
 //	shared_invalidation        keep invalidations in the backend, for every process
@@ -27,14 +31,23 @@
 //	                           value, a duration ("30s") to re-read them at most that often
 //	key_mangler                "sha1": store keys as their SHA-1 (dogpile.SHA1Mangler), as
 //	                           Memcached's key limits call for
-//	codec                      "default", "json" or "msgpack"
-//	replace_existing_backend   accepted for the seed's files; a region made here has nothing to replace
+//	codec                      a registered codec: "default", "json", or "msgpack" with
+//	                           _ "github.com/dogpile-go/dogpile/codec/msgpack" imported
+//	key_prefix                 begins every key the region stores ("users:"), so that regions
+//	                           can share a store (dogpile.WithKeyPrefix)
+//	signing_keys               a list of keys, each at least 16 bytes: entries are signed with
+//	                           the first and accepted when signed with any (dogpile.WithSigning);
+//	                           ["${DOGPILE_SIGNING_KEY}"] keeps them out of the file
+//	replace_existing_backend   Python dogpile.cache's option for reconfiguring a live region;
+//	                           a region made here has nothing to replace
 //
-// Keys may be flat ("cache.local.arguments.url", as INI files and the seed
-// write them) or nested (tables and mappings, as TOML and YAML users write
-// them), or a mix; both mean the same. A flat key deeper than an argument
-// name makes a nested argument: arguments.connection_kwargs.password is the
-// password in the connection_kwargs map.
+// Keys may be flat ("cache.local.arguments.url", as INI files and Python's
+// configure_from_config write them) or nested (tables and mappings, as TOML
+// and YAML users write them), or a mix; both mean the same. A flat key deeper
+// than an argument name makes a nested argument:
+// arguments.connection_kwargs.password is the password in the
+// connection_kwargs map. A list in an INI file is one value of
+// comma-separated items (signing_keys = ${OLD_KEY},${NEW_KEY}).
 //
 // TOML:
 //
@@ -59,7 +72,7 @@
 //	      url: redis://cache.internal:6379/0
 //	      password: ${REDIS_PASSWORD}
 //
-// INI, as the seed's users have it in an application's section, or in
+// INI, as Python applications have it in an application's section, or in
 // [cache.<region>] sections whose keys are relative to the section's name:
 //
 //	[app:main]
@@ -82,9 +95,11 @@
 //
 // ${VAR} in a value is replaced by the environment variable VAR, and
 // ${VAR:-default} by VAR or, when it is unset or empty, default: secrets
-// stay out of the file. An unset variable without a default is an error
-// naming it. $${ is a literal "${"; a $ not followed by { is left alone.
-// Keys are never expanded.
+// stay out of the file. A default may hold references of its own
+// (${CACHE_DIR:-${HOME}/.cache}), expanded only when the default is taken.
+// An unset variable without a default is an error naming it. $${ is a
+// literal "${"; a $ not followed by { is left alone. Keys are never
+// expanded.
 //
 // # Errors
 //
@@ -98,9 +113,11 @@
 //	dogpile.toml:4: cache.shared.arguments.password: environment variable REDIS_PASSWORD is not set (set it, or give a default: ${REDIS_PASSWORD:-value})
 //	dogpile.toml: no such configuration file
 //
-// The first mistake in file order is reported. Load only sees backends that
-// are registered: import the backend packages the file names (for example
-// _ "github.com/dogpile-go/dogpile/backends/redis").
+// The first mistake in file order is reported. No message shows a secret:
+// the value of a key whose name says it is one (password, token,
+// signing_keys, …) and the password of a URL are masked. Load only sees
+// backends and codecs that are registered: import the packages the file
+// names (for example _ "github.com/dogpile-go/dogpile/backends/redis").
 //
 // # Reading without connecting
 //

@@ -1,9 +1,10 @@
 package config
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/dogpile-go/dogpile/internal/redact"
 )
 
 // Error is a mistake in a configuration: it names the file, the line where
@@ -35,61 +36,14 @@ func (e *Error) Error() string {
 	} else if e.Err != nil {
 		b.WriteString(e.Err.Error())
 	}
-	return b.String()
+	// A decoder's message may quote a line of the file: no URL's password
+	// is shown.
+	return redact.URLs(b.String())
 }
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// closest returns the candidate nearest to word by edit distance, if it is
-// near enough to be what was meant: within a third of the word's length, and
-// at least 2 edits are always allowed.
-func closest(word string, candidates []string) (string, bool) {
-	best, bestD := "", -1
-	for _, c := range candidates {
-		d := editDistance(strings.ToLower(word), strings.ToLower(c))
-		if bestD < 0 || d < bestD {
-			best, bestD = c, d
-		}
-	}
-	if bestD < 0 || bestD > max(2, len(word)/3) || bestD >= len(word) {
-		return "", false
-	}
-	return best, true
-}
-
-// editDistance is the optimal string alignment distance: insertions,
-// deletions, substitutions and transpositions of neighbours each cost 1
-// ("expriation" is one edit from "expiration").
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(rb)]
-}
-
-// quote shows a configuration value in a message.
-func quote(v any) string {
-	if s, ok := v.(string); ok {
-		return strconv.Quote(s)
-	}
-	return fmt.Sprint(v)
-}
+// quote shows the value of key in a message, masked when the key says it
+// is a secret.
+func quote(key string, v any) string { return redact.Value(key, v) }

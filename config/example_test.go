@@ -59,3 +59,32 @@ cache.local.expiraton_time = 600
 	// 4 cache.local.expiraton_time
 	// unknown key; did you mean cache.local.expiration_time?
 }
+
+// A region from a file, by name: Region's error lists the regions there are.
+func ExampleConfig_Region() {
+	dir, _ := os.MkdirTemp("", "dogpile-config-example")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "cache.toml")
+	os.WriteFile(path, []byte(`
+[cache.users]
+backend = "memory"
+expiration_time = "10m"
+codec = "json"
+`), 0o600)
+
+	cfg, err := config.Load(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cfg.Close()
+	users, err := cfg.Region("users")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(users.Name(), users.Expiration())
+	_, err = cfg.Region("sessions")
+	fmt.Println(err != nil)
+	// Output:
+	// users 10m0s
+	// true
+}

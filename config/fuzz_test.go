@@ -12,7 +12,7 @@ import (
 // fuzzKeys are the keys a region may have, and a misspelt one; the fuzzer
 // picks among them and may also give its own.
 var fuzzKeys = []string{"expiration_time", "metrics", "shared_invalidation", "key_mangler", "codec",
-	"replace_existing_backend", "expiraton_time", "arguments"}
+	"replace_existing_backend", "expiraton_time", "arguments", "key_prefix", "signing_keys"}
 
 // fuzzBackends are backend names: registered, aliases, and not.
 var fuzzBackends = []string{"memory", "memory_serialized", "null", "dogpile.cache.memory", "redis", "file", "", "nosuch"}
@@ -74,8 +74,7 @@ func FuzzFromMapFlatAndNested(f *testing.F) {
 		}
 		a, b := *ff.Regions[0], *nf.Regions[0]
 		exported := func(rc config.RegionConfig) []any {
-			return []any{rc.Name, rc.Prefix, rc.Backend, rc.Expiration, rc.Arguments, rc.Metrics,
-				rc.SharedInvalidation, rc.InvalidationRefresh, rc.KeyMangler, rc.Codec}
+			return []any{rc.Name, rc.Prefix, rc.Settings, rc.Arguments}
 		}
 		if !reflect.DeepEqual(exported(a), exported(b)) {
 			t.Fatalf("flat %v reads as %+v\nnested %v reads as %+v", flat, exported(a), nested, exported(b))

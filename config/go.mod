@@ -7,7 +7,6 @@ require github.com/dogpile-go/dogpile v0.0.0
 replace github.com/dogpile-go/dogpile => ..
 
 require (
-	github.com/dogpile-go/dogpile/codec/msgpack v0.0.0
 	github.com/pelletier/go-toml/v2 v2.4.3
 	go.yaml.in/yaml/v3 v3.0.6
 )
@@ -15,8 +14,4 @@ require (
 require (
 	github.com/maypok86/otter/v2 v2.4.0 // indirect
 	github.com/puzpuzpuz/xsync/v4 v4.5.0 // indirect
-	github.com/vmihailenco/msgpack/v5 v5.4.1 // indirect
-	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
 )
-
-replace github.com/dogpile-go/dogpile/codec/msgpack => ../codec/msgpack

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dogpile-go/dogpile/internal/redact"
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
 	"go.yaml.in/yaml/v3"
@@ -201,14 +202,14 @@ func yamlLines(lines map[string]int, prefix string, n *yaml.Node, depth int) {
 // --- INI ---
 
 // decodeINI reads an INI file as Python's configparser does by default, so
-// that the seed's users' files carry over: "key = value" or "key: value"
+// that Python applications' files carry over: "key = value" or "key: value"
 // lines in [sections], comment lines starting with # or ;, indented lines
 // continuing the previous value, keys lowercased, values taken as written
 // (no quotes removed, no inline comments). It is strict where configparser
 // is strict: a key set twice in a section, a section given twice, or a line
 // that is none of these is an error naming its line.
 //
-// Keys in any section count, as the seed's configure_from_config sees the
+// Keys in any section count, as Python's configure_from_config sees the
 // keys of an application's section ([app:main]); in a section named "cache"
 // or "cache.<…>" (the prefix) the keys are relative to the section's name,
 // so [cache.local] with "backend = file" sets cache.local.backend.
@@ -284,7 +285,11 @@ func decodeINI(path string, data []byte, prefix string) (*document, error) {
 		}
 		i := strings.IndexAny(trimmed, "=:")
 		if i <= 0 {
-			return nil, fail(n, "", "want key = value, a [section] or a comment; got %q", trimmed)
+			shown := trimmed
+			if first, _, _ := strings.Cut(trimmed, " "); redact.IsSecret(first) {
+				shown = first + " " + redact.Mask // the rest may be the secret
+			}
+			return nil, fail(n, "", "want key = value, a [section] or a comment; got %q", shown)
 		}
 		key := strings.ToLower(strings.TrimSpace(trimmed[:i]))
 		if section == prefix || strings.HasPrefix(section, prefix+".") {

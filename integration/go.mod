@@ -31,8 +31,6 @@ require (
 	github.com/pelletier/go-toml/v2 v2.4.3 // indirect
 	github.com/puzpuzpuz/xsync/v4 v4.5.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
-	github.com/vmihailenco/msgpack/v5 v5.4.1 // indirect
-	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	golang.org/x/sys v0.50.0 // indirect
@@ -47,7 +45,3 @@ replace github.com/dogpile-go/dogpile/backends/redis => ../backends/redis
 require github.com/dogpile-go/dogpile/config v0.0.0
 
 replace github.com/dogpile-go/dogpile/config => ../config
-
-require github.com/dogpile-go/dogpile/codec/msgpack v0.0.0 // indirect
-
-replace github.com/dogpile-go/dogpile/codec/msgpack => ../codec/msgpack

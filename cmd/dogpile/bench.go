@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -76,7 +75,13 @@ process (it opens the region without shared_invalidation), so no other key or
 process is touched.
 
 --plot FILE writes the latency distribution as a PNG: the share of requests
-(%) completed within each latency (milliseconds, log scale).
+(%) completed within each latency (milliseconds: on a log scale when the
+latencies span orders of magnitude, on a linear one around them when they
+do not, as in a cold stampede).
+
+Ctrl-C stops the run: the creators return, every caller waits for the
+creation it is part of (so its lock is released), the run's keys are
+deleted, and the command exits with status 130.
 `+regionHelp+`
 Examples:
   dogpile bench
@@ -95,7 +100,7 @@ Examples:
 	fs.IntVar(&p.valueSize, "value-size", 100, "bytes per value")
 	plotPath := fs.String("plot", "", "write a latency plot to `file` (PNG)")
 	asJSON := fs.Bool("json", false, "print the results as a JSON object")
-	progress := fs.Bool("progress", isTerminal(os.Stderr), "write a progress line to standard error")
+	progress := fs.Bool("progress", terminal(stderr), "write a progress line to standard error")
 	pos, err := parse(fs, args, stdout)
 	if err != nil {
 		return err
@@ -170,7 +175,14 @@ Examples:
 	return nil
 }
 
+// bench runs the load until it is done or ctx (the user's interrupt) ends.
+// The calls run under calls, which outlives ctx by a grace period: after an
+// interrupt each creator returns at once (it waits on ctx), and each caller
+// waits for the creation it is part of to finish — and so for its lock to be
+// released — instead of leaving it behind in a process about to exit.
 func bench(ctx context.Context, t *target, p benchParams, pr *progressLine) (*benchResult, error) {
+	calls, stop := graceContext(ctx, interruptGrace)
+	defer stop()
 	r := t.region
 	var rnd [6]byte
 	rand.Read(rnd[:]) //nolint:errcheck // crypto/rand.Read does not fail
@@ -188,7 +200,7 @@ func bench(ctx context.Context, t *target, p benchParams, pr *progressLine) (*be
 		}
 	}()
 
-	var calls atomic.Int64
+	var created atomic.Int64
 	var errs atomic.Int64
 	var firstErr error
 	var errOnce sync.Once
@@ -216,7 +228,7 @@ func bench(ctx context.Context, t *target, p benchParams, pr *progressLine) (*be
 		before := r.Stats()
 		res.requests = p.requests
 		lat := make([]time.Duration, p.requests)
-		create := func(context.Context) (string, error) { calls.Add(1); return value, nil }
+		create := func(context.Context) (string, error) { created.Add(1); return value, nil }
 		var next atomic.Int64
 		pr.start(int64(p.requests))
 		start := time.Now()
@@ -229,7 +241,7 @@ func bench(ctx context.Context, t *target, p benchParams, pr *progressLine) (*be
 						return
 					}
 					t0 := time.Now()
-					if _, err := dogpile.GetOrCreate(ctx, r, keys[i%int64(len(keys))], create); err != nil {
+					if _, err := dogpile.GetOrCreate(calls, r, keys[i%int64(len(keys))], create); err != nil {
 						fail(err)
 					}
 					lat[i] = time.Since(t0)
@@ -267,9 +279,11 @@ func bench(ctx context.Context, t *target, p benchParams, pr *progressLine) (*be
 			}
 			var roundCalls atomic.Int64
 			create := func(context.Context) (string, error) {
-				calls.Add(1)
+				created.Add(1)
 				roundCalls.Add(1)
-				time.Sleep(p.delay)
+				if err := sleep(ctx, p.delay); err != nil {
+					return "", err
+				}
 				return value, nil
 			}
 			roundLat := make([]time.Duration, p.concurrency)
@@ -281,7 +295,7 @@ func bench(ctx context.Context, t *target, p benchParams, pr *progressLine) (*be
 					ready.Done()
 					<-gate
 					t0 := time.Now()
-					if _, err := dogpile.GetOrCreate(ctx, r, key, create); err != nil {
+					if _, err := dogpile.GetOrCreate(calls, r, key, create); err != nil {
 						fail(err)
 					}
 					roundLat[i] = time.Since(t0)
@@ -302,13 +316,38 @@ func bench(ctx context.Context, t *target, p benchParams, pr *progressLine) (*be
 		res.stats = diffStats(r.Stats(), before)
 	}
 	slices.Sort(res.latencies)
-	res.creatorCalls = calls.Load()
+	res.creatorCalls = created.Load()
 	res.errors = errs.Load()
 	res.firstErr = firstErr
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("bench: interrupted: %w", err)
 	}
 	return res, nil
+}
+
+// interruptGrace bounds how long a command's calls go on after an interrupt:
+// long enough for a creation to see the interrupt and release its lock, not
+// so long that a lock held by another process keeps the command waiting.
+const interruptGrace = 5 * time.Second
+
+// graceContext returns a context for a command's calls to the region that
+// ends grace after ctx does (or when stop is called).
+func graceContext(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	calls, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	after := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
+	return calls, func() { after(); cancel() }
+}
+
+// sleep is a creator's work: d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func diffStats(a, b dogpile.Stats) dogpile.Stats {
@@ -486,11 +525,4 @@ func (p *progressLine) draw() {
 	fmt.Fprintf(p.w, "\rbench %s [%s%s] %d/%d requests %5.1f%% %s ", p.label,
 		strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, p.total,
 		100*float64(done)/float64(max(p.total, 1)), time.Since(p.begin).Round(100*time.Millisecond))
-}
-
-// isTerminal reports whether f is a terminal (a character device), where a
-// progress line that rewrites itself makes sense.
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -31,10 +31,10 @@ func (d *demoResult) quantile(q float64) time.Duration {
 // one slow value, through a region and through a cache without coordination,
 // side by side.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("demo", `Usage: dogpile demo [-n requests] [-delay duration] [--config file --region name]
+	fs := newFlags("demo", `Usage: dogpile demo [-n requests] [--delay duration] [--config file --region name]
 
 Runs a cache stampede and shows what the dogpile lock does about it: n
-concurrent requests ask for one key whose value takes -delay to compute,
+concurrent requests ask for one key whose value takes --delay to compute,
 first when the cached value has expired, then when there is none. Each runs
 through a dogpile region and through the same backend used without any
 coordination (get; on a miss compute and set).
@@ -46,7 +46,7 @@ shared_invalidation.
 
 Examples:
   dogpile demo
-  dogpile demo -n 2000 -delay 250ms
+  dogpile demo -n 2000 --delay 250ms
   dogpile demo --config dogpile.toml --region shared -n 200
 `)
 	n := fs.Int("n", 500, "concurrent requests per scenario")
@@ -60,7 +60,7 @@ Examples:
 		return usageErrorf("demo: unexpected argument %q", pos[0])
 	}
 	if *n < 1 || *delay <= 0 {
-		return usageErrorf("demo: -n must be at least 1 and -delay positive")
+		return usageErrorf("demo: -n must be at least 1 and --delay positive")
 	}
 	ch, err := rf.choose()
 	if err != nil {
@@ -120,12 +120,23 @@ func demoScenario(ctx context.Context, region *dogpile.Region, n int, delay time
 	key := fmt.Sprintf("dogpile-demo:%d", time.Now().UnixNano())
 	res := &demoResult{requests: n, latencies: make([]time.Duration, n)}
 	res.scenario = map[bool]string{true: "expired", false: "cold"}[expired] + ", " + map[bool]string{true: "dogpile", false: "no coordination"}[coordinated]
-	defer region.Delete(ctx, key) //nolint:errcheck // best effort: demo keys are unique anyway
+	defer func() {
+		// Best effort, interrupted or not: demo keys are unique anyway.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), interruptGrace)
+		defer cancel()
+		region.Delete(dctx, key) //nolint:errcheck // see above
+	}()
 
-	var version, calls, stale, waited atomic.Int64
+	// As in bench: after an interrupt the creators return and every caller
+	// waits for the creation it is part of, so no lock is left behind.
+	calls, stop := graceContext(ctx, interruptGrace)
+	defer stop()
+	var version, created, stale, waited atomic.Int64
 	create := func(context.Context) (int64, error) {
-		calls.Add(1)
-		time.Sleep(delay)
+		created.Add(1)
+		if err := sleep(ctx, delay); err != nil {
+			return 0, err
+		}
 		return version.Add(1), nil
 	}
 	if expired {
@@ -151,9 +162,9 @@ func demoScenario(ctx context.Context, region *dogpile.Region, n int, delay time
 			var v int64
 			var err error
 			if coordinated {
-				v, err = dogpile.GetOrCreate(ctx, region, key, create)
+				v, err = dogpile.GetOrCreate(calls, region, key, create)
 			} else {
-				v, err = uncoordinated(ctx, region, key, create)
+				v, err = uncoordinated(calls, region, key, create)
 			}
 			res.latencies[i] = time.Since(t0)
 			if err != nil {
@@ -175,7 +186,7 @@ func demoScenario(ctx context.Context, region *dogpile.Region, n int, delay time
 		return nil, err
 	}
 	slices.Sort(res.latencies)
-	res.creatorCalls, res.staleServed, res.waited = calls.Load(), stale.Load(), waited.Load()
+	res.creatorCalls, res.staleServed, res.waited = created.Load(), stale.Load(), waited.Load()
 	return res, nil
 }
 

@@ -23,8 +23,8 @@ require github.com/dogpile-go/dogpile/config v0.0.0
 replace github.com/dogpile-go/dogpile/config => ../../config
 
 require (
-	github.com/dogpile-go/dogpile/codec/msgpack v0.0.0 // indirect
-	github.com/redis/go-redis/v9 v9.23.0
+	github.com/dogpile-go/dogpile/codec/msgpack v0.0.0
+	github.com/redis/go-redis/v9 v9.23.0 // indirect
 	gonum.org/v1/plot v0.17.0
 )
 

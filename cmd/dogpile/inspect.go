@@ -2,20 +2,14 @@ package main
 
 import (
 	"context"
-	"database/sql"
+	"errors"
 	"fmt"
 	"io"
-	"net/url"
-	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/dogpile-go/dogpile"
-	"github.com/dogpile-go/dogpile/backends/file"
-	"github.com/dogpile-go/dogpile/backends/redis"
+	"github.com/dogpile-go/dogpile/backend"
 )
 
 func runInvalidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -143,9 +137,9 @@ Examples:
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "key\t%s\n", info.Key)
+	fmt.Fprintf(tw, "key\t%s\n", escapeKey(info.Key))
 	if info.StoredKey != "" {
-		fmt.Fprintf(tw, "stored as\t%s (key_mangler = %s)\n", info.StoredKey, t.cfg.KeyMangler)
+		fmt.Fprintf(tw, "stored as\t%s\n", escapeKey(info.StoredKey))
 	}
 	fmt.Fprintf(tw, "region\t%s\n", t.describe())
 	fmt.Fprintf(tw, "created\t%s\n", info.Created)
@@ -233,15 +227,20 @@ func (t *target) inspect(ctx context.Context, key string) (*entryInfo, error) {
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("keys", `Usage: dogpile keys [flags]
 
-Lists the keys in the region's store, sorted for the file backend, in SCAN
-order for Redis. Only stores that can list their keys can: the file backend
-and Redis (standalone or Sentinel; a Cluster is scanned on every master).
-Memcached has no way to list keys, so for it this command fails.
+Lists the keys in the region's store, one a line, for stores that can list
+their keys (package backend's Lister): the file backend in key order, Redis
+with SCAN (standalone, Sentinel, and every master of a Cluster), Memcached
+with its LRU crawler (1.5 and later, unless started without it), memory.
+
+A key is printed escaped, so that one key is one line and no byte of it
+reaches the terminal as a control: a newline is \n, a backslash \\, an
+escape character \x1b, a byte that is not UTF-8 \xff. --raw prints the
+bytes of each key instead; --json prints a JSON array.
 
 The store may hold other regions' keys too (regions sharing a store), and
-with key_mangler = sha1 the stored keys are hashes. The regions' own
-invalidation records (dogpile:invalidated:<region>) and Redis's lock keys
-are left out unless --all is given.
+with key_mangler = sha1 the stored keys are hashes. The library's own keys
+(invalidation records, dogpile:…) and the backends' lock keys are left out
+unless --all is given.
 `+regionHelp+`
 Examples:
   dogpile keys
@@ -251,8 +250,9 @@ Examples:
 	rf := addRegionFlags(fs)
 	prefix := fs.String("prefix", "", "list only keys that begin with `text`")
 	limit := fs.Int("limit", 1000, "list at most `n` keys (0: all)")
-	all := fs.Bool("all", false, "include invalidation records and lock keys")
+	all := fs.Bool("all", false, "include the library's own keys and lock keys")
 	asJSON := fs.Bool("json", false, "print a JSON array of keys")
+	raw := fs.Bool("raw", false, "print each key's bytes as they are, not escaped")
 	pos, err := parse(fs, args, stdout)
 	if err != nil {
 		return err
@@ -265,109 +265,38 @@ Examples:
 		return err
 	}
 	defer t.region.Close()
-	keep := func(k string) bool {
-		return *all || !strings.HasPrefix(k, "dogpile:invalidated:") && !strings.HasPrefix(k, redis.LockKeyPrefix)
+	l, ok := t.region.Backend().(backend.Lister)
+	if !ok {
+		return fmt.Errorf("the %s backend cannot list its keys; dogpile inspect KEY shows one key", t.cfg.Backend)
 	}
-	var keys []string
-	switch b := t.region.Backend().(type) {
-	case *file.Backend:
-		keys, err = fileKeys(ctx, b, *prefix, *limit, keep)
-	case redisBackend:
-		keys, err = redisKeys(ctx, b.Client(), *prefix, *limit, keep)
-	default:
-		return fmt.Errorf("keys: the %s backend cannot list its keys (only the file and redis backends can); "+
-			"dogpile inspect KEY shows one key", t.cfg.Backend)
-	}
-	if err != nil {
-		return err
+	keys := []string{}
+	n := 0
+	for k, err := range l.ListKeys(ctx, backend.ListOptions{Prefix: *prefix, Own: *all}) {
+		if errors.Is(err, errors.ErrUnsupported) {
+			return fmt.Errorf("the %s backend cannot list its keys here: %w", t.cfg.Backend, err)
+		}
+		if err != nil {
+			return err
+		}
+		if !*all && t.region.IsReservedKey(k) {
+			continue
+		}
+		if *limit > 0 && n == *limit {
+			fmt.Fprintf(stderr, "dogpile: keys: stopped at --limit %d\n", *limit)
+			break
+		}
+		n++
+		switch {
+		case *asJSON:
+			keys = append(keys, k)
+		case *raw:
+			fmt.Fprintf(stdout, "%s\n", k)
+		default:
+			fmt.Fprintln(stdout, escapeKey(k))
+		}
 	}
 	if *asJSON {
-		if keys == nil {
-			keys = []string{}
-		}
 		return writeJSON(stdout, keys)
 	}
-	for _, k := range keys {
-		fmt.Fprintln(stdout, k)
-	}
-	if *limit > 0 && len(keys) == *limit {
-		fmt.Fprintf(stderr, "dogpile: keys: stopped at --limit %d\n", *limit)
-	}
 	return nil
-}
-
-// fileKeys lists a file store's keys. The file backend has no listing call,
-// so this reads its SQLite table directly, read-only: the schema (table
-// cache, column key) is the backend's format version 1, which New checks
-// for, so the file is one this build reads.
-func fileKeys(ctx context.Context, b *file.Backend, prefix string, limit int, keep func(string) bool) ([]string, error) {
-	u := url.URL{Scheme: "file", Path: filepath.ToSlash(b.Options().Filename), RawQuery: "mode=ro&_pragma=busy_timeout(5000)"}
-	db, err := sql.Open("sqlite", u.String())
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	rows, err := db.QueryContext(ctx, `SELECT key FROM cache WHERE key >= ? ORDER BY key`, prefix)
-	if err != nil {
-		return nil, fmt.Errorf("keys: read %s: %w", b.Options().Filename, err)
-	}
-	defer rows.Close()
-	var keys []string
-	for rows.Next() && (limit <= 0 || len(keys) < limit) {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, err
-		}
-		if !strings.HasPrefix(k, prefix) {
-			break // sorted: no later key has the prefix
-		}
-		if keep(k) {
-			keys = append(keys, k)
-		}
-	}
-	return keys, rows.Err()
-}
-
-// redisKeys lists keys with SCAN, which does not block the server the way
-// KEYS does; a Cluster is scanned on every master.
-func redisKeys(ctx context.Context, c goredis.UniversalClient, prefix string, limit int, keep func(string) bool) ([]string, error) {
-	pattern := globEscape(prefix) + "*"
-	var keys []string
-	scan := func(ctx context.Context, c goredis.Cmdable) error {
-		it := c.Scan(ctx, 0, pattern, 500).Iterator()
-		for it.Next(ctx) && (limit <= 0 || len(keys) < limit) {
-			if k := it.Val(); keep(k) {
-				keys = append(keys, k)
-			}
-		}
-		return it.Err()
-	}
-	var err error
-	if cc, ok := c.(*goredis.ClusterClient); ok {
-		var mu = make(chan struct{}, 1)
-		err = cc.ForEachMaster(ctx, func(ctx context.Context, m *goredis.Client) error {
-			mu <- struct{}{}
-			defer func() { <-mu }()
-			return scan(ctx, m)
-		})
-	} else {
-		err = scan(ctx, c)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("keys: scan: %w", err)
-	}
-	return keys, nil
-}
-
-// globEscape escapes Redis glob characters in a literal prefix.
-func globEscape(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch r {
-		case '*', '?', '[', ']', '\\':
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

@@ -16,7 +16,7 @@ const regionHelp = `
 The region comes from --config FILE (or $DOGPILE_CONFIG) and --region NAME
 (needed when the file has more than one region). Without a configuration, the
 embedded default is used: a file store in your user cache directory, or the
-backend of -backend and -arg.
+backend of --backend and --arg.
 `
 
 func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -29,7 +29,10 @@ a failure (1).
 
 Values written with the default codec (strings, numbers, and JSON for
 structured values) are printed as stored; with the json or msgpack codec, as
-JSON.
+JSON. On a terminal, a value's control characters (an ANSI escape sequence,
+say) and bytes that are not UTF-8 are printed escaped (\x1b, \xff), so that
+what is cached cannot drive the terminal; --raw prints the bytes, exactly,
+without the newline.
 `+regionHelp+`
 Examples:
   dogpile get user:42
@@ -40,7 +43,7 @@ Examples:
 	rf := addRegionFlags(fs)
 	asJSON := fs.Bool("json", false, "print a JSON object: key, found, value, created, age_seconds, codec, size")
 	stale := fs.Bool("stale", false, "also print a value that has expired or been soft-invalidated")
-	raw := fs.Bool("raw", false, "print the value exactly, without the newline")
+	raw := fs.Bool("raw", false, "print the value's bytes exactly, not escaped, without the newline")
 	pos, err := parse(fs, args, stdout)
 	if err != nil {
 		return err
@@ -93,13 +96,15 @@ Examples:
 			return err
 		}
 	}
-	if _, err := stdout.Write(b); err != nil {
+	if *raw {
+		_, err := stdout.Write(b)
 		return err
 	}
-	if !*raw {
-		fmt.Fprintln(stdout)
+	if terminal(stdout) {
+		b = []byte(escapeValue(string(b)))
 	}
-	return nil
+	_, err = fmt.Fprintf(stdout, "%s\n", b)
+	return err
 }
 
 // read gets key's value: the stored bytes with the default codec (which

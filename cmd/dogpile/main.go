@@ -13,7 +13,7 @@
 //	delete      delete keys
 //	invalidate  invalidate every value in a region (--hard or --soft)
 //	inspect     show a key's metadata: created, age, expired or not, size, codec
-//	keys        list the keys in the store (file and redis backends)
+//	keys        list the keys in the store
 //	stats       show what the region's store reports about itself
 //	bench       run a load (hit, cold-stampede, expired-stampede) and report latencies
 //	demo        run a cache stampede with and without the dogpile lock, side by side
@@ -22,8 +22,8 @@
 // DOGPILE_CONFIG environment variable; see package config for its keys) and
 // --region NAME when the file has more than one. With neither, commands use
 // the embedded default: a file store in the user's cache directory
-// (os.UserCacheDir()/dogpile/cache.db), or the backend given by -backend and
-// -arg.
+// (os.UserCacheDir()/dogpile/cache.db), or the backend given by --backend and
+// --arg.
 //
 // Exit codes, for scripts:
 //
@@ -31,8 +31,10 @@
 //	1  the command failed (a backend unreachable, a request failed, …)
 //	2  the command line or the configuration is wrong
 //	3  get or inspect: the key has no value (not found, expired, or invalidated)
+//	130  interrupted (Ctrl-C): the command stopped and cleaned up first
 //
-// "dogpile <command> --help" describes a command's flags, with examples.
+// "dogpile <command> --help" describes a command's flags, with examples;
+// "dogpile --version" prints the version.
 package main
 
 import (
@@ -43,9 +45,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
+	"runtime/debug"
 	"strings"
 
+	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backends/memcached"
 	"github.com/dogpile-go/dogpile/config"
+	"github.com/dogpile-go/dogpile/internal/suggest"
 )
 
 // Exit codes a script can rely on.
@@ -72,7 +79,7 @@ func init() {
 		{"delete", "delete keys", runDelete},
 		{"invalidate", "invalidate every value in a region: --hard (misses) or --soft (expired)", runInvalidate},
 		{"inspect", "show a key's metadata: created, age, expired or not, size, codec", runInspect},
-		{"keys", "list the keys in the store (file and redis backends)", runKeys},
+		{"keys", "list the keys in the store", runKeys},
 		{"stats", "show what the region's store reports about itself", runStats},
 		{"bench", "run a load (hit, cold-stampede, expired-stampede) and report latencies", runBench},
 		{"demo", "run a cache stampede with and without the dogpile lock, side by side", runDemo},
@@ -83,10 +90,29 @@ func init() {
 var stdin io.Reader = os.Stdin
 
 func main() {
+	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// exitInterrupted is the exit status after Ctrl-C (SIGINT), by the shells'
+// convention: 128 + the signal's number.
+const exitInterrupted = 130
+
+// runMain runs a command until it ends or the user interrupts it. After an
+// interrupt the command stops what it does and cleans up — its creators
+// return, its distributed locks are released, its bench keys deleted —
+// before the process exits with status 130. A second interrupt exits at once.
+func runMain(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // the next Ctrl-C is the default one: the process ends
+	}()
+	code := run(ctx, args, stdout, stderr)
+	if ctx.Err() != nil {
+		return exitInterrupted
+	}
+	return code
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -101,21 +127,65 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		usage(stdout)
 		return exitOK
+	case "-version", "--version", "version":
+		fmt.Fprintln(stdout, version())
+		return exitOK
 	}
 	for _, c := range commands {
 		if c.name != args[0] {
 			continue
 		}
 		err := c.run(ctx, args[1:], stdout, stderr)
-		return exitCode(err, stderr)
+		if ctx.Err() != nil {
+			if err != nil && !errors.Is(err, context.Canceled) {
+				fmt.Fprintf(stderr, "dogpile: %s: %s\n", c.name, message(err))
+			}
+			fmt.Fprintf(stderr, "dogpile: %s: interrupted\n", c.name)
+			return exitInterrupted
+		}
+		return exitCode(c.name, err, stderr)
+	}
+	names := make([]string, len(commands))
+	for i, c := range commands {
+		names[i] = c.name
+	}
+	if s, ok := suggest.Closest(args[0], names); ok {
+		fmt.Fprintf(stderr, "dogpile: unknown command %q; did you mean %q?\n", args[0], s)
+		return exitUsage
 	}
 	fmt.Fprintf(stderr, "dogpile: unknown command %q\n\n", args[0])
 	usage(stderr)
 	return exitUsage
 }
 
+// version is the command's module version, as the Go toolchain recorded it
+// when it built the binary: a release version for "go install …@v1.2.3",
+// "(devel)" and the VCS revision for a build from a clone.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dogpile (version unknown: built without module information)"
+	}
+	v := "dogpile " + bi.Main.Version
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = ", modified"
+			}
+		}
+	}
+	if rev != "" {
+		v += fmt.Sprintf(" (%.12s%s)", rev, modified)
+	}
+	return v + ", " + bi.GoVersion
+}
+
 // exitCode prints err (if any) and returns the exit code it calls for.
-func exitCode(err error, stderr io.Writer) int {
+func exitCode(cmd string, err error, stderr io.Writer) int {
 	var nf *notFoundError
 	var ce *config.Error
 	switch {
@@ -125,16 +195,66 @@ func exitCode(err error, stderr io.Writer) int {
 		return exitOK
 	case errors.As(err, &nf):
 		if !nf.quiet {
-			fmt.Fprintln(stderr, "dogpile:", err)
+			fmt.Fprintln(stderr, "dogpile:", message(err))
 		}
 		return exitNotFound
 	case isUsage(err), errors.As(err, &ce):
-		fmt.Fprintln(stderr, "dogpile:", err)
+		fmt.Fprintln(stderr, "dogpile:", message(err))
+		return exitUsage
+	case errors.Is(err, dogpile.ErrInvalidArgument):
+		// A key or value the region refuses: what was typed is wrong.
+		fmt.Fprintf(stderr, "dogpile: %s: %s\n", cmd, message(err))
 		return exitUsage
 	default:
-		fmt.Fprintln(stderr, "dogpile:", err)
+		fmt.Fprintf(stderr, "dogpile: %s: %s\n", cmd, message(err))
 		return exitError
 	}
+}
+
+// message words err for the command line, in one line that the caller
+// prefixes with "dogpile: " once. The library's errors each say where they
+// come from ("dogpile: ", "dogpile/redis: "), which is noise here; an error
+// of the backend says which backend, and what it said; a Memcached key that
+// Memcached cannot store says which setting fixes it.
+func message(err error) string {
+	if errors.Is(err, memcached.ErrInvalidKey) {
+		return fmt.Sprintf("%s; to store such keys, set key_mangler = \"sha1\" in the region's configuration "+
+			"(cache.<region>.key_mangler): keys are then stored as their SHA-1", trimOrigin(invalidKeyReason(err)))
+	}
+	var be *dogpile.BackendError
+	if errors.As(err, &be) {
+		return fmt.Sprintf("%s backend: %s", be.Backend, trimOrigin(be.Err.Error()))
+	}
+	return trimOrigin(err.Error())
+}
+
+// origin matches the words with which the library's errors say where they
+// come from: "dogpile: ", "dogpile/redis: ", "file: ".
+var origin = regexp.MustCompile(`(^|: )(dogpile(/[a-z]+)?|redis|memcached|file): `)
+
+// trimOrigin removes those words from a message.
+func trimOrigin(msg string) string {
+	for {
+		out := origin.ReplaceAllString(msg, "$1")
+		if out == msg {
+			return out
+		}
+		msg = out
+	}
+}
+
+// invalidKeyReason is what is wrong with a Memcached key, without the
+// backend's advice to Go programmers (WithKeyMangler), which a command-line
+// user cannot follow.
+func invalidKeyReason(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, "; use "); i >= 0 {
+		msg = msg[:i]
+	}
+	if i := strings.Index(msg, " (use "); i >= 0 {
+		msg = msg[:i]
+	}
+	return msg
 }
 
 func usage(w io.Writer) {
@@ -149,9 +269,10 @@ and --region NAME when the file has more than one. With neither, commands use
 the embedded default: a file store in your user cache directory.
 
 Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 key not found
-(get, inspect).
+(get, inspect), 130 interrupted.
 
-Run "dogpile <command> --help" for a command's flags and examples.
+Run "dogpile <command> --help" for a command's flags and examples, and
+"dogpile --version" for the version.
 `)
 }
 
@@ -220,10 +341,35 @@ func parse(fs *flag.FlagSet, args []string, stdout io.Writer) ([]string, error) 
 	}
 }
 
+// printFlags lists a command's flags as the help texts write them: a
+// one-letter flag with one dash (-c), a longer one with two (--json). The
+// flag package accepts either form.
 func printFlags(fs *flag.FlagSet, w io.Writer) {
 	fmt.Fprintln(w, "\nFlags:")
-	out := fs.Output()
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(out)
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(f)
+		line := "  " + flagName(f.Name)
+		if arg != "" {
+			line += " " + arg
+		}
+		fmt.Fprintf(w, "%s\n    \t%s", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
+		switch f.DefValue {
+		case "", "false", "0", "0s", "[]":
+		default:
+			if arg == "string" || arg == "name" || arg == "file" {
+				fmt.Fprintf(w, " (default %q)", f.DefValue)
+			} else {
+				fmt.Fprintf(w, " (default %s)", f.DefValue)
+			}
+		}
+		fmt.Fprintln(w)
+	})
+}
+
+// flagName is a flag's name as the help texts write it.
+func flagName(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
 }

@@ -11,9 +11,10 @@ import (
 	"github.com/dogpile-go/dogpile/backends/file"
 	"github.com/dogpile-go/dogpile/config"
 
-	// The backends a configuration file may name.
+	// The backends and codecs a configuration file may name.
 	_ "github.com/dogpile-go/dogpile/backends/memcached"
 	_ "github.com/dogpile-go/dogpile/backends/redis"
+	_ "github.com/dogpile-go/dogpile/codec/msgpack"
 )
 
 // regionFlags choose the region a command works on.
@@ -45,7 +46,7 @@ func addRegionFlags(fs *flag.FlagSet) *regionFlags {
 type choice struct {
 	cfg    *config.RegionConfig
 	source string // the configuration file, or a description of the default
-	adHoc  bool   // no configuration file: the region of -backend and -arg
+	adHoc  bool   // no configuration file: the region of --backend and --arg
 }
 
 // target is the region a command works on, opened.
@@ -72,7 +73,7 @@ func (c *regionFlags) settings() (*config.RegionConfig, string, error) {
 	}
 	if path != "" {
 		if c.backend != "" || len(c.args) > 0 {
-			return nil, "", usageErrorf("-backend and -arg are for use without a configuration file; %s is given", path)
+			return nil, "", usageErrorf("--backend and --arg are for use without a configuration file; %s is given", path)
 		}
 		f, err := config.Read(path)
 		if err != nil {
@@ -94,7 +95,7 @@ func (c *regionFlags) settings() (*config.RegionConfig, string, error) {
 }
 
 // adHoc is the region without a configuration file: the embedded file
-// store, or the backend of -backend and -arg. It keeps its invalidations in
+// store, or the backend of --backend and --arg. It keeps its invalidations in
 // the store (shared_invalidation), so that "dogpile invalidate" applies to
 // the next command.
 func (c *regionFlags) adHoc() (*config.RegionConfig, string, error) {
@@ -102,11 +103,11 @@ func (c *regionFlags) adHoc() (*config.RegionConfig, string, error) {
 	for _, kv := range c.args {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return nil, "", usageErrorf("-arg %q: want name=value", kv)
+			return nil, "", usageErrorf("--arg %q: want name=value", kv)
 		}
 		args[k] = v
 	}
-	backend, source := c.backend, "the -backend and -arg flags"
+	backend, source := c.backend, "the --backend and --arg flags"
 	if backend == "" {
 		backend, source = "file", "the embedded default"
 	}
@@ -150,7 +151,7 @@ func (ch choice) open(opts ...dogpile.RegionOption) (*target, error) {
 }
 
 // flagError words a mistake in the ad hoc region's settings by the flags
-// that gave them (-backend, -arg name) rather than by configuration keys.
+// that gave them (--backend, --arg name) rather than by configuration keys.
 func flagError(err error) error {
 	var ce *config.Error
 	if !errors.As(err, &ce) {
@@ -159,9 +160,9 @@ func flagError(err error) error {
 	key := strings.TrimPrefix(ce.Key, "cache.default.")
 	switch {
 	case key == "backend":
-		key = "-backend"
+		key = "--backend"
 	case strings.HasPrefix(key, "arguments."):
-		key = "-arg " + strings.TrimPrefix(key, "arguments.")
+		key = "--arg " + strings.TrimPrefix(key, "arguments.")
 	}
 	msg := ce.Msg
 	if msg == "" && ce.Err != nil {

@@ -1,19 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"net"
-	"strings"
 	"text/tabwriter"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
-	"github.com/dogpile-go/dogpile/backends/file"
-	"github.com/dogpile-go/dogpile/backends/memcached"
+	"github.com/dogpile-go/dogpile/backend"
 )
 
 // countersNote is said wherever region counters could be expected.
@@ -22,24 +17,22 @@ process that uses the region; this command is a process of its own, so it
 has none to show. Export them from the applications (metrics/prometheus,
 metrics/otel), or see a region's counters under a load with dogpile bench.`
 
-// storeStats are what a store reports about itself, as name/value pairs in
-// a fixed order.
-type storeStats struct {
-	Source string // where the numbers come from
-	Fields [][2]string
-}
-
 func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("stats", `Usage: dogpile stats [flags]
 
-Shows the region's settings and what its store reports about itself:
+Shows the region's settings and what its store reports about itself, for
+backends that report (package backend's StatsReporter):
 
-  file       entries and bytes in the cache file
-  redis      the server's INFO: keys, memory, keyspace hits and misses, evictions
-             (server-wide: every client and region on that server counts)
+  file       entries and bytes in the cache file, its size on disk
+  redis      each server's INFO and DBSIZE: keys, memory, keyspace hits and
+             misses, evictions (server-wide: every client and region counts)
   memcached  each server's stats: items, bytes, get hits and misses, evictions
+  memory     entries (in this process only: a new process has none)
 
 `+countersNote+`
+
+With --json the numbers are JSON numbers and the settings booleans or
+strings; a number the store does not report is left out.
 `+regionHelp+`
 Examples:
   dogpile stats
@@ -59,43 +52,126 @@ Examples:
 		return err
 	}
 	defer t.region.Close()
-	stores, err := backendStats(ctx, t.region.Backend())
-	if err != nil {
+	var stores []backend.Stats
+	reporter, reports := t.region.Backend().(backend.StatsReporter)
+	if reports {
+		if stores, err = reporter.StoreStats(ctx); errors.Is(err, errors.ErrUnsupported) {
+			reports, err = false, nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		out := map[string]any{"region": t.settingsJSON(), "store": storesJSON(stores)}
+		return writeJSON(stdout, out)
+	}
+	if err := table(stdout, "", t.settingsText()); err != nil {
 		return err
 	}
-	settings := [][2]string{
+	for _, s := range stores {
+		fmt.Fprintf(stdout, "\nstore: %s\n", escapeKey(s.Source))
+		if err := table(stdout, "  ", statsText(s)); err != nil {
+			return err
+		}
+	}
+	if !reports {
+		fmt.Fprintf(stdout, "\nstore: the %s backend reports nothing about itself\n", t.cfg.Backend)
+	}
+	fmt.Fprintf(stdout, "\n%s\n", countersNote)
+	return nil
+}
+
+// settingsText are the region's settings as stats shows them.
+func (t *target) settingsText() [][2]string {
+	return [][2]string{
 		{"region", t.cfg.Name},
 		{"configuration", t.source},
 		{"backend", t.cfg.Backend},
 		{"expiration", durationOrNone(t.cfg.Expiration)},
 		{"shared invalidation", sharedDesc(t.cfg.SharedInvalidation, t.cfg.InvalidationRefresh)},
+		{"key prefix", orNone(t.cfg.KeyPrefix)},
 		{"key mangler", orNone(t.cfg.KeyMangler)},
 		{"codec", t.cfg.CodecValue().Name()},
+		{"signed", fmt.Sprint(len(t.cfg.SigningKeys) > 0)},
 		{"metrics", fmt.Sprint(t.cfg.Metrics)},
 	}
-	if *asJSON {
-		out := map[string]any{"region": pairs(settings), "region_counters": "not available: " + strings.Join(strings.Fields(countersNote), " ")}
-		var ss []map[string]any
-		for _, s := range stores {
-			ss = append(ss, map[string]any{"source": s.Source, "stats": pairs(s.Fields)})
+}
+
+// settingsJSON are the region's settings, typed: durations in seconds (0:
+// none), booleans as booleans.
+func (t *target) settingsJSON() map[string]any {
+	return map[string]any{
+		"name": t.cfg.Name, "configuration": t.source, "backend": t.cfg.Backend,
+		"expiration_seconds":           t.cfg.Expiration.Seconds(),
+		"shared_invalidation":          t.cfg.SharedInvalidation,
+		"invalidation_refresh_seconds": t.cfg.InvalidationRefresh.Seconds(),
+		"key_prefix":                   t.cfg.KeyPrefix,
+		"key_mangler":                  t.cfg.KeyMangler,
+		"codec":                        t.cfg.CodecValue().Name(),
+		"signed":                       len(t.cfg.SigningKeys) > 0,
+		"metrics":                      t.cfg.Metrics,
+	}
+}
+
+// statsText are one report's numbers, the unknown ones left out.
+func statsText(s backend.Stats) [][2]string {
+	if s.Err != nil {
+		return [][2]string{{"error", message(s.Err)}}
+	}
+	var out [][2]string
+	for _, n := range commonStats(s) {
+		if n.v != backend.Unknown {
+			out = append(out, [2]string{n.name, fmt.Sprint(n.v)})
 		}
-		out["store"] = ss
-		return writeJSON(stdout, out)
 	}
-	if err := table(stdout, "", settings); err != nil {
-		return err
+	for _, e := range s.Extra {
+		v := fmt.Sprint(e.Value)
+		if d, ok := e.Value.(time.Duration); ok {
+			v = durationOrNone(d)
+		}
+		out = append(out, [2]string{e.Name, escapeKey(v)})
 	}
+	return out
+}
+
+// storesJSON are the reports, typed: numbers as numbers (durations in
+// seconds, named …_seconds), the unknown ones left out.
+func storesJSON(stores []backend.Stats) []map[string]any {
+	out := []map[string]any{}
 	for _, s := range stores {
-		fmt.Fprintf(stdout, "\nstore: %s\n", s.Source)
-		if err := table(stdout, "  ", s.Fields); err != nil {
-			return err
+		m := map[string]any{"source": s.Source}
+		if s.Err != nil {
+			m["error"] = message(s.Err)
+			out = append(out, m)
+			continue
 		}
+		for _, n := range commonStats(s) {
+			if n.v != backend.Unknown {
+				m[n.name] = n.v
+			}
+		}
+		extra := map[string]any{}
+		for _, e := range s.Extra {
+			if d, ok := e.Value.(time.Duration); ok {
+				extra[e.Name+"_seconds"] = d.Seconds()
+				continue
+			}
+			extra[e.Name] = e.Value
+		}
+		m["extra"] = extra
+		out = append(out, m)
 	}
-	if len(stores) == 0 {
-		fmt.Fprintf(stdout, "\nstore: the %s backend reports nothing about itself\n", t.cfg.Backend)
-	}
-	fmt.Fprintf(stdout, "\n%s\n", countersNote)
-	return nil
+	return out
+}
+
+type namedStat struct {
+	name string
+	v    int64
+}
+
+func commonStats(s backend.Stats) []namedStat {
+	return []namedStat{{"entries", s.Entries}, {"bytes", s.Bytes}, {"hits", s.Hits}, {"misses", s.Misses}, {"evictions", s.Evictions}}
 }
 
 // table prints name/value pairs in two aligned columns.
@@ -105,14 +181,6 @@ func table(w io.Writer, indent string, kv [][2]string) error {
 		fmt.Fprintf(tw, "%s%s\t%s\n", indent, p[0], p[1])
 	}
 	return tw.Flush()
-}
-
-func pairs(kv [][2]string) map[string]string {
-	m := make(map[string]string, len(kv))
-	for _, p := range kv {
-		m[strings.ReplaceAll(p[0], " ", "_")] = p[1]
-	}
-	return m
 }
 
 func durationOrNone(d time.Duration) string {
@@ -126,7 +194,7 @@ func orNone(s string) string {
 	if s == "" {
 		return "none"
 	}
-	return s
+	return escapeKey(s)
 }
 
 func sharedDesc(on bool, refresh time.Duration) string {
@@ -137,136 +205,4 @@ func sharedDesc(on bool, refresh time.Duration) string {
 		return fmt.Sprintf("yes, re-read every %v", refresh)
 	}
 	return "yes, read with every value"
-}
-
-// redisBackend is the redis backends (with or without the distributed
-// lock), which expose their client.
-type redisBackend interface {
-	Client() goredis.UniversalClient
-}
-
-// memcachedBackend is the memcached backend, which exposes its servers.
-type memcachedBackend interface {
-	Selector() *memcached.ServerSelector
-}
-
-// backendStats asks the store about itself.
-func backendStats(ctx context.Context, b any) ([]storeStats, error) {
-	switch x := b.(type) {
-	case *file.Backend:
-		st, err := x.Stats(ctx)
-		if err != nil {
-			return nil, err
-		}
-		o := x.Options()
-		return []storeStats{{Source: "file " + o.Filename, Fields: [][2]string{
-			{"entries", fmt.Sprint(st.Entries)},
-			{"bytes", fmt.Sprintf("%d (keys and values)", st.Bytes)},
-			{"max_size", sizeOrNone(o.MaxSize)},
-			{"max_age", durationOrNone(o.MaxAge)},
-		}}}, nil
-	case redisBackend:
-		return redisStats(ctx, x.Client())
-	case memcachedBackend:
-		if sel := x.Selector(); sel != nil {
-			return memcachedStats(ctx, sel)
-		}
-	}
-	return nil, nil
-}
-
-func sizeOrNone(n int64) string {
-	if n <= 0 {
-		return "none"
-	}
-	return fmt.Sprint(n)
-}
-
-func redisStats(ctx context.Context, c goredis.UniversalClient) ([]storeStats, error) {
-	info, err := c.Info(ctx, "server", "memory", "stats", "keyspace").Result()
-	if err != nil {
-		return nil, fmt.Errorf("stats: redis INFO: %w", err)
-	}
-	n, err := c.DBSize(ctx).Result()
-	if err != nil {
-		return nil, fmt.Errorf("stats: redis DBSIZE: %w", err)
-	}
-	fields := parseInfo(info)
-	out := storeStats{Source: "redis INFO", Fields: [][2]string{{"keys in this database", fmt.Sprint(n)}}}
-	if _, ok := c.(*goredis.ClusterClient); ok {
-		out.Source = "redis INFO of one cluster node (keys: all masters)"
-	}
-	for _, k := range []string{"redis_version", "used_memory_human", "maxmemory_human", "maxmemory_policy",
-		"keyspace_hits", "keyspace_misses", "expired_keys", "evicted_keys"} {
-		if v, ok := fields[k]; ok {
-			out.Fields = append(out.Fields, [2]string{k, v})
-		}
-	}
-	return []storeStats{out}, nil
-}
-
-func parseInfo(s string) map[string]string {
-	m := map[string]string{}
-	for _, line := range strings.Split(s, "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && !strings.HasPrefix(k, "#") {
-			m[k] = v
-		}
-	}
-	return m
-}
-
-// memcachedStats sends "stats" to each server: gomemcache has no call for it.
-func memcachedStats(ctx context.Context, sel *memcached.ServerSelector) ([]storeStats, error) {
-	var out []storeStats
-	err := sel.Each(func(addr net.Addr) error {
-		s := storeStats{Source: "memcached " + addr.String()}
-		st, err := memcachedServerStats(ctx, addr)
-		if err != nil {
-			s.Fields = [][2]string{{"error", err.Error()}}
-			out = append(out, s)
-			return nil // one server down: show it, and the others
-		}
-		for _, k := range []string{"version", "curr_items", "bytes", "limit_maxbytes", "get_hits", "get_misses", "evictions", "curr_connections"} {
-			if v, ok := st[k]; ok {
-				s.Fields = append(s.Fields, [2]string{k, v})
-			}
-		}
-		out = append(out, s)
-		return nil
-	})
-	return out, err
-}
-
-func memcachedServerStats(ctx context.Context, addr net.Addr) (map[string]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	var d net.Dialer
-	c, err := d.DialContext(ctx, addr.Network(), addr.String())
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		c.SetDeadline(dl) //nolint:errcheck // a failed deadline shows as a failed read
-	}
-	if _, err := io.WriteString(c, "stats\r\n"); err != nil {
-		return nil, err
-	}
-	m := map[string]string{}
-	sc := bufio.NewScanner(c)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "END" {
-			return m, nil
-		}
-		if f := strings.Fields(line); len(f) == 3 && f[0] == "STAT" {
-			m[f[1]] = f[2]
-		} else if strings.HasPrefix(line, "ERROR") || strings.HasPrefix(line, "SERVER_ERROR") {
-			return nil, fmt.Errorf("stats: %s", line)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	return nil, io.ErrUnexpectedEOF
 }

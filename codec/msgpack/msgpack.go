@@ -2,6 +2,11 @@
 // github.com/vmihailenco/msgpack/v5 (the MessagePack library go-redis/cache
 // uses; feature-complete and stable). It is a package of its own so that
 // regions that don't use it don't depend on it.
+//
+// Importing it registers the codec under the name "msgpack", for
+// configuration files (codec = "msgpack") and codec.Lookup:
+//
+//	import _ "github.com/dogpile-go/dogpile/codec/msgpack"
 package msgpack
 
 import (
@@ -11,6 +16,12 @@ import (
 
 // Codec is MessagePack: compact, fast, and understood by other languages.
 var Codec codec.Codec = msgpackCodec{}
+
+func init() {
+	if err := codec.Register(Codec); err != nil {
+		panic(err)
+	}
+}
 
 type msgpackCodec struct{}
 

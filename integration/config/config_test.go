@@ -112,14 +112,13 @@ func TestCL1SameRegionsFromTOMLYAMLAndINI(t *testing.T) {
 			}
 			local, _ := f.Region("local")
 			sessions, _ := f.Region("sessions")
-			checkRegion(t, local, config.RegionConfig{
-				Name: "local", Prefix: "cache.local.", Backend: "file", Expiration: 10 * time.Minute,
-				Metrics: true, SharedInvalidation: true,
-			})
-			checkRegion(t, sessions, config.RegionConfig{
-				Name: "sessions", Prefix: "cache.sessions.", Backend: "dogpile.cache.memory", Expiration: time.Hour,
+			checkRegion(t, local, config.RegionConfig{Name: "local", Prefix: "cache.local.", Settings: config.Settings{
+				Backend: "file", Expiration: 10 * time.Minute, Metrics: true, SharedInvalidation: true,
+			}})
+			checkRegion(t, sessions, config.RegionConfig{Name: "sessions", Prefix: "cache.sessions.", Settings: config.Settings{
+				Backend: "dogpile.cache.memory", Expiration: time.Hour,
 				KeyMangler: "sha1", Codec: "json", SharedInvalidation: true, InvalidationRefresh: 30 * time.Second,
-			})
+			}})
 			// The file gives strings or numbers as its format does; the
 			// backend's accessors take either.
 			if fn, _ := local.Arguments.String("filename", ""); fn != filepath.Join(dir, "local.db") {
@@ -232,6 +231,7 @@ cache:
       c: "$${NOT_EXPANDED} and $HOME stays"
       d: ["${A}", "${EMPTY:-default for empty}"]
       e: { nested: "${A}" }
+      f: "@DIR@/${CACHE_DIR:-${A}}/cache.db"
 `)
 	f, err := config.Read(path, env(map[string]string{"TTL": "90s", "A": "secret", "EMPTY": ""}))
 	if err != nil {
@@ -247,6 +247,7 @@ cache:
 		"c": "${NOT_EXPANDED} and $HOME stays",
 		"d": []any{"secret", "default for empty"},
 		"e": map[string]any{"nested": "secret"},
+		"f": filepath.Join(filepath.Dir(path), "secret", "cache.db"), // a nested default, not a directory named ${A}
 	}
 	if !reflect.DeepEqual(r.Arguments, want) {
 		t.Errorf("arguments\n got %#v\nwant %#v", r.Arguments, want)
@@ -325,12 +326,12 @@ arguments.filenme = "x.db"
 [cache.local]
 backend = "memory"
 colour = "blue"
-`, `@FILE@:4: cache.local.colour: unknown key (a region's keys: backend, expiration_time, arguments.<name>, metrics, shared_invalidation, key_mangler, codec, replace_existing_backend)`, nil},
+`, `@FILE@:4: cache.local.colour: unknown key (a region's keys: backend, expiration_time, arguments.<name>, metrics, shared_invalidation, key_mangler, codec, key_prefix, signing_keys, replace_existing_backend)`, nil},
 		{"unknown backend", "dogpile.yaml", `
 cache:
   local:
     backend: fiel
-`, `@FILE@:4: cache.local.backend: unknown backend "fiel"; did you mean "file"? (registered: file, memory, memory_serialized, null)`, dogpile.ErrUnknownBackend},
+`, `@FILE@:4: cache.local.backend: unknown backend "fiel"; did you mean "file"? (registered: @REGISTERED@)`, dogpile.ErrUnknownBackend},
 		{"bad duration", "dogpile.ini", `
 [app:main]
 cache.local.backend = memory
@@ -350,7 +351,7 @@ arguments.password = "${REDIS_PASSWORD}"
 		{"missing backend", "dogpile.toml", `
 [cache.local]
 expiration_time = 60
-`, `@FILE@:3: cache.local.backend: missing: every region needs a backend (registered: file, memory, memory_serialized, null)`, nil},
+`, `@FILE@:3: cache.local.backend: missing: every region needs a backend (registered: @REGISTERED@)`, nil},
 		{"no regions", "dogpile.yaml", `
 server:
   port: 80
@@ -400,7 +401,7 @@ shared_invalidation = "sometimes"
 			if err == nil {
 				t.Fatal("no error")
 			}
-			want := strings.ReplaceAll(c.want, "@FILE@", path)
+			want := strings.NewReplacer("@FILE@", path, "@REGISTERED@", strings.Join(dogpile.Backends(), ", ")).Replace(c.want)
 			if err.Error() != want {
 				t.Errorf("error\n got %s\nwant %s", err, want)
 			}
@@ -485,7 +486,7 @@ cache:
     expiration_time: 120
 `)
 	_, err := config.Read(path)
-	if err == nil || err.Error() != path+":5: cache.a.colour: unknown key (a region's keys: backend, expiration_time, arguments.<name>, metrics, shared_invalidation, key_mangler, codec, replace_existing_backend)" {
+	if err == nil || err.Error() != path+":5: cache.a.colour: unknown key (a region's keys: backend, expiration_time, arguments.<name>, metrics, shared_invalidation, key_mangler, codec, key_prefix, signing_keys, replace_existing_backend)" {
 		t.Fatalf("error %v", err)
 	}
 	path = write(t, "dogpile.yaml", strings.Replace(mustRead(t, path), "  colour: blue\n", "", 1))

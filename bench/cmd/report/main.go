@@ -23,7 +23,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/dogpile-go/dogpile/bench"
@@ -677,23 +676,9 @@ func machine(cpu string) string {
 	if m := memTotal(); m != "" {
 		parts = append(parts, m+" RAM")
 	}
-	var u syscall.Utsname
-	if syscall.Uname(&u) == nil {
-		parts = append(parts, cstr(u.Sysname[:])+" "+cstr(u.Release[:]))
-	}
+	parts = append(parts, kernel())
 	parts = append(parts, runtime.Version())
 	return strings.Join(parts, ", ")
-}
-
-func cstr(b []int8) string {
-	var s strings.Builder
-	for _, c := range b {
-		if c == 0 {
-			break
-		}
-		s.WriteByte(byte(c))
-	}
-	return s.String()
 }
 
 func cpuModel() string {
