@@ -8,6 +8,6 @@ import "github.com/dogpile-go/dogpile/backend"
 // values held as they are).
 type Backend = backend.Backend
 
-// Proxy wraps a backend to observe or change its calls (the seed's
+// Proxy wraps a backend to observe or change its calls (Python dogpile.cache's
 // ProxyBackend). See [WithWrap].
 type Proxy func(next Backend) Backend

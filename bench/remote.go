@@ -44,7 +44,7 @@ const remoteTTL = time.Hour
 // RedisLibs are the libraries of the distributed stampede (workload 5): each
 // process has its own instance, all share one Redis.
 var RedisLibs = []RemoteLib{
-	{Name: "dogpile", Note: `region on the "redis" backend with distributed_lock (lock_sleep: the seed's default, 100ms): the dogpile lock is a Redis lock`, New: func(c RemoteConfig) (Cache, error) { return newDogpileRedis(c, true, 0) }},
+	{Name: "dogpile", Note: `region on the "redis" backend with distributed_lock (lock_sleep: Python dogpile.cache's default, 100ms): the dogpile lock is a Redis lock`, New: func(c RemoteConfig) (Cache, error) { return newDogpileRedis(c, true, 0) }},
 	{Name: "dogpile-sleep10ms", Note: `as dogpile, with lock_sleep 10ms: waiting processes retry the lock more often`, New: func(c RemoteConfig) (Cache, error) { return newDogpileRedis(c, true, 10*time.Millisecond) }},
 	{Name: "sturdyc", Note: "sturdyc GetOrFetch with WithDistributedStorage over go-redis (the adapter is ours: sturdyc ships none)", New: newSturdycRedis},
 	{Name: "gocache", Note: "eko/gocache LoadableCache over its Redis store", New: newGocacheRedis},

@@ -41,7 +41,7 @@
 // copy: the region reads the key again right after taking the lock, to see
 // whether another process stored it meanwhile, and that read must reach
 // Redis rather than a copy whose eviction message is still on its way — or
-// two processes would create the same value (DL1).
+// two processes would create the same value.
 //
 // # Coherence
 //

@@ -1,9 +1,9 @@
 // Package tmplcache caches template fragments for html/template and
-// text/template in dogpile regions: the counterpart of the seed's Mako
+// text/template in dogpile regions: the counterpart of Python dogpile.cache's Mako
 // plugin, where a section marked cached=True cache_region="memcached" is
 // rendered once and served from the region afterwards.
 //
-// A [Cache] is made from a set of named regions (the seed's region
+// A [Cache] is made from a set of named regions (Python dogpile.cache's region
 // dictionary) and bound to a template set before parsing. The set's templates
 // then call two functions:
 //

@@ -61,7 +61,7 @@ type Option func(*Cache)
 // execution error instead of a hang. Zero (the default) means no bound.
 func WithTimeout(d time.Duration) Option { return func(c *Cache) { c.timeout = d } }
 
-// New returns a Cache over regions, the seed's region dictionary: a template
+// New returns a Cache over regions, Python dogpile.cache's region dictionary: a template
 // names a region by its key in the map. The map is copied. New panics if a
 // region is nil: that is a programming error, found once.
 func New(regions map[string]*dogpile.Region, opts ...Option) *Cache {

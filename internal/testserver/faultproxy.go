@@ -11,7 +11,7 @@ import (
 )
 
 // FaultProxy is a TCP proxy on a loopback port between a client and a
-// server, for fault injection in tests (CONFORMANCE RL1). Healthy, it
+// server, for fault injection in tests. Healthy, it
 // forwards bytes both ways unchanged. Its faults are the ones a cache client
 // meets in production:
 //

@@ -482,7 +482,7 @@ func tables() []*table {
 			cols:  stampedeCols("BenchmarkDistributedStampede", "distributed"),
 			notes: []string{
 				"Only dogpile (and the Python original) hold the lock across processes: the others coalesce per process (singleflight or the like), so each process runs the creator once.",
-				"Waiting processes poll the Redis lock every `lock_sleep` (the seed's default, 100 ms), which is what their latency is made of; the 10 ms row shows the trade. Python threads each take the Redis lock themselves (no in-process coalescing), so 200 waiters poll it.",
+				"Waiting processes poll the Redis lock every `lock_sleep` (Python dogpile.cache's default, 100 ms), which is what their latency is made of; the 10 ms row shows the trade. Python threads each take the Redis lock themselves (no in-process coalescing), so 200 waiters poll it.",
 				"otter can't express it: it has no shared tier (a Loader that reads Redis first is the go-redis+singleflight row).",
 			},
 		},
@@ -510,10 +510,10 @@ var reasons = map[string]string{
 	"4a. Redis hit":               "A dogpile value carries a small envelope (format version, creation time) that is decoded, and the codec runs on the payload; the region then checks expiry and invalidation. go-redis/cache and eko/gocache return the bytes or string as they are. Plan: decode the envelope without copying and skip the codec for string/[]byte values.",
 	"4b. Redis 100-key multi-get": "`GetOrCreateMulti` builds per-key state (lookup slices, the envelope decode of each value, the result slice) on top of the MGET. Plan: one allocation per batch for the bookkeeping, zero-copy envelope decode.",
 	"4c. Memcached hit":           "As for Redis: envelope and codec on each value, on top of gomemcache's Get.",
-	"5. Distributed stampede (4 processes × 50 goroutines, one Redis)": "The waiting processes poll the Redis lock every `lock_sleep` (the seed's 100 ms default), and each, once it gets the lock, reads the value and lets it go in turn, so the last waits a few polls: latency is the price of running the creator once instead of once per process. Plan: while waiting, re-read the value at each poll and return as soon as a fresh one is there (no need to take the lock), and optionally be woken by a Pub/Sub message on release instead of polling.",
+	"5. Distributed stampede (4 processes × 50 goroutines, one Redis)": "The waiting processes poll the Redis lock every `lock_sleep` (Python dogpile.cache's 100 ms default), and each, once it gets the lock, reads the value and lets it go in turn, so the last waits a few polls: latency is the price of running the creator once instead of once per process. Plan: while waiting, re-read the value at each poll and return as soon as a fresh one is there (no need to take the lock), and optionally be woken by a Pub/Sub message on release instead of polling.",
 	"6. Zipf read/write mix":                           "dogpile's bounded memory backend is otter itself; a gap in hit ratio or p99 to otter is noise or the region's per-call overhead (see 1).",
 	"2. Cold-key stampede":                             "All libraries coalesce callers in-process; the gap is scheduling noise of waking 1,000 goroutines.",
-	"3. Expired-key stampede (a stale value is there)": "Without an async runner the caller that wins the lock regenerates in its own call (50 ms), which is dogpile's documented default (the seed's too); `WithAsyncRunner` hands it to the background.",
+	"3. Expired-key stampede (a stale value is there)": "Without an async runner the caller that wins the lock regenerates in its own call (50 ms), which is dogpile's documented default (Python dogpile.cache's too); `WithAsyncRunner` hands it to the background.",
 }
 
 func run(resultsDir, out, plotsDir, command string, elapsed time.Duration, load string) error {
