@@ -3,14 +3,6 @@ package dogpile
 // Hooks for the package's external tests (package dogpile_test): reachable
 // only from test binaries.
 
-// WithClock makes the region read the time from now (Unix nanoseconds)
-// instead of the process clock, for every creation time, expiry check and
-// in-process invalidation: a test runs two regions as two hosts whose clocks
-// disagree.
-func WithClock(now func() int64) RegionOption {
-	return func(r *Region) { r.clock = now }
-}
-
 // FlightWaiters returns how many callers wait for key's creation in r (not
 // counting the one running it): a barrier for tests that need a caller to
 // have joined a creation before it ends.

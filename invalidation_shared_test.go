@@ -137,7 +137,7 @@ func TestI6SharedInvalidationWithRefreshInterval(t *testing.T) {
 // skew ahead of (or behind) the real time.
 func host(t *testing.T, store dogpile.Backend, skew time.Duration, ropts ...dogpile.RegionOption) *dogpile.Region {
 	t.Helper()
-	now := func() int64 { return time.Now().UnixNano() + int64(skew) }
+	now := func() time.Time { return time.Now().Add(skew) }
 	ropts = append([]dogpile.RegionOption{dogpile.WithName("shared"), dogpile.WithClock(now), dogpile.WithMetrics()}, ropts...)
 	r, err := dogpile.NewRegion(ropts...).ConfigureBackend(store,
 		dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0)))
