@@ -96,6 +96,7 @@ func TestBackend(t *testing.T, newBackend Factory, opts ...Option) {
 	}
 	runWith("LeaseLapse", short, testLeaseLapse)
 	run("Fenced", testFenced)
+	run("FencedSet", testFencedSet)
 	run("RegionStampede", testRegionStampede)
 	run("RegionStaleServed", testRegionStale)
 	run("RegionCorruptIsMiss", testRegionCorrupt)

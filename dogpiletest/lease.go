@@ -379,3 +379,52 @@ func testProber(t *testing.T, newMutex func(string) lock.Mutex) {
 	}
 	locked("its holder released it", false)
 }
+
+// testFencedSet checks the path a region writes a creation's value by: Set
+// (and SetMulti) under a context that holds the backend's mutex for the key
+// (lock.WithHeld) write through the mutex — they store while it is held and
+// store nothing, with an error matching lock.ErrLockLost, once another holder
+// has it.
+func testFencedSet(t *testing.T, b dogpile.Backend, key func(string) string) {
+	mb, ok := mutexBackend(b)
+	if !ok {
+		t.Skipf("%T has no distributed mutex", b)
+	}
+	ctx := ctxT(t)
+	k := key("fenced-set")
+	a := mb.Mutex(k)
+	if _, ok := a.(backend.Fenced); !ok {
+		t.Skipf("%T's mutex does not fence writes (backend.Fenced)", b)
+	}
+	if ok, err := a.TryLock(ctx); !ok || err != nil {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+	held := lock.WithHeld(ctx, k, a)
+	if err := b.Set(held, k, []byte("holder's")); err != nil {
+		t.Fatalf("Set under the held lock: %v", err)
+	}
+	if err := a.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	next := mb.Mutex(k)
+	if ok, err := next.TryLock(ctx); !ok || err != nil {
+		t.Fatalf("TryLock by the next holder = %v, %v", ok, err)
+	}
+	defer next.Unlock(ctx) //nolint:errcheck
+	if err := b.Set(held, k, []byte("lost holder's")); !errors.Is(err, lock.ErrLockLost) {
+		t.Fatalf("Set under a hold another holder took over = %v; want an error matching lock.ErrLockLost", err)
+	}
+	if mb, ok := b.(backend.Multi); ok {
+		if err := mb.SetMulti(held, map[string][]byte{k: []byte("lost holder's")}); !errors.Is(err, lock.ErrLockLost) {
+			t.Fatalf("SetMulti under a hold another holder took over = %v; want an error matching lock.ErrLockLost", err)
+		}
+	}
+	if v, _ := mustGet(t, b, k); string(v) != "holder's" {
+		t.Fatalf("refused writes left %q; want %q untouched", v, "holder's")
+	}
+	// A context that holds nothing, or another backend's mutex, is a plain
+	// write.
+	if err := b.Set(ctx, k, []byte("plain")); err != nil {
+		t.Fatalf("Set without a held lock: %v", err)
+	}
+}

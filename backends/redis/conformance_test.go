@@ -30,7 +30,7 @@ func TestRD1Conformance(t *testing.T) {
 		dogpiletest.TestBackend(t, func(t *testing.T) dogpile.Backend {
 			b := newFromArgs(t, "redis", dogpile.Args{"url": "redis://" + addr})
 			if _, ok := b.(backend.Locking); ok {
-				t.Fatal("redis without distributed_lock has a distributed mutex; the seed's default is false")
+				t.Fatal("redis without distributed_lock has a distributed mutex; Python dogpile.cache's default is false")
 			}
 			return b
 		})
@@ -43,15 +43,17 @@ func TestRD1Conformance(t *testing.T) {
 				t.Fatalf("distributed_lock: true gave a %T, want a *redis.LockingBackend", b)
 			}
 			return b
-		})
+		}, dogpiletest.WithShortLease(func(t *testing.T) dogpile.Backend {
+			return newFromArgs(t, "redis", dogpile.Args{"url": "redis://" + addr, "distributed_lock": true, "lock_sleep": 0.01, "lock_timeout": "300ms"})
+		}))
 	})
 	t.Run("redis_sentinel", func(t *testing.T) {
 		s := testserver.StartSentinel(t)
 		dogpiletest.TestBackend(t, func(t *testing.T) dogpile.Backend {
-			// The seed's default for Sentinel is distributed_lock: true.
+			// Python dogpile.cache's default for Sentinel is distributed_lock: true.
 			b := newFromArgs(t, "redis_sentinel", dogpile.Args{"sentinels": s.SentinelAddrs(), "service_name": s.MasterName, "lock_sleep": 0.01})
 			if _, ok := b.(backend.Locking); !ok {
-				t.Fatal("redis_sentinel has no distributed mutex by default; the seed's default is true")
+				t.Fatal("redis_sentinel has no distributed mutex by default; Python dogpile.cache's default is true")
 			}
 			return b
 		})
@@ -60,6 +62,8 @@ func TestRD1Conformance(t *testing.T) {
 		c := testserver.SharedCluster(t)
 		dogpiletest.TestBackend(t, func(t *testing.T) dogpile.Backend {
 			return newFromArgs(t, "redis_cluster", dogpile.Args{"startup_nodes": c.Addrs(), "distributed_lock": true, "lock_sleep": 0.01})
-		})
+		}, dogpiletest.WithShortLease(func(t *testing.T) dogpile.Backend {
+			return newFromArgs(t, "redis_cluster", dogpile.Args{"startup_nodes": c.Addrs(), "distributed_lock": true, "lock_sleep": 0.01, "lock_timeout": "300ms"})
+		}))
 	})
 }
