@@ -255,17 +255,22 @@ func (b *Backend) snap(key string) snapshot {
 // fill stores what a remote read returned, unless the key changed (or the
 // tier was cleared) since the snapshot s taken before that read.
 //
-// Store, then check: a change's handler moves the counter, then drops the
-// copy. If it moved the counter before our check, we drop what we stored;
-// if after, its drop comes after our store. Either way no copy older than a
-// change survives it.
+// Check, store, check again: a change's handler moves the counter, then
+// drops the copy. If it moved the counter before our first check, we store
+// nothing — so that a copy older than a change that has already completed
+// is never visible, not even for an instant (a caller that arrives after a
+// creation stored its value must not read the "no value" of a read made
+// before it); if between the checks, we drop what we stored; if after, its
+// drop comes after our store. Either way no copy older than a change
+// survives it.
 func (b *Backend) fill(key string, s snapshot, e *entry) {
-	if !s.live || !b.live.Load() {
+	changed := func() bool { return !b.live.Load() || b.gen.Load() != s.gen || b.stripe(key).Load() != s.seq }
+	if !s.live || changed() {
 		return
 	}
 	e.expires = clock.For(time.Duration(b.ttl)) + b.ttl
 	b.local.Set(key, e)
-	if !b.live.Load() || b.gen.Load() != s.gen || b.stripe(key).Load() != s.seq {
+	if changed() {
 		b.local.Invalidate(key)
 	}
 }
