@@ -257,12 +257,12 @@ func (b *Backend) snap(key string) snapshot {
 //
 // Check, store, check again: a change's handler moves the counter, then
 // drops the copy. If it moved the counter before our first check, we store
-// nothing — so that a copy older than a change that has already completed
-// is never visible, not even for an instant (a caller that arrives after a
+// nothing, so that a copy older than a change that has completed is not
+// shown to a caller that comes after it (a caller that arrives once a
 // creation stored its value must not read the "no value" of a read made
-// before it); if between the checks, we drop what we stored; if after, its
-// drop comes after our store. Either way no copy older than a change
-// survives it.
+// before; it would create again); if between the checks, we drop what we
+// stored, visible only until the second check; if after, its drop comes
+// after our store. Either way no copy older than a change survives it.
 func (b *Backend) fill(key string, s snapshot, e *entry) {
 	changed := func() bool { return !b.live.Load() || b.gen.Load() != s.gen || b.stripe(key).Load() != s.seq }
 	if !s.live || changed() {
