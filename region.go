@@ -102,57 +102,68 @@ func (r *Region) Name() string { return r.name }
 // the dotted aliases of Python's dogpile.cache), built from WithArguments.
 // It returns the region, for chaining.
 func (r *Region) Configure(name string, opts ...ConfigOption) (*Region, error) {
-	var c configOptions
-	for _, o := range opts {
-		o(&c)
-	}
-	if err := r.checkReplace(c.replace); err != nil {
-		return r, err
+	c, err := r.configOptions(opts)
+	if err != nil {
+		return nil, err
 	}
 	f, canonical, err := lookupBackend(name)
 	if err != nil {
-		return r, err
+		return nil, err
 	}
 	b, err := f(c.args.clone())
 	if err != nil {
-		return r, fmt.Errorf("dogpile: configure region %q with backend %q: %w", r.name, name, err)
+		return nil, fmt.Errorf("dogpile: configure region %q with backend %q: %w", r.name, name, err)
 	}
-	return r, r.install(b, canonical, &c)
+	if err := r.install(b, canonical, c); err != nil {
+		// The backend was made for this call: nothing else will close it.
+		if cl, ok := b.(io.Closer); ok {
+			cl.Close() //nolint:errcheck // the configuration error is the one to report
+		}
+		return nil, err
+	}
+	return r, nil
 }
 
 // ConfigureBackend makes the region use the backend b (an instance rather
-// than a registered name).
+// than a registered name). On an error b is left as it was (open).
 func (r *Region) ConfigureBackend(b Backend, opts ...ConfigOption) (*Region, error) {
+	if b == nil {
+		return nil, &ArgError{Name: "backend", Reason: "ConfigureBackend needs a backend"}
+	}
+	c, err := r.configOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.install(b, fmt.Sprintf("%T", b), c); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// configOptions collects opts and checks them, and the region's own options,
+// before anything is built: a mistake costs no backend.
+func (r *Region) configOptions(opts []ConfigOption) (*configOptions, error) {
 	var c configOptions
 	for _, o := range opts {
 		o(&c)
 	}
-	if b == nil {
-		return r, &ArgError{Name: "backend", Reason: "ConfigureBackend needs a backend"}
+	if r.IsConfigured() && !c.replace {
+		return nil, fmt.Errorf("%w: region %q", ErrAlreadyConfigured, r.name)
 	}
-	if err := r.checkReplace(c.replace); err != nil {
-		return r, err
-	}
-	return r, r.install(b, fmt.Sprintf("%T", b), &c)
-}
-
-func (r *Region) checkReplace(replace bool) error {
-	if r.IsConfigured() && !replace {
-		return fmt.Errorf("%w: region %q", ErrAlreadyConfigured, r.name)
-	}
-	return nil
-}
-
-func (r *Region) install(b Backend, name string, c *configOptions) error {
 	if c.expiration < 0 && c.expiration != NoExpiration {
-		return &ArgError{Name: "expiration_time", Value: c.expiration, Reason: "negative expiration time"}
+		return nil, &ArgError{Name: "expiration_time", Value: c.expiration, Reason: "negative expiration time"}
 	}
 	if r.signingErr != nil {
-		return fmt.Errorf("dogpile: configure region %q: %w", r.name, r.signingErr)
+		return nil, fmt.Errorf("dogpile: configure region %q: %w", r.name, r.signingErr)
 	}
 	if strings.HasPrefix(r.keyPrefix, ReservedKeyPrefix) {
-		return &ArgError{Name: "key_prefix", Value: r.keyPrefix, Reason: fmt.Sprintf("begins with %q, which the library keeps for its own keys", ReservedKeyPrefix)}
+		return nil, &ArgError{Name: "key_prefix", Value: r.keyPrefix, Reason: fmt.Sprintf("begins with %q, which the library keeps for its own keys", ReservedKeyPrefix)}
 	}
+	return &c, nil
+}
+
+// install makes b, with c's settings, the region's backend.
+func (r *Region) install(b Backend, name string, c *configOptions) error {
 	// The whole installation under configMu: a zero Region gets its defaults
 	// here, before any call can read them (calls read them only once
 	// configured, after the state is stored).

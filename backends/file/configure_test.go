@@ -1,0 +1,71 @@
+package file_test
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testutil"
+)
+
+// openFiles counts this process's open file descriptors.
+func openFiles(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd here: %v", err)
+	}
+	return len(fds)
+}
+
+// A Configure that fails leaves nothing behind: no open file, no goroutine,
+// whether it fails on an option checked before the backend is made or after
+// the backend was made for it; and it returns no region.
+func TestConfigureFailureLeavesNothingOpen(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("counts /proc/self/fd")
+	}
+	dir := t.TempDir()
+	args := dogpile.Args{"filename": filepath.Join(dir, "c.db")}
+	// A strategy that serves one region, already serving one: the second
+	// region's Configure fails after its backend was made.
+	taken := dogpile.SharedInvalidation(0)
+	first, err := dogpile.NewRegion(dogpile.WithName("first")).Configure("file", dogpile.WithArguments(args), dogpile.WithInvalidationStrategy(taken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+
+	fail := func() {
+		t.Helper()
+		r, err := dogpile.NewRegion().Configure("file", dogpile.WithExpiration(-5*time.Second), dogpile.WithArguments(args))
+		if err == nil || r != nil {
+			t.Fatalf("a negative expiration: %v, %v; want nil and an error", r, err)
+		}
+		r, err = dogpile.NewRegion(dogpile.WithName("second")).Configure("file", dogpile.WithArguments(args), dogpile.WithInvalidationStrategy(taken))
+		if err == nil || r != nil {
+			t.Fatalf("a strategy already in use: %v, %v; want nil and an error", r, err)
+		}
+	}
+	fail() // the first may open what the process then keeps (SQLite's shared state)
+	before := openFiles(t)
+	for range 20 {
+		fail()
+	}
+	if after := openFiles(t); after != before {
+		fds, _ := os.ReadDir("/proc/self/fd")
+		for _, fd := range fds {
+			l, _ := os.Readlink("/proc/self/fd/" + fd.Name())
+			t.Log(fd.Name(), l)
+		}
+		t.Fatalf("%d open files before 40 failed Configure calls, %d after", before, after)
+	}
+	if err := goleak.Find(append(testutil.LeakOptions(), goleak.IgnoreCurrent())...); err != nil {
+		t.Fatal(err)
+	}
+}
