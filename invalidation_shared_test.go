@@ -23,26 +23,51 @@ type roundTrips struct {
 	proxy.Base
 	n        atomic.Int32
 	invReads atomic.Int32 // reads that asked for the invalidation times
+
+	mu    sync.Mutex
+	byKey map[string]int // reads of each key
 }
 
 const invKey = "dogpile:invalidated:shared"
 
 func (c *roundTrips) Get(ctx context.Context, k string) ([]byte, bool, error) {
 	c.n.Add(1)
-	if k == invKey {
-		c.invReads.Add(1)
-	}
+	c.read(k)
 	return c.Base.Get(ctx, k)
 }
 
 func (c *roundTrips) GetMulti(ctx context.Context, ks []string) ([][]byte, error) {
 	c.n.Add(1)
+	c.read(ks...)
+	return c.Base.GetMulti(ctx, ks)
+}
+
+func (c *roundTrips) read(ks ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byKey == nil {
+		c.byKey = map[string]int{}
+	}
 	for _, k := range ks {
 		if k == invKey {
 			c.invReads.Add(1)
 		}
+		c.byKey[k]++
 	}
-	return c.Base.GetMulti(ctx, ks)
+}
+
+// reads returns how many reads asked for k since the last reset.
+func (c *roundTrips) reads(k string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byKey[k]
+}
+
+// reset forgets the reads of each key.
+func (c *roundTrips) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.byKey = nil
 }
 
 // twoProcesses returns two regions with the same name over one store, each
