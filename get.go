@@ -3,6 +3,7 @@ package dogpile
 import (
 	"context"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/dogpile-go/dogpile/internal/envelope"
@@ -55,8 +56,8 @@ func lookup[T any](ctx context.Context, r *Region, s *regionState, key string, o
 	rr := s.records(o)
 	if rr.any() {
 		if s.multi != nil && s.values == nil {
-			raw, err := s.multi.GetMulti(ctx, append([]string{key}, rr.keys...))
-			if err != nil || len(raw) != 1+len(rr.keys) {
+			raw, err := s.multi.GetMulti(ctx, rr.keys(append(make([]string, 0, 1+rr.len()), key)))
+			if err != nil || len(raw) != 1+rr.len() {
 				return v, stamp{}, 0, false, s.wrap("get_multi", key, err)
 			}
 			s.apply(&rr, raw[1:])
@@ -134,7 +135,7 @@ func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []s
 	rr := s.records(o)
 	ask := keys
 	if rr.any() {
-		ask = append(keys[:len(keys):len(keys)], rr.keys...)
+		ask = rr.keys(slices.Grow(keys[:len(keys):len(keys)], rr.len()))
 	}
 	raw, err := s.multi.GetMulti(ctx, ask)
 	if err != nil {

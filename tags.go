@@ -343,10 +343,31 @@ func (w *writeTags) of(k string) *entryTags {
 // trust what it knows: the region's invalidation record (under
 // SharedInvalidation(0)) and the tags' records that are due.
 type recordReads struct {
-	keys   []string // the records' storage keys, the region's first when read
-	region bool     // keys[0] is the region's record
-	tags   []string // keys[region:] are these tags' records
-	read   []string // the tags whose records this call has read (tags, once read)
+	region  string   // the region's record's key; "" if not to be read
+	tags    []string // the tags whose records the call reads: tags[:read] are read
+	tagKeys []string // their keys
+	read    int
+}
+
+// any reports whether rr has records to read.
+func (rr *recordReads) any() bool { return rr.region != "" || len(rr.tags) > rr.read }
+
+// len is the number of records to read.
+func (rr *recordReads) len() int {
+	n := len(rr.tags) - rr.read
+	if rr.region != "" {
+		n++
+	}
+	return n
+}
+
+// keys appends the keys of the records to read to dst: the region's first,
+// then the tags', in order.
+func (rr *recordReads) keys(dst []string) []string {
+	if rr.region != "" {
+		dst = append(dst, rr.region)
+	}
+	return append(dst, rr.tagKeys[rr.read:]...)
 }
 
 // callTags returns every tag o names: its Tags, and its keys' own.
@@ -368,7 +389,7 @@ func callTags(o *callOptions) []string {
 func (s *regionState) records(o *callOptions) recordReads {
 	var rr recordReads
 	if s.shared != nil {
-		rr.keys, rr.region = []string{s.shared.key}, true
+		rr.region = s.shared.key
 	}
 	if s.tags.shared != nil {
 		rr.plan(s.tags, callTags(o))
@@ -385,14 +406,14 @@ func (rr *recordReads) plan(t *tagTable, tags []string) {
 
 // planTag adds tag's record to rr if it is due and not read already.
 func (rr *recordReads) planTag(t *tagTable, tag string) {
-	if slices.Contains(rr.tags, tag) || slices.Contains(rr.read, tag) || !t.due(tag) {
+	if slices.Contains(rr.tags, tag) || !t.due(tag) {
 		return
 	}
 	rr.tags = append(rr.tags, tag)
 	if st, ok := t.states.Load(tag); ok {
-		rr.keys = append(rr.keys, st.key)
+		rr.tagKeys = append(rr.tagKeys, st.key)
 	} else {
-		rr.keys = append(rr.keys, t.recordKey(tag))
+		rr.tagKeys = append(rr.tagKeys, t.recordKey(tag))
 	}
 }
 
@@ -438,21 +459,18 @@ func (t *tagTable) sweep(now int64) {
 	})
 }
 
-// any reports whether rr has records to read.
-func (rr *recordReads) any() bool { return len(rr.keys) > 0 }
-
-// apply takes what the store holds under rr's keys (raw[i] for keys[i], nil
-// where it holds nothing).
+// apply takes what the store holds under rr's keys (raw[i] for the i-th,
+// nil where it holds nothing): the records are read.
 func (s *regionState) apply(rr *recordReads, raw [][]byte) {
-	if len(raw) != len(rr.keys) {
+	if len(raw) != rr.len() {
 		return
 	}
-	if rr.region {
+	if rr.region != "" {
 		s.shared.load(raw[0])
 		raw = raw[1:]
 	}
 	t := s.tags
-	for i, tag := range rr.tags {
+	for i, tag := range rr.tags[rr.read:] {
 		if raw[i] == nil {
 			continue // never invalidated, or lost: what the process has seen stands
 		}
@@ -464,8 +482,7 @@ func (s *regionState) apply(rr *recordReads, raw [][]byte) {
 			t.epoch.Add(1)
 		}
 	}
-	rr.read = append(rr.read, rr.tags...)
-	rr.keys, rr.region, rr.tags = rr.keys[:0], false, rr.tags[:0]
+	rr.region, rr.read = "", len(rr.tags)
 }
 
 // fetch reads rr's records, in one round trip where the backend can.
@@ -473,15 +490,16 @@ func (s *regionState) fetch(ctx context.Context, rr *recordReads) error {
 	if !rr.any() {
 		return nil
 	}
-	raw := make([][]byte, len(rr.keys))
-	if s.multi != nil && len(rr.keys) > 1 {
-		got, err := s.multi.GetMulti(ctx, rr.keys)
+	keys := rr.keys(make([]string, 0, rr.len()))
+	raw := make([][]byte, len(keys))
+	if s.multi != nil && len(keys) > 1 {
+		got, err := s.multi.GetMulti(ctx, keys)
 		if err != nil {
-			return &BackendError{Backend: "invalidation", Op: "get_multi", Key: rr.keys[0], Err: err}
+			return &BackendError{Backend: "invalidation", Op: "get_multi", Key: keys[0], Err: err}
 		}
 		raw = got
 	} else {
-		for i, k := range rr.keys {
+		for i, k := range keys {
 			b, ok, err := s.backend.Get(ctx, k)
 			if err != nil {
 				return &BackendError{Backend: "invalidation", Op: "get", Key: k, Err: err}
