@@ -79,6 +79,13 @@ import (
 //
 // BENCHMARKS.md measures both on Redis.
 //
+// Invalidation by tag (Region.InvalidateTags) uses the same design: each
+// tag has a record of generations like the region's, under
+// "dogpile:tag:<name>:<tag>", updated by compare-and-swap, signed under
+// WithSigning, and read with the values that carry the tag, following the
+// same refresh policy — with every tagged value when refresh is 0, at most
+// once per refresh interval and tag otherwise.
+//
 // The strategy's Invalidated method, which compares times, always answers
 // NotInvalidated: a region recognises the strategy and asks it about
 // generations instead, so it can't be wrapped in a strategy of your own.

@@ -52,27 +52,30 @@ func TagsFunc[A any](tagsOf func(A) []string) Option {
 // InvalidateTags invalidates every value in the region carrying one of tags
 // (see Tags): Hard makes them misses, Soft makes them expired (served stale
 // while one caller regenerates each), as Invalidate does for the whole
-// region. Values created after it — even by a creation that began before it
-// and ends after it, which carries the tags as they were — are served
-// normally once recreated.
+// region. Values created afterwards carry the tags anew and are served
+// normally. The cost is per tag, not per value: no key is looked up or
+// deleted.
 //
-// With the default in-process invalidation strategy (and a custom one), a
-// tag's invalidation is this process's: it compares values' creation times
-// with the time of the tag's last invalidation, kept in memory (one small
-// record per tag invalidated). Under SharedInvalidation it reaches every
-// process sharing the backend, the way the region's invalidation does:
+// With the default in-process invalidation strategy (and with a custom
+// one), a tag's invalidation is this process's, like Invalidate's: values
+// created before the tag's last invalidation, by this process's clock, are
+// invalidated; the process keeps one small record per tag it invalidated.
+// Under SharedInvalidation it reaches every process sharing the backend, with
+// the guarantees of the region's shared invalidation:
 //
 //   - Each tag has a record of two generations, hard and soft, stored under
 //     "dogpile:tag:<region name>:<tag>" (ReservedKeyPrefix; the region's key
-//     prefix and key mangler apply; in the tag, "%", "#", spaces and control
-//     characters are written %XX, and a tag longer than 128 bytes is written
-//     "#" and 32 hexadecimal digits of its SHA-256). InvalidateTags adds one
-//     to a counter of each tag's record with the backend's compare-and-swap:
-//     a round trip or two per tag, and two processes invalidating one tag at
-//     once both count.
+//     prefix and key mangler apply; in the region's name and the tag, "%",
+//     "#", spaces and control characters, and in the name ":", are written
+//     %XX, and a tag longer than 128 bytes is written "#" and 32
+//     hexadecimal digits of its SHA-256). InvalidateTags adds one to a
+//     counter of each tag's record with the backend's compare-and-swap (a
+//     read and a swap: two round trips per tag), so that two processes
+//     invalidating one tag at once both count.
 //   - Each entry carries its tags' names with the generations its writer had
-//     read, and is invalidated when a tag's record has moved past them: no
-//     host's clock takes part.
+//     read before the value was made, and is invalidated when a tag's
+//     record has moved past them: no host's clock takes part, and a value
+//     whose creation overlapped the tag's invalidation is invalid.
 //   - Under WithSigning a tag's record is signed like the region's, and a
 //     record not signed by an accepted key is ignored and counted as
 //     EventRejected.
