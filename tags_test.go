@@ -420,53 +420,6 @@ func TestTagsRecordLostKeepsInvalidation(t *testing.T) {
 	}
 }
 
-// Under signing, a tag record planted without the key is ignored and
-// counted, and the next InvalidateTags replaces it.
-func TestTagsPlantedRecordIgnoredUnderSigning(t *testing.T) {
-	ctx := context.Background()
-	key := []byte("shared-signing-key-0123456789abcdef")
-	store := sharedStore(t)
-	logs := &logged{}
-	r := host(t, store, 0, dogpile.WithSigning(key), dogpile.WithLogger(slog.New(logs)))
-	// A record with the largest generations, unsigned: honoured, it would
-	// make every value carrying the tag a miss forever.
-	if err := store.Set(ctx, tagKey("t"), plantedRecord(t, nil)); err != nil {
-		t.Fatal(err)
-	}
-	var c counter
-	for range 20 {
-		if v, err := dogpile.GetOrCreate(ctx, r, "k", c.create, dogpile.Tags("t")); err != nil || v != "v1" {
-			t.Fatalf("GetOrCreate = %q, %v", v, err)
-		}
-	}
-	if n := c.n.Load(); n != 1 {
-		t.Fatalf("20 calls ran the creator %d times with a planted tag record; want 1", n)
-	}
-	if s := r.Stats(); s.Rejected < 20 {
-		t.Fatalf("rejected = %d; want every read of the planted record counted", s.Rejected)
-	}
-	if n := logs.count("tag record not signed"); n != 1 {
-		t.Fatalf("the planted record was logged %d times; want once", n)
-	}
-	if err := r.InvalidateTags(ctx, dogpile.Hard, "t"); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := mustGet[string](t, r, "k"); ok {
-		t.Fatal("a hard tag invalidation over a planted record did not apply")
-	}
-	// The record the invalidation wrote is signed and honoured elsewhere.
-	other := host(t, store, 0, dogpile.WithSigning(key))
-	if err := other.Set(ctx, "j", "x", dogpile.Tags("t")); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.InvalidateTags(ctx, dogpile.Hard, "t"); err != nil {
-		t.Fatal(err)
-	}
-	if v, ok := mustGet[string](t, other, "j"); ok {
-		t.Fatalf("another process reads %q after the tag's invalidation", v)
-	}
-}
-
 // Tag records are under ReservedKeyPrefix and the region's key prefix, with
 // the tag escaped (or, if long, hashed), and no user key can write one.
 func TestTagsRecordKeys(t *testing.T) {
