@@ -210,6 +210,8 @@ func Open(b []byte) (Entry, error) {
 }
 
 // readTags reads the tag section at the start of b and returns the rest.
+// The names share one string, so that opening an entry allocates twice for
+// its tags however many it has.
 func readTags(b []byte, gens bool) ([]Tag, []byte, error) {
 	n, k := binary.Uvarint(b)
 	// Each tag takes at least one byte (its name's length), so a count
@@ -217,14 +219,17 @@ func readTags(b []byte, gens bool) ([]Tag, []byte, error) {
 	if k <= 0 || n == 0 || n > uint64(len(b)-k) {
 		return nil, nil, ErrNotEntry
 	}
+	section := b
 	b = b[k:]
 	tags := make([]Tag, n)
+	spans := make([][2]int, 0, 8)[:0] // the names' offsets in section
 	for i := range tags {
 		l, k := binary.Uvarint(b)
 		if k <= 0 || l > uint64(len(b)-k) {
 			return nil, nil, ErrNotEntry
 		}
-		tags[i].Name = string(b[k : k+int(l)])
+		at := len(section) - len(b) + k
+		spans = append(spans, [2]int{at, at + int(l)})
 		b = b[k+int(l):]
 		if gens {
 			if tags[i].Gens.Hard, k = binary.Uvarint(b); k <= 0 {
@@ -236,6 +241,10 @@ func readTags(b []byte, gens bool) ([]Tag, []byte, error) {
 			}
 			b = b[k:]
 		}
+	}
+	all := string(section[:len(section)-len(b)])
+	for i, sp := range spans {
+		tags[i].Name = all[sp[0]:sp[1]]
 	}
 	return tags, b, nil
 }
