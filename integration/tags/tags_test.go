@@ -31,8 +31,9 @@ type store struct {
 	kind, target string
 }
 
-// open makes a process's region on st: shared invalidation read with every
-// value, and regenerations of stale values in the background (so that a
+// open makes a process's region named name on st, its keys under the
+// prefix name+":" (tests share a Redis server): shared invalidation read with
+// every value, and regenerations of stale values in the background (so that a
 // caller holding a stale value is served it at once). Its round trips are
 // counted: on Redis by a client hook, on the file backend by a proxy in
 // front of it.
@@ -59,7 +60,8 @@ func (st store) open(name string) (*dogpile.Region, func() int64, error) {
 	default:
 		return nil, nil, fmt.Errorf("unknown store %q", st.kind)
 	}
-	r, err := dogpile.NewRegion(dogpile.WithName(name), dogpile.WithAsyncRunner(func(regenerate func()) { go regenerate() })).
+	r, err := dogpile.NewRegion(dogpile.WithName(name), dogpile.WithKeyPrefix(name+":"),
+		dogpile.WithAsyncRunner(func(regenerate func()) { go regenerate() })).
 		ConfigureBackend(b, append(wrap, dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0)))...)
 	if err != nil {
 		return nil, nil, err

@@ -32,7 +32,7 @@ func tierRegion(t *testing.T, addr, channel, name string) (*dogpile.Region, *rou
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := dogpile.NewRegion(dogpile.WithName(name)).ConfigureBackend(tier,
+	r, err := dogpile.NewRegion(dogpile.WithName(name), dogpile.WithKeyPrefix(name+":")).ConfigureBackend(tier,
 		dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0)))
 	if err != nil {
 		t.Fatal(err)
