@@ -12,6 +12,7 @@ type funcOption struct {
 	name      string
 	namespace string
 	keyFunc   any // func(A) string
+	tagsFunc  any // func(A) []string
 }
 
 // Namespace separates the keys of one function cached twice (say, on two
@@ -43,10 +44,11 @@ func FuncName(name string) Option {
 
 // funcSetup is what Cached and CachedMulti make of their options.
 type funcSetup[A, V any] struct {
-	name string
-	keys *keyMaker[A]
-	opts []Option // for every call; the function-only options are ignored there
-	keep func(V) bool
+	name   string
+	keys   *keyMaker[A]
+	opts   []Option // for every call; the function-only options are ignored there
+	keep   func(V) bool
+	tagsOf func(A) []string // TagsFunc's
 }
 
 // setupError is a programming error found when a cached function is made.
@@ -75,6 +77,9 @@ func setup[A, V any](ctor string, r *Region, fn any, isNil bool, opts []Option) 
 		if o.fn.keyFunc != nil {
 			fo.keyFunc = o.fn.keyFunc
 		}
+		if o.fn.tagsFunc != nil {
+			fo.tagsFunc = o.fn.tagsFunc
+		}
 	}
 	s := funcSetup[A, V]{name: fo.name, opts: slices.Clone(opts)}
 	if s.name == "" && !isNil {
@@ -102,11 +107,33 @@ func setup[A, V any](ctor string, r *Region, fn any, isNil bool, opts []Option) 
 			fail("KeyFunc is given a %T, want a func(%s) string", fo.keyFunc, reflect.TypeFor[A]())
 		}
 	}
+	if fo.tagsFunc != nil {
+		tagsOf, ok := fo.tagsFunc.(func(A) []string)
+		if !ok {
+			fail("TagsFunc is given a %T, want a func(%s) []string", fo.tagsFunc, reflect.TypeFor[A]())
+		}
+		s.tagsOf = tagsOf
+	}
 	var err error
 	if s.keys, err = newKeyMaker[A](r, s.name, &fo); err != nil {
 		fail("argument type %s can't be keyed stably: %v; give the function a key with dogpile.KeyFunc", reflect.TypeFor[A](), err)
 	}
 	return s
+}
+
+// tagFor adds a's tags (TagsFunc) to o.
+func (f *funcSetup[A, V]) tagFor(o *callOptions, a A) {
+	if f.tagsOf != nil {
+		o.tags = append(o.tags[:len(o.tags):len(o.tags)], f.tagsOf(a)...)
+	}
+}
+
+// readsTagRecords reports whether the region reads its tags' records from
+// the store (under SharedInvalidation), so that naming a read's tags saves
+// a round trip.
+func (r *Region) readsTagRecords() bool {
+	s := r.state.Load()
+	return s != nil && s.tags.shared != nil
 }
 
 // CachedFunc is a function whose results are cached in a region, one value
@@ -125,11 +152,11 @@ type CachedFunc[A, V any] struct {
 // takes them as one struct.
 //
 // The options apply to every call: ExpirationTime or ExpirationFunc,
-// ShouldCache (of V), IgnoreExpiration, NoStale; and, for Cached alone,
-// Namespace, KeyFunc (of A) and FuncName.
+// ShouldCache (of V), IgnoreExpiration, NoStale, Tags; and, for Cached
+// alone, Namespace, KeyFunc (of A), TagsFunc (of A) and FuncName.
 //
-// Cached panics if r or fn is nil, if ShouldCache or KeyFunc is of another
-// type than V or A, or if A has no stable rendering and no KeyFunc is given:
+// Cached panics if r or fn is nil, if ShouldCache, KeyFunc or TagsFunc is of
+// another type than V or A, or if A has no stable rendering and no KeyFunc is given:
 // these are programming errors, found once, when the function is made, like
 // regexp.MustCompile's (the panic's error matches ErrInvalidArgument).
 //
@@ -199,6 +226,9 @@ func (c *CachedFunc[A, V]) Call(ctx context.Context, a A) (V, error) {
 	if err != nil {
 		return zero, err
 	}
+	if s.tags.shared != nil {
+		c.tagFor(&o, a) // the tags' records come with the value
+	}
 	// The two halves of GetOrCreate, so that a hit builds no creator closure:
 	// the key is a hit's only allocation.
 	var p pending[V]
@@ -210,6 +240,9 @@ func (c *CachedFunc[A, V]) Call(ctx context.Context, a A) (V, error) {
 
 // create is Call's slow path: only here does a escape, into the creator.
 func (c *CachedFunc[A, V]) create(ctx context.Context, s *regionState, k string, p pending[V], a A, o callOptions) (V, error) {
+	if s.tags.shared == nil {
+		c.tagFor(&o, a) // not needed to read: only now, to write
+	}
 	return createFor(ctx, c.r, s, k, p, func(ctx context.Context) (V, error) { return c.fn(ctx, a) }, o)
 }
 
@@ -221,7 +254,11 @@ func (c *CachedFunc[A, V]) Get(ctx context.Context, a A) (V, bool, error) {
 		var zero V
 		return zero, false, err
 	}
-	return Get[V](ctx, c.r, key, c.opts...)
+	opts := c.opts
+	if c.tagsOf != nil && c.r.readsTagRecords() {
+		opts = append(slices.Clip(opts), Tags(c.tagsOf(a)...)) // the tags' records come with the value
+	}
+	return Get[V](ctx, c.r, key, opts...)
 }
 
 // Set stores v as the value for a, created now, as if fn had returned it.
@@ -230,7 +267,9 @@ func (c *CachedFunc[A, V]) Set(ctx context.Context, a A, v V) error {
 	if err != nil {
 		return err
 	}
-	return c.r.set(ctx, key, v, typeIDOf[V]())
+	o := collect(c.opts)
+	c.tagFor(&o, a)
+	return c.r.set(ctx, key, v, typeIDOf[V](), &o)
 }
 
 // Refresh calls fn now, whatever is cached, stores its value (unless
@@ -243,7 +282,9 @@ func (c *CachedFunc[A, V]) Refresh(ctx context.Context, a A) (V, error) {
 	if err != nil {
 		return zero, err
 	}
-	s, sk, w, err := c.r.beginWrite(ctx, []string{key}, typeIDOf[V]()) // before fn reads anything
+	o := collect(c.opts)
+	c.tagFor(&o, a)
+	s, sk, w, err := c.r.beginWrite(ctx, []string{key}, typeIDOf[V](), &o) // before fn reads anything
 	if err != nil {
 		return zero, err
 	}

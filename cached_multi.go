@@ -3,6 +3,7 @@ package dogpile
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // CachedMultiFunc is a function of many arguments whose results are cached
@@ -64,7 +65,44 @@ func (c *CachedMultiFunc[A, V]) Call(ctx context.Context, args []A) ([]V, error)
 		}
 		return c.fn(ctx, as)
 	}
-	return GetOrCreateMulti(ctx, c.r, keys, create, c.opts...)
+	opts, err := c.optsFor(keys, args, false)
+	if err != nil {
+		return nil, err
+	}
+	return GetOrCreateMulti(ctx, c.r, keys, create, opts...)
+}
+
+// optsFor returns the options of a call on args (whose keys are keys): the
+// function's, and, with a TagsFunc, each argument's tags — for a read only
+// where the region reads its tags' records, so that they come with the
+// values.
+func (c *CachedMultiFunc[A, V]) optsFor(keys []string, args []A, read bool) ([]Option, error) {
+	if c.tagsOf == nil || read && !c.r.readsTagRecords() {
+		return c.opts, nil
+	}
+	o, err := c.keyTags(keys, args)
+	if err != nil {
+		return nil, err
+	}
+	return append(slices.Clip(c.opts), o), nil
+}
+
+// keyTags returns the option that tags each argument's value with its own
+// tags (TagsFunc), by storage key.
+func (c *CachedMultiFunc[A, V]) keyTags(keys []string, args []A) (Option, error) {
+	s, err := c.r.configured()
+	if err != nil {
+		return Option{}, err
+	}
+	sk, err := s.storageKeys(keys)
+	if err != nil {
+		return Option{}, err
+	}
+	byKey := make(map[string][]string, len(sk))
+	for i, k := range sk {
+		byKey[k] = c.tagsOf(args[i])
+	}
+	return Option{keyTags: byKey}, nil
 }
 
 // CallMap is Call returning the values by argument, as asdict=True does in
@@ -89,7 +127,11 @@ func (c *CachedMultiFunc[A, V]) Get(ctx context.Context, args []A) (map[A]V, err
 	if err != nil {
 		return nil, err
 	}
-	hits, err := GetMulti[V](ctx, c.r, keys, c.opts...)
+	opts, err := c.optsFor(keys, args, true)
+	if err != nil {
+		return nil, err
+	}
+	hits, err := GetMulti[V](ctx, c.r, keys, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -106,14 +148,22 @@ func (c *CachedMultiFunc[A, V]) Get(ctx context.Context, args []A) (map[A]V, err
 // round trip where the backend can.
 func (c *CachedMultiFunc[A, V]) Set(ctx context.Context, values map[A]V) error {
 	items := make(map[string]any, len(values))
+	var keys []string
+	var args []A
 	for a, v := range values {
 		k, err := c.keys.key(a)
 		if err != nil {
 			return err
 		}
 		items[k] = v
+		keys, args = append(keys, k), append(args, a)
 	}
-	return c.r.setMulti(ctx, items, typeIDOf[V]())
+	opts, err := c.optsFor(keys, args, false)
+	if err != nil {
+		return err
+	}
+	o := collect(opts)
+	return c.r.setMulti(ctx, items, typeIDOf[V](), &o)
 }
 
 // Refresh calls fn with args now, whatever is cached, stores the values
@@ -127,7 +177,12 @@ func (c *CachedMultiFunc[A, V]) Refresh(ctx context.Context, args []A) ([]V, err
 	if len(args) == 0 {
 		return []V{}, nil
 	}
-	s, sk, w, err := c.r.beginWrite(ctx, keys, typeIDOf[V]()) // before fn reads anything
+	opts, err := c.optsFor(keys, args, false)
+	if err != nil {
+		return nil, err
+	}
+	o := collect(opts)
+	s, sk, w, err := c.r.beginWrite(ctx, keys, typeIDOf[V](), &o) // before fn reads anything
 	if err != nil {
 		return nil, err
 	}

@@ -71,6 +71,8 @@ type fuzzEntry struct {
 	tag       uint32
 	codecName string
 	gens      []uint64 // hard, soft; nil without
+	tags      []string // the tags' names
+	tagGens   []uint64 // each tag's hard and soft, with gens
 	payload   []byte
 }
 
@@ -78,7 +80,7 @@ type fuzzEntry struct {
 // parts. It is the oracle the decoder is held to.
 func fuzzOpen(b []byte) (e fuzzEntry, ok bool) {
 	const header = 17
-	if len(b) < header || b[0] != 'd' || b[1] != 'p' || b[2] != dogpile.FormatVersion || b[3]&^3 != 0 {
+	if len(b) < header || b[0] != 'd' || b[1] != 'p' || b[2] != dogpile.FormatVersion || b[3]&^(1|2|8) != 0 {
 		return e, false
 	}
 	n := int(b[16])
@@ -102,13 +104,57 @@ func fuzzOpen(b []byte) (e fuzzEntry, ok bool) {
 			gens, rest = append(gens, g), rest[k:]
 		}
 	}
+	var tags []string
+	var tagGens []uint64
+	if b[3]&8 != 0 {
+		count, k := binary.Uvarint(rest)
+		if k <= 0 || count == 0 {
+			return e, false
+		}
+		rest = rest[k:]
+		for range count {
+			l, k := binary.Uvarint(rest)
+			if k <= 0 || l > uint64(len(rest)-k) {
+				return e, false
+			}
+			tags, rest = append(tags, string(rest[k:k+int(l)])), rest[k+int(l):]
+			if gens != nil {
+				for range 2 {
+					g, k := binary.Uvarint(rest)
+					if k <= 0 {
+						return e, false
+					}
+					tagGens, rest = append(tagGens, g), rest[k:]
+				}
+			}
+		}
+	}
 	return fuzzEntry{
 		created:   int64(binary.BigEndian.Uint64(b[4:12])),
 		tag:       binary.BigEndian.Uint32(b[12:16]),
 		codecName: string(b[header : header+n]),
 		gens:      gens,
+		tags:      tags,
+		tagGens:   tagGens,
 		payload:   rest,
 	}, true
+}
+
+// fuzzEnvelopeTagged is fuzzEnvelopeGens with tags: names, and with gens
+// each tag's hard and soft generation from tagGens.
+func fuzzEnvelopeTagged(created int64, typeName, codecName string, gens []uint64, tags []string, tagGens []uint64, payload []byte) []byte {
+	b := fuzzEnvelopeGens(created, typeName, codecName, gens, nil, false)
+	b[3] |= 8
+	b = binary.AppendUvarint(b, uint64(len(tags)))
+	for i, t := range tags {
+		b = binary.AppendUvarint(b, uint64(len(t)))
+		b = append(b, t...)
+		if gens != nil {
+			b = binary.AppendUvarint(b, tagGens[2*i])
+			b = binary.AppendUvarint(b, tagGens[2*i+1])
+		}
+	}
+	return append(b, payload...)
 }
 
 // FuzzInspectEntry: InspectEntry accepts exactly the byte strings that are
@@ -125,6 +171,10 @@ func FuzzInspectEntry(f *testing.F) {
 	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'x'})  // signed, no room for a signature
 	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80}) // generations cut short
 	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})       // a reserved flag
+	f.Add(fuzzEnvelopeTagged(1, "string", "default", nil, []string{"user:42", ""}, nil, []byte("tagged")))
+	f.Add(fuzzEnvelopeTagged(1, "string", "default", []uint64{1, 2}, []string{"org:7"}, []uint64{3, 1 << 40}, []byte("tagged, generations")))
+	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})         // no tags in a tag section
+	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 1, 'a'}) // two tags, one there
 	f.Add([]byte{'d', 'p', dogpile.FormatVersion + 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Add([]byte{'d', 'p', 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 'd', 'e', 'f', 'a', 'u', 'l', 't', 'v'}) // version 1
 	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200, 'x'})  // codec name cut short
@@ -283,6 +333,7 @@ func FuzzRegionDecode(f *testing.F) {
 	f.Add(fuzzEnvelope(1, "string", "json", []byte(`"str"`), false), uint16(13))
 	f.Add(fuzzEnvelope(1, "[]interface {}", "json", []byte(`[1,2,{"a":[null,true]}]`), true), uint16(40))
 	f.Add(fuzzEnvelopeGens(1, "bool", "default", []uint64{1, 2}, []byte("true"), false), uint16(9))
+	f.Add(fuzzEnvelopeTagged(1, "string", "default", nil, []string{"user:42"}, nil, []byte("tagged")), uint16(30))
 	f.Add(fuzzEnvelope(1, fuzzRecordsName, "default", []byte(strings.Repeat("[", 10000)), false), uint16(19))         // deep nesting
 	f.Add(fuzzEnvelope(math.MinInt64, "string", "default", []byte("created at the start of time"), false), uint16(5)) // odd creation time
 

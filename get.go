@@ -3,6 +3,7 @@ package dogpile
 import (
 	"context"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/dogpile-go/dogpile/internal/envelope"
@@ -38,8 +39,11 @@ func valueLookup[T any](r *Region, key string, x any) (v T, st stamp, found bool
 }
 
 // lookup reads one (storage) key. found is false for a missing key and for an
-// entry that isn't a readable T.
-func lookup[T any](ctx context.Context, r *Region, s *regionState, key string) (v T, st stamp, size int, found bool, err error) {
+// entry that isn't a readable T. The records the read needs (see
+// regionState.records) come with the value — in the same round trip when the
+// backend reads many keys at once — and those of the entry's other tags
+// after it.
+func lookup[T any](ctx context.Context, r *Region, s *regionState, key string, o *callOptions) (v T, st stamp, size int, found bool, err error) {
 	if s.mem != nil {
 		if x, ok := s.mem.load(key); ok {
 			v, st, found = valueLookup[T](r, key, x)
@@ -47,25 +51,24 @@ func lookup[T any](ctx context.Context, r *Region, s *regionState, key string) (
 		return v, st, 0, found, nil
 	}
 	if s.keeping != nil {
-		return lookupKept[T](ctx, r, s, key)
+		return lookupKept[T](ctx, r, s, key, o)
 	}
-	if s.shared != nil {
-		// The invalidation record comes with the value: in the same round
-		// trip when the backend reads many keys at once.
+	rr := s.records(o)
+	if rr.any() {
 		if s.multi != nil && s.values == nil {
-			raw, err := s.multi.GetMulti(ctx, []string{key, s.shared.key})
-			if err != nil || len(raw) != 2 {
+			raw, err := s.multi.GetMulti(ctx, rr.keys(append(make([]string, 0, 1+rr.len()), key)))
+			if err != nil || len(raw) != 1+rr.len() {
 				return v, stamp{}, 0, false, s.wrap("get_multi", key, err)
 			}
-			s.shared.load(raw[1])
+			s.apply(&rr, raw[1:])
 			if raw[0] == nil {
 				return v, stamp{}, 0, false, nil
 			}
 			v, st, found = decode[T](r, key, raw[0])
-			return v, st, len(raw[0]), found, nil
+			return v, st, len(raw[0]), found, s.complete(ctx, &rr, st.tags)
 		}
-		if err := s.shared.read(ctx); err != nil {
-			return v, stamp{}, 0, false, s.wrap("get", s.shared.key, err)
+		if err := s.fetch(ctx, &rr); err != nil {
+			return v, stamp{}, 0, false, s.wrap("get", s.recordKey, err)
 		}
 	}
 	if s.values != nil {
@@ -74,14 +77,14 @@ func lookup[T any](ctx context.Context, r *Region, s *regionState, key string) (
 			return v, stamp{}, 0, false, s.wrap("get", key, err)
 		}
 		v, st, found = valueLookup[T](r, key, x)
-		return v, st, 0, found, nil
+		return v, st, 0, found, s.complete(ctx, &rr, st.tags)
 	}
 	b, ok, err := s.backend.Get(ctx, key)
 	if err != nil || !ok {
 		return v, stamp{}, 0, false, s.wrap("get", key, err)
 	}
 	v, st, found = decode[T](r, key, b)
-	return v, st, len(b), found, nil
+	return v, st, len(b), found, s.complete(ctx, &rr, st.tags)
 }
 
 // keptValue is what a region gives a backend.Keeping to keep: the decoded
@@ -98,11 +101,10 @@ type keptValue struct {
 // lookupKept is lookup on a backend.Keeping: the value decoded and kept at an
 // earlier hit on the same bytes, or the bytes decoded now and handed over to
 // be kept.
-func lookupKept[T any](ctx context.Context, r *Region, s *regionState, key string) (v T, st stamp, size int, found bool, err error) {
-	if s.shared != nil {
-		if err := s.shared.read(ctx); err != nil {
-			return v, stamp{}, 0, false, s.wrap("get", s.shared.key, err)
-		}
+func lookupKept[T any](ctx context.Context, r *Region, s *regionState, key string, o *callOptions) (v T, st stamp, size int, found bool, err error) {
+	rr := s.records(o)
+	if err := s.fetch(ctx, &rr); err != nil {
+		return v, stamp{}, 0, false, s.wrap("get", s.recordKey, err)
 	}
 	b, x, ok, err := s.keeping.GetKept(ctx, key)
 	if err != nil || !ok {
@@ -110,42 +112,50 @@ func lookupKept[T any](ctx context.Context, r *Region, s *regionState, key strin
 	}
 	if k, ok := x.(*keptValue); ok && k.region == r && k.id == typeIDOf[T]() {
 		v, _ := k.value.(T)
-		return v, k.stamp, len(b), true, nil
+		return v, k.stamp, len(b), true, s.complete(ctx, &rr, k.stamp.tags)
 	}
 	if v, st, found = decode[T](r, key, b); found {
 		s.keeping.Keep(key, b, &keptValue{region: r, id: typeIDOf[T](), value: v, stamp: st})
 	}
-	return v, st, len(b), found, nil
+	return v, st, len(b), found, s.complete(ctx, &rr, st.tags)
 }
 
 // lookupMulti reads many (storage) keys in one round trip where the backend
 // can.
-func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []string) (vals []T, st []stamp, found []bool, err error) {
+func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []string, o *callOptions) (vals []T, st []stamp, found []bool, err error) {
 	vals, st, found = make([]T, len(keys)), make([]stamp, len(keys)), make([]bool, len(keys))
 	if s.multi == nil || s.values != nil {
 		for i, k := range keys {
-			if vals[i], st[i], _, found[i], err = lookup[T](ctx, r, s, k); err != nil {
+			if vals[i], st[i], _, found[i], err = lookup[T](ctx, r, s, k, o); err != nil {
 				return nil, nil, nil, err
 			}
 		}
 		return vals, st, found, nil
 	}
+	rr := s.records(o)
 	ask := keys
-	if s.shared != nil {
-		ask = append(keys[:len(keys):len(keys)], s.shared.key)
+	if rr.any() {
+		ask = rr.keys(slices.Grow(keys[:len(keys):len(keys)], rr.len()))
 	}
 	raw, err := s.multi.GetMulti(ctx, ask)
 	if err != nil {
 		return nil, nil, nil, s.wrap("get_multi", keys[0], err)
 	}
-	if s.shared != nil && len(raw) == len(ask) {
-		s.shared.load(raw[len(keys)])
+	if rr.any() && len(raw) == len(ask) {
+		s.apply(&rr, raw[len(keys):])
 		raw = raw[:len(keys)]
 	}
+	var tagged []*entryTags
 	for i, b := range raw {
 		if b != nil && i < len(keys) {
 			vals[i], st[i], found[i] = decode[T](r, keys[i], b)
+			if st[i].tags != nil {
+				tagged = append(tagged, st[i].tags)
+			}
 		}
+	}
+	if err := s.complete(ctx, &rr, tagged...); err != nil {
+		return nil, nil, nil, s.wrap("get_multi", s.recordKey, err)
 	}
 	return vals, st, found, nil
 }
@@ -184,7 +194,7 @@ func GetWithMetadata[T any](ctx context.Context, r *Region, key string, opts ...
 	if r.failOpen && r.breakerOpen() {
 		return value, md, false, nil
 	}
-	v, st, size, found, err := lookup[T](ctx, r, s, k)
+	v, st, size, found, err := lookup[T](ctx, r, s, k, &o)
 	if err != nil && r.failed(err) {
 		return value, md, false, nil
 	}
@@ -223,7 +233,7 @@ func GetMulti[T any](ctx context.Context, r *Region, keys []string, opts ...Opti
 	if r.failOpen && r.breakerOpen() {
 		return out, nil
 	}
-	vals, st, found, err := lookupMulti[T](ctx, r, s, mk)
+	vals, st, found, err := lookupMulti[T](ctx, r, s, mk, &o)
 	if err != nil {
 		if r.failed(err) {
 			return out, nil

@@ -79,7 +79,7 @@ func lookupForCreate[T any](ctx context.Context, r *Region, s *regionState, k st
 		p.uncached = true
 		return false
 	}
-	v, created, _, found, err := lookup[T](ctx, r, s, k)
+	v, created, _, found, err := lookup[T](ctx, r, s, k, o)
 	if err != nil {
 		if r.failed(err) {
 			p.uncached = true
@@ -147,7 +147,7 @@ func getOrCreateSlow[T any](ctx context.Context, r *Region, s *regionState, k st
 	}
 	l := newLock[T](r, s, k, &o)
 	l.Create = func(ctx context.Context) (T, error) {
-		w := s.writeAs(typeIDOf[T]()) // before the creator reads anything
+		w := s.writeAs(typeIDOf[T](), &o) // before the creator reads anything
 		start := time.Now()
 		v, err := create(ctx)
 		if s.early != nil && err == nil {
@@ -177,7 +177,7 @@ func newLock[T any](r *Region, s *regionState, k string, o *callOptions) *lock.L
 		Async:   r.async,
 		Observe: r.lockObserver(),
 		Load: func(ctx context.Context) (T, lock.State, error) {
-			v, created, _, found, err := lookup[T](ctx, r, s, k)
+			v, created, _, found, err := lookup[T](ctx, r, s, k, o)
 			if err != nil || !found {
 				return v, lock.Missing, err
 			}

@@ -66,7 +66,7 @@ func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, crea
 		for j, k := range ks {
 			uk[j] = user[k]
 		}
-		w := s.writeAs(typeIDOf[T]()) // before the creator reads anything
+		w := s.writeAs(typeIDOf[T](), &o) // before the creator reads anything
 		vs, err := createValues(ctx, uk, create)
 		if err != nil {
 			return nil, err
@@ -109,7 +109,7 @@ func newBatch[T any](r *Region, s *regionState, mk []string, o *callOptions) *lo
 		Async:   r.async,
 		Observe: r.lockObserver(),
 		Load: func(ctx context.Context, keys []string) ([]T, []lock.State, error) {
-			vals, created, found, err := lookupMulti[T](ctx, r, s, keys)
+			vals, created, found, err := lookupMulti[T](ctx, r, s, keys, o)
 			if err != nil {
 				return nil, nil, err
 			}

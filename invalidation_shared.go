@@ -79,6 +79,13 @@ import (
 //
 // BENCHMARKS.md measures both on Redis.
 //
+// Invalidation by tag (Region.InvalidateTags) uses the same design: each
+// tag has a record of generations like the region's, under
+// "dogpile:tag:<name>:<tag>", updated by compare-and-swap, signed under
+// WithSigning, and read with the values that carry the tag, following the
+// same refresh policy — with every tagged value when refresh is 0, at most
+// once per refresh interval and tag otherwise.
+//
 // The strategy's Invalidated method, which compares times, always answers
 // NotInvalidated: a region recognises the strategy and asks it about
 // generations instead, so it can't be wrapped in a strategy of your own.
@@ -86,8 +93,9 @@ func SharedInvalidation(refresh time.Duration) InvalidationStrategy {
 	return &sharedInvalidation{refresh: refresh}
 }
 
-// recordCodec is the codec name in the invalidation record's envelope: no
-// codec has it, and the record has no payload.
+// recordCodec is the codec name in the envelope of a record of generations
+// (a region's invalidation record, a tag's record): no codec has it, and the
+// record has no payload.
 const recordCodec = "dogpile/invalidation"
 
 // maxSwaps bounds Invalidate's compare-and-swap attempts: each failed
@@ -96,14 +104,24 @@ const recordCodec = "dogpile/invalidation"
 const maxSwaps = 1000
 
 type sharedInvalidation struct {
+	record   // the region's
 	refresh  time.Duration
-	key      string
 	backend  Backend
 	swapper  backend.Swapper // nil: read, modify and write
 	r        *Region
 	backName string       // the backend's name, for messages
 	nextRead atomic.Int64 // refresh > 0: when to read again
 	reading  atomic.Bool
+
+	noSwapOnce sync.Once
+}
+
+// record is a record of generations in the store: a region's invalidation
+// record, or a tag's (see Region.InvalidateTag). Both are read, written,
+// signed and checked by the same code.
+type record struct {
+	key string
+	tag string // the tag's name; "" for the region's record
 
 	// The highest generations read or written: entries with lower ones are
 	// invalidated.
@@ -112,7 +130,49 @@ type sharedInvalidation struct {
 	// The last record bytes accepted and rejected, so that a read of the
 	// same record costs a comparison, not a parse and an HMAC.
 	accepted, rejected atomic.Pointer[[]byte]
-	noSwapOnce         sync.Once
+}
+
+// current returns the generations a value made now is written under.
+func (rec *record) current() envelope.Generations {
+	return envelope.Generations{Hard: rec.hard.Load(), Soft: rec.soft.Load()}
+}
+
+// raise raises the generations seen to g's, never lowering either, and
+// reports whether either rose.
+func (rec *record) raise(g envelope.Generations) bool {
+	raise := func(a *atomic.Uint64, v uint64) bool {
+		for {
+			old := a.Load()
+			if v <= old {
+				return false
+			}
+			if a.CompareAndSwap(old, v) {
+				return true
+			}
+		}
+	}
+	h := raise(&rec.hard, g.Hard)
+	return raise(&rec.soft, g.Soft) || h
+}
+
+// invalidated decides whether an entry written under gens is invalidated by
+// the generations seen.
+func (rec *record) invalidated(gens envelope.Generations) Invalidation {
+	if gens.Hard < rec.hard.Load() {
+		return Hard
+	}
+	if gens.Soft < rec.soft.Load() {
+		return Soft
+	}
+	return NotInvalidated
+}
+
+// what names the record in messages.
+func (rec *record) what() string {
+	if rec.tag != "" {
+		return "tag record"
+	}
+	return "invalidation record"
 }
 
 // attach gives the strategy its region's backend and key; a strategy value
@@ -127,7 +187,7 @@ func (s *sharedInvalidation) attach(r *Region, st *regionState) error {
 		}
 		return c
 	}, r.name)
-	s.key, s.backend, s.r, s.backName = r.reservedStorageKey(ReservedKeyPrefix+"invalidated:"+name), st.backend, r, st.backendName
+	s.record.key, s.backend, s.r, s.backName = r.reservedStorageKey(ReservedKeyPrefix+"invalidated:"+name), st.backend, r, st.backendName
 	s.swapper, _ = st.backend.(backend.Swapper)
 	if _, real := st.real.(backend.Swapper); s.swapper == nil || !real {
 		s.warnNoSwap()
@@ -147,11 +207,6 @@ func (s *sharedInvalidation) warnNoSwap() {
 // exact reports whether the record is read with every value.
 func (s *sharedInvalidation) exact() bool { return s.refresh <= 0 }
 
-// current returns the generations a value made now is written under.
-func (s *sharedInvalidation) current() envelope.Generations {
-	return envelope.Generations{Hard: s.hard.Load(), Soft: s.soft.Load()}
-}
-
 // check decides whether the value with stamp st is invalidated. An entry
 // without generations (written without SharedInvalidation) counts as
 // written under generation 0 of both.
@@ -161,13 +216,7 @@ func (s *sharedInvalidation) check(ctx context.Context, st stamp) Invalidation {
 		s.nextRead.Store(s.r.clock.Now() + int64(s.refresh))
 		s.reading.Store(false)
 	}
-	if st.gens.Hard < s.hard.Load() {
-		return Hard
-	}
-	if st.gens.Soft < s.soft.Load() {
-		return Soft
-	}
-	return NotInvalidated
+	return s.invalidated(st.gens)
 }
 
 func (s *sharedInvalidation) Invalidated(context.Context, time.Time) Invalidation {
@@ -178,61 +227,68 @@ func (s *sharedInvalidation) Invalidate(ctx context.Context, how Invalidation) e
 	if how != Hard && how != Soft {
 		return &ArgError{Name: "how", Value: how, Reason: "want dogpile.Hard or dogpile.Soft"}
 	}
+	_, err := s.bump(ctx, &s.record, how)
+	return err
+}
+
+// bump adds one to rec's counter of kind how, in the store, and reports
+// whether the generations this process had seen rose.
+func (s *sharedInvalidation) bump(ctx context.Context, rec *record, how Invalidation) (raised bool, err error) {
 	for range maxSwaps {
-		raw, ok, err := s.backend.Get(ctx, s.key)
+		raw, ok, err := s.backend.Get(ctx, rec.key)
 		if err != nil {
-			return &BackendError{Backend: "invalidation", Op: "get", Key: s.key, Err: err}
+			return raised, &BackendError{Backend: "invalidation", Op: "get", Key: rec.key, Err: err}
 		}
 		if !ok {
 			raw = nil // absent, for CompareAndSwap
 		}
-		s.load(raw)
+		raised = s.loadRecord(rec, raw) || raised
 		// From the highest generations seen, not only the record's: if the
 		// record was lost, this process's invalidations still count on.
-		next := s.current()
+		next := rec.current()
 		counter := &next.Soft
 		if how == Hard {
 			counter = &next.Hard
 		}
 		if *counter == math.MaxUint64 {
 			// Only a record planted without signing gets here.
-			return fmt.Errorf("dogpile: region %q: the invalidation record %q is at the largest generation; delete it", s.r.name, s.key)
+			return raised, fmt.Errorf("dogpile: region %q: the %s %q is at the largest generation; delete it", s.r.name, rec.what(), rec.key)
 		}
 		*counter++
-		b := s.encode(next)
-		swapped, err := s.swap(ctx, raw, b)
+		b := s.encode(rec, next)
+		swapped, err := s.swap(ctx, rec.key, raw, b)
 		if swapped {
 			// Even with an error (a tier that could not tell the other
 			// processes): the record holds next.
-			s.raise(next)
+			raised = rec.raise(next) || raised
 		}
 		if err != nil {
-			return &BackendError{Backend: "invalidation", Op: "compare_and_swap", Key: s.key, Err: err}
+			return raised, &BackendError{Backend: "invalidation", Op: "compare_and_swap", Key: rec.key, Err: err}
 		}
 		if swapped {
-			return nil
+			return raised, nil
 		}
 		if err := ctx.Err(); err != nil {
-			return err
+			return raised, err
 		}
 	}
-	return &BackendError{Backend: "invalidation", Op: "compare_and_swap", Key: s.key, Err: fmt.Errorf("the record changed under %d attempts in a row", maxSwaps)}
+	return raised, &BackendError{Backend: "invalidation", Op: "compare_and_swap", Key: rec.key, Err: fmt.Errorf("the record changed under %d attempts in a row", maxSwaps)}
 }
 
-// swap replaces old with b, atomically where the backend can.
-func (s *sharedInvalidation) swap(ctx context.Context, old, b []byte) (bool, error) {
+// swap replaces old with b under key, atomically where the backend can.
+func (s *sharedInvalidation) swap(ctx context.Context, key string, old, b []byte) (bool, error) {
 	if s.swapper != nil {
-		swapped, err := s.swapper.CompareAndSwap(ctx, s.key, old, b)
+		swapped, err := s.swapper.CompareAndSwap(ctx, key, old, b)
 		if !errors.Is(err, errors.ErrUnsupported) {
 			return swapped, err
 		}
 		// A proxy or tier over a backend that cannot swap.
 		s.warnNoSwap()
 	}
-	return true, s.backend.Set(ctx, s.key, b)
+	return true, s.backend.Set(ctx, key, b)
 }
 
-// read fetches the record from the backend.
+// read fetches the region's record from the backend.
 func (s *sharedInvalidation) read(ctx context.Context) error {
 	b, _, err := s.backend.Get(ctx, s.key)
 	if err != nil {
@@ -242,67 +298,59 @@ func (s *sharedInvalidation) read(ctx context.Context) error {
 	return nil
 }
 
-// raise raises the generations seen to g's, never lowering either.
-func (s *sharedInvalidation) raise(g envelope.Generations) {
-	raise := func(a *atomic.Uint64, v uint64) {
-		for {
-			old := a.Load()
-			if v <= old || a.CompareAndSwap(old, v) {
-				return
-			}
-		}
-	}
-	raise(&s.hard, g.Hard)
-	raise(&s.soft, g.Soft)
-}
+// load takes the region's generations from stored record bytes (nil: none
+// stored).
+func (s *sharedInvalidation) load(b []byte) { s.loadRecord(&s.record, b) }
 
-// load takes the generations from stored record bytes (nil: none stored).
-func (s *sharedInvalidation) load(b []byte) {
+// loadRecord takes rec's generations from stored record bytes (nil: none
+// stored) and reports whether the generations seen rose.
+func (s *sharedInvalidation) loadRecord(rec *record, b []byte) bool {
 	if len(b) == 0 {
-		return
+		return false
 	}
-	if p := s.accepted.Load(); p != nil && bytes.Equal(*p, b) {
-		return // already raised to its generations
+	if p := rec.accepted.Load(); p != nil && bytes.Equal(*p, b) {
+		return false // already raised to its generations
 	}
-	if p := s.rejected.Load(); p != nil && bytes.Equal(*p, b) {
+	if p := rec.rejected.Load(); p != nil && bytes.Equal(*p, b) {
 		if s.r.signingKeys != nil {
 			s.r.observe(EventRejected, 0)
 		}
-		return
+		return false
 	}
-	g, err := s.parse(b)
+	g, err := s.parse(rec, b)
 	own := bytes.Clone(b)
 	if err != nil {
-		s.rejected.Store(&own)
+		rec.rejected.Store(&own)
 		if s.r.signingKeys != nil {
 			s.r.observe(EventRejected, 0)
-			s.r.logger.Warn("dogpile: invalidation record not signed by an accepted key; ignored until the next Invalidate replaces it",
-				"region", s.r.name, "key", s.key, "err", err)
+			s.r.logger.Warn("dogpile: "+rec.what()+" not signed by an accepted key; ignored until the next invalidation replaces it",
+				"region", s.r.name, "key", rec.key, "err", err)
 		} else {
-			s.r.logger.Debug("dogpile: unreadable invalidation record ignored", "region", s.r.name, "key", s.key, "err", err)
+			s.r.logger.Debug("dogpile: unreadable "+rec.what()+" ignored", "region", s.r.name, "key", rec.key, "err", err)
 		}
-		return
+		return false
 	}
-	s.raise(g)
-	s.accepted.Store(&own)
+	raised := rec.raise(g)
+	rec.accepted.Store(&own)
+	return raised
 }
 
 // encode makes the record for g: an envelope with the generations and no
-// payload, signed when the region signs.
-func (s *sharedInvalidation) encode(g envelope.Generations) []byte {
+// payload, signed (covering rec's key) when the region signs.
+func (s *sharedInvalidation) encode(rec *record, g envelope.Generations) []byte {
 	m := envelope.Meta{Created: s.r.clock.Now(), Codec: recordCodec, HasGens: true, Gens: g}
 	b := envelope.Append(make([]byte, 0, envelope.Size(&m, 0)), &m, nil)
 	if s.r.signingKeys != nil {
-		b = envelope.Sign(b, s.key, s.r.signingKeys[0])
+		b = envelope.Sign(b, rec.key, s.r.signingKeys[0])
 	}
 	return b
 }
 
 // parse reads record bytes: an envelope with generations, under signing
-// signed by an accepted key for this record's key.
-func (s *sharedInvalidation) parse(b []byte) (envelope.Generations, error) {
+// signed by an accepted key for rec's key.
+func (s *sharedInvalidation) parse(rec *record, b []byte) (envelope.Generations, error) {
 	if s.r.signingKeys != nil {
-		if err := envelope.Verify(b, s.key, s.r.signingKeys); err != nil {
+		if err := envelope.Verify(b, rec.key, s.r.signingKeys); err != nil {
 			return envelope.Generations{}, err
 		}
 	}
@@ -310,8 +358,8 @@ func (s *sharedInvalidation) parse(b []byte) (envelope.Generations, error) {
 	if err != nil {
 		return envelope.Generations{}, err
 	}
-	if e.Codec != recordCodec || !e.HasGens || len(e.Payload) != 0 {
-		return envelope.Generations{}, errors.New("dogpile: not an invalidation record")
+	if e.Codec != recordCodec || !e.HasGens || len(e.Payload) != 0 || len(e.Tags) != 0 {
+		return envelope.Generations{}, errors.New("dogpile: not a record of generations")
 	}
 	return e.Gens, nil
 }

@@ -23,26 +23,51 @@ type roundTrips struct {
 	proxy.Base
 	n        atomic.Int32
 	invReads atomic.Int32 // reads that asked for the invalidation times
+
+	mu    sync.Mutex
+	byKey map[string]int // reads of each key
 }
 
 const invKey = "dogpile:invalidated:shared"
 
 func (c *roundTrips) Get(ctx context.Context, k string) ([]byte, bool, error) {
 	c.n.Add(1)
-	if k == invKey {
-		c.invReads.Add(1)
-	}
+	c.read(k)
 	return c.Base.Get(ctx, k)
 }
 
 func (c *roundTrips) GetMulti(ctx context.Context, ks []string) ([][]byte, error) {
 	c.n.Add(1)
+	c.read(ks...)
+	return c.Base.GetMulti(ctx, ks)
+}
+
+func (c *roundTrips) read(ks ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byKey == nil {
+		c.byKey = map[string]int{}
+	}
 	for _, k := range ks {
 		if k == invKey {
 			c.invReads.Add(1)
 		}
+		c.byKey[k]++
 	}
-	return c.Base.GetMulti(ctx, ks)
+}
+
+// reads returns how many reads asked for k since the last reset.
+func (c *roundTrips) reads(k string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byKey[k]
+}
+
+// reset forgets the reads of each key.
+func (c *roundTrips) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.byKey = nil
 }
 
 // twoProcesses returns two regions with the same name over one store, each
@@ -418,66 +443,88 @@ func (l *logged) count(s string) int {
 }
 
 // Case 7: under signing, a record planted without the key is ignored and
-// counted, and the cache keeps working without anyone deleting it.
+// counted, and the cache keeps working without anyone deleting it. The same
+// holds for a tag's record, planted for a tag the values carry.
 func TestI9PlantedRecordIgnoredUnderSigning(t *testing.T) {
 	ctx := context.Background()
 	key := []byte("shared-signing-key-0123456789abcdef")
-	maxTime := binary.BigEndian.AppendUint64(nil, math.MaxInt64) // the old format: hard, soft times
-	maxTime = binary.BigEndian.AppendUint64(maxTime, math.MaxInt64)
-	for name, planted := range map[string][]byte{
-		"times of MaxInt64":                  maxTime,
-		"generations of MaxUint64, unsigned": plantedRecord(t, nil),
-		"signed with another key":            plantedRecord(t, []byte("an-attackers-key-0123456789abcdef")),
-		"garbage":                            []byte("garbage"),
+	for _, rec := range []struct {
+		name, key, logged string
+		opts              []dogpile.Option // a call's, to read the record
+		invalidate        func(r *dogpile.Region) error
+	}{
+		{"region record", invKey, "invalidation record not signed", nil,
+			func(r *dogpile.Region) error { return r.Invalidate(ctx, dogpile.Hard) }},
+		{"tag record", tagKey("t"), "tag record not signed", []dogpile.Option{dogpile.Tags("t")},
+			func(r *dogpile.Region) error { return r.InvalidateTags(ctx, dogpile.Hard, "t") }},
 	} {
-		t.Run(name, func(t *testing.T) {
-			store := sharedStore(t)
-			logs := &logged{}
-			r := host(t, store, 0, dogpile.WithSigning(key), dogpile.WithLogger(slog.New(logs)))
-			if err := store.Set(ctx, invKey, planted); err != nil {
-				t.Fatal(err)
-			}
-			var c counter
-			for range 20 {
-				if v, err := dogpile.GetOrCreate(ctx, r, "k", c.create); err != nil || v != "v1" {
-					t.Fatalf("GetOrCreate = %q, %v", v, err)
+		maxTime := binary.BigEndian.AppendUint64(nil, math.MaxInt64) // the old format: hard, soft times
+		maxTime = binary.BigEndian.AppendUint64(maxTime, math.MaxInt64)
+		for name, planted := range map[string][]byte{
+			"times of MaxInt64":                  maxTime,
+			"generations of MaxUint64, unsigned": plantedRecord(t, nil, rec.key),
+			"signed with another key":            plantedRecord(t, []byte("an-attackers-key-0123456789abcdef"), rec.key),
+			"garbage":                            []byte("garbage"),
+		} {
+			t.Run(rec.name+"/"+name, func(t *testing.T) {
+				store := sharedStore(t)
+				logs := &logged{}
+				r := host(t, store, 0, dogpile.WithSigning(key), dogpile.WithLogger(slog.New(logs)))
+				if err := store.Set(ctx, rec.key, planted); err != nil {
+					t.Fatal(err)
 				}
-			}
-			if n := c.n.Load(); n != 1 {
-				t.Fatalf("20 calls ran the creator %d times with a planted record; want 1", n)
-			}
-			if s := r.Stats(); s.Rejected < 20 {
-				t.Fatalf("rejected = %d; want every read of the planted record counted", s.Rejected)
-			}
-			if n := logs.count("invalidation record not signed"); n != 1 {
-				t.Fatalf("the planted record was logged %d times; want once", n)
-			}
-			// Invalidation works and replaces the planted record.
-			if err := r.Invalidate(ctx, dogpile.Hard); err != nil {
-				t.Fatal(err)
-			}
-			if _, ok := mustGet[string](t, r, "k"); ok {
-				t.Fatal("a hard invalidation over a planted record did not apply")
-			}
-			other := host(t, store, 0, dogpile.WithSigning(key))
-			mustSet(t, other, "k", "after")
-			if v, ok := mustGet[string](t, r, "k"); !ok || v != "after" {
-				t.Fatalf("after the invalidation, r reads %q, %v", v, ok)
-			}
-		})
+				var c counter
+				for range 20 {
+					if v, err := dogpile.GetOrCreate(ctx, r, "k", c.create, rec.opts...); err != nil || v != "v1" {
+						t.Fatalf("GetOrCreate = %q, %v", v, err)
+					}
+				}
+				if n := c.n.Load(); n != 1 {
+					t.Fatalf("20 calls ran the creator %d times with a planted record; want 1", n)
+				}
+				if s := r.Stats(); s.Rejected < 20 {
+					t.Fatalf("rejected = %d; want every read of the planted record counted", s.Rejected)
+				}
+				if n := logs.count(rec.logged); n != 1 {
+					t.Fatalf("the planted record was logged %d times; want once", n)
+				}
+				// Invalidation works and replaces the planted record.
+				if err := rec.invalidate(r); err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := mustGet[string](t, r, "k"); ok {
+					t.Fatal("a hard invalidation over a planted record did not apply")
+				}
+				// The record it wrote is signed: another process honours it,
+				// and values written after it are valid.
+				other := host(t, store, 0, dogpile.WithSigning(key))
+				if err := other.Set(ctx, "k", "after", rec.opts...); err != nil {
+					t.Fatal(err)
+				}
+				if v, ok := mustGet[string](t, r, "k"); !ok || v != "after" {
+					t.Fatalf("after the invalidation, r reads %q, %v", v, ok)
+				}
+				if err := rec.invalidate(r); err != nil {
+					t.Fatal(err)
+				}
+				if v, ok := mustGet[string](t, other, "k", rec.opts...); ok {
+					t.Fatalf("another process reads %q after r's signed invalidation", v)
+				}
+			})
+		}
 	}
 }
 
-// plantedRecord is an invalidation record in the format a region writes
+// plantedRecord is a record of generations in the format a region writes
 // (an envelope with generations and no payload), with generations of
-// MaxUint64: signed with key if not nil.
-func plantedRecord(t *testing.T, key []byte) []byte {
+// MaxUint64: signed with key for storage under recordKey if key is not nil.
+func plantedRecord(t *testing.T, key []byte, recordKey string) []byte {
 	t.Helper()
 	b := fuzzEnvelopeGens(0, "", "dogpile/invalidation", []uint64{math.MaxUint64, math.MaxUint64}, nil, false)
 	if key != nil {
 		b[3] |= 1
 		h := hmac.New(sha256.New, key)
-		h.Write([]byte(invKey))
+		h.Write([]byte(recordKey))
 		h.Write([]byte{0})
 		h.Write(b)
 		b = h.Sum(b)
@@ -491,7 +538,7 @@ func plantedRecord(t *testing.T, key []byte) []byte {
 func TestI9PlantedRecordWithoutSigning(t *testing.T) {
 	ctx := context.Background()
 	for name, planted := range map[string][]byte{
-		"largest generations": plantedRecord(t, nil),
+		"largest generations": plantedRecord(t, nil, invKey),
 		"garbage":             []byte("garbage"),
 	} {
 		t.Run(name, func(t *testing.T) {

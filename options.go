@@ -135,6 +135,9 @@ type Option struct {
 
 	expirationFunc func() time.Duration
 	fn             *funcOption // Namespace, KeyFunc, FuncName: read by Cached and CachedMulti only
+
+	tags    []string            // Tags
+	keyTags map[string][]string // by storage key: a cached function's TagsFunc, set per call
 }
 
 // ExpirationTime overrides the region's expiration time for this call only;
@@ -203,6 +206,7 @@ func collect(opts []Option) (o callOptions) {
 		if p.shouldCache != nil {
 			o.shouldCache = p.shouldCache
 		}
+		collectTags(&o, p)
 	}
 	return o
 }

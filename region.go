@@ -74,6 +74,7 @@ type regionState struct {
 	gens        *sharedInvalidation // inv, when it is SharedInvalidation: entries carry its generations
 	shared      *sharedInvalidation // gens, when its refresh is 0: the record is read with values
 	recordKey   string              // gens's storage key, reserved
+	tags        *tagTable           // what the region knows of its tags' invalidations
 	keyPrefix   string              // the region's, for storageKey
 	mangler     func(string) string // the region's, for storageKey
 	plainKeys   bool                // no key prefix, no mangler: a storage key is the key
@@ -206,6 +207,7 @@ func (r *Region) install(b Backend, name string, c *configOptions) error {
 			s.shared = si
 		}
 	}
+	s.tags = newTagTable(r, s.gens)
 	r.state.Store(s)
 	return nil
 }
@@ -318,15 +320,17 @@ func (r *Region) Invalidate(ctx context.Context, how Invalidation) error {
 }
 
 // Set stores value under key, created now. The entry is of value's own
-// type: read it back as that type (see Get).
-func (r *Region) Set(ctx context.Context, key string, value any) error {
-	return r.set(ctx, key, value, writeDynamic)
+// type: read it back as that type (see Get). Of the call options, Set reads
+// Tags.
+func (r *Region) Set(ctx context.Context, key string, value any, opts ...Option) error {
+	o := collect(opts)
+	return r.set(ctx, key, value, writeDynamic, &o)
 }
 
 // set stores value under key as a value of the type typ identifies
-// (writeDynamic: value's own type).
-func (r *Region) set(ctx context.Context, key string, value any, typ typeID) error {
-	s, sk, w, err := r.beginWrite(ctx, []string{key}, typ)
+// (writeDynamic: value's own type), tagged as o says.
+func (r *Region) set(ctx context.Context, key string, value any, typ typeID, o *callOptions) error {
+	s, sk, w, err := r.beginWrite(ctx, []string{key}, typ, o)
 	if err != nil {
 		return err
 	}
@@ -335,9 +339,9 @@ func (r *Region) set(ctx context.Context, key string, value any, typ typeID) err
 
 // beginWrite is how every write that has not just read the store (Set,
 // SetMulti, Refresh) begins: the region's state, the storage keys of keys,
-// and how to write values of the type typ identifies (see
+// and how to write values of the type typ identifies, tagged as o says (see
 // regionState.writeAfterRead).
-func (r *Region) beginWrite(ctx context.Context, keys []string, typ typeID) (*regionState, []string, writing, error) {
+func (r *Region) beginWrite(ctx context.Context, keys []string, typ typeID, o *callOptions) (*regionState, []string, writing, error) {
 	s, err := r.configured()
 	if err != nil {
 		return nil, nil, writing{}, err
@@ -346,7 +350,7 @@ func (r *Region) beginWrite(ctx context.Context, keys []string, typ typeID) (*re
 	if err != nil {
 		return nil, nil, writing{}, err
 	}
-	w, err := s.writeAfterRead(ctx, typ)
+	w, err := s.writeAfterRead(ctx, typ, o)
 	if err != nil {
 		return nil, nil, writing{}, err
 	}
@@ -354,18 +358,20 @@ func (r *Region) beginWrite(ctx context.Context, keys []string, typ typeID) (*re
 }
 
 // SetMulti stores every item, in one round trip where the backend can. Each
-// entry is of its value's own type, as with Set.
-func (r *Region) SetMulti(ctx context.Context, items map[string]any) error {
-	return r.setMulti(ctx, items, writeDynamic)
+// entry is of its value's own type, as with Set. Of the call options,
+// SetMulti reads Tags, which tag every item.
+func (r *Region) SetMulti(ctx context.Context, items map[string]any, opts ...Option) error {
+	o := collect(opts)
+	return r.setMulti(ctx, items, writeDynamic, &o)
 }
 
-func (r *Region) setMulti(ctx context.Context, items map[string]any, typ typeID) error {
+func (r *Region) setMulti(ctx context.Context, items map[string]any, typ typeID, o *callOptions) error {
 	if len(items) == 0 {
 		_, err := r.configured()
 		return err
 	}
 	keys := slices.Collect(maps.Keys(items))
-	s, sk, w, err := r.beginWrite(ctx, keys, typ)
+	s, sk, w, err := r.beginWrite(ctx, keys, typ, o)
 	if err != nil {
 		return err
 	}
@@ -446,11 +452,12 @@ func (r *Region) DeleteMulti(ctx context.Context, keys []string) error {
 }
 
 // stamp is what decides a stored value's state, besides the call's
-// options: when it was created and, under shared invalidation, the
-// generations it was written under (zero for an entry written without).
+// options: when it was created, under shared invalidation the generations it
+// was written under (zero for an entry written without), and its tags.
 type stamp struct {
 	created int64 // Unix nanoseconds
 	gens    envelope.Generations
+	tags    *entryTags // nil: none
 }
 
 // valueEntry is what a region stores in a backend.Values: the Go value as it
@@ -486,12 +493,13 @@ func reflectType(id typeID) reflect.Type {
 }
 
 // writing is what a write records beside a value: the type the value is
-// written as, and the generations its writer last saw.
+// written as, the generations its writer last saw, and the value's tags.
 type writing struct {
 	id      typeID // with dynamic, each value's own
 	dynamic bool   // each value is of its own type (Set, SetMulti)
 	gens    envelope.Generations
 	hasGens bool
+	tags    writeTags
 }
 
 // writeDynamic, as the type to write as, is each value's own type.
@@ -513,17 +521,19 @@ func (w *writing) reflectTypeOf(v any) reflect.Type {
 	return reflectType(w.id)
 }
 
-func (w *writing) stamp(created int64) stamp {
-	return stamp{created: created, gens: w.gens}
+// stamp is the stamp of the value stored under the storage key k.
+func (w *writing) stamp(created int64, k string) stamp {
+	return stamp{created: created, gens: w.gens, tags: w.tags.of(k)}
 }
 
 // writeAs is how a value of the type typ identifies (writeDynamic: each
-// value's own), made from what the store held as of now, is written. Take it
-// before the value is made: under shared invalidation the entry must carry
-// the generations from before its creator read anything, so that an
-// invalidation during the creation makes the entry invalid.
-func (s *regionState) writeAs(typ typeID) writing {
-	w := writing{id: typ, dynamic: typ == writeDynamic}
+// value's own), made from what the store held as of now, is written, tagged
+// as o says. Take it before the value is made: under shared invalidation the
+// entry must carry the generations (the region's and its tags') from before
+// its creator read anything, so that an invalidation during the creation
+// makes the entry invalid.
+func (s *regionState) writeAs(typ typeID, o *callOptions) writing {
+	w := writing{id: typ, dynamic: typ == writeDynamic, tags: s.tags.writeTags(o)}
 	if s.gens != nil {
 		w.gens, w.hasGens = s.gens.current(), true
 	}
@@ -532,15 +542,14 @@ func (s *regionState) writeAs(typ typeID) writing {
 
 // writeAfterRead is writeAs for a write that has not just read the store (Set,
 // Refresh): under shared invalidation read with every value, it reads the
-// invalidation record first, so that a value written after an invalidation
-// made elsewhere is valid.
-func (s *regionState) writeAfterRead(ctx context.Context, typ typeID) (writing, error) {
-	if s.shared != nil {
-		if err := s.shared.read(ctx); err != nil {
-			return writing{}, s.wrap("get", s.shared.key, err)
-		}
+// invalidation record and the records of o's tags first, so that a value
+// written after an invalidation made elsewhere is valid.
+func (s *regionState) writeAfterRead(ctx context.Context, typ typeID, o *callOptions) (writing, error) {
+	rr := s.records(o)
+	if err := s.fetch(ctx, &rr); err != nil {
+		return writing{}, s.wrap("get", s.recordKey, err)
 	}
-	return s.writeAs(typ), nil
+	return s.writeAs(typ, o), nil
 }
 
 // encode makes the entry stored under key for v: the envelope, signed when
@@ -556,7 +565,7 @@ func (r *Region) encode(key string, v any, created int64, w *writing) ([]byte, e
 		// would be cut, and every entry read back as a miss.
 		return nil, &ArgError{Name: "codec", Value: name, Reason: "codec name longer than 255 bytes"}
 	}
-	m := envelope.Meta{Created: created, Type: envelope.TypeTag(w.reflectTypeOf(v)), Codec: name, HasGens: w.hasGens, Gens: w.gens}
+	m := envelope.Meta{Created: created, Type: envelope.TypeTag(w.reflectTypeOf(v)), Codec: name, HasGens: w.hasGens, Gens: w.gens, Tags: w.tags.list(key)}
 	b := envelope.Append(make([]byte, 0, envelope.Size(&m, len(payload))), &m, payload)
 	if r.signingKeys != nil {
 		b = envelope.Sign(b, key, r.signingKeys[0])
@@ -570,7 +579,7 @@ func (r *Region) encode(key string, v any, created int64, w *writing) ([]byte, e
 func (r *Region) store(ctx context.Context, s *regionState, key string, v any, w writing) error {
 	now := s.clock.Now()
 	if s.values != nil {
-		return s.wrap("set", key, s.values.SetValue(ctx, key, &valueEntry{value: v, id: w.typeOf(v), stamp: w.stamp(now)}))
+		return s.wrap("set", key, s.values.SetValue(ctx, key, &valueEntry{value: v, id: w.typeOf(v), stamp: w.stamp(now, key)}))
 	}
 	b, err := r.encode(key, v, now, &w)
 	if err != nil {
@@ -670,7 +679,11 @@ func decode[T any](r *Region, key string, b []byte) (v T, st stamp, ok bool) {
 		var zero T
 		return zero, stamp{}, false
 	}
-	return v, stamp{created: e.Created, gens: e.Gens}, true
+	st = stamp{created: e.Created, gens: e.Gens}
+	if len(e.Tags) > 0 {
+		st.tags = &entryTags{list: e.Tags}
+	}
+	return v, st, true
 }
 
 // state decides whether a value with stamp st is fresh, stale or (hard
@@ -684,6 +697,9 @@ func (s *regionState) state(ctx context.Context, st stamp, o *callOptions) lock.
 		inv = s.gens.check(ctx, st)
 	default:
 		inv = s.inv.Invalidated(ctx, time.Unix(0, st.created))
+	}
+	if st.tags != nil {
+		inv = max(inv, s.tags.check(st.tags, st.created))
 	}
 	switch {
 	case inv == Hard:

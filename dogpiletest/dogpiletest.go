@@ -2,8 +2,8 @@
 // manner of testing/fstest: a backend author calls TestBackend (and, for a
 // bare mutex, TestMutex) from a test, and the suite checks everything a
 // region relies on — byte-exact storage, misses, deletes, the optional
-// multi-key, value and mutex interfaces, and the dogpile lock working through
-// the backend.
+// multi-key, value and mutex interfaces, and the dogpile lock and
+// invalidation by tag working through the backend.
 //
 //	func TestConformance(t *testing.T) {
 //		dogpiletest.TestBackend(t, func(t *testing.T) dogpile.Backend {
@@ -101,6 +101,7 @@ func TestBackend(t *testing.T, newBackend Factory, opts ...Option) {
 	run("RegionStaleServed", testRegionStale)
 	run("RegionCorruptIsMiss", testRegionCorrupt)
 	run("RegionMulti", testRegionMulti)
+	run("RegionTags", testRegionTags)
 }
 
 // TestMutex checks a Mutex implementation: exclusive, waits honouring the

@@ -78,7 +78,9 @@
 // copy whether or not the swap happened). An invalidation is therefore seen by other processes within
 // the propagation time rather than on their very next call, and hits cost no
 // round trip at all. SharedInvalidation(refresh > 0) works too, and adds its
-// interval.
+// interval. The records of tags (dogpile.Region.InvalidateTags) are keys of
+// the same kind: a hit on a tagged value reads its tags' records from the
+// tier, and a tag's invalidation reaches other processes with its message.
 //
 // # Why pub/sub rather than RESP3 client-side caching
 //

@@ -82,9 +82,9 @@ func BenchmarkBoundedMemoryHit(b *testing.B) {
 func BenchmarkTieredHit(b *testing.B) {
 	n := newNode(b, testserver.SharedRedis(b).Addr(), uniq("bench"), nodeConfig{})
 	var before int64
-	benchHit(b, benchRegion(b, n.tier), func() { before = n.trips.count() })
+	benchHit(b, benchRegion(b, n.tier), func() { before = n.trips.Count() })
 	b.StopTimer()
-	if d := n.trips.count() - before; d != 0 {
+	if d := n.trips.Count() - before; d != 0 {
 		b.Fatalf("%d round trips to Redis during the benchmark: hits were not local", d)
 	}
 }
@@ -99,9 +99,9 @@ func BenchmarkTieredHitSharedInvalidation(b *testing.B) {
 		b.Fatal(err)
 	}
 	var before int64
-	benchHit(b, r, func() { before = n.trips.count() })
+	benchHit(b, r, func() { before = n.trips.Count() })
 	b.StopTimer()
-	if d := n.trips.count() - before; d != 0 {
+	if d := n.trips.Count() - before; d != 0 {
 		b.Fatalf("%d round trips to Redis during the benchmark: hits were not local", d)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backends/redis"
+	"github.com/dogpile-go/dogpile/integration/internal/roundtrips"
 	"github.com/dogpile-go/dogpile/internal/testserver"
 	"github.com/dogpile-go/dogpile/tiered"
 )
@@ -109,7 +110,7 @@ type node struct {
 	tier   *tiered.Backend
 	remote *redis.Backend
 	obs    *observed
-	trips  *countHook // the client's round trips
+	trips  *roundtrips.Hook // the client's round trips
 }
 
 type nodeConfig struct {
@@ -135,7 +136,7 @@ func newNodeOn(t testing.TB, o *goredis.Options, channel string, cfg nodeConfig)
 
 func finishNode(t testing.TB, rb *redis.Backend, channel string, cfg nodeConfig) *node {
 	t.Helper()
-	hook := &countHook{}
+	hook := &roundtrips.Hook{}
 	rb.Client().AddHook(hook)
 	rn, err := redis.NewNotifier(rb.Client(), channel, redis.NotifierOptions{})
 	if err != nil {
@@ -157,24 +158,3 @@ func finishNode(t testing.TB, rb *redis.Backend, channel string, cfg nodeConfig)
 	obs.state(t, true)
 	return &node{tier: tb, remote: rb, obs: obs, trips: hook}
 }
-
-// countHook counts a client's round trips: single commands and pipelines.
-type countHook struct{ n atomic.Int64 }
-
-func (h *countHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
-
-func (h *countHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
-	return func(ctx context.Context, cmd goredis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (h *countHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []goredis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
-
-func (h *countHook) count() int64 { return h.n.Load() }

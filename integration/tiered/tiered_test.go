@@ -69,7 +69,7 @@ func TestTierLocalHitsCostNoRoundTrip(t *testing.T) {
 	}
 	wantValue(t, n.tier, k, "v") // fills the local copy
 	wantMissing(t, n.tier, missing)
-	before, reads := n.trips.count(), n.tier.Stats().RemoteReads
+	before, reads := n.trips.Count(), n.tier.Stats().RemoteReads
 	for range 100 {
 		wantValue(t, n.tier, k, "v")
 		wantMissing(t, n.tier, missing)
@@ -78,7 +78,7 @@ func TestTierLocalHitsCostNoRoundTrip(t *testing.T) {
 			t.Fatalf("GetMulti = %q, %v", vals, err)
 		}
 	}
-	if d := n.trips.count() - before; d != 0 {
+	if d := n.trips.Count() - before; d != 0 {
 		t.Fatalf("300 reads of local copies cost %d round trips to Redis, want 0", d)
 	}
 	if d := n.tier.Stats().RemoteReads - reads; d != 0 {
@@ -86,12 +86,12 @@ func TestTierLocalHitsCostNoRoundTrip(t *testing.T) {
 	}
 	// GetMulti fetches only what is not local, in one call.
 	other := uniq("other")
-	before = n.trips.count()
+	before = n.trips.Count()
 	vals, err := n.tier.GetMulti(ctx, []string{k, other, missing})
 	if err != nil || string(vals[0]) != "v" || vals[1] != nil || vals[2] != nil {
 		t.Fatalf("GetMulti = %q, %v", vals, err)
 	}
-	if d := n.trips.count() - before; d != 1 {
+	if d := n.trips.Count() - before; d != 1 {
 		t.Fatalf("GetMulti with one key not local cost %d round trips, want 1", d)
 	}
 }
@@ -267,13 +267,13 @@ func TestTierI6InvalidationAcrossTiers(t *testing.T) {
 	if v, err := dogpile.GetOrCreate(ctx, rb, k, create("b1")); err != nil || v != "a1" {
 		t.Fatalf("B: GetOrCreate = %q, %v; want A's value", v, err)
 	}
-	before := b.trips.count()
+	before := b.trips.Count()
 	for range 50 {
 		if v, err := dogpile.GetOrCreate(ctx, rb, k, create("b1")); err != nil || v != "a1" {
 			t.Fatalf("B: GetOrCreate = %q, %v; want A's value", v, err)
 		}
 	}
-	if d := b.trips.count() - before; d != 0 {
+	if d := b.trips.Count() - before; d != 0 {
 		t.Fatalf("B's 50 hits cost %d round trips; the value and the invalidation times should be local", d)
 	}
 	if err := ra.Invalidate(ctx, dogpile.Hard); err != nil {

@@ -7,9 +7,9 @@
 //	0       2     magic "dp"
 //	2       1     format version (2)
 //	3       1     flags: bit 0 the entry is signed, bit 1 it carries
-//	              generations; bits 2 and 3 are reserved (a negative-cache
-//	              marker, tags); an entry with a flag this version does not
-//	              know is not read
+//	              generations, bit 3 it carries tags; bit 2 is reserved (a
+//	              negative-cache marker); an entry with a flag this version
+//	              does not know is not read
 //	4       8     creation time, Unix nanoseconds, big-endian
 //	12      4     type tag: FNV-1a (32 bits) of the canonical name of the Go
 //	              type the value was encoded from (see TypeName), big-endian
@@ -17,6 +17,10 @@
 //	17      n     codec name
 //	17+n    …     with flag bit 1: the hard and the soft generation, each an
 //	              unsigned varint (encoding/binary's Uvarint)
+//	…       …     with flag bit 3: the tags — their number, then for each its
+//	              name's length, its name and, with flag bit 1, the hard and
+//	              the soft generation of the tag's record; all numbers
+//	              unsigned varints
 //	…       …     payload, as the codec encoded it
 //	end-32  32    signed entries only: HMAC-SHA256 of the storage key, a zero
 //	              byte and everything before it
@@ -47,11 +51,12 @@ const (
 
 	flagSigned      = 1 << 0 // the entry ends with an HMAC-SHA256 of the rest
 	flagGenerations = 1 << 1 // the header carries the generations
-	// Bits 2 (a negative-cache marker: "the creator found nothing") and 3
-	// (tags for invalidation by tag) are reserved for later versions of the
-	// library. A reader refuses flags it does not know, so that adding one
-	// never has an older reader misread an entry that uses it.
-	knownFlags = flagSigned | flagGenerations
+	flagTags        = 1 << 3 // the header carries the tags
+	// Bit 2 (a negative-cache marker: "the creator found nothing") is
+	// reserved for a later version of the library. A reader refuses flags it
+	// does not know, so that adding one never has an older reader misread an
+	// entry that uses it.
+	knownFlags = flagSigned | flagGenerations | flagTags
 )
 
 var (
@@ -71,14 +76,24 @@ type Generations struct {
 	Hard, Soft uint64
 }
 
+// Tag is one of an entry's tags: its name and, in an entry that carries
+// generations, the generations of the tag's record as the entry's writer
+// last read them.
+type Tag struct {
+	Name string
+	Gens Generations
+}
+
 // Meta is an entry's metadata: what Append writes before the payload.
 type Meta struct {
 	Created int64  // Unix nanoseconds
 	Type    uint32 // TypeTag of the type the value was encoded from
 	Codec   string // at most 255 bytes
-	// HasGens reports whether the entry carries Gens.
+	// HasGens reports whether the entry carries Gens, and its tags theirs.
 	HasGens bool
 	Gens    Generations
+	// Tags are the entry's tags; none is written as no tag section.
+	Tags []Tag
 }
 
 // Entry is an opened entry. Payload aliases the bytes it was opened from.
@@ -95,6 +110,9 @@ func Append(dst []byte, m *Meta, payload []byte) []byte {
 	if m.HasGens {
 		flags |= flagGenerations
 	}
+	if len(m.Tags) > 0 {
+		flags |= flagTags
+	}
 	dst = append(dst, 'd', 'p', Version, flags)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(m.Created))
 	dst = binary.BigEndian.AppendUint32(dst, m.Type)
@@ -103,6 +121,17 @@ func Append(dst []byte, m *Meta, payload []byte) []byte {
 	if m.HasGens {
 		dst = binary.AppendUvarint(dst, m.Gens.Hard)
 		dst = binary.AppendUvarint(dst, m.Gens.Soft)
+	}
+	if len(m.Tags) > 0 {
+		dst = binary.AppendUvarint(dst, uint64(len(m.Tags)))
+		for _, t := range m.Tags {
+			dst = binary.AppendUvarint(dst, uint64(len(t.Name)))
+			dst = append(dst, t.Name...)
+			if m.HasGens {
+				dst = binary.AppendUvarint(dst, t.Gens.Hard)
+				dst = binary.AppendUvarint(dst, t.Gens.Soft)
+			}
+		}
 	}
 	return append(dst, payload...)
 }
@@ -113,6 +142,15 @@ func Size(m *Meta, payloadLen int) int {
 	n := Header + len(m.Codec) + payloadLen + MACSize
 	if m.HasGens {
 		n += maxVarints
+	}
+	if len(m.Tags) > 0 {
+		n += binary.MaxVarintLen64
+		for _, t := range m.Tags {
+			n += binary.MaxVarintLen64 + len(t.Name)
+			if m.HasGens {
+				n += maxVarints
+			}
+		}
 	}
 	return n
 }
@@ -161,8 +199,54 @@ func Open(b []byte) (Entry, error) {
 		}
 		rest = rest[k:]
 	}
+	if flags&flagTags != 0 {
+		var err error
+		if e.Tags, rest, err = readTags(rest, e.HasGens); err != nil {
+			return Entry{}, err
+		}
+	}
 	e.Payload = rest
 	return e, nil
+}
+
+// readTags reads the tag section at the start of b and returns the rest.
+// The names share one string, so that opening an entry allocates twice for
+// its tags however many it has.
+func readTags(b []byte, gens bool) ([]Tag, []byte, error) {
+	n, k := binary.Uvarint(b)
+	// Each tag takes at least one byte (its name's length), so a count
+	// beyond what is left is corrupt, not a reason to allocate.
+	if k <= 0 || n == 0 || n > uint64(len(b)-k) {
+		return nil, nil, ErrNotEntry
+	}
+	section := b
+	b = b[k:]
+	tags := make([]Tag, n)
+	spans := make([][2]int, 0, 8)[:0] // the names' offsets in section
+	for i := range tags {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return nil, nil, ErrNotEntry
+		}
+		at := len(section) - len(b) + k
+		spans = append(spans, [2]int{at, at + int(l)})
+		b = b[k+int(l):]
+		if gens {
+			if tags[i].Gens.Hard, k = binary.Uvarint(b); k <= 0 {
+				return nil, nil, ErrNotEntry
+			}
+			b = b[k:]
+			if tags[i].Gens.Soft, k = binary.Uvarint(b); k <= 0 {
+				return nil, nil, ErrNotEntry
+			}
+			b = b[k:]
+		}
+	}
+	all := string(section[:len(section)-len(b)])
+	for i, sp := range spans {
+		tags[i].Name = all[sp[0]:sp[1]]
+	}
+	return tags, b, nil
 }
 
 // mac is the signature of entry stored under key, with secret.

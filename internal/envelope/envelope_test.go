@@ -13,6 +13,8 @@ func TestRoundTrip(t *testing.T) {
 		{Created: 1, Type: 7, Codec: "default"},
 		{Created: -1, Type: TypeTag(reflect.TypeFor[string]()), Codec: "json", HasGens: true, Gens: Generations{Hard: 1 << 62, Soft: 3}},
 		{Codec: "", HasGens: true},
+		{Codec: "default", Tags: []Tag{{Name: "user:42"}, {Name: ""}, {Name: "org:7"}}},
+		{Codec: "json", HasGens: true, Gens: Generations{Hard: 2}, Tags: []Tag{{Name: "user:42", Gens: Generations{Hard: 1 << 40, Soft: 9}}}},
 	} {
 		for _, signed := range []bool{false, true} {
 			b := Append(make([]byte, 0, Size(&m, 5)), &m, []byte("value"))
@@ -23,7 +25,7 @@ func TestRoundTrip(t *testing.T) {
 				t.Fatalf("entry of %d bytes; Size said %d", len(b), Size(&m, 5))
 			}
 			e, err := Open(b)
-			if err != nil || e.Meta != m || string(e.Payload) != "value" || e.Signed != signed || e.Version != Version {
+			if err != nil || !reflect.DeepEqual(e.Meta, m) || string(e.Payload) != "value" || e.Signed != signed || e.Version != Version {
 				t.Fatalf("Open(Append(%+v)) = %+v, %v", m, e, err)
 			}
 			if signed {
@@ -38,11 +40,11 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// A flag this version does not know — the reserved negative-cache and tags
-// bits included — makes an entry unreadable rather than misread.
+// A flag this version does not know — the reserved negative-cache bit
+// included — makes an entry unreadable rather than misread.
 func TestReservedFlagsAreRefused(t *testing.T) {
 	m := Meta{Codec: "default"}
-	for _, bit := range []byte{1 << 2, 1 << 3, 1 << 7} {
+	for _, bit := range []byte{1 << 2, 1 << 7} {
 		b := Append(nil, &m, []byte("v"))
 		b[3] |= bit
 		if _, err := Open(b); !errors.Is(err, ErrVersion) {
@@ -94,5 +96,23 @@ func TestTypeName(t *testing.T) {
 	}
 	if TypeTag(nil) != NilTag || NameOf(NilTag) != "nil" {
 		t.Error("a nil type has no tag of its own")
+	}
+}
+
+// An entry whose tag section is cut short or claims more than it holds is
+// not an entry: never a panic, never a huge allocation.
+func TestTruncatedTagsAreNotEntries(t *testing.T) {
+	m := Meta{Codec: "c", HasGens: true, Tags: []Tag{{Name: "user:42", Gens: Generations{Hard: 300, Soft: 1}}}}
+	whole := Append(nil, &m, nil) // no payload: every cut falls in the header
+	for n := Header + 1; n < len(whole); n++ {
+		if e, err := Open(whole[:n]); err == nil {
+			t.Fatalf("Open of the first %d of %d bytes = %+v; want an error", n, len(whole), e)
+		}
+	}
+	bogus := Append(nil, &Meta{Codec: "c"}, nil)
+	bogus[3] |= flagTags
+	bogus = append(bogus, 0xff, 0xff, 0xff, 0xff, 0x0f) // 2^32-1 tags in no bytes
+	if _, err := Open(bogus); !errors.Is(err, ErrNotEntry) {
+		t.Fatalf("Open of an entry claiming 2^32-1 tags = %v; want ErrNotEntry", err)
 	}
 }
