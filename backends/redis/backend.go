@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"time"
+	"unsafe"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -287,21 +288,24 @@ func (b *Backend) checkKeys(keys []string) error {
 	return nil
 }
 
-// Get returns the value stored under key.
+// Get returns the value stored under key: the reply's memory, not a copy,
+// which must not be modified.
 func (b *Backend) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	if err := b.checkKey(key); err != nil {
 		return nil, false, err
 	}
-	s, err := b.client.Get(ctx, key).Result()
+	// Bytes is the reply's own buffer, not a copy (see replyBytes).
+	v, err := b.client.Get(ctx, key).Bytes()
 	if err != nil {
 		if err == goredis.Nil {
 			return nil, false, nil
 		}
 		return nil, false, b.wrap(err)
 	}
-	// A copy: the region may hand the bytes to the caller, and the string's
-	// memory must not be written through a []byte.
-	return []byte(s), true, nil
+	if v == nil {
+		v = []byte{} // a stored empty value: present
+	}
+	return v, true, nil
 }
 
 // Set stores value under key, with the server-side TTL if one is set.
@@ -335,7 +339,10 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 
 // GetMulti returns the values of keys in one round trip: one MGET on a
 // single server; in a Cluster one MGET per hash slot, pipelined, which
-// go-redis sends as one pipeline per node, all nodes at once.
+// go-redis sends as one pipeline per node, all nodes at once. The values are
+// the reply's memory, not copies, and must not be modified; on a single
+// server they share one buffer, which stays in memory while any of them is
+// kept.
 func (b *Backend) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
 	if len(keys) == 0 {
 		return nil, nil
@@ -343,15 +350,10 @@ func (b *Backend) GetMulti(ctx context.Context, keys []string) ([][]byte, error)
 	if err := b.checkKeys(keys); err != nil {
 		return nil, err
 	}
-	out := make([][]byte, len(keys))
 	if b.single {
-		vals, err := b.client.MGet(ctx, keys...).Result()
-		if err != nil {
-			return nil, b.wrap(err)
-		}
-		fill(out, vals, nil)
-		return out, nil
+		return b.mget(ctx, keys)
 	}
+	out := make([][]byte, len(keys))
 	groups := b.groups(keys)
 	cmds := make([]*goredis.SliceCmd, len(groups))
 	_, err := b.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
@@ -369,6 +371,37 @@ func (b *Backend) GetMulti(ctx context.Context, keys []string) ([][]byte, error)
 	return out, nil
 }
 
+// mget is GetMulti on one server: one MGET, whose reply go-redis hands over
+// as it came (RawCmd), in one buffer, and which parseValues splits into the
+// values without copying them. MGet would read every value into a string of
+// its own and box each in an interface: two allocations per key, where this
+// makes a few for the whole reply. The values share that buffer, so one of
+// them kept keeps the reply in memory. Any reply but an array of values (a
+// server error, such as LOADING) is asked for again with MGet, for
+// go-redis's retries and errors.
+func (b *Backend) mget(ctx context.Context, keys []string) ([][]byte, error) {
+	args := make([]any, 1+len(keys))
+	args[0] = "mget"
+	for i, k := range keys {
+		args[1+i] = k
+	}
+	cmd := goredis.NewRawCmd(ctx, args...)
+	if err := b.client.Process(ctx, cmd); err != nil {
+		return nil, b.wrap(err)
+	}
+	out := make([][]byte, len(keys))
+	if parseValues(cmd.Val(), out) == nil {
+		return out, nil
+	}
+	vals, err := b.client.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, b.wrap(err)
+	}
+	clear(out)
+	fill(out, vals, nil)
+	return out, nil
+}
+
 // fill puts MGET's reply into out, at index[i] (or i when index is nil).
 func fill(out [][]byte, vals []any, index []int) {
 	for i, v := range vals {
@@ -380,8 +413,22 @@ func fill(out [][]byte, vals []any, index []int) {
 		if index != nil {
 			j = index[i]
 		}
-		out[j] = []byte(s)
+		out[j] = replyBytes(s)
 	}
+}
+
+// replyBytes returns the bytes of s, a value go-redis read from a reply,
+// without copying them. go-redis reads every bulk string into a buffer made
+// for it alone (its proto.Reader) and hands it out as a string; its own
+// StringCmd.Bytes returns that buffer as a []byte the same way. Nothing else
+// holds the buffer, and nothing writes to it: a region only reads the bytes
+// a backend returns (backend.Backend), and may keep them, as this memory is
+// never reused.
+func replyBytes(s string) []byte {
+	if s == "" {
+		return []byte{} // a stored empty value: present, not nil
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 // SetMulti stores every item in one round trip: MSET (one server, no TTL),
