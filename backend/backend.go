@@ -49,6 +49,9 @@ type Multi interface {
 	Backend
 	// GetMulti returns one value per key, in the order of keys, nil where a
 	// key has no value. As with Get, the caller must not modify the values.
+	// They may share memory (one reply buffer), so that one kept keeps the
+	// others' bytes too: a caller that keeps values beyond the call, such as
+	// a local tier, copies them.
 	GetMulti(ctx context.Context, keys []string) ([][]byte, error)
 	// SetMulti stores every item.
 	SetMulti(ctx context.Context, items map[string][]byte) error
