@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -109,6 +110,8 @@ type Backend struct {
 	lockWait    time.Duration
 	lockPrefix  string
 	waker       *waker // wakes this backend's lock waiters on a release
+
+	replyPerKey atomic.Int64 // bytes per key of the last MGET reply: the next one's buffer is sized by it
 }
 
 // New returns a backend on a client it creates from opts. Close closes that
@@ -372,25 +375,32 @@ func (b *Backend) GetMulti(ctx context.Context, keys []string) ([][]byte, error)
 }
 
 // mget is GetMulti on one server: one MGET, whose reply go-redis hands over
-// as it came (RawCmd), in one buffer, and which parseValues splits into the
-// values without copying them. MGet would read every value into a string of
-// its own and box each in an interface: two allocations per key, where this
-// makes a few for the whole reply. The values share that buffer, so one of
-// them kept keeps the reply in memory. Any reply but an array of values (a
-// server error, such as LOADING) is asked for again with MGet, for
-// go-redis's retries and errors.
+// as it comes (RawWriteToCmd), into one buffer sized for it ahead, which
+// parseValues splits into the values without copying them. MGet would read
+// every value into a string of its own and box each in an interface: two
+// allocations per key, where this makes one for the whole reply (and go-redis
+// one small reader per value). The values share the buffer, so one of them
+// kept keeps the reply in memory (see GetMulti).
+//
+// Any other reply than an array of values (a server error, such as LOADING)
+// and any failure but a failed dial or an ended context is asked for again
+// with MGet, for go-redis's retries and errors: go-redis does not retry a
+// command whose reply it has begun to hand over.
 func (b *Backend) mget(ctx context.Context, keys []string) ([][]byte, error) {
 	args := make([]any, 1+len(keys))
 	args[0] = "mget"
 	for i, k := range keys {
 		args[1+i] = k
 	}
-	cmd := goredis.NewRawCmd(ctx, args...)
-	if err := b.client.Process(ctx, cmd); err != nil {
+	w := &replyBuffer{b: make([]byte, 0, b.replySize(len(keys)))}
+	err := b.client.Process(ctx, goredis.NewRawWriteToCmd(ctx, w, args...))
+	var de *dialError
+	if err != nil && (ctx.Err() != nil || errors.As(err, &de)) {
 		return nil, b.wrap(err)
 	}
 	out := make([][]byte, len(keys))
-	if parseValues(cmd.Val(), out) == nil {
+	if err == nil && parseValues(w.b, out) == nil {
+		b.replyPerKey.Store(int64(len(w.b)/len(keys) + 1))
 		return out, nil
 	}
 	vals, err := b.client.MGet(ctx, keys...).Result()
@@ -400,6 +410,20 @@ func (b *Backend) mget(ctx context.Context, keys []string) ([][]byte, error) {
 	clear(out)
 	fill(out, vals, nil)
 	return out, nil
+}
+
+// maxReplyHint bounds the buffer mget sizes ahead: a reply larger than that
+// grows it as it comes, which costs little beside reading so much.
+const maxReplyHint = 64 << 10
+
+// replySize is the buffer to read an MGET reply of n values into: as many
+// bytes per value as the last reply had (64 at first), at most maxReplyHint.
+func (b *Backend) replySize(n int) int {
+	per := b.replyPerKey.Load()
+	if per == 0 {
+		per = 64
+	}
+	return int(min(16+int64(n)*per, maxReplyHint))
 }
 
 // fill puts MGET's reply into out, at index[i] (or i when index is nil).

@@ -2,8 +2,11 @@ package redis_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -82,5 +85,50 @@ func TestGetMultiServerError(t *testing.T) {
 	got, err := b.GetMulti(ctx, []string{k})
 	if err == nil || !goredis.IsPermissionError(err) {
 		t.Fatalf("GetMulti = %q, %v; want the server's NOPERM error", got, err)
+	}
+}
+
+// TestGetMultiRetriesABrokenConnection: go-redis does not retry a command
+// whose raw reply it hands over as it comes, so GetMulti asks again with
+// MGet, which it retries, when the connection breaks under the read: here a
+// reset while the request was in a black hole.
+func TestGetMultiRetriesABrokenConnection(t *testing.T) {
+	srv := testserver.SharedRedis(t)
+	p := testserver.StartFaultProxy(t, srv.Addr())
+	ctx := ctxT(t)
+	c := goredis.NewClient(&goredis.Options{Addr: p.Addr()})
+	t.Cleanup(func() { c.Close() })
+	b, err := redis.NewFromClient(c, redis.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	k := uniq("k")
+	if err := b.Set(ctx, k, []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	p.Blackhole()
+	sent := p.BytesIn()
+	type result struct {
+		vals [][]byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		vals, err := b.GetMulti(ctx, []string{k})
+		done <- result{vals, err}
+	}()
+	if err := testserver.WaitFor(10*time.Second, "the MGET in the black hole", func(context.Context) error {
+		if p.BytesIn() == sent {
+			return errors.New("nothing sent yet")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p.Heal() // resets the connection that lost the request
+	res := <-done
+	if res.err != nil || len(res.vals) != 1 || string(res.vals[0]) != "v" {
+		t.Fatalf("GetMulti after a reset = %q, %v; want the value", res.vals, res.err)
 	}
 }

@@ -3,7 +3,46 @@ package redis
 import (
 	"bytes"
 	"errors"
+	"io"
+	"slices"
 )
+
+// replyBuffer receives a raw reply from go-redis (RawWriteToCmd) into one
+// growing buffer. go-redis writes each line with Write and copies each bulk
+// string with io.CopyN, which ReadFrom serves by reading its exact length
+// into the buffer, with no buffer in between.
+type replyBuffer struct{ b []byte }
+
+func (w *replyBuffer) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+// ReadFrom reads r to its end into the buffer; an *io.LimitedReader (what
+// io.CopyN hands it) in one read of its remaining length.
+func (w *replyBuffer) ReadFrom(r io.Reader) (int64, error) {
+	if lr, ok := r.(*io.LimitedReader); ok {
+		n := int(lr.N)
+		w.b = slices.Grow(w.b, n)
+		k, err := io.ReadFull(lr.R, w.b[len(w.b):len(w.b)+n])
+		w.b = w.b[:len(w.b)+k]
+		lr.N -= int64(k)
+		return int64(k), err
+	}
+	var total int64
+	for {
+		w.b = slices.Grow(w.b, 512)
+		k, err := r.Read(w.b[len(w.b):cap(w.b)])
+		w.b = w.b[:len(w.b)+k]
+		total += int64(k)
+		switch {
+		case err == io.EOF:
+			return total, nil
+		case err != nil:
+			return total, err
+		}
+	}
+}
 
 // errNotValues: a raw reply that is not an array of bulk strings and nulls
 // of the expected length (an error reply, above all).

@@ -3,6 +3,8 @@ package redis
 import (
 	"bytes"
 	"errors"
+	"io"
+	"strings"
 	"testing"
 )
 
@@ -41,8 +43,8 @@ func TestParseValuesRefuses(t *testing.T) {
 	for _, raw := range []string{
 		"-ERR something\r\n",
 		"-NOAUTH Authentication required.\r\n",
-		"*2\r\n$1\r\na\r\n",           // fewer values than keys
-		"*1\r\n$1\r\na\r\n",           // (asked for 2)
+		"*2\r\n$1\r\na\r\n",            // fewer values than keys
+		"*1\r\n$1\r\na\r\n",            // (asked for 2)
 		"*2\r\n$1\r\na\r\n$5\r\nb\r\n", // a value shorter than its length
 		"*2\r\n$1\r\na\r\n$1\r\nbX\n",
 		"*2\r\n$1\r\na\r\n:1\r\n", // an integer
@@ -81,4 +83,25 @@ func FuzzParseValues(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReplyBuffer: what go-redis writes — lines through Write, bulk strings
+// through io.CopyN — and any other reader, whole, end up in order in the
+// buffer; a short source is an error.
+func TestReplyBuffer(t *testing.T) {
+	w := &replyBuffer{b: make([]byte, 0, 4)}
+	src := strings.NewReader("hello, world\r\nrest")
+	w.Write([]byte("$12\r\n")) //nolint:errcheck // it does not fail
+	if n, err := io.CopyN(w, src, 14); n != 14 || err != nil {
+		t.Fatalf("CopyN = %d, %v", n, err)
+	}
+	if n, err := w.ReadFrom(src); n != 4 || err != nil {
+		t.Fatalf("ReadFrom = %d, %v", n, err)
+	}
+	if got := string(w.b); got != "$12\r\nhello, world\r\nrest" {
+		t.Fatalf("buffer = %q", got)
+	}
+	if _, err := io.CopyN(w, strings.NewReader("abc"), 5); err == nil {
+		t.Fatal("CopyN of 5 bytes from 3: no error")
+	}
 }
