@@ -28,13 +28,7 @@ func TestGetMultiReplies(t *testing.T) {
 	for _, proto := range []int{2, 3} {
 		t.Run(fmt.Sprint("RESP", proto), func(t *testing.T) {
 			ctx := ctxT(t)
-			c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), Protocol: proto})
-			t.Cleanup(func() { c.Close() })
-			b, err := redis.NewFromClient(c, redis.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { b.Close() })
+			b := onClient(t, &goredis.Options{Addr: srv.Addr(), Protocol: proto})
 			if err := b.SetMulti(ctx, values); err != nil {
 				t.Fatal(err)
 			}
@@ -71,13 +65,7 @@ func TestGetMultiServerError(t *testing.T) {
 		t.Fatalf("ACL SETUSER: %s", out)
 	}
 	ctx := ctxT(t)
-	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), Username: "nomget", Password: "pw"})
-	t.Cleanup(func() { c.Close() })
-	b, err := redis.NewFromClient(c, redis.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
+	b := onClient(t, &goredis.Options{Addr: srv.Addr(), Username: "nomget", Password: "pw"})
 	k := uniq("k")
 	if err := b.Set(ctx, k, []byte("v")); err != nil {
 		t.Fatal(err)
@@ -96,13 +84,7 @@ func TestGetMultiRetriesABrokenConnection(t *testing.T) {
 	srv := testserver.SharedRedis(t)
 	p := testserver.StartFaultProxy(t, srv.Addr())
 	ctx := ctxT(t)
-	c := goredis.NewClient(&goredis.Options{Addr: p.Addr()})
-	t.Cleanup(func() { c.Close() })
-	b, err := redis.NewFromClient(c, redis.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
+	b := onClient(t, &goredis.Options{Addr: p.Addr()})
 	k := uniq("k")
 	if err := b.Set(ctx, k, []byte("v")); err != nil {
 		t.Fatal(err)
@@ -131,4 +113,18 @@ func TestGetMultiRetriesABrokenConnection(t *testing.T) {
 	if res.err != nil || len(res.vals) != 1 || string(res.vals[0]) != "v" {
 		t.Fatalf("GetMulti after a reset = %q, %v; want the value", res.vals, res.err)
 	}
+}
+
+// onClient returns a backend on a client of its own with options o, both
+// closed at the end of the test.
+func onClient(t *testing.T, o *goredis.Options) *redis.Backend {
+	t.Helper()
+	c := goredis.NewClient(o)
+	t.Cleanup(func() { c.Close() })
+	b, err := redis.NewFromClient(c, redis.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
 }
