@@ -31,7 +31,9 @@ import (
 // Implementations must be safe for concurrent use.
 type Backend interface {
 	// Get returns the value stored under key. ok is false when there is none;
-	// that is not an error.
+	// that is not an error. The caller must not modify value: a backend may
+	// return memory it keeps (the memory backend's stored bytes) or a
+	// client's reply buffer without copying it.
 	Get(ctx context.Context, key string) (value []byte, ok bool, err error)
 	// Set stores value under key, replacing any other. The backend may keep
 	// value; the region does not modify it afterwards.
@@ -46,7 +48,10 @@ type Backend interface {
 type Multi interface {
 	Backend
 	// GetMulti returns one value per key, in the order of keys, nil where a
-	// key has no value.
+	// key has no value. As with Get, the caller must not modify the values.
+	// They may share memory (one reply buffer), so that one kept keeps the
+	// others' bytes too: a caller that keeps values beyond the call, such as
+	// a local tier, copies them.
 	GetMulti(ctx context.Context, keys []string) ([][]byte, error)
 	// SetMulti stores every item.
 	SetMulti(ctx context.Context, items map[string][]byte) error

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/dogpile-go/dogpile"
+	_ "github.com/dogpile-go/dogpile/backends/file"      // registers "file"
 	_ "github.com/dogpile-go/dogpile/backends/memcached" // registers "memcached"
 	_ "github.com/dogpile-go/dogpile/backends/redis"     // registers "redis"
 	gocache "github.com/eko/gocache/lib/v4/cache"
@@ -25,12 +26,16 @@ type RemoteConfig struct {
 	Config
 	// RedisAddr and MemcachedAddr are the servers (host:port).
 	RedisAddr, MemcachedAddr string
+	// File is the cache file of the file backend, shared by the processes.
+	File string
 }
 
 // RemoteLib is one library on a shared store.
 type RemoteLib struct {
 	// Name is the row name (safe in a benchmark name).
 	Name string
+	// Store is what the processes share: "Redis", "Memcached" or "file".
+	Store string
 	// Note says how it is set up.
 	Note string
 	// New builds the cache.
@@ -41,15 +46,20 @@ type RemoteLib struct {
 // longer than any run.
 const remoteTTL = time.Hour
 
-// RedisLibs are the libraries of the distributed stampede (workload 5): each
-// process has its own instance, all share one Redis.
-var RedisLibs = []RemoteLib{
-	{Name: "dogpile", Note: `region on the "redis" backend with distributed_lock (lock_sleep: Python dogpile.cache's default, 100ms): the dogpile lock is a Redis lock`, New: func(c RemoteConfig) (Cache, error) { return newDogpileRedis(c, true, 0) }},
-	{Name: "dogpile-sleep10ms", Note: `as dogpile, with lock_sleep 10ms: waiting processes retry the lock more often`, New: func(c RemoteConfig) (Cache, error) { return newDogpileRedis(c, true, 10*time.Millisecond) }},
-	{Name: "sturdyc", Note: "sturdyc GetOrFetch with WithDistributedStorage over go-redis (the adapter is ours: sturdyc ships none)", New: newSturdycRedis},
-	{Name: "gocache", Note: "eko/gocache LoadableCache over its Redis store", New: newGocacheRedis},
-	{Name: "go-redis-cache", Note: "go-redis/cache Once, Redis plus its local TinyLFU", New: func(c RemoteConfig) (Cache, error) { return newRedisCacheRemote(c, true) }},
-	{Name: "redis-sf", Note: "baseline: go-redis GET, on a miss singleflight(load, SET)", New: newRedisBaseline},
+// DistributedLibs are the libraries of the distributed stampede (workload
+// 5): each process has its own instance, all share one store. dogpile runs
+// on each store it locks across processes, with default settings; the
+// others coalesce per process only.
+var DistributedLibs = []RemoteLib{
+	{Name: "dogpile", Store: "Redis", Note: `region on the "redis" backend with distributed_lock, default settings: waiting processes are woken by the lock's release (pub/sub) and read the holder's value; lock_sleep (100 ms) is only the fallback poll`, New: func(c RemoteConfig) (Cache, error) { return newDogpileRedis(c, true, 0) }},
+	{Name: "dogpile-sleep10ms", Store: "Redis", Note: `as dogpile, with lock_sleep 10ms: the fallback poll more often`, New: func(c RemoteConfig) (Cache, error) { return newDogpileRedis(c, true, 10*time.Millisecond) }},
+	{Name: "dogpile-memcached", Store: "Memcached", Note: `region on the "memcached" backend with distributed_lock, default settings: Memcached has no push, so waiters poll the lock with a back-off from 1 ms up to lock_sleep (50 ms)`, New: newDogpileMemcachedLocked},
+	{Name: "dogpile-file", Store: "file", Note: `region on the "file" backend (SQLite) with its default lock, an OS file lock: the 4 processes open one cache file, and a waiter sleeps in the kernel until the holder's lock is released`, New: newDogpileFile},
+	{Name: "sturdyc", Store: "Redis", Note: "sturdyc GetOrFetch with WithDistributedStorage over go-redis (the adapter is ours: sturdyc ships none)", New: newSturdycRedis},
+	{Name: "gocache", Store: "Redis", Note: "eko/gocache LoadableCache over its Redis store", New: newGocacheRedis},
+	{Name: "gocache-memcached", Store: "Memcached", Note: "eko/gocache LoadableCache over its memcache store", New: newGocacheMemcachedRemote},
+	{Name: "go-redis-cache", Store: "Redis", Note: "go-redis/cache Once, Redis plus its local TinyLFU", New: func(c RemoteConfig) (Cache, error) { return newRedisCacheRemote(c, true) }},
+	{Name: "redis-sf", Store: "Redis", Note: "baseline: go-redis GET, on a miss singleflight(load, SET)", New: newRedisBaseline},
 }
 
 // NewRedisClient returns a go-redis client for addr, with a pool big
@@ -85,11 +95,36 @@ func NewDogpileRedisRegion(addr string, ttl time.Duration, distributedLock bool,
 		dogpile.WithExpiration(ttl), dogpile.WithArguments(args))
 }
 
-// NewDogpileMemcachedRegion returns a region on the "memcached" backend.
-func NewDogpileMemcachedRegion(addr string, ttl time.Duration) (*dogpile.Region, error) {
+// NewDogpileMemcachedRegion returns a region on the "memcached" backend,
+// with the distributed lock if distributedLock.
+func NewDogpileMemcachedRegion(addr string, ttl time.Duration, distributedLock bool) (*dogpile.Region, error) {
 	return dogpile.NewRegion(dogpile.WithName("bench")).Configure("memcached",
 		dogpile.WithExpiration(ttl),
-		dogpile.WithArguments(dogpile.Args{"url": addr, "max_idle_conns": 64}))
+		dogpile.WithArguments(dogpile.Args{"url": addr, "max_idle_conns": 64, "distributed_lock": distributedLock}))
+}
+
+func newDogpileMemcachedLocked(c RemoteConfig) (Cache, error) {
+	r, err := NewDogpileMemcachedRegion(c.MemcachedAddr, c.TTL, true)
+	if err != nil {
+		return nil, err
+	}
+	return NewDogpileRegion(r, c.Load), nil
+}
+
+// NewDogpileFileRegion returns a region on the "file" backend at path, with
+// its cross-process lock (on by default).
+func NewDogpileFileRegion(path string, ttl time.Duration) (*dogpile.Region, error) {
+	return dogpile.NewRegion(dogpile.WithName("bench")).Configure("file",
+		dogpile.WithExpiration(ttl),
+		dogpile.WithArguments(dogpile.Args{"filename": path}))
+}
+
+func newDogpileFile(c RemoteConfig) (Cache, error) {
+	r, err := NewDogpileFileRegion(c.File, c.TTL)
+	if err != nil {
+		return nil, err
+	}
+	return NewDogpileRegion(r, c.Load), nil
 }
 
 func newDogpileRedis(c RemoteConfig, lock bool, lockSleep time.Duration) (Cache, error) {
@@ -246,6 +281,33 @@ func NewGocacheMemcache(mc *memcache.Client, load func(context.Context, string) 
 	}
 	return gocache.NewLoadable[[]byte](l, gocache.New[[]byte](store))
 }
+
+// gocacheMemcached is eko/gocache's loadable cache on memcached, whose
+// values are bytes, as a Cache of strings.
+type gocacheMemcached struct {
+	c  *gocache.LoadableCache[[]byte]
+	mc *memcache.Client
+}
+
+func newGocacheMemcachedRemote(c RemoteConfig) (Cache, error) {
+	mc := NewGomemcache(c.MemcachedAddr)
+	lc := NewGocacheMemcache(mc, func(ctx context.Context, key string) ([]byte, error) {
+		v, err := c.Load(ctx, key)
+		return []byte(v), err
+	})
+	return &gocacheMemcached{c: lc, mc: mc}, nil
+}
+
+func (g *gocacheMemcached) Get(ctx context.Context, key string) (string, error) {
+	v, err := g.c.Get(ctx, key)
+	return string(v), err
+}
+
+func (g *gocacheMemcached) Set(ctx context.Context, key, value string) error {
+	return g.c.Set(ctx, key, []byte(value))
+}
+
+func (g *gocacheMemcached) Close() { g.c.Close(); g.mc.Close() }
 
 // NewRedisCacheRemote is go-redis/cache on Redis, with or without its local
 // TinyLFU.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -211,7 +212,7 @@ func BenchmarkMemcachedHit(b *testing.B) {
 	ctx := context.Background()
 	addr := memcachedAddr(b)
 	b.Run("lib=dogpile", func(b *testing.B) {
-		r, err := NewDogpileMemcachedRegion(addr, time.Hour)
+		r, err := NewDogpileMemcachedRegion(addr, time.Hour, false)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -279,14 +280,41 @@ func BenchmarkMemcachedHit(b *testing.B) {
 }
 
 // BenchmarkDistributedStampede is workload 5: 4 processes × 50 goroutines
-// ask at once for a key nobody has, in one Redis; the creator (50ms) counts
-// its calls with INCR on the server, so every process's calls are counted.
-// The processes are this test binary, re-executed as workers.
+// ask at once for a key nobody has, in one shared store (Redis, Memcached,
+// or one cache file of the file backend); the creator (50ms) counts its
+// calls with INCR on the Redis server, whatever the store, so every
+// process's calls are counted. The processes are this test binary,
+// re-executed as workers.
 func BenchmarkDistributedStampede(b *testing.B) {
-	addr := redisAddr(b)
-	for _, lib := range RedisLibs {
-		b.Run("lib="+lib.Name, func(b *testing.B) { distributed(b, lib, addr) })
+	st := stores{redis: redisAddr(b), memcached: memcachedAddr(b)}
+	for _, lib := range DistributedLibs {
+		b.Run("lib="+lib.Name, func(b *testing.B) {
+			st := st
+			if lib.Store == "file" {
+				st.file = filepath.Join(b.TempDir(), "cache.db")
+				// Created once here, so that the workers open a cache that
+				// is there rather than race to make it.
+				r, err := NewDogpileFileRegion(st.file, time.Hour)
+				if err != nil {
+					b.Fatal(err)
+				}
+				r.Close()
+			}
+			distributed(b, lib, st)
+		})
 	}
+}
+
+// stores are the shared stores of the distributed stampede, as the workers
+// get them in their environment.
+type stores struct{ redis, memcached, file string }
+
+func (s stores) env() []string {
+	return []string{"BENCH_REDIS_ADDR=" + s.redis, "BENCH_MEMCACHED_ADDR=" + s.memcached, "BENCH_FILE=" + s.file}
+}
+
+func storesFromEnv() stores {
+	return stores{redis: os.Getenv("BENCH_REDIS_ADDR"), memcached: os.Getenv("BENCH_MEMCACHED_ADDR"), file: os.Getenv("BENCH_FILE")}
 }
 
 type workerResult struct {
@@ -294,9 +322,9 @@ type workerResult struct {
 	Err       string    `json:"err,omitempty"`
 }
 
-func distributed(b *testing.B, lib RemoteLib, addr string) {
+func distributed(b *testing.B, lib RemoteLib, st stores) {
 	ctx := context.Background()
-	rc := NewRedisClient(addr)
+	rc := NewRedisClient(st.redis)
 	defer rc.Close()
 	var calls int64
 	var lat []time.Duration
@@ -311,7 +339,7 @@ func distributed(b *testing.B, lib RemoteLib, addr string) {
 		procs := make([]proc, distProcesses)
 		for p := range procs {
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), "BENCH_WORKER="+lib.Name, "BENCH_REDIS_ADDR="+addr, "BENCH_KEY="+key)
+			cmd.Env = append(append(os.Environ(), "BENCH_WORKER="+lib.Name, "BENCH_KEY="+key), st.env()...)
 			cmd.Stderr = os.Stderr
 			in, err := cmd.StdinPipe()
 			if err != nil {
@@ -377,13 +405,13 @@ func distributed(b *testing.B, lib RemoteLib, addr string) {
 }
 
 // worker is one process of the distributed stampede: it builds lib's cache
-// on $BENCH_REDIS_ADDR, says "ready", waits for "go" on stdin, runs
+// on the stores in its environment, says "ready", waits for "go" on stdin, runs
 // distGoroutines concurrent Gets of $BENCH_KEY and prints their latencies as
 // one JSON line.
 func worker(libName string) error {
 	ctx := context.Background()
 	var lib RemoteLib
-	for _, l := range RedisLibs {
+	for _, l := range DistributedLibs {
 		if l.Name == libName {
 			lib = l
 		}
@@ -391,8 +419,8 @@ func worker(libName string) error {
 	if lib.New == nil {
 		return fmt.Errorf("no library %q", libName)
 	}
-	addr, key := os.Getenv("BENCH_REDIS_ADDR"), os.Getenv("BENCH_KEY")
-	rc := NewRedisClient(addr)
+	st, key := storesFromEnv(), os.Getenv("BENCH_KEY")
+	rc := NewRedisClient(st.redis)
 	defer rc.Close()
 	creator := func(ctx context.Context, k string) (string, error) {
 		if err := rc.Incr(ctx, k+":calls").Err(); err != nil {
@@ -401,7 +429,7 @@ func worker(libName string) error {
 		time.Sleep(creatorTime)
 		return "value:" + k, nil
 	}
-	c, err := lib.New(RemoteConfig{Config: Config{Load: creator, TTL: time.Hour}, RedisAddr: addr})
+	c, err := lib.New(RemoteConfig{Config: Config{Load: creator, TTL: time.Hour}, RedisAddr: st.redis, MemcachedAddr: st.memcached, File: st.file})
 	if err != nil {
 		return err
 	}

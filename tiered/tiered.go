@@ -1,6 +1,7 @@
 package tiered
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -375,8 +376,14 @@ func (b *Backend) GetMulti(ctx context.Context, keys []string) ([][]byte, error)
 		return nil, fmt.Errorf("dogpile/tiered: remote GetMulti returned %d values for %d keys", len(vals), len(ask))
 	}
 	for j, i := range miss {
-		out[i] = vals[j]
-		b.fill(ask[j], snaps[j], &entry{v: vals[j], ok: vals[j] != nil})
+		v := vals[j]
+		if snaps[j].live {
+			// A remote's multi-key values may share one buffer (Redis's
+			// MGET reply): the copy kept holds only its own bytes.
+			v = bytes.Clone(v)
+		}
+		out[i] = v
+		b.fill(ask[j], snaps[j], &entry{v: v, ok: v != nil})
 	}
 	return out, nil
 }

@@ -73,7 +73,10 @@ type ServerSelector struct {
 }
 
 type server struct {
-	addr      staticAddr
+	// addr is a pointer so that PickServer hands it to gomemcache as a
+	// net.Addr without allocating (an interface holding a two-string
+	// struct would copy it to the heap on every call).
+	addr      *staticAddr
 	downUntil atomic.Int64 // UnixNano; 0: up
 }
 
@@ -111,7 +114,7 @@ func NewServerSelector(d Distribution, servers ...string) (*ServerSelector, erro
 			return nil, fmt.Errorf("memcached: server %q is listed twice", spec)
 		}
 		seen[addr.address] = true
-		s.servers = append(s.servers, &server{addr: addr})
+		s.servers = append(s.servers, &server{addr: &addr})
 		switch d {
 		case Ketama:
 			for p := range pointsPerServer {

@@ -202,3 +202,22 @@ func TestServerSelectorAddresses(t *testing.T) {
 		t.Error("a server listed twice: no error")
 	}
 }
+
+// TestPickServerAllocatesNothing: gomemcache asks the selector for every
+// key of every call (100 times for a GetMulti of 100 keys); the answer is a
+// server's address made once, not a value boxed anew each time.
+func TestPickServerAllocatesNothing(t *testing.T) {
+	for _, servers := range [][]string{{"127.0.0.1:1"}, {"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"}} {
+		s, err := NewServerSelector(Ketama, servers...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := testing.AllocsPerRun(100, func() {
+			if _, err := s.PickServer("some:key"); err != nil {
+				t.Fatal(err)
+			}
+		}); n != 0 {
+			t.Errorf("%d servers: PickServer allocates %v times per call, want 0", len(servers), n)
+		}
+	}
+}

@@ -9,7 +9,9 @@ import (
 	"maps"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -108,6 +110,8 @@ type Backend struct {
 	lockWait    time.Duration
 	lockPrefix  string
 	waker       *waker // wakes this backend's lock waiters on a release
+
+	replyPerKey atomic.Int64 // bytes per key of the last MGET reply: the next one's buffer is sized by it
 }
 
 // New returns a backend on a client it creates from opts. Close closes that
@@ -287,21 +291,24 @@ func (b *Backend) checkKeys(keys []string) error {
 	return nil
 }
 
-// Get returns the value stored under key.
+// Get returns the value stored under key: the reply's memory, not a copy,
+// which must not be modified.
 func (b *Backend) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	if err := b.checkKey(key); err != nil {
 		return nil, false, err
 	}
-	s, err := b.client.Get(ctx, key).Result()
+	// Bytes is the reply's own buffer, not a copy (see replyBytes).
+	v, err := b.client.Get(ctx, key).Bytes()
 	if err != nil {
 		if err == goredis.Nil {
 			return nil, false, nil
 		}
 		return nil, false, b.wrap(err)
 	}
-	// A copy: the region may hand the bytes to the caller, and the string's
-	// memory must not be written through a []byte.
-	return []byte(s), true, nil
+	if v == nil {
+		v = []byte{} // a stored empty value: present
+	}
+	return v, true, nil
 }
 
 // Set stores value under key, with the server-side TTL if one is set.
@@ -335,7 +342,10 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 
 // GetMulti returns the values of keys in one round trip: one MGET on a
 // single server; in a Cluster one MGET per hash slot, pipelined, which
-// go-redis sends as one pipeline per node, all nodes at once.
+// go-redis sends as one pipeline per node, all nodes at once. The values are
+// the reply's memory, not copies, and must not be modified; on a single
+// server they share one buffer, which stays in memory while any of them is
+// kept.
 func (b *Backend) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
 	if len(keys) == 0 {
 		return nil, nil
@@ -343,15 +353,10 @@ func (b *Backend) GetMulti(ctx context.Context, keys []string) ([][]byte, error)
 	if err := b.checkKeys(keys); err != nil {
 		return nil, err
 	}
-	out := make([][]byte, len(keys))
 	if b.single {
-		vals, err := b.client.MGet(ctx, keys...).Result()
-		if err != nil {
-			return nil, b.wrap(err)
-		}
-		fill(out, vals, nil)
-		return out, nil
+		return b.mget(ctx, keys)
 	}
+	out := make([][]byte, len(keys))
 	groups := b.groups(keys)
 	cmds := make([]*goredis.SliceCmd, len(groups))
 	_, err := b.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
@@ -369,6 +374,58 @@ func (b *Backend) GetMulti(ctx context.Context, keys []string) ([][]byte, error)
 	return out, nil
 }
 
+// mget is GetMulti on one server: one MGET, whose reply go-redis hands over
+// as it comes (RawWriteToCmd), into one buffer sized for it ahead, which
+// parseValues splits into the values without copying them. MGet would read
+// every value into a string of its own and box each in an interface: two
+// allocations per key, where this makes one for the whole reply (and go-redis
+// one small reader per value). The values share the buffer, so one of them
+// kept keeps the reply in memory (see GetMulti).
+//
+// Any other reply than an array of values (a server error, such as LOADING)
+// and any failure but a failed dial or an ended context is asked for again
+// with MGet, for go-redis's retries and errors: go-redis does not retry a
+// command whose reply it has begun to hand over.
+func (b *Backend) mget(ctx context.Context, keys []string) ([][]byte, error) {
+	args := make([]any, 1+len(keys))
+	args[0] = "mget"
+	for i, k := range keys {
+		args[1+i] = k
+	}
+	w := &replyBuffer{b: make([]byte, 0, b.replySize(len(keys)))}
+	err := b.client.Process(ctx, goredis.NewRawWriteToCmd(ctx, w, args...))
+	var de *dialError
+	if err != nil && (ctx.Err() != nil || errors.As(err, &de)) {
+		return nil, b.wrap(err)
+	}
+	out := make([][]byte, len(keys))
+	if err == nil && parseValues(w.b, out) == nil {
+		b.replyPerKey.Store(int64(len(w.b)/len(keys) + 1))
+		return out, nil
+	}
+	vals, err := b.client.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, b.wrap(err)
+	}
+	clear(out)
+	fill(out, vals, nil)
+	return out, nil
+}
+
+// maxReplyHint bounds the buffer mget sizes ahead: a reply larger than that
+// grows it as it comes, which costs little beside reading so much.
+const maxReplyHint = 64 << 10
+
+// replySize is the buffer to read an MGET reply of n values into: as many
+// bytes per value as the last reply had (64 at first), at most maxReplyHint.
+func (b *Backend) replySize(n int) int {
+	per := b.replyPerKey.Load()
+	if per == 0 {
+		per = 64
+	}
+	return int(min(16+int64(n)*per, maxReplyHint))
+}
+
 // fill puts MGET's reply into out, at index[i] (or i when index is nil).
 func fill(out [][]byte, vals []any, index []int) {
 	for i, v := range vals {
@@ -380,8 +437,22 @@ func fill(out [][]byte, vals []any, index []int) {
 		if index != nil {
 			j = index[i]
 		}
-		out[j] = []byte(s)
+		out[j] = replyBytes(s)
 	}
+}
+
+// replyBytes returns the bytes of s, a value go-redis read from a reply,
+// without copying them. go-redis reads every bulk string into a buffer made
+// for it alone (its proto.Reader) and hands it out as a string; its own
+// StringCmd.Bytes returns that buffer as a []byte the same way. Nothing else
+// holds the buffer, and nothing writes to it: a region only reads the bytes
+// a backend returns (backend.Backend), and may keep them, as this memory is
+// never reused.
+func replyBytes(s string) []byte {
+	if s == "" {
+		return []byte{} // a stored empty value: present, not nil
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 // SetMulti stores every item in one round trip: MSET (one server, no TTL),

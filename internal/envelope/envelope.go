@@ -34,6 +34,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"sync/atomic"
 )
 
 // Version is the format version written. An entry of another version reads
@@ -179,7 +180,7 @@ func Open(b []byte) (Entry, error) {
 	if len(b) < Header+n {
 		return Entry{}, ErrNotEntry
 	}
-	e.Codec = string(b[Header : Header+n])
+	e.Codec = codecName(b[Header : Header+n])
 	rest := b[Header+n:]
 	if e.Signed {
 		if len(rest) < MACSize {
@@ -247,6 +248,22 @@ func readTags(b []byte, gens bool) ([]Tag, []byte, error) {
 		tags[i].Name = all[sp[0]:sp[1]]
 	}
 	return tags, b, nil
+}
+
+// lastCodec is the codec name Open returned last. A process reads entries
+// of one codec, or of a few, so Open hands out that string again rather than
+// allocating a copy of the name for every entry read.
+var lastCodec atomic.Pointer[string]
+
+// codecName returns name as a string, without allocating when it is the
+// name seen last.
+func codecName(name []byte) string {
+	if p := lastCodec.Load(); p != nil && *p == string(name) {
+		return *p
+	}
+	s := string(name)
+	lastCodec.Store(&s)
+	return s
 }
 
 // mac is the signature of entry stored under key, with secret.
