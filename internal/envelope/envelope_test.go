@@ -13,6 +13,8 @@ func TestRoundTrip(t *testing.T) {
 		{Created: 1, Type: 7, Codec: "default"},
 		{Created: -1, Type: TypeTag(reflect.TypeFor[string]()), Codec: "json", HasGens: true, Gens: Generations{Hard: 1 << 62, Soft: 3}},
 		{Codec: "", HasGens: true},
+		{Created: 5, Codec: "default", HasExpiration: true, Expiration: int64(time.Minute)},
+		{Created: 5, Codec: "default", HasGens: true, Gens: Generations{Hard: 2}, HasExpiration: true, Expiration: -1},
 	} {
 		for _, signed := range []bool{false, true} {
 			b := Append(make([]byte, 0, Size(&m, 5)), &m, []byte("value"))
@@ -38,11 +40,11 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// A flag this version does not know — the reserved negative-cache and tags
-// bits included — makes an entry unreadable rather than misread.
+// A flag this version does not know — the reserved tags bit included —
+// makes an entry unreadable rather than misread.
 func TestReservedFlagsAreRefused(t *testing.T) {
 	m := Meta{Codec: "default"}
-	for _, bit := range []byte{1 << 2, 1 << 3, 1 << 7} {
+	for _, bit := range []byte{1 << 3, 1 << 5, 1 << 7} {
 		b := Append(nil, &m, []byte("v"))
 		b[3] |= bit
 		if _, err := Open(b); !errors.Is(err, ErrVersion) {
@@ -94,5 +96,27 @@ func TestTypeName(t *testing.T) {
 	}
 	if TypeTag(nil) != NilTag || NameOf(NilTag) != "nil" {
 		t.Error("a nil type has no tag of its own")
+	}
+}
+
+// A negative entry has no payload: one with payload bytes is not an entry.
+func TestNegativeEntry(t *testing.T) {
+	for _, m := range []Meta{
+		{Created: 9, Codec: "default", Negative: true},
+		{Created: 9, Codec: "json", Negative: true, HasGens: true, Gens: Generations{Soft: 4}, HasExpiration: true, Expiration: int64(time.Second)},
+	} {
+		for _, signed := range []bool{false, true} {
+			b := Append(nil, &m, nil)
+			if signed {
+				b = Sign(b, "key", []byte("secret"))
+			}
+			e, err := Open(b)
+			if err != nil || e.Meta != m || len(e.Payload) != 0 || e.Signed != signed {
+				t.Fatalf("Open(Append(%+v)) = %+v, %v", m, e, err)
+			}
+		}
+		if _, err := Open(Append(nil, &m, []byte("x"))); !errors.Is(err, ErrNotEntry) {
+			t.Fatalf("a negative entry with a payload: Open = %v; want ErrNotEntry", err)
+		}
 	}
 }
