@@ -129,8 +129,8 @@ func (l *Lock[T]) GetLoaded(ctx context.Context, v T, st State) (T, error) {
 // once, for many keys.
 func (l *Lock[T]) batch() *Batch[T] {
 	b := &Batch[T]{
-		Group:   l.Group,
-		Keys:    []string{l.Key},
+		Group:       l.Group,
+		Keys:        []string{l.Key},
 		Async:       l.Async,
 		Timeout:     l.Timeout,
 		SoftTimeout: l.SoftTimeout,
