@@ -2,6 +2,7 @@ package dogpile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -202,15 +203,15 @@ func (c *CachedFunc[A, V]) Call(ctx context.Context, a A) (V, error) {
 	// The two halves of GetOrCreate, so that a hit builds no creator closure:
 	// the key is a hit's only allocation.
 	var p pending[V]
-	if lookupForCreate(ctx, c.r, s, k, &o, &p) {
+	if lookupForCreate(ctx, c.r, s, key, k, &o, &p) {
 		return p.v, p.err
 	}
-	return c.create(ctx, s, k, p, a, o)
+	return c.create(ctx, s, key, k, p, a, o)
 }
 
 // create is Call's slow path: only here does a escape, into the creator.
-func (c *CachedFunc[A, V]) create(ctx context.Context, s *regionState, k string, p pending[V], a A, o callOptions) (V, error) {
-	return createFor(ctx, c.r, s, k, p, func(ctx context.Context) (V, error) { return c.fn(ctx, a) }, o)
+func (c *CachedFunc[A, V]) create(ctx context.Context, s *regionState, key, k string, p pending[V], a A, o callOptions) (V, error) {
+	return createFor(ctx, c.r, s, key, k, p, func(ctx context.Context) (V, error) { return c.fn(ctx, a) }, o)
 }
 
 // Get returns the cached value for a, if there is a usable one (see Get),
@@ -234,9 +235,10 @@ func (c *CachedFunc[A, V]) Set(ctx context.Context, a A, v V) error {
 }
 
 // Refresh calls fn now, whatever is cached, stores its value (unless
-// ShouldCache rejects it) and returns it. Unlike Call it does not take the
-// dogpile lock: concurrent callers of Call keep being served the old value
-// until the new one is stored.
+// ShouldCache rejects it, or fn says DontCache) and returns it; a "not
+// found" from fn (ErrNotFound) is stored and returned as in Call. Unlike
+// Call it does not take the dogpile lock: concurrent callers of Call keep
+// being served the old value until the new one is stored.
 func (c *CachedFunc[A, V]) Refresh(ctx context.Context, a A) (V, error) {
 	var zero V
 	key, err := c.keys.key(a)
@@ -247,16 +249,17 @@ func (c *CachedFunc[A, V]) Refresh(ctx context.Context, a A) (V, error) {
 	if err != nil {
 		return zero, err
 	}
-	v, err := c.fn(ctx, a)
+	o := collect(c.opts)
+	ctx, cr := withCreation(ctx)
+	v, err := runCreator(ctx, c.r, s, func(ctx context.Context) (V, error) { return c.fn(ctx, a) })
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return zero, err
+	}
+	got, err := created(ctx, c.r, s, key, sk[0], cr, v, err, c.keep, &o, w)
 	if err != nil {
 		return zero, err
 	}
-	if c.keep == nil || c.keep(v) {
-		if err := c.r.store(ctx, s, sk[0], v, w); err != nil {
-			return zero, err
-		}
-	}
-	return v, nil
+	return got.result(key)
 }
 
 // Invalidate removes the value for a: the next Call calls fn.

@@ -71,6 +71,8 @@ type fuzzEntry struct {
 	tag       uint32
 	codecName string
 	gens      []uint64 // hard, soft; nil without
+	exp       *int64   // the entry's own expiration; nil without
+	negative  bool     // a "not found": no payload
 	payload   []byte
 }
 
@@ -78,7 +80,7 @@ type fuzzEntry struct {
 // parts. It is the oracle the decoder is held to.
 func fuzzOpen(b []byte) (e fuzzEntry, ok bool) {
 	const header = 17
-	if len(b) < header || b[0] != 'd' || b[1] != 'p' || b[2] != dogpile.FormatVersion || b[3]&^3 != 0 {
+	if len(b) < header || b[0] != 'd' || b[1] != 'p' || b[2] != dogpile.FormatVersion || b[3]&^(1|2|4|16) != 0 {
 		return e, false
 	}
 	n := int(b[16])
@@ -102,11 +104,25 @@ func fuzzOpen(b []byte) (e fuzzEntry, ok bool) {
 			gens, rest = append(gens, g), rest[k:]
 		}
 	}
+	var exp *int64
+	if b[3]&16 != 0 {
+		x, k := binary.Varint(rest)
+		if k <= 0 {
+			return e, false
+		}
+		exp, rest = &x, rest[k:]
+	}
+	negative := b[3]&4 != 0
+	if negative && len(rest) != 0 {
+		return e, false
+	}
 	return fuzzEntry{
 		created:   int64(binary.BigEndian.Uint64(b[4:12])),
 		tag:       binary.BigEndian.Uint32(b[12:16]),
 		codecName: string(b[header : header+n]),
 		gens:      gens,
+		exp:       exp,
+		negative:  negative,
 		payload:   rest,
 	}, true
 }
@@ -122,9 +138,13 @@ func FuzzInspectEntry(f *testing.F) {
 	f.Add(fuzzEnvelope(-1, "map[string]int", "json", []byte(`{"a":1}`), true))
 	f.Add(fuzzEnvelope(0, "int", strings.Repeat("c", 255), nil, false))
 	f.Add(fuzzEnvelopeGens(1, "string", "default", []uint64{3, 1 << 40}, []byte("with generations"), false))
-	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'x'})  // signed, no room for a signature
-	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80}) // generations cut short
-	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})       // a reserved flag
+	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'x'})   // signed, no room for a signature
+	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80})  // generations cut short
+	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})        // a reserved flag
+	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})        // negative
+	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'x'})   // negative with a payload
+	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2})    // an expiration
+	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80}) // an expiration cut short
 	f.Add([]byte{'d', 'p', dogpile.FormatVersion + 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Add([]byte{'d', 'p', 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 'd', 'e', 'f', 'a', 'u', 'l', 't', 'v'}) // version 1
 	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200, 'x'})  // codec name cut short
@@ -142,7 +162,8 @@ func FuzzInspectEntry(f *testing.F) {
 			return
 		}
 		if md.Version != dogpile.FormatVersion || md.Size != len(b) || md.Codec != e.codecName ||
-			md.Created.UnixNano() != e.created || md.Signed != (b[3]&1 != 0) {
+			md.Created.UnixNano() != e.created || md.Signed != (b[3]&1 != 0) || md.NotFound != e.negative ||
+			(e.exp == nil) != (md.Expiration == 0) {
 			t.Fatalf("InspectEntry(%q) = %+v; want created %d, codec %q, size %d, signed %v",
 				b, md, e.created, e.codecName, len(b), b[3]&1 != 0)
 		}

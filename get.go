@@ -164,6 +164,9 @@ func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []s
 // []byte (the payload: with the default codec, the bytes it wrote; on the
 // memory backend, only values that are byte slices). The key must not begin
 // with ReservedKeyPrefix (ErrReservedKey).
+//
+// A cached "not found" (see ErrNotFound) is reported as not ok, with a
+// *NotFoundError: the key is known not to exist.
 func Get[T any](ctx context.Context, r *Region, key string, opts ...Option) (value T, ok bool, err error) {
 	value, _, ok, err = GetWithMetadata[T](ctx, r, key, opts...)
 	return value, ok, err
@@ -195,8 +198,15 @@ func GetWithMetadata[T any](ctx context.Context, r *Region, key string, opts ...
 		var zero T
 		return zero, md, false, err
 	}
+	if st.negative {
+		_, err := negativeHit[T](r, key)
+		return value, md, false, err
+	}
 	r.observe(EventHit, 0)
 	md = Metadata{Created: time.Unix(0, st.created), Version: FormatVersion, Size: size}
+	if st.ttl != 0 {
+		md.Expiration = expirationOf(st.ttl)
+	}
 	if s.values == nil {
 		md.Codec = r.codec.Name()
 	}
@@ -204,7 +214,8 @@ func GetWithMetadata[T any](ctx context.Context, r *Region, key string, opts ...
 }
 
 // GetMulti returns the usable values among keys, by key; keys without one are
-// absent from the map. It reads all keys in one round trip where the backend
+// absent from the map, as are keys whose cached answer is "not found" (see
+// ErrNotFound). It reads all keys in one round trip where the backend
 // can. An empty key list returns an empty map without touching the backend.
 func GetMulti[T any](ctx context.Context, r *Region, keys []string, opts ...Option) (map[string]T, error) {
 	s, err := r.configured()
@@ -231,11 +242,14 @@ func GetMulti[T any](ctx context.Context, r *Region, keys []string, opts ...Opti
 		return nil, err
 	}
 	for i, k := range keys {
-		if found[i] && s.state(ctx, st[i], &o) == lock.Fresh {
+		switch {
+		case !found[i] || s.state(ctx, st[i], &o) != lock.Fresh:
+			r.observe(EventMiss, 0)
+		case st[i].negative:
+			r.observe(EventNegativeHit, 0)
+		default:
 			out[k] = vals[i]
 			r.observe(EventHit, 0)
-		} else {
-			r.observe(EventMiss, 0)
 		}
 	}
 	return out, nil
