@@ -319,13 +319,3 @@ func (q *recovery) close(r *Region) {
 	q.order.Init()
 	q.at, q.keys = nil, 0
 }
-
-// pending returns how many operations are queued.
-func (q *recovery) pending() int {
-	if q == nil {
-		return 0
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.order.Len()
-}
