@@ -50,3 +50,43 @@ func TestRegisterReportsRegionCounters(t *testing.T) {
 		t.Fatalf("exported %v; want 2 hits, 1 miss, 1 regeneration", got)
 	}
 }
+
+// The resilience counters are exported too: a cached "not found".
+func TestRegisterReportsResilienceCounters(t *testing.T) {
+	ctx := context.Background()
+	r, err := dogpile.NewRegion(dogpile.WithName("res"), dogpile.WithMetrics()).Configure("memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		dogpile.GetOrCreate(ctx, r, "missing", func(context.Context) (int, error) { return 0, dogpile.ErrNotFound }) //nolint:errcheck
+	}
+	reader := sdkmetric.NewManualReader()
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer provider.Shutdown(ctx) //nolint:errcheck
+	reg, err := dogpileotel.Register(provider.Meter("test"), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Unregister() //nolint:errcheck
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			for _, dp := range m.Data.(metricdata.Sum[float64]).DataPoints {
+				got[m.Name] = dp.Value
+			}
+		}
+	}
+	for _, name := range []string{"dogpile.soft_timeouts", "dogpile.values_refused", "dogpile.breaker_trips", "dogpile.recovery.queued", "dogpile.recovery.replayed", "dogpile.recovery.overflow"} {
+		if _, ok := got[name]; !ok {
+			t.Fatalf("%s not exported", name)
+		}
+	}
+	if got["dogpile.negative_hits"] != 2 {
+		t.Fatalf("exported %v; want 2 negative hits", got)
+	}
+}
