@@ -23,6 +23,10 @@ func newTestClock() *testClock {
 func (c *testClock) now() int64              { return c.ns.Load() }
 func (c *testClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
+// option makes a region read its time from c: the one place that knows the
+// WithClock hook's signature.
+func (c *testClock) option() dogpile.RegionOption { return dogpile.WithClock(c.now) }
+
 // regionsOnOneStore returns two regions — two processes — sharing one store
 // of the value path backend, each with its own region expiration, on clock.
 func regionsOnOneStore(t *testing.T, backend string, clock *testClock, expA, expB time.Duration, ropts ...dogpile.RegionOption) (a, b *dogpile.Region) {
@@ -31,7 +35,7 @@ func regionsOnOneStore(t *testing.T, backend string, clock *testClock, expA, exp
 	if err != nil {
 		t.Fatal(err)
 	}
-	ropts = append([]dogpile.RegionOption{dogpile.WithClock(clock.now), dogpile.WithMetrics()}, ropts...)
+	ropts = append([]dogpile.RegionOption{clock.option(), dogpile.WithMetrics()}, ropts...)
 	a = regionFor(t, store, ropts, dogpile.WithExpiration(expA))
 	b = regionFor(t, store, ropts, dogpile.WithExpiration(expB))
 	return a, b

@@ -51,6 +51,15 @@ func WithAutoRecovery(maxKeys int) RegionOption {
 	return func(r *Region) { r.recovery = &recovery{limit: maxKeys} }
 }
 
+// recoveryErr is why Configure refuses the region's WithAutoRecovery, if
+// it does.
+func (r *Region) recoveryErr() error {
+	if r.recovery != nil && (!r.failOpen || r.cooldown <= 0) {
+		return &ArgError{Name: "WithAutoRecovery", Reason: "needs WithFailOpen with a positive cooldown"}
+	}
+	return nil
+}
+
 // recovery is the queue of WithAutoRecovery.
 type recovery struct {
 	limit int

@@ -155,8 +155,8 @@ func (r *Region) install(b Backend, name string, c *configOptions) error {
 	if r.signingErr != nil {
 		return fmt.Errorf("dogpile: configure region %q: %w", r.name, r.signingErr)
 	}
-	if r.recovery != nil && (!r.failOpen || r.cooldown <= 0) {
-		return &ArgError{Name: "WithAutoRecovery", Reason: "needs WithFailOpen with a positive cooldown"}
+	if err := r.recoveryErr(); err != nil {
+		return err
 	}
 	if strings.HasPrefix(r.keyPrefix, ReservedKeyPrefix) {
 		return &ArgError{Name: "key_prefix", Value: r.keyPrefix, Reason: fmt.Sprintf("begins with %q, which the library keeps for its own keys", ReservedKeyPrefix)}

@@ -59,7 +59,7 @@ func TestP4StaleIfErrorSharedInvalidationFromWhenThisProcessLearnedOfIt(t *testi
 	clock := newTestClock()
 	store := sharedStore(t)
 	process := func() *dogpile.Region {
-		return regionFor(t, store, []dogpile.RegionOption{dogpile.WithName("sie"), dogpile.WithClock(clock.now), dogpile.WithStaleIfError(time.Minute)},
+		return regionFor(t, store, []dogpile.RegionOption{dogpile.WithName("sie"), clock.option(), dogpile.WithStaleIfError(time.Minute)},
 			dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0)))
 	}
 	a, b := process(), process()
