@@ -126,8 +126,10 @@ type CachedFunc[A, V any] struct {
 // takes them as one struct.
 //
 // The options apply to every call: ExpirationTime or ExpirationFunc,
-// ShouldCache (of V), IgnoreExpiration, NoStale; and, for Cached alone,
-// Namespace, KeyFunc (of A) and FuncName.
+// ShouldCache (of V), IgnoreExpiration, NoStale, SoftTimeout,
+// CreationTimeout, NegativeExpiration; and, for Cached alone, Namespace,
+// KeyFunc (of A) and FuncName. fn's context is a creator's: fn can call
+// SetExpiration and DontCache, and return ErrNotFound.
 //
 // Cached panics if r or fn is nil, if ShouldCache or KeyFunc is of another
 // type than V or A, or if A has no stable rendering and no KeyFunc is given:

@@ -21,7 +21,9 @@ type CachedMultiFunc[A comparable, V any] struct {
 // backend.Multi) and calls fn once, with only the arguments that have no
 // usable value, in the order they were given (see GetOrCreateMulti).
 //
-// Keys, options and panics are those of Cached, argument by argument. A is
+// Keys, options and panics are those of Cached, argument by argument; fn
+// says which arguments have no value with NotFoundAt, and sets one value's
+// expiration with SetExpirationAt. A is
 // comparable so that results can be returned by argument (CallMap, Get,
 // Set); an argument type that isn't can be cached with Cached, or keyed by
 // an ID.
@@ -43,7 +45,9 @@ func (c *CachedMultiFunc[A, V]) keysOf(args []A) ([]string, error) {
 
 // Call returns the values of args, in their order, from the cache, calling
 // fn once for those without a usable value. An argument given twice is
-// looked up and created once.
+// looked up and created once. Arguments whose value was not found (see
+// NotFoundAt) have the zero value, and Call returns a *NotFoundError with
+// their keys (Key) along with the values.
 func (c *CachedMultiFunc[A, V]) Call(ctx context.Context, args []A) ([]V, error) {
 	keys, err := c.keysOf(args)
 	if err != nil {

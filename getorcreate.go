@@ -19,9 +19,13 @@ import (
 // once while one of them regenerates it (with an async runner, that one too).
 // The creator runs under a context detached from the cancellation of the
 // caller that started it: a caller that gives up returns ctx.Err() at once and
-// the others still get the value. A creator's error is returned to the callers
-// waiting for it and nothing is stored; a panic is raised again in the caller
-// that ran it, and the waiters get a *PanicError.
+// the others still get the value (see WithSoftTimeout for the caller that
+// regenerates a stale value, and WithCreationTimeout). A creator's error is
+// returned to the callers waiting for it and nothing is stored — but for
+// ErrNotFound, which is cached as "not found" — and a panic is raised again
+// in the caller that ran it, and the waiters get a *PanicError. The creator
+// can set its value's expiration (SetExpiration) or keep it from being cached
+// (DontCache) through ctx.
 //
 // Because the creator may run after the caller has returned, create escapes
 // to the heap: a function literal that captures variables is allocated on
