@@ -205,8 +205,8 @@ func (c *CachedFunc[A, V]) Call(ctx context.Context, a A) (V, error) {
 	// The two halves of GetOrCreate, so that a hit builds no creator closure:
 	// the key is a hit's only allocation.
 	var p pending[V]
-	if lookupForCreate(ctx, c.r, s, key, k, &o, &p) {
-		return p.v, p.err
+	if lookupForCreate(ctx, c.r, s, k, &o, &p) {
+		return p.answer(key)
 	}
 	return c.create(ctx, s, key, k, p, a, o)
 }

@@ -11,16 +11,17 @@ import (
 
 // memLookup reads key from the built-in memory backend, called directly: the
 // hit path of most regions, kept short. found is false for a missing key and
-// for an entry that isn't a T (which lookup counts).
-func memLookup[T any](m *MemoryBackend, key string) (v T, st stamp, found bool) {
+// for an entry that isn't a T (which lookup counts). st points into the
+// stored entry, which is never changed: the hit path copies no stamp.
+func memLookup[T any](m *MemoryBackend, key string) (v T, st *stamp, found bool) {
 	if x, ok := m.load(key); ok {
 		if e, ok := x.(*valueEntry); ok {
 			if v, ok := valueAs[T](e); ok {
-				return v, e.stamp, true
+				return v, &e.stamp, true
 			}
 		}
 	}
-	return v, stamp{}, false
+	return v, nil, false
 }
 
 // valueLookup reads a Go value stored by a region (a *valueEntry) as a T,
@@ -191,7 +192,7 @@ func GetWithMetadata[T any](ctx context.Context, r *Region, key string, opts ...
 	if err != nil && r.failed(err) {
 		return value, md, false, nil
 	}
-	if err != nil || !found || s.state(ctx, st, &o) != lock.Fresh {
+	if err != nil || !found || s.state(ctx, &st, &o) != lock.Fresh {
 		if err == nil {
 			r.observe(EventMiss, 0)
 		}
@@ -243,7 +244,7 @@ func GetMulti[T any](ctx context.Context, r *Region, keys []string, opts ...Opti
 	}
 	for i, k := range keys {
 		switch {
-		case !found[i] || s.state(ctx, st[i], &o) != lock.Fresh:
+		case !found[i] || s.state(ctx, &st[i], &o) != lock.Fresh:
 			r.observe(EventMiss, 0)
 		case st[i].negative:
 			r.observe(EventNegativeHit, 0)

@@ -148,7 +148,7 @@ func newBatch[T any](r *Region, s *regionState, mk []string, o *callOptions) *lo
 			for i := range keys {
 				if found[i] {
 					as[i] = answer[T]{vals[i], st[i]}
-					states[i] = s.state(ctx, st[i], o)
+					states[i] = s.state(ctx, &st[i], o)
 				}
 			}
 			return as, states, nil

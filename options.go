@@ -151,16 +151,18 @@ type Option struct {
 	hasExpiration bool
 	ignoreExpiry  bool
 	noStale       bool
-	shouldCache   any // func(T) bool
+	// hasSoftTimeout and hasCreationTimeout: beside the other flags, so
+	// that an Option stays small (every call copies one).
+	hasSoftTimeout     bool
+	hasCreationTimeout bool
+	shouldCache        any // func(T) bool
 
 	expirationFunc func() time.Duration
 	fn             *funcOption // Namespace, KeyFunc, FuncName: read by Cached and CachedMulti only
 
-	softTimeout        time.Duration
-	hasSoftTimeout     bool
-	creationTimeout    time.Duration
-	hasCreationTimeout bool
-	negExpiration      time.Duration // NegativeExpiration; 0: not given
+	softTimeout     time.Duration
+	creationTimeout time.Duration
+	negExpiration   time.Duration // NegativeExpiration; 0: not given
 }
 
 // ExpirationTime overrides the region's expiration time for this call only;

@@ -766,13 +766,13 @@ func decode[T any](r *Region, key string, b []byte) (v T, st stamp, ok bool) {
 
 // state decides whether a value with stamp st is fresh, stale or (hard
 // invalidated) missing.
-func (s *regionState) state(ctx context.Context, st stamp, o *callOptions) lock.State {
+func (s *regionState) state(ctx context.Context, st *stamp, o *callOptions) lock.State {
 	var inv Invalidation
 	switch {
 	case s.localInv != nil:
 		inv = s.localInv.check(st.created)
 	case s.gens != nil:
-		inv = s.gens.check(ctx, st)
+		inv = s.gens.check(ctx, *st)
 		s.learnedSoft()
 	default:
 		inv = s.inv.Invalidated(ctx, time.Unix(0, st.created))
