@@ -64,23 +64,30 @@ func TestSoftTimeoutServesStaleAndStoresTheNewValueWhenTheCreatorEnds(t *testing
 	}
 }
 
+// createPastSoftTimeout calls GetOrCreate for key, its creator returning
+// "new" only well past a soft timeout of a millisecond: a caller that gave
+// up at the soft timeout would have returned a stale value, an error or a
+// zero value instead.
+func createPastSoftTimeout(t *testing.T, r *dogpile.Region, key string, opts ...dogpile.Option) result[string] {
+	t.Helper()
+	started, release := make(chan struct{}), make(chan struct{})
+	got := goGetOrCreate(context.Background(), r, key, func(context.Context) (string, error) {
+		close(started)
+		<-release
+		return "new", nil
+	}, opts...)
+	<-started
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	return recv(t, got, "GetOrCreate")
+}
+
 // Without a stale value the caller waits past the soft timeout, for the
 // creator's value.
 func TestSoftTimeoutWithoutAStaleValueWaitsForTheCreator(t *testing.T) {
 	onEachPath(t, func(t *testing.T, backend string) {
 		r := regionWith(t, []dogpile.RegionOption{dogpile.WithSoftTimeout(time.Millisecond)}, backend)
-		started, release := make(chan struct{}), make(chan struct{})
-		got := goGetOrCreate(context.Background(), r, "k", func(context.Context) (string, error) {
-			close(started)
-			<-release
-			return "new", nil
-		})
-		<-started
-		// Well past the soft timeout: a caller that gave up would have
-		// returned an error or a zero value, not the creator's value.
-		time.Sleep(20 * time.Millisecond)
-		close(release)
-		if res := recv(t, got, "GetOrCreate"); res.err != nil || res.v != "new" {
+		if res := createPastSoftTimeout(t, r, "k"); res.err != nil || res.v != "new" {
 			t.Fatalf("GetOrCreate = %q, %v; want the creator's value", res.v, res.err)
 		}
 	})
@@ -114,12 +121,7 @@ func TestSoftTimeoutPerCall(t *testing.T) {
 
 	off := regionWith(t, []dogpile.RegionOption{dogpile.WithSoftTimeout(time.Millisecond)}, "memory")
 	mustSet(t, off, "k", "stale")
-	started, done := make(chan struct{}), make(chan struct{})
-	got := goGetOrCreate(ctx, off, "k", func(context.Context) (string, error) { close(started); <-done; return "new", nil }, expiredNow, dogpile.SoftTimeout(0))
-	<-started
-	time.Sleep(20 * time.Millisecond)
-	close(done)
-	if res := recv(t, got, "GetOrCreate"); res.err != nil || res.v != "new" {
+	if res := createPastSoftTimeout(t, off, "k", expiredNow, dogpile.SoftTimeout(0)); res.err != nil || res.v != "new" {
 		t.Fatalf("GetOrCreate with SoftTimeout(0) = %q, %v; want the new value", res.v, res.err)
 	}
 }

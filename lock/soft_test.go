@@ -46,15 +46,16 @@ func TestSoftTimeoutServesStaleAndTheCreationCompletes(t *testing.T) {
 	}
 }
 
-// Without a value there is nothing to serve: the caller waits past the
-// soft timeout for the creator's value.
-func TestSoftTimeoutDoesNotApplyWithoutAValue(t *testing.T) {
+// getPastSoftTimeout runs Get on a lock over s with a soft timeout of a
+// millisecond, and lets the creator return "new" only well past it: a
+// caller that gave up at the soft timeout would have returned the stale
+// value, the zero value or an error instead.
+func getPastSoftTimeout(t *testing.T, s *store, noStale bool) string {
+	t.Helper()
 	var g lock.Group
-	s := &store{}
-	release := make(chan struct{})
-	started := make(chan struct{})
+	started, release := make(chan struct{}), make(chan struct{})
 	l := newLock(&g, s, func(context.Context) (string, error) { close(started); <-release; return "new", nil })
-	l.SoftTimeout = time.Millisecond
+	l.SoftTimeout, l.NoStale = time.Millisecond, noStale
 	got := make(chan string, 1)
 	go func() {
 		v, err := l.Get(context.Background())
@@ -64,11 +65,15 @@ func TestSoftTimeoutDoesNotApplyWithoutAValue(t *testing.T) {
 		got <- v
 	}()
 	<-started
-	// Well past the soft timeout: a caller that gave up now would have
-	// returned the zero value or an error, not the creator's value below.
 	time.Sleep(20 * l.SoftTimeout)
 	close(release)
-	if v := <-got; v != "new" {
+	return <-got
+}
+
+// Without a value there is nothing to serve: the caller waits past the
+// soft timeout for the creator's value.
+func TestSoftTimeoutDoesNotApplyWithoutAValue(t *testing.T) {
+	if v := getPastSoftTimeout(t, &store{}, false); v != "new" {
 		t.Fatalf("Get = %q; want the creator's value (no stale value to serve)", v)
 	}
 }
@@ -86,18 +91,7 @@ func TestSoftTimeoutNotReachedReturnsTheNewValue(t *testing.T) {
 
 // NoStale turns the soft timeout off: the caller waits for the new value.
 func TestSoftTimeoutWithNoStaleWaits(t *testing.T) {
-	var g lock.Group
-	s := &store{v: "old", state: lock.Stale}
-	started := make(chan struct{})
-	release := make(chan struct{})
-	l := newLock(&g, s, func(context.Context) (string, error) { close(started); <-release; return "new", nil })
-	l.SoftTimeout, l.NoStale = time.Millisecond, true
-	got := make(chan string, 1)
-	go func() { v, _ := l.Get(context.Background()); got <- v }()
-	<-started
-	time.Sleep(20 * l.SoftTimeout)
-	close(release)
-	if v := <-got; v != "new" {
+	if v := getPastSoftTimeout(t, &store{v: "old", state: lock.Stale}, true); v != "new" {
 		t.Fatalf("Get = %q; want the new value (NoStale)", v)
 	}
 }
