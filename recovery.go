@@ -16,7 +16,9 @@ import (
 // and make them once it is back. Set, SetMulti, Delete, DeleteMulti and
 // Invalidate (and so the cached functions' Set and Invalidate) that fail
 // because the backend is down, or are called while the breaker is open, are
-// queued and return nil; when the breaker's probe finds the backend back, the
+// queued and return nil. (Invalidate under the default strategy, which keeps
+// its times in this process, applies at once; SharedInvalidation's and a
+// custom strategy's are queued.) When the breaker's probe finds the backend back, the
 // queue is replayed in order before the breaker closes, so that no call of
 // this process reads the backend before the writes it made are there, and
 // other processes sharing the store see them — an invalidation made during
@@ -130,9 +132,11 @@ func (r *Region) deleteOps(s *regionState, sk []string) []queued {
 	return ops
 }
 
-// invalidateOps is the operation of an invalidation.
+// invalidateOps is the operation of an invalidation (nil for the default
+// strategy, which keeps its times in this process and needs no backend:
+// values replayed later keep their creation times, which it compares).
 func (r *Region) invalidateOps(s *regionState, how Invalidation) []queued {
-	if r.recovery == nil || how != Hard && how != Soft {
+	if r.recovery == nil || s.localInv != nil || how != Hard && how != Soft {
 		return nil
 	}
 	return []queued{{kind: opInvalidate, s: s, how: how}}

@@ -182,3 +182,35 @@ func TestAutoRecoveryDoesNotQueueARefusedValue(t *testing.T) {
 		t.Fatalf("%+v; want nothing queued, no trip", st)
 	}
 }
+
+// The default invalidation strategy needs no backend: under an open
+// breaker it applies at once, and a value queued before it is invalidated
+// by it when replayed (it keeps its creation time).
+func TestAutoRecoveryInProcessInvalidationAppliesAtOnce(t *testing.T) {
+	ctx := context.Background()
+	b := newSwitchable(t)
+	r := regionFor(t, b, []dogpile.RegionOption{dogpile.WithFailOpen(5 * time.Millisecond), dogpile.WithAutoRecovery(0), dogpile.WithMetrics()})
+	defer r.Close()
+	b.down.Store(true)
+	if err := r.Set(ctx, "before", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Invalidate(ctx, dogpile.Hard); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Set(ctx, "after", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.Stats(); st.RecoveryQueued != 2 {
+		t.Fatalf("RecoveryQueued = %d; want the two writes, not the in-process invalidation", st.RecoveryQueued)
+	}
+	b.down.Store(false)
+	eventually(t, "the replay", func() bool { return r.Stats().RecoveryReplayed == 2 })
+	eventually(t, "the breaker to close", func() bool {
+		_, ok, _ := dogpile.Get[string](ctx, r, "after")
+		return ok
+	})
+	if _, ok := mustGet[string](t, r, "before"); ok {
+		t.Fatal("a write made before the invalidation is valid after its replay")
+	}
+}
