@@ -38,9 +38,10 @@ func GetOrCreate[T any](ctx context.Context, r *Region, key string, create func(
 		var zero T
 		return zero, err
 	}
-	var o callOptions
+	o := &noOptions // read only: a call without options zeroes none
 	if len(opts) > 0 {
-		o = collect(opts)
+		c := collect(opts)
+		o = &c
 	}
 	k, err := s.storageKey(key)
 	if err != nil {
@@ -50,7 +51,7 @@ func GetOrCreate[T any](ctx context.Context, r *Region, key string, create func(
 	if s.mem != nil && !r.failOpen {
 		// A hit on the built-in memory backend, without the general path's
 		// calls (a miss goes on to it and reads the map once more).
-		if v, st, ok := memLookup[T](s.mem, k); ok && s.state(ctx, st, &o) == lock.Fresh {
+		if v, st, ok := memLookup[T](s.mem, k); ok && s.state(ctx, st, o) == lock.Fresh {
 			if st.negative {
 				return negativeHit[T](r, key)
 			}
@@ -61,11 +62,14 @@ func GetOrCreate[T any](ctx context.Context, r *Region, key string, create func(
 		}
 	}
 	var p pending[T]
-	if lookupForCreate(ctx, r, s, k, &o, &p) {
+	if lookupForCreate(ctx, r, s, k, o, &p) {
 		return p.answer(key)
 	}
-	return createFor(ctx, r, s, key, k, p, create, o)
+	return createFor(ctx, r, s, key, k, p, create, *o)
 }
+
+// noOptions are the options of a call given none: shared, never written.
+var noOptions callOptions
 
 // negativeHit is the answer for key's cached "not found".
 func negativeHit[T any](r *Region, key string) (T, error) {
