@@ -37,7 +37,8 @@ import (
 // made it and, under SharedInvalidation, the generations of the record as it
 // is when the write is replayed: it is valid against invalidations that
 // other processes made during the outage, and invalid after one this
-// process made later. An operation the backend refuses when it is replayed
+// process made later. Like any Set, it replaces what the key holds then —
+// a value another process stored during the outage included. An operation the backend refuses when it is replayed
 // (a value too large) is dropped and logged. Values created by GetOrCreate
 // and the cached functions while the backend is down are not queued: they
 // are returned uncached, and made again when next needed.
