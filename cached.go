@@ -2,6 +2,7 @@ package dogpile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -152,8 +153,10 @@ type CachedFunc[A, V any] struct {
 // takes them as one struct.
 //
 // The options apply to every call: ExpirationTime or ExpirationFunc,
-// ShouldCache (of V), IgnoreExpiration, NoStale, Tags; and, for Cached
-// alone, Namespace, KeyFunc (of A), TagsFunc (of A) and FuncName.
+// ShouldCache (of V), IgnoreExpiration, NoStale, Tags, SoftTimeout,
+// CreationTimeout, NegativeExpiration; and, for Cached alone, Namespace,
+// KeyFunc (of A), TagsFunc (of A) and FuncName. fn's context is a creator's:
+// fn can call SetExpiration and DontCache, and return ErrNotFound.
 //
 // Cached panics if r or fn is nil, if ShouldCache, KeyFunc or TagsFunc is of
 // another type than V or A, or if A has no stable rendering and no KeyFunc is given:
@@ -233,17 +236,17 @@ func (c *CachedFunc[A, V]) Call(ctx context.Context, a A) (V, error) {
 	// the key is a hit's only allocation.
 	var p pending[V]
 	if lookupForCreate(ctx, c.r, s, k, &o, &p) {
-		return p.v, p.err
+		return p.answer(key)
 	}
-	return c.create(ctx, s, k, p, a, o)
+	return c.create(ctx, s, key, k, p, a, o)
 }
 
 // create is Call's slow path: only here does a escape, into the creator.
-func (c *CachedFunc[A, V]) create(ctx context.Context, s *regionState, k string, p pending[V], a A, o callOptions) (V, error) {
+func (c *CachedFunc[A, V]) create(ctx context.Context, s *regionState, key, k string, p pending[V], a A, o callOptions) (V, error) {
 	if s.tags.shared == nil {
 		c.tagFor(&o, a) // not needed to read: only now, to write
 	}
-	return createFor(ctx, c.r, s, k, p, func(ctx context.Context) (V, error) { return c.fn(ctx, a) }, o)
+	return createFor(ctx, c.r, s, key, k, p, func(ctx context.Context) (V, error) { return c.fn(ctx, a) }, o)
 }
 
 // Get returns the cached value for a, if there is a usable one (see Get),
@@ -273,9 +276,10 @@ func (c *CachedFunc[A, V]) Set(ctx context.Context, a A, v V) error {
 }
 
 // Refresh calls fn now, whatever is cached, stores its value (unless
-// ShouldCache rejects it) and returns it. Unlike Call it does not take the
-// dogpile lock: concurrent callers of Call keep being served the old value
-// until the new one is stored.
+// ShouldCache rejects it, or fn says DontCache) and returns it; a "not
+// found" from fn (ErrNotFound) is stored and returned as in Call. Unlike
+// Call it does not take the dogpile lock: concurrent callers of Call keep
+// being served the old value until the new one is stored.
 func (c *CachedFunc[A, V]) Refresh(ctx context.Context, a A) (V, error) {
 	var zero V
 	key, err := c.keys.key(a)
@@ -288,16 +292,16 @@ func (c *CachedFunc[A, V]) Refresh(ctx context.Context, a A) (V, error) {
 	if err != nil {
 		return zero, err
 	}
-	v, err := c.fn(ctx, a)
+	ctx, cr := withCreation(ctx)
+	v, err := runCreator(ctx, c.r, s, func(ctx context.Context) (V, error) { return c.fn(ctx, a) })
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return zero, err
+	}
+	got, err := created(ctx, c.r, s, key, sk[0], cr, v, err, c.keep, &o, w)
 	if err != nil {
 		return zero, err
 	}
-	if c.keep == nil || c.keep(v) {
-		if err := c.r.store(ctx, s, sk[0], v, w); err != nil {
-			return zero, err
-		}
-	}
-	return v, nil
+	return got.result(key)
 }
 
 // Invalidate removes the value for a: the next Call calls fn.

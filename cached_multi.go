@@ -2,6 +2,7 @@ package dogpile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 )
@@ -21,7 +22,9 @@ type CachedMultiFunc[A comparable, V any] struct {
 // backend.Multi) and calls fn once, with only the arguments that have no
 // usable value, in the order they were given (see GetOrCreateMulti).
 //
-// Keys, options and panics are those of Cached, argument by argument. A is
+// Keys, options and panics are those of Cached, argument by argument; fn
+// says which arguments have no value with NotFoundAt, and sets one value's
+// expiration with SetExpirationAt. A is
 // comparable so that results can be returned by argument (CallMap, Get,
 // Set); an argument type that isn't can be cached with Cached, or keyed by
 // an ID.
@@ -43,7 +46,9 @@ func (c *CachedMultiFunc[A, V]) keysOf(args []A) ([]string, error) {
 
 // Call returns the values of args, in their order, from the cache, calling
 // fn once for those without a usable value. An argument given twice is
-// looked up and created once.
+// looked up and created once. Arguments whose value was not found (see
+// NotFoundAt) have the zero value, and Call returns a *NotFoundError with
+// their keys (Key) along with the values.
 func (c *CachedMultiFunc[A, V]) Call(ctx context.Context, args []A) ([]V, error) {
 	keys, err := c.keysOf(args)
 	if err != nil {
@@ -106,14 +111,23 @@ func (c *CachedMultiFunc[A, V]) keyTags(keys []string, args []A) (Option, error)
 }
 
 // CallMap is Call returning the values by argument, as asdict=True does in
-// Python's dogpile.cache.
+// Python's dogpile.cache. Arguments whose value was not found (see
+// NotFoundAt) are left out of the map, and are no error.
 func (c *CachedMultiFunc[A, V]) CallMap(ctx context.Context, args []A) (map[A]V, error) {
 	vals, err := c.Call(ctx, args)
-	if err != nil {
+	var nf *NotFoundError
+	if err != nil && !errors.As(err, &nf) {
 		return nil, err
+	}
+	missing := make(map[string]bool, len(nf.keys()))
+	for _, k := range nf.keys() {
+		missing[k] = true
 	}
 	out := make(map[A]V, len(args))
 	for i, a := range args {
+		if len(missing) > 0 && missing[c.Key(a)] {
+			continue
+		}
 		out[a] = vals[i]
 	}
 	return out, nil
@@ -167,8 +181,10 @@ func (c *CachedMultiFunc[A, V]) Set(ctx context.Context, values map[A]V) error {
 }
 
 // Refresh calls fn with args now, whatever is cached, stores the values
-// (those ShouldCache keeps) and returns them in the order of args. Like
-// CachedFunc.Refresh it does not take the dogpile lock.
+// (those ShouldCache keeps and fn does not say DontCacheAt of) and returns
+// them in the order of args, with a *NotFoundError for those fn said
+// NotFoundAt of, as Call does. Like CachedFunc.Refresh it does not take the
+// dogpile lock.
 func (c *CachedMultiFunc[A, V]) Refresh(ctx context.Context, args []A) ([]V, error) {
 	keys, err := c.keysOf(args)
 	if err != nil {
@@ -186,25 +202,16 @@ func (c *CachedMultiFunc[A, V]) Refresh(ctx context.Context, args []A) ([]V, err
 	if err != nil {
 		return nil, err
 	}
-	vals, err := c.fn(ctx, args)
+	ctx, cr := withCreation(ctx)
+	vals, nf, err := createValues(ctx, c.r, s, keys, func(ctx context.Context, _ []string) ([]V, error) { return c.fn(ctx, args) })
 	if err != nil {
 		return nil, err
 	}
-	if len(vals) != len(args) {
-		return nil, fmt.Errorf("dogpile: %s returned %d values for %d arguments", c.name, len(vals), len(args))
+	as, err := createdMulti(ctx, c.r, s, sk, cr, vals, nf, c.keep, &o, w)
+	if err != nil {
+		return nil, err
 	}
-	items := make(map[string]any, len(args))
-	for i, k := range sk {
-		if c.keep == nil || c.keep(vals[i]) {
-			items[k] = vals[i]
-		}
-	}
-	if len(items) > 0 {
-		if err := c.r.storeMulti(ctx, s, items, w); err != nil {
-			return nil, err
-		}
-	}
-	return vals, nil
+	return results(keys, as)
 }
 
 // Invalidate removes the values of args, in one round trip where the

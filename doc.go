@@ -60,13 +60,25 @@
 //
 // By default a backend error is returned, as in Python's dogpile.cache. [WithFailOpen]
 // serves creator values without the cache while the backend is down (with a
-// circuit breaker); [WithStaleIfError] serves a stale value when its
-// regeneration fails. [WithMetrics] counts hits, misses, stale values served,
+// circuit breaker that probes the backend once per cooldown), and
+// [WithAutoRecovery] replays the writes and invalidations made meanwhile once
+// it is back; [WithStaleIfError] serves a stale value when its regeneration
+// fails; [WithSoftTimeout] serves it when its regeneration is slow, and lets
+// the creation finish in the background. [WithMetrics] counts hits, misses, stale values served,
 // regenerations, lock waits and errors ([Region.Stats]; exported by the
 // metrics/prometheus and metrics/otel packages). Proxies ([WithWrap], package
 // proxy) see every backend call. [SharedInvalidation] makes Invalidate reach
 // every process sharing the backend. [WithEarlyRefresh] regenerates hot keys
 // shortly before they expire.
+//
+// # What a creator can say
+//
+// A creator can set the expiration of the value it returns from the value
+// itself ([SetExpiration]: an answer's max-age, a token's expiry), keep it
+// from being cached ([DontCache]), or answer that what it was asked for does
+// not exist ([ErrNotFound], [NotFoundAt]): "not found" is cached like a
+// value, with its own expiration ([WithNegativeExpiration]), so that callers
+// asking for a missing key don't run the creator again.
 //
 // # Values and codecs
 //

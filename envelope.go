@@ -24,6 +24,14 @@ type Metadata struct {
 	Size int
 	// Signed reports whether the entry carries a signature (WithSigning).
 	Signed bool
+	// NotFound reports a cached "not found" answer (see ErrNotFound): the
+	// entry holds no value.
+	NotFound bool
+	// Expiration is the entry's own expiration, set by its creator (see
+	// SetExpiration) or for a "not found" (WithNegativeExpiration): how long
+	// after Created it expires; NoExpiration: never. Zero: the entry has
+	// none, the region's applies.
+	Expiration time.Duration
 }
 
 // InspectEntry reads the metadata of stored bytes without decoding the value,
@@ -34,5 +42,20 @@ func InspectEntry(b []byte) (Metadata, error) {
 	if err != nil {
 		return Metadata{}, err
 	}
-	return Metadata{Created: time.Unix(0, e.Created), Version: e.Version, Codec: e.Codec, Size: len(b), Signed: e.Signed}, nil
+	md := Metadata{Created: time.Unix(0, e.Created), Version: e.Version, Codec: e.Codec, Size: len(b), Signed: e.Signed, NotFound: e.Negative}
+	if e.HasExpiration {
+		md.Expiration = expirationOf(e.Expiration)
+	}
+	return md, nil
+}
+
+// expirationOf is the Metadata form of a stored expiration (see stamp.ttl).
+func expirationOf(ttl int64) time.Duration {
+	switch {
+	case ttl < 0:
+		return NoExpiration
+	case ttl == 0:
+		return ttlExpired
+	}
+	return time.Duration(ttl)
 }

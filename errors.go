@@ -53,6 +53,8 @@ type BackendError struct {
 	Op      string // "get", "set", "delete", "get_multi", …
 	Key     string // the (mangled) key, or the first key of a multi-key call
 	Err     error
+
+	counted bool // in the region's Stats.BackendErrors already
 }
 
 func (e *BackendError) Error() string {

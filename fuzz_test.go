@@ -73,6 +73,8 @@ type fuzzEntry struct {
 	gens      []uint64 // hard, soft; nil without
 	tags      []string // the tags' names
 	tagGens   []uint64 // each tag's hard and soft, with gens
+	exp       *int64   // the entry's own expiration; nil without
+	negative  bool     // a "not found": no payload
 	payload   []byte
 }
 
@@ -80,7 +82,7 @@ type fuzzEntry struct {
 // parts. It is the oracle the decoder is held to.
 func fuzzOpen(b []byte) (e fuzzEntry, ok bool) {
 	const header = 17
-	if len(b) < header || b[0] != 'd' || b[1] != 'p' || b[2] != dogpile.FormatVersion || b[3]&^(1|2|8) != 0 {
+	if len(b) < header || b[0] != 'd' || b[1] != 'p' || b[2] != dogpile.FormatVersion || b[3]&^(1|2|4|8|16) != 0 {
 		return e, false
 	}
 	n := int(b[16])
@@ -129,6 +131,18 @@ func fuzzOpen(b []byte) (e fuzzEntry, ok bool) {
 			}
 		}
 	}
+	var exp *int64
+	if b[3]&16 != 0 {
+		x, k := binary.Varint(rest)
+		if k <= 0 {
+			return e, false
+		}
+		exp, rest = &x, rest[k:]
+	}
+	negative := b[3]&4 != 0
+	if negative && len(rest) != 0 {
+		return e, false
+	}
 	return fuzzEntry{
 		created:   int64(binary.BigEndian.Uint64(b[4:12])),
 		tag:       binary.BigEndian.Uint32(b[12:16]),
@@ -136,6 +150,8 @@ func fuzzOpen(b []byte) (e fuzzEntry, ok bool) {
 		gens:      gens,
 		tags:      tags,
 		tagGens:   tagGens,
+		exp:       exp,
+		negative:  negative,
 		payload:   rest,
 	}, true
 }
@@ -170,11 +186,14 @@ func FuzzInspectEntry(f *testing.F) {
 	f.Add(fuzzEnvelopeGens(1, "string", "default", []uint64{3, 1 << 40}, []byte("with generations"), false))
 	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'x'})  // signed, no room for a signature
 	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80}) // generations cut short
-	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})       // a reserved flag
 	f.Add(fuzzEnvelopeTagged(1, "string", "default", nil, []string{"user:42", ""}, nil, []byte("tagged")))
 	f.Add(fuzzEnvelopeTagged(1, "string", "default", []uint64{1, 2}, []string{"org:7"}, []uint64{3, 1 << 40}, []byte("tagged, generations")))
 	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})         // no tags in a tag section
 	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 1, 'a'}) // two tags, one there
+	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})            // negative
+	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'x'})       // negative with a payload
+	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2})        // an expiration
+	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80})     // an expiration cut short
 	f.Add([]byte{'d', 'p', dogpile.FormatVersion + 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Add([]byte{'d', 'p', 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 'd', 'e', 'f', 'a', 'u', 'l', 't', 'v'}) // version 1
 	f.Add([]byte{'d', 'p', dogpile.FormatVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200, 'x'})  // codec name cut short
@@ -192,7 +211,8 @@ func FuzzInspectEntry(f *testing.F) {
 			return
 		}
 		if md.Version != dogpile.FormatVersion || md.Size != len(b) || md.Codec != e.codecName ||
-			md.Created.UnixNano() != e.created || md.Signed != (b[3]&1 != 0) {
+			md.Created.UnixNano() != e.created || md.Signed != (b[3]&1 != 0) || md.NotFound != e.negative ||
+			(e.exp == nil) != (md.Expiration == 0) {
 			t.Fatalf("InspectEntry(%q) = %+v; want created %d, codec %q, size %d, signed %v",
 				b, md, e.created, e.codecName, len(b), b[3]&1 != 0)
 		}

@@ -12,16 +12,17 @@ import (
 
 // memLookup reads key from the built-in memory backend, called directly: the
 // hit path of most regions, kept short. found is false for a missing key and
-// for an entry that isn't a T (which lookup counts).
-func memLookup[T any](m *MemoryBackend, key string) (v T, st stamp, found bool) {
+// for an entry that isn't a T (which lookup counts). st points into the
+// stored entry, which is never changed: the hit path copies no stamp.
+func memLookup[T any](m *MemoryBackend, key string) (v T, st *stamp, found bool) {
 	if x, ok := m.load(key); ok {
 		if e, ok := x.(*valueEntry); ok {
 			if v, ok := valueAs[T](e); ok {
-				return v, e.stamp, true
+				return v, &e.stamp, true
 			}
 		}
 	}
-	return v, stamp{}, false
+	return v, nil, false
 }
 
 // valueLookup reads a Go value stored by a region (a *valueEntry) as a T,
@@ -174,6 +175,9 @@ func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []s
 // []byte (the payload: with the default codec, the bytes it wrote; on the
 // memory backend, only values that are byte slices). The key must not begin
 // with ReservedKeyPrefix (ErrReservedKey).
+//
+// A cached "not found" (see ErrNotFound) is reported as not ok, with a
+// *NotFoundError: the key is known not to exist.
 func Get[T any](ctx context.Context, r *Region, key string, opts ...Option) (value T, ok bool, err error) {
 	value, _, ok, err = GetWithMetadata[T](ctx, r, key, opts...)
 	return value, ok, err
@@ -198,15 +202,22 @@ func GetWithMetadata[T any](ctx context.Context, r *Region, key string, opts ...
 	if err != nil && r.failed(err) {
 		return value, md, false, nil
 	}
-	if err != nil || !found || s.state(ctx, st, &o) != lock.Fresh {
+	if err != nil || !found || s.state(ctx, &st, &o) != lock.Fresh {
 		if err == nil {
 			r.observe(EventMiss, 0)
 		}
 		var zero T
 		return zero, md, false, err
 	}
+	if st.negative {
+		_, err := negativeHit[T](r, key)
+		return value, md, false, err
+	}
 	r.observe(EventHit, 0)
 	md = Metadata{Created: time.Unix(0, st.created), Version: FormatVersion, Size: size}
+	if st.ttl != 0 {
+		md.Expiration = expirationOf(st.ttl)
+	}
 	if s.values == nil {
 		md.Codec = r.codec.Name()
 	}
@@ -214,7 +225,8 @@ func GetWithMetadata[T any](ctx context.Context, r *Region, key string, opts ...
 }
 
 // GetMulti returns the usable values among keys, by key; keys without one are
-// absent from the map. It reads all keys in one round trip where the backend
+// absent from the map, as are keys whose cached answer is "not found" (see
+// ErrNotFound). It reads all keys in one round trip where the backend
 // can. An empty key list returns an empty map without touching the backend.
 func GetMulti[T any](ctx context.Context, r *Region, keys []string, opts ...Option) (map[string]T, error) {
 	s, err := r.configured()
@@ -241,11 +253,14 @@ func GetMulti[T any](ctx context.Context, r *Region, keys []string, opts ...Opti
 		return nil, err
 	}
 	for i, k := range keys {
-		if found[i] && s.state(ctx, st[i], &o) == lock.Fresh {
+		switch {
+		case !found[i] || s.state(ctx, &st[i], &o) != lock.Fresh:
+			r.observe(EventMiss, 0)
+		case st[i].negative:
+			r.observe(EventNegativeHit, 0)
+		default:
 			out[k] = vals[i]
 			r.observe(EventHit, 0)
-		} else {
-			r.observe(EventMiss, 0)
 		}
 	}
 	return out, nil

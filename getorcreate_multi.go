@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/lock"
@@ -18,6 +19,13 @@ import (
 // Keys whose value is being created by another caller are waited for rather
 // than created twice; stale keys are served stale while they are regenerated,
 // as in GetOrCreate. ShouldCache applies to each value.
+//
+// A creator says which of its keys do not exist by returning NotFoundAt of
+// their positions with its values (ErrNotFound: none of them exists); those
+// are cached as "not found" (see ErrNotFound). When any key is not found,
+// from the cache or from the creator, GetOrCreateMulti returns the values
+// of the others with a *NotFoundError that lists them (their values are the
+// zero value).
 func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, create func(ctx context.Context, keys []string) ([]T, error), opts ...Option) ([]T, error) {
 	s, err := r.configured()
 	if err != nil {
@@ -36,21 +44,23 @@ func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, crea
 		return nil, err
 	}
 	if r.failOpen && r.breakerOpen() {
-		return createValues(ctx, keys, create)
+		return createMultiUncached(ctx, r, s, keys, create)
 	}
 	b := newBatch[T](r, s, mk, &o)
-	vals, states, err := b.Load(ctx, mk)
+	loaded, states, err := b.Load(ctx, mk)
 	if err != nil {
 		if r.failed(err) {
-			return createValues(ctx, keys, create)
+			return createMultiUncached(ctx, r, s, keys, create)
 		}
 		return nil, err
 	}
-	for _, st := range states {
-		switch st {
-		case lock.Fresh:
+	for i, st := range states {
+		switch {
+		case st == lock.Fresh && loaded[i].negative:
+			r.observe(EventNegativeHit, 0)
+		case st == lock.Fresh:
 			r.observe(EventHit, 0)
-		case lock.Missing:
+		case st == lock.Missing:
 			r.observe(EventMiss, 0)
 		}
 	}
@@ -61,30 +71,22 @@ func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, crea
 			user[k] = keys[i]
 		}
 	}
-	b.Create = func(ctx context.Context, ks []string) ([]T, error) {
+	b.Create = func(ctx context.Context, ks []string) ([]answer[T], error) {
 		uk := make([]string, len(ks))
 		for j, k := range ks {
 			uk[j] = user[k]
 		}
 		w := s.writeAs(typeIDOf[T](), &o) // before the creator reads anything
-		vs, err := createValues(ctx, uk, create)
+		ctx, c := withCreation(ctx)
+		vs, nf, err := createValues(ctx, r, s, uk, create)
 		if err != nil {
 			return nil, err
 		}
-		items := make(map[string]any, len(ks))
-		for j, k := range ks {
-			if keep == nil || keep(vs[j]) {
-				items[k] = vs[j]
-			}
-		}
-		if err := r.storeCreated(ctx, s, items, w); err != nil {
-			return nil, err
-		}
-		return vs, nil
+		return createdMulti(ctx, r, s, ks, c, vs, nf, keep, &o, w)
 	}
-	out, err := b.GetLoaded(ctx, vals, states)
+	out, err := b.GetLoaded(ctx, loaded, states)
 	if err == nil {
-		return out, nil
+		return results(keys, out)
 	}
 	var me *lock.MutexError
 	if errors.As(err, &me) {
@@ -93,33 +95,63 @@ func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, crea
 		err = s.wrap("lock", me.Key, me.Err)
 	}
 	if r.failed(err) {
-		return createValues(ctx, keys, create)
+		return createMultiUncached(ctx, r, s, keys, create)
+	}
+	if staleMultiOnError(ctx, r, s, loaded, states, &o, err) {
+		return results(keys, loaded)
 	}
 	return nil, err
 }
 
+// staleMultiOnError is staleOnError for a multi-key creation that failed:
+// the values loaded may be returned when every key that needed a value had
+// a stale one that stale-if-error may serve.
+func staleMultiOnError[T any](ctx context.Context, r *Region, s *regionState, loaded []answer[T], states []lock.State, o *callOptions, err error) bool {
+	n := 0
+	for i, st := range states {
+		if st == lock.Fresh {
+			continue
+		}
+		if !r.mayServeStale(ctx, s, st, loaded[i].stamp, o, err) {
+			return false
+		}
+		n++
+	}
+	if n == 0 {
+		return false
+	}
+	for range n {
+		r.observe(EventStaleServed, 0)
+	}
+	r.logger.Warn("dogpile: regeneration failed; serving the stale values", "region", r.name, "keys", n, "err", err)
+	return true
+}
+
 // newBatch returns the dogpile lock of the (mangled) keys mk, ready but for
 // its creator.
-func newBatch[T any](r *Region, s *regionState, mk []string, o *callOptions) *lock.Batch[T] {
-	b := &lock.Batch[T]{
-		Group:   &r.flights,
-		Keys:    mk,
-		Timeout: r.creationTimeout,
-		NoStale: r.noStale || o.noStale,
-		Async:   r.async,
-		Observe: r.lockObserver(),
-		Load: func(ctx context.Context, keys []string) ([]T, []lock.State, error) {
-			vals, created, found, err := lookupMulti[T](ctx, r, s, keys, o)
+func newBatch[T any](r *Region, s *regionState, mk []string, o *callOptions) *lock.Batch[answer[T]] {
+	b := &lock.Batch[answer[T]]{
+		Group:       &r.flights,
+		Keys:        mk,
+		Timeout:     r.creationTimeoutFor(o),
+		SoftTimeout: r.softTimeoutFor(o),
+		NoStale:     r.noStale || o.noStale,
+		Async:       r.async,
+		Observe:     r.lockObserver(),
+		Load: func(ctx context.Context, keys []string) ([]answer[T], []lock.State, error) {
+			vals, st, found, err := lookupMulti[T](ctx, r, s, keys, o)
 			if err != nil {
 				return nil, nil, err
 			}
+			as := make([]answer[T], len(keys))
 			states := make([]lock.State, len(keys))
 			for i := range keys {
 				if found[i] {
-					states[i] = s.state(ctx, created[i], o)
+					as[i] = answer[T]{vals[i], st[i]}
+					states[i] = s.state(ctx, &st[i], o)
 				}
 			}
-			return vals, states, nil
+			return as, states, nil
 		},
 	}
 	if s.mutexes != nil {
@@ -128,17 +160,27 @@ func newBatch[T any](r *Region, s *regionState, mk []string, o *callOptions) *lo
 	return b
 }
 
-// createValues calls a multi-key creator, checking that it returned one
-// value per key.
-func createValues[T any](ctx context.Context, keys []string, create func(context.Context, []string) ([]T, error)) ([]T, error) {
-	vs, err := create(ctx, keys)
-	if err == nil && len(vs) != len(keys) {
-		err = fmt.Errorf("dogpile: GetOrCreateMulti creator returned %d values for %d keys", len(vs), len(keys))
-	}
+// createValues runs a multi-key creator for keys (counted, see runCreator):
+// one value per key, and which of them were not found (nil: none).
+func createValues[T any](ctx context.Context, r *Region, s *regionState, keys []string, create func(context.Context, []string) ([]T, error)) ([]T, []bool, error) {
+	var nf []bool
+	vs, err := runCreator(ctx, r, s, func(ctx context.Context) ([]T, error) {
+		vs, err := create(ctx, keys)
+		if nf, err = notFoundOf(err, len(keys)); err != nil {
+			return nil, err
+		}
+		if vs == nil && nf != nil && !slices.Contains(nf, false) {
+			vs = make([]T, len(keys)) // ErrNotFound for them all: no values to give
+		}
+		if len(vs) != len(keys) {
+			return nil, fmt.Errorf("dogpile: GetOrCreateMulti creator returned %d values for %d keys", len(vs), len(keys))
+		}
+		return vs, nil
+	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return vs, nil
+	return vs, nf, nil
 }
 
 // storeCreated stores the values a multi-key creation made, by (mangled)

@@ -40,10 +40,33 @@ const (
 	// or was lost when the store restarted or failed over). Its value was
 	// not written over a later holder's.
 	EventLockLost
+	// EventNegativeHit: a cached "not found" answer was returned (see
+	// ErrNotFound) without running the creator.
+	EventNegativeHit
+	// EventSoftTimeout: a caller was served a stale value because its
+	// regeneration outlasted the soft timeout (see WithSoftTimeout); the
+	// duration is its wait. It is counted as EventStaleServed too.
+	EventSoftTimeout
+	// EventValueRefused: the store refused one value (too large, out of
+	// memory; see ErrValueRefused), or the region's size limit did. Nothing
+	// was stored under its key; the breaker was not tripped.
+	EventValueRefused
+	// EventBreakerOpen: a fail-open region's circuit breaker opened: the
+	// backend is skipped until a probe finds it back (see WithFailOpen).
+	EventBreakerOpen
+	// EventRecoveryQueued: a write, delete or invalidation the backend could
+	// not take was queued for replay (see WithAutoRecovery).
+	EventRecoveryQueued
+	// EventRecoveryReplayed: a queued operation was replayed on the backend.
+	EventRecoveryReplayed
+	// EventRecoveryOverflow: an operation could not be queued, the queue
+	// being full; its error was returned.
+	EventRecoveryOverflow
 	numEvents
 )
 
-var eventNames = [numEvents]string{"hit", "miss", "stale_served", "regenerated", "lock_wait", "creator_error", "backend_error", "decode_failure", "rejected", "lock_lost"}
+var eventNames = [numEvents]string{"hit", "miss", "stale_served", "regenerated", "lock_wait", "creator_error", "backend_error", "decode_failure", "rejected", "lock_lost",
+	"negative_hit", "soft_timeout", "value_refused", "breaker_open", "recovery_queued", "recovery_replayed", "recovery_overflow"}
 
 func (e Event) String() string {
 	if e < numEvents {
@@ -113,6 +136,13 @@ type Stats struct {
 	DecodeFailures   uint64
 	Rejected         uint64 // entries without an accepted signature
 	LocksLost        uint64 // creations whose distributed lock was lost
+	NegativeHits     uint64 // cached "not found" answers returned (ErrNotFound)
+	SoftTimeouts     uint64 // stale values served after the soft timeout
+	ValuesRefused    uint64 // values the store or the size limit refused
+	BreakerTrips     uint64 // times the fail-open breaker opened
+	RecoveryQueued   uint64 // operations queued while the backend was down
+	RecoveryReplayed uint64 // queued operations replayed
+	RecoveryOverflow uint64 // operations refused by a full recovery queue
 }
 
 // Snapshot returns the current counts.
@@ -130,6 +160,13 @@ func (m *Metrics) Snapshot() Stats {
 		DecodeFailures:   m.counts[EventDecodeFailure].Load(),
 		Rejected:         m.counts[EventRejected].Load(),
 		LocksLost:        m.counts[EventLockLost].Load(),
+		NegativeHits:     m.counts[EventNegativeHit].Load(),
+		SoftTimeouts:     m.counts[EventSoftTimeout].Load(),
+		ValuesRefused:    m.counts[EventValueRefused].Load(),
+		BreakerTrips:     m.counts[EventBreakerOpen].Load(),
+		RecoveryQueued:   m.counts[EventRecoveryQueued].Load(),
+		RecoveryReplayed: m.counts[EventRecoveryReplayed].Load(),
+		RecoveryOverflow: m.counts[EventRecoveryOverflow].Load(),
 	}
 }
 
@@ -148,7 +185,10 @@ func (r *Region) observe(e Event, d time.Duration) {
 	}
 }
 
-// lockEvents maps the lock's events to the region's observer.
+// lockObserver maps the lock's events to the region's observer. The
+// lock's Created and CreateFailed are not among them: its Create stores the
+// value too, and a store that failed is no creator error, so the region
+// times its creators itself (runCreator).
 func (r *Region) lockObserver() func(lock.Event, time.Duration) {
 	if r.obs == nil {
 		return nil
@@ -159,10 +199,8 @@ func (r *Region) lockObserver() func(lock.Event, time.Duration) {
 			r.obs.Observe(EventStaleServed, 0)
 		case lock.Waited, lock.MutexWaited:
 			r.obs.Observe(EventLockWait, d)
-		case lock.Created:
-			r.obs.Observe(EventRegenerated, d)
-		case lock.CreateFailed:
-			r.obs.Observe(EventCreatorError, d)
+		case lock.SoftTimedOut:
+			r.obs.Observe(EventSoftTimeout, d)
 		case lock.LeaseLost:
 			r.obs.Observe(EventLockLost, 0)
 		case lock.MutexFailed:

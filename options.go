@@ -74,6 +74,26 @@ func WithCreationTimeout(d time.Duration) RegionOption {
 	return func(r *Region) { r.creationTimeout = d }
 }
 
+// WithSoftTimeout makes a caller that holds a stale value stop waiting for
+// its regeneration after d: it is served the stale value, and the creation
+// goes on in the background, bounded by WithCreationTimeout (the hard
+// timeout), and stores its value when it ends. A caller without a value to
+// serve (a missing or hard-invalidated key) waits as before, until the
+// creation ends, the hard timeout or its ctx. Zero (the default) means no
+// soft timeout: the caller that regenerates a stale value waits for it, as
+// in Python's dogpile.cache. SoftTimeout sets it for one call; WithNoStale
+// and NoStale turn it off.
+//
+// It matters for the caller that runs the regeneration: every other caller
+// finding the value stale is served it at once anyway. With an async runner
+// (WithAsyncRunner) that caller is served at once too, and a soft timeout
+// changes nothing. A panic of a creator that outlasted its soft timeout is
+// not raised in any caller (none is waiting for it): it is counted as a
+// creator error, and the key's waiters get a *PanicError.
+func WithSoftTimeout(d time.Duration) RegionOption {
+	return func(r *Region) { r.softTimeout = d }
+}
+
 // WithNoStale makes the region never serve a stale value: callers that find
 // one wait for the fresh one instead, as for a missing value. NoStale does the
 // same for one call.
@@ -131,13 +151,20 @@ type Option struct {
 	hasExpiration bool
 	ignoreExpiry  bool
 	noStale       bool
-	shouldCache   any // func(T) bool
+	// hasSoftTimeout and hasCreationTimeout: beside the other flags, so
+	// that an Option stays small (every call copies one).
+	hasSoftTimeout     bool
+	hasCreationTimeout bool
+	shouldCache        any // func(T) bool
 
 	expirationFunc func() time.Duration
 	fn             *funcOption // Namespace, KeyFunc, FuncName: read by Cached and CachedMulti only
 
-	tags    []string            // Tags
-	keyTags map[string][]string // by storage key: a cached function's TagsFunc, set per call
+	tags            []string            // Tags
+	keyTags         map[string][]string // by storage key: a cached function's TagsFunc, set per call
+	softTimeout     time.Duration
+	creationTimeout time.Duration
+	negExpiration   time.Duration // NegativeExpiration; 0: not given
 }
 
 // ExpirationTime overrides the region's expiration time for this call only;
@@ -189,6 +216,18 @@ func NoStale() Option { return Option{noStale: true} }
 // the type of the call it is given to.
 func ShouldCache[T any](keep func(T) bool) Option { return Option{shouldCache: keep} }
 
+// SoftTimeout sets the soft timeout for this call (see WithSoftTimeout);
+// zero turns it off for the call.
+func SoftTimeout(d time.Duration) Option { return Option{softTimeout: d, hasSoftTimeout: true} }
+
+// CreationTimeout sets the hard timeout of a creation this call starts (see
+// WithCreationTimeout); zero means no bound for it. A call that joins a
+// creation another caller started waits for that creation, whose own
+// timeout applies; the call's ctx bounds its wait.
+func CreationTimeout(d time.Duration) Option {
+	return Option{creationTimeout: d, hasCreationTimeout: true}
+}
+
 // callOptions is the merge of a call's options.
 type callOptions = Option
 
@@ -207,6 +246,15 @@ func collect(opts []Option) (o callOptions) {
 			o.shouldCache = p.shouldCache
 		}
 		collectTags(&o, p)
+		if p.hasSoftTimeout {
+			o.softTimeout, o.hasSoftTimeout = p.softTimeout, true
+		}
+		if p.hasCreationTimeout {
+			o.creationTimeout, o.hasCreationTimeout = p.creationTimeout, true
+		}
+		if p.negExpiration != 0 {
+			o.negExpiration = p.negExpiration
+		}
 	}
 	return o
 }

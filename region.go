@@ -42,8 +42,12 @@ type Region struct {
 	metrics         *Metrics
 	failOpen        bool
 	cooldown        time.Duration
-	openUntil       atomic.Int64 // fail-open circuit breaker: skip the backend until then
+	openUntil       atomic.Int64 // fail-open circuit breaker: 0 closed; else open, probed from then on (failure.go)
+	probing         atomic.Bool  // the breaker's one probe is running
 	staleIfError    time.Duration
+	softTimeout     time.Duration
+	negExpiration   time.Duration
+	recovery        *recovery    // WithAutoRecovery
 	keyGen          KeyGenerator // for Cached and CachedMulti; nil: FunctionKeyGenerator
 	early           *earlyRefresh
 	signingKeys     [][]byte // WithSigning: [0] signs, all verify
@@ -72,6 +76,7 @@ type regionState struct {
 	inv         InvalidationStrategy
 	localInv    *localInvalidation  // inv, when it is the default: read without an interface call
 	gens        *sharedInvalidation // inv, when it is SharedInvalidation: entries carry its generations
+	softSeen    softSeen            // with gens: when this process learned of the latest soft generation
 	shared      *sharedInvalidation // gens, when its refresh is 0: the record is read with values
 	recordKey   string              // gens's storage key, reserved
 	tags        *tagTable           // what the region knows of its tags' invalidations
@@ -157,6 +162,9 @@ func (r *Region) configOptions(opts []ConfigOption) (*configOptions, error) {
 	if r.signingErr != nil {
 		return nil, fmt.Errorf("dogpile: configure region %q: %w", r.name, r.signingErr)
 	}
+	if err := r.recoveryErr(); err != nil {
+		return nil, err
+	}
 	if strings.HasPrefix(r.keyPrefix, ReservedKeyPrefix) {
 		return nil, &ArgError{Name: "key_prefix", Value: r.keyPrefix, Reason: fmt.Sprintf("begins with %q, which the library keeps for its own keys", ReservedKeyPrefix)}
 	}
@@ -232,8 +240,10 @@ func (r *Region) Expiration() time.Duration {
 	return 0
 }
 
-// Close closes the region's backend if it is an io.Closer.
+// Close closes the region's backend if it is an io.Closer. Operations
+// queued for replay (WithAutoRecovery) are dropped.
 func (r *Region) Close() error {
+	r.recovery.close(r)
 	if c, ok := r.Backend().(io.Closer); ok {
 		return c.Close()
 	}
@@ -299,13 +309,31 @@ func (s *regionState) wrap(op, key string, err error) error {
 		return nil
 	}
 	var be *BackendError
-	if errors.As(err, &be) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	if s.obs != nil {
-		s.obs.Observe(EventBackendError, 0)
+	if errors.As(err, &be) {
+		if be.counted {
+			return err
+		}
+		// Made elsewhere (a backend, the shared invalidation record):
+		// counted here, once.
+		s.observe(EventBackendError)
+		if err == error(be) {
+			c := *be
+			c.counted = true
+			return &c
+		}
+		return err
 	}
-	return &BackendError{Backend: s.backendName, Op: op, Key: key, Err: err}
+	s.observe(EventBackendError)
+	return &BackendError{Backend: s.backendName, Op: op, Key: key, Err: err, counted: true}
+}
+
+func (s *regionState) observe(e Event) {
+	if s.obs != nil {
+		s.obs.Observe(e, 0)
+	}
 }
 
 // Invalidate invalidates every value in the region created before now: Hard
@@ -316,7 +344,13 @@ func (r *Region) Invalidate(ctx context.Context, how Invalidation) error {
 	if err != nil {
 		return err
 	}
-	return s.inv.Invalidate(ctx, how)
+	return r.write(s, r.invalidateOps(s, how), func() error {
+		err := s.inv.Invalidate(ctx, how)
+		if errors.Is(err, ErrBackend) {
+			err = s.wrap("invalidate", "", err)
+		}
+		return err
+	})
 }
 
 // Set stores value under key, created now. The entry is of value's own
@@ -330,11 +364,17 @@ func (r *Region) Set(ctx context.Context, key string, value any, opts ...Option)
 // set stores value under key as a value of the type typ identifies
 // (writeDynamic: value's own type), tagged as o says.
 func (r *Region) set(ctx context.Context, key string, value any, typ typeID, o *callOptions) error {
-	s, sk, w, err := r.beginWrite(ctx, []string{key}, typ, o)
+	s, sk, err := r.writeKeys([]string{key})
 	if err != nil {
 		return err
 	}
-	return r.store(ctx, s, sk[0], value, w)
+	return r.write(s, r.setOps(s, sk, []any{value}, typ, o), func() error {
+		w, err := s.writeAfterRead(ctx, typ, o)
+		if err != nil {
+			return err
+		}
+		return r.store(ctx, s, sk[0], value, w)
+	})
 }
 
 // beginWrite is how every write that has not just read the store (Set,
@@ -357,6 +397,20 @@ func (r *Region) beginWrite(ctx context.Context, keys []string, typ typeID, o *c
 	return s, sk, w, nil
 }
 
+// writeKeys is how Set, SetMulti and the deletes begin: the region's
+// state and the storage keys of keys.
+func (r *Region) writeKeys(keys []string) (*regionState, []string, error) {
+	s, err := r.configured()
+	if err != nil {
+		return nil, nil, err
+	}
+	sk, err := s.storageKeys(keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, sk, nil
+}
+
 // SetMulti stores every item, in one round trip where the backend can. Each
 // entry is of its value's own type, as with Set. Of the call options,
 // SetMulti reads Tags, which tag every item.
@@ -371,15 +425,22 @@ func (r *Region) setMulti(ctx context.Context, items map[string]any, typ typeID,
 		return err
 	}
 	keys := slices.Collect(maps.Keys(items))
-	s, sk, w, err := r.beginWrite(ctx, keys, typ, o)
+	s, sk, err := r.writeKeys(keys)
 	if err != nil {
 		return err
 	}
 	stored := make(map[string]any, len(items))
+	vals := make([]any, len(keys))
 	for i, k := range keys {
-		stored[sk[i]] = items[k]
+		stored[sk[i]], vals[i] = items[k], items[k]
 	}
-	return r.storeMulti(ctx, s, stored, w)
+	return r.write(s, r.setOps(s, sk, vals, typ, o), func() error {
+		w, err := s.writeAfterRead(ctx, typ, o)
+		if err != nil {
+			return err
+		}
+		return r.storeMulti(ctx, s, stored, w)
+	})
 }
 
 // storeMulti stores items under their (storage) keys, in one round trip
@@ -395,7 +456,7 @@ func (r *Region) storeMulti(ctx context.Context, s *regionState, items map[strin
 	}
 	// Encode everything first: a value that can't be stored (too large,
 	// unencodable) fails the call before anything is written.
-	now := s.clock.Now()
+	now := w.now(s)
 	enc := make(map[string][]byte, len(items))
 	var first string
 	for k, v := range items {
@@ -419,45 +480,49 @@ func (r *Region) storeMulti(ctx context.Context, s *regionState, items map[strin
 
 // Delete removes key. Deleting a missing key is not an error.
 func (r *Region) Delete(ctx context.Context, key string) error {
-	s, err := r.configured()
+	s, sk, err := r.writeKeys([]string{key})
 	if err != nil {
 		return err
 	}
-	k, err := s.storageKey(key)
-	if err != nil {
-		return err
-	}
-	return s.wrap("delete", k, s.backend.Delete(ctx, k))
+	return r.write(s, r.deleteOps(s, sk), func() error { return s.wrap("delete", sk[0], s.backend.Delete(ctx, sk[0])) })
 }
 
 // DeleteMulti removes every key, in one round trip where the backend can.
 func (r *Region) DeleteMulti(ctx context.Context, keys []string) error {
-	s, err := r.configured()
-	if err != nil || len(keys) == 0 {
+	if len(keys) == 0 {
+		_, err := r.configured()
 		return err
 	}
-	mk, err := s.storageKeys(keys)
+	s, mk, err := r.writeKeys(keys)
 	if err != nil {
 		return err
 	}
-	if s.multi != nil {
-		return s.wrap("delete_multi", mk[0], s.multi.DeleteMulti(ctx, mk))
-	}
-	for _, k := range mk {
-		if err := s.backend.Delete(ctx, k); err != nil {
-			return s.wrap("delete", k, err)
+	return r.write(s, r.deleteOps(s, mk), func() error {
+		if s.multi != nil {
+			return s.wrap("delete_multi", mk[0], s.multi.DeleteMulti(ctx, mk))
 		}
-	}
-	return nil
+		for _, k := range mk {
+			if err := s.backend.Delete(ctx, k); err != nil {
+				return s.wrap("delete", k, err)
+			}
+		}
+		return nil
+	})
 }
 
 // stamp is what decides a stored value's state, besides the call's
-// options: when it was created, under shared invalidation the generations it
-// was written under (zero for an entry written without), and its tags.
+// options: when it was created and, under shared invalidation, the
+// generations it was written under (zero for an entry written without); its
+// tags; the expiration its creator gave it; whether it is a "not found".
 type stamp struct {
 	created int64 // Unix nanoseconds
 	gens    envelope.Generations
 	tags    *entryTags // nil: none
+	// ttl is the entry's own expiration (SetExpiration, a negative
+	// expiration): 0 none, the region's or the call's applies; ttlNever;
+	// else nanoseconds after created.
+	ttl      int64
+	negative bool // a cached "not found" (ErrNotFound): no value
 }
 
 // valueEntry is what a region stores in a backend.Values: the Go value as it
@@ -500,6 +565,9 @@ type writing struct {
 	gens    envelope.Generations
 	hasGens bool
 	tags    writeTags
+	created int64                // 0: now (a replayed write keeps its own, recovery.go)
+	entry   entryMeta            // of every value written
+	perKey  map[string]entryMeta // by storage key, in place of entry
 }
 
 // writeDynamic, as the type to write as, is each value's own type.
@@ -523,7 +591,23 @@ func (w *writing) reflectTypeOf(v any) reflect.Type {
 
 // stamp is the stamp of the value stored under the storage key k.
 func (w *writing) stamp(created int64, k string) stamp {
-	return stamp{created: created, gens: w.gens, tags: w.tags.of(k)}
+	e := w.entryFor(k)
+	return stamp{created: created, gens: w.gens, tags: w.tags.of(k), ttl: e.ttl, negative: e.negative}
+}
+
+func (w *writing) entryFor(key string) entryMeta {
+	if e, ok := w.perKey[key]; ok {
+		return e
+	}
+	return w.entry
+}
+
+// now is the creation time of what w writes.
+func (w *writing) now(s *regionState) int64 {
+	if w.created != 0 {
+		return w.created
+	}
+	return s.clock.Now()
 }
 
 // writeAs is how a value of the type typ identifies (writeDynamic: each
@@ -555,9 +639,13 @@ func (s *regionState) writeAfterRead(ctx context.Context, typ typeID, o *callOpt
 // encode makes the entry stored under key for v: the envelope, signed when
 // the region signs, within the region's size limit.
 func (r *Region) encode(key string, v any, created int64, w *writing) ([]byte, error) {
-	payload, err := r.codec.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("dogpile: key %q: encode %T with codec %q: %w", key, v, r.codec.Name(), err)
+	e := w.entryFor(key)
+	var payload []byte
+	if !e.negative {
+		var err error
+		if payload, err = r.codec.Marshal(v); err != nil {
+			return nil, fmt.Errorf("dogpile: key %q: encode %T with codec %q: %w", key, v, r.codec.Name(), err)
+		}
 	}
 	name := r.codec.Name()
 	if len(name) > 255 {
@@ -565,7 +653,8 @@ func (r *Region) encode(key string, v any, created int64, w *writing) ([]byte, e
 		// would be cut, and every entry read back as a miss.
 		return nil, &ArgError{Name: "codec", Value: name, Reason: "codec name longer than 255 bytes"}
 	}
-	m := envelope.Meta{Created: created, Type: envelope.TypeTag(w.reflectTypeOf(v)), Codec: name, HasGens: w.hasGens, Gens: w.gens, Tags: w.tags.list(key)}
+	m := envelope.Meta{Created: created, Type: envelope.TypeTag(w.reflectTypeOf(v)), Codec: name, HasGens: w.hasGens, Gens: w.gens, Tags: w.tags.list(key),
+		Negative: e.negative, HasExpiration: e.ttl != 0, Expiration: e.ttl}
 	b := envelope.Append(make([]byte, 0, envelope.Size(&m, len(payload))), &m, payload)
 	if r.signingKeys != nil {
 		b = envelope.Sign(b, key, r.signingKeys[0])
@@ -577,9 +666,13 @@ func (r *Region) encode(key string, v any, created int64, w *writing) ([]byte, e
 }
 
 func (r *Region) store(ctx context.Context, s *regionState, key string, v any, w writing) error {
-	now := s.clock.Now()
+	now := w.now(s)
 	if s.values != nil {
-		return s.wrap("set", key, s.values.SetValue(ctx, key, &valueEntry{value: v, id: w.typeOf(v), stamp: w.stamp(now, key)}))
+		e := &valueEntry{value: v, id: w.typeOf(v), stamp: w.stamp(now, key)}
+		if e.negative {
+			e.value = nil // a marker: no value
+		}
+		return s.wrap("set", key, s.values.SetValue(ctx, key, e))
 	}
 	b, err := r.encode(key, v, now, &w)
 	if err != nil {
@@ -671,7 +764,9 @@ func decode[T any](r *Region, key string, b []byte) (v T, st stamp, ok bool) {
 			var zero T
 			return zero, stamp{}, false
 		}
-		err = r.codec.Unmarshal(e.Payload, &v)
+		if !e.Negative {
+			err = r.codec.Unmarshal(e.Payload, &v)
+		}
 	}
 	if err != nil {
 		r.observe(EventDecodeFailure, 0)
@@ -679,22 +774,29 @@ func decode[T any](r *Region, key string, b []byte) (v T, st stamp, ok bool) {
 		var zero T
 		return zero, stamp{}, false
 	}
-	st = stamp{created: e.Created, gens: e.Gens}
+	st = stamp{created: e.Created, gens: e.Gens, negative: e.Negative}
 	if len(e.Tags) > 0 {
 		st.tags = &entryTags{list: e.Tags}
+	}
+	if e.HasExpiration {
+		st.ttl = e.Expiration
+		if st.ttl == 0 { // not written by this library: expired, not "none"
+			st.ttl = ttlExpired
+		}
 	}
 	return v, st, true
 }
 
 // state decides whether a value with stamp st is fresh, stale or (hard
 // invalidated) missing.
-func (s *regionState) state(ctx context.Context, st stamp, o *callOptions) lock.State {
+func (s *regionState) state(ctx context.Context, st *stamp, o *callOptions) lock.State {
 	var inv Invalidation
 	switch {
 	case s.localInv != nil:
 		inv = s.localInv.check(st.created)
 	case s.gens != nil:
-		inv = s.gens.check(ctx, st)
+		inv = s.gens.check(ctx, *st)
+		s.learnedSoft()
 	default:
 		inv = s.inv.Invalidated(ctx, time.Unix(0, st.created))
 	}
@@ -710,7 +812,12 @@ func (s *regionState) state(ctx context.Context, st stamp, o *callOptions) lock.
 		return lock.Stale
 	}
 	exp := s.expiration
-	if o.hasExpiration {
+	switch {
+	case st.ttl == ttlExpired:
+		return lock.Stale
+	case st.ttl != 0: // the entry's own, which its creator set (ttlNever is NoExpiration)
+		exp = time.Duration(st.ttl)
+	case o.hasExpiration:
 		if o.expiration == 0 {
 			return lock.Stale // expired at once, as in Python's dogpile.cache (see ExpirationTime)
 		}

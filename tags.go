@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -103,7 +104,13 @@ func (r *Region) InvalidateTags(ctx context.Context, how Invalidation, tags ...s
 	if how != Hard && how != Soft {
 		return &ArgError{Name: "how", Value: how, Reason: "want dogpile.Hard or dogpile.Soft"}
 	}
-	return s.tags.invalidate(ctx, how, tags)
+	return r.write(s, r.invalidateTagOps(s, how, tags), func() error {
+		err := s.tags.invalidate(ctx, how, tags)
+		if errors.Is(err, ErrBackend) {
+			err = s.wrap("invalidate_tags", "", err)
+		}
+		return err
+	})
 }
 
 // tagTable is a region's knowledge of its tags' invalidations: per tag, its

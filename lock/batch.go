@@ -51,8 +51,15 @@ type Batch[T any] struct {
 	Async func(regenerate func())
 	// Timeout, if positive, bounds a flight's work (waiting for mutexes,
 	// Create), which runs detached from the cancellation of the caller that
-	// started it.
+	// started it: the hard timeout.
 	Timeout time.Duration
+	// SoftTimeout, if positive, bounds how long this call waits for the
+	// creation of a key it holds a stale value of: once it has passed, the
+	// call is served the stale value (reported as SoftTimedOut) and the
+	// flight goes on in the background, stores its value and ends as it
+	// would have. Keys without a value are waited for as before, until
+	// Timeout or the caller's ctx ends; NoStale turns the soft timeout off.
+	SoftTimeout time.Duration
 	// NoStale makes callers that find a stale value wait for the new one
 	// instead of being served the stale one.
 	NoStale bool
@@ -225,11 +232,37 @@ func (b *Batch[T]) round(ctx context.Context, todo []entry[T], out []T) (again [
 		}
 	}
 
+	// The soft timeout runs from here, for every key this call holds a
+	// stale value of.
+	var soft context.Context
+	if b.SoftTimeout > 0 && !b.NoStale && len(mine) > 0 {
+		var cancel context.CancelFunc
+		soft, cancel = context.WithTimeout(ctx, b.SoftTimeout)
+		defer cancel()
+	}
+
 	// The flights this call leads first: a creator's panic is raised again
 	// here, in the caller that started the creation, as singleflight does.
 	for _, w := range append(mine, waits...) {
 		start := time.Now()
-		got, fresh, err := w.f.Wait(ctx)
+		var (
+			got   any
+			fresh bool
+			err   error
+		)
+		if soft != nil && w.st == Stale {
+			if got, fresh, err = w.f.Wait(soft); err != nil && ctx.Err() == nil && !finished(w.f) {
+				// The creation outlasted the soft timeout: the stale
+				// value now, the new one stored when the flight ends.
+				b.observe(SoftTimedOut, time.Since(start))
+				b.observe(ServedStale, 0)
+				out[w.i] = w.v
+				continue
+			}
+		}
+		if soft == nil || w.st != Stale || err != nil {
+			got, fresh, err = w.f.Wait(ctx)
+		}
 		if w.leader {
 			if err != nil && ctx.Err() == nil {
 				// The flights this call leads end together, an instant
@@ -257,6 +290,16 @@ func (b *Batch[T]) round(ctx context.Context, todo []entry[T], out []T) (again [
 		}
 	}
 	return again, nil
+}
+
+// finished reports whether f has ended.
+func finished(f *Flight) bool {
+	select {
+	case <-f.Done():
+		return true
+	default:
+		return false
+	}
 }
 
 // settle puts a flight's outcome for e into out, and reports false when the
@@ -342,7 +385,9 @@ func (b *Batch[T]) attempt(ctx context.Context, items []*item[T]) (retry []*item
 		// renewers never use a mutex once it is released.)
 		defer func() {
 			for _, m := range locked {
-				m.Unlock(context.WithoutCancel(ctx)) //nolint:errcheck // a lost release expires with the lock's timeout
+				if err := m.Unlock(context.WithoutCancel(ctx)); err != nil {
+					b.observe(MutexFailed, 0) // a lost release expires with the lock's timeout
+				}
 			}
 		}()
 		cctx, lost := context.WithCancelCause(ctx)
@@ -545,6 +590,7 @@ func (b *Batch[T]) keepAlive(ctx context.Context, lease Lease, h *hold, lost con
 				renewed = time.Now()
 				continue
 			case !errors.Is(err, ErrLockLost) && time.Since(renewed) < ttl:
+				b.observe(MutexFailed, 0)
 				continue // the store may answer the next time; the hold lasts
 			}
 			if h.lost.CompareAndSwap(false, true) { // once, with a refused write

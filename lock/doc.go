@@ -40,7 +40,9 @@
 // goroutine under a context detached from the cancellation of the caller that
 // started it (its values are kept), bounded by [Lock.Timeout]. A caller whose
 // context ends returns its context's error at once; the flight goes on and the
-// other callers get its result.
+// other callers get its result. A caller that holds a stale value may bound
+// its wait with [Lock.SoftTimeout]: once it has passed, it is served the
+// stale value and the flight goes on without it.
 //
 // # Leases
 //

@@ -54,8 +54,12 @@ type Lock[T any] struct {
 	// at once. It must call regenerate exactly once, in any goroutine.
 	Async func(regenerate func())
 	// Timeout, if positive, bounds a flight's work (waiting for Mutex, Create),
-	// which runs detached from the cancellation of the caller that started it.
+	// which runs detached from the cancellation of the caller that started it:
+	// the hard timeout.
 	Timeout time.Duration
+	// SoftTimeout, if positive, bounds how long a caller that holds a stale
+	// value waits for its regeneration (see Batch.SoftTimeout).
+	SoftTimeout time.Duration
 	// NoStale makes callers that find a stale value wait for the new one
 	// instead of being served the stale one.
 	NoStale bool
@@ -84,10 +88,15 @@ const (
 	// the creation's context was ended with ErrLockLost as its cause.
 	LeaseLost
 	// MutexFailed: a call of the cross-process mutex failed (the store is
-	// unreachable, say) and, as the caller had a stale value, it was served
-	// that instead of the error. (A failure that is returned, as a
-	// *MutexError, is not reported here.)
+	// unreachable, say) and its error was not returned: a caller with a
+	// stale value was served that instead, a renewal will be tried again,
+	// a release is left to the lock's timeout. (A failure that is returned,
+	// as a *MutexError, is not reported here.)
 	MutexFailed
+	// SoftTimedOut: a caller holding a stale value stopped waiting for its
+	// regeneration after SoftTimeout and was served the stale value (also
+	// reported as ServedStale); the creation goes on. d is the wait.
+	SoftTimedOut
 )
 
 // Get returns the key's value: loaded if fresh, stale while another caller
@@ -120,12 +129,13 @@ func (l *Lock[T]) GetLoaded(ctx context.Context, v T, st State) (T, error) {
 // once, for many keys.
 func (l *Lock[T]) batch() *Batch[T] {
 	b := &Batch[T]{
-		Group:   l.Group,
-		Keys:    []string{l.Key},
-		Async:   l.Async,
-		Timeout: l.Timeout,
-		NoStale: l.NoStale,
-		Observe: l.Observe,
+		Group:       l.Group,
+		Keys:        []string{l.Key},
+		Async:       l.Async,
+		Timeout:     l.Timeout,
+		SoftTimeout: l.SoftTimeout,
+		NoStale:     l.NoStale,
+		Observe:     l.Observe,
 		Load: func(ctx context.Context, _ []string) ([]T, []State, error) {
 			v, st, err := l.Load(ctx)
 			return []T{v}, []State{st}, err

@@ -96,8 +96,10 @@
 //
 // A value larger than the server's item size limit (memcached -I, 1 MiB by
 // default, less the item's overhead) is refused by the server; the backend
-// returns an error matching [ErrValueTooLarge]. Nothing is stored under the
-// key: Memcached also drops the value it held, so no reader gets a stale one.
+// returns an error matching [ErrValueTooLarge] and dogpile.ErrValueRefused.
+// Nothing is stored under the key: Memcached also drops the value it held, so
+// no reader gets a stale one. A fail-open region returns the creator's value
+// uncached, without opening its breaker: other keys stay cached.
 //
 // memcached_expire_time up to 30 days is sent as seconds from now; longer, as
 // the Unix time of expiry, since Memcached reads larger numbers as absolute

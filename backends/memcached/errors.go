@@ -21,7 +21,8 @@ var (
 	// ErrValueTooLarge: the server refused the value as larger than its
 	// item size limit (memcached -I, 1 MiB by default). Nothing is stored
 	// under the key: memcached also drops the value it held before. It
-	// matches dogpile.ErrInvalidArgument too.
+	// matches dogpile.ErrInvalidArgument too, and the backend's error for
+	// the refusal matches dogpile.ErrValueRefused.
 	ErrValueTooLarge = fmt.Errorf("%w: memcached value too large", dogpile.ErrInvalidArgument)
 	// ErrServerDown: the key's server refused a connection a moment ago and
 	// is skipped for its dead_retry time (see ServerDownError).

@@ -106,7 +106,7 @@ func TestMC5ValueTooLarge(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := b.Set(ctx, "k", make([]byte, 2*limit))
-	if !errors.Is(err, ErrValueTooLarge) || !errors.Is(err, dogpile.ErrInvalidArgument) || !errors.Is(err, dogpile.ErrBackend) {
+	if !errors.Is(err, ErrValueTooLarge) || !errors.Is(err, dogpile.ErrInvalidArgument) || !errors.Is(err, dogpile.ErrBackend) || !errors.Is(err, dogpile.ErrValueRefused) {
 		t.Fatalf("Set of %d bytes on a server with -I %d: %v; want ErrValueTooLarge", 2*limit, limit, err)
 	}
 	if !strings.Contains(err.Error(), "131072 bytes") || !strings.Contains(err.Error(), `"k"`) {

@@ -379,10 +379,13 @@ func (b *Backend) Set(ctx context.Context, key string, value []byte) error {
 }
 
 // tooLarge returns err, or an error matching ErrValueTooLarge if err is the
-// server's refusal of key's item of n bytes as too large.
+// server's refusal of key's item of n bytes as too large. It matches
+// dogpile.ErrValueRefused too: the refusal of one value, not a server down,
+// so that a fail-open region neither opens its breaker for it nor runs the
+// creator again.
 func tooLarge(err error, key string, n int) error {
 	if err != nil && strings.Contains(err.Error(), "SERVER_ERROR object too large") {
-		return fmt.Errorf("%w: %s: %d bytes are over the server's item size limit (memcached -I); nothing is stored under the key", ErrValueTooLarge, quoteKey(key), n)
+		return fmt.Errorf("%w: %s: %d bytes are over the server's item size limit (memcached -I); nothing is stored under the key (%w)", ErrValueTooLarge, quoteKey(key), n, dogpile.ErrValueRefused)
 	}
 	return err
 }

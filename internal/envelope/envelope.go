@@ -7,9 +7,10 @@
 //	0       2     magic "dp"
 //	2       1     format version (2)
 //	3       1     flags: bit 0 the entry is signed, bit 1 it carries
-//	              generations, bit 3 it carries tags; bit 2 is reserved (a
-//	              negative-cache marker); an entry with a flag this version
-//	              does not know is not read
+//	              generations, bit 2 it is a negative entry (the creator
+//	              found nothing: no payload), bit 3 it carries tags, bit 4
+//	              its own expiration; an entry with a flag this version does
+//	              not know is not read
 //	4       8     creation time, Unix nanoseconds, big-endian
 //	12      4     type tag: FNV-1a (32 bits) of the canonical name of the Go
 //	              type the value was encoded from (see TypeName), big-endian
@@ -21,6 +22,8 @@
 //	              name's length, its name and, with flag bit 1, the hard and
 //	              the soft generation of the tag's record; all numbers
 //	              unsigned varints
+//	…       …     with flag bit 4: the expiration, nanoseconds after the
+//	              creation time (negative: never), a varint (Varint)
 //	…       …     payload, as the codec encoded it
 //	end-32  32    signed entries only: HMAC-SHA256 of the storage key, a zero
 //	              byte and everything before it
@@ -47,17 +50,18 @@ const (
 	Header = 17
 	// MACSize is the size of a signature.
 	MACSize = sha256.Size
-	// maxVarints is the most the generations take: two 64-bit uvarints.
-	maxVarints = 2 * binary.MaxVarintLen64
+	// maxVarints is the most the generations and the expiration take:
+	// three 64-bit varints.
+	maxVarints = 3 * binary.MaxVarintLen64
 
 	flagSigned      = 1 << 0 // the entry ends with an HMAC-SHA256 of the rest
 	flagGenerations = 1 << 1 // the header carries the generations
+	flagNegative    = 1 << 2 // a negative entry: "the creator found nothing", no payload
 	flagTags        = 1 << 3 // the header carries the tags
-	// Bit 2 (a negative-cache marker: "the creator found nothing") is
-	// reserved for a later version of the library. A reader refuses flags it
-	// does not know, so that adding one never has an older reader misread an
-	// entry that uses it.
-	knownFlags = flagSigned | flagGenerations | flagTags
+	flagExpiration  = 1 << 4 // the header carries the entry's own expiration
+	// A reader refuses flags it does not know, so that adding one never has
+	// an older reader misread an entry that uses it.
+	knownFlags = flagSigned | flagGenerations | flagNegative | flagTags | flagExpiration
 )
 
 var (
@@ -95,6 +99,13 @@ type Meta struct {
 	Gens    Generations
 	// Tags are the entry's tags; none is written as no tag section.
 	Tags []Tag
+	// Negative marks an entry that records "not found": its payload is
+	// empty.
+	Negative bool
+	// HasExpiration reports whether the entry carries Expiration: how
+	// long after Created it expires, in nanoseconds; negative: never.
+	HasExpiration bool
+	Expiration    int64
 }
 
 // Entry is an opened entry. Payload aliases the bytes it was opened from.
@@ -113,6 +124,12 @@ func Append(dst []byte, m *Meta, payload []byte) []byte {
 	}
 	if len(m.Tags) > 0 {
 		flags |= flagTags
+	}
+	if m.Negative {
+		flags |= flagNegative
+	}
+	if m.HasExpiration {
+		flags |= flagExpiration
 	}
 	dst = append(dst, 'd', 'p', Version, flags)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(m.Created))
@@ -134,6 +151,9 @@ func Append(dst []byte, m *Meta, payload []byte) []byte {
 			}
 		}
 	}
+	if m.HasExpiration {
+		dst = binary.AppendVarint(dst, m.Expiration)
+	}
 	return append(dst, payload...)
 }
 
@@ -141,7 +161,7 @@ func Append(dst []byte, m *Meta, payload []byte) []byte {
 // payloadLen bytes of payload, signed: the capacity to give Append.
 func Size(m *Meta, payloadLen int) int {
 	n := Header + len(m.Codec) + payloadLen + MACSize
-	if m.HasGens {
+	if m.HasGens || m.HasExpiration {
 		n += maxVarints
 	}
 	if len(m.Tags) > 0 {
@@ -205,6 +225,20 @@ func Open(b []byte) (Entry, error) {
 		if e.Tags, rest, err = readTags(rest, e.HasGens); err != nil {
 			return Entry{}, err
 		}
+	}
+	if flags&flagExpiration != 0 {
+		e.HasExpiration = true
+		var k int
+		if e.Expiration, k = binary.Varint(rest); k <= 0 {
+			return Entry{}, ErrNotEntry
+		}
+		rest = rest[k:]
+	}
+	if flags&flagNegative != 0 {
+		if len(rest) != 0 {
+			return Entry{}, ErrNotEntry
+		}
+		e.Negative = true
 	}
 	e.Payload = rest
 	return e, nil

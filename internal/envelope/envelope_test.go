@@ -15,6 +15,9 @@ func TestRoundTrip(t *testing.T) {
 		{Codec: "", HasGens: true},
 		{Codec: "default", Tags: []Tag{{Name: "user:42"}, {Name: ""}, {Name: "org:7"}}},
 		{Codec: "json", HasGens: true, Gens: Generations{Hard: 2}, Tags: []Tag{{Name: "user:42", Gens: Generations{Hard: 1 << 40, Soft: 9}}}},
+		{Created: 5, Codec: "default", HasExpiration: true, Expiration: int64(time.Minute)},
+		{Created: 5, Codec: "default", HasGens: true, Gens: Generations{Hard: 2}, HasExpiration: true, Expiration: -1},
+		{Created: 5, Codec: "default", HasGens: true, Tags: []Tag{{Name: "t"}}, HasExpiration: true, Expiration: 3},
 	} {
 		for _, signed := range []bool{false, true} {
 			b := Append(make([]byte, 0, Size(&m, 5)), &m, []byte("value"))
@@ -40,11 +43,11 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// A flag this version does not know — the reserved negative-cache bit
-// included — makes an entry unreadable rather than misread.
+// A flag this version does not know makes an entry unreadable rather than
+// misread.
 func TestReservedFlagsAreRefused(t *testing.T) {
 	m := Meta{Codec: "default"}
-	for _, bit := range []byte{1 << 2, 1 << 7} {
+	for _, bit := range []byte{1 << 5, 1 << 7} {
 		b := Append(nil, &m, []byte("v"))
 		b[3] |= bit
 		if _, err := Open(b); !errors.Is(err, ErrVersion) {
@@ -140,6 +143,28 @@ func TestOpenAllocatesNothing(t *testing.T) {
 	}{{other, "json"}, {b, "default"}, {other, "json"}} {
 		if e, err := Open(c.b); err != nil || e.Codec != c.want {
 			t.Fatalf("Open = codec %q, %v; want %q", e.Codec, err, c.want)
+		}
+	}
+}
+
+// A negative entry has no payload: one with payload bytes is not an entry.
+func TestNegativeEntry(t *testing.T) {
+	for _, m := range []Meta{
+		{Created: 9, Codec: "default", Negative: true},
+		{Created: 9, Codec: "json", Negative: true, HasGens: true, Gens: Generations{Soft: 4}, HasExpiration: true, Expiration: int64(time.Second)},
+	} {
+		for _, signed := range []bool{false, true} {
+			b := Append(nil, &m, nil)
+			if signed {
+				b = Sign(b, "key", []byte("secret"))
+			}
+			e, err := Open(b)
+			if err != nil || !reflect.DeepEqual(e.Meta, m) || len(e.Payload) != 0 || e.Signed != signed {
+				t.Fatalf("Open(Append(%+v)) = %+v, %v", m, e, err)
+			}
+		}
+		if _, err := Open(Append(nil, &m, []byte("x"))); !errors.Is(err, ErrNotEntry) {
+			t.Fatalf("a negative entry with a payload: Open = %v; want ErrNotEntry", err)
 		}
 	}
 }

@@ -36,6 +36,13 @@ func Register(meter metric.Meter, regions ...*dogpile.Region) (metric.Registrati
 		{"dogpile.decode_failures", "{read}", "Stored values that could not be decoded.", func(s dogpile.Stats) float64 { return float64(s.DecodeFailures) }},
 		{"dogpile.rejected", "{read}", "Stored values without an accepted signature.", func(s dogpile.Stats) float64 { return float64(s.Rejected) }},
 		{"dogpile.locks_lost", "{creation}", "Creations whose distributed lock was lost before they stored their value.", func(s dogpile.Stats) float64 { return float64(s.LocksLost) }},
+		{"dogpile.negative_hits", "{read}", "Cached \"not found\" answers returned without running the creator.", func(s dogpile.Stats) float64 { return float64(s.NegativeHits) }},
+		{"dogpile.soft_timeouts", "{read}", "Stale values served because a regeneration outlasted the soft timeout.", func(s dogpile.Stats) float64 { return float64(s.SoftTimeouts) }},
+		{"dogpile.values_refused", "{write}", "Values the store (or the region's size limit) refused to hold.", func(s dogpile.Stats) float64 { return float64(s.ValuesRefused) }},
+		{"dogpile.breaker_trips", "{trip}", "Times the fail-open circuit breaker opened.", func(s dogpile.Stats) float64 { return float64(s.BreakerTrips) }},
+		{"dogpile.recovery.queued", "{operation}", "Writes, deletes and invalidations queued while the backend was down.", func(s dogpile.Stats) float64 { return float64(s.RecoveryQueued) }},
+		{"dogpile.recovery.replayed", "{operation}", "Queued operations replayed once the backend was back.", func(s dogpile.Stats) float64 { return float64(s.RecoveryReplayed) }},
+		{"dogpile.recovery.overflow", "{operation}", "Operations refused by a full recovery queue.", func(s dogpile.Stats) float64 { return float64(s.RecoveryOverflow) }},
 	}
 	instruments := make([]metric.Observable, len(counters))
 	fcs := make([]metric.Float64ObservableCounter, len(counters))

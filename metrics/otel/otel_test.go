@@ -19,6 +19,39 @@ func TestRegisterReportsRegionCounters(t *testing.T) {
 	for range 3 {
 		dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (int, error) { return 1, nil }) //nolint:errcheck
 	}
+	got := collect(t, r)
+	if got["dogpile.hits"] != 2 || got["dogpile.misses"] != 1 || got["dogpile.regenerations"] != 1 {
+		t.Fatalf("exported %v; want 2 hits, 1 miss, 1 regeneration", got)
+	}
+}
+
+// The resilience counters are exported too: a cached "not found".
+func TestRegisterReportsResilienceCounters(t *testing.T) {
+	ctx := context.Background()
+	r, err := dogpile.NewRegion(dogpile.WithName("res"), dogpile.WithMetrics()).Configure("memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		dogpile.GetOrCreate(ctx, r, "missing", func(context.Context) (int, error) { return 0, dogpile.ErrNotFound }) //nolint:errcheck
+	}
+	got := collect(t, r)
+	for _, name := range []string{"dogpile.soft_timeouts", "dogpile.values_refused", "dogpile.breaker_trips", "dogpile.recovery.queued", "dogpile.recovery.replayed", "dogpile.recovery.overflow"} {
+		if _, ok := got[name]; !ok {
+			t.Fatalf("%s not exported", name)
+		}
+	}
+	if got["dogpile.negative_hits"] != 2 {
+		t.Fatalf("exported %v; want 2 negative hits", got)
+	}
+}
+
+// collect registers r's counters on a meter, collects them once and returns
+// their values by name, checking that each is a float64 sum with r's name
+// as its region.
+func collect(t *testing.T, r *dogpile.Region) map[string]float64 {
+	t.Helper()
+	ctx := context.Background()
 	reader := sdkmetric.NewManualReader()
 	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer provider.Shutdown(ctx) //nolint:errcheck
@@ -39,14 +72,12 @@ func TestRegisterReportsRegionCounters(t *testing.T) {
 				t.Fatalf("%s is a %T, want a float64 sum", m.Name, m.Data)
 			}
 			for _, dp := range sum.DataPoints {
-				if v, _ := dp.Attributes.Value("dogpile.region"); v.AsString() != "users" {
+				if v, _ := dp.Attributes.Value("dogpile.region"); v.AsString() != r.Name() {
 					t.Fatalf("%s has region %q", m.Name, v.AsString())
 				}
 				got[m.Name] = dp.Value
 			}
 		}
 	}
-	if got["dogpile.hits"] != 2 || got["dogpile.misses"] != 1 || got["dogpile.regenerations"] != 1 {
-		t.Fatalf("exported %v; want 2 hits, 1 miss, 1 regeneration", got)
-	}
+	return got
 }

@@ -45,6 +45,13 @@ func NewCollector(regions ...*dogpile.Region) *Collector {
 			counter("decode_failures_total", "Stored values that could not be decoded (read as misses).", func(s dogpile.Stats) float64 { return float64(s.DecodeFailures) }),
 			counter("rejected_total", "Stored values without an accepted signature (read as misses).", func(s dogpile.Stats) float64 { return float64(s.Rejected) }),
 			counter("locks_lost_total", "Creations whose distributed lock was lost before they stored their value.", func(s dogpile.Stats) float64 { return float64(s.LocksLost) }),
+			counter("negative_hits_total", "Cached \"not found\" answers returned without running the creator.", func(s dogpile.Stats) float64 { return float64(s.NegativeHits) }),
+			counter("soft_timeouts_total", "Stale values served because a regeneration outlasted the soft timeout.", func(s dogpile.Stats) float64 { return float64(s.SoftTimeouts) }),
+			counter("values_refused_total", "Values the store (or the region's size limit) refused to hold.", func(s dogpile.Stats) float64 { return float64(s.ValuesRefused) }),
+			counter("breaker_trips_total", "Times the fail-open circuit breaker opened.", func(s dogpile.Stats) float64 { return float64(s.BreakerTrips) }),
+			counter("recovery_queued_total", "Writes, deletes and invalidations queued while the backend was down.", func(s dogpile.Stats) float64 { return float64(s.RecoveryQueued) }),
+			counter("recovery_replayed_total", "Queued operations replayed once the backend was back.", func(s dogpile.Stats) float64 { return float64(s.RecoveryReplayed) }),
+			counter("recovery_overflow_total", "Operations refused by a full recovery queue.", func(s dogpile.Stats) float64 { return float64(s.RecoveryOverflow) }),
 		},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dogpile-go/dogpile"
 	dogpileprom "github.com/dogpile-go/dogpile/metrics/prometheus"
@@ -36,6 +37,37 @@ dogpile_misses_total{region="users"} 1
 dogpile_regenerations_total{region="users"} 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "dogpile_hits_total", "dogpile_misses_total", "dogpile_regenerations_total"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The resilience counters: a cached "not found" and a soft timeout.
+func TestCollectorExportsResilienceCounters(t *testing.T) {
+	ctx := context.Background()
+	r, err := dogpile.NewRegion(dogpile.WithName("res"), dogpile.WithMetrics(), dogpile.WithSoftTimeout(time.Millisecond)).Configure("memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		dogpile.GetOrCreate(ctx, r, "missing", func(context.Context) (int, error) { return 0, dogpile.ErrNotFound }) //nolint:errcheck
+	}
+	r.Set(ctx, "slow", 1) //nolint:errcheck
+	release := make(chan struct{})
+	defer close(release)
+	dogpile.GetOrCreate(ctx, r, "slow", func(context.Context) (int, error) { <-release; return 2, nil }, dogpile.ExpirationTime(0)) //nolint:errcheck
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(dogpileprom.NewCollector(r)); err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP dogpile_negative_hits_total Cached "not found" answers returned without running the creator.
+# TYPE dogpile_negative_hits_total counter
+dogpile_negative_hits_total{region="res"} 2
+# HELP dogpile_soft_timeouts_total Stale values served because a regeneration outlasted the soft timeout.
+# TYPE dogpile_soft_timeouts_total counter
+dogpile_soft_timeouts_total{region="res"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "dogpile_negative_hits_total", "dogpile_soft_timeouts_total"); err != nil {
 		t.Fatal(err)
 	}
 }

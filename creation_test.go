@@ -1,0 +1,224 @@
+package dogpile_test
+
+import (
+	"context"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dogpile-go/dogpile"
+)
+
+// testClock is a region clock that moves only when told: expiry decided
+// without sleeping.
+type testClock struct{ ns atomic.Int64 }
+
+func newTestClock() *testClock {
+	c := &testClock{}
+	c.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *testClock) now() int64              { return c.ns.Load() }
+func (c *testClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// option makes a region read its time from c: the one place that knows the
+// WithClock hook's signature.
+func (c *testClock) option() dogpile.RegionOption {
+	return dogpile.WithClock(func() time.Time { return time.Unix(0, c.now()) })
+}
+
+// regionsOnOneStore returns two regions — two processes — sharing one store
+// of the value path backend, each with its own region expiration, on clock.
+func regionsOnOneStore(t *testing.T, backend string, clock *testClock, expA, expB time.Duration, ropts ...dogpile.RegionOption) (a, b *dogpile.Region) {
+	t.Helper()
+	store, err := dogpile.NewBackend(backend, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ropts = append([]dogpile.RegionOption{clock.option(), dogpile.WithMetrics()}, ropts...)
+	a = regionFor(t, store, ropts, dogpile.WithExpiration(expA))
+	b = regionFor(t, store, ropts, dogpile.WithExpiration(expB))
+	return a, b
+}
+
+// Issue 17, adaptive expiration: the creator sets its value's expiration;
+// it is stored with the entry, so another region on the store (another
+// process) applies it too, whatever its own expiration and the call's.
+func TestSetExpirationIsTheEntrysOwn(t *testing.T) {
+	onEachPath(t, func(t *testing.T, backend string) {
+		ctx := context.Background()
+		clock := newTestClock()
+		a, b := regionsOnOneStore(t, backend, clock, time.Hour, 24*time.Hour)
+		var calls atomic.Int32
+		create := func(ctx context.Context) (string, error) {
+			calls.Add(1)
+			dogpile.SetExpiration(ctx, 10*time.Second)
+			return "token", nil
+		}
+		if v, err := dogpile.GetOrCreate(ctx, a, "k", create); err != nil || v != "token" {
+			t.Fatalf("GetOrCreate = %q, %v", v, err)
+		}
+		clock.advance(9 * time.Second)
+		if v, ok := mustGet[string](t, b, "k", dogpile.ExpirationTime(time.Second)); !ok || v != "token" {
+			t.Fatalf("before the entry's expiration, another region's Get = %q, %v; want the value", v, ok)
+		}
+		_, md, _, err := dogpile.GetWithMetadata[string](ctx, b, "k")
+		if err != nil || md.Expiration != 10*time.Second {
+			t.Fatalf("Metadata.Expiration = %v, %v; want 10s", md.Expiration, err)
+		}
+		clock.advance(2 * time.Second)
+		if _, ok := mustGet[string](t, b, "k", dogpile.ExpirationTime(time.Hour)); ok {
+			t.Fatal("after the entry's expiration, another region's Get still reads it")
+		}
+		if _, ok := mustGet[string](t, b, "k", dogpile.IgnoreExpiration()); !ok {
+			t.Fatal("IgnoreExpiration does not read past the entry's expiration")
+		}
+		if _, err := dogpile.GetOrCreate(ctx, a, "k", create); err != nil || calls.Load() != 2 {
+			t.Fatalf("GetOrCreate after the entry's expiration: %v, %d creator calls; want 2", err, calls.Load())
+		}
+	})
+}
+
+// NoExpiration from the creator outlives the region's expiration; a
+// negative expiration (a token already expired) stores the value expired.
+func TestSetExpirationNeverAndExpired(t *testing.T) {
+	onEachPath(t, func(t *testing.T, backend string) {
+		ctx := context.Background()
+		clock := newTestClock()
+		r, _ := regionsOnOneStore(t, backend, clock, time.Second, time.Second)
+		never := func(ctx context.Context) (string, error) {
+			dogpile.SetExpiration(ctx, dogpile.NoExpiration)
+			return "forever", nil
+		}
+		if _, err := dogpile.GetOrCreate(ctx, r, "never", never); err != nil {
+			t.Fatal(err)
+		}
+		clock.advance(1000 * time.Hour)
+		if v, ok := mustGet[string](t, r, "never"); !ok || v != "forever" {
+			t.Fatalf("Get = %q, %v; want the value that never expires", v, ok)
+		}
+		past := func(ctx context.Context) (string, error) {
+			dogpile.SetExpiration(ctx, time.Until(time.Now().Add(-time.Minute)))
+			return "old token", nil
+		}
+		if v, err := dogpile.GetOrCreate(ctx, r, "past", past); err != nil || v != "old token" {
+			t.Fatalf("GetOrCreate = %q, %v; want the creator's value", v, err)
+		}
+		if _, ok := mustGet[string](t, r, "past"); ok {
+			t.Fatal("a value stored with a negative expiration is fresh")
+		}
+		if v, ok := mustGet[string](t, r, "past", dogpile.IgnoreExpiration()); !ok || v != "old token" {
+			t.Fatalf("Get with IgnoreExpiration = %q, %v; want the value, stored expired", v, ok)
+		}
+	})
+}
+
+// DontCache: the value is returned and not stored.
+func TestDontCache(t *testing.T) {
+	onEachPath(t, func(t *testing.T, backend string) {
+		ctx := context.Background()
+		r := regionOn(t, backend)
+		var calls atomic.Int32
+		create := func(ctx context.Context) (string, error) {
+			if calls.Add(1) == 1 {
+				dogpile.DontCache(ctx) // a partial answer
+				return "partial", nil
+			}
+			return "full", nil
+		}
+		if v, err := dogpile.GetOrCreate(ctx, r, "k", create); err != nil || v != "partial" {
+			t.Fatalf("GetOrCreate = %q, %v", v, err)
+		}
+		if _, ok := mustGet[string](t, r, "k"); ok {
+			t.Fatal("a value the creator said not to cache was stored")
+		}
+		if v, err := dogpile.GetOrCreate(ctx, r, "k", create); err != nil || v != "full" {
+			t.Fatalf("second GetOrCreate = %q, %v; want the creator called again", v, err)
+		}
+		if v, ok := mustGet[string](t, r, "k"); !ok || v != "full" {
+			t.Fatalf("Get = %q, %v; want the cached value", v, ok)
+		}
+	})
+}
+
+// In a multi-key creation, SetExpirationAt and DontCacheAt apply to one
+// value each, SetExpiration to the others.
+func TestSetExpirationAtAndDontCacheAtMulti(t *testing.T) {
+	onEachPath(t, func(t *testing.T, backend string) {
+		ctx := context.Background()
+		clock := newTestClock()
+		r, _ := regionsOnOneStore(t, backend, clock, time.Hour, time.Hour)
+		vals, err := dogpile.GetOrCreateMulti(ctx, r, []string{"a", "b", "c"}, func(ctx context.Context, keys []string) ([]string, error) {
+			dogpile.SetExpiration(ctx, time.Minute)
+			dogpile.SetExpirationAt(ctx, 1, 10*time.Second)
+			dogpile.DontCacheAt(ctx, 2)
+			return []string{"A", "B", "C"}, nil
+		})
+		if err != nil || !slices.Equal(vals, []string{"A", "B", "C"}) {
+			t.Fatalf("GetOrCreateMulti = %q, %v", vals, err)
+		}
+		clock.advance(30 * time.Second)
+		hits, err := dogpile.GetMulti[string](ctx, r, []string{"a", "b", "c"})
+		if err != nil || len(hits) != 1 || hits["a"] != "A" {
+			t.Fatalf("GetMulti after 30s = %v, %v; want only a (b expired after 10s, c not stored)", hits, err)
+		}
+		clock.advance(time.Minute)
+		if hits, _ := dogpile.GetMulti[string](ctx, r, []string{"a"}); len(hits) != 0 {
+			t.Fatalf("a read after its minute: %v", hits)
+		}
+	})
+}
+
+// A cached function's creator sets its values' expiration too, in Call
+// and in Refresh.
+func TestSetExpirationInCachedFunctions(t *testing.T) {
+	ctx := context.Background()
+	clock := newTestClock()
+	r, _ := regionsOnOneStore(t, "memory_serialized", clock, time.Hour, time.Hour)
+	var calls atomic.Int32
+	maxAge := dogpile.Cached(r, func(ctx context.Context, url string) (string, error) {
+		calls.Add(1)
+		dogpile.SetExpiration(ctx, 5*time.Second) // the answer's Cache-Control: max-age=5
+		return "body of " + url, nil
+	}, dogpile.FuncName("fetch"))
+	if _, err := maxAge.Call(ctx, "/a"); err != nil {
+		t.Fatal(err)
+	}
+	clock.advance(6 * time.Second)
+	if _, ok, _ := maxAge.Get(ctx, "/a"); ok {
+		t.Fatal("Call's value outlived the expiration its creator set")
+	}
+	if _, err := maxAge.Refresh(ctx, "/a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := maxAge.Get(ctx, "/a"); !ok {
+		t.Fatal("Refresh stored nothing")
+	}
+	clock.advance(6 * time.Second)
+	if _, ok, _ := maxAge.Get(ctx, "/a"); ok {
+		t.Fatal("Refresh's value outlived the expiration its creator set")
+	}
+
+	multi := dogpile.CachedMulti(r, func(ctx context.Context, ids []int) ([]string, error) {
+		dogpile.SetExpirationAt(ctx, 0, time.Second)
+		return []string{"one", "two"}, nil
+	}, dogpile.FuncName("multi"))
+	if _, err := multi.Call(ctx, []int{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	clock.advance(2 * time.Second)
+	if got, err := multi.Get(ctx, []int{1, 2}); err != nil || len(got) != 1 || got[2] != "two" {
+		t.Fatalf("CachedMulti Get = %v, %v; want 2 only (1 expired after a second)", got, err)
+	}
+}
+
+// Outside a creation the calls do nothing, and do not panic.
+func TestSetExpirationOutsideACreationDoesNothing(t *testing.T) {
+	ctx := context.Background()
+	dogpile.SetExpiration(ctx, time.Second)
+	dogpile.SetExpirationAt(ctx, 3, time.Second)
+	dogpile.DontCache(ctx)
+	dogpile.DontCacheAt(ctx, 0)
+}

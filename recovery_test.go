@@ -1,0 +1,238 @@
+package dogpile_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dogpile-go/dogpile"
+)
+
+// recoveringPair is two processes sharing a store under shared
+// invalidation: a, whose view of the store is b (switchable: the test
+// takes it down), fail-open with auto-recovery; other, which always reaches
+// the store.
+func recoveringPair(t *testing.T, cooldown time.Duration, ropts ...dogpile.RegionOption) (a, other *dogpile.Region, b *switchable) {
+	t.Helper()
+	b = newSwitchable(t)
+	shared := func() dogpile.ConfigOption {
+		return dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0))
+	}
+	a = regionFor(t, b, append([]dogpile.RegionOption{dogpile.WithName("rec"), dogpile.WithFailOpen(cooldown), dogpile.WithAutoRecovery(0), dogpile.WithMetrics()}, ropts...), shared())
+	other = regionFor(t, b.next, []dogpile.RegionOption{dogpile.WithName("rec")}, shared())
+	t.Cleanup(func() { a.Close() })
+	return a, other, b
+}
+
+// Issue 17, auto-recovery: writes, deletes and an invalidation made while
+// the backend is down are queued and replayed in order once it is back,
+// before the breaker closes; the other process then honours them.
+func TestAutoRecoveryReplaysInOrderBeforeTheBreakerCloses(t *testing.T) {
+	ctx := context.Background()
+	a, other, b := recoveringPair(t, 20*time.Millisecond)
+	mustSet(t, other, "old", "from before the outage")
+	mustSet(t, other, "a", "from before the outage")
+
+	b.down.Store(true)
+	for _, step := range []func() error{
+		func() error { return a.Set(ctx, "a", "1") },
+		func() error { return a.Set(ctx, "b", "1") },
+		func() error { return a.Delete(ctx, "a") },
+		func() error { return a.Invalidate(ctx, dogpile.Hard) },
+		func() error { return a.Set(ctx, "c", "1") },
+		func() error { return a.Set(ctx, "b", "2") }, // replaces b's first write, after the invalidation
+	} {
+		if err := step(); err != nil {
+			t.Fatalf("a write with the backend down, under auto-recovery: %v; want it queued", err)
+		}
+	}
+	if v, ok := mustGet[string](t, other, "old"); !ok || v != "from before the outage" {
+		t.Fatal("the other process lost the old value before the invalidation reached the store")
+	}
+
+	// The backend is back. Hold the replay at its first operation: the
+	// region must not read the backend until the queue is replayed.
+	replaying, resume := make(chan struct{}), make(chan struct{})
+	b.setBefore(func(op, key string) {
+		if op == "delete" && key == "a" {
+			close(replaying)
+			<-resume
+		}
+	})
+	b.calls()
+	b.down.Store(false)
+	recv(t, replaying, "the replay to begin")
+	if _, ok, err := dogpile.Get[string](ctx, a, "c"); ok || err != nil {
+		t.Fatalf("a's Get during the replay = %v, %v; want a miss without the backend", ok, err)
+	}
+	close(resume)
+	eventually(t, "the replay to end and the breaker to close", func() bool {
+		_, ok, _ := dogpile.Get[string](ctx, a, "c")
+		return ok
+	})
+
+	// The order of the replay, as the store saw it: the probe, then each
+	// key's latest operation in the order it was made.
+	var order []string
+	for _, c := range b.calls() {
+		if c == "get dogpile:probe" || strings.HasPrefix(c, "delete ") || strings.HasPrefix(c, "set ") || strings.HasPrefix(c, "swap ") {
+			order = append(order, c)
+		}
+	}
+	if i := slices.Index(order, "get dogpile:probe"); i != 0 {
+		t.Fatalf("replay order %q; want the probe first", order)
+	}
+	want := []string{"delete a", "swap dogpile:invalidated:rec", "set c", "set b"}
+	if got := order[1:min(len(order), 1+len(want))]; !slices.Equal(got, want) {
+		t.Fatalf("replay order %q; want the probe then %q", order, want)
+	}
+
+	// The other process honours all of it.
+	if _, ok := mustGet[string](t, other, "old"); ok {
+		t.Fatal("the other process still serves a value from before the invalidation made during the outage")
+	}
+	if _, ok := mustGet[string](t, other, "a"); ok {
+		t.Fatal("the delete made during the outage was lost")
+	}
+	for k, want := range map[string]string{"b": "2", "c": "1"} {
+		if v, ok := mustGet[string](t, other, k); !ok || v != want {
+			t.Fatalf("other's Get(%q) = %q, %v; want %q, written after the invalidation", k, v, ok, want)
+		}
+	}
+	if st := a.Stats(); st.RecoveryQueued != 6 || st.RecoveryReplayed != 4 {
+		t.Fatalf("RecoveryQueued = %d, RecoveryReplayed = %d; want 6 queued, 4 replayed after coalescing", st.RecoveryQueued, st.RecoveryReplayed)
+	}
+}
+
+// While the breaker is open, writes are queued without reaching the
+// backend; the queue is bounded by its number of keys (a key already in it
+// is coalesced), an overflow is an error and counted; invalidations are
+// always queued.
+func TestAutoRecoveryBoundedAndCoalesced(t *testing.T) {
+	ctx := context.Background()
+	a, _, b := recoveringPair(t, time.Hour, dogpile.WithAutoRecovery(2))
+	b.down.Store(true)
+	if err := a.Set(ctx, "a", "1"); err != nil { // trips the breaker
+		t.Fatal(err)
+	}
+	b.calls()
+	for _, k := range []string{"b", "a", "b"} {
+		if err := a.Set(ctx, k, "2"); err != nil {
+			t.Fatalf("Set(%q) with %d keys queued: %v", k, 2, err)
+		}
+	}
+	err := a.Set(ctx, "c", "1")
+	if !errors.Is(err, dogpile.ErrBackend) {
+		t.Fatalf("a write over the queue's bound = %v; want a backend error", err)
+	}
+	if err := a.Invalidate(ctx, dogpile.Soft); err != nil {
+		t.Fatalf("Invalidate with the queue full: %v; want it queued", err)
+	}
+	if got := b.calls(); len(got) != 0 {
+		t.Fatalf("with the breaker open, writes reached the backend: %q", got)
+	}
+	if st := a.Stats(); st.RecoveryOverflow != 1 || st.RecoveryQueued != 5 {
+		t.Fatalf("RecoveryOverflow = %d, RecoveryQueued = %d; want 1 and 5", st.RecoveryOverflow, st.RecoveryQueued)
+	}
+}
+
+// Auto-recovery needs fail-open with a cooldown.
+func TestAutoRecoveryNeedsFailOpen(t *testing.T) {
+	for _, opts := range [][]dogpile.RegionOption{
+		{dogpile.WithAutoRecovery(10)},
+		{dogpile.WithAutoRecovery(10), dogpile.WithFailOpen(0)},
+	} {
+		if _, err := dogpile.NewRegion(opts...).Configure("memory"); !errors.Is(err, dogpile.ErrInvalidArgument) {
+			t.Fatalf("Configure = %v; want an invalid argument", err)
+		}
+	}
+}
+
+// A region closed with operations queued drops them: nothing is replayed.
+func TestAutoRecoveryCloseDropsTheQueue(t *testing.T) {
+	ctx := context.Background()
+	a, other, b := recoveringPair(t, 5*time.Millisecond)
+	b.down.Store(true)
+	if err := a.Set(ctx, "k", "lost"); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	b.down.Store(false)
+	time.Sleep(50 * time.Millisecond) // ten cooldowns: a probe, if any, would have replayed
+	if _, ok := mustGet[string](t, other, "k"); ok {
+		t.Fatal("a closed region replayed its queue")
+	}
+}
+
+// A write the backend refuses is not queued: its error is returned.
+func TestAutoRecoveryDoesNotQueueARefusedValue(t *testing.T) {
+	store, err := dogpile.NewBackend("memory_serialized", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := regionFor(t, &refusing{Backend: store, limit: 10}, []dogpile.RegionOption{dogpile.WithFailOpen(time.Hour), dogpile.WithAutoRecovery(0), dogpile.WithMetrics()})
+	defer r.Close()
+	if err := r.Set(context.Background(), "k", strings.Repeat("x", 100)); !errors.Is(err, dogpile.ErrValueRefused) {
+		t.Fatalf("Set of a refused value = %v; want the refusal", err)
+	}
+	if st := r.Stats(); st.RecoveryQueued != 0 || st.BreakerTrips != 0 {
+		t.Fatalf("%+v; want nothing queued, no trip", st)
+	}
+}
+
+// The default invalidation strategy needs no backend: under an open
+// breaker it applies at once, and a value queued before it is invalidated
+// by it when replayed (it keeps its creation time).
+func TestAutoRecoveryInProcessInvalidationAppliesAtOnce(t *testing.T) {
+	ctx := context.Background()
+	b := newSwitchable(t)
+	r := regionFor(t, b, []dogpile.RegionOption{dogpile.WithFailOpen(5 * time.Millisecond), dogpile.WithAutoRecovery(0), dogpile.WithMetrics()})
+	defer r.Close()
+	b.down.Store(true)
+	if err := r.Set(ctx, "before", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Invalidate(ctx, dogpile.Hard); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Set(ctx, "after", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.Stats(); st.RecoveryQueued != 2 {
+		t.Fatalf("RecoveryQueued = %d; want the two writes, not the in-process invalidation", st.RecoveryQueued)
+	}
+	b.down.Store(false)
+	eventually(t, "the replay", func() bool { return r.Stats().RecoveryReplayed == 2 })
+	eventually(t, "the breaker to close", func() bool {
+		_, ok, _ := dogpile.Get[string](ctx, r, "after")
+		return ok
+	})
+	if _, ok := mustGet[string](t, r, "before"); ok {
+		t.Fatal("a write made before the invalidation is valid after its replay")
+	}
+}
+
+// An invalidation of a tag made while the backend is down is queued and
+// replayed too: the other process then honours it.
+func TestAutoRecoveryReplaysATagInvalidation(t *testing.T) {
+	ctx := context.Background()
+	a, other, b := recoveringPair(t, 10*time.Millisecond)
+	if err := other.Set(ctx, "tagged", "v", dogpile.Tags("user:42")); err != nil {
+		t.Fatal(err)
+	}
+	b.down.Store(true)
+	if err := a.InvalidateTags(ctx, dogpile.Hard, "user:42"); err != nil {
+		t.Fatalf("InvalidateTags with the backend down: %v; want it queued", err)
+	}
+	if _, ok := mustGet[string](t, other, "tagged"); !ok {
+		t.Fatal("the tag was invalidated before the backend was back")
+	}
+	b.down.Store(false)
+	eventually(t, "the replayed tag invalidation to reach the other process", func() bool {
+		_, ok := mustGet[string](t, other, "tagged")
+		return !ok
+	})
+}

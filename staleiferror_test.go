@@ -1,0 +1,118 @@
+package dogpile_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/dogpile-go/dogpile"
+)
+
+var errDatabaseDown = errors.New("database down")
+
+func failing(context.Context) (string, error) { return "", errDatabaseDown }
+
+func failingMulti(context.Context, []string) ([]string, error) { return nil, errDatabaseDown }
+
+// Issue 17, stale-if-error: a soft-invalidated value is stale from the
+// invalidation, not from its creation; an expired one from its expiry;
+// whichever came first.
+func TestP4StaleIfErrorMeasuredFromTheSoftInvalidation(t *testing.T) {
+	onEachPath(t, func(t *testing.T, backend string) {
+		ctx := context.Background()
+		clock := newTestClock()
+		ropts := []dogpile.RegionOption{dogpile.WithStaleIfError(time.Minute)}
+		r, _ := regionsOnOneStore(t, backend, clock, 0, 0, ropts...)
+		mustSet(t, r, "k", "stale")
+		clock.advance(time.Hour) // a value older than the bound, without expiration
+		if err := r.Invalidate(ctx, dogpile.Soft); err != nil {
+			t.Fatal(err)
+		}
+		clock.advance(30 * time.Second)
+		if v, err := dogpile.GetOrCreate(ctx, r, "k", failing); err != nil || v != "stale" {
+			t.Fatalf("30s after the soft invalidation: %q, %v; want the stale value", v, err)
+		}
+		clock.advance(time.Minute)
+		if _, err := dogpile.GetOrCreate(ctx, r, "k", failing); !errors.Is(err, errDatabaseDown) {
+			t.Fatalf("90s after the soft invalidation: %v; want the creator's error", err)
+		}
+
+		// Expired long before it was invalidated: stale since its expiry.
+		exp, _ := regionsOnOneStore(t, backend, clock, 10*time.Minute, 0, ropts...)
+		mustSet(t, exp, "k", "stale")
+		clock.advance(time.Hour)
+		if err := exp.Invalidate(ctx, dogpile.Soft); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dogpile.GetOrCreate(ctx, exp, "k", failing); !errors.Is(err, errDatabaseDown) {
+			t.Fatalf("expired 50 minutes before the invalidation: %v; want the creator's error", err)
+		}
+	})
+}
+
+// Under shared invalidation, whose generations carry no time, a soft
+// invalidation is dated by when this process learned of it.
+func TestP4StaleIfErrorSharedInvalidationFromWhenThisProcessLearnedOfIt(t *testing.T) {
+	ctx := context.Background()
+	clock := newTestClock()
+	store := sharedStore(t)
+	process := func() *dogpile.Region {
+		return regionFor(t, store, []dogpile.RegionOption{dogpile.WithName("sie"), clock.option(), dogpile.WithStaleIfError(time.Minute)},
+			dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0)))
+	}
+	a, b := process(), process()
+	mustSet(t, b, "k", "stale")
+	clock.advance(time.Hour)
+	if err := a.Invalidate(ctx, dogpile.Soft); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := mustGet[string](t, b, "k"); ok { // b learns of it now
+		t.Fatal("b reads a soft-invalidated value as fresh")
+	}
+	clock.advance(30 * time.Second)
+	if v, err := dogpile.GetOrCreate(ctx, b, "k", failing); err != nil || v != "stale" {
+		t.Fatalf("30s after b learned of the invalidation: %q, %v; want the stale value", v, err)
+	}
+	clock.advance(time.Minute)
+	if _, err := dogpile.GetOrCreate(ctx, b, "k", failing); !errors.Is(err, errDatabaseDown) {
+		t.Fatalf("90s after: %v; want the creator's error", err)
+	}
+}
+
+// GetOrCreateMulti and CachedMulti serve the stale values when the
+// creation fails and every key that needed one had one within the bound;
+// a key without a value makes it the error.
+func TestP4StaleIfErrorMulti(t *testing.T) {
+	onEachPath(t, func(t *testing.T, backend string) {
+		ctx := context.Background()
+		clock := newTestClock()
+		r, _ := regionsOnOneStore(t, backend, clock, 10*time.Second, 0, dogpile.WithStaleIfError(time.Minute))
+		if err := r.SetMulti(ctx, map[string]any{"a": "A", "b": "B", "fresh": "F"}); err != nil {
+			t.Fatal(err)
+		}
+		clock.advance(15 * time.Second)
+		mustSet(t, r, "fresh", "F")
+		vals, err := dogpile.GetOrCreateMulti(ctx, r, []string{"a", "fresh", "b"}, failingMulti)
+		if err != nil || !slices.Equal(vals, []string{"A", "F", "B"}) {
+			t.Fatalf("GetOrCreateMulti = %q, %v; want the stale values", vals, err)
+		}
+		if _, err := dogpile.GetOrCreateMulti(ctx, r, []string{"a", "missing"}, failingMulti); !errors.Is(err, errDatabaseDown) {
+			t.Fatalf("with a key without a value: %v; want the creator's error", err)
+		}
+
+		cached := dogpile.CachedMulti(r, func(context.Context, []int) ([]string, error) { return nil, errDatabaseDown }, dogpile.FuncName("sie"))
+		if err := cached.Set(ctx, map[int]string{1: "one"}); err != nil {
+			t.Fatal(err)
+		}
+		clock.advance(15 * time.Second)
+		if got, err := cached.Call(ctx, []int{1}); err != nil || !slices.Equal(got, []string{"one"}) {
+			t.Fatalf("CachedMulti.Call = %q, %v; want the stale value", got, err)
+		}
+		clock.advance(2 * time.Minute)
+		if _, err := cached.Call(ctx, []int{1}); !errors.Is(err, errDatabaseDown) {
+			t.Fatalf("past the bound: %v; want the error", err)
+		}
+	})
+}
