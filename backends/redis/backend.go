@@ -612,6 +612,11 @@ func (b *Backend) wrap(err error) error {
 	if goredis.IsAuthError(err) {
 		return fmt.Errorf("%w: %s: %w", ErrAuth, b.where, err)
 	}
+	if strings.HasPrefix(err.Error(), "OOM ") {
+		// maxmemory with noeviction: this value is refused, the server is
+		// up — the region's breaker must not take it for an outage.
+		return fmt.Errorf("%w: %s: %w", dogpile.ErrValueRefused, b.where, err)
+	}
 	var de *dialError
 	if errors.As(err, &de) {
 		err = de.err // what failFast hid from go-redis's retries
