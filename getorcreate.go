@@ -222,6 +222,7 @@ func newLock[T any](r *Region, s *regionState, k string, o *callOptions) *lock.L
 		Key:         k,
 		Timeout:     r.creationTimeoutFor(o),
 		SoftTimeout: r.softTimeoutFor(o),
+		Epoch:       r.hardEpoch.Load(),
 		NoStale:     r.noStale || o.noStale,
 		Async:       r.async,
 		Observe:     r.lockObserver(),

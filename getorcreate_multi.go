@@ -135,6 +135,7 @@ func newBatch[T any](r *Region, s *regionState, mk []string, o *callOptions) *lo
 		Keys:        mk,
 		Timeout:     r.creationTimeoutFor(o),
 		SoftTimeout: r.softTimeoutFor(o),
+		Epoch:       r.hardEpoch.Load(),
 		NoStale:     r.noStale || o.noStale,
 		Async:       r.async,
 		Observe:     r.lockObserver(),

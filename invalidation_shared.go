@@ -155,6 +155,18 @@ func (rec *record) raise(g envelope.Generations) bool {
 	return raise(&rec.soft, g.Soft) || h
 }
 
+// raise is rec.raise that also moves the region's invalidation epoch when a
+// hard generation rose: a flight begun before this process knew of it may
+// be creating a value from before the invalidation (see lock.Batch.Epoch).
+func (s *sharedInvalidation) raise(rec *record, g envelope.Generations) bool {
+	hard := rec.hard.Load()
+	raised := rec.raise(g)
+	if rec.hard.Load() > hard {
+		s.r.hardEpoch.Add(1)
+	}
+	return raised
+}
+
 // invalidated decides whether an entry written under gens is invalidated by
 // the generations seen.
 func (rec *record) invalidated(gens envelope.Generations) Invalidation {
@@ -260,7 +272,7 @@ func (s *sharedInvalidation) bump(ctx context.Context, rec *record, how Invalida
 		if swapped {
 			// Even with an error (a tier that could not tell the other
 			// processes): the record holds next.
-			raised = rec.raise(next) || raised
+			raised = s.raise(rec, next) || raised
 		}
 		if err != nil {
 			return raised, &BackendError{Backend: "invalidation", Op: "compare_and_swap", Key: rec.key, Err: err}
@@ -330,7 +342,7 @@ func (s *sharedInvalidation) loadRecord(rec *record, b []byte) bool {
 		}
 		return false
 	}
-	raised := rec.raise(g)
+	raised := s.raise(rec, g)
 	rec.accepted.Store(&own)
 	return raised
 }

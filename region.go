@@ -60,6 +60,9 @@ type Region struct {
 	configMu sync.Mutex
 	state    atomic.Pointer[regionState]
 	flights  lock.Group
+	// hardEpoch counts the hard invalidations this process made or learned
+	// of (the region's and its tags'), for lock.Batch.Epoch.
+	hardEpoch atomic.Uint64
 }
 
 // regionState is what Configure sets: read with one atomic load per call.
@@ -344,6 +347,9 @@ func (r *Region) Invalidate(ctx context.Context, how Invalidation) error {
 	if err != nil {
 		return err
 	}
+	if how == Hard {
+		defer r.hardEpoch.Add(1) // once it is made (see lock.Batch.Epoch)
+	}
 	return r.write(s, r.invalidateOps(s, how), func() error {
 		err := s.inv.Invalidate(ctx, how)
 		if errors.Is(err, ErrBackend) {
@@ -617,7 +623,11 @@ func (w *writing) now(s *regionState) int64 {
 // its creator read anything, so that an invalidation during the creation
 // makes the entry invalid.
 func (s *regionState) writeAs(typ typeID, o *callOptions) writing {
-	w := writing{id: typ, dynamic: typ == writeDynamic, tags: s.tags.writeTags(o)}
+	// Stamped now, before the value is made: a creation that overlaps an
+	// invalidation is older than it, as its data may be, with every
+	// strategy (the generations below say the same under shared
+	// invalidation); and expiry counts from when the data was read.
+	w := writing{id: typ, dynamic: typ == writeDynamic, tags: s.tags.writeTags(o), created: s.clock.Now()}
 	if s.gens != nil {
 		w.gens, w.hasGens = s.gens.current(), true
 	}

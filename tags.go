@@ -104,6 +104,9 @@ func (r *Region) InvalidateTags(ctx context.Context, how Invalidation, tags ...s
 	if how != Hard && how != Soft {
 		return &ArgError{Name: "how", Value: how, Reason: "want dogpile.Hard or dogpile.Soft"}
 	}
+	if how == Hard {
+		defer r.hardEpoch.Add(1) // once it is made (see lock.Batch.Epoch)
+	}
 	return r.write(s, r.invalidateTagOps(s, how, tags), func() error {
 		err := s.tags.invalidate(ctx, how, tags)
 		if errors.Is(err, ErrBackend) {

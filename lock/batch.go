@@ -63,6 +63,15 @@ type Batch[T any] struct {
 	// NoStale makes callers that find a stale value wait for the new one
 	// instead of being served the stale one.
 	NoStale bool
+	// Epoch is how many invalidations this call knows the cache to have had
+	// (any count that only grows: a cache counts the hard invalidations it
+	// makes or learns of). A flight started by a call that knew of fewer may
+	// be creating a value from before an invalidation this call knows of:
+	// this call does not take that flight's value, it loads again when the
+	// flight ends (and creates, if the value stored is invalid), so that a
+	// call made after an invalidation returned never gets a value whose
+	// creation began before it.
+	Epoch uint64
 	// Observe, if not nil, is told what the lock does, for metrics. It is
 	// called synchronously and must be cheap and safe for concurrent use.
 	Observe func(e Event, d time.Duration)
@@ -198,6 +207,7 @@ func (b *Batch[T]) round(ctx context.Context, todo []entry[T], out []T) (again [
 				out[e.i] = e.v
 				continue
 			}
+			f.epoch = b.Epoch
 			lead = append(lead, item[T]{entry: e, key: key, f: f, stale: true})
 			mine = append(mine, waiting[T]{entry: e, f: f, leader: true})
 		default: // Missing, or Stale for a caller that won't take stale
@@ -206,6 +216,7 @@ func (b *Batch[T]) round(ctx context.Context, todo []entry[T], out []T) (again [
 				waits = append(waits, waiting[T]{entry: e, f: f})
 				continue
 			}
+			f.epoch = b.Epoch
 			lead = append(lead, item[T]{entry: e, key: key, f: f})
 			mine = append(mine, waiting[T]{entry: e, f: f, leader: true})
 			allStale = false
@@ -277,6 +288,9 @@ func (b *Batch[T]) round(ctx context.Context, todo []entry[T], out []T) (again [
 			}
 		} else {
 			b.observe(Waited, time.Since(start))
+			if fresh && err == nil && w.f.epoch < b.Epoch {
+				fresh = false // from before an invalidation this call knows of
+			}
 		}
 		if err != nil {
 			return nil, err

@@ -26,6 +26,7 @@ type Flight struct {
 	key     string
 	done    chan struct{}
 	waiters atomic.Int32 // callers that joined
+	epoch   uint64       // the leader's Batch.Epoch; written before Finish
 
 	// Written once by Finish before done is closed.
 	value any

@@ -60,6 +60,9 @@ type Lock[T any] struct {
 	// SoftTimeout, if positive, bounds how long a caller that holds a stale
 	// value waits for its regeneration (see Batch.SoftTimeout).
 	SoftTimeout time.Duration
+	// Epoch is how many invalidations the caller knows the cache to have
+	// had (see Batch.Epoch).
+	Epoch uint64
 	// NoStale makes callers that find a stale value wait for the new one
 	// instead of being served the stale one.
 	NoStale bool
@@ -134,6 +137,7 @@ func (l *Lock[T]) batch() *Batch[T] {
 		Async:       l.Async,
 		Timeout:     l.Timeout,
 		SoftTimeout: l.SoftTimeout,
+		Epoch:       l.Epoch,
 		NoStale:     l.NoStale,
 		Observe:     l.Observe,
 		Load: func(ctx context.Context, _ []string) ([]T, []State, error) {

@@ -1,11 +1,8 @@
 package tiered_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -666,46 +663,5 @@ func TestTierKeepsDecodedValues(t *testing.T) {
 	y, _, _ := dogpile.Get[[]int](ctx, rc, k)
 	if !slices.Equal(x, []int{4, 5}) || !slices.Equal(y, x) || unsafe.SliceData(x) == unsafe.SliceData(y) {
 		t.Fatalf("DecodeEveryHit: hits %v at %p and %v at %p; want equal values, separate copies", x, unsafe.SliceData(x), y, unsafe.SliceData(y))
-	}
-}
-
-// TestTierMultiKeepsOnlyItsOwnBytes: the Redis backend's GetMulti returns
-// values that share the MGET reply's one buffer; the tier copies what it
-// keeps, so that a value kept after its batch-mates are gone holds its own
-// bytes (10 KiB), not the whole reply (100 × 10 KiB).
-func TestTierMultiKeepsOnlyItsOwnBytes(t *testing.T) {
-	ctx := ctxT(t)
-	n := newNode(t, testserver.SharedRedis(t).Addr(), uniq("retain"), nodeConfig{})
-	keys := make([]string, 100)
-	value := func(i int) []byte { return bytes.Repeat([]byte{byte(i)}, 10<<10) }
-	for i := range keys {
-		keys[i] = uniq(fmt.Sprint("r", i))
-		if err := n.remote.Set(ctx, keys[i], value(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := n.tier.GetMulti(ctx, keys); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.tier.DeleteMulti(ctx, keys[1:]); err != nil { // drops 99 local copies
-		t.Fatal(err)
-	}
-	reads := n.tier.Stats().RemoteReads
-	wantValue(t, n.tier, keys[0], string(value(0)))
-	if d := n.tier.Stats().RemoteReads - reads; d != 0 {
-		t.Fatalf("the first key's value was not kept (%d remote reads)", d)
-	}
-	heap := func() int64 {
-		runtime.GC()
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return int64(m.HeapAlloc)
-	}
-	kept := heap()
-	if err := n.tier.Delete(ctx, keys[0]); err != nil { // drops the last local copy
-		t.Fatal(err)
-	}
-	if held := kept - heap(); held > 200<<10 {
-		t.Fatalf("one kept 10 KiB value held %d KiB of heap: the whole reply", held>>10)
 	}
 }
