@@ -36,7 +36,7 @@ func (s *sharedReplies) GetMulti(_ context.Context, keys []string) ([][]byte, er
 }
 
 func (s *sharedReplies) SetMulti(context.Context, map[string][]byte) error { return nil }
-func (s *sharedReplies) DeleteMulti(context.Context, []string) error      { return nil }
+func (s *sharedReplies) DeleteMulti(context.Context, []string) error       { return nil }
 
 // A value the tier keeps from a multi-key read holds its own bytes, not the
 // remote's whole reply: once the caller has let the reply go, it can be
