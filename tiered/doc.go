@@ -4,9 +4,9 @@
 // Hits then cost a lookup in process memory instead of a network round trip,
 // without the staleness of a plain local cache in front of a shared one.
 //
-//	rb, err := redis.New(redis.Options{Client: &goredis.Options{Addr: "localhost:6379"}})
+//	rb, err := redis.New(redis.Options{Client: &goredis.Options{Addr: "localhost:6379"}, DistributedLock: true})
 //	n, err := redis.NewNotifier(rb.Client(), "dogpile:tier:users", redis.NotifierOptions{})
-//	tier, err := tiered.New(rb.WithDistributedLock(), tiered.Options{
+//	tier, err := tiered.New(rb, tiered.Options{
 //		Notifier:   n,           // the coherence transport: Redis pub/sub
 //		MaxEntries: 50_000,      // local copies (W-TinyLFU eviction)
 //		TTL:        10 * time.Second,

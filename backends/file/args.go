@@ -27,35 +27,38 @@ func fromArgs(a dogpile.Args) (dogpile.Backend, error) {
 	if _, _, err := lockfileArg(a, "rw_lockfile"); err != nil {
 		return nil, err
 	}
-	if o.LockFile, o.NoDistributedLock, err = lockArgs(a); err != nil {
+	if o.LockFile, o.DistributedLock, err = lockArgs(a); err != nil {
 		return nil, err
 	}
 	if o.MaxSize, err = sizeArg(a, "max_size"); err != nil {
 		return nil, err
 	}
-	if o.MaxAge, err = a.Duration("max_age", 0); err != nil {
+	if o.TTL, err = a.Duration("max_age", 0); err != nil {
 		return nil, err
 	}
 	if o.BusyTimeout, err = a.Duration("busy_timeout", 0); err != nil {
 		return nil, err
 	}
-	return New(o)
+	b, err := New(o)
+	if err != nil {
+		return nil, err // not a nil *Backend in a non-nil interface
+	}
+	return b, nil
 }
 
 // lockArgs reads the two switches of the lock: distributed_lock, as every
 // backend takes it (true by default here, as Python's dbm backend locks by
 // default), and dogpile_lockfile, Python's: a path, or false. They must not
 // disagree.
-func lockArgs(a dogpile.Args) (path string, off bool, err error) {
+func lockArgs(a dogpile.Args) (path string, on bool, err error) {
 	path, fileOff, err := lockfileArg(a, "dogpile_lockfile")
 	if err != nil {
 		return "", false, err
 	}
 	if !a.Has("distributed_lock") || a["distributed_lock"] == nil {
-		return path, fileOff, nil
+		return path, !fileOff, nil
 	}
-	on, err := a.Bool("distributed_lock", true)
-	if err != nil {
+	if on, err = a.Bool("distributed_lock", true); err != nil {
 		return "", false, err
 	}
 	switch {
@@ -64,7 +67,7 @@ func lockArgs(a dogpile.Args) (path string, off bool, err error) {
 	case on && fileOff:
 		return "", false, &dogpile.ArgError{Name: "distributed_lock", Value: true, Reason: "it turns the lock on, and dogpile_lockfile=false turns it off: give one or the other"}
 	}
-	return path, !on, nil
+	return path, on, nil
 }
 
 // lockfileArg reads a lock file argument as Python's dbm backend takes it: a path, or

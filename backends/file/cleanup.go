@@ -11,7 +11,7 @@ import (
 // holds without a background goroutine. A failed cleanup (another process
 // kept the file busy) is left to the next one.
 func (b *Backend) wrote(ctx context.Context, n, bytes int64) {
-	if b.opts.MaxSize == 0 && b.opts.MaxAge == 0 {
+	if b.opts.MaxSize == 0 && b.opts.TTL == 0 {
 		return
 	}
 	writes, total := b.writes.Add(n), b.written.Add(bytes)
@@ -27,15 +27,15 @@ func (b *Backend) wrote(ctx context.Context, n, bytes int64) {
 	b.Cleanup(ctx) //nolint:errcheck // best effort, see above
 }
 
-// Cleanup applies MaxAge and MaxSize now, in one write transaction: it
-// removes entries written longer than MaxAge ago, then, if the entries total
+// Cleanup applies TTL and MaxSize now, in one write transaction: it
+// removes entries written longer than TTL ago, then, if the entries total
 // more than MaxSize bytes, the least recently written ones until they total
 // at most 7/8 of MaxSize (so that the next few writes need no eviction).
 // Freed pages beyond a reserve of MaxSize/4 (1 MiB without MaxSize) are given
 // back to the file system. Writes call it as needed; call it yourself to trim
-// a store on demand. It does nothing without MaxSize or MaxAge.
+// a store on demand. It does nothing without MaxSize or TTL.
 func (b *Backend) Cleanup(ctx context.Context) error {
-	if b.opts.MaxSize == 0 && b.opts.MaxAge == 0 {
+	if b.opts.MaxSize == 0 && b.opts.TTL == 0 {
 		return nil
 	}
 	removed, err := b.evict(ctx)
@@ -56,7 +56,7 @@ func (b *Backend) evict(ctx context.Context) (removed int64, err error) {
 		return 0, err
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	if b.opts.MaxAge > 0 {
+	if b.opts.TTL > 0 {
 		res, err := tx.ExecContext(ctx, `DELETE FROM cache WHERE written < ?`, b.cutoff())
 		if err != nil {
 			return 0, err
@@ -143,7 +143,7 @@ type Stats struct {
 }
 
 // Stats counts the entries in the store (all of them, including any past
-// MaxAge that no cleanup has removed yet).
+// TTL that no cleanup has removed yet).
 func (b *Backend) Stats(ctx context.Context) (Stats, error) {
 	var s Stats
 	err := b.rdb.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(size), 0) FROM cache`).Scan(&s.Entries, &s.Bytes)

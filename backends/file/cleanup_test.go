@@ -108,10 +108,10 @@ func TestFB4EvictsLeastRecentlyWritten(t *testing.T) {
 	}
 }
 
-// TestFB4MaxAge: entries older than max_age read as misses at once and are
+// TestFB4MaxAge: entries older than the TTL (max_age) read as misses at once and are
 // removed by the cleanup that writes trigger.
 func TestFB4MaxAge(t *testing.T) {
-	b := open(t, file.Options{MaxAge: time.Hour})
+	b := open(t, file.Options{TTL: time.Hour})
 	clock := &fakeClock{t: time.Now()}
 	file.SetClock(b, clock.now)
 	ctx := context.Background()
@@ -147,7 +147,7 @@ func TestFB4MaxAge(t *testing.T) {
 func TestFB4CleanupOnOpen(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "c.db")
 	ctx := context.Background()
-	big, err := file.New(file.Options{Filename: db})
+	big, err := file.New(file.Options{Filename: db, DistributedLock: true})
 	if err != nil {
 		t.Fatal(err)
 	}

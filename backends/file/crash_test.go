@@ -128,7 +128,7 @@ func childWriter() error {
 	if err != nil {
 		return err
 	}
-	o := file.Options{Filename: os.Getenv(dbEnv)}
+	o := file.Options{Filename: os.Getenv(dbEnv), DistributedLock: true}
 	if os.Getenv(boundedEnv) != "" {
 		o.MaxSize = crashMaxSize // cleanups and vacuums run all along
 	}
@@ -185,7 +185,7 @@ func readStore(t *testing.T, db string) map[string]int {
 	if err != nil || check != "ok" {
 		t.Fatalf("integrity_check = %q, %v", check, err)
 	}
-	b, err := file.New(file.Options{Filename: db})
+	b, err := file.New(file.Options{Filename: db, DistributedLock: true})
 	if err != nil {
 		t.Fatalf("the store does not open after the kill: %v", err)
 	}

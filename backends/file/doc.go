@@ -13,7 +13,15 @@
 //		dogpile.WithExpiration(time.Hour),
 //		dogpile.WithArguments(dogpile.Args{"filename": "/var/cache/app/cache.db", "max_size": "256MiB"}))
 //
-// or use the typed constructor [New] with [Options].
+// or use the typed constructor [New] with [Options], which names the
+// settings as every backend of this project does: DistributedLock, and TTL
+// for the store-side lifetime (max_age). As with the other backends, the
+// zero Options have no distributed lock, where the registered "file"
+// backend, like Python's dbm backend, has it on unless distributed_lock is
+// false:
+//
+//	b, err := file.New(file.Options{Filename: "/var/cache/app/cache.db", DistributedLock: true})
+//	region, err := dogpile.NewRegion().ConfigureBackend(b, dogpile.WithExpiration(time.Hour))
 //
 // # The store
 //
@@ -81,7 +89,7 @@
 //     keeps filename-wal and filename-shm while the cache is in use.
 //   - distributed_lock: true (the default) for the cross-process dogpile
 //     lock; false for none, as with the other backends: a region then elects
-//     one creator per key in each process ([Options].NoDistributedLock).
+//     one creator per key in each process ([Options].DistributedLock).
 //   - dogpile_lockfile: the path of the lock file; by default the cache
 //     file's real name + ".dogpile.lock" ([Options].LockFile). false turns the
 //     lock off, as distributed_lock=false does; the two must not disagree.
@@ -93,7 +101,7 @@
 //     string such as "64MiB" or "1GB"; 0 or absent means no bound
 //     ([Options].MaxSize).
 //   - max_age: how long to keep an entry after its last write, in seconds or
-//     as a Go duration ("24h"); 0 or absent means for ever ([Options].MaxAge).
+//     as a Go duration ("24h"); 0 or absent means for ever ([Options].TTL).
 //     It is store-side retention, separate from the region's expiration.
 //   - busy_timeout: how long a write waits for another process's write
 //     before failing; 5 seconds by default ([Options].BusyTimeout).

@@ -61,8 +61,9 @@ func ExampleNew() {
 	defer os.RemoveAll(dir)
 
 	b, err := file.New(file.Options{
-		Filename: filepath.Join(dir, "cache.db"),
-		MaxSize:  64 << 20,
+		Filename:        filepath.Join(dir, "cache.db"),
+		DistributedLock: true,
+		MaxSize:         64 << 20,
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -84,7 +85,7 @@ func ExampleDefaultPath() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	b, err := file.New(file.Options{Filename: path, MaxSize: 256 << 20})
+	b, err := file.New(file.Options{Filename: path, MaxSize: 256 << 20, DistributedLock: true})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -105,7 +106,7 @@ func ExampleBackend_CompareAndSwap() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	b, err := file.New(file.Options{Filename: filepath.Join(dir, "cache.db")})
+	b, err := file.New(file.Options{Filename: filepath.Join(dir, "cache.db"), DistributedLock: true})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -59,15 +59,23 @@ type Options struct {
 	// Filename+"-wal" and Filename+"-shm" while the store is open.
 	Filename string
 
+	// DistributedLock gives the backend its cross-process mutex
+	// (distributed_lock), a byte-range lock in the lock file, which a
+	// region takes before it creates a value, so that one creator runs per
+	// key across every process using the cache file. Without it, Mutex
+	// returns nil and, as with the other backends without their distributed
+	// lock, a region elects one creator per key in each process. (The
+	// registered "file" backend has it on by default, as Python's dbm
+	// backend has.)
+	DistributedLock bool
 	// LockFile is the path of the dogpile lock file (dogpile_lockfile),
 	// which holds one byte-range lock per key; by default the cache file's
 	// path with ".dogpile.lock" added. Every process sharing the cache must
-	// use the same lock file.
+	// use the same lock file. Only with DistributedLock.
 	LockFile string
-	// NoDistributedLock turns the cross-process lock off
-	// (distributed_lock=false, or dogpile_lockfile=false): the backend then
-	// has no mutex, and, as with the other backends without their
-	// distributed lock, a region elects one creator per key in each process.
+	// Deprecated: the lock is off unless DistributedLock is set, so
+	// NoDistributedLock only says so again; with DistributedLock it is an
+	// error.
 	NoDistributedLock bool
 
 	// MaxSize bounds the bytes of keys and values kept in the store
@@ -75,10 +83,13 @@ type Options struct {
 	// entries are removed. See the package documentation for how tight the
 	// bound is.
 	MaxSize int64
-	// MaxAge is how long an entry is kept after it was last written
+	// TTL is how long an entry is kept after it was last written
 	// (max_age); 0 means for ever. Older entries read as misses and are
 	// removed by the next cleanup. It is store-side retention, separate from
-	// (and usually longer than) a region's expiration time.
+	// (and usually longer than) a region's expiration time, as the other
+	// backends' server-side TTL is.
+	TTL time.Duration
+	// Deprecated: MaxAge is the old name of TTL, used when TTL is 0.
 	MaxAge time.Duration
 
 	// BusyTimeout is how long a write waits for another process's write to
@@ -89,7 +100,8 @@ type Options struct {
 // Backend is a cache in one SQLite file on local disk, shared safely by the
 // goroutines of a process and by several processes on the host. It
 // implements dogpile.Backend, backend.Multi, backend.Locking (its mutexes
-// are backend.Fenced), backend.Swapper and io.Closer. Make one with [New] or
+// are backend.Fenced; nil unless Options.DistributedLock is set),
+// backend.Swapper and io.Closer. Make one with [New] or
 // by the name "file" (alias "dbm", "dogpile.cache.dbm").
 type Backend struct {
 	opts Options          // with defaults filled in and paths absolute
@@ -107,9 +119,9 @@ type Backend struct {
 	multiMu  sync.Mutex
 	getMulti map[int]*sql.Stmt // GetMulti's statement by number of keys, up to multiCached
 
-	locks *lockFile // nil with NoDistributedLock
+	locks *lockFile // nil without DistributedLock
 
-	// Write accounting for the next cleanup (only with MaxSize or MaxAge).
+	// Write accounting for the next cleanup (only with MaxSize or TTL).
 	writes   atomic.Int64
 	written  atomic.Int64
 	cleaning atomic.Bool
@@ -146,8 +158,14 @@ func New(opts Options) (*Backend, error) {
 	if opts.MaxSize < 0 {
 		return nil, &dogpile.ArgError{Name: "max_size", Value: opts.MaxSize, Reason: "must not be negative"}
 	}
-	if opts.MaxAge < 0 {
-		return nil, &dogpile.ArgError{Name: "max_age", Value: opts.MaxAge, Reason: "must not be negative"}
+	if opts.TTL == 0 {
+		opts.TTL = opts.MaxAge
+	}
+	if opts.TTL < 0 {
+		return nil, &dogpile.ArgError{Name: "max_age", Value: opts.TTL, Reason: "must not be negative"}
+	}
+	if opts.DistributedLock && opts.NoDistributedLock {
+		return nil, &dogpile.ArgError{Name: "distributed_lock", Reason: "Options.DistributedLock turns the lock on and the deprecated NoDistributedLock turns it off: set DistributedLock alone"}
 	}
 	if opts.BusyTimeout < 0 {
 		return nil, &dogpile.ArgError{Name: "busy_timeout", Value: opts.BusyTimeout, Reason: "must not be negative"}
@@ -162,9 +180,9 @@ func New(opts Options) (*Backend, error) {
 		return nil, fmt.Errorf("file: the cache file %s: %w", opts.Filename, err)
 	}
 	opts.Filename = name
-	if !opts.NoDistributedLock {
+	if opts.DistributedLock {
 		if !fileLocksSupported {
-			return nil, &dogpile.ArgError{Name: "distributed_lock", Reason: "this OS has no byte-range file locks that this backend can use; set distributed_lock=false (Options.NoDistributedLock)"}
+			return nil, &dogpile.ArgError{Name: "distributed_lock", Reason: "this OS has no byte-range file locks that this backend can use; set distributed_lock=false (Options.DistributedLock)"}
 		}
 		lockName := name + ".dogpile.lock"
 		if opts.LockFile != "" {
@@ -183,7 +201,7 @@ func New(opts Options) (*Backend, error) {
 		b.Close() //nolint:errcheck // the open error says more
 		return nil, err
 	}
-	if opts.MaxSize > 0 || opts.MaxAge > 0 {
+	if opts.MaxSize > 0 || opts.TTL > 0 {
 		// Whatever another process left past the bounds goes now; a failure
 		// (another writer holding the file too long) is retried later.
 		ctx, cancel := context.WithTimeout(context.Background(), opts.BusyTimeout)
@@ -259,7 +277,7 @@ func (b *Backend) open() error {
 		WHERE key = ? AND value = ? AND written >= ?`); err != nil {
 		return b.fail("open", err)
 	}
-	if !b.opts.NoDistributedLock {
+	if b.opts.DistributedLock {
 		if b.locks, err = openLockFile(b.opts.LockFile); err != nil {
 			return fmt.Errorf("file: open the dogpile lock file: %w", err)
 		}
@@ -384,10 +402,10 @@ func (b *Backend) Options() Options { return b.opts }
 
 // cutoff is the oldest write time a read accepts.
 func (b *Backend) cutoff() int64 {
-	if b.opts.MaxAge <= 0 {
+	if b.opts.TTL <= 0 {
 		return 0
 	}
-	return b.now().Add(-b.opts.MaxAge).UnixNano()
+	return b.now().Add(-b.opts.TTL).UnixNano()
 }
 
 // Get returns the value stored under key. One indexed SELECT in an implicit
@@ -433,7 +451,7 @@ func (b *Backend) setUnfenced(ctx context.Context, key string, value []byte) err
 // when old is nil (an empty old is an empty value, not nothing), and reports
 // whether it did. It is one SQL statement, so one transaction: the
 // comparison and the write are atomic across every process using the file.
-// An entry older than max_age holds nothing, as for Get.
+// An entry older than the TTL (max_age) holds nothing, as for Get.
 func (b *Backend) CompareAndSwap(ctx context.Context, key string, old, new []byte) (bool, error) {
 	if new == nil {
 		new = []byte{}
@@ -623,7 +641,7 @@ func (b *Backend) DeleteMulti(ctx context.Context, keys []string) error {
 
 // Mutex returns a would-be holder of key's cross-process lock: a byte-range
 // lock in the dogpile lock file, released by the OS if the holder's process
-// dies. With NoDistributedLock it is nil: the backend has no mutex.
+// dies. Without Options.DistributedLock it is nil: the backend has no mutex.
 func (b *Backend) Mutex(key string) lock.Mutex {
 	if b.locks == nil {
 		return nil

@@ -22,9 +22,17 @@ import (
 	"github.com/dogpile-go/dogpile/lock"
 )
 
-// open returns a backend on a new file in the test's temporary directory,
-// closed when the test ends.
+// open returns a backend with the distributed lock (as the registered
+// "file" backend has it by default) on a new file in the test's temporary
+// directory, closed when the test ends.
 func open(t testing.TB, o file.Options) *file.Backend {
+	t.Helper()
+	o.DistributedLock = true
+	return openAs(t, o)
+}
+
+// openAs is open with o's DistributedLock as it is.
+func openAs(t testing.TB, o file.Options) *file.Backend {
 	t.Helper()
 	if o.Filename == "" {
 		o.Filename = filepath.Join(t.TempDir(), "cache.db")
@@ -51,14 +59,14 @@ func TestFB1Conformance(t *testing.T) {
 // max_age set, so that cleanups run during it.
 func TestFB1ConformanceBounded(t *testing.T) {
 	dogpiletest.TestBackend(t, func(t *testing.T) dogpile.Backend {
-		return open(t, file.Options{MaxSize: 64 << 20, MaxAge: time.Hour})
+		return open(t, file.Options{MaxSize: 64 << 20, TTL: time.Hour})
 	})
 }
 
 // TestFB1ConformanceNoDistributedLock runs the suite with the file lock
 // turned off (distributed_lock=false).
 func TestFB1ConformanceNoDistributedLock(t *testing.T) {
-	dogpiletest.TestBackend(t, func(t *testing.T) dogpile.Backend { return open(t, file.Options{NoDistributedLock: true}) })
+	dogpiletest.TestBackend(t, func(t *testing.T) dogpile.Backend { return openAs(t, file.Options{}) })
 }
 
 // TestRegisteredNames checks the name "file" and Python's aliases.
@@ -169,8 +177,8 @@ func TestDistributedLockOff(t *testing.T) {
 		if m := b.(backend.Locking).Mutex("k"); m != nil {
 			t.Errorf("%v: Mutex = %T; want none", args, m)
 		}
-		if !b.(*file.Backend).Options().NoDistributedLock {
-			t.Errorf("%v: NoDistributedLock is not set", args)
+		if b.(*file.Backend).Options().DistributedLock {
+			t.Errorf("%v: DistributedLock is set", args)
 		}
 		b.(*file.Backend).Close()
 	}
@@ -200,6 +208,40 @@ func TestDistributedLockOff(t *testing.T) {
 	}
 }
 
+// TestOptionsLock: the zero Options have no distributed lock, as the other
+// backends' Options, and make no lock file; DistributedLock gives the
+// mutex. The deprecated NoDistributedLock still means no lock, and with
+// DistributedLock is an error naming distributed_lock; the deprecated MaxAge
+// still sets TTL, and TTL wins.
+func TestOptionsLock(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "c.db")
+	for _, o := range []file.Options{{}, {NoDistributedLock: true}} {
+		o.Filename = db
+		b := openAs(t, o)
+		if m := b.Mutex("k"); m != nil {
+			t.Errorf("%+v: Mutex = %T; want none", o, m)
+		}
+	}
+	if _, err := os.Stat(db + ".dogpile.lock"); !os.IsNotExist(err) {
+		t.Fatalf("a lock file was made with the lock off (%v)", err)
+	}
+	if b := openAs(t, file.Options{Filename: db, DistributedLock: true}); b.Mutex("k") == nil {
+		t.Error("DistributedLock: no mutex")
+	}
+	_, err := file.New(file.Options{Filename: db, DistributedLock: true, NoDistributedLock: true})
+	var ae *dogpile.ArgError
+	if !errors.As(err, &ae) || ae.Name != "distributed_lock" {
+		t.Errorf("DistributedLock and NoDistributedLock: %v; want an ArgError naming distributed_lock", err)
+	}
+	if got := openAs(t, file.Options{Filename: db, MaxAge: time.Hour}).Options().TTL; got != time.Hour {
+		t.Errorf("MaxAge: TTL %v; want 1h", got)
+	}
+	if got := openAs(t, file.Options{Filename: db, TTL: time.Minute, MaxAge: time.Hour}).Options().TTL; got != time.Minute {
+		t.Errorf("TTL and MaxAge: TTL %v; want 1m", got)
+	}
+}
+
 // TestNoDistributedLockIsPerProcess: with the lock off, a region elects one
 // creator per key in each process, so two processes (here two regions on
 // two backends) each create while the other is creating.
@@ -211,7 +253,7 @@ func TestNoDistributedLockIsPerProcess(t *testing.T) {
 	var wg sync.WaitGroup
 	var got [2]string
 	for i := range 2 {
-		b := open(t, file.Options{Filename: db, NoDistributedLock: true})
+		b := openAs(t, file.Options{Filename: db})
 		r, err := dogpile.NewRegion().ConfigureBackend(b)
 		if err != nil {
 			t.Fatal(err)
@@ -251,10 +293,10 @@ func TestArguments(t *testing.T) {
 		want func(o file.Options) bool
 	}{
 		{dogpile.Args{"filename": db}, func(o file.Options) bool {
-			return o.LockFile == db+".dogpile.lock" && !o.NoDistributedLock && o.MaxSize == 0 && o.MaxAge == 0 && o.BusyTimeout == 5*time.Second
+			return o.LockFile == db+".dogpile.lock" && o.DistributedLock && o.MaxSize == 0 && o.TTL == 0 && o.BusyTimeout == 5*time.Second
 		}},
 		{dogpile.Args{"filename": db, "dogpile_lockfile": filepath.Join(dir, "locks")}, func(o file.Options) bool { return o.LockFile == filepath.Join(dir, "locks") }},
-		{dogpile.Args{"filename": db, "dogpile_lockfile": "false"}, func(o file.Options) bool { return o.NoDistributedLock }},
+		{dogpile.Args{"filename": db, "dogpile_lockfile": "false"}, func(o file.Options) bool { return !o.DistributedLock }},
 		{dogpile.Args{"filename": db, "dogpile_lockfile": true}, func(o file.Options) bool { return o.LockFile == db+".dogpile.lock" }},
 		{dogpile.Args{"filename": db, "rw_lockfile": false}, func(file.Options) bool { return true }},
 		{dogpile.Args{"filename": db, "rw_lockfile": filepath.Join(dir, "rw")}, func(file.Options) bool { return true }},
@@ -263,8 +305,8 @@ func TestArguments(t *testing.T) {
 		{dogpile.Args{"filename": db, "max_size": "64MiB"}, func(o file.Options) bool { return o.MaxSize == 64<<20 }},
 		{dogpile.Args{"filename": db, "max_size": "1.5 GB"}, func(o file.Options) bool { return o.MaxSize == 1.5e9 }},
 		{dogpile.Args{"filename": db, "max_size": "4096"}, func(o file.Options) bool { return o.MaxSize == 4096 }},
-		{dogpile.Args{"filename": db, "max_age": 3600}, func(o file.Options) bool { return o.MaxAge == time.Hour }},
-		{dogpile.Args{"filename": db, "max_age": "90m"}, func(o file.Options) bool { return o.MaxAge == 90*time.Minute }},
+		{dogpile.Args{"filename": db, "max_age": 3600}, func(o file.Options) bool { return o.TTL == time.Hour }},
+		{dogpile.Args{"filename": db, "max_age": "90m"}, func(o file.Options) bool { return o.TTL == 90*time.Minute }},
 		{dogpile.Args{"filename": db, "busy_timeout": 0.5}, func(o file.Options) bool { return o.BusyTimeout == 500*time.Millisecond }},
 	}
 	for _, c := range good {
@@ -315,7 +357,7 @@ func TestNotACacheFile(t *testing.T) {
 	if err := os.WriteFile(junk, bytes.Repeat([]byte("not a database "), 1000), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := file.New(file.Options{Filename: junk}); err == nil || !strings.Contains(err.Error(), "not a dogpile cache file") {
+	if _, err := file.New(file.Options{Filename: junk, DistributedLock: true}); err == nil || !strings.Contains(err.Error(), "not a dogpile cache file") {
 		t.Fatalf("New on a junk file: %v", err)
 	}
 
@@ -328,7 +370,7 @@ func TestNotACacheFile(t *testing.T) {
 	if _, err := db.Exec(`CREATE TABLE accounts (id INTEGER PRIMARY KEY)`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := file.New(file.Options{Filename: other}); err == nil || !strings.Contains(err.Error(), "another application") {
+	if _, err := file.New(file.Options{Filename: other, DistributedLock: true}); err == nil || !strings.Contains(err.Error(), "another application") {
 		t.Fatalf("New on another application's database: %v", err)
 	}
 	var mode string
@@ -341,7 +383,7 @@ func TestNotACacheFile(t *testing.T) {
 func TestReopen(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "c.db")
 	ctx := context.Background()
-	a, err := file.New(file.Options{Filename: db})
+	a, err := file.New(file.Options{Filename: db, DistributedLock: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +423,7 @@ func TestDefaultPath(t *testing.T) {
 
 // TestClosedBackendErrors: calls after Close fail rather than panic.
 func TestClosedBackendErrors(t *testing.T) {
-	b, err := file.New(file.Options{Filename: filepath.Join(t.TempDir(), "c.db")})
+	b, err := file.New(file.Options{Filename: filepath.Join(t.TempDir(), "c.db"), DistributedLock: true})
 	if err != nil {
 		t.Fatal(err)
 	}

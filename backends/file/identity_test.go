@@ -143,7 +143,7 @@ func TestDL9DanglingLink(t *testing.T) {
 func TestDL9HardLinkRefused(t *testing.T) {
 	dir := t.TempDir()
 	db, other := filepath.Join(dir, "c.db"), filepath.Join(dir, "hard.db")
-	b, err := file.New(file.Options{Filename: db})
+	b, err := file.New(file.Options{Filename: db, DistributedLock: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestDL9HardLinkRefused(t *testing.T) {
 		t.Skipf("hard links: %v", err)
 	}
 	for _, name := range []string{db, other} {
-		b, err := file.New(file.Options{Filename: name})
+		b, err := file.New(file.Options{Filename: name, DistributedLock: true})
 		var ae *dogpile.ArgError
 		if !errors.As(err, &ae) || ae.Name != "filename" || !errors.Is(err, dogpile.ErrInvalidArgument) {
 			if b != nil {

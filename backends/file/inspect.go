@@ -14,7 +14,7 @@ var (
 )
 
 // ListKeys lists the keys in key order (bytewise) with one indexed query,
-// read as it goes (backend.Lister). Entries past MaxAge, which reads already
+// read as it goes (backend.Lister). Entries past the TTL, which reads already
 // treat as missing, are left out. The file holds no keys of the backend's
 // own: its locks are in the lock file.
 func (b *Backend) ListKeys(ctx context.Context, opts backend.ListOptions) iter.Seq2[string, error] {
@@ -80,6 +80,6 @@ func (b *Backend) StoreStats(ctx context.Context) ([]backend.Stats, error) {
 	}
 	st.Extra = append(st.Extra,
 		backend.Stat{Name: "max_size", Value: b.opts.MaxSize},
-		backend.Stat{Name: "max_age", Value: b.opts.MaxAge})
+		backend.Stat{Name: "max_age", Value: b.opts.TTL})
 	return []backend.Stats{st}, nil
 }

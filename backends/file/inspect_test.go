@@ -23,11 +23,11 @@ func listed(t *testing.T, b *file.Backend, opts backend.ListOptions) []string {
 }
 
 // The file backend lists its keys in order, by prefix (bytes, 0xff
-// included) and up to a limit, hides entries past MaxAge as reads do, and
+// included) and up to a limit, hides entries past the TTL as reads do, and
 // reports its entries and bytes.
 func TestListKeysAndStoreStats(t *testing.T) {
 	ctx := context.Background()
-	b := open(t, file.Options{MaxAge: time.Hour, MaxSize: 1 << 20})
+	b := open(t, file.Options{TTL: time.Hour, MaxSize: 1 << 20})
 	now := time.Now()
 	file.SetClock(b, func() time.Time { return now })
 	for _, k := range []string{"user:2", "user:1", "user:10", "page:1", "user;", "\xff\xffa", "\xff\xffb", "\xff"} {
@@ -53,10 +53,10 @@ func TestListKeysAndStoreStats(t *testing.T) {
 	if got := len(listed(t, b, backend.ListOptions{})); got != 8 {
 		t.Errorf("%d keys in all, want 8", got)
 	}
-	// Past MaxAge, an entry is gone for listings as for reads.
+	// Past the TTL, an entry is gone for listings as for reads.
 	now = now.Add(2 * time.Hour)
 	if got := listed(t, b, backend.ListOptions{}); len(got) != 0 {
-		t.Errorf("after MaxAge: %q", got)
+		t.Errorf("after the TTL: %q", got)
 	}
 
 	st, err := b.StoreStats(ctx)

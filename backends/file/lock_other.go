@@ -8,7 +8,7 @@ import (
 )
 
 // fileLocksSupported: this package knows no byte-range locks on this OS, so
-// New asks for distributed_lock=false (Options.NoDistributedLock).
+// New asks for distributed_lock=false (Options.DistributedLock).
 const fileLocksSupported = false
 
 func rangeLock(*os.File, int64, bool, bool) (bool, error) {

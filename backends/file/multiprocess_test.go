@@ -63,7 +63,7 @@ func childReadWrite() error {
 		return err
 	}
 	// The children open (and so create) the file at the same moment.
-	b, err := file.New(file.Options{Filename: os.Getenv(dbEnv)})
+	b, err := file.New(file.Options{Filename: os.Getenv(dbEnv), DistributedLock: true})
 	if err != nil {
 		return err
 	}
@@ -214,6 +214,7 @@ func openChildBackend(o file.Options) (*file.Backend, error) {
 		}
 	}
 	o.Filename = os.Getenv(dbEnv)
+	o.DistributedLock = true
 	return file.New(o)
 }
 

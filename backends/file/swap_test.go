@@ -23,7 +23,7 @@ import (
 // value is a value, and an entry past max_age holds nothing.
 func TestSwapperCompareAndSwap(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1e9, 0)}
-	b := open(t, file.Options{MaxAge: time.Hour})
+	b := open(t, file.Options{TTL: time.Hour})
 	file.SetClock(b, clock.now)
 	var s backend.Swapper = b
 	ctx := context.Background()

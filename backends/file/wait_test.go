@@ -175,7 +175,7 @@ func TestDL7BeyondOSWaitsPolls(t *testing.T) {
 // in the OS for another process's holder does not wait for that holder.
 func TestDL7CloseWhileWaiting(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "c.db")
-	b, err := file.New(file.Options{Filename: db})
+	b, err := file.New(file.Options{Filename: db, DistributedLock: true})
 	if err != nil {
 		t.Fatal(err)
 	}

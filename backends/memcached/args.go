@@ -38,7 +38,7 @@ var ignoredBehaviors = map[string]string{
 //	distributed_lock       bool: the cross-process dogpile lock
 //	lock_timeout           seconds or a Go duration: a lock's least lifetime, ≥ 1s
 //	lock_sleep             seconds or a Go duration: the longest pause of a lock's waiter
-//	lock_prefix            the prefix of lock keys (LockPrefix by default)
+//	lock_prefix            the prefix of lock keys (DefaultLockPrefix by default)
 //	memcached_expire_time  seconds or a Go duration: server-side expiry of values
 //	socket_timeout         seconds or a Go duration (python-memcached's name): Timeout
 //	dead_retry             seconds or a Go duration (python-memcached's name): DeadRetry; 0 never skips
@@ -83,7 +83,7 @@ func ParseArgs(args dogpile.Args) (Options, error) {
 			return o, &dogpile.ArgError{Name: "lock_prefix", Value: o.LockPrefix, Reason: err.Error()}
 		}
 	}
-	if o.ExpireTime, err = args.Duration("memcached_expire_time", 0); err != nil {
+	if o.TTL, err = args.Duration("memcached_expire_time", 0); err != nil {
 		return o, err
 	}
 	if o.MaxIdleConns, err = args.Int("max_idle_conns", 0); err != nil {

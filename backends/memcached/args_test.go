@@ -23,7 +23,7 @@ func TestParseArgs(t *testing.T) {
 		{"the seed's pylibmc example", dogpile.Args{"url": "h", "behaviors": map[string]any{"tcp_nodelay": true, "ketama": true}},
 			Options{Servers: []string{"h"}, Distribution: Ketama}},
 		{"lock and expiry as config files give them", dogpile.Args{"url": "h", "distributed_lock": "true", "lock_timeout": "45", "memcached_expire_time": 7200.0},
-			Options{Servers: []string{"h"}, DistributedLock: true, LockTimeout: 45 * time.Second, ExpireTime: 2 * time.Hour}},
+			Options{Servers: []string{"h"}, DistributedLock: true, LockTimeout: 45 * time.Second, TTL: 2 * time.Hour}},
 		{"durations as Go strings", dogpile.Args{"url": "h", "lock_timeout": "1m30s", "socket_timeout": "250ms", "dead_retry": "10s"},
 			Options{Servers: []string{"h"}, LockTimeout: 90 * time.Second, Timeout: 250 * time.Millisecond, DeadRetry: 10 * time.Second}},
 		{"dead_retry 0 never skips", dogpile.Args{"url": "h", "dead_retry": 0}, Options{Servers: []string{"h"}, DeadRetry: -1}},
@@ -117,26 +117,25 @@ func TestSeedAliases(t *testing.T) {
 func TestNewFromClient(t *testing.T) {
 	srv := servers(t, 1)
 	c := rawClient(srv[0])
-	b, err := NewFromClient(c, Options{DistributedLock: true, ExpireTime: time.Hour})
+	b, err := NewFromClient(c, Options{DistributedLock: true, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	lb := b.(*LockingBackend)
-	if lb.Client() != c || lb.Selector() != nil {
+	if b.Client() != c || b.Selector() != nil {
 		t.Fatal("NewFromClient did not use the client given")
 	}
 	ctx := testCtx(t)
-	if err := lb.Set(ctx, "k", []byte("v")); err != nil {
+	if err := b.Set(ctx, "k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
-	m := lb.Mutex("k")
+	m := b.Mutex("k")
 	if ok, err := m.TryLock(ctx); !ok || err != nil {
 		t.Fatalf("TryLock = %v, %v", ok, err)
 	}
 	if err := m.Unlock(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := lb.Close(); err != nil {
+	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Get("k"); err != nil {
@@ -147,5 +146,48 @@ func TestNewFromClient(t *testing.T) {
 	}
 	if _, err := NewFromClient(nil, Options{}); err == nil {
 		t.Fatal("NewFromClient(nil): no error")
+	}
+}
+
+// TestOptionsLock: Options.DistributedLock switches the mutex on, for New
+// and NewFromClient alike; without it the backend is still a
+// backend.Locking, whose Mutex is nil (the region then locks in process).
+func TestOptionsLock(t *testing.T) {
+	c := rawClient("127.0.0.1:1")
+	for _, on := range []bool{false, true} {
+		made, err := New(Options{Servers: []string{"127.0.0.1:1"}, DistributedLock: on})
+		if err != nil {
+			t.Fatal(err)
+		}
+		given, err := NewFromClient(c, Options{DistributedLock: on})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, b := range map[string]*Backend{"New": made, "NewFromClient": given} {
+			if m := b.Mutex("k"); (m != nil) != on {
+				t.Errorf("%s with DistributedLock=%v: Mutex = %v", name, on, m)
+			}
+		}
+	}
+}
+
+// TestOptionsDeprecatedNames: the old names of TTL and LockSleep still set
+// them, and the new names win.
+func TestOptionsDeprecatedNames(t *testing.T) {
+	for _, c := range []struct {
+		o                Options
+		expire, lockSleep time.Duration
+	}{
+		{Options{ExpireTime: time.Hour, LockPoll: time.Second}, time.Hour, time.Second},
+		{Options{TTL: time.Minute, ExpireTime: time.Hour, LockSleep: time.Millisecond, LockPoll: time.Second}, time.Minute, time.Millisecond},
+	} {
+		c.o.Servers = []string{"127.0.0.1:1"}
+		b, err := New(c.o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.expire != c.expire || b.lockSleep != c.lockSleep {
+			t.Errorf("%+v: TTL %v, lock sleep %v; want %v, %v", c.o, b.expire, b.lockSleep, c.expire, c.lockSleep)
+		}
 	}
 }

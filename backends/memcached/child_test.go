@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
-	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
@@ -47,7 +46,7 @@ func stampedeChild() error {
 	if err != nil {
 		return err
 	}
-	c := base(r.Backend()).Client()
+	c := r.Backend().(*Backend).Client()
 	fmt.Println("ready")
 	if _, err := testutil.ReadLine(); err != nil {
 		return fmt.Errorf("waiting for go: %w", err)
@@ -104,7 +103,7 @@ func holdChild() error {
 	if err != nil {
 		return err
 	}
-	ok, err := b.(backend.Locking).Mutex(os.Getenv("MC_KEY")).TryLock(context.Background())
+	ok, err := b.(*Backend).Mutex(os.Getenv("MC_KEY")).TryLock(context.Background())
 	if err != nil || !ok {
 		return fmt.Errorf("TryLock = %v, %v", ok, err)
 	}
@@ -125,7 +124,7 @@ func createChild() error {
 	if err != nil {
 		return err
 	}
-	c := base(r.Backend()).Client()
+	c := r.Backend().(*Backend).Client()
 	v, err := dogpile.GetOrCreate(context.Background(), r, key, func(context.Context) (string, error) {
 		if _, err := c.Increment(key+"-creators", 1); err != nil {
 			return "", err
@@ -157,7 +156,7 @@ func dl7Child() error {
 	if err != nil {
 		return err
 	}
-	c := base(r.Backend()).Client()
+	c := r.Backend().(*Backend).Client()
 	fmt.Println("ready")
 	for {
 		line, err := testutil.ReadLine()

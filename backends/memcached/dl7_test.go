@@ -92,7 +92,7 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 // waiters have it is BenchmarkDL7ColdStampede's.)
 func TestDL7ColdStampede(t *testing.T) {
 	srv := servers(t, 1)
-	b := base(newBackend(t, dogpile.Args{"url": srv}))
+	b := newBackend(t, dogpile.Args{"url": srv})
 	lat, creators := dl7Round(t, b, startDL7(t, srv[0]), uniqueKey("dl7"))
 	if creators != 1 {
 		t.Fatalf("the creator ran %d times for %d × %d callers; want 1", creators, dl7Procs, stampedeGoroutines)
@@ -112,7 +112,7 @@ func TestDL7ColdStampede(t *testing.T) {
 //	go test -run '^$' -bench DL7 -benchtime 30x ./backends/memcached/
 func BenchmarkDL7ColdStampede(b *testing.B) {
 	srv := servers(b, 1)
-	be := base(newBackend(b, dogpile.Args{"url": srv}))
+	be := newBackend(b, dogpile.Args{"url": srv})
 	children := startDL7(b, srv[0])
 	var all []time.Duration
 	var creators uint64

@@ -15,7 +15,10 @@
 //		}))
 //
 // [New] takes typed [Options] instead, and [NewFromClient] an existing
-// gomemcache client.
+// gomemcache client; both return a *[Backend]. Options names the settings as
+// every backend of this project does: memcached_expire_time is TTL,
+// distributed_lock DistributedLock, lock_timeout LockTimeout, lock_sleep
+// LockSleep and lock_prefix LockPrefix.
 //
 // # Client
 //
@@ -108,17 +111,18 @@
 //
 // # Locks
 //
-// With distributed_lock the backend is a backend.Locking ([LockingBackend]):
-// one creator runs per key among all processes using the servers, in the
-// normal course of things (see "What the lock guarantees"). A lock is an item
-// holding a token unique to its holder. A holder takes it with "add", which
-// fails if the item exists, or by cas over a released lock (below). Waiters
-// poll, as Memcached cannot tell them of a release: the first pause is about
-// a millisecond, and each one is an eighth of the time waited so far (give
-// or take a quarter, so that processes waiting together do not poll in
-// step), at most lock_sleep; a waiter so learns of a release within about a
-// sixth of its wait, and a long wait costs one poll per lock_sleep. Waiting
-// ends with the caller's context.
+// With distributed_lock (Options.DistributedLock) the backend's Mutex gives
+// the distributed lock (without it, nil: a region then elects one creator
+// per key in each process), and one creator runs per key among all processes
+// using the servers, in the normal course of things (see "What the lock
+// guarantees"). A lock is an item holding a token unique to its holder. A
+// holder takes it with "add", which fails if the item exists, or by cas over
+// a released lock (below). Waiters poll, as Memcached cannot tell them of a
+// release: the first pause is about a millisecond, and each one is an eighth
+// of the time waited so far (give or take a quarter, so that processes
+// waiting together do not poll in step), at most lock_sleep; a waiter so
+// learns of a release within about a sixth of its wait, and a long wait
+// costs one poll per lock_sleep. Waiting ends with the caller's context.
 //
 // A lock lives at least lock_timeout. Memcached keeps time in whole seconds,
 // on a clock that a timer sets once a second and that lags the time by up to
@@ -155,7 +159,7 @@
 // clients. The marker needs only cas, which every Memcached has, and a
 // release costs two round trips, as gets and md would.)
 //
-// A lock's key is the lock prefix (lock_prefix, [LockPrefix] by default),
+// A lock's key is the lock prefix (lock_prefix, [DefaultLockPrefix] by default),
 // the key's 8-hex-digit placement hash, and "." and the key, or "#" and the
 // key's SHA-1 when the key is too long to fit in 250 bytes. Value keys
 // beginning with the lock prefix are refused, so locks and values never

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/dogpile-go/dogpile"
-	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/internal/testserver"
 	"github.com/dogpile-go/dogpile/lock"
 )
@@ -57,14 +56,14 @@ func TestBackendErrorsCountable(t *testing.T) {
 	b := newBackend(t, dogpile.Args{"url": p.Addr(), "distributed_lock": true, "dead_retry": 0})
 	ctx := testCtx(t)
 	p.Kill()
-	m := b.(*LockingBackend).Mutex("k").(*mutex)
+	m := b.Mutex("k").(*mutex)
 	m.setHeld(newToken()) // as if it held the lock when the server died
 	for name, err := range map[string]error{
 		"TryLock":        func() error { _, err := m.TryLock(ctx); return err }(),
 		"Lock":           m.Lock(ctx),
 		"Renew":          m.Renew(ctx),
 		"SetFenced":      m.SetFenced(ctx, "k", []byte("v")),
-		"CompareAndSwap": func() error { _, err := b.(backend.Swapper).CompareAndSwap(ctx, "k", nil, []byte("v")); return err }(),
+		"CompareAndSwap": func() error { _, err := b.CompareAndSwap(ctx, "k", nil, []byte("v")); return err }(),
 		"Unlock":         m.Unlock(ctx),
 	} {
 		var be *dogpile.BackendError
@@ -82,12 +81,12 @@ func TestLockErrorCounted(t *testing.T) {
 	injected := errors.New("injected write failure")
 	be, err := New(Options{Servers: srv, DistributedLock: true, DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
 		c, err := (&net.Dialer{}).DialContext(ctx, network, address)
-		return failingConn{c, "add " + LockPrefix, injected}, err
+		return failingConn{c, "add " + DefaultLockPrefix, injected}, err
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { be.(*LockingBackend).Close() })
+	t.Cleanup(func() { be.Close() })
 	r := newRegion(t, be, dogpile.WithMetrics())
 	_, err = dogpile.GetOrCreate(testCtx(t), r, "k", func(context.Context) (string, error) {
 		t.Error("the creator ran without the lock")

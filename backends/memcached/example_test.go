@@ -53,7 +53,7 @@ func ExampleNew() {
 		Servers:         []string{"10.0.0.1:11211", "10.0.0.2:11211"},
 		Timeout:         500 * time.Millisecond,
 		DeadRetry:       5 * time.Second,
-		ExpireTime:      24 * time.Hour,
+		TTL:             24 * time.Hour,
 		DistributedLock: true,
 		LockTimeout:     time.Minute,
 	})
@@ -71,7 +71,7 @@ func ExampleNew() {
 func ExampleNewFromClient() {
 	client := memcache.New("10.0.0.1:11211")
 	client.Timeout = 200 * time.Millisecond
-	backend, err := memcached.NewFromClient(client, memcached.Options{ExpireTime: 24 * time.Hour})
+	backend, err := memcached.NewFromClient(client, memcached.Options{TTL: 24 * time.Hour})
 	if err != nil {
 		log.Fatal(err)
 	}

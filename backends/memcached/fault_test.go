@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
-	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/internal/testserver"
 )
 
@@ -63,9 +62,9 @@ func TestMC4DeadServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer be.(*LockingBackend).Close()
+	defer be.Close()
 	r := newRegion(t, be)
-	sel := base(be).Selector()
+	sel := be.Selector()
 	ctx := testCtx(t)
 	keys := keysByServer(t, sel, "mc4", 10)
 	made := func(k string) func(context.Context) (string, error) {
@@ -237,7 +236,7 @@ func TestBrokenConnectionRetried(t *testing.T) {
 	}
 	p.Kill()
 	p.Restart(t)
-	m := b.(backend.Locking).Mutex("k")
+	m := b.Mutex("k")
 	if ok, err := m.TryLock(ctx); !ok || err != nil {
 		t.Fatalf("TryLock after a restart = %v, %v", ok, err)
 	}

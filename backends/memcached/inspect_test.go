@@ -10,10 +10,10 @@ import (
 	"github.com/dogpile-go/dogpile/internal/testserver"
 )
 
-func listAll(t *testing.T, b dogpile.Backend, opts backend.ListOptions) ([]string, error) {
+func listAll(t *testing.T, b *Backend, opts backend.ListOptions) ([]string, error) {
 	t.Helper()
 	var keys []string
-	for k, err := range b.(backend.Lister).ListKeys(testCtx(t), opts) {
+	for k, err := range b.ListKeys(testCtx(t), opts) {
 		if err != nil {
 			return keys, err
 		}
@@ -36,7 +36,7 @@ func TestListKeysAndStoreStats(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mu := b.(backend.Locking).Mutex("user:1")
+	mu := b.Mutex("user:1")
 	if err := mu.Lock(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -48,14 +48,14 @@ func TestListKeysAndStoreStats(t *testing.T) {
 	if got, err := listAll(t, b, backend.ListOptions{Limit: 2}); err != nil || len(got) != 2 {
 		t.Errorf("limit 2: %q, %v", got, err)
 	}
-	if got, err := listAll(t, b, backend.ListOptions{Prefix: LockPrefix, Own: true}); err != nil || len(got) != 1 {
+	if got, err := listAll(t, b, backend.ListOptions{Prefix: DefaultLockPrefix, Own: true}); err != nil || len(got) != 1 {
 		t.Errorf("the held lock, with Own: %q, %v", got, err)
 	}
-	if got, err := listAll(t, b, backend.ListOptions{Prefix: LockPrefix}); err != nil || len(got) != 0 {
+	if got, err := listAll(t, b, backend.ListOptions{Prefix: DefaultLockPrefix}); err != nil || len(got) != 0 {
 		t.Errorf("lock keys without Own: %q, %v", got, err)
 	}
 
-	st, err := b.(backend.StatsReporter).StoreStats(ctx)
+	st, err := b.StoreStats(ctx)
 	if err != nil || len(st) != 3 {
 		t.Fatal(st, err)
 	}
@@ -77,7 +77,7 @@ func TestListKeysAndStoreStats(t *testing.T) {
 	if _, err := listAll(t, b, backend.ListOptions{}); err == nil {
 		t.Error("a listing with a server down has no error")
 	}
-	st, err = b.(backend.StatsReporter).StoreStats(ctx)
+	st, err = b.StoreStats(ctx)
 	if err != nil || len(st) != 3 || st[1].Err == nil || st[1].Entries != backend.Unknown || st[0].Err != nil {
 		t.Errorf("stats with the second server down: %+v, %v", st, err)
 	}

@@ -38,7 +38,7 @@ func TestDL2LockLivesAtLeastLockTimeout(t *testing.T) {
 		lockTimeout = time.Second
 	)
 	srv := servers(t, 1)
-	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1}).(*LockingBackend)
+	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1})
 	raw := rawClient(srv[0])
 	ctx := testCtx(t)
 	key := uniqueKey("lifetime")
@@ -127,8 +127,8 @@ func TestDL5SlowCreatorKeepsItsLock(t *testing.T) {
 	t.Parallel() // mostly waiting: the creation outlasts its lock's timeout
 	srv := servers(t, 1)
 	key := uniqueKey("dl5")
-	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1}).(*LockingBackend)
-	zeroCounters(t, b.Backend, key+"-creators")
+	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1})
+	zeroCounters(t, b, key+"-creators")
 	ctx := testCtx(t)
 
 	c := startCreator(t, srv[0], key, "first")
@@ -165,7 +165,7 @@ func TestDL5SlowCreatorKeepsItsLock(t *testing.T) {
 	if got := <-res; got.err != nil || got.v != "first" {
 		t.Fatalf("the second process got %q, %v; want the first one's value", got.v, got.err)
 	}
-	if n := counter(t, b.Backend, key+"-creators"); n != 1 {
+	if n := counter(t, b, key+"-creators"); n != 1 {
 		t.Fatalf("%d creator runs; want 1", n)
 	}
 }
@@ -180,8 +180,8 @@ func TestDL6StalledHolderDoesNotOverwrite(t *testing.T) {
 	t.Parallel() // mostly waiting for a lock to expire
 	srv := servers(t, 1)
 	key := uniqueKey("dl6")
-	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1}).(*LockingBackend)
-	zeroCounters(t, b.Backend, key+"-creators")
+	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1})
+	zeroCounters(t, b, key+"-creators")
 	ctx := testCtx(t)
 	raw := rawClient(srv[0])
 
@@ -221,9 +221,9 @@ func TestDL6StalledHolderDoesNotOverwrite(t *testing.T) {
 
 // holderAndOther returns two regions on the same servers, as two processes
 // would have: holder with metrics.
-func holderAndOther(t *testing.T, args dogpile.Args) (holder, other *dogpile.Region, hb *LockingBackend) {
+func holderAndOther(t *testing.T, args dogpile.Args) (holder, other *dogpile.Region, hb *Backend) {
 	t.Helper()
-	hb = newBackend(t, args).(*LockingBackend)
+	hb = newBackend(t, args)
 	// The holder's warning of its lost lock goes to the test's log.
 	logger := dogpile.WithLogger(slog.New(slog.NewTextHandler(t.Output(), nil)))
 	return newRegion(t, hb, dogpile.WithMetrics(), logger), newRegion(t, newBackend(t, args)), hb
@@ -349,8 +349,8 @@ func gatedMutex(t *testing.T, srv string, key string, g *gate) *mutex {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { b.(*LockingBackend).Close() })
-	return b.(*LockingBackend).Mutex(key).(*mutex)
+	t.Cleanup(func() { b.Close() })
+	return b.Mutex(key).(*mutex)
 }
 
 func stored(t *testing.T, srv, key string) string {
@@ -387,7 +387,7 @@ func TestDL6FenceCatchesAWriteAfterTheCheck(t *testing.T) {
 	if err := rawClient(srv).Delete(stalled.b.lockKey(key)); err != nil {
 		t.Fatal(err)
 	}
-	next := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true}).(*LockingBackend).Mutex(key).(*mutex)
+	next := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true}).Mutex(key).(*mutex)
 	mustLock(t, next)
 	if err := next.SetFenced(ctx, key, []byte("newer")); err != nil {
 		t.Fatal(err)
@@ -435,7 +435,7 @@ func TestDL6HolderOverwritesALateWrite(t *testing.T) {
 // the mutex's is refused.
 func TestDL6FencedWrite(t *testing.T) {
 	srv := servers(t, 1)
-	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1}).(*LockingBackend)
+	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1})
 	ctx := testCtx(t)
 	key := uniqueKey("fenced")
 	var f backend.Fenced = b.Mutex(key).(*mutex)
@@ -489,7 +489,7 @@ func TestDL6FencedWrite(t *testing.T) {
 // ErrLockLost and leaves the other's lock alone.
 func TestDL5Renew(t *testing.T) {
 	srv := servers(t, 1)
-	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 5}).(*LockingBackend)
+	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 5})
 	ctx := testCtx(t)
 	key := uniqueKey("renew")
 	var l lock.Lease = b.Mutex(key).(*mutex)

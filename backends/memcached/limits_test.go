@@ -16,7 +16,7 @@ import (
 // before anything is sent; 250 bytes is fine.
 func TestMC2KeyLimits(t *testing.T) {
 	srv := servers(t, 1)
-	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true}).(*LockingBackend)
+	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true})
 	ctx := testCtx(t)
 
 	ok250 := strings.Repeat("k", MaxKeyLen)
@@ -35,7 +35,7 @@ func TestMC2KeyLimits(t *testing.T) {
 		"nul":          "user\x00profile",
 		"del":          "user\x7fprofile",
 		"empty":        "",
-		"lock-reserve": LockPrefix + "00000000.x",
+		"lock-reserve": DefaultLockPrefix + "00000000.x",
 	}
 	for name, k := range bad {
 		calls := map[string]error{
@@ -134,10 +134,10 @@ func TestMC5ValueTooLarge(t *testing.T) {
 	}
 }
 
-// TestExpireTime: memcached_expire_time reaches the server; over 30 days it
+// TestTTL: memcached_expire_time reaches the server; over 30 days it
 // is sent as a Unix time (sent as seconds, memcached would read it as a date
 // in 1970 and the value would vanish at once).
-func TestExpireTime(t *testing.T) {
+func TestTTL(t *testing.T) {
 	srv := servers(t, 1)
 	ctx := testCtx(t)
 	for _, c := range []struct {

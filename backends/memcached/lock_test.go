@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
-	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/lock"
 )
@@ -56,7 +55,7 @@ func TestDL1CrossProcessStampede(t *testing.T) {
 	const procs = 4
 	srv := servers(t, 3)
 	key := uniqueKey("dl1")
-	b := base(newBackend(t, dogpile.Args{"url": srv}))
+	b := newBackend(t, dogpile.Args{"url": srv})
 	zeroCounters(t, b, key+"-arrived", key+"-creators")
 	var children []*testutil.Child
 	for range procs {
@@ -98,7 +97,7 @@ func TestDL2DeadHolderExpires(t *testing.T) {
 
 	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 2})
 	ctx := testCtx(t)
-	if ok, err := b.(backend.Locking).Mutex(key).TryLock(ctx); ok || err != nil {
+	if ok, err := b.Mutex(key).TryLock(ctx); ok || err != nil {
 		t.Fatalf("TryLock of the dead holder's lock = %v, %v; want false (still held)", ok, err)
 	}
 	r := newRegion(t, b)
@@ -122,7 +121,7 @@ func TestDL2DeadHolderExpires(t *testing.T) {
 func TestDL2OnlyOwnerReleases(t *testing.T) {
 	t.Parallel() // mostly waiting: for a lock or a server to expire or come back
 	srv := servers(t, 1)
-	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1}).(*LockingBackend)
+	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1})
 	ctx := testCtx(t)
 	key := uniqueKey("dl2-owner")
 	held := func() bool {
@@ -175,14 +174,14 @@ func TestDL2OnlyOwnerReleases(t *testing.T) {
 func TestDL3WaitHonoursContext(t *testing.T) {
 	srv := servers(t, 1)
 	args := dogpile.Args{"url": srv, "distributed_lock": true}
-	holderBackend := newBackend(t, args).(*LockingBackend)
+	holderBackend := newBackend(t, args)
 	ctx := testCtx(t)
 	key := uniqueKey("dl3")
 	holder := holderBackend.Mutex(key)
 	mustLock(t, holder)
 
 	// Cancelled while waiting.
-	b := newBackend(t, args).(*LockingBackend)
+	b := newBackend(t, args)
 	cctx, cancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- b.Mutex(key).Lock(cctx) }()
@@ -226,7 +225,7 @@ func TestDL3WaitHonoursContext(t *testing.T) {
 // alone, up to the longest key.
 func TestDL4LockKeysApart(t *testing.T) {
 	srv := servers(t, 1)
-	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true}).(*LockingBackend)
+	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true})
 	ctx := testCtx(t)
 	raw := rawClient(srv[0])
 	for _, key := range []string{uniqueKey("dl4"), uniqueKey("dl4") + strings.Repeat("x", MaxKeyLen-11)} {
@@ -236,7 +235,7 @@ func TestDL4LockKeysApart(t *testing.T) {
 			t.Fatalf("TryLock(%d-byte key) = %v, %v", len(key), ok, err)
 		}
 		lk := b.lockKey(key)
-		if !strings.HasPrefix(lk, LockPrefix) || len(lk) > MaxKeyLen {
+		if !strings.HasPrefix(lk, DefaultLockPrefix) || len(lk) > MaxKeyLen {
 			t.Fatalf("lock key %q (%d bytes)", lk, len(lk))
 		}
 		if it, err := raw.Get(lk); err != nil || !bytes.Equal(it.Value, m.(*mutex).token) {
@@ -292,7 +291,7 @@ func TestLockArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := b.(*LockingBackend).lockExpire; got != 4 {
+	if got := b.lockExpire; got != 4 {
 		t.Fatalf("a 1.5s lock_timeout is sent as %ds; want 4 (rounded up, and two seconds for the server's clock)", got)
 	}
 	// Memcached reads an exptime over 30 days as a Unix time.
@@ -305,7 +304,7 @@ func TestLockArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := b.(*LockingBackend).lockExpire; time.Duration(got)*time.Second != maxRelativeExpiry {
+	if got := b.lockExpire; time.Duration(got)*time.Second != maxRelativeExpiry {
 		t.Fatalf("the longest lock_timeout is sent as %ds; want 30 days", got)
 	}
 }
@@ -318,7 +317,7 @@ func TestDL4LockPrefix(t *testing.T) {
 	const prefix = "app1:lk:"
 	srv := servers(t, 3)
 	args := dogpile.Args{"url": srv, "distributed_lock": true, "lock_prefix": prefix}
-	b := newBackend(t, args).(*LockingBackend)
+	b := newBackend(t, args)
 	ctx := testCtx(t)
 	key := uniqueKey("prefix")
 	m := b.Mutex(key)
@@ -330,13 +329,13 @@ func TestDL4LockPrefix(t *testing.T) {
 	if it, err := rawClient(b.Selector().Server(key)).Get(lk); err != nil || !bytes.Equal(it.Value, m.(*mutex).held()) {
 		t.Fatalf("the lock is not on its value's server under %q: %v", lk, err)
 	}
-	if ok, err := newBackend(t, args).(*LockingBackend).Mutex(key).TryLock(ctx); ok || err != nil {
+	if ok, err := newBackend(t, args).Mutex(key).TryLock(ctx); ok || err != nil {
 		t.Fatalf("TryLock by another backend with the same lock_prefix = %v, %v; want false (held)", ok, err)
 	}
 	if err := b.Set(ctx, prefix+"x", []byte("v")); !errors.Is(err, ErrInvalidKey) {
 		t.Fatalf("Set of a key beginning with lock_prefix: %v; want ErrInvalidKey", err)
 	}
-	if err := b.Set(ctx, LockPrefix+"x", []byte("v")); err != nil {
+	if err := b.Set(ctx, DefaultLockPrefix+"x", []byte("v")); err != nil {
 		t.Fatalf("Set of a key beginning with the default prefix, with another lock_prefix: %v", err)
 	}
 	if err := m.Unlock(ctx); err != nil {

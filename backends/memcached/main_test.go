@@ -2,7 +2,6 @@ package memcached
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -32,24 +31,14 @@ func servers(t testing.TB, n int) []string {
 
 // newBackend makes a backend through the registry, from the arguments a
 // configuration file would give.
-func newBackend(t testing.TB, args dogpile.Args) dogpile.Backend {
+func newBackend(t testing.TB, args dogpile.Args) *Backend {
 	t.Helper()
 	b, err := dogpile.NewBackend("memcached", args)
 	if err != nil {
 		t.Fatalf("NewBackend(memcached, %v): %v", args, err)
 	}
 	t.Cleanup(func() { b.(interface{ Close() error }).Close() })
-	return b
-}
-
-func base(b dogpile.Backend) *Backend {
-	switch x := b.(type) {
-	case *Backend:
-		return x
-	case *LockingBackend:
-		return x.Backend
-	}
-	panic(fmt.Sprintf("not a memcached backend: %T", b))
+	return b.(*Backend)
 }
 
 func newRegion(t testing.TB, b dogpile.Backend, opts ...dogpile.RegionOption) *dogpile.Region {

@@ -25,7 +25,11 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		return New(o)
+		b, err := New(o)
+		if err != nil {
+			return nil, err // not a nil *Backend in a non-nil interface
+		}
+		return b, nil
 	}); err != nil {
 		panic(err)
 	}
@@ -68,13 +72,18 @@ type Options struct {
 	// DefaultMaxIdleConns if zero. Set it above the number of concurrent
 	// calls expected, or connections are opened and closed per call.
 	MaxIdleConns int
-	// ExpireTime is the server-side expiry of every value
+	// TTL is the server-side lifetime of every value written
 	// (memcached_expire_time): none if zero. It is separate from the
 	// region's expiration and should be longer. Over 30 days it is sent as
 	// a Unix time, as the protocol requires.
+	TTL time.Duration
+	// Deprecated: ExpireTime is the old name of TTL, used when TTL is zero.
 	ExpireTime time.Duration
-	// DistributedLock makes the backend a backend.Locking, so that one
-	// creator runs per key across every process sharing the servers.
+	// DistributedLock gives the backend a distributed mutex
+	// (distributed_lock), which a region takes before it creates a value,
+	// so that one creator runs per key across every process sharing the
+	// servers. Without it, Mutex returns nil and a region elects one creator
+	// per key in each process.
 	DistributedLock bool
 	// LockTimeout is the least time a lock lives if its holder neither renews
 	// nor releases it (a crashed or stalled process): DefaultLockTimeout if
@@ -92,8 +101,8 @@ type Options struct {
 	// Deprecated: LockPoll is the old name of LockSleep, used when LockSleep
 	// is zero.
 	LockPoll time.Duration
-	// LockPrefix (lock_prefix) begins the key of every lock: LockPrefix (the
-	// package's constant) if empty. Value keys that begin with it are
+	// LockPrefix (lock_prefix) begins the key of every lock:
+	// DefaultLockPrefix if empty. Value keys that begin with it are
 	// refused. Every process sharing the servers must use the same prefix,
 	// or their locks do not exclude each other.
 	LockPrefix string
@@ -102,13 +111,16 @@ type Options struct {
 }
 
 // Backend stores values in Memcached through a gomemcache client. It
-// implements dogpile.Backend, backend.Multi, backend.Swapper and io.Closer.
-// Safe for concurrent use.
+// implements dogpile.Backend, backend.Multi, backend.Swapper, io.Closer and
+// backend.Locking: its mutexes are leases (lock.Lease) whose holder writes
+// its value fenced (backend.Fenced), or nil unless Options.DistributedLock
+// is set. Safe for concurrent use.
 type Backend struct {
 	client      *memcache.Client
 	sel         *ServerSelector // nil when the client's selector is not ours
 	ownClient   bool
 	expire      time.Duration
+	distributed bool  // Mutex returns mutexes (distributed_lock)
 	expireRel   int32 // expire as Memcached's relative seconds; -1: send absolute times
 	lockTimeout time.Duration
 	lockExpire  int32 // a lock's exptime: at least lockTimeout on the server's clock
@@ -118,24 +130,19 @@ type Backend struct {
 	connect     time.Duration
 }
 
-// LockingBackend is a Backend with the distributed dogpile lock: it also
-// implements backend.Locking, and its mutexes are leases (lock.Lease) whose
-// holder writes its value fenced (backend.Fenced). New returns one when
-// Options.DistributedLock is set.
-type LockingBackend struct {
-	*Backend
-}
-
 // Mutex returns a would-be holder of key's lock, shared by every process
-// that uses the same servers. See LockPrefix for where locks are stored. The
-// mutex is a lock.Lease and a backend.Fenced.
-func (b *LockingBackend) Mutex(key string) lock.Mutex {
-	return &mutex{b: b.Backend, key: key, lockKey: b.lockKey(key)}
+// that uses the same servers, or nil without Options.DistributedLock; it
+// implements backend.Locking. See DefaultLockPrefix for where locks are
+// stored. The mutex is a lock.Lease and a backend.Fenced.
+func (b *Backend) Mutex(key string) lock.Mutex {
+	if !b.distributed {
+		return nil // an untyped nil: the region then locks in process
+	}
+	return &mutex{b: b, key: key, lockKey: b.lockKey(key)}
 }
 
-// New returns a backend on opts.Servers: a *Backend, or a *LockingBackend if
-// opts.DistributedLock is set.
-func New(opts Options) (dogpile.Backend, error) {
+// New returns a backend on opts.Servers.
+func New(opts Options) (*Backend, error) {
 	if len(opts.Servers) == 0 {
 		return nil, &dogpile.ArgError{Name: "url", Reason: "no memcached servers given"}
 	}
@@ -171,16 +178,16 @@ func New(opts Options) (dogpile.Backend, error) {
 	}
 	c.DialContext = b.dialServer
 	b.client = c
-	return b.result(opts.DistributedLock), nil
+	return b, nil
 }
 
 // NewFromClient returns a backend on an existing client, which stays the
 // caller's: Close does not close it. Only the Options that are not about
-// connecting apply (ExpireTime and the lock's); the others must be zero.
+// connecting apply (TTL and the lock's); the others must be zero.
 // Locks are co-located with their values, and dead servers skipped, only if
 // the client's selector is a *ServerSelector and the client was made by New;
 // with another selector a lock may live on another server than its value.
-func NewFromClient(c *memcache.Client, opts Options) (dogpile.Backend, error) {
+func NewFromClient(c *memcache.Client, opts Options) (*Backend, error) {
 	if c == nil {
 		return nil, &dogpile.ArgError{Name: "client", Reason: "NewFromClient needs a client"}
 	}
@@ -193,16 +200,19 @@ func NewFromClient(c *memcache.Client, opts Options) (dogpile.Backend, error) {
 		return nil, err
 	}
 	b.client = c
-	return b.result(opts.DistributedLock), nil
+	return b, nil
 }
 
 func newBase(opts Options) (*Backend, error) {
-	for name, d := range map[string]time.Duration{"memcached_expire_time": opts.ExpireTime, "lock_timeout": opts.LockTimeout, "socket_timeout": opts.Timeout, "connect_timeout": opts.ConnectTimeout, "lock_sleep": opts.LockSleep, "LockPoll": opts.LockPoll} {
+	if opts.TTL == 0 {
+		opts.TTL = opts.ExpireTime
+	}
+	for name, d := range map[string]time.Duration{"memcached_expire_time": opts.TTL, "lock_timeout": opts.LockTimeout, "socket_timeout": opts.Timeout, "connect_timeout": opts.ConnectTimeout, "lock_sleep": opts.LockSleep, "LockPoll": opts.LockPoll} {
 		if d < 0 {
 			return nil, &dogpile.ArgError{Name: name, Value: d, Reason: "negative duration"}
 		}
 	}
-	b := &Backend{expire: opts.ExpireTime, lockTimeout: opts.LockTimeout, lockSleep: opts.LockSleep, lockPrefix: opts.LockPrefix}
+	b := &Backend{expire: opts.TTL, distributed: opts.DistributedLock, lockTimeout: opts.LockTimeout, lockSleep: opts.LockSleep, lockPrefix: opts.LockPrefix}
 	if b.lockTimeout == 0 {
 		b.lockTimeout = DefaultLockTimeout
 	}
@@ -213,7 +223,7 @@ func newBase(opts Options) (*Backend, error) {
 		b.lockSleep = DefaultLockSleep
 	}
 	if b.lockPrefix == "" {
-		b.lockPrefix = LockPrefix
+		b.lockPrefix = DefaultLockPrefix
 	}
 	if err := checkLockPrefix(b.lockPrefix); err != nil {
 		return nil, &dogpile.ArgError{Name: "lock_prefix", Value: opts.LockPrefix, Reason: err.Error()}
@@ -251,15 +261,8 @@ const lockClockSlack = 2 * time.Second
 var (
 	_ backend.Multi   = (*Backend)(nil)
 	_ backend.Swapper = (*Backend)(nil)
-	_ backend.Locking = (*LockingBackend)(nil)
+	_ backend.Locking = (*Backend)(nil)
 )
-
-func (b *Backend) result(locking bool) dogpile.Backend {
-	if locking {
-		return &LockingBackend{b}
-	}
-	return b
-}
 
 // expirySeconds is d as Memcached's exptime: whole seconds, rounded up so
 // that nothing (a lock above all) ends before its time; over 30 days, the
@@ -353,7 +356,7 @@ func (b *Backend) get(key string) (*memcache.Item, error) {
 	return it, err
 }
 
-// Set stores value under key, with the backend's ExpireTime. A value over
+// Set stores value under key, with the backend's TTL. A value over
 // the server's item size limit is an error matching ErrValueTooLarge, and
 // then nothing is stored under key.
 func (b *Backend) Set(ctx context.Context, key string, value []byte) error {

@@ -73,7 +73,7 @@ func TestM5MultiGetOneRoundTripPerServer(t *testing.T) {
 	}
 	r := newRegion(t, b)
 	ctx := testCtx(t)
-	byServer := keysByServer(t, base(b).Selector(), "m5", 10)
+	byServer := keysByServer(t, b.Selector(), "m5", 10)
 	var keys []string
 	for _, ks := range byServer {
 		keys = append(keys, ks...)

@@ -20,7 +20,8 @@ import (
 	"github.com/dogpile-go/dogpile/lock"
 )
 
-// LockPrefix is the default lock_prefix, which begins the key of every lock.
+// DefaultLockPrefix is the default lock_prefix (Options.LockPrefix), which
+// begins the key of every lock.
 // Locks live in the same key space as values (Memcached has only one), so
 // the backend refuses value keys that begin with the lock prefix
 // (ErrInvalidKey): a lock and a value can never share a key.
@@ -31,7 +32,10 @@ import (
 // places a lock by the hash it carries, so a lock lives on its value's
 // server: a dead server takes only its own keys' locks with it, and a fenced
 // write reads the lock and the value from the same server.
-const LockPrefix = "dogpile:lock:"
+const DefaultLockPrefix = "dogpile:lock:"
+
+// Deprecated: LockPrefix is the old name of DefaultLockPrefix.
+const LockPrefix = DefaultLockPrefix
 
 // maxLockPrefix leaves room in a lock key for the hash and a key's SHA-1.
 const maxLockPrefix = MaxKeyLen - 8 - 1 - 2*sha1.Size

@@ -68,7 +68,7 @@ type ServerSelector struct {
 	// connection is skipped (see markDown).
 	deadRetry time.Duration
 	// lockPrefix begins the lock keys the selector places by the hash they
-	// carry: LockPrefix if empty (a selector not made by New).
+	// carry: DefaultLockPrefix if empty (a selector not made by New).
 	lockPrefix string
 }
 
@@ -227,7 +227,7 @@ func (s *ServerSelector) index(key string) int {
 func (s *ServerSelector) keyHash(key string) uint32 {
 	prefix := s.lockPrefix
 	if prefix == "" {
-		prefix = LockPrefix
+		prefix = DefaultLockPrefix
 	}
 	if h, ok := lockKeyHash(prefix, key); ok {
 		return h

@@ -155,7 +155,7 @@ func TestDL4LockOnValueServer(t *testing.T) {
 		spread := map[string]bool{}
 		for i := range 2000 {
 			// The default prefix, and a lock_prefix of the longest kind.
-			prefix := []string{LockPrefix, strings.Repeat("p", maxLockPrefix)}[i%2]
+			prefix := []string{DefaultLockPrefix, strings.Repeat("p", maxLockPrefix)}[i%2]
 			s.lockPrefix = prefix
 			b := &Backend{sel: s, lockPrefix: prefix}
 			k := fmt.Sprintf("k%d-", i) + strings.Repeat("x", i%250)

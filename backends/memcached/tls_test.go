@@ -48,7 +48,7 @@ func tlsBackend(t *testing.T, addr string, cfg *tls.Config) dogpile.Backend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { b.(*Backend).Close() })
+	t.Cleanup(func() { b.Close() })
 	return b
 }
 

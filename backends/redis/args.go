@@ -19,12 +19,19 @@ import (
 )
 
 func init() {
-	for name, f := range map[string]dogpile.Factory{
+	for name, f := range map[string]func(dogpile.Args) (*Backend, error){
 		"redis":          newStandaloneFromArgs,
 		"redis_sentinel": newSentinelFromArgs,
 		"redis_cluster":  newClusterFromArgs,
 	} {
-		if err := dogpile.RegisterBackend(name, f); err != nil {
+		err := dogpile.RegisterBackend(name, func(args dogpile.Args) (dogpile.Backend, error) {
+			b, err := f(args)
+			if err != nil {
+				return nil, err // not a nil *Backend in a non-nil interface
+			}
+			return b, nil
+		})
+		if err != nil {
 			panic(err)
 		}
 	}
@@ -362,52 +369,52 @@ func urlError(name, raw string, err error) error {
 
 // cacheOptions reads the arguments about values and the lock. defLock is the
 // variant's default for distributed_lock (Python's).
-func cacheOptions(args dogpile.Args, defLock bool) (Options, bool, error) {
+func cacheOptions(args dogpile.Args, defLock bool) (Options, error) {
 	var o Options
 	var err error
-	if o.Expiration, err = args.Duration("redis_expiration_time", 0); err != nil {
-		return o, false, err
+	if o.TTL, err = args.Duration("redis_expiration_time", 0); err != nil {
+		return o, err
 	}
-	if o.Expiration > 0 && o.Expiration < time.Millisecond {
-		return o, false, &dogpile.ArgError{Name: "redis_expiration_time", Value: args["redis_expiration_time"], Reason: "below Redis's resolution of a millisecond"}
+	if o.TTL > 0 && o.TTL < time.Millisecond {
+		return o, &dogpile.ArgError{Name: "redis_expiration_time", Value: args["redis_expiration_time"], Reason: "below Redis's resolution of a millisecond"}
 	}
-	distributed, err := args.Bool("distributed_lock", defLock)
-	if err != nil {
-		return o, false, err
+	if o.DistributedLock, err = args.Bool("distributed_lock", defLock); err != nil {
+		return o, err
 	}
 	if o.LockTimeout, err = args.Duration("lock_timeout", DefaultLockTimeout); err != nil {
-		return o, false, err
+		return o, err
 	}
 	if o.LockTimeout < time.Millisecond {
-		return o, false, &dogpile.ArgError{Name: "lock_timeout", Value: args["lock_timeout"], Reason: "must be at least a millisecond: a lock without a timeout would outlive a holder that dies"}
+		return o, &dogpile.ArgError{Name: "lock_timeout", Value: args["lock_timeout"], Reason: "must be at least a millisecond: a lock without a timeout would outlive a holder that dies"}
 	}
 	if o.LockSleep, err = args.Duration("lock_sleep", DefaultLockSleep); err != nil {
-		return o, false, err
+		return o, err
 	}
 	if o.LockSleep <= 0 {
-		return o, false, &dogpile.ArgError{Name: "lock_sleep", Value: args["lock_sleep"], Reason: "must be positive"}
+		return o, &dogpile.ArgError{Name: "lock_sleep", Value: args["lock_sleep"], Reason: "must be positive"}
 	}
 	if o.LockWait, err = args.Duration("lock_blocking_timeout", 0); err != nil {
-		return o, false, err
+		return o, err
 	}
 	if args.Has("lock_prefix") {
 		if o.LockPrefix, err = args.String("lock_prefix", ""); err != nil {
-			return o, false, err
+			return o, err
 		}
 		if o.LockPrefix == "" || strings.Contains(o.LockPrefix, "{") {
-			return o, false, &dogpile.ArgError{Name: "lock_prefix", Value: o.LockPrefix, Reason: `want a non-empty prefix without "{" (every value key that begins with it is refused, and the lock's hash tag follows it)`}
+			return o, &dogpile.ArgError{Name: "lock_prefix", Value: o.LockPrefix, Reason: `want a non-empty prefix without "{" (every value key that begins with it is refused, and the lock's hash tag follows it)`}
 		}
 	}
 	// Accepted for Python's configurations; see the package documentation.
 	for _, n := range []string{"lock_blocking", "thread_local_lock"} {
 		if _, err := args.Bool(n, false); err != nil {
-			return o, false, err
+			return o, err
 		}
 	}
-	return o, distributed, nil
+	return o, nil
 }
 
-func finish(c goredis.UniversalClient, o Options, distributed bool, where string) (dogpile.Backend, error) {
+// finish makes the backend of a registered factory on c, which it owns.
+func finish(c goredis.UniversalClient, o Options, where string) (*Backend, error) {
 	defaultClientLogger()
 	b, err := newBackend(c, o, where)
 	if err != nil {
@@ -415,18 +422,15 @@ func finish(c goredis.UniversalClient, o Options, distributed bool, where string
 		return nil, err
 	}
 	b.owned = true
-	if distributed {
-		return b.WithDistributedLock(), nil
-	}
 	return b, nil
 }
 
 // newStandaloneFromArgs is the "redis" factory.
-func newStandaloneFromArgs(args dogpile.Args) (dogpile.Backend, error) {
+func newStandaloneFromArgs(args dogpile.Args) (*Backend, error) {
 	if err := known("redis", args, "url", "host", "port"); err != nil {
 		return nil, err
 	}
-	o, distributed, err := cacheOptions(args, false)
+	o, err := cacheOptions(args, false)
 	if err != nil {
 		return nil, err
 	}
@@ -461,11 +465,11 @@ func newStandaloneFromArgs(args dogpile.Args) (dogpile.Backend, error) {
 		ro = &goredis.Options{Addr: net.JoinHostPort(host, strconv.Itoa(port))}
 	}
 	c.apply(fields{&ro.Username, &ro.Password, &ro.ClientName, &ro.DB, &ro.DialTimeout, &ro.ReadTimeout, &ro.WriteTimeout, &ro.PoolSize, &ro.MaxRetries, &ro.TLSConfig, &ro.ContextTimeoutEnabled, &ro.DialerRetries, &ro.Dialer})
-	return finish(goredis.NewClient(ro), o, distributed, "")
+	return finish(goredis.NewClient(ro), o, "")
 }
 
 // newSentinelFromArgs is the "redis_sentinel" factory.
-func newSentinelFromArgs(args dogpile.Args) (dogpile.Backend, error) {
+func newSentinelFromArgs(args dogpile.Args) (*Backend, error) {
 	for _, n := range []string{"url", "host", "port"} {
 		if args.Has(n) {
 			// No value: a URL may hold a password.
@@ -475,7 +479,7 @@ func newSentinelFromArgs(args dogpile.Args) (dogpile.Backend, error) {
 	if err := known("redis_sentinel", args, "sentinels", "service_name", "sentinel_kwargs"); err != nil {
 		return nil, err
 	}
-	o, distributed, err := cacheOptions(args, true) // Python's default for Sentinel
+	o, err := cacheOptions(args, true) // Python's default for Sentinel
 	if err != nil {
 		return nil, err
 	}
@@ -522,15 +526,15 @@ func newSentinelFromArgs(args dogpile.Args) (dogpile.Backend, error) {
 			return nil, err
 		}
 	}
-	return finish(goredis.NewFailoverClient(fo), o, distributed, sentinelWhere(fo))
+	return finish(goredis.NewFailoverClient(fo), o, sentinelWhere(fo))
 }
 
 // newClusterFromArgs is the "redis_cluster" factory.
-func newClusterFromArgs(args dogpile.Args) (dogpile.Backend, error) {
+func newClusterFromArgs(args dogpile.Args) (*Backend, error) {
 	if err := known("redis_cluster", args, "startup_nodes", "url", "host", "port"); err != nil {
 		return nil, err
 	}
-	o, distributed, err := cacheOptions(args, false)
+	o, err := cacheOptions(args, false)
 	if err != nil {
 		return nil, err
 	}
@@ -586,7 +590,7 @@ func newClusterFromArgs(args dogpile.Args) (dogpile.Backend, error) {
 	}
 	var db int
 	c.apply(fields{&co.Username, &co.Password, &co.ClientName, &db, &co.DialTimeout, &co.ReadTimeout, &co.WriteTimeout, &co.PoolSize, &co.MaxRetries, &co.TLSConfig, &co.ContextTimeoutEnabled, &co.DialerRetries, &co.Dialer})
-	return finish(goredis.NewClusterClient(co), o, distributed, "")
+	return finish(goredis.NewClusterClient(co), o, "")
 }
 
 // nodes reads a list of server addresses as configurations write it: a

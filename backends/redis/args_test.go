@@ -8,11 +8,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/dogpile-go/dogpile"
-	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/internal/testserver"
 )
@@ -182,9 +182,8 @@ func TestSeedNamesAndDefaults(t *testing.T) {
 		if name == "redis_cluster" {
 			args = dogpile.Args{"startup_nodes": testserver.SharedCluster(t).Addrs()}
 		}
-		b := newFromArgs(t, name, args)
-		if _, ok := b.(backend.Locking); ok != wantLock {
-			t.Errorf("%s: distributed mutex = %v by default, want %v", name, ok, wantLock)
+		if has := hasMutex(newFromArgs(t, name, args)); has != wantLock {
+			t.Errorf("%s: distributed mutex = %v by default, want %v", name, has, wantLock)
 		}
 	}
 }
@@ -263,6 +262,53 @@ func TestCloseOwnsOnlyItsClient(t *testing.T) {
 	}
 	if _, err := redis.New(redis.Options{Client: &goredis.Options{}, Cluster: &goredis.ClusterOptions{}}); !errors.Is(err, dogpile.ErrInvalidArgument) {
 		t.Fatalf("New with two clients' options = %v; want ErrInvalidArgument", err)
+	}
+}
+
+// TestOptionsLock: Options.DistributedLock switches the mutex on, for New
+// and NewFromClient alike; without it the backend is still a
+// backend.Locking, whose Mutex is nil (the region then locks in process),
+// and NewMutex still gives a lock to use without a region.
+func TestOptionsLock(t *testing.T) {
+	addr := testserver.SharedRedis(t).Addr()
+	client := rawClient(t, addr)
+	for _, on := range []bool{false, true} {
+		given, err := redis.NewFromClient(client, redis.Options{DistributedLock: on})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { given.Close() })
+		for name, b := range map[string]*redis.Backend{"New": newTestBackend(t, addr, redis.Options{DistributedLock: on}), "NewFromClient": given} {
+			if m := b.Mutex("k"); (m != nil) != on {
+				t.Errorf("%s with DistributedLock=%v: Mutex = %v", name, on, m)
+			}
+			if b.NewMutex("k") == nil {
+				t.Errorf("%s with DistributedLock=%v: no NewMutex", name, on)
+			}
+		}
+	}
+}
+
+// TestOptionsDeprecatedExpiration: Expiration, TTL's old name, still sets
+// the server's TTL; TTL wins when both are set.
+func TestOptionsDeprecatedExpiration(t *testing.T) {
+	addr := testserver.SharedRedis(t).Addr()
+	ctx := ctxT(t)
+	raw := rawClient(t, addr)
+	for _, c := range []struct {
+		o    redis.Options
+		want time.Duration
+	}{
+		{redis.Options{Expiration: time.Hour}, time.Hour},
+		{redis.Options{TTL: time.Minute, Expiration: time.Hour}, time.Minute},
+	} {
+		key := uniq("deprecated-ttl")
+		if err := newTestBackend(t, addr, c.o).Set(ctx, key, []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+		if ttl := raw.PTTL(ctx, key).Val(); ttl > c.want || ttl < c.want-time.Minute/2 {
+			t.Errorf("%+v: PTTL %v; want %v", c.o, ttl, c.want)
+		}
 	}
 }
 

@@ -28,7 +28,7 @@ var (
 	// ErrUnreachable: no connection to the server could be made.
 	ErrUnreachable = errors.New("dogpile/redis: cannot connect")
 	// ErrReservedKey: the key lies in the namespace of the distributed
-	// lock's keys (it begins with the lock prefix, LockKeyPrefix unless
+	// lock's keys (it begins with the lock prefix, DefaultLockPrefix unless
 	// lock_prefix sets another), which values may not use.
 	ErrReservedKey = errors.New("dogpile/redis: key is in the lock namespace")
 	// ErrLockWait: waiting for the distributed lock took longer than
@@ -65,11 +65,20 @@ type Options struct {
 	// Cluster: a Redis Cluster.
 	Cluster *goredis.ClusterOptions
 
-	// Expiration is the server-side TTL of every value written
+	// TTL is the server-side lifetime of every value written
 	// (redis_expiration_time); 0: values don't expire in Redis. It is apart
 	// from the region's expiration and should be longer, so that an expired
 	// value is still there to be served while it is regenerated.
+	TTL time.Duration
+	// Deprecated: Expiration is the old name of TTL, used when TTL is 0.
 	Expiration time.Duration
+
+	// DistributedLock gives the backend a distributed mutex
+	// (distributed_lock), which a region takes before it creates a value,
+	// so that one creator runs per key across every process sharing the
+	// server. Without it, Mutex returns nil and a region elects one creator
+	// per key in each process.
+	DistributedLock bool
 	// LockTimeout is the lifetime of the distributed lock's lease
 	// (lock_timeout): renewed every third of it while the creator runs, it
 	// is how long a holder that died or stalled keeps the lock from others;
@@ -82,8 +91,8 @@ type Options struct {
 	// LockWait bounds how long Mutex.Lock waits (lock_blocking_timeout);
 	// 0: only by the caller's context.
 	LockWait time.Duration
-	// LockPrefix begins every lock key (lock_prefix); LockKeyPrefix when
-	// empty. Value keys that begin with it are refused (ErrReservedKey). It
+	// LockPrefix begins every lock key (lock_prefix); DefaultLockPrefix
+	// when empty. Value keys that begin with it are refused (ErrReservedKey). It
 	// may not contain "{": the hash tag after it keeps each lock in its
 	// value's Cluster slot.
 	LockPrefix string
@@ -94,9 +103,10 @@ type Options struct {
 }
 
 // Backend stores a region's values in Redis: standalone, behind Sentinel, or
-// in a Cluster. It implements dogpile.Backend and backend.Multi; the
-// distributed lock is added by WithDistributedLock. It is safe for concurrent
-// use.
+// in a Cluster. It implements dogpile.Backend, backend.Multi,
+// backend.Swapper and backend.Locking (its mutexes are lock.Lease and
+// backend.Fenced; nil unless Options.DistributedLock is set). It is safe for
+// concurrent use.
 type Backend struct {
 	client  goredis.UniversalClient
 	cluster *goredis.ClusterClient // non-nil for a Cluster: multi-key calls go by slot
@@ -105,6 +115,7 @@ type Backend struct {
 	where   string                 // the server(s), for error messages
 
 	ttl         time.Duration
+	distributed bool // Mutex returns mutexes (distributed_lock)
 	lockTimeout time.Duration
 	lockSleep   time.Duration
 	lockWait    time.Duration
@@ -181,13 +192,16 @@ func NewFromClient(client goredis.UniversalClient, opts Options) (*Backend, erro
 // newBackend makes a backend on c; where names the server(s) in errors
 // (worked out from c when empty).
 func newBackend(c goredis.UniversalClient, opts Options, where string) (*Backend, error) {
-	for name, d := range map[string]time.Duration{"Expiration": opts.Expiration, "LockTimeout": opts.LockTimeout, "LockSleep": opts.LockSleep, "LockWait": opts.LockWait} {
+	if opts.TTL == 0 {
+		opts.TTL = opts.Expiration
+	}
+	for name, d := range map[string]time.Duration{"TTL": opts.TTL, "LockTimeout": opts.LockTimeout, "LockSleep": opts.LockSleep, "LockWait": opts.LockWait} {
 		if d < 0 {
 			return nil, &dogpile.ArgError{Name: name, Value: d, Reason: "negative duration"}
 		}
 	}
-	if opts.Expiration > 0 && opts.Expiration < time.Millisecond {
-		return nil, &dogpile.ArgError{Name: "Expiration", Value: opts.Expiration, Reason: "below Redis's resolution of a millisecond"}
+	if opts.TTL > 0 && opts.TTL < time.Millisecond {
+		return nil, &dogpile.ArgError{Name: "TTL", Value: opts.TTL, Reason: "below Redis's resolution of a millisecond"}
 	}
 	if opts.LockTimeout > 0 && opts.LockTimeout < time.Millisecond {
 		return nil, &dogpile.ArgError{Name: "LockTimeout", Value: opts.LockTimeout, Reason: "below Redis's resolution of a millisecond"}
@@ -201,14 +215,15 @@ func newBackend(c goredis.UniversalClient, opts Options, where string) (*Backend
 	}
 	b := &Backend{
 		client:      c,
-		ttl:         opts.Expiration,
+		ttl:         opts.TTL,
+		distributed: opts.DistributedLock,
 		lockTimeout: opts.LockTimeout,
 		lockSleep:   opts.LockSleep,
 		lockWait:    opts.LockWait,
 		lockPrefix:  opts.LockPrefix,
 	}
 	if b.lockPrefix == "" {
-		b.lockPrefix = LockKeyPrefix
+		b.lockPrefix = DefaultLockPrefix
 	}
 	if b.lockTimeout == 0 {
 		b.lockTimeout = DefaultLockTimeout
@@ -257,21 +272,15 @@ func (b *Backend) Close() error {
 	return nil
 }
 
-// WithDistributedLock returns the backend with a distributed mutex that the
-// region uses to run one creator per key across every process sharing the
-// server (distributed_lock). It shares b's client; closing either closes it.
-func (b *Backend) WithDistributedLock() *LockingBackend { return &LockingBackend{Backend: b} }
-
-// LockingBackend is a Backend whose regions take the distributed lock
-// (backend.Locking) before they create a value, so that one creator
-// runs per key across processes. Make it with Backend.WithDistributedLock.
-type LockingBackend struct {
-	*Backend
+// Mutex returns a would-be holder of key's distributed lock, or nil without
+// Options.DistributedLock; it implements backend.Locking. The mutex is a
+// *Mutex: a lock.Lease and a backend.Fenced.
+func (b *Backend) Mutex(key string) lock.Mutex {
+	if !b.distributed {
+		return nil // an untyped nil: the region then locks in process
+	}
+	return b.NewMutex(key)
 }
-
-// Mutex returns a would-be holder of key's distributed lock; it implements
-// backend.Locking. The mutex is a lock.Lease and a backend.Fenced.
-func (b *LockingBackend) Mutex(key string) lock.Mutex { return b.NewMutex(key) }
 
 // checkKey refuses keys in the lock namespace, so that a value can never
 // overwrite, read or delete a lock.

@@ -268,7 +268,7 @@ func childCold() error {
 	raw := childRaw()
 	defer raw.Close()
 	var attempts atomic.Int64
-	r.Backend().(*redis.LockingBackend).Client().AddHook(lockAttemptHook{&attempts})
+	r.Backend().(*redis.Backend).Client().AddHook(lockAttemptHook{&attempts})
 	fmt.Println("ready")
 	for {
 		key, err := testutil.ReadLine()
@@ -320,7 +320,7 @@ func (h lockAttemptHook) DialHook(next goredis.DialHook) goredis.DialHook { retu
 
 func (h lockAttemptHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
-		if a := cmd.Args(); len(a) > 1 && strings.EqualFold(fmt.Sprint(a[0]), "set") && strings.HasPrefix(fmt.Sprint(a[1]), redis.LockKeyPrefix) {
+		if a := cmd.Args(); len(a) > 1 && strings.EqualFold(fmt.Sprint(a[0]), "set") && strings.HasPrefix(fmt.Sprint(a[1]), redis.DefaultLockPrefix) {
 			h.n.Add(1)
 		}
 		return next(ctx, cmd)

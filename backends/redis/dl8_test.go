@@ -79,7 +79,7 @@ func TestDL8LockErrorFailsOpen(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				r.Backend().(*redis.LockingBackend).Client().AddHook(&killAfterGet{key: key, kill: kill})
+				r.Backend().(*redis.Backend).Client().AddHook(&killAfterGet{key: key, kill: kill})
 				v, err := dogpile.GetOrCreate(ctx, r, key, func(context.Context) (string, error) { return "created", nil })
 				want := "created"
 				if stale {

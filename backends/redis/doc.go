@@ -71,15 +71,25 @@
 // New makes, owns and closes a client from go-redis's own options (exactly
 // one of Options.Client, Options.Failover, Options.Cluster); NewFromClient
 // uses a client the application already has and leaves it open on Close.
-// Either returns a *Backend; its WithDistributedLock method returns the same
-// backend with the distributed lock, for ConfigureBackend:
+// Either returns a *Backend, for ConfigureBackend; Options.DistributedLock
+// switches the distributed lock on, as distributed_lock does:
 //
-//	b, err := redis.New(redis.Options{Client: &goredis.Options{Addr: "localhost:6379"}, Expiration: time.Hour})
-//	region, err := dogpile.NewRegion().ConfigureBackend(b.WithDistributedLock())
+//	b, err := redis.New(redis.Options{
+//		Client:          &goredis.Options{Addr: "localhost:6379"},
+//		TTL:             time.Hour,
+//		DistributedLock: true,
+//	})
+//	region, err := dogpile.NewRegion().ConfigureBackend(b)
 //
-// The lock is a separate type because a region takes the distributed lock
-// whenever its backend has one (backend.Locking); distributed_lock false
-// gives a *Backend, true a *LockingBackend.
+// A *Backend is a backend.Locking either way; without the lock its Mutex
+// returns nil, and a region then elects one creator per key in each process.
+// Backend.NewMutex gives a lock to use without a region, whatever the
+// setting.
+//
+// Options names the settings as every backend of this project does:
+// redis_expiration_time is TTL, distributed_lock DistributedLock,
+// lock_timeout LockTimeout, lock_sleep LockSleep, lock_blocking_timeout
+// LockWait and lock_prefix LockPrefix.
 //
 // # Values and round trips
 //
@@ -110,7 +120,7 @@
 //
 //	lock_prefix + "{" + tag + "}" + K
 //
-// (LockKey; the default prefix is LockKeyPrefix, "\xffdogpile:lock:"). The tag
+// (LockKey; the default prefix is DefaultLockPrefix, "\xffdogpile:lock:"). The tag
 // is K's own hash tag when it has one ("user:{42}:name" → "42"), otherwise K
 // itself, so that in a Cluster the lock lives in its value's slot — one
 // script can then check the one and write the other — and a client that
@@ -180,7 +190,7 @@
 // key, however many goroutines wait.
 //
 // Upgrading: the lock key's format changed with the tag. While processes of
-// an older version (lock key LockKeyPrefix + K) and of this one share a
+// an older version (lock key DefaultLockPrefix + K) and of this one share a
 // server, they don't exclude each other; each version still runs one
 // creator per key among its own processes.
 //

@@ -41,14 +41,15 @@ func Example() {
 // The typed constructor, with the distributed lock.
 func ExampleNew() {
 	b, err := redis.New(redis.Options{
-		Client:      &goredis.Options{Addr: "localhost:6379", Password: "secret"},
-		Expiration:  time.Hour,
-		LockTimeout: 30 * time.Second,
+		Client:          &goredis.Options{Addr: "localhost:6379", Password: "secret"},
+		TTL:             time.Hour,
+		DistributedLock: true,
+		LockTimeout:     30 * time.Second,
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	region, err := dogpile.NewRegion().ConfigureBackend(b.WithDistributedLock(), dogpile.WithExpiration(10*time.Minute))
+	region, err := dogpile.NewRegion().ConfigureBackend(b, dogpile.WithExpiration(10*time.Minute))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func ExampleNewFromClient() {
 	client := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{"10.0.0.1:6379", "10.0.0.2:6379"}})
 	defer client.Close()
 
-	b, err := redis.NewFromClient(client, redis.Options{Expiration: time.Hour})
+	b, err := redis.NewFromClient(client, redis.Options{TTL: time.Hour})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -74,10 +74,10 @@ func TestListKeysAndStoreStats(t *testing.T) {
 			if got := listKeys(t, b, backend.ListOptions{Prefix: ns, Limit: 3}); len(got) != 3 {
 				t.Errorf("limit 3: %q", got)
 			}
-			if lock := listKeys(t, b, backend.ListOptions{Prefix: redis.LockKeyPrefix, Own: true}); !slices.Contains(lock, redis.LockKey(ns+"a")) {
+			if lock := listKeys(t, b, backend.ListOptions{Prefix: redis.DefaultLockPrefix, Own: true}); !slices.Contains(lock, redis.LockKey(ns+"a")) {
 				t.Errorf("the held lock %q is not among the lock keys listed with Own: %q", redis.LockKey(ns+"a"), lock)
 			}
-			if got := listKeys(t, b, backend.ListOptions{Prefix: redis.LockKeyPrefix}); len(got) != 0 {
+			if got := listKeys(t, b, backend.ListOptions{Prefix: redis.DefaultLockPrefix}); len(got) != 0 {
 				t.Errorf("lock keys without Own: %q", got)
 			}
 

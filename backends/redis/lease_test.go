@@ -24,7 +24,7 @@ var (
 	_ lock.Lease      = (*redis.Mutex)(nil)
 	_ backend.Fenced  = (*redis.Mutex)(nil)
 	_ backend.Swapper = (*redis.Backend)(nil)
-	_ backend.Swapper = (*redis.LockingBackend)(nil)
+	_ backend.Locking = (*redis.Backend)(nil)
 )
 
 func newTestBackend(t testing.TB, addr string, opts redis.Options) *redis.Backend {
@@ -277,7 +277,7 @@ func TestDL6SentinelFailoverMidCreation(t *testing.T) {
 func TestLeaseRenewAndFence(t *testing.T) {
 	addr := testserver.SharedRedis(t).Addr()
 	raw := rawClient(t, addr)
-	b := newTestBackend(t, addr, redis.Options{LockTimeout: time.Second, Expiration: time.Hour})
+	b := newTestBackend(t, addr, redis.Options{LockTimeout: time.Second, TTL: time.Hour})
 	ctx := ctxT(t)
 	key := uniq("fence")
 	m := b.NewMutex(key)
@@ -368,7 +368,7 @@ func TestLeaseRenewConcurrentWithFence(t *testing.T) {
 // and with a "}" in an untagged key; the region's creations go through it.
 func TestFencedWriteInCluster(t *testing.T) {
 	c := testserver.SharedCluster(t)
-	b := newFromArgs(t, "redis_cluster", dogpile.Args{"startup_nodes": c.Addrs(), "distributed_lock": true}).(*redis.LockingBackend)
+	b := newFromArgs(t, "redis_cluster", dogpile.Args{"startup_nodes": c.Addrs(), "distributed_lock": true}).(*redis.Backend)
 	ctx := ctxT(t)
 	for _, key := range []string{uniq("plain"), "user:{" + uniq("tag") + "}:name", uniq("brace}"), uniq("{}empty")} {
 		m := b.NewMutex(key)

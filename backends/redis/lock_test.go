@@ -216,7 +216,7 @@ func TestDL3LockWaitHonoursContext(t *testing.T) {
 		}
 	})
 	t.Run("mutex", func(t *testing.T) {
-		m := waiter.Backend().(*redis.LockingBackend).NewMutex(key)
+		m := waiter.Backend().(*redis.Backend).NewMutex(key)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- m.Lock(ctx) }()
@@ -267,7 +267,7 @@ func TestDL4LockKeysApartFromValues(t *testing.T) {
 		t.Fatalf("TryLock = %v, %v", ok, err)
 	}
 	defer m.Unlock(ctx) //nolint:errcheck
-	if m.Key() == key || !strings.HasPrefix(m.Key(), redis.LockKeyPrefix) {
+	if m.Key() == key || !strings.HasPrefix(m.Key(), redis.DefaultLockPrefix) {
 		t.Fatalf("lock key %q", m.Key())
 	}
 	if raw.Exists(ctx, key).Val() != 0 {

@@ -15,17 +15,20 @@ import (
 	"github.com/dogpile-go/dogpile/lock"
 )
 
-// LockKeyPrefix is the default beginning of the Redis key of every
-// distributed lock (the lock_prefix argument sets another).
+// DefaultLockPrefix is the default beginning of the Redis key of every
+// distributed lock (Options.LockPrefix, lock_prefix, sets another).
 //
 // It begins with the byte 0xFF, which never occurs in UTF-8 text, so no text
 // key — everything the region's key generators and manglers produce — can be
 // a lock key; and the backend refuses any value key that begins with the lock
 // prefix (ErrReservedKey), so not even a binary key can reach a lock.
-const LockKeyPrefix = "\xffdogpile:lock:"
+const DefaultLockPrefix = "\xffdogpile:lock:"
+
+// Deprecated: LockKeyPrefix is the old name of DefaultLockPrefix.
+const LockKeyPrefix = DefaultLockPrefix
 
 // LockKey returns the Redis key of the distributed lock of the value key,
-// with the default prefix: LockKeyPrefix + "{" + tag + "}" + key.
+// with the default prefix: DefaultLockPrefix + "{" + tag + "}" + key.
 //
 // The tag puts the lock in the value's Redis Cluster hash slot, so that one
 // script can check the lock and write the value (a fenced write): it is the
@@ -34,7 +37,7 @@ const LockKeyPrefix = "\xffdogpile:lock:"
 // without a tag that contains "}" (or the empty key) can't be its own tag and
 // gets a short one that hashes to the same slot. The lock keys of two value
 // keys never coincide.
-func LockKey(key string) string { return lockKey(LockKeyPrefix, key) }
+func LockKey(key string) string { return lockKey(DefaultLockPrefix, key) }
 
 func lockKey(prefix, key string) string {
 	return prefix + "{" + lockTag(key) + "}" + key
@@ -90,7 +93,8 @@ var tokenPrefix = func() string {
 //
 // Lock, TryLock and Unlock are for one goroutine at a time; Renew and
 // SetFenced may run concurrently with them and with each other. Make one
-// Mutex per holder with Backend.NewMutex.
+// Mutex per holder with Backend.NewMutex (which works whether or not
+// Options.DistributedLock is set) or Backend.Mutex.
 type Mutex struct {
 	b       *Backend
 	key     string // the value key
@@ -111,7 +115,7 @@ func (b *Backend) NewMutex(key string) *Mutex {
 func (b *Backend) LockKey(key string) string { return lockKey(b.lockPrefix, key) }
 
 // LockPrefix returns the prefix of the backend's lock keys (lock_prefix, or
-// LockKeyPrefix): tools that list keys leave out the ones that begin with it.
+// DefaultLockPrefix): tools that list keys leave out the ones that begin with it.
 func (b *Backend) LockPrefix() string { return b.lockPrefix }
 
 // Key returns the lock's Redis key.

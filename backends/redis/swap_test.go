@@ -104,7 +104,7 @@ func TestLockKeySlot(t *testing.T) {
 	seen := map[string]string{}
 	for _, k := range keys {
 		lk := redis.LockKey(k)
-		if !strings.HasPrefix(lk, redis.LockKeyPrefix) {
+		if !strings.HasPrefix(lk, redis.DefaultLockPrefix) {
 			t.Errorf("LockKey(%q) = %q lacks the prefix", k, lk)
 		}
 		if redis.Slot(lk) != redis.Slot(k) {
@@ -136,7 +136,7 @@ func TestLockKeySlot(t *testing.T) {
 func TestLockPrefix(t *testing.T) {
 	addr := testserver.SharedRedis(t).Addr()
 	raw := rawClient(t, addr)
-	b := newFromArgs(t, "redis", dogpile.Args{"url": "redis://" + addr, "distributed_lock": true, "lock_prefix": "_lock"}).(*redis.LockingBackend)
+	b := newFromArgs(t, "redis", dogpile.Args{"url": "redis://" + addr, "distributed_lock": true, "lock_prefix": "_lock"}).(*redis.Backend)
 	ctx := ctxT(t)
 	key := uniq("prefix")
 	m := b.NewMutex(key)
@@ -155,7 +155,7 @@ func TestLockPrefix(t *testing.T) {
 	if err := b.Set(ctx, "_lockfoo", []byte("x")); !errors.Is(err, redis.ErrReservedKey) {
 		t.Fatalf("Set of a key with the lock prefix = %v; want ErrReservedKey", err)
 	}
-	if err := b.Set(ctx, redis.LockKeyPrefix+key, []byte("x")); err != nil {
+	if err := b.Set(ctx, redis.DefaultLockPrefix+key, []byte("x")); err != nil {
 		t.Fatalf("with another lock prefix, the default one is a value key: %v", err)
 	}
 	r := regionOn(t, "redis", dogpile.Args{"url": "redis://" + addr, "distributed_lock": true, "lock_prefix": "_lock"})

@@ -143,9 +143,9 @@ func TestDL7LostSubscriptionWakesWaiters(t *testing.T) {
 func TestDL7WakeInCluster(t *testing.T) {
 	c := testserver.SharedCluster(t)
 	args := dogpile.Args{"startup_nodes": c.Addrs(), "distributed_lock": true}
-	holders := newFromArgs(t, "redis_cluster", args).(*redis.LockingBackend)
+	holders := newFromArgs(t, "redis_cluster", args).(*redis.Backend)
 	args["lock_sleep"] = 60
-	waiters := newFromArgs(t, "redis_cluster", args).(*redis.LockingBackend)
+	waiters := newFromArgs(t, "redis_cluster", args).(*redis.Backend)
 	ctx := ctxT(t)
 	const n = 20
 	held := make([]*redis.Mutex, n)

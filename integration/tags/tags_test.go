@@ -51,7 +51,7 @@ func (st store) open(name string) (*dogpile.Region, func() int64, error) {
 		rb.Client().AddHook(hook)
 		b, count = rb, hook.Count
 	case "file":
-		fb, err := file.New(file.Options{Filename: st.target})
+		fb, err := file.New(file.Options{Filename: st.target, DistributedLock: true})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -17,8 +17,9 @@ import (
 // every other process by Redis pub/sub. (Needs a Redis server; not run.)
 func Example() {
 	rb, err := redis.New(redis.Options{
-		Client:     &goredis.Options{Addr: "localhost:6379"},
-		Expiration: 2 * time.Hour, // Redis's TTL: longer than the region's expiration
+		Client:          &goredis.Options{Addr: "localhost:6379"},
+		TTL:             2 * time.Hour, // Redis's TTL: longer than the region's expiration
+		DistributedLock: true,          // one creator per key across processes
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -29,7 +30,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	tier, err := tiered.New(rb.WithDistributedLock(), tiered.Options{
+	tier, err := tiered.New(rb, tiered.Options{
 		Notifier:   n,
 		MaxEntries: 50_000,
 		TTL:        10 * time.Second,

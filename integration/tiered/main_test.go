@@ -11,7 +11,6 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/integration/internal/roundtrips"
 	"github.com/dogpile-go/dogpile/internal/testserver"
@@ -127,13 +126,15 @@ func newNode(t testing.TB, addr, channel string, cfg nodeConfig) *node {
 
 func newNodeOn(t testing.TB, o *goredis.Options, channel string, cfg nodeConfig) *node {
 	t.Helper()
-	rb, err := redis.New(redis.Options{Client: o, LockSleep: 10 * time.Millisecond})
+	rb, err := redis.New(redis.Options{Client: o, DistributedLock: cfg.lock, LockSleep: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return finishNode(t, rb, channel, cfg)
 }
 
+// finishNode makes a node on rb; rb's own Options say whether it has the
+// distributed lock (cfg.lock is for newNodeOn).
 func finishNode(t testing.TB, rb *redis.Backend, channel string, cfg nodeConfig) *node {
 	t.Helper()
 	hook := &roundtrips.Hook{}
@@ -146,11 +147,7 @@ func finishNode(t testing.TB, rb *redis.Backend, channel string, cfg nodeConfig)
 	if cfg.ttl == 0 {
 		cfg.ttl = time.Minute
 	}
-	var remote dogpile.Backend = rb
-	if cfg.lock {
-		remote = rb.WithDistributedLock()
-	}
-	tb, err := tiered.New(remote, tiered.Options{Notifier: obs, TTL: cfg.ttl})
+	tb, err := tiered.New(rb, tiered.Options{Notifier: obs, TTL: cfg.ttl})
 	if err != nil {
 		t.Fatal(err)
 	}

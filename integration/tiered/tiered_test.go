@@ -467,11 +467,11 @@ func TestTierOnCluster(t *testing.T) {
 	c := testserver.SharedCluster(t)
 	ch := uniq("cluster")
 	nodeOn := func(addr string) *node {
-		rb, err := redis.New(redis.Options{Cluster: &goredis.ClusterOptions{Addrs: []string{addr}}, LockSleep: 10 * time.Millisecond})
+		rb, err := redis.New(redis.Options{Cluster: &goredis.ClusterOptions{Addrs: []string{addr}}, DistributedLock: true, LockSleep: 10 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return finishNode(t, rb, ch, nodeConfig{lock: true})
+		return finishNode(t, rb, ch, nodeConfig{})
 	}
 	addrs := c.Addrs()
 	a, b := nodeOn(addrs[0]), nodeOn(addrs[len(addrs)-1])
