@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dogpile-go/dogpile/codec"
 	"github.com/dogpile-go/dogpile/internal/regionconf"
 	"github.com/dogpile-go/dogpile/internal/suggest"
 )
@@ -19,10 +20,13 @@ import (
 //	<prefix>arguments.<name>          the backend argument <name>
 //	<prefix>metrics                   true: count hits, misses, … (WithMetrics)
 //	<prefix>shared_invalidation       true, or a refresh interval: SharedInvalidation
-//	<prefix>key_mangler               "sha1": SHA1Mangler
+//	<prefix>key_mangler               "sha1": SHA1Mangler; "none": not even the backend's default mangler
 //	<prefix>codec                     a registered codec's name ("default", "json"; "msgpack" with codec/msgpack imported)
 //	<prefix>key_prefix                a prefix for every key the region stores
 //	<prefix>signing_keys              a list of keys: WithSigning (the first signs)
+//	<prefix>compress                  "s2" or "zstd" (with codec/compress imported), or "none": compress large values
+//	<prefix>compress_min_bytes        the size from which values are compressed (min_compress_len is another
+//	                                  name for it, also among the arguments, as Python's memcached backends take it)
 //	<prefix>replace_existing_backend  true to replace the backend of a configured region
 //
 // Arguments may also be given as one nested map under <prefix>arguments, as
@@ -80,14 +84,34 @@ func configureSettings(r *Region, prefix string, s *regionconf.Settings, args ma
 	case "":
 	case "sha1":
 		ropts = append(ropts, WithKeyMangler(SHA1Mangler))
+	case "none":
+		ropts = append(ropts, WithKeyMangler(nil))
 	default:
 		return nil, &ArgError{Name: prefix + "key_mangler", Value: s.KeyMangler, Reason: `want "sha1" or "none"`}
 	}
+	var c codec.Codec
 	if s.Codec != "" {
-		c, err := regionconf.LookupCodec(s.Codec)
-		if err != nil {
+		var err error
+		if c, err = regionconf.LookupCodec(s.Codec); err != nil {
 			return nil, &ArgError{Name: prefix + "codec", Reason: strings.TrimPrefix(err.Error(), "codec: ")}
 		}
+	}
+	compression, err := s.Compression()
+	if err != nil {
+		return nil, &ArgError{Name: prefix + "compress", Reason: strings.TrimPrefix(err.Error(), "codec: unknown codec: ")}
+	}
+	if compression != nil {
+		if c == nil {
+			c = r.codec // the region's own (WithCodec), compressed
+		}
+		if c == nil {
+			c = codec.Default
+		}
+		if c, err = compression(c, s.CompressMinBytes); err != nil {
+			return nil, &ArgError{Name: prefix + "compress", Reason: err.Error()}
+		}
+	}
+	if c != nil {
 		ropts = append(ropts, WithCodec(c))
 	}
 	if s.KeyPrefix != "" {

@@ -199,7 +199,7 @@ func (s *sharedInvalidation) attach(r *Region, st *regionState) error {
 		}
 		return c
 	}, r.name)
-	s.record.key, s.backend, s.r, s.backName = r.reservedStorageKey(ReservedKeyPrefix+"invalidated:"+name), st.backend, r, st.backendName
+	s.record.key, s.backend, s.r, s.backName = st.reservedStorageKey(ReservedKeyPrefix+"invalidated:"+name), st.backend, r, st.backendName
 	s.swapper, _ = st.backend.(backend.Swapper)
 	if _, real := st.real.(backend.Swapper); s.swapper == nil || !real {
 		s.warnNoSwap()

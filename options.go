@@ -43,11 +43,16 @@ const ReservedKeyPrefix = "dogpile:"
 func WithKeyPrefix(prefix string) RegionOption { return func(r *Region) { r.keyPrefix = prefix } }
 
 // WithKeyMangler transforms every key before it reaches the backend, on every
-// path (get, set, delete, multi-key calls, locks). Use SHA1Mangler for
-// Memcached, whose keys are limited. The region's key prefix (WithKeyPrefix)
-// goes before the mangled key.
+// path (get, set, delete, multi-key calls, locks), for instance SHA1Mangler
+// to give every key the same length. The region's key prefix
+// (WithKeyPrefix) goes before the mangled key.
+//
+// Without WithKeyMangler a region uses the mangler its backend recommends,
+// if it has one (backend.KeyMangler: the Memcached backend hashes the keys
+// Memcached would refuse); WithKeyMangler(nil) turns that off too, so that
+// every key reaches the backend as it is.
 func WithKeyMangler(mangle func(key string) string) RegionOption {
-	return func(r *Region) { r.mangler = mangle }
+	return func(r *Region) { r.mangler, r.manglerSet = mangle, true }
 }
 
 // WithCodec sets the codec for backends that store bytes (codec.Default

@@ -33,6 +33,7 @@ import (
 type Region struct {
 	name            string
 	mangler         func(string) string
+	manglerSet      bool // WithKeyMangler was given, nil included: no backend's default
 	codec           codec.Codec
 	async           func(func())
 	creationTimeout time.Duration
@@ -190,8 +191,12 @@ func (r *Region) install(b Backend, name string, c *configOptions) error {
 	if r.logger == nil {
 		r.logger = slog.Default()
 	}
+	mangler := r.mangler
+	if km, ok := b.(backend.KeyMangler); ok && !r.manglerSet {
+		mangler = km.KeyMangler()
+	}
 	s := &regionState{real: b, backend: b, backendName: name, expiration: c.expiration, obs: r.obs, early: r.early, clock: r.clock,
-		keyPrefix: r.keyPrefix, mangler: r.mangler, plainKeys: r.mangler == nil && r.keyPrefix == ""}
+		keyPrefix: r.keyPrefix, mangler: mangler, plainKeys: mangler == nil && r.keyPrefix == ""}
 	for i := len(c.wrap) - 1; i >= 0; i-- {
 		s.backend = c.wrap[i](s.backend)
 	}
@@ -233,6 +238,28 @@ func (r *Region) Backend() Backend {
 		return s.real
 	}
 	return nil
+}
+
+// StorageKey returns the key under which the region stores key's value in
+// its backend: the key prefix (WithKeyPrefix), then the key through the key
+// mangler (WithKeyMangler, or the backend's own). Tools that read the store
+// beneath the region use it. A key the region refuses (one that begins with
+// ReservedKeyPrefix) is an error, as the region's own calls return it.
+func (r *Region) StorageKey(key string) (string, error) {
+	s, err := r.configured()
+	if err != nil {
+		return "", err
+	}
+	return s.storageKey(key)
+}
+
+// Codec returns the codec the region encodes values with (codec.Default
+// unless WithCodec or a configuration's codec and compress set another).
+func (r *Region) Codec() codec.Codec {
+	if c := r.codec; c != nil {
+		return c
+	}
+	return codec.Default
 }
 
 // Expiration returns the region's expiration time (0: none).
@@ -298,13 +325,18 @@ func (s *regionState) storageKeys(keys []string) ([]string, error) {
 }
 
 // reservedStorageKey is the storage key of one of the library's own keys
-// (name begins with ReservedKeyPrefix): like a user's key, under the
-// region's prefix and through its mangler.
+// (name begins with ReservedKeyPrefix) in the configured region.
 func (r *Region) reservedStorageKey(name string) string {
-	if r.mangler != nil {
-		name = r.mangler(name)
+	return r.state.Load().reservedStorageKey(name)
+}
+
+// reservedStorageKey is the storage key of one of the library's own keys:
+// like a user's key, under the region's prefix and through its mangler.
+func (s *regionState) reservedStorageKey(name string) string {
+	if s.mangler != nil {
+		name = s.mangler(name)
 	}
-	return r.keyPrefix + name
+	return s.keyPrefix + name
 }
 
 func (s *regionState) wrap(op, key string, err error) error {

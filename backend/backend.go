@@ -75,6 +75,20 @@ type Locking interface {
 	Mutex(key string) lock.Mutex
 }
 
+// KeyMangler is implemented by backends whose store limits what a key may
+// be (Memcached: 250 bytes, no spaces or control characters): a region
+// configured on the backend without WithKeyMangler passes every key
+// through the function it returns (Python dogpile.cache's backend
+// key_mangler). The function is asked for once, when the region is
+// configured; it must be deterministic, so that every process maps a key
+// alike. A mangler that leaves the keys the store accepts as they are keeps
+// them readable in the store.
+type KeyMangler interface {
+	Backend
+	// KeyMangler returns the function that makes a key the store accepts.
+	KeyMangler() func(key string) string
+}
+
 // Values is implemented by in-process backends that can hold Go values as
 // they are, without encoding: a hit then costs a map lookup and allocates
 // nothing. The region stores its own entry type; a Values backend must hand

@@ -16,12 +16,15 @@ var ErrUnknown = errors.New("codec: unknown codec")
 // that live in packages of their own, for the error that suggests the import.
 var providers = map[string]string{
 	"msgpack": "github.com/dogpile-go/dogpile/codec/msgpack",
+	"s2":      "github.com/dogpile-go/dogpile/codec/compress",
+	"zstd":    "github.com/dogpile-go/dogpile/codec/compress",
 }
 
 var registry = struct {
 	sync.RWMutex
-	codecs map[string]Codec
-}{codecs: map[string]Codec{Default.Name(): Default, JSON.Name(): JSON}}
+	codecs       map[string]Codec
+	compressions map[string]Compression
+}{codecs: map[string]Codec{Default.Name(): Default, JSON.Name(): JSON}, compressions: map[string]Compression{}}
 
 // Register makes c available by its name to configuration files (the codec
 // setting) and to Lookup. A codec package calls it from its init function,
@@ -61,4 +64,48 @@ func Names() []string {
 	registry.RLock()
 	defer registry.RUnlock()
 	return slices.Sorted(maps.Keys(registry.codecs))
+}
+
+// Compression makes a codec that compresses what inner encodes when the
+// encoding is at least minBytes long (minBytes 0: the compression's
+// default threshold). Packages of compression codecs register one per
+// algorithm with RegisterCompression, so that configuration files can name
+// it (the compress setting), as codec/compress does for "s2" and "zstd".
+type Compression func(inner Codec, minBytes int) (Codec, error)
+
+// RegisterCompression makes c available under name (an algorithm, such as
+// "s2") to configuration files and to LookupCompression. A compression
+// package calls it from its init function. Registering a name twice is an
+// error.
+func RegisterCompression(name string, c Compression) error {
+	if c == nil || name == "" {
+		return fmt.Errorf("codec: RegisterCompression needs a name and a function")
+	}
+	registry.Lock()
+	defer registry.Unlock()
+	if _, dup := registry.compressions[name]; dup {
+		return fmt.Errorf("codec: compression %q is already registered", name)
+	}
+	registry.compressions[name] = c
+	return nil
+}
+
+// LookupCompression returns the compression registered under name. For a
+// name none has, the error matches ErrUnknown and says which package to
+// import for this project's compressions, or lists the registered ones.
+func LookupCompression(name string) (Compression, error) {
+	registry.RLock()
+	c, ok := registry.compressions[name]
+	names := slices.Sorted(maps.Keys(registry.compressions))
+	registry.RUnlock()
+	if ok {
+		return c, nil
+	}
+	if pkg, known := providers[name]; known {
+		return nil, fmt.Errorf("%w: compression %q is not registered: import _ %q to register it", ErrUnknown, name, pkg)
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%w: compression %q is not registered, and none is (package codec/compress registers s2 and zstd)", ErrUnknown, name)
+	}
+	return nil, fmt.Errorf("%w: compression %q is not registered (registered: %s)", ErrUnknown, name, strings.Join(names, ", "))
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
-	"github.com/dogpile-go/dogpile/codec"
 	"github.com/dogpile-go/dogpile/internal/redact"
 	"github.com/dogpile-go/dogpile/internal/regionconf"
 	"github.com/dogpile-go/dogpile/internal/suggest"
@@ -84,7 +83,9 @@ type Settings struct {
 	// (0: with every value).
 	SharedInvalidation  bool
 	InvalidationRefresh time.Duration
-	// KeyMangler is "sha1" (dogpile.SHA1Mangler) or "" for none.
+	// KeyMangler is "sha1" (dogpile.SHA1Mangler), "none" for none at all,
+	// or "" for the backend's default (the Memcached backend's hashes the
+	// keys Memcached would refuse; other backends have none).
 	KeyMangler string
 	// Codec is the name of a registered codec ("default", "json",
 	// "msgpack" once codec/msgpack is imported), or "" for the default.
@@ -94,6 +95,15 @@ type Settings struct {
 	// SigningKeys are the keys the region signs entries with (the first)
 	// and accepts entries signed with (all): dogpile.WithSigning.
 	SigningKeys []string
+	// Compress is the compression of large values (compress): "s2" or
+	// "zstd", registered by importing package codec/compress, or "none";
+	// "" is none too, unless CompressMinBytes is set, which asks for S2.
+	Compress string
+	// CompressMinBytes is the size of an encoding from which it is
+	// compressed (compress_min_bytes, or min_compress_len as Python
+	// dogpile.cache's memcached backends call it); 0 is the compression's
+	// default.
+	CompressMinBytes int
 	// ReplaceExistingBackend is replace_existing_backend, Python
 	// dogpile.cache's option for reconfiguring a live region; the regions
 	// made here are new, so it changes nothing for them.
@@ -251,23 +261,6 @@ func (c *Config) Close() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// Mangle returns the key under which the region stores key in its backend:
-// the key prefix, then the key through the key mangler.
-func (rc *RegionConfig) Mangle(key string) string {
-	if rc.KeyMangler == "sha1" {
-		key = dogpile.SHA1Mangler(key)
-	}
-	return rc.KeyPrefix + key
-}
-
-// CodecValue returns the codec the region encodes values with.
-func (rc *RegionConfig) CodecValue() codec.Codec {
-	if c, err := regionconf.LookupCodec(rc.Codec); err == nil {
-		return c
-	}
-	return codec.Default
 }
 
 // configure applies settings to a region with the code that

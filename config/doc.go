@@ -29,10 +29,17 @@
 //	shared_invalidation        keep invalidations in the backend, for every process
 //	                           (dogpile.SharedInvalidation): true or 0 to read them with every
 //	                           value, a duration ("30s") to re-read them at most that often
-//	key_mangler                "sha1": store keys as their SHA-1 (dogpile.SHA1Mangler), as
-//	                           Memcached's key limits call for
+//	key_mangler                "sha1": store keys as their SHA-1 (dogpile.SHA1Mangler); "none": as
+//	                           they are, without the backend's default mangler (Memcached's hashes
+//	                           the keys Memcached would refuse)
 //	codec                      a registered codec: "default", "json", or "msgpack" with
 //	                           _ "github.com/dogpile-go/dogpile/codec/msgpack" imported
+//	compress                   "s2" or "zstd" with _ "github.com/dogpile-go/dogpile/codec/compress"
+//	                           imported: compress values whose encoding is large; "none": don't
+//	compress_min_bytes         the encoded size from which values are compressed (1024 if 0);
+//	                           min_compress_len, Python dogpile.cache's memcached argument, is
+//	                           another name for it, also under arguments, and without compress
+//	                           means S2
 //	key_prefix                 begins every key the region stores ("users:"), so that regions
 //	                           can share a store (dogpile.WithKeyPrefix)
 //	signing_keys               a list of keys, each at least 16 bytes: entries are signed with

@@ -25,6 +25,7 @@ require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
+	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/maypok86/otter/v2 v2.4.0 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect
@@ -42,6 +43,11 @@ require (
 
 replace github.com/dogpile-go/dogpile/backends/redis => ../backends/redis
 
-require github.com/dogpile-go/dogpile/config v0.0.0
+require (
+	github.com/dogpile-go/dogpile/codec/compress v0.0.0
+	github.com/dogpile-go/dogpile/config v0.0.0
+)
 
 replace github.com/dogpile-go/dogpile/config => ../config
+
+replace github.com/dogpile-go/dogpile/codec/compress => ../codec/compress

@@ -175,7 +175,7 @@ func TestOptionsLock(t *testing.T) {
 // them, and the new names win.
 func TestOptionsDeprecatedNames(t *testing.T) {
 	for _, c := range []struct {
-		o                Options
+		o                 Options
 		expire, lockSleep time.Duration
 	}{
 		{Options{ExpireTime: time.Hour, LockPoll: time.Second}, time.Hour, time.Second},

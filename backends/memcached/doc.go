@@ -91,11 +91,14 @@
 //
 // # Memcached's limits
 //
-// Keys longer than 250 bytes, or with spaces or control characters, are
-// refused with an error matching [ErrInvalidKey] (and
+// Memcached refuses keys longer than 250 bytes, or with spaces or control
+// characters. A region on this backend stores any key: unless it is given a
+// key mangler of its own, it uses the backend's ([Backend.KeyMangler]),
+// which leaves the keys Memcached accepts as they are and replaces the
+// others by their SHA-1. With dogpile.WithKeyMangler(nil) (key_mangler =
+// "none" in a configuration file) keys reach the backend as they are, and
+// one Memcached would refuse is an error matching [ErrInvalidKey] (and
 // dogpile.ErrInvalidArgument) that names the key, before anything is sent.
-// Configure regions on Memcached with dogpile.WithKeyMangler(dogpile.SHA1Mangler),
-// which turns every key into 40 hexadecimal characters; then any key works.
 //
 // A value larger than the server's item size limit (memcached -I, 1 MiB by
 // default, less the item's overhead) is refused by the server; the backend

@@ -15,8 +15,10 @@ var (
 	// ErrInvalidKey: the key is longer than Memcached's 250 bytes, holds a
 	// space or control character, or begins with the backend's lock prefix
 	// (lock_prefix).
-	// Configure the region with dogpile.WithKeyMangler(dogpile.SHA1Mangler)
-	// to store any key. It matches dogpile.ErrInvalidArgument too.
+	// A region on this backend hashes such keys (Backend.KeyMangler) unless
+	// it is given a key mangler of its own, so a region sees this error only
+	// with WithKeyMangler(nil), or a mangler that makes such keys. It
+	// matches dogpile.ErrInvalidArgument too.
 	ErrInvalidKey = fmt.Errorf("%w: memcached key", dogpile.ErrInvalidArgument)
 	// ErrValueTooLarge: the server refused the value as larger than its
 	// item size limit (memcached -I, 1 MiB by default). Nothing is stored
@@ -101,7 +103,7 @@ func (b *Backend) checkKey(key string) error {
 // key.
 func validKey(key string) error {
 	if len(key) > MaxKeyLen {
-		return fmt.Errorf("%w %s: %d bytes, over Memcached's %d-byte limit; use dogpile.WithKeyMangler(dogpile.SHA1Mangler)",
+		return fmt.Errorf("%w %s: %d bytes, over Memcached's %d-byte limit; hash such keys with dogpile.SHA1Mangler (the key mangler a region on this backend has by default)",
 			ErrInvalidKey, quoteKey(key), len(key), MaxKeyLen)
 	}
 	if key == "" {
@@ -109,7 +111,7 @@ func validKey(key string) error {
 	}
 	for i := 0; i < len(key); i++ {
 		if c := key[i]; c <= ' ' || c == 0x7f {
-			return fmt.Errorf("%w %s: byte %d is %q; Memcached keys can hold no spaces or control characters; use dogpile.WithKeyMangler(dogpile.SHA1Mangler)",
+			return fmt.Errorf("%w %s: byte %d is %q; Memcached keys can hold no spaces or control characters; hash such keys with dogpile.SHA1Mangler (the key mangler a region on this backend has by default)",
 				ErrInvalidKey, quoteKey(key), i, c)
 		}
 	}

@@ -63,33 +63,52 @@ func TestMC2KeyLimits(t *testing.T) {
 	}
 }
 
-// TestMC2Mangler: a region with SHA1Mangler takes keys memcached could not,
-// and stores them under their SHA-1; without it the region returns the
-// backend's clear error and does not call the creator.
+// TestMC2Mangler: a region on the backend takes keys memcached could not,
+// through the backend's default key mangler, which stores them under their
+// SHA-1 and leaves the keys memcached accepts readable as they are; a region
+// whose mangler is turned off returns the backend's clear error and does not
+// call the creator; a region's own mangler wins over the backend's.
 func TestMC2Mangler(t *testing.T) {
 	srv := servers(t, 1)
 	ctx := testCtx(t)
 	long := "report for " + strings.Repeat("a very long name ", 40) + "\n(with control characters)"
+	raw := rawClient(srv[0])
 
-	plain := newRegion(t, newBackend(t, dogpile.Args{"url": srv}))
-	_, err := dogpile.GetOrCreate(ctx, plain, long, func(context.Context) (string, error) {
+	region := newRegion(t, newBackend(t, dogpile.Args{"url": srv}))
+	for _, key := range []string{long, "has space", strings.Repeat("k", MaxKeyLen+1)} {
+		v, err := dogpile.GetOrCreate(ctx, region, key, func(context.Context) (string, error) { return "made", nil })
+		if err != nil || v != "made" {
+			t.Fatalf("GetOrCreate of %.20q… with the backend's mangler = %q, %v", key, v, err)
+		}
+		if _, err := raw.Get(dogpile.SHA1Mangler(key)); err != nil {
+			t.Fatalf("the value of %.20q… is not under the key's SHA-1: %v", key, err)
+		}
+		if v, ok, err := dogpile.Get[string](ctx, region, key); err != nil || !ok || v != "made" {
+			t.Fatalf("Get of %.20q… = %q, %v, %v", key, v, ok, err)
+		}
+	}
+	if err := region.Set(ctx, "plain:key", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Get("plain:key"); err != nil {
+		t.Fatalf("a key memcached accepts was mangled: %v", err)
+	}
+
+	off := newRegion(t, newBackend(t, dogpile.Args{"url": srv}), dogpile.WithKeyMangler(nil))
+	_, err := dogpile.GetOrCreate(ctx, off, long, func(context.Context) (string, error) {
 		t.Error("the creator ran for a key memcached cannot store")
 		return "", nil
 	})
 	if !errors.Is(err, ErrInvalidKey) || !errors.Is(err, dogpile.ErrBackend) {
-		t.Fatalf("GetOrCreate of a %d-byte key without a mangler: %v; want ErrInvalidKey", len(long), err)
+		t.Fatalf("GetOrCreate of a %d-byte key with the mangler off: %v; want ErrInvalidKey", len(long), err)
 	}
 
-	mangled := newRegion(t, newBackend(t, dogpile.Args{"url": srv}), dogpile.WithKeyMangler(dogpile.SHA1Mangler))
-	v, err := dogpile.GetOrCreate(ctx, mangled, long, func(context.Context) (string, error) { return "made", nil })
-	if err != nil || v != "made" {
-		t.Fatalf("GetOrCreate with SHA1Mangler = %q, %v", v, err)
+	own := newRegion(t, newBackend(t, dogpile.Args{"url": srv}), dogpile.WithKeyMangler(func(k string) string { return "own:" + dogpile.SHA1Mangler(k) }))
+	if err := own.Set(ctx, "plain:key", "v"); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := rawClient(srv[0]).Get(dogpile.SHA1Mangler(long)); err != nil {
-		t.Fatalf("the value is not under the key's SHA-1: %v", err)
-	}
-	if v, ok, err := dogpile.Get[string](ctx, mangled, long); err != nil || !ok || v != "made" {
-		t.Fatalf("Get with SHA1Mangler = %q, %v, %v", v, ok, err)
+	if _, err := raw.Get("own:" + dogpile.SHA1Mangler("plain:key")); err != nil {
+		t.Fatalf("the region's own mangler did not win over the backend's: %v", err)
 	}
 }
 

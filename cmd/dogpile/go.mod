@@ -20,6 +20,8 @@ replace github.com/dogpile-go/dogpile/backends/redis => ../../backends/redis
 
 require github.com/dogpile-go/dogpile/config v0.0.0
 
+require github.com/klauspost/compress v1.20.4 // indirect
+
 replace github.com/dogpile-go/dogpile/config => ../../config
 
 require (
@@ -36,6 +38,7 @@ require (
 	github.com/ajstarks/svgo v0.0.0-20211024235047-1546f124cd8b // indirect
 	github.com/bradfitz/gomemcache v0.0.0-20260422231931-4d751bb6e37c // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/dogpile-go/dogpile/codec/compress v0.0.0
 	github.com/dustin/go-humanize v1.1.0 // indirect
 	github.com/golang/freetype v0.0.0-20170609003504-e2365dfdc4a0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
@@ -59,3 +62,5 @@ require (
 )
 
 replace github.com/dogpile-go/dogpile/codec/msgpack => ../../codec/msgpack
+
+replace github.com/dogpile-go/dogpile/codec/compress => ../../codec/compress

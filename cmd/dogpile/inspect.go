@@ -171,7 +171,10 @@ func roundAge(d time.Duration) time.Duration {
 // mangler, beneath the region) and asks the region what state it is in.
 func (t *target) inspect(ctx context.Context, key string) (*entryInfo, error) {
 	info := &entryInfo{Key: key}
-	stored := t.cfg.Mangle(key)
+	stored, err := t.region.StorageKey(key)
+	if err != nil {
+		return nil, err
+	}
 	if stored != key {
 		info.StoredKey = stored
 	}
@@ -214,8 +217,8 @@ func (t *target) inspect(ctx context.Context, key string) (*entryInfo, error) {
 		info.State = fmt.Sprintf("expired %s ago (served stale while one caller regenerates it)", roundAge(age-exp))
 	case usable:
 		info.State = "soft-invalidated (served stale while one caller regenerates it)"
-	case md.Codec != t.cfg.CodecValue().Name():
-		info.State = fmt.Sprintf("unreadable by this region: written with codec %q, the region uses %q (a miss)", md.Codec, t.cfg.CodecValue().Name())
+	case md.Codec != t.region.Codec().Name():
+		info.State = fmt.Sprintf("unreadable by this region: written with codec %q, the region uses %q (a miss)", md.Codec, t.region.Codec().Name())
 	case md.Signed:
 		info.State = "unreadable by this region: signed, and this region cannot verify it (a miss)"
 	default:

@@ -14,6 +14,7 @@ import (
 	// The backends and codecs a configuration file may name.
 	_ "github.com/dogpile-go/dogpile/backends/memcached"
 	_ "github.com/dogpile-go/dogpile/backends/redis"
+	_ "github.com/dogpile-go/dogpile/codec/compress"
 	_ "github.com/dogpile-go/dogpile/codec/msgpack"
 )
 

@@ -92,7 +92,7 @@ func (t *target) settingsText() [][2]string {
 		{"shared invalidation", sharedDesc(t.cfg.SharedInvalidation, t.cfg.InvalidationRefresh)},
 		{"key prefix", orNone(t.cfg.KeyPrefix)},
 		{"key mangler", orNone(t.cfg.KeyMangler)},
-		{"codec", t.cfg.CodecValue().Name()},
+		{"codec", t.region.Codec().Name()},
 		{"signed", fmt.Sprint(len(t.cfg.SigningKeys) > 0)},
 		{"metrics", fmt.Sprint(t.cfg.Metrics)},
 	}
@@ -108,7 +108,7 @@ func (t *target) settingsJSON() map[string]any {
 		"invalidation_refresh_seconds": t.cfg.InvalidationRefresh.Seconds(),
 		"key_prefix":                   t.cfg.KeyPrefix,
 		"key_mangler":                  t.cfg.KeyMangler,
-		"codec":                        t.cfg.CodecValue().Name(),
+		"codec":                        t.region.Codec().Name(),
 		"signed":                       len(t.cfg.SigningKeys) > 0,
 		"metrics":                      t.cfg.Metrics,
 	}

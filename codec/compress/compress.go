@@ -46,12 +46,17 @@
 //
 // # Configuration
 //
-// ByName makes the codec from the names a configuration file uses:
+// Importing the package registers S2 and Zstd with package codec
+// (codec.RegisterCompression), so that a region's configuration can ask for
+// them (package config, and Region.ConfigureFromMap):
 //
-//	compress             "s2", "zstd" or "none" (none: the inner codec itself)
+//	compress             "s2", "zstd" or "none"
 //	compress_min_bytes   the threshold in bytes (MinBytes); min_compress_len,
 //	                     the argument of Python's dogpile.cache memcached
-//	                     backends, is accepted as another name for it
+//	                     backends, is another name for it, also among the
+//	                     backend's arguments
+//
+// ByName makes the codec from such names.
 package compress
 
 import (
@@ -180,6 +185,19 @@ func New(inner codec.Codec, opts Options) (codec.Codec, error) {
 // ErrUnknownAlgorithm that lists the known ones.
 func ByName(algorithm string, minBytes int, inner codec.Codec) (codec.Codec, error) {
 	return New(inner, Options{Algorithm: Algorithm(strings.ToLower(strings.TrimSpace(algorithm))), MinBytes: minBytes})
+}
+
+// init registers S2 and Zstd, so that a configuration file's compress
+// setting can name them.
+func init() {
+	for _, a := range []Algorithm{S2, Zstd} {
+		c := func(inner codec.Codec, minBytes int) (codec.Codec, error) {
+			return New(inner, Options{Algorithm: a, MinBytes: minBytes})
+		}
+		if err := codec.RegisterCompression(string(a), c); err != nil {
+			panic(err)
+		}
+	}
 }
 
 func unknown(name string) error {

@@ -38,6 +38,8 @@ type Settings struct {
 	Codec                  string
 	KeyPrefix              string
 	SigningKeys            []string
+	Compress               string // "" or a registered compression (codec.LookupCompression)
+	CompressMinBytes       int
 	ReplaceExistingBackend bool
 }
 
@@ -45,8 +47,13 @@ type Settings struct {
 var Names = []string{
 	"backend", "expiration_time", "arguments",
 	"metrics", "shared_invalidation", "key_mangler", "codec", "key_prefix", "signing_keys",
-	"replace_existing_backend",
+	"compress", "compress_min_bytes", "min_compress_len", "replace_existing_backend",
 }
+
+// pythonArgs are arguments of Python dogpile.cache's backends that are a
+// region's settings here: they are read as the setting, and never reach the
+// backend.
+var pythonArgs = map[string]string{"min_compress_len": "min_compress_len"}
 
 // Listed is Names as messages list them.
 var Listed = strings.Replace(strings.Join(Names, ", "), "arguments", "arguments.<name>", 1)
@@ -71,6 +78,7 @@ type Region struct {
 	Settings  Settings
 	Arguments map[string]any // the backend's arguments
 	given     map[string]bool
+	threshold string // the key that set Settings.CompressMinBytes, for messages
 }
 
 // NewRegion starts reading the settings of the region whose keys begin with
@@ -101,6 +109,13 @@ func (r *Region) Set(path []string, v any) *Error {
 			}
 			return nil
 		}
+		if setting, ok := pythonArgs[path[1]]; ok && len(path) == 2 {
+			if err := r.Set([]string{setting}, v); err != nil {
+				return &Error{Key: key, Msg: err.Msg}
+			}
+			r.threshold = key
+			return nil
+		}
 		if err := setArg(r.Arguments, path[1:], v); err != nil {
 			return fail("%v", err)
 		}
@@ -126,6 +141,9 @@ func (r *Region) Set(path []string, v any) *Error {
 	}
 	if r.given[setting] {
 		return fail("set twice")
+	}
+	if setting == "min_compress_len" && r.given["compress_min_bytes"] || setting == "compress_min_bytes" && r.given["min_compress_len"] {
+		return fail("set twice: min_compress_len and compress_min_bytes are two names of one setting")
 	}
 	r.given[setting] = true
 	if v == nil && setting != "backend" {
@@ -162,8 +180,10 @@ func (r *Region) Set(path []string, v any) *Error {
 		switch strings.ToLower(strings.TrimSpace(name)) {
 		case "sha1":
 			s.KeyMangler = "sha1"
-		case "", "none":
+		case "":
 			s.KeyMangler = ""
+		case "none":
+			s.KeyMangler = "none" // not even the backend's default
 		default:
 			return fail("want \"sha1\" or \"none\", not %s", redact.Value(key, v))
 		}
@@ -189,10 +209,72 @@ func (r *Region) Set(path []string, v any) *Error {
 			return fail("want a list of keys, such as [\"${DOGPILE_SIGNING_KEY}\"]: %v", err)
 		}
 		s.SigningKeys = keys
+	case "compress":
+		name, ok := v.(string)
+		if !ok {
+			return fail("want the name of a compression, such as \"s2\", or \"none\", not %s", redact.Value(key, v))
+		}
+		name = strings.ToLower(strings.TrimSpace(name))
+		if name == "none" || name == "" {
+			s.Compress = "none"
+			return nil
+		}
+		if _, err := codec.LookupCompression(name); err != nil {
+			return fail("%s", strings.TrimPrefix(err.Error(), "codec: unknown codec: "))
+		}
+		s.Compress = name
+	case "compress_min_bytes", "min_compress_len":
+		n, err := parseSize(v)
+		if err != nil {
+			return fail("%v", err)
+		}
+		s.CompressMinBytes, r.threshold = n, key
 	case "replace_existing_backend":
 		return setBool(&s.ReplaceExistingBackend, v, fail, key)
 	}
 	return nil
+}
+
+// Compression returns the compression the settings ask for, or nil: compress
+// names one ("none" is none), and a threshold given without compress (as
+// Python dogpile.cache's min_compress_len is) asks for the default, S2.
+func (s *Settings) Compression() (codec.Compression, error) {
+	name := s.Compress
+	if name == "" && s.CompressMinBytes > 0 {
+		name = "s2"
+	}
+	if name == "" || name == "none" {
+		return nil, nil
+	}
+	return codec.LookupCompression(name)
+}
+
+// parseSize reads a number of bytes: a non-negative integer, or a string of
+// one.
+func parseSize(v any) (int, error) {
+	var n int64
+	switch x := v.(type) {
+	case int:
+		n = int64(x)
+	case int64:
+		n = x
+	case float64:
+		if x != math.Trunc(x) || math.Abs(x) > math.MaxInt32 {
+			return 0, fmt.Errorf("want a whole number of bytes, not %v", x)
+		}
+		n = int64(x)
+	case string:
+		var err error
+		if n, err = strconv.ParseInt(strings.TrimSpace(x), 10, 32); err != nil {
+			return 0, fmt.Errorf("want a whole number of bytes, not %q", x)
+		}
+	default:
+		return 0, fmt.Errorf("want a whole number of bytes, not %s", Kind(v))
+	}
+	if n < 0 || n > math.MaxInt32 {
+		return 0, fmt.Errorf("want a number of bytes from 0 to %d, not %d", math.MaxInt32, n)
+	}
+	return int(n), nil
 }
 
 // setBool sets a boolean setting from v.
@@ -210,6 +292,11 @@ func setBool(dst *bool, v any, fail func(string, ...any) *Error, key string) *Er
 func (r *Region) Done(registered []string) *Error {
 	if !r.given["backend"] {
 		return &Error{Key: r.Prefix + "backend", Msg: fmt.Sprintf("missing: every region needs a backend (registered: %s)", strings.Join(registered, ", "))}
+	}
+	if _, err := r.Settings.Compression(); err != nil {
+		// Only a threshold without compress gets here: a compress naming
+		// an unregistered compression was refused when it was read.
+		return &Error{Key: r.threshold, Msg: "asks for compression (S2, as compress is not set): " + strings.TrimPrefix(err.Error(), "codec: unknown codec: ")}
 	}
 	return nil
 }
