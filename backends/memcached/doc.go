@@ -7,7 +7,7 @@
 //
 //	import _ "github.com/dogpile-go/dogpile/backends/memcached"
 //
-//	region, err := dogpile.NewRegion(dogpile.WithKeyMangler(dogpile.SHA1Mangler)).
+//	region, err := dogpile.NewRegion().
 //		Configure("memcached", dogpile.WithExpiration(time.Hour), dogpile.WithArguments(dogpile.Args{
 //			"url":              "10.0.0.1:11211,10.0.0.2:11211,10.0.0.3:11211",
 //			"behaviors":        map[string]any{"tcp_nodelay": true, "ketama": true},

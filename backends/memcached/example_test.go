@@ -20,10 +20,11 @@ type User struct {
 func loadUser(ctx context.Context, id int) (User, error) { return User{ID: id, Name: "Ada"}, nil }
 
 // A pylibmc configuration of Python dogpile.cache, carried over: three
-// servers with consistent hashing, the cross-process dogpile lock, and
-// SHA1Mangler so that any key fits Memcached's limits.
+// servers with consistent hashing and the cross-process dogpile lock. Keys
+// that Memcached would refuse are stored as their SHA-1 (the backend's
+// KeyMangler), so any key works.
 func Example() {
-	region, err := dogpile.NewRegion(dogpile.WithKeyMangler(dogpile.SHA1Mangler)).Configure("dogpile.cache.pylibmc",
+	region, err := dogpile.NewRegion().Configure("dogpile.cache.pylibmc",
 		dogpile.WithExpiration(time.Hour),
 		dogpile.WithArguments(dogpile.Args{
 			"url":                   "10.0.0.1:11211,10.0.0.2:11211,10.0.0.3:11211",
@@ -60,7 +61,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	region, err := dogpile.NewRegion(dogpile.WithKeyMangler(dogpile.SHA1Mangler)).ConfigureBackend(backend, dogpile.WithExpiration(time.Hour))
+	region, err := dogpile.NewRegion().ConfigureBackend(backend, dogpile.WithExpiration(time.Hour))
 	if err != nil {
 		log.Fatal(err)
 	}
