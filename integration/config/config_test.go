@@ -326,7 +326,7 @@ arguments.filenme = "x.db"
 [cache.local]
 backend = "memory"
 colour = "blue"
-`, `@FILE@:4: cache.local.colour: unknown key (a region's keys: backend, expiration_time, arguments.<name>, metrics, shared_invalidation, key_mangler, codec, key_prefix, signing_keys, replace_existing_backend)`, nil},
+`, `@FILE@:4: cache.local.colour: unknown key (a region's keys: backend, expiration_time, arguments.<name>, metrics, shared_invalidation, key_mangler, codec, key_prefix, signing_keys, compress, compress_min_bytes, min_compress_len, replace_existing_backend)`, nil},
 		{"unknown backend", "dogpile.yaml", `
 cache:
   local:
@@ -486,7 +486,7 @@ cache:
     expiration_time: 120
 `)
 	_, err := config.Read(path)
-	if err == nil || err.Error() != path+":5: cache.a.colour: unknown key (a region's keys: backend, expiration_time, arguments.<name>, metrics, shared_invalidation, key_mangler, codec, key_prefix, signing_keys, replace_existing_backend)" {
+	if err == nil || err.Error() != path+":5: cache.a.colour: unknown key (a region's keys: backend, expiration_time, arguments.<name>, metrics, shared_invalidation, key_mangler, codec, key_prefix, signing_keys, compress, compress_min_bytes, min_compress_len, replace_existing_backend)" {
 		t.Fatalf("error %v", err)
 	}
 	path = write(t, "dogpile.yaml", strings.Replace(mustRead(t, path), "  colour: blue\n", "", 1))
