@@ -122,16 +122,23 @@ func lookupKept[T any](ctx context.Context, r *Region, s *regionState, key strin
 }
 
 // lookupMulti reads many (storage) keys in one round trip where the backend
-// can.
-func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []string, o *callOptions) (vals []T, st []stamp, found []bool, err error) {
-	vals, st, found = make([]T, len(keys)), make([]stamp, len(keys)), make([]bool, len(keys))
+// can: one answer and one state per key, Missing for a key without a
+// readable value. Each value is decoded in place into its answer, so that a
+// hit allocates what the codec does and no more.
+func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []string, o *callOptions) ([]answer[T], []lock.State, error) {
+	as, states := make([]answer[T], len(keys)), make([]lock.State, len(keys))
 	if s.multi == nil || s.values != nil {
 		for i, k := range keys {
-			if vals[i], st[i], _, found[i], err = lookup[T](ctx, r, s, k, o); err != nil {
-				return nil, nil, nil, err
+			v, st, _, found, err := lookup[T](ctx, r, s, k, o)
+			if err != nil {
+				return nil, nil, err
+			}
+			if found {
+				as[i] = answer[T]{v, st}
+				states[i] = s.state(ctx, &as[i].stamp, o)
 			}
 		}
-		return vals, st, found, nil
+		return as, states, nil
 	}
 	rr := s.records(o)
 	ask := keys
@@ -140,7 +147,7 @@ func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []s
 	}
 	raw, err := s.multi.GetMulti(ctx, ask)
 	if err != nil {
-		return nil, nil, nil, s.wrap("get_multi", keys[0], err)
+		return nil, nil, s.wrap("get_multi", keys[0], err)
 	}
 	if rr.any() && len(raw) == len(ask) {
 		s.apply(&rr, raw[len(keys):])
@@ -148,17 +155,28 @@ func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []s
 	}
 	var tagged []*entryTags
 	for i, b := range raw {
-		if b != nil && i < len(keys) {
-			vals[i], st[i], found[i] = decode[T](r, keys[i], b)
-			if st[i].tags != nil {
-				tagged = append(tagged, st[i].tags)
-			}
+		if b == nil || i >= len(keys) {
+			continue
+		}
+		var ok bool
+		if as[i].stamp, ok = decodeInto(r, keys[i], b, &as[i].v); !ok {
+			continue
+		}
+		states[i] = lock.Fresh // decoded: its state is decided below
+		if as[i].tags != nil {
+			tagged = append(tagged, as[i].tags)
 		}
 	}
+	// The states once the records the tags need are in.
 	if err := s.complete(ctx, &rr, tagged...); err != nil {
-		return nil, nil, nil, s.wrap("get_multi", s.recordKey, err)
+		return nil, nil, s.wrap("get_multi", s.recordKey, err)
 	}
-	return vals, st, found, nil
+	for i := range states {
+		if states[i] == lock.Fresh {
+			states[i] = s.state(ctx, &as[i].stamp, o)
+		}
+	}
+	return as, states, nil
 }
 
 // Get returns the value under key if there is a usable one: present, of type
@@ -245,7 +263,7 @@ func GetMulti[T any](ctx context.Context, r *Region, keys []string, opts ...Opti
 	if r.failOpen && r.breakerOpen() {
 		return out, nil
 	}
-	vals, st, found, err := lookupMulti[T](ctx, r, s, mk, &o)
+	as, states, err := lookupMulti[T](ctx, r, s, mk, &o)
 	if err != nil {
 		if r.failed(err) {
 			return out, nil
@@ -254,12 +272,12 @@ func GetMulti[T any](ctx context.Context, r *Region, keys []string, opts ...Opti
 	}
 	for i, k := range keys {
 		switch {
-		case !found[i] || s.state(ctx, &st[i], &o) != lock.Fresh:
+		case states[i] != lock.Fresh:
 			r.observe(EventMiss, 0)
-		case st[i].negative:
+		case as[i].negative:
 			r.observe(EventNegativeHit, 0)
 		default:
-			out[k] = vals[i]
+			out[k] = as[i].v
 			r.observe(EventHit, 0)
 		}
 	}

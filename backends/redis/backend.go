@@ -398,8 +398,8 @@ func (b *Backend) GetMulti(ctx context.Context, keys []string) ([][]byte, error)
 func (b *Backend) mget(ctx context.Context, keys []string) ([][]byte, error) {
 	args := make([]any, 1+len(keys))
 	args[0] = "mget"
-	for i, k := range keys {
-		args[1+i] = k
+	for i := range keys {
+		args[1+i] = (*keyArg)(&keys[i])
 	}
 	w := &replyBuffer{b: make([]byte, 0, b.replySize(len(keys)))}
 	err := b.client.Process(ctx, goredis.NewRawWriteToCmd(ctx, w, args...))
@@ -420,6 +420,21 @@ func (b *Backend) mget(ctx context.Context, keys []string) ([][]byte, error) {
 	fill(out, vals, nil)
 	return out, nil
 }
+
+// keyArg is a key handed to go-redis as a command argument by pointer: a
+// string boxed into an interface is one allocation per key, a pointer none.
+// go-redis writes it through MarshalBinary (the key's own bytes, not a copy:
+// it only reads them); a hook that prints commands, such as a tracer's,
+// through String.
+type keyArg string
+
+// MarshalBinary returns the key's bytes, which go-redis writes and does not keep.
+func (k *keyArg) MarshalBinary() ([]byte, error) {
+	return unsafe.Slice(unsafe.StringData(string(*k)), len(*k)), nil
+}
+
+// String returns the key.
+func (k *keyArg) String() string { return string(*k) }
 
 // maxReplyHint bounds the buffer mget sizes ahead: a reply larger than that
 // grows it as it comes, which costs little beside reading so much.
