@@ -154,12 +154,13 @@ func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []s
 		raw = raw[:len(keys)]
 	}
 	var tagged []*entryTags
+	tag := typeTag[T]()
 	for i, b := range raw {
 		if b == nil || i >= len(keys) {
 			continue
 		}
 		var ok bool
-		if as[i].stamp, ok = decodeInto(r, keys[i], b, &as[i].v); !ok {
+		if as[i].stamp, ok = decodeInto(r, keys[i], b, &as[i].v, tag); !ok {
 			continue
 		}
 		states[i] = lock.Fresh // decoded: its state is decided below
@@ -177,6 +178,16 @@ func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []s
 		}
 	}
 	return as, states, nil
+}
+
+// typeTag is the type tag of T (envelope.TypeTag), which decodeInto checks
+// entries against; none for the untyped any and []byte, which read entries
+// of every type.
+func typeTag[T any]() uint32 {
+	if untyped[T]() {
+		return 0
+	}
+	return envelope.TypeTag(reflect.TypeFor[T]())
 }
 
 // Get returns the value under key if there is a usable one: present, of type
