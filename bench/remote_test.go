@@ -279,6 +279,62 @@ func BenchmarkMemcachedHit(b *testing.B) {
 	})
 }
 
+// BenchmarkMemcachedMulti100 is workload 4d: 100 keys, all present in
+// memcached, in one call: dogpile's GetOrCreateMulti (one get-multi round
+// trip) against gomemcache's GetMulti of the same keys.
+func BenchmarkMemcachedMulti100(b *testing.B) {
+	ctx := context.Background()
+	addr := memcachedAddr(b)
+	keys := make([]string, multiKeys)
+	for i := range keys {
+		keys[i] = "multi:" + strconv.Itoa(i)
+	}
+	createMulti := func(_ context.Context, ks []string) ([]string, error) {
+		out := make([]string, len(ks))
+		for i, k := range ks {
+			out[i] = "value:" + k
+		}
+		return out, nil
+	}
+	b.Run("lib=dogpile", func(b *testing.B) {
+		r, err := NewDogpileMemcachedRegion(addr, time.Hour, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer r.Close()
+		if _, err := dogpile.GetOrCreateMulti(ctx, r, keys, createMulti); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			vs, err := dogpile.GetOrCreateMulti(ctx, r, keys, createMulti)
+			if err != nil || len(vs) != multiKeys || vs[multiKeys-1] == "" {
+				b.Fatal(len(vs), err)
+			}
+		}
+	})
+	b.Run("lib=gomemcache", func(b *testing.B) {
+		mc := NewGomemcache(addr)
+		defer mc.Close()
+		plain := make([]string, len(keys))
+		for i, k := range keys {
+			plain[i] = "plain:" + k
+			if err := mc.Set(&memcache.Item{Key: plain[i], Value: []byte("value:" + k)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			items, err := mc.GetMulti(plain)
+			if err != nil || len(items) != multiKeys {
+				b.Fatal(len(items), err)
+			}
+		}
+	})
+}
+
 // BenchmarkDistributedStampede is workload 5: 4 processes × 50 goroutines
 // ask at once for a key nobody has, in one shared store (Redis, Memcached,
 // or one cache file of the file backend); the creator (50ms) counts its
