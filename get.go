@@ -122,23 +122,23 @@ func lookupKept[T any](ctx context.Context, r *Region, s *regionState, key strin
 }
 
 // lookupMulti reads many (storage) keys in one round trip where the backend
-// can: one answer and one state per key, Missing for a key without a
-// readable value. Each value is decoded in place into its answer, so that a
-// hit allocates what the codec does and no more.
-func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []string, o *callOptions) ([]answer[T], []lock.State, error) {
-	as, states := make([]answer[T], len(keys)), make([]lock.State, len(keys))
+// can: one value, stamp and state per key, Missing for a key without a
+// readable value. Each value is decoded in place into its slot, so that a
+// hit allocates what the codec does and no more, and the values are the
+// caller's result as they are when every key is a hit.
+func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []string, o *callOptions) (vals []T, stamps []stamp, states []lock.State, err error) {
+	vals, stamps, states = make([]T, len(keys)), make([]stamp, len(keys)), make([]lock.State, len(keys))
 	if s.multi == nil || s.values != nil {
 		for i, k := range keys {
-			v, st, _, found, err := lookup[T](ctx, r, s, k, o)
-			if err != nil {
-				return nil, nil, err
+			var found bool
+			if vals[i], stamps[i], _, found, err = lookup[T](ctx, r, s, k, o); err != nil {
+				return nil, nil, nil, err
 			}
 			if found {
-				as[i] = answer[T]{v, st}
-				states[i] = s.state(ctx, &as[i].stamp, o)
+				states[i] = s.state(ctx, &stamps[i], o)
 			}
 		}
-		return as, states, nil
+		return vals, stamps, states, nil
 	}
 	rr := s.records(o)
 	ask := keys
@@ -147,7 +147,7 @@ func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []s
 	}
 	raw, err := s.multi.GetMulti(ctx, ask)
 	if err != nil {
-		return nil, nil, s.wrap("get_multi", keys[0], err)
+		return nil, nil, nil, s.wrap("get_multi", keys[0], err)
 	}
 	if rr.any() && len(raw) == len(ask) {
 		s.apply(&rr, raw[len(keys):])
@@ -160,24 +160,34 @@ func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []s
 			continue
 		}
 		var ok bool
-		if as[i].stamp, ok = decodeInto(r, keys[i], b, &as[i].v, tag); !ok {
+		if stamps[i], ok = decodeInto(r, keys[i], b, &vals[i], tag); !ok {
 			continue
 		}
 		states[i] = lock.Fresh // decoded: its state is decided below
-		if as[i].tags != nil {
-			tagged = append(tagged, as[i].tags)
+		if stamps[i].tags != nil {
+			tagged = append(tagged, stamps[i].tags)
 		}
 	}
 	// The states once the records the tags need are in.
 	if err := s.complete(ctx, &rr, tagged...); err != nil {
-		return nil, nil, s.wrap("get_multi", s.recordKey, err)
+		return nil, nil, nil, s.wrap("get_multi", s.recordKey, err)
 	}
 	for i := range states {
 		if states[i] == lock.Fresh {
-			states[i] = s.state(ctx, &as[i].stamp, o)
+			states[i] = s.state(ctx, &stamps[i], o)
 		}
 	}
-	return as, states, nil
+	return vals, stamps, states, nil
+}
+
+// answers pairs lookupMulti's values with their stamps, as a lock.Batch of
+// answers loads them.
+func answers[T any](vals []T, stamps []stamp) []answer[T] {
+	as := make([]answer[T], len(vals))
+	for i := range vals {
+		as[i] = answer[T]{vals[i], stamps[i]}
+	}
+	return as
 }
 
 // typeTag is the type tag of T (envelope.TypeTag), which decodeInto checks
@@ -274,7 +284,7 @@ func GetMulti[T any](ctx context.Context, r *Region, keys []string, opts ...Opti
 	if r.failOpen && r.breakerOpen() {
 		return out, nil
 	}
-	as, states, err := lookupMulti[T](ctx, r, s, mk, &o)
+	vals, stamps, states, err := lookupMulti[T](ctx, r, s, mk, &o)
 	if err != nil {
 		if r.failed(err) {
 			return out, nil
@@ -285,10 +295,10 @@ func GetMulti[T any](ctx context.Context, r *Region, keys []string, opts ...Opti
 		switch {
 		case states[i] != lock.Fresh:
 			r.observe(EventMiss, 0)
-		case as[i].negative:
+		case stamps[i].negative:
 			r.observe(EventNegativeHit, 0)
 		default:
-			out[k] = as[i].v
+			out[k] = vals[i]
 			r.observe(EventHit, 0)
 		}
 	}

@@ -47,18 +47,19 @@ func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, crea
 		return createMultiUncached(ctx, r, s, keys, create)
 	}
 	epoch := r.hardEpoch.Load() // before the values it knows of are read
-	loaded, states, err := lookupMulti[T](ctx, r, s, mk, &o)
+	vals, stamps, states, err := lookupMulti[T](ctx, r, s, mk, &o)
 	if err != nil {
 		if r.failed(err) {
 			return createMultiUncached(ctx, r, s, keys, create)
 		}
 		return nil, err
 	}
-	hits := 0
+	hits, negative := 0, false
 	for i, st := range states {
 		switch {
-		case st == lock.Fresh && loaded[i].negative:
+		case st == lock.Fresh && stamps[i].negative:
 			r.observe(EventNegativeHit, 0)
+			negative = true
 		case st == lock.Fresh:
 			r.observe(EventHit, 0)
 		case st == lock.Missing:
@@ -68,10 +69,13 @@ func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, crea
 			hits++
 		}
 	}
-	if hits == len(states) {
-		// Every key is a hit: no lock, no creator.
-		return results(keys, loaded)
+	switch {
+	case hits == len(states) && !negative:
+		return vals, nil // every key a hit: no lock, no creator, no copy
+	case hits == len(states):
+		return results(keys, answers(vals, stamps))
 	}
+	loaded := answers(vals, stamps)
 	b := newBatch[T](r, s, mk, epoch, &o)
 	b.Create = func(ctx context.Context, ks []string) ([]answer[T], error) {
 		// The creator is given the caller's keys, not the store's.
@@ -141,7 +145,11 @@ func newBatch[T any](r *Region, s *regionState, mk []string, epoch uint64, o *ca
 		Async:       r.async,
 		Observe:     r.lockObserver(),
 		Load: func(ctx context.Context, keys []string) ([]answer[T], []lock.State, error) {
-			return lookupMulti[T](ctx, r, s, keys, o)
+			vals, stamps, states, err := lookupMulti[T](ctx, r, s, keys, o)
+			if err != nil {
+				return nil, nil, err
+			}
+			return answers(vals, stamps), states, nil
 		},
 	}
 	if s.mutexes != nil {
