@@ -122,13 +122,16 @@ func lookupKept[T any](ctx context.Context, r *Region, s *regionState, key strin
 }
 
 // lookupMulti reads many (storage) keys in one round trip where the backend
-// can: one value, stamp and state per key, Missing for a key without a
-// readable value. Each value is decoded in place into its slot, so that a
-// hit allocates what the codec does and no more, and the values are the
-// caller's result as they are when every key is a hit.
+// can: one value and state per key, Missing for a key without a readable
+// value. Each value is decoded in place into its slot, so that a hit
+// allocates what the codec does and no more, and the values are the
+// caller's result as they are when every key is a hit. stamps holds each
+// key's stamp, or is nil when no key needs one: each was found fresh, with a
+// value (not a cached "not found"), or missing.
 func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []string, o *callOptions) (vals []T, stamps []stamp, states []lock.State, err error) {
-	vals, stamps, states = make([]T, len(keys)), make([]stamp, len(keys)), make([]lock.State, len(keys))
+	vals, states = make([]T, len(keys)), make([]lock.State, len(keys))
 	if s.multi == nil || s.values != nil {
+		stamps = make([]stamp, len(keys))
 		for i, k := range keys {
 			var found bool
 			if vals[i], stamps[i], _, found, err = lookup[T](ctx, r, s, k, o); err != nil {
@@ -153,22 +156,42 @@ func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []s
 		s.apply(&rr, raw[len(keys):])
 		raw = raw[:len(keys)]
 	}
+	// With shared tags, an entry's state waits for the records of its tags
+	// (complete, below), and every stamp is kept until then; otherwise each
+	// state is decided as its entry is decoded, and only the stamps that a
+	// caller needs are kept: most calls keep none.
+	later := s.tags.shared != nil
+	if later {
+		stamps = make([]stamp, len(keys))
+	}
 	var tagged []*entryTags
 	tag := typeTag[T]()
 	for i, b := range raw {
 		if b == nil || i >= len(keys) {
 			continue
 		}
-		var ok bool
-		if stamps[i], ok = decodeInto(r, keys[i], b, &vals[i], tag); !ok {
+		st, ok := decodeInto(r, keys[i], b, &vals[i], tag)
+		switch {
+		case !ok:
 			continue
+		case later:
+			states[i] = lock.Fresh // decided below
+			if st.tags != nil {
+				tagged = append(tagged, st.tags)
+			}
+		default:
+			states[i] = s.state(ctx, &st, o)
 		}
-		states[i] = lock.Fresh // decoded: its state is decided below
-		if stamps[i].tags != nil {
-			tagged = append(tagged, stamps[i].tags)
+		if later || states[i] != lock.Fresh || st.negative {
+			if stamps == nil {
+				stamps = make([]stamp, len(keys))
+			}
+			stamps[i] = st
 		}
 	}
-	// The states once the records the tags need are in.
+	if !later {
+		return vals, stamps, states, nil
+	}
 	if err := s.complete(ctx, &rr, tagged...); err != nil {
 		return nil, nil, nil, s.wrap("get_multi", s.recordKey, err)
 	}
@@ -180,12 +203,15 @@ func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []s
 	return vals, stamps, states, nil
 }
 
-// answers pairs lookupMulti's values with their stamps, as a lock.Batch of
-// answers loads them.
+// answers pairs lookupMulti's values with their stamps (none: zero stamps),
+// as a lock.Batch of answers loads them.
 func answers[T any](vals []T, stamps []stamp) []answer[T] {
 	as := make([]answer[T], len(vals))
 	for i := range vals {
-		as[i] = answer[T]{vals[i], stamps[i]}
+		as[i].v = vals[i]
+		if stamps != nil {
+			as[i].stamp = stamps[i]
+		}
 	}
 	return as
 }
@@ -295,7 +321,7 @@ func GetMulti[T any](ctx context.Context, r *Region, keys []string, opts ...Opti
 		switch {
 		case states[i] != lock.Fresh:
 			r.observe(EventMiss, 0)
-		case stamps[i].negative:
+		case stamps != nil && stamps[i].negative:
 			r.observe(EventNegativeHit, 0)
 		default:
 			out[k] = vals[i]

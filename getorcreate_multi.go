@@ -57,7 +57,7 @@ func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, crea
 	hits, negative := 0, false
 	for i, st := range states {
 		switch {
-		case st == lock.Fresh && stamps[i].negative:
+		case st == lock.Fresh && stamps != nil && stamps[i].negative:
 			r.observe(EventNegativeHit, 0)
 			negative = true
 		case st == lock.Fresh:
