@@ -16,9 +16,10 @@ import (
 	"github.com/dogpile-go/dogpile/internal/testserver"
 )
 
-// TestGetMultiReplies: GetMulti on one server, which reads MGET's raw reply,
-// gives every kind of value back as it was stored — empty, binary, holding
-// CRLF — and nil only for missing keys, with either protocol.
+// TestGetMultiReplies: GetMulti on one server (one MGET, its keys handed to
+// go-redis by pointer) gives every kind of value back as it was stored —
+// empty, binary, holding CRLF — and nil only for missing keys, with either
+// protocol.
 func TestGetMultiReplies(t *testing.T) {
 	srv := testserver.SharedRedis(t)
 	values := map[string][]byte{
@@ -78,10 +79,9 @@ func TestGetMultiServerError(t *testing.T) {
 	}
 }
 
-// TestGetMultiRetriesABrokenConnection: go-redis does not retry a command
-// whose raw reply it hands over as it comes, so GetMulti asks again with
-// MGet, which it retries, when the connection breaks under the read: here a
-// reset while the request was in a black hole.
+// TestGetMultiRetriesABrokenConnection: GetMulti's MGET is retried, as
+// go-redis retries its own, when the connection breaks under the read: here
+// a reset while the request was in a black hole.
 func TestGetMultiRetriesABrokenConnection(t *testing.T) {
 	srv := testserver.SharedRedis(t)
 	p := testserver.StartFaultProxy(t, srv.Addr())
