@@ -122,16 +122,26 @@ func lookupKept[T any](ctx context.Context, r *Region, s *regionState, key strin
 }
 
 // lookupMulti reads many (storage) keys in one round trip where the backend
-// can.
-func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []string, o *callOptions) (vals []T, st []stamp, found []bool, err error) {
-	vals, st, found = make([]T, len(keys)), make([]stamp, len(keys)), make([]bool, len(keys))
+// can: one value and state per key, Missing for a key without a readable
+// value. Each value is decoded in place into its slot, so that a hit
+// allocates what the codec does and no more, and the values are the
+// caller's result as they are when every key is a hit. stamps holds each
+// key's stamp, or is nil when no key needs one: each was found fresh, with a
+// value (not a cached "not found"), or missing.
+func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []string, o *callOptions) (vals []T, stamps []stamp, states []lock.State, err error) {
+	vals, states = make([]T, len(keys)), make([]lock.State, len(keys))
 	if s.multi == nil || s.values != nil {
+		stamps = make([]stamp, len(keys))
 		for i, k := range keys {
-			if vals[i], st[i], _, found[i], err = lookup[T](ctx, r, s, k, o); err != nil {
+			var found bool
+			if vals[i], stamps[i], _, found, err = lookup[T](ctx, r, s, k, o); err != nil {
 				return nil, nil, nil, err
 			}
+			if found {
+				states[i] = s.state(ctx, &stamps[i], o)
+			}
 		}
-		return vals, st, found, nil
+		return vals, stamps, states, nil
 	}
 	rr := s.records(o)
 	ask := keys
@@ -146,19 +156,74 @@ func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []s
 		s.apply(&rr, raw[len(keys):])
 		raw = raw[:len(keys)]
 	}
+	// With shared tags, an entry's state waits for the records of its tags
+	// (complete, below), and every stamp is kept until then; otherwise each
+	// state is decided as its entry is decoded, and only the stamps that a
+	// caller needs are kept: most calls keep none.
+	later := s.tags.shared != nil
+	if later {
+		stamps = make([]stamp, len(keys))
+	}
 	var tagged []*entryTags
+	tag := typeTag[T]()
 	for i, b := range raw {
-		if b != nil && i < len(keys) {
-			vals[i], st[i], found[i] = decode[T](r, keys[i], b)
-			if st[i].tags != nil {
-				tagged = append(tagged, st[i].tags)
-			}
+		if b == nil || i >= len(keys) {
+			continue
 		}
+		st, ok := decodeInto(r, keys[i], b, &vals[i], tag)
+		switch {
+		case !ok:
+			continue
+		case later:
+			states[i] = lock.Fresh // decided below
+			if st.tags != nil {
+				tagged = append(tagged, st.tags)
+			}
+		default:
+			states[i] = s.state(ctx, &st, o)
+		}
+		if later || states[i] != lock.Fresh || st.negative {
+			if stamps == nil {
+				stamps = make([]stamp, len(keys))
+			}
+			stamps[i] = st
+		}
+	}
+	if !later {
+		return vals, stamps, states, nil
 	}
 	if err := s.complete(ctx, &rr, tagged...); err != nil {
 		return nil, nil, nil, s.wrap("get_multi", s.recordKey, err)
 	}
-	return vals, st, found, nil
+	for i := range states {
+		if states[i] == lock.Fresh {
+			states[i] = s.state(ctx, &stamps[i], o)
+		}
+	}
+	return vals, stamps, states, nil
+}
+
+// answers pairs lookupMulti's values with their stamps (none: zero stamps),
+// as a lock.Batch of answers loads them.
+func answers[T any](vals []T, stamps []stamp) []answer[T] {
+	as := make([]answer[T], len(vals))
+	for i := range vals {
+		as[i].v = vals[i]
+		if stamps != nil {
+			as[i].stamp = stamps[i]
+		}
+	}
+	return as
+}
+
+// typeTag is the type tag of T (envelope.TypeTag), which decodeInto checks
+// entries against; none for the untyped any and []byte, which read entries
+// of every type.
+func typeTag[T any]() uint32 {
+	if untyped[T]() {
+		return 0
+	}
+	return envelope.TypeTag(reflect.TypeFor[T]())
 }
 
 // Get returns the value under key if there is a usable one: present, of type
@@ -245,7 +310,7 @@ func GetMulti[T any](ctx context.Context, r *Region, keys []string, opts ...Opti
 	if r.failOpen && r.breakerOpen() {
 		return out, nil
 	}
-	vals, st, found, err := lookupMulti[T](ctx, r, s, mk, &o)
+	vals, stamps, states, err := lookupMulti[T](ctx, r, s, mk, &o)
 	if err != nil {
 		if r.failed(err) {
 			return out, nil
@@ -254,9 +319,9 @@ func GetMulti[T any](ctx context.Context, r *Region, keys []string, opts ...Opti
 	}
 	for i, k := range keys {
 		switch {
-		case !found[i] || s.state(ctx, &st[i], &o) != lock.Fresh:
+		case states[i] != lock.Fresh:
 			r.observe(EventMiss, 0)
-		case st[i].negative:
+		case stamps != nil && stamps[i].negative:
 			r.observe(EventNegativeHit, 0)
 		default:
 			out[k] = vals[i]

@@ -46,36 +46,40 @@ func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, crea
 	if r.failOpen && r.breakerOpen() {
 		return createMultiUncached(ctx, r, s, keys, create)
 	}
-	b := newBatch[T](r, s, mk, &o)
-	loaded, states, err := b.Load(ctx, mk)
+	epoch := r.hardEpoch.Load() // before the values it knows of are read
+	vals, stamps, states, err := lookupMulti[T](ctx, r, s, mk, &o)
 	if err != nil {
 		if r.failed(err) {
 			return createMultiUncached(ctx, r, s, keys, create)
 		}
 		return nil, err
 	}
+	hits, negative := 0, false
 	for i, st := range states {
 		switch {
-		case st == lock.Fresh && loaded[i].negative:
+		case st == lock.Fresh && stamps != nil && stamps[i].negative:
 			r.observe(EventNegativeHit, 0)
+			negative = true
 		case st == lock.Fresh:
 			r.observe(EventHit, 0)
 		case st == lock.Missing:
 			r.observe(EventMiss, 0)
 		}
-	}
-	// The creator is given the caller's keys, not the store's.
-	user := make(map[string]string, len(keys))
-	for i, k := range mk {
-		if _, ok := user[k]; !ok {
-			user[k] = keys[i]
+		if st == lock.Fresh {
+			hits++
 		}
 	}
+	switch {
+	case hits == len(states) && !negative:
+		return vals, nil // every key a hit: no lock, no creator, no copy
+	case hits == len(states):
+		return results(keys, answers(vals, stamps))
+	}
+	loaded := answers(vals, stamps)
+	b := newBatch[T](r, s, mk, epoch, &o)
 	b.Create = func(ctx context.Context, ks []string) ([]answer[T], error) {
-		uk := make([]string, len(ks))
-		for j, k := range ks {
-			uk[j] = user[k]
-		}
+		// The creator is given the caller's keys, not the store's.
+		uk := userKeys(keys, mk, ks)
 		w := s.writeAs(typeIDOf[T](), &o) // before the creator reads anything
 		ctx, c := withCreation(ctx)
 		vs, nf, err := createValues(ctx, r, s, uk, create)
@@ -127,38 +131,48 @@ func staleMultiOnError[T any](ctx context.Context, r *Region, s *regionState, lo
 	return true
 }
 
-// newBatch returns the dogpile lock of the (mangled) keys mk, ready but for
-// its creator.
-func newBatch[T any](r *Region, s *regionState, mk []string, o *callOptions) *lock.Batch[answer[T]] {
+// newBatch returns the dogpile lock of the (mangled) keys mk, for a call that
+// knew of epoch hard invalidations when it read them, ready but for its
+// creator.
+func newBatch[T any](r *Region, s *regionState, mk []string, epoch uint64, o *callOptions) *lock.Batch[answer[T]] {
 	b := &lock.Batch[answer[T]]{
 		Group:       &r.flights,
 		Keys:        mk,
 		Timeout:     r.creationTimeoutFor(o),
 		SoftTimeout: r.softTimeoutFor(o),
-		Epoch:       r.hardEpoch.Load(),
+		Epoch:       epoch,
 		NoStale:     r.noStale || o.noStale,
 		Async:       r.async,
 		Observe:     r.lockObserver(),
 		Load: func(ctx context.Context, keys []string) ([]answer[T], []lock.State, error) {
-			vals, st, found, err := lookupMulti[T](ctx, r, s, keys, o)
+			vals, stamps, states, err := lookupMulti[T](ctx, r, s, keys, o)
 			if err != nil {
 				return nil, nil, err
 			}
-			as := make([]answer[T], len(keys))
-			states := make([]lock.State, len(keys))
-			for i := range keys {
-				if found[i] {
-					as[i] = answer[T]{vals[i], st[i]}
-					states[i] = s.state(ctx, &st[i], o)
-				}
-			}
-			return as, states, nil
+			return answers(vals, stamps), states, nil
 		},
 	}
 	if s.mutexes != nil {
 		b.Mutex = s.mutexes.Mutex
 	}
 	return b
+}
+
+// userKeys returns the caller's keys of ks, storage keys among mk (mk[i] is
+// the storage key of keys[i]); made only when a creator runs, so that a call
+// that finds every key builds no map.
+func userKeys(keys, mk, ks []string) []string {
+	user := make(map[string]string, len(mk))
+	for i, k := range mk {
+		if _, ok := user[k]; !ok {
+			user[k] = keys[i]
+		}
+	}
+	uk := make([]string, len(ks))
+	for j, k := range ks {
+		uk[j] = user[k]
+	}
+	return uk
 }
 
 // createValues runs a multi-key creator for keys (counted, see runCreator):

@@ -353,3 +353,36 @@ func TestM6MultiConcurrencyCreatesOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestMultiHitAllocatesItsValues (issue 19, remote multi-key hits): a
+// GetOrCreateMulti whose keys are all present in a byte backend allocates
+// one string per value (the codec's) and a few slices for the call, not a
+// decode, a lock's state or a map per key.
+func TestMultiHitAllocatesItsValues(t *testing.T) {
+	store := newMultiStore()
+	r, err := dogpile.NewRegion().ConfigureBackend(store, dogpile.WithExpiration(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	keys := make([]string, 100)
+	items := map[string]any{}
+	for i := range keys {
+		keys[i] = fmt.Sprint("k", i)
+		items[keys[i]] = strings.Repeat("v", 100)
+	}
+	if err := r.SetMulti(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	create := func(context.Context, []string) ([]string, error) { return nil, fmt.Errorf("the creator ran on hits") }
+	allocs := testing.AllocsPerRun(50, func() {
+		if vs, err := dogpile.GetOrCreateMulti(ctx, r, keys, create); err != nil || len(vs) != len(keys) || vs[99] != items[keys[99]] {
+			t.Fatal(vs, err)
+		}
+	})
+	// One string per value; the rest is per call (the backend's reply
+	// slice and the keys it records among them).
+	if limit := float64(len(keys) + 8); allocs > limit {
+		t.Errorf("GetOrCreateMulti of %d hits: %.0f allocations, want at most %.0f", len(keys), allocs, limit)
+	}
+}

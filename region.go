@@ -788,12 +788,22 @@ func (r *Region) mismatched(key string, written uint32, read reflect.Type) {
 // region's codec, or an entry of another type than T, are a miss, never an
 // error: the creator runs and replaces them.
 func decode[T any](r *Region, key string, b []byte) (v T, st stamp, ok bool) {
+	st, ok = decodeInto(r, key, b, &v, typeTag[T]())
+	return v, st, ok
+}
+
+// decodeInto is decode into *v, which must hold the zero T and is left so on
+// a miss, of an entry that must be of the type whose tag is tag
+// (typeTag[T]): a caller that reads many entries decodes each into its own
+// slot of one slice (a value returned would be one allocation per entry, as
+// the codec is an interface, so what it decodes into escapes) and looks the
+// tag up once.
+func decodeInto[T any](r *Region, key string, b []byte, v *T, tag uint32) (st stamp, ok bool) {
 	if r.signingKeys != nil {
 		if err := envelope.Verify(b, key, r.signingKeys); err != nil {
 			r.observe(EventRejected, 0)
 			r.logger.Debug("dogpile: unsigned entry read as a miss", "region", r.name, "key", key)
-			var zero T
-			return zero, stamp{}, false
+			return stamp{}, false
 		}
 	}
 	e, err := envelope.Open(b)
@@ -801,20 +811,20 @@ func decode[T any](r *Region, key string, b []byte) (v T, st stamp, ok bool) {
 		err = fmt.Errorf("dogpile: entry written with codec %q, region uses %q", e.Codec, r.codec.Name())
 	}
 	if err == nil {
-		if t := reflect.TypeFor[T](); !untyped[T]() && e.Type != envelope.TypeTag(t) {
-			r.mismatched(key, e.Type, t)
-			var zero T
-			return zero, stamp{}, false
+		if !untyped[T]() && e.Type != tag {
+			r.mismatched(key, e.Type, reflect.TypeFor[T]())
+			return stamp{}, false
 		}
 		if !e.Negative {
-			err = r.codec.Unmarshal(e.Payload, &v)
+			err = r.codec.Unmarshal(e.Payload, v)
 		}
 	}
 	if err != nil {
 		r.observe(EventDecodeFailure, 0)
 		r.logger.Debug("dogpile: undecodable entry read as a miss", "region", r.name, "key", key, "err", err)
 		var zero T
-		return zero, stamp{}, false
+		*v = zero // a codec may have written part of it
+		return stamp{}, false
 	}
 	st = stamp{created: e.Created, gens: e.Gens, negative: e.Negative}
 	if len(e.Tags) > 0 {
@@ -826,7 +836,7 @@ func decode[T any](r *Region, key string, b []byte) (v T, st stamp, ok bool) {
 			st.ttl = ttlExpired
 		}
 	}
-	return v, st, true
+	return st, true
 }
 
 // state decides whether a value with stamp st is fresh, stale or (hard

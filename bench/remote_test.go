@@ -152,34 +152,14 @@ func BenchmarkRedisHit(b *testing.B) {
 func BenchmarkRedisMulti100(b *testing.B) {
 	ctx := context.Background()
 	addr := redisAddr(b)
-	keys := make([]string, multiKeys)
-	for i := range keys {
-		keys[i] = "multi:" + strconv.Itoa(i)
-	}
-	createMulti := func(_ context.Context, ks []string) ([]string, error) {
-		out := make([]string, len(ks))
-		for i, k := range ks {
-			out[i] = "value:" + k
-		}
-		return out, nil
-	}
+	keys := multiWorkloadKeys()
 	b.Run("lib=dogpile", func(b *testing.B) {
 		r, err := NewDogpileRedisRegion(addr, time.Hour, true, 0)
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer r.Close()
-		if _, err := dogpile.GetOrCreateMulti(ctx, r, keys, createMulti); err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			vs, err := dogpile.GetOrCreateMulti(ctx, r, keys, createMulti)
-			if err != nil || len(vs) != multiKeys || vs[multiKeys-1] == "" {
-				b.Fatal(len(vs), err)
-			}
-		}
+		dogpileMulti(b, r, keys)
 	})
 	b.Run("lib=go-redis", func(b *testing.B) {
 		rc := NewRedisClient(addr)
@@ -204,6 +184,39 @@ func BenchmarkRedisMulti100(b *testing.B) {
 			}
 		}
 	})
+}
+
+// multiWorkloadKeys are the keys of the 100-key multi-gets (4b, 4d).
+func multiWorkloadKeys() []string {
+	keys := make([]string, multiKeys)
+	for i := range keys {
+		keys[i] = "multi:" + strconv.Itoa(i)
+	}
+	return keys
+}
+
+// dogpileMulti is dogpile's row of a 100-key multi-get: one
+// GetOrCreateMulti of keys on r stores them, then b's loop reads them all.
+func dogpileMulti(b *testing.B, r *dogpile.Region, keys []string) {
+	ctx := context.Background()
+	createMulti := func(_ context.Context, ks []string) ([]string, error) {
+		out := make([]string, len(ks))
+		for i, k := range ks {
+			out[i] = "value:" + k
+		}
+		return out, nil
+	}
+	if _, err := dogpile.GetOrCreateMulti(ctx, r, keys, createMulti); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		vs, err := dogpile.GetOrCreateMulti(ctx, r, keys, createMulti)
+		if err != nil || len(vs) != len(keys) || vs[len(keys)-1] == "" {
+			b.Fatal(len(vs), err)
+		}
+	}
 }
 
 // BenchmarkMemcachedHit is workload 4c: one key, present in memcached, read
@@ -274,6 +287,41 @@ func BenchmarkMemcachedHit(b *testing.B) {
 			it, err := mc.Get(key)
 			if err != nil || len(it.Value) == 0 {
 				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkMemcachedMulti100 is workload 4d: 100 keys, all present in
+// memcached, in one call: dogpile's GetOrCreateMulti (one get-multi round
+// trip) against gomemcache's GetMulti of the same keys.
+func BenchmarkMemcachedMulti100(b *testing.B) {
+	addr := memcachedAddr(b)
+	keys := multiWorkloadKeys()
+	b.Run("lib=dogpile", func(b *testing.B) {
+		r, err := NewDogpileMemcachedRegion(addr, time.Hour, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer r.Close()
+		dogpileMulti(b, r, keys)
+	})
+	b.Run("lib=gomemcache", func(b *testing.B) {
+		mc := NewGomemcache(addr)
+		defer mc.Close()
+		plain := make([]string, len(keys))
+		for i, k := range keys {
+			plain[i] = "plain:" + k
+			if err := mc.Set(&memcache.Item{Key: plain[i], Value: []byte("value:" + k)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			items, err := mc.GetMulti(plain)
+			if err != nil || len(items) != multiKeys {
+				b.Fatal(len(items), err)
 			}
 		}
 	})

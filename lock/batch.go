@@ -105,11 +105,14 @@ func (b *Batch[T]) GetLoaded(ctx context.Context, vals []T, states []State) ([]T
 		return nil, fmt.Errorf("dogpile: %d values and %d states for %d keys", len(vals), len(states), len(b.Keys))
 	}
 	out := make([]T, len(b.Keys))
-	todo := make([]entry[T], 0, len(b.Keys))
+	var todo []entry[T] // made at the first key that is not fresh, for the keys from there on
 	for i, st := range states {
 		if st == Fresh {
 			out[i] = vals[i]
 			continue
+		}
+		if todo == nil {
+			todo = make([]entry[T], 0, len(b.Keys)-i)
 		}
 		todo = append(todo, entry[T]{i: i, v: vals[i], st: st})
 	}

@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -121,8 +120,6 @@ type Backend struct {
 	lockWait    time.Duration
 	lockPrefix  string
 	waker       *waker // wakes this backend's lock waiters on a release
-
-	replyPerKey atomic.Int64 // bytes per key of the last MGET reply: the next one's buffer is sized by it
 }
 
 // New returns a backend on a client it creates from opts. Close closes that
@@ -352,9 +349,7 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 // GetMulti returns the values of keys in one round trip: one MGET on a
 // single server; in a Cluster one MGET per hash slot, pipelined, which
 // go-redis sends as one pipeline per node, all nodes at once. The values are
-// the reply's memory, not copies, and must not be modified; on a single
-// server they share one buffer, which stays in memory while any of them is
-// kept.
+// the memory go-redis read them into, not copies, and must not be modified.
 func (b *Backend) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
 	if len(keys) == 0 {
 		return nil, nil
@@ -383,57 +378,40 @@ func (b *Backend) GetMulti(ctx context.Context, keys []string) ([][]byte, error)
 	return out, nil
 }
 
-// mget is GetMulti on one server: one MGET, whose reply go-redis hands over
-// as it comes (RawWriteToCmd), into one buffer sized for it ahead, which
-// parseValues splits into the values without copying them. MGet would read
-// every value into a string of its own and box each in an interface: two
-// allocations per key, where this makes one for the whole reply (and go-redis
-// one small reader per value). The values share the buffer, so one of them
-// kept keeps the reply in memory (see GetMulti).
-//
-// Any other reply than an array of values (a server error, such as LOADING)
-// and any failure but a failed dial or an ended context is asked for again
-// with MGet, for go-redis's retries and errors: go-redis does not retry a
-// command whose reply it has begun to hand over.
+// mget is GetMulti on one server: one MGET, with the keys handed to go-redis
+// by pointer (keyArg), not boxed, and go-redis's own reader and retries.
+// (Reading the raw reply into one buffer instead, to split it, saved an
+// allocation a value but was slower: go-redis copies the raw reply a value
+// at a time, through a reader made for each.)
 func (b *Backend) mget(ctx context.Context, keys []string) ([][]byte, error) {
 	args := make([]any, 1+len(keys))
 	args[0] = "mget"
-	for i, k := range keys {
-		args[1+i] = k
+	for i := range keys {
+		args[1+i] = (*keyArg)(&keys[i])
 	}
-	w := &replyBuffer{b: make([]byte, 0, b.replySize(len(keys)))}
-	err := b.client.Process(ctx, goredis.NewRawWriteToCmd(ctx, w, args...))
-	var de *dialError
-	if err != nil && (ctx.Err() != nil || errors.As(err, &de)) {
+	cmd := goredis.NewSliceCmd(ctx, args...)
+	if err := b.client.Process(ctx, cmd); err != nil {
 		return nil, b.wrap(err)
 	}
 	out := make([][]byte, len(keys))
-	if err == nil && parseValues(w.b, out) == nil {
-		b.replyPerKey.Store(int64(len(w.b)/len(keys) + 1))
-		return out, nil
-	}
-	vals, err := b.client.MGet(ctx, keys...).Result()
-	if err != nil {
-		return nil, b.wrap(err)
-	}
-	clear(out)
-	fill(out, vals, nil)
+	fill(out, cmd.Val(), nil)
 	return out, nil
 }
 
-// maxReplyHint bounds the buffer mget sizes ahead: a reply larger than that
-// grows it as it comes, which costs little beside reading so much.
-const maxReplyHint = 64 << 10
+// keyArg is a key handed to go-redis as a command argument by pointer: a
+// string boxed into an interface is one allocation per key, a pointer none.
+// go-redis writes it through MarshalBinary (the key's own bytes, not a copy:
+// it only reads them); a hook that prints commands, such as a tracer's,
+// through String.
+type keyArg string
 
-// replySize is the buffer to read an MGET reply of n values into: as many
-// bytes per value as the last reply had (64 at first), at most maxReplyHint.
-func (b *Backend) replySize(n int) int {
-	per := b.replyPerKey.Load()
-	if per == 0 {
-		per = 64
-	}
-	return int(min(16+int64(n)*per, maxReplyHint))
+// MarshalBinary returns the key's bytes, which go-redis writes and does not keep.
+func (k *keyArg) MarshalBinary() ([]byte, error) {
+	return unsafe.Slice(unsafe.StringData(string(*k)), len(*k)), nil
 }
+
+// String returns the key.
+func (k *keyArg) String() string { return string(*k) }
 
 // fill puts MGET's reply into out, at index[i] (or i when index is nil).
 func fill(out [][]byte, vals []any, index []int) {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,9 +16,10 @@ import (
 	"github.com/dogpile-go/dogpile/internal/testserver"
 )
 
-// TestGetMultiReplies: GetMulti on one server, which reads MGET's raw reply,
-// gives every kind of value back as it was stored — empty, binary, holding
-// CRLF — and nil only for missing keys, with either protocol.
+// TestGetMultiReplies: GetMulti on one server (one MGET, its keys handed to
+// go-redis by pointer) gives every kind of value back as it was stored —
+// empty, binary, holding CRLF — and nil only for missing keys, with either
+// protocol.
 func TestGetMultiReplies(t *testing.T) {
 	srv := testserver.SharedRedis(t)
 	values := map[string][]byte{
@@ -76,10 +79,9 @@ func TestGetMultiServerError(t *testing.T) {
 	}
 }
 
-// TestGetMultiRetriesABrokenConnection: go-redis does not retry a command
-// whose raw reply it hands over as it comes, so GetMulti asks again with
-// MGet, which it retries, when the connection breaks under the read: here a
-// reset while the request was in a black hole.
+// TestGetMultiRetriesABrokenConnection: GetMulti's MGET is retried, as
+// go-redis retries its own, when the connection breaks under the read: here
+// a reset while the request was in a black hole.
 func TestGetMultiRetriesABrokenConnection(t *testing.T) {
 	srv := testserver.SharedRedis(t)
 	p := testserver.StartFaultProxy(t, srv.Addr())
@@ -113,6 +115,81 @@ func TestGetMultiRetriesABrokenConnection(t *testing.T) {
 	if res.err != nil || len(res.vals) != 1 || string(res.vals[0]) != "v" {
 		t.Fatalf("GetMulti after a reset = %q, %v; want the value", res.vals, res.err)
 	}
+}
+
+// TestGetMultiKeysReadInHooks: GetMulti hands go-redis its keys by
+// pointer, not boxed strings; a hook that prints the command, as a tracer
+// does, still reads the keys themselves, and the values come back.
+func TestGetMultiKeysReadInHooks(t *testing.T) {
+	srv := testserver.SharedRedis(t)
+	ctx := ctxT(t)
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { c.Close() })
+	h := &printHook{}
+	c.AddHook(h)
+	b, err := redis.NewFromClient(c, redis.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	k1, k2 := uniq("a"), uniq("b")
+	if err := b.SetMulti(ctx, map[string][]byte{k1: []byte("1"), k2: []byte("2")}); err != nil {
+		t.Fatal(err)
+	}
+	h.reset()
+	got, err := b.GetMulti(ctx, []string{k1, k2})
+	if err != nil || len(got) != 2 || string(got[0]) != "1" || string(got[1]) != "2" {
+		t.Fatalf("GetMulti = %q, %v; want 1 and 2", got, err)
+	}
+	printed := h.printed()
+	if len(printed) != 1 {
+		t.Fatalf("hook saw %q; want one command", printed)
+	}
+	want := "mget " + k1 + " " + k2
+	if !strings.HasPrefix(printed[0], want+": ") || !strings.HasSuffix(printed[0], " | "+want) {
+		t.Errorf("hook printed %q; want the command %q in both", printed[0], want)
+	}
+}
+
+// printHook records each command as a hook that logs or traces prints it:
+// its String, and its arguments through fmt.
+type printHook struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (h *printHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h *printHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		err := next(ctx, cmd)
+		h.mu.Lock()
+		args := make([]string, len(cmd.Args()))
+		for i, a := range cmd.Args() {
+			args[i] = fmt.Sprint(a)
+		}
+		h.seen = append(h.seen, cmd.String(), strings.Join(args, " "))
+		h.mu.Unlock()
+		return err
+	}
+}
+
+func (h *printHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return next
+}
+
+func (h *printHook) reset() { h.mu.Lock(); h.seen = nil; h.mu.Unlock() }
+
+// printed returns the commands seen since the last reset, one line each:
+// String and the arguments through fmt.
+func (h *printHook) printed() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for i := 0; i+1 < len(h.seen); i += 2 {
+		out = append(out, h.seen[i]+" | "+h.seen[i+1])
+	}
+	return out
 }
 
 // onClient returns a backend on a client of its own with options o, both
