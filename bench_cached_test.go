@@ -36,6 +36,25 @@ func BenchmarkGetOrCreateHitHandKey(b *testing.B) {
 	}
 }
 
+func BenchmarkGetOrCreateArgHit(b *testing.B) {
+	ctx := context.Background()
+	r := cfRegion(b)
+	id := 123456
+	get := func() (string, error) {
+		// The same key, and a creator that needs no closure.
+		return dogpile.GetOrCreateArg(ctx, r, "user:"+strconv.Itoa(id), id, cfBenchLoad)
+	}
+	if _, err := get(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := get(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkCachedCallHit(b *testing.B) {
 	ctx := context.Background()
 	b.Run("arg=int", func(b *testing.B) {
