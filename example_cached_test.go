@@ -45,7 +45,7 @@ func ExampleCached() {
 	// querying Oslo
 	// Oslo 709037
 	// Lyon 522250
-	// github.com/dogpile-go/dogpile_test.cityPopulation|Lyon
+	// dogpile_test.cityPopulation|Lyon
 	// querying Lyon
 	// Lyon 522250
 }

@@ -3,7 +3,7 @@ package dogpile
 import (
 	"context"
 	"errors"
-	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -335,10 +335,10 @@ func shouldCacheFunc[T any](o *callOptions) (func(T) bool, error) {
 	if o.shouldCache == nil {
 		return nil, nil
 	}
-	keep, ok := o.shouldCache.(func(T) bool)
+	keep, ok := o.shouldCache.(shouldCache[T])
 	if !ok {
-		var zero T
-		return nil, &ArgError{Name: "ShouldCache", Value: fmt.Sprintf("%T", o.shouldCache), Reason: fmt.Sprintf("want a func(%T) bool for this call", zero)}
+		return nil, &ArgError{Name: "ShouldCache", Value: "a func(" + o.shouldCache.valueType().String() + ") bool",
+			Reason: "want a func(" + reflect.TypeFor[T]().String() + ") bool for this call"}
 	}
 	return keep, nil
 }
