@@ -165,10 +165,15 @@ type keyBuf [96]byte
 // shares its memory: it is for a lookup that keeps nothing (the slow path
 // copies it), and a hit allocates nothing.
 func (m *keyMaker[A]) lookupKey(buf *keyBuf, a A) (string, error) {
-	if m.gen != nil || m.toStr != nil || m.fast == argkey.Reflect {
+	var b []byte
+	switch {
+	case m.gen != nil || m.toStr == nil && m.fast == argkey.Reflect:
 		return m.key(a)
+	case m.toStr != nil:
+		b = appendKeyPart(append(buf[:0], m.prefix...), m.toStr(a)) // KeyFunc's string is its one allocation
+	default:
+		b = m.appendFast(append(buf[:0], m.prefix...), &a)
 	}
-	b := m.appendFast(append(buf[:0], m.prefix...), &a)
 	return unsafe.String(unsafe.SliceData(b), len(b)), nil
 }
 
