@@ -197,7 +197,8 @@ type CachedFunc[A, V any] struct {
 // A hit allocates nothing when A is a string, a boolean or a number (or a
 // type defined on one) and the region has the default key generator: the
 // key is rendered on the caller's stack for the lookup, and copied only
-// when a value is made.
+// when a value is made. (A string argument built per call is on the heap
+// anyway, as fn may keep it.)
 //
 // # Keys
 //

@@ -50,8 +50,10 @@ func GetOrCreate[T any](ctx context.Context, r *Region, key string, create func(
 //
 // where the same call through GetOrCreate, with func(ctx context.Context)
 // (User, error) { return loadUser(ctx, id) }, allocates the closure on
-// every call. arg is copied for the creator only when there is a value to
-// make. Everything else is as GetOrCreate.
+// every call. arg is handed to create as it is: an argument that points at
+// memory the caller builds per call (a string made by concatenation) is on
+// the heap, as the creator may keep it; an integer or a struct of them costs
+// nothing. Everything else is as GetOrCreate.
 func GetOrCreateArg[T, A any](ctx context.Context, r *Region, key string, arg A, create func(context.Context, A) (T, error), opts ...Option) (T, error) {
 	if create == nil {
 		// nil is how GetOrCreate says that arg is the creator: a

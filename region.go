@@ -292,9 +292,6 @@ func (s *regionState) transformedKey(key string) (string, error) {
 	if strings.HasPrefix(key, ReservedKeyPrefix) {
 		return "", reservedKey(strings.Clone(key))
 	}
-	if s.plainKeys {
-		return key, nil
-	}
 	if s.mangler == nil {
 		return s.keyPrefix + key, nil
 	}
