@@ -287,7 +287,8 @@ func (c *CachedFunc[A, V]) Call(ctx context.Context, a A) (V, error) {
 }
 
 // call is Call but for a memory hit: only here do a and the keys escape,
-// into the creator and the lock.
+// into the creator and the lock. Not inlined, for the reason
+// getOrCreateSlow isn't.
 //
 //go:noinline
 func (c *CachedFunc[A, V]) call(ctx context.Context, s *regionState, key, k string, o callOptions, a A) (V, error) {

@@ -41,7 +41,7 @@ func GetOrCreate[T any](ctx context.Context, r *Region, key string, create func(
 
 // GetOrCreateArg is GetOrCreate with a creator that takes an argument:
 // create(ctx, arg) makes the value. It is how a creator needs no closure —
-// pass a top-level function (or a method expression) and what it works on,
+// pass a top-level function and what it works on,
 // and a hit allocates nothing:
 //
 //	func loadUser(ctx context.Context, id int) (User, error) { … }
@@ -91,7 +91,9 @@ func getOrCreate[T, A any](ctx context.Context, r *Region, key string, arg A, cr
 
 // getOrCreateSlow is everything but a memory hit. The keys, arg and o are
 // copied here, where the creator and the lock keep them, so that the
-// caller's stay on its stack.
+// caller's stay on its stack. It must not be inlined: a variable a closure
+// captures is moved to the heap where it is declared, so that arg, inlined
+// into getOrCreate, would be allocated by every hit.
 //
 //go:noinline
 func getOrCreateSlow[T, A any](ctx context.Context, r *Region, s *regionState, key, k string, o callOptions, arg A, create func(context.Context, A) (T, error)) (T, error) {

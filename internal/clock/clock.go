@@ -100,7 +100,7 @@ const (
 
 // coarseSlow is Coarse's first read after a tick, which marks the coarse
 // clock used so that it keeps running, or while it is stopped, which starts
-// it.
+// it. Kept out of Coarse, which inlines only while it stays a call.
 //
 //go:noinline
 func coarseSlow() int64 {
