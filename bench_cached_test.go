@@ -18,13 +18,27 @@ func BenchmarkGetOrCreateHitHandKey(b *testing.B) {
 	ctx := context.Background()
 	r := cfRegion(b)
 	id := 123456
-	get := func() (string, error) {
+	benchGets(b, func() (string, error) {
 		// What one writes without Cached: a key of a prefix and the ID, and a
 		// creator that closes over the ID.
 		return dogpile.GetOrCreate(ctx, r, "user:"+strconv.Itoa(id), func(ctx context.Context) (string, error) {
 			return cfBenchLoad(ctx, id)
 		})
-	}
+	})
+}
+
+func BenchmarkGetOrCreateArgHit(b *testing.B) {
+	ctx := context.Background()
+	r := cfRegion(b)
+	id := 123456
+	benchGets(b, func() (string, error) {
+		// The same key, and a creator that needs no closure.
+		return dogpile.GetOrCreateArg(ctx, r, "user:"+strconv.Itoa(id), id, cfBenchLoad)
+	})
+}
+
+// benchGets runs get once (a miss), then in b's loop (hits).
+func benchGets[V any](b *testing.B, get func() (V, error)) {
 	if _, err := get(); err != nil {
 		b.Fatal(err)
 	}
@@ -61,15 +75,7 @@ func BenchmarkCachedCallHit(b *testing.B) {
 }
 
 func cfBenchHits[A, V any](b *testing.B, ctx context.Context, f *dogpile.CachedFunc[A, V], a A) {
-	if _, err := f.Call(ctx, a); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := f.Call(ctx, a); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchGets(b, func() (V, error) { return f.Call(ctx, a) })
 }
 
 func BenchmarkCachedMultiCallHit(b *testing.B) {

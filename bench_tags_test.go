@@ -64,10 +64,10 @@ func BenchmarkTaggedHit(b *testing.B) {
 	// hit with in-process invalidation.
 	for _, tc := range []struct {
 		name string
-		opts []dogpile.Option
+		opts []dogpile.CachedOption
 	}{
 		{"plain", nil},
-		{"tagged", []dogpile.Option{dogpile.TagsFunc(func(id int) []string { return []string{"user:42"} })}},
+		{"tagged", []dogpile.CachedOption{dogpile.TagsFunc(func(id int) []string { return []string{"user:42"} })}},
 	} {
 		b.Run("backend=memory/cached="+tc.name, func(b *testing.B) {
 			r := benchRegionOn(b, "memory", nil)

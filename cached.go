@@ -8,46 +8,88 @@ import (
 	"slices"
 )
 
-// funcOption holds the options that only Cached and CachedMulti read.
-type funcOption struct {
+// CachedOption configures a cached function (Cached, CachedMulti). Every
+// call option (Option) is one, applying to each call of the function; so
+// are the options only a cached function has — Namespace, FuncName,
+// KeyFunc and TagsFunc — which other calls don't take: passed to
+// GetOrCreate or Get, they don't compile.
+type CachedOption interface {
+	applyCached(*funcOptions)
+}
+
+// applyCached makes every call option a CachedOption.
+func (o Option) applyCached(f *funcOptions) { f.call = append(f.call, o) }
+
+// funcOptions are a cached function's options, as given.
+type funcOptions struct {
+	call      []Option
 	name      string
 	namespace string
-	keyFunc   any // func(A) string
-	tagsFunc  any // func(A) []string
+	typed     []typedCachedOption // KeyFunc and TagsFunc, in order
+}
+
+// funcOption is a CachedOption of no type: Namespace, FuncName.
+type funcOption func(*funcOptions)
+
+func (f funcOption) applyCached(o *funcOptions) { f(o) }
+
+// typedOption is KeyFunc's or TagsFunc's: a function of the argument type
+// A, which the cached function of argument type A takes back with a type
+// assertion. Go can't check A when the function is made (a variadic list of
+// options of one type can't be generic in A and hold the call options
+// too), so a mismatch is found there, once: the constructor panics.
+type typedOption[A any] struct {
+	render func(A) string   // KeyFunc
+	tagsOf func(A) []string // TagsFunc
+}
+
+// typedCachedOption is any typedOption[A].
+type typedCachedOption interface {
+	argType() reflect.Type
+	optionName() string
+}
+
+func (t typedOption[A]) applyCached(o *funcOptions) { o.typed = append(o.typed, t) }
+func (typedOption[A]) argType() reflect.Type        { return reflect.TypeFor[A]() }
+func (t typedOption[A]) optionName() string {
+	if t.render != nil {
+		return "KeyFunc"
+	}
+	return "TagsFunc"
 }
 
 // Namespace separates the keys of one function cached twice (say, on two
 // regions that share a backend, or with two key functions); it goes into each
 // key after the function's name (see Cached). It is the namespace argument
-// of cache_on_arguments in Python's dogpile.cache. Other calls than Cached
-// and CachedMulti ignore it.
-func Namespace(namespace string) Option {
-	return Option{fn: &funcOption{namespace: namespace}}
+// of cache_on_arguments in Python's dogpile.cache.
+func Namespace(namespace string) CachedOption {
+	return funcOption(func(o *funcOptions) { o.namespace = namespace })
 }
 
 // KeyFunc renders a cached function's argument into its part of the key, in
-// place of the default rendering (to_str in Python's dogpile.cache). A must
-// be the argument type of the Cached or CachedMulti call it is given to.
-// With a KeyFunc, any argument type can be cached, those without a default
-// rendering included (interfaces, funcs, types that contain themselves).
-// Other calls than Cached and CachedMulti ignore it.
-func KeyFunc[A any](render func(A) string) Option {
-	return Option{fn: &funcOption{keyFunc: render}}
+// place of the default rendering (to_str in Python's dogpile.cache). A is
+// the argument type of the Cached or CachedMulti call it is given to (the
+// constructor panics otherwise). With a KeyFunc, any argument type can be
+// cached, those without a default rendering included (interfaces, funcs,
+// types that contain themselves).
+func KeyFunc[A any](render func(A) string) CachedOption {
+	return typedOption[A]{render: render}
 }
 
 // FuncName replaces the function's name in its keys (see Cached). Use it
 // for function literals and anything else whose compiled name is not a name
 // you want keys to depend on: it stays the same when the code around the
-// function changes. Other calls than Cached and CachedMulti ignore it.
-func FuncName(name string) Option {
-	return Option{fn: &funcOption{name: name}}
+// function changes.
+func FuncName(name string) CachedOption {
+	return funcOption(func(o *funcOptions) { o.name = name })
 }
 
 // funcSetup is what Cached and CachedMulti make of their options.
 type funcSetup[A, V any] struct {
 	name   string
 	keys   *keyMaker[A]
-	opts   []Option // for every call; the function-only options are ignored there
+	opts   []Option    // the call options, for the calls that take a list
+	o      callOptions // opts merged, once (ExpirationFunc is asked per call)
 	keep   func(V) bool
 	tagsOf func(A) []string // TagsFunc's
 }
@@ -63,26 +105,12 @@ func (e *setupError) Is(target error) bool { return target == ErrInvalidArgument
 // setup reads the options of a cached function. Its errors are programming
 // errors, found once when the function is made: the constructors panic with
 // them.
-func setup[A, V any](ctor string, r *Region, fn any, isNil bool, opts []Option) funcSetup[A, V] {
-	var fo funcOption
+func setup[A, V any](ctor string, r *Region, fn any, isNil bool, opts []CachedOption) funcSetup[A, V] {
+	var fo funcOptions
 	for _, o := range opts {
-		if o.fn == nil {
-			continue
-		}
-		if o.fn.name != "" {
-			fo.name = o.fn.name
-		}
-		if o.fn.namespace != "" {
-			fo.namespace = o.fn.namespace
-		}
-		if o.fn.keyFunc != nil {
-			fo.keyFunc = o.fn.keyFunc
-		}
-		if o.fn.tagsFunc != nil {
-			fo.tagsFunc = o.fn.tagsFunc
-		}
+		o.applyCached(&fo)
 	}
-	s := funcSetup[A, V]{name: fo.name, opts: slices.Clone(opts)}
+	s := funcSetup[A, V]{name: fo.name, opts: fo.call, o: merge(fo.call)}
 	if s.name == "" && !isNil {
 		s.name = funcName(fn, reflect.TypeFor[A](), reflect.TypeFor[V]())
 	}
@@ -95,28 +123,28 @@ func setup[A, V any](ctor string, r *Region, fn any, isNil bool, opts []Option) 
 	case isNil:
 		fail("a function is required")
 	}
-	o := collect(opts)
-	if o.shouldCache != nil {
-		keep, ok := o.shouldCache.(func(V) bool)
+	if s.o.shouldCache != nil {
+		keep, ok := s.o.shouldCache.(shouldCache[V])
 		if !ok {
-			fail("ShouldCache is given a %T, want a func(%s) bool", o.shouldCache, reflect.TypeFor[V]())
+			fail("ShouldCache is given a func(%s) bool, want a func(%s) bool", s.o.shouldCache.valueType(), reflect.TypeFor[V]())
 		}
 		s.keep = keep
 	}
-	if fo.keyFunc != nil {
-		if _, ok := fo.keyFunc.(func(A) string); !ok {
-			fail("KeyFunc is given a %T, want a func(%s) string", fo.keyFunc, reflect.TypeFor[A]())
-		}
-	}
-	if fo.tagsFunc != nil {
-		tagsOf, ok := fo.tagsFunc.(func(A) []string)
+	var render func(A) string
+	for _, t := range fo.typed {
+		o, ok := t.(typedOption[A])
 		if !ok {
-			fail("TagsFunc is given a %T, want a func(%s) []string", fo.tagsFunc, reflect.TypeFor[A]())
+			fail("%s is given a function of %s, want one of %s", t.optionName(), t.argType(), reflect.TypeFor[A]())
 		}
-		s.tagsOf = tagsOf
+		if o.render != nil {
+			render = o.render
+		}
+		if o.tagsOf != nil {
+			s.tagsOf = o.tagsOf
+		}
 	}
 	var err error
-	if s.keys, err = newKeyMaker[A](r, s.name, &fo); err != nil {
+	if s.keys, err = newKeyMaker(r, s.name, fo.namespace, render); err != nil {
 		fail("argument type %s can't be keyed stably: %v; give the function a key with dogpile.KeyFunc", reflect.TypeFor[A](), err)
 	}
 	return s
@@ -152,16 +180,25 @@ type CachedFunc[A, V any] struct {
 // stale while one caller regenerates them. A function of several parameters
 // takes them as one struct.
 //
-// The options apply to every call: ExpirationTime or ExpirationFunc,
-// ShouldCache (of V), IgnoreExpiration, NoStale, Tags, SoftTimeout,
-// CreationTimeout, NegativeExpiration; and, for Cached alone, Namespace,
-// KeyFunc (of A), TagsFunc (of A) and FuncName. fn's context is a creator's:
-// fn can call SetExpiration and DontCache, and return ErrNotFound.
+// The options apply to every call: the call options (ExpirationTime or
+// ExpirationFunc, ShouldCache of V, IgnoreExpiration, NoStale, Tags,
+// SoftTimeout, CreationTimeout, NegativeExpiration), and those of cached
+// functions alone (Namespace, FuncName, KeyFunc and TagsFunc of A), which
+// are CachedOptions: GetOrCreate and the other calls don't take them.
+// They are read once, here (an ExpirationFunc is still asked at every
+// call). fn's context is a creator's: fn can call SetExpiration and
+// DontCache, and return ErrNotFound.
 //
 // Cached panics if r or fn is nil, if ShouldCache, KeyFunc or TagsFunc is of
 // another type than V or A, or if A has no stable rendering and no KeyFunc is given:
 // these are programming errors, found once, when the function is made, like
 // regexp.MustCompile's (the panic's error matches ErrInvalidArgument).
+//
+// A hit allocates nothing when A is a string, a boolean or a number (or a
+// type defined on one) and the region has the default key generator: the
+// key is rendered on the caller's stack for the lookup, and copied only
+// when a value is made. (A string argument built per call is on the heap
+// anyway, as fn may keep it.)
 //
 // # Keys
 //
@@ -177,13 +214,20 @@ type CachedFunc[A, V any] struct {
 // The region's key prefix and key mangler then apply, as to any key.
 //
 // name is FuncName's if given, else the function's name as the Go runtime
-// reports it, package-qualified: "example.com/app/users.Load". A method
-// value is "example.com/app/users.(*Store).Load-fm": the receiver is not part
-// of it, so two receivers need two namespaces. A function literal is
-// "example.com/app/users.NewStore.func1", a name the compiler makes up: it
-// can change when the code around it changes, or when the compiler inlines
-// differently, so give function literals a FuncName. A generic function's
-// name ends in "[A,V]" with the argument and value types.
+// reports it, qualified by its package's name — not by the package's
+// path: "users.Load" for the function Load of example.com/app/users, as Go
+// code calls it. The path would make every key some 30 to 60 bytes longer,
+// hashed and compared at every hit, and change every key when the module
+// moves; the package's name and the function's are what stay the same in
+// every build of the code. Two packages of the same name caching functions
+// of the same name and argument type in one region (or in regions sharing
+// a store) share keys: give one a Namespace or a FuncName. A method
+// value is "users.(*Store).Load-fm": the receiver is not part of it, so
+// two receivers need two namespaces. A function literal is
+// "users.NewStore.func1", a name the compiler makes up: it can change when
+// the code around it changes, or when the compiler inlines differently, so
+// give function literals a FuncName. A generic function's name ends in
+// "[A,V]" with the argument and value types.
 //
 // arg is KeyFunc's rendering if given, else A's default rendering, which is
 // the same in every process and build of the same code, so processes that
@@ -208,45 +252,58 @@ type CachedFunc[A, V any] struct {
 // renders as an empty one. Interfaces, funcs, channels and unsafe pointers
 // have no stable rendering, nor do types that contain themselves (their
 // values can be cyclic): Cached rejects them.
-func Cached[A, V any](r *Region, fn func(context.Context, A) (V, error), opts ...Option) *CachedFunc[A, V] {
+func Cached[A, V any](r *Region, fn func(context.Context, A) (V, error), opts ...CachedOption) *CachedFunc[A, V] {
 	return &CachedFunc[A, V]{r: r, fn: fn, funcSetup: setup[A, V]("Cached", r, fn, fn == nil, opts)}
 }
 
 // Call returns fn(ctx, a) from the cache, calling fn when there is no usable
-// value (see GetOrCreate).
+// value (see GetOrCreate). A hit allocates nothing for a string or scalar
+// argument keyed by the default key generator.
 func (c *CachedFunc[A, V]) Call(ctx context.Context, a A) (V, error) {
 	var zero V
-	key, err := c.keys.key(a)
-	if err != nil {
-		return zero, err
-	}
 	s, err := c.r.configured()
 	if err != nil {
 		return zero, err
 	}
-	o := collect(c.opts)
+	var buf keyBuf
+	key, err := c.keys.lookupKey(&buf, a) // on this stack: copied by the slow path
+	if err != nil {
+		return zero, err
+	}
 	k, err := s.storageKey(key)
 	if err != nil {
 		return zero, err
 	}
+	o := &c.o
+	if o.expirationFunc != nil {
+		oc := *o
+		oc.askExpiration()
+		o = &oc
+	}
+	if v, ok := memHit[V](ctx, s, k, o); ok {
+		return v, nil
+	}
+	return c.call(ctx, s, key, k, *o, a)
+}
+
+// call is Call but for a memory hit: only here do a and the keys escape,
+// into the creator and the lock. Not inlined, for the reason
+// getOrCreateSlow isn't.
+//
+//go:noinline
+func (c *CachedFunc[A, V]) call(ctx context.Context, s *regionState, key, k string, o callOptions, a A) (V, error) {
+	ckey, ck := cloneKeys(key, k)
 	if s.tags.shared != nil {
 		c.tagFor(&o, a) // the tags' records come with the value
 	}
-	// The two halves of GetOrCreate, so that a hit builds no creator closure:
-	// the key is a hit's only allocation.
 	var p pending[V]
-	if lookupForCreate(ctx, c.r, s, k, &o, &p) {
-		return p.answer(key)
+	if lookupForCreate(ctx, c.r, s, ck, &o, &p) {
+		return p.answer(ckey)
 	}
-	return c.create(ctx, s, key, k, p, a, o)
-}
-
-// create is Call's slow path: only here does a escape, into the creator.
-func (c *CachedFunc[A, V]) create(ctx context.Context, s *regionState, key, k string, p pending[V], a A, o callOptions) (V, error) {
 	if s.tags.shared == nil {
 		c.tagFor(&o, a) // not needed to read: only now, to write
 	}
-	return createFor(ctx, c.r, s, key, k, p, func(ctx context.Context) (V, error) { return c.fn(ctx, a) }, o)
+	return createFor(ctx, c.r, s, ckey, ck, p, func(ctx context.Context) (V, error) { return c.fn(ctx, a) }, o)
 }
 
 // Get returns the cached value for a, if there is a usable one (see Get),
@@ -270,7 +327,8 @@ func (c *CachedFunc[A, V]) Set(ctx context.Context, a A, v V) error {
 	if err != nil {
 		return err
 	}
-	o := collect(c.opts)
+	o := c.o
+	o.askExpiration()
 	c.tagFor(&o, a)
 	return c.r.set(ctx, key, v, typeIDOf[V](), &o)
 }
@@ -286,7 +344,8 @@ func (c *CachedFunc[A, V]) Refresh(ctx context.Context, a A) (V, error) {
 	if err != nil {
 		return zero, err
 	}
-	o := collect(c.opts)
+	o := c.o
+	o.askExpiration()
 	c.tagFor(&o, a)
 	s, sk, w, err := c.r.beginWrite(ctx, []string{key}, typeIDOf[V](), &o) // before fn reads anything
 	if err != nil {

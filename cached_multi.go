@@ -28,7 +28,7 @@ type CachedMultiFunc[A comparable, V any] struct {
 // comparable so that results can be returned by argument (CallMap, Get,
 // Set); an argument type that isn't can be cached with Cached, or keyed by
 // an ID.
-func CachedMulti[A comparable, V any](r *Region, fn func(context.Context, []A) ([]V, error), opts ...Option) *CachedMultiFunc[A, V] {
+func CachedMulti[A comparable, V any](r *Region, fn func(context.Context, []A) ([]V, error), opts ...CachedOption) *CachedMultiFunc[A, V] {
 	return &CachedMultiFunc[A, V]{r: r, fn: fn, funcSetup: setup[A, V]("CachedMulti", r, fn, fn == nil, opts)}
 }
 

@@ -14,8 +14,9 @@ import (
 )
 
 // The functions cached by these tests are top-level, so that their default
-// keys are known: "github.com/dogpile-go/dogpile_test.<name>|<arg>".
-const cfPkg = "github.com/dogpile-go/dogpile_test."
+// keys are known: "dogpile_test.<name>|<arg>" — the package's name, not its
+// path (github.com/dogpile-go/dogpile_test).
+const cfPkg = "dogpile_test."
 
 var cfSquareCalls, cfCubeCalls atomic.Int32
 

@@ -15,6 +15,11 @@
 //		return db.LoadUser(ctx, 42)
 //	})
 //
+// or, handing the loader its argument rather than capturing it in a closure
+// (a hit then allocates nothing), [GetOrCreateArg]:
+//
+//	user, err := dogpile.GetOrCreateArg(ctx, region, "user:"+strconv.Itoa(id), id, db.LoadUser)
+//
 // # Expiration is the region's
 //
 // Every stored value carries its creation time. The region, not the store,

@@ -3,6 +3,7 @@ package dogpile_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/dogpile-go/dogpile"
@@ -45,7 +46,7 @@ func ExampleCached() {
 	// querying Oslo
 	// Oslo 709037
 	// Lyon 522250
-	// github.com/dogpile-go/dogpile_test.cityPopulation|Lyon
+	// dogpile_test.cityPopulation|Lyon
 	// querying Lyon
 	// Lyon 522250
 }
@@ -63,6 +64,9 @@ func ExampleCached_struct() {
 	search := dogpile.Cached(region, func(_ context.Context, s SearchArgs) ([]string, error) {
 		return []string{fmt.Sprintf("%s, result %d", s.Query, 10*s.Page+1)}, nil
 	},
+		// FuncName and Namespace are CachedOptions, for cached functions
+		// only: given to GetOrCreate they would not compile. A call option
+		// such as ExpirationTime is a CachedOption too.
 		dogpile.FuncName("search"),          // a function literal: name it
 		dogpile.Namespace("v2"),             // results changed shape: don't read v1 entries
 		dogpile.ExpirationTime(time.Minute), // this function's own expiration
@@ -83,6 +87,31 @@ func populationsOf(_ context.Context, cities []string) ([]int, error) {
 		out[i] = populations[c]
 	}
 	return out, nil
+}
+
+// KeyFunc's function takes the cached function's argument type: here a
+// Query keyed by its normalised text alone.
+func ExampleKeyFunc() {
+	ctx := context.Background()
+	region, _ := dogpile.NewRegion().Configure("memory", dogpile.WithExpiration(time.Hour))
+
+	type Query struct {
+		Text  string
+		Trace string // not part of the answer
+	}
+	search := dogpile.Cached(region, func(_ context.Context, q Query) (int, error) {
+		fmt.Println("searching", q.Text)
+		return len(q.Text), nil
+	},
+		dogpile.FuncName("search"),
+		dogpile.KeyFunc(func(q Query) string { return strings.ToLower(q.Text) }),
+	)
+	a, _ := search.Call(ctx, Query{Text: "Go", Trace: "a1"})
+	b, _ := search.Call(ctx, Query{Text: "go", Trace: "b2"})
+	fmt.Println(a, b, search.Key(Query{Text: "GO"}))
+	// Output:
+	// searching Go
+	// 2 2 search|go
 }
 
 func ExampleCachedMulti() {

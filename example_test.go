@@ -3,6 +3,7 @@ package dogpile_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -45,6 +46,29 @@ func ExampleGetOrCreate() {
 	// user-42
 	// user-42
 	// database queries: 1
+}
+
+// GetOrCreateArg gives the creator its argument, so that the loader itself
+// is the creator: no closure, and a hit allocates nothing.
+func ExampleGetOrCreateArg() {
+	ctx := context.Background()
+	region, err := dogpile.NewRegion(dogpile.WithName("users")).
+		Configure("memory", dogpile.WithExpiration(10*time.Minute))
+	if err != nil {
+		panic(err)
+	}
+
+	for _, id := range []int{42, 7, 42} {
+		u, err := dogpile.GetOrCreateArg(ctx, region, "user:"+strconv.Itoa(id), id, loadUser)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(u.Name)
+	}
+	// Output:
+	// user-42
+	// user-7
+	// user-42
 }
 
 func ExampleGetOrCreateMulti() {

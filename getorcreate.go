@@ -3,7 +3,8 @@ package dogpile
 import (
 	"context"
 	"errors"
-	"fmt"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/dogpile-go/dogpile/lock"
@@ -29,10 +30,44 @@ import (
 //
 // Because the creator may run after the caller has returned, create escapes
 // to the heap: a function literal that captures variables is allocated on
-// every call, hits included. For allocation-free hits pass a function that
-// captures nothing (a top-level function, or a func value made once), or use
-// Cached for a function of an argument.
+// every call, hits included — the call's one allocation (the key does not
+// escape: a key built per call stays on the caller's stack). For
+// allocation-free hits pass a function that captures nothing, or give the
+// creator what it needs with GetOrCreateArg, or use Cached for a function
+// of an argument.
 func GetOrCreate[T any](ctx context.Context, r *Region, key string, create func(context.Context) (T, error), opts ...Option) (T, error) {
+	return getOrCreate[T, func(context.Context) (T, error)](ctx, r, key, create, nil, opts)
+}
+
+// GetOrCreateArg is GetOrCreate with a creator that takes an argument:
+// create(ctx, arg) makes the value. It is how a creator needs no closure —
+// pass a top-level function and what it works on,
+// and a hit allocates nothing:
+//
+//	func loadUser(ctx context.Context, id int) (User, error) { … }
+//
+//	u, err := dogpile.GetOrCreateArg(ctx, r, "user:"+strconv.Itoa(id), id, loadUser)
+//
+// where the same call through GetOrCreate, with func(ctx context.Context)
+// (User, error) { return loadUser(ctx, id) }, allocates the closure on
+// every call. arg is handed to create as it is: an argument that points at
+// memory the caller builds per call (a string made by concatenation) is on
+// the heap, as the creator may keep it; an integer or a struct of them costs
+// nothing. Everything else is as GetOrCreate.
+func GetOrCreateArg[T, A any](ctx context.Context, r *Region, key string, arg A, create func(context.Context, A) (T, error), opts ...Option) (T, error) {
+	if create == nil {
+		// nil is how GetOrCreate says that arg is the creator: a
+		// GetOrCreateArg without a creator fails as GetOrCreate's would.
+		create = func(context.Context, A) (T, error) { panic("dogpile: GetOrCreateArg called with a nil creator") }
+	}
+	return getOrCreate(ctx, r, key, arg, create, opts)
+}
+
+// getOrCreate is GetOrCreate and GetOrCreateArg: a memory hit here, the rest
+// in getOrCreateSlow. With a nil create, arg is the creator (GetOrCreate's):
+// GetOrCreate can't pass an adapter of its creator without allocating it,
+// as a generic function value carries its instantiation.
+func getOrCreate[T, A any](ctx context.Context, r *Region, key string, arg A, create func(context.Context, A) (T, error), opts []Option) (T, error) {
 	s, err := r.configured()
 	if err != nil {
 		var zero T
@@ -48,24 +83,60 @@ func GetOrCreate[T any](ctx context.Context, r *Region, key string, create func(
 		var zero T
 		return zero, err
 	}
-	if s.mem != nil && !r.failOpen {
-		// A hit on the built-in memory backend, without the general path's
-		// calls (a miss goes on to it and reads the map once more).
-		if v, st, ok := memLookup[T](s.mem, k); ok && s.state(ctx, st, o) == lock.Fresh {
-			if st.negative {
-				return negativeHit[T](r, key)
-			}
-			if r.obs != nil {
-				r.obs.Observe(EventHit, 0)
-			}
-			return v, nil
-		}
+	if v, ok := memHit[T](ctx, s, k, o); ok {
+		return v, nil
 	}
+	return getOrCreateSlow(ctx, r, s, key, k, *o, arg, create)
+}
+
+// getOrCreateSlow is everything but a memory hit. The keys, arg and o are
+// copied here, where the creator and the lock keep them, so that the
+// caller's stay on its stack. It must not be inlined: a variable a closure
+// captures is moved to the heap where it is declared, so that arg, inlined
+// into getOrCreate, would be allocated by every hit.
+//
+//go:noinline
+func getOrCreateSlow[T, A any](ctx context.Context, r *Region, s *regionState, key, k string, o callOptions, arg A, create func(context.Context, A) (T, error)) (T, error) {
+	// New variables, not key and k: escape analysis follows variables, and
+	// the caller's must not be the ones kept.
+	ckey, ck := cloneKeys(key, k)
 	var p pending[T]
-	if lookupForCreate(ctx, r, s, k, o, &p) {
-		return p.answer(key)
+	if lookupForCreate(ctx, r, s, ck, &o, &p) {
+		return p.answer(ckey)
 	}
-	return createFor(ctx, r, s, key, k, p, create, *o)
+	mk, _ := any(arg).(func(context.Context) (T, error))
+	if create != nil {
+		mk = func(ctx context.Context) (T, error) { return create(ctx, arg) }
+	}
+	return createFor(ctx, r, s, ckey, ck, p, mk, o)
+}
+
+// memHit is the hit path of every get-or-create: a fresh value in the
+// built-in memory backend, read without a call to the general lookup. ok is
+// false for anything else (a miss, a stale value, a cached "not found", or
+// another backend), which the slow path reads again.
+func memHit[T any](ctx context.Context, s *regionState, k string, o *callOptions) (v T, ok bool) {
+	if s.hit == nil {
+		return v, false
+	}
+	v, st, found := memLookup[T](s.hit, k)
+	if !found || st.negative || s.state(ctx, st, o) != lock.Fresh {
+		return v, false
+	}
+	if s.obs != nil {
+		s.obs.Observe(EventHit, 0)
+	}
+	return v, true
+}
+
+// cloneKeys copies a caller's key and its storage key, which may be the
+// same string, for the slow path to keep.
+func cloneKeys(key, k string) (string, string) {
+	c := strings.Clone(key)
+	if k == key {
+		return c, c
+	}
+	return c, strings.Clone(k)
 }
 
 // noOptions are the options of a call given none: shared, never written.
@@ -102,33 +173,16 @@ func (p *pending[T]) answer(key string) (T, error) {
 	return p.v, p.err
 }
 
-// lookupForCreate is the first half of every get-or-create (GetOrCreate,
-// Cached.Call): the read, and the answer when it is a hit or a stale value
-// being regenerated by someone else (done: p.v and p.err are the answer). It
-// takes no creator, so a hit builds no closure and allocates nothing. (Nor
-// does it take the caller's key: one more argument than the registers hold
-// costs a cached function's hit a fifth of its time.)
+// lookupForCreate is the first half of every get-or-create's slow path (a
+// memory hit is memHit's): the read, and the answer when it is a hit or a
+// stale value being regenerated by someone else (done: p.v and p.err are
+// the answer).
 func lookupForCreate[T any](ctx context.Context, r *Region, s *regionState, k string, o *callOptions, p *pending[T]) (done bool) {
 	if r.failOpen && r.breakerOpen() {
 		p.uncached = true
 		return false
 	}
-	var (
-		v     T
-		st    stamp
-		found bool
-		err   error
-	)
-	if s.mem != nil {
-		// lookup's first case, written out: lookup's results are more than
-		// the registers hold, and returning them through memory costs a
-		// cached function's hit a sixth of its time.
-		if x, ok := s.mem.load(k); ok {
-			v, st, found = valueLookup[T](r, k, x)
-		}
-	} else {
-		v, st, _, found, err = lookup[T](ctx, r, s, k, o)
-	}
+	v, st, _, found, err := lookup[T](ctx, r, s, k, o)
 	if err != nil {
 		if r.failed(err) {
 			p.uncached = true
@@ -175,7 +229,7 @@ func createFor[T any](ctx context.Context, r *Region, s *regionState, key, k str
 		return createUncached(ctx, r, s, key, k, create)
 	}
 	stale := answer[T]{p.v, p.stamp}
-	got, err := getOrCreateSlow(ctx, r, s, key, k, stale, p.st, create, o)
+	got, err := createLocked(ctx, r, s, key, k, stale, p.st, create, o)
 	if err == nil {
 		return got.result(key)
 	}
@@ -195,9 +249,9 @@ func createFor[T any](ctx context.Context, r *Region, s *regionState, key, k str
 	return zero, err
 }
 
-// getOrCreateSlow is everything but a hit; o is a copy so that the hit path
-// does not move the caller's options to the heap.
-func getOrCreateSlow[T any](ctx context.Context, r *Region, s *regionState, key, k string, stale answer[T], st lock.State, create func(context.Context) (T, error), o callOptions) (answer[T], error) {
+// createLocked creates through the dogpile lock; o is a copy so that the
+// hit path does not move the caller's options to the heap.
+func createLocked[T any](ctx context.Context, r *Region, s *regionState, key, k string, stale answer[T], st lock.State, create func(context.Context) (T, error), o callOptions) (answer[T], error) {
 	keep, err := shouldCacheFunc[T](&o)
 	if err != nil {
 		return answer[T]{}, err
@@ -285,10 +339,10 @@ func shouldCacheFunc[T any](o *callOptions) (func(T) bool, error) {
 	if o.shouldCache == nil {
 		return nil, nil
 	}
-	keep, ok := o.shouldCache.(func(T) bool)
+	keep, ok := o.shouldCache.(shouldCache[T])
 	if !ok {
-		var zero T
-		return nil, &ArgError{Name: "ShouldCache", Value: fmt.Sprintf("%T", o.shouldCache), Reason: fmt.Sprintf("want a func(%T) bool for this call", zero)}
+		return nil, &ArgError{Name: "ShouldCache", Value: "a func(" + o.shouldCache.valueType().String() + ") bool",
+			Reason: "want a func(" + reflect.TypeFor[T]().String() + ") bool for this call"}
 	}
 	return keep, nil
 }

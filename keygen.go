@@ -58,26 +58,37 @@ func keyPrefix(name, namespace string) string {
 // Both are ASCII, never inside a multi-byte UTF-8 sequence, so the bytes
 // are scanned one by one.
 func escapeKeyPart(s string) string {
-	i := 0
-	for i < len(s) && s[i] != '|' && s[i] != '%' {
-		i++
-	}
-	if i == len(s) {
+	if !needsEscape(s) {
 		return s // the common case, scanned without a call
 	}
-	var b strings.Builder
-	b.Grow(len(s) + 8)
+	return string(appendKeyPart(make([]byte, 0, len(s)+8), s))
+}
+
+func needsEscape(s string) bool {
+	for i := range len(s) {
+		if s[i] == '|' || s[i] == '%' {
+			return true
+		}
+	}
+	return false
+}
+
+// appendKeyPart appends s to b, escaped as escapeKeyPart does.
+func appendKeyPart(b []byte, s string) []byte {
+	if !needsEscape(s) {
+		return append(b, s...)
+	}
 	for i := range len(s) {
 		switch s[i] {
 		case '|':
-			b.WriteString("%7C")
+			b = append(b, "%7C"...)
 		case '%':
-			b.WriteString("%25")
+			b = append(b, "%25"...)
 		default:
-			b.WriteByte(s[i])
+			b = append(b, s[i])
 		}
 	}
-	return b.String()
+	return b
 }
 
 // WithFunctionKeyGenerator sets the KeyGenerator of the functions that
@@ -88,15 +99,29 @@ func WithFunctionKeyGenerator(g KeyGenerator) RegionOption {
 }
 
 // funcName is a function's identity in keys: its name as the runtime reports
-// it, package-qualified. A generic function's name ends in "[...]" whatever
-// its type arguments; the argument and value types replace the dots, so that
+// it, without the directories of its package path — "users.Load" for
+// example.com/app/users.Load, the way Go code names it. The directories
+// would make every key some 30 to 60 bytes longer (hashed and compared at
+// every hit) and change with nothing but a module's path; what stays is
+// what the code says. A generic function's name ends in "[...]" whatever its
+// type arguments; the argument and value types replace the dots, so that
 // two instantiations don't share keys.
 func funcName(fn any, a, v reflect.Type) string {
 	f := runtime.FuncForPC(reflect.ValueOf(fn).Pointer())
 	if f == nil {
 		return ""
 	}
-	return strings.Replace(f.Name(), "[...]", "["+a.String()+","+v.String()+"]", 1)
+	return strings.Replace(shortName(f.Name()), "[...]", "["+a.String()+","+v.String()+"]", 1)
+}
+
+// shortName is a runtime function name without its package's directories.
+// The runtime writes the dots of a path's last element as %2e, so the last
+// slash ends the directories.
+func shortName(name string) string {
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		return name[i+1:]
+	}
+	return name
 }
 
 // keyMaker turns a cached function's arguments into keys.
@@ -110,15 +135,9 @@ type keyMaker[A any] struct {
 }
 
 // newKeyMaker builds the key function of a cached function. It fails when A
-// has no stable rendering and there is no KeyFunc (of type func(A) string,
-// which the caller has checked).
-func newKeyMaker[A any](r *Region, name string, fo *funcOption) (*keyMaker[A], error) {
-	m := &keyMaker[A]{fn: name}
-	namespace := ""
-	if fo != nil {
-		namespace = fo.namespace
-		m.toStr, _ = fo.keyFunc.(func(A) string) // checked by setup
-	}
+// has no stable rendering and there is no KeyFunc (render).
+func newKeyMaker[A any](r *Region, name, namespace string, render func(A) string) (*keyMaker[A], error) {
+	m := &keyMaker[A]{fn: name, toStr: render}
 	if g := r.keyGen; g != nil {
 		m.gen = g(name, namespace)
 	} else {
@@ -137,32 +156,59 @@ func newKeyMaker[A any](r *Region, name string, fo *funcOption) (*keyMaker[A], e
 	return m, nil
 }
 
-// key returns a's key, unmangled.
-func (m *keyMaker[A]) key(a A) (string, error) {
-	if m.toStr != nil {
-		return m.join(m.toStr(a)), nil
+// keyBuf is the buffer a call renders its key into for the lookup, on its
+// stack: most keys fit.
+type keyBuf [96]byte
+
+// lookupKey returns a's key, as key does. With the default key generator and
+// a string or scalar A, the key is rendered into buf and the string returned
+// shares its memory: it is for a lookup that keeps nothing (the slow path
+// copies it), and a hit allocates nothing.
+func (m *keyMaker[A]) lookupKey(buf *keyBuf, a A) (string, error) {
+	var b []byte
+	switch {
+	case m.gen != nil || m.toStr == nil && m.fast == argkey.Reflect:
+		return m.key(a)
+	case m.toStr != nil:
+		b = appendKeyPart(append(buf[:0], m.prefix...), m.toStr(a)) // KeyFunc's string is its one allocation
+	default:
+		b = m.appendFast(append(buf[:0], m.prefix...), &a)
 	}
+	return unsafe.String(unsafe.SliceData(b), len(b)), nil
+}
+
+// appendFast appends the rendering of *a, a string or scalar (m.fast is
+// not argkey.Reflect), escaped for FunctionKeyGenerator's keys.
+func (m *keyMaker[A]) appendFast(b []byte, a *A) []byte {
 	// m.fast is set only when A's kind is that scalar's, so A's memory is
 	// that scalar: reading it through unsafe covers named types (type UserID
 	// int) with neither reflection nor an interface conversion.
 	if m.fast == argkey.String {
-		return m.join(*(*string)(unsafe.Pointer(&a))), nil
+		return appendKeyPart(b, *(*string)(unsafe.Pointer(a)))
 	}
-	if m.fast != argkey.Reflect {
-		// Render into a stack buffer: the concatenation is the only
-		// allocation. Numbers and booleans have no character to escape.
-		var buf [40]byte
-		b := argkey.AppendScalar(buf[:0], m.fast, unsafe.Pointer(&a))
-		if m.gen != nil {
-			return m.gen(string(b)), nil
+	// Numbers and booleans have no character to escape.
+	return argkey.AppendScalar(b, m.fast, unsafe.Pointer(a))
+}
+
+// key returns a's key, unmangled.
+func (m *keyMaker[A]) key(a A) (string, error) {
+	switch {
+	case m.toStr != nil:
+		return m.join(m.toStr(a)), nil
+	case m.fast == argkey.Reflect:
+		arg, err := m.render(a)
+		if err != nil {
+			return "", err
 		}
-		return m.prefix + string(b), nil
+		return m.join(arg), nil
+	case m.gen != nil && m.fast == argkey.String:
+		return m.gen(*(*string)(unsafe.Pointer(&a))), nil // a generator escapes as it likes
+	case m.gen != nil:
+		var buf [40]byte
+		return m.gen(string(argkey.AppendScalar(buf[:0], m.fast, unsafe.Pointer(&a)))), nil
 	}
-	arg, err := m.render(a)
-	if err != nil {
-		return "", err
-	}
-	return m.join(arg), nil
+	var buf keyBuf
+	return string(m.appendFast(append(buf[:0], m.prefix...), &a)), nil
 }
 
 // join makes the key of the rendered argument arg: the region's generator

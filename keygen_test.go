@@ -90,6 +90,10 @@ func cfKeyCases() []struct {
 	}
 	attrsWant.WriteString("]")
 	return []kc{
+		// A function's name in its keys is its package's name and its own,
+		// not the package's path: the same in every build and module path.
+		{"function name", func(t *testing.T) string { return dogpile.Cached(cfKeyRegion, cfSquare).Key(3) }, "dogpile_test.cfSquare|3"},
+		{"method value", func(t *testing.T) string { var c cfCounter; return dogpile.Cached(cfKeyRegion, c.fn).Key(3) }, "dogpile_test.(*cfCounter).fn-fm|3"},
 		// The separator and the escape character are escaped (K3); nothing else.
 		{"string", func(t *testing.T) string { return cfKey(t, "a b|c") }, "f|a b%7Cc"},
 		{"string with the escape character", func(t *testing.T) string { return cfKey(t, "50%") }, "f|50%25"},

@@ -2,6 +2,7 @@ package dogpile
 
 import (
 	"log/slog"
+	"reflect"
 	"time"
 
 	"github.com/dogpile-go/dogpile/codec"
@@ -160,10 +161,9 @@ type Option struct {
 	// that an Option stays small (every call copies one).
 	hasSoftTimeout     bool
 	hasCreationTimeout bool
-	shouldCache        any // func(T) bool
+	shouldCache        keeper // a shouldCache[T]
 
 	expirationFunc func() time.Duration
-	fn             *funcOption // Namespace, KeyFunc, FuncName: read by Cached and CachedMulti only
 
 	tags            []string            // Tags
 	keyTags         map[string][]string // by storage key: a cached function's TagsFunc, set per call
@@ -217,9 +217,21 @@ func IgnoreExpiration() Option { return Option{ignoreExpiry: true} }
 func NoStale() Option { return Option{noStale: true} }
 
 // ShouldCache decides per created value whether to store it: a value for
-// which keep returns false is returned to the caller but not stored. T must be
-// the type of the call it is given to.
-func ShouldCache[T any](keep func(T) bool) Option { return Option{shouldCache: keep} }
+// which keep returns false is returned to the caller but not stored. T is
+// the value type of the call it is given to (GetOrCreate[T], Cached's V):
+// given to a call of another type, the call fails with an *ArgError (a
+// cached function, when it is made).
+func ShouldCache[T any](keep func(T) bool) Option { return Option{shouldCache: shouldCache[T](keep)} }
+
+// shouldCache is ShouldCache's function, typed: a call of value type T
+// takes it back with a type assertion to shouldCache[T], a comparison of
+// type words.
+type shouldCache[T any] func(T) bool
+
+// keeper is any shouldCache[T].
+type keeper interface{ valueType() reflect.Type }
+
+func (shouldCache[T]) valueType() reflect.Type { return reflect.TypeFor[T]() }
 
 // SoftTimeout sets the soft timeout for this call (see WithSoftTimeout);
 // zero turns it off for the call.
@@ -236,14 +248,24 @@ func CreationTimeout(d time.Duration) Option {
 // callOptions is the merge of a call's options.
 type callOptions = Option
 
-func collect(opts []Option) (o callOptions) {
+func collect(opts []Option) callOptions {
+	o := merge(opts)
+	o.askExpiration()
+	return o
+}
+
+// merge merges opts, a later option overriding an earlier one, without
+// asking an ExpirationFunc (see askExpiration): a cached function merges its
+// options once, when it is made.
+func merge(opts []Option) (o callOptions) {
 	for i := range opts {
 		p := &opts[i]
 		if p.hasExpiration {
 			o.expiration, o.hasExpiration = p.expiration, true
+			o.expirationFunc = nil
 		}
 		if p.expirationFunc != nil {
-			o.expiration, o.hasExpiration = p.expirationFunc(), true
+			o.expirationFunc = p.expirationFunc
 		}
 		o.ignoreExpiry = o.ignoreExpiry || p.ignoreExpiry
 		o.noStale = o.noStale || p.noStale
@@ -262,4 +284,11 @@ func collect(opts []Option) (o callOptions) {
 		}
 	}
 	return o
+}
+
+// askExpiration sets the expiration the call's ExpirationFunc gives now.
+func (o *callOptions) askExpiration() {
+	if o.expirationFunc != nil {
+		o.expiration, o.hasExpiration = o.expirationFunc(), true
+	}
 }

@@ -73,6 +73,7 @@ type regionState struct {
 	backendName string
 	values      backend.Values
 	mem         *MemoryBackend  // values, when it is the built-in memory backend and nothing else reads the store
+	hit         *MemoryBackend  // mem, when a hit may be served from it at once (memHit): the region doesn't fail open
 	keeping     backend.Keeping // not with values: a backend.Values stores no bytes to decode
 	multi       backend.Multi
 	mutexes     backend.Locking
@@ -203,6 +204,9 @@ func (r *Region) install(b Backend, name string, c *configOptions) error {
 	s.values, _ = s.backend.(backend.Values)
 	if m, ok := s.backend.(*MemoryBackend); ok && c.invalidator == nil {
 		s.mem = m
+		if !r.failOpen {
+			s.hit = m
+		}
 	}
 	if k, ok := s.backend.(backend.Keeping); ok && s.values == nil && k.KeepsDecoded() {
 		s.keeping = k
@@ -280,34 +284,51 @@ func (r *Region) Close() error {
 	return nil
 }
 
-func (r *Region) configured() (*regionState, error) {
-	if s := r.state.Load(); s != nil {
-		return s, nil
+// configured returns the region's state, or ErrNotConfigured. It inlines:
+// a configured region costs every call one atomic load.
+func (r *Region) configured() (s *regionState, err error) {
+	if s = r.state.Load(); s == nil {
+		err = r.notConfigured()
 	}
+	return s, err
+}
+
+func (r *Region) notConfigured() error {
 	if r.name == "" {
-		return nil, ErrNotConfigured
+		return ErrNotConfigured
 	}
-	return nil, fmt.Errorf("%w: region %q", ErrNotConfigured, r.name)
+	return fmt.Errorf("%w: region %q", ErrNotConfigured, r.name)
 }
 
 // storageKey returns the key under which key's value is stored: the
 // region's key prefix, then the key as the key mangler made it. Keys that
 // would land on the library's own keys (ReservedKeyPrefix) are refused.
+//
+// It takes the key as the caller built it, and must not keep it: a key
+// built per call stays on the caller's stack (the slow path copies it).
 func (s *regionState) storageKey(key string) (string, error) {
-	if strings.HasPrefix(key, ReservedKeyPrefix) {
-		return "", reservedKey(key)
-	}
-	if s.plainKeys {
+	if s.plainKeys && !strings.HasPrefix(key, ReservedKeyPrefix) {
 		return key, nil // most regions
+	}
+	return s.transformedKey(key)
+}
+
+// transformedKey is storageKey for a region with a key prefix or mangler,
+// and for reserved keys.
+func (s *regionState) transformedKey(key string) (string, error) {
+	if strings.HasPrefix(key, ReservedKeyPrefix) {
+		return "", reservedKey(strings.Clone(key))
 	}
 	if s.mangler == nil {
 		return s.keyPrefix + key, nil
 	}
-	k := s.keyPrefix + s.mangler(key)
+	// The mangler may keep what it is given (one that returns short keys
+	// as they are): it gets a copy.
+	k := s.keyPrefix + s.mangler(strings.Clone(key))
 	// A mangler that is not injective (one that folds case, or cuts long
 	// keys) could still send a key onto a reserved one.
 	if strings.HasPrefix(k[len(s.keyPrefix):], ReservedKeyPrefix) || k == s.recordKey {
-		return "", reservedKey(key)
+		return "", reservedKey(strings.Clone(key))
 	}
 	return k, nil
 }
@@ -878,13 +899,16 @@ func (s *regionState) state(ctx context.Context, st *stamp, o *callOptions) lock
 	if exp <= 0 {
 		return lock.Fresh
 	}
-	var expired bool
-	if s.clock == nil {
-		expired = clock.Expired(st.created, exp) // inlined: the hit path's one clock read
-	} else {
-		expired = s.clock()-st.created > int64(exp)
+	var now int64
+	switch {
+	case s.clock != nil:
+		now = s.clock()
+	case exp >= clock.CoarseMin:
+		now = clock.Coarse() // inlined: the hit path's one clock read, two atomic loads
+	default:
+		now = clock.Now()
 	}
-	if expired || s.early != nil && s.early.due(st.created, exp) {
+	if now-st.created > int64(exp) || s.early != nil && s.early.due(st.created, exp) {
 		return lock.Stale
 	}
 	return lock.Fresh

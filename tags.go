@@ -40,14 +40,14 @@ func Tags(tags ...string) Option { return Option{tags: tags} }
 //	profile := dogpile.Cached(region, loadProfile,
 //		dogpile.TagsFunc(func(id UserID) []string { return []string{"user:" + id.String()} }))
 //
-// A must be the argument type of the function it is given to (Cached panics
+// A is the argument type of the function it is given to (Cached panics
 // otherwise, as with KeyFunc). tagsOf is called when a value is created or
 // stored, and, under SharedInvalidation, before each read, so that the tags'
 // records come with the value in one round trip; a hit on an in-process
-// invalidation strategy does not call it. Other calls than Cached and
-// CachedMulti ignore it.
-func TagsFunc[A any](tagsOf func(A) []string) Option {
-	return Option{fn: &funcOption{tagsFunc: tagsOf}}
+// invalidation strategy does not call it. It is a CachedOption: other calls
+// than Cached and CachedMulti don't take it.
+func TagsFunc[A any](tagsOf func(A) []string) CachedOption {
+	return typedOption[A]{tagsOf: tagsOf}
 }
 
 // InvalidateTags invalidates every value in the region carrying one of tags

@@ -10,6 +10,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // Workload constants, from issue 10.
@@ -46,42 +49,31 @@ func newCache(b *testing.B, lib Lib, cfg Config) Cache {
 	return c
 }
 
-func isBaseline(lib Lib) bool { return lib.Name == "map-rwmutex-sf" || lib.Name == "syncmap-sf" }
-
 // BenchmarkMemoryHit is workload 1: one hot key, present and fresh, read
-// serially and from GOMAXPROCS goroutines.
+// serially and from GOMAXPROCS goroutines, by every row of HitLibs — the
+// dogpile rows written four ways, the natural call first.
 func BenchmarkMemoryHit(b *testing.B) {
 	ctx := context.Background()
-	for _, lib := range MemoryLibs {
-		cfg := Config{Load: NewCounter(0).Load, TTL: time.Hour}
-		if isBaseline(lib) {
-			cfg.TTL = 0 // the floor: no expiry check at all
-		}
+	for _, lib := range HitLibs {
 		b.Run("lib="+lib.Name+"/mode=serial", func(b *testing.B) {
-			c := newCache(b, lib, cfg)
-			defer c.Close()
-			if _, err := c.Get(ctx, "key"); err != nil {
-				b.Fatal(err)
-			}
+			get, done := newHit(b, lib)
+			defer done()
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				if _, err := c.Get(ctx, "key"); err != nil {
+				if _, err := get(ctx, HitUser); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
 		b.Run("lib="+lib.Name+"/mode=parallel", func(b *testing.B) {
-			c := newCache(b, lib, cfg)
-			defer c.Close()
-			if _, err := c.Get(ctx, "key"); err != nil {
-				b.Fatal(err)
-			}
+			get, done := newHit(b, lib)
+			defer done()
 			b.ReportAllocs()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, err := c.Get(ctx, "key"); err != nil {
+					if _, err := get(ctx, HitUser); err != nil {
 						b.Error(err)
 						return
 					}
@@ -89,6 +81,121 @@ func BenchmarkMemoryHit(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkMemoryHitPaired is workload 1 as ratios that a busy machine
+// doesn't blur: each dogpile row and its reference (otter keyed by the ID;
+// for the constant-key row, the map+RWMutex floor too) alternate in one
+// loop, in blocks of hitBlock calls (timing a single 50 ns call would
+// measure the clock), serially and from GOMAXPROCS goroutines. The metric
+// is the row's time over the reference's: below 1 is faster.
+func BenchmarkMemoryHitPaired(b *testing.B) {
+	byName := map[string]HitLib{}
+	for _, l := range HitLibs {
+		byName[l.Name] = l
+	}
+	for _, pair := range [][2]string{
+		{"dogpile", "otter"}, {"dogpile-arg", "otter"}, {"dogpile-cached", "otter"}, {"dogpile-static", "otter"},
+		{"dogpile", "otter-strkey"}, {"dogpile-arg", "otter-strkey"},
+		{"dogpile-static", "map-rwmutex-sf"},
+	} {
+		b.Run("lib="+pair[0]+"/vs="+pair[1], func(b *testing.B) {
+			a, doneA := newHit(b, byName[pair[0]])
+			defer doneA()
+			c, doneC := newHit(b, byName[pair[1]])
+			defer doneC()
+			pairedHits(b, a, c)
+		})
+	}
+}
+
+// pairedHits runs a and c alternately, serially and from GOMAXPROCS
+// goroutines, in blocks of hitBlock calls, and reports a's time over c's.
+func pairedHits(b *testing.B, a, c func(context.Context, int) (string, error)) {
+	ctx := context.Background()
+	block := func(get func(context.Context, int) (string, error)) func() {
+		return func() {
+			for range hitBlock {
+				if _, err := get(ctx, HitUser); err != nil {
+					panic(err)
+				}
+			}
+		}
+	}
+	ba, bc := block(a), block(c)
+	ba()
+	bc()
+	b.Run("mode=serial", func(b *testing.B) {
+		b.ReportMetric(testutil.Paired(b, ba, bc), "x-ref")
+	})
+	b.Run("mode=parallel", func(b *testing.B) {
+		var ta, tc atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			var da, dc time.Duration
+			for i := 0; pb.Next(); i++ {
+				first, second, t1, t2 := ba, bc, &da, &dc
+				if i%2 == 1 {
+					first, second, t1, t2 = bc, ba, &dc, &da
+				}
+				t0 := time.Now()
+				first()
+				t3 := time.Now()
+				second()
+				*t1 += t3.Sub(t0)
+				*t2 += time.Since(t3)
+			}
+			ta.Add(int64(da))
+			tc.Add(int64(dc))
+		})
+		b.ReportMetric(float64(ta.Load())/float64(tc.Load()), "x-ref")
+	})
+}
+
+// BenchmarkMemoryHitFloor is the constant-key row against the map+RWMutex
+// floor with 10,000 other keys in both: a Go map of up to 8 entries finds a
+// string key without hashing it, so workload 1's one-key map is a floor no
+// cache has. Paired as in BenchmarkMemoryHitPaired.
+func BenchmarkMemoryHitFloor(b *testing.B) {
+	ctx := context.Background()
+	r, err := hitRegion()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	m, err := newMapBaseline(Config{Load: loadUserByKey})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range 10_000 {
+		k := "user:" + strconv.Itoa(i)
+		if err := r.Set(ctx, k, "v"); err != nil {
+			b.Fatal(err)
+		}
+		if err := m.Set(ctx, k, "v"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	get := func(ctx context.Context, _ int) (string, error) {
+		return dogpile.GetOrCreate(ctx, r, "key", staticCreate)
+	}
+	floor := func(ctx context.Context, _ int) (string, error) { return m.Get(ctx, "key") }
+	pairedHits(b, get, floor)
+}
+
+// hitBlock is how many hits BenchmarkMemoryHitPaired times at once.
+const hitBlock = 64
+
+// newHit makes lib's call and reads the hot key once, so that it is there.
+func newHit(b *testing.B, lib HitLib) (func(context.Context, int) (string, error), func()) {
+	b.Helper()
+	get, done, err := lib.New()
+	if err != nil {
+		b.Fatalf("%s: %v", lib.Name, err)
+	}
+	if v, err := get(context.Background(), HitUser); err != nil || v != "user-123456" {
+		b.Fatalf("%s: first read = %q, %v", lib.Name, v, err)
+	}
+	return get, done
 }
 
 // BenchmarkStampedeCold is workload 2: 1,000 goroutines ask at once for a

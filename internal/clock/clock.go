@@ -22,7 +22,7 @@ import (
 // clocks (about 60ns on a KVM guest). So the expiry check on a hit reads a
 // coarse clock instead — an atomic load of a value a background goroutine
 // refreshes every millisecond — whenever the expiration is long enough
-// (≥ coarseMinExpiration, one second) for the coarse clock's lag not to
+// (≥ CoarseMin, one second) for the coarse clock's lag not to
 // matter. The lag is about a millisecond, but more when the process is
 // starved of CPU (the refreshing goroutine waits its turn behind every
 // runnable goroutine), so shorter expirations always read the precise clock.
@@ -40,17 +40,18 @@ var (
 	// is the monotonic time since clockStart plus offset.
 	offset atomic.Int64
 
-	coarseRunning atomic.Bool
-	coarseUsed    atomic.Bool
-	coarseNow     atomic.Int64
+	coarseState atomic.Int32 // coarseStopped, coarseIdle or coarseUsed
+	coarseNow   atomic.Int64
 )
 
 func init() { offset.Store(clockStart.UnixNano()) }
 
 const (
-	coarseTick          = time.Millisecond
-	coarseIdleTicks     = 1000 // stop after a second unused
-	coarseMinExpiration = time.Second
+	coarseTick      = time.Millisecond
+	coarseIdleTicks = 1000 // stop after a second unused
+	// CoarseMin is the shortest expiration checked with the coarse clock:
+	// for d ≥ CoarseMin, For(d) is Coarse().
+	CoarseMin = time.Second
 )
 
 // Now reads the precise clock: wall time, following steps forward at once
@@ -78,20 +79,48 @@ func reading(mono, wall int64) int64 {
 }
 
 // Coarse reads the coarse clock: at most about a millisecond behind Now.
+// It is small enough to inline: a hit pays two atomic loads of words that
+// only change once a millisecond.
 func Coarse() int64 {
-	if coarseRunning.Load() {
-		if !coarseUsed.Load() {
-			coarseUsed.Store(true)
-		}
+	if coarseState.Load() == coarseUsed {
 		return coarseNow.Load()
 	}
-	now := Now()
-	if coarseRunning.CompareAndSwap(false, true) {
-		coarseNow.Store(now)
-		coarseUsed.Store(true)
-		go runCoarse()
+	return coarseSlow()
+}
+
+// The coarse clock's states. One word holds both whether the refreshing
+// goroutine runs and whether the clock was read since its last tick, so
+// that the goroutine can stop (coarseIdle to coarseStopped) only if no
+// reader marked the clock used in between.
+const (
+	coarseStopped = iota // no goroutine: readers start one
+	coarseIdle           // running, not read since the last tick
+	coarseUsed           // running, read since the last tick
+)
+
+// coarseSlow is Coarse's first read after a tick, which marks the coarse
+// clock used so that it keeps running, or while it is stopped, which starts
+// it. Kept out of Coarse, which inlines only while it stays a call.
+//
+//go:noinline
+func coarseSlow() int64 {
+	for {
+		switch coarseState.Load() {
+		case coarseUsed:
+			return coarseNow.Load()
+		case coarseIdle:
+			if coarseState.CompareAndSwap(coarseIdle, coarseUsed) {
+				return coarseNow.Load()
+			}
+		case coarseStopped:
+			now := Now()
+			coarseNow.Store(now)
+			if coarseState.CompareAndSwap(coarseStopped, coarseUsed) {
+				go runCoarse()
+				return now
+			}
+		}
 	}
-	return now
 }
 
 func runCoarse() {
@@ -102,10 +131,9 @@ func runCoarse() {
 		// Now, not the tick's time: the coarse clock follows the precise
 		// one, wall-clock steps included, and never runs ahead of it.
 		coarseNow.Store(Now())
-		if coarseUsed.Swap(false) {
+		if coarseState.CompareAndSwap(coarseUsed, coarseIdle) {
 			idle = 0
-		} else if idle++; idle >= coarseIdleTicks {
-			coarseRunning.Store(false)
+		} else if idle++; idle >= coarseIdleTicks && coarseState.CompareAndSwap(coarseIdle, coarseStopped) {
 			return
 		}
 	}
@@ -114,7 +142,7 @@ func runCoarse() {
 // For reads the clock precisely enough for an expiration of d: coarsely for
 // d of a second or more, precisely otherwise.
 func For(d time.Duration) int64 {
-	if d >= coarseMinExpiration {
+	if d >= CoarseMin {
 		return Coarse()
 	}
 	return Now()

@@ -81,3 +81,29 @@ func TestFunc(t *testing.T) {
 		t.Fatal("Func.Expired does not compare with the Func's reading")
 	}
 }
+
+// The coarse clock's goroutine stops after a second unread, and the next
+// read starts it again with a fresh reading — never the stale one it
+// stopped at.
+func TestCoarseStopsWhenIdleAndRestarts(t *testing.T) {
+	Coarse()
+	if s := coarseState.Load(); s == coarseStopped {
+		t.Fatal("a read left the coarse clock stopped")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for coarseState.Load() != coarseStopped { // nothing reads it now
+		if time.Now().After(deadline) {
+			t.Fatal("the coarse clock kept running unread")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stale := coarseNow.Load()
+	time.Sleep(5 * time.Millisecond) // the precise clock moves past the last tick
+	before := Now()
+	if got := Coarse(); got < before || got <= stale {
+		t.Fatalf("first read after the stop = %d, want ≥ %d (Now before it), not the stale %d", got, before, stale)
+	}
+	if s := coarseState.Load(); s != coarseUsed {
+		t.Fatalf("state after a restart = %d, want coarseUsed", s)
+	}
+}
