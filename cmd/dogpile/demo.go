@@ -52,12 +52,8 @@ Examples:
 	n := fs.Int("n", 500, "concurrent requests per scenario")
 	delay := fs.Duration("delay", 100*time.Millisecond, "how long computing the value takes")
 	rf := addRegionFlags(fs)
-	pos, err := parse(fs, args, stdout)
-	if err != nil {
+	if _, err := parseArgs(fs, args, stdout, 0, ""); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageErrorf("demo: unexpected argument %q", pos[0])
 	}
 	if *n < 1 || *delay <= 0 {
 		return usageErrorf("demo: -n must be at least 1 and --delay positive")
