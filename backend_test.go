@@ -17,6 +17,7 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backend"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // Conformance tests of the built-in backends, the registry and
@@ -109,7 +110,7 @@ func TestB2MemoryStoresSameValueAllocsNothingBoundEvicts(t *testing.T) {
 					}
 					return n
 				}
-				eventually(t, fmt.Sprintf("at most ~%d of %d entries remain", bound, writes), func() bool { return stored() <= bound+bound/10 })
+				testutil.Eventually(t, fmt.Sprintf("at most ~%d of %d entries remain", bound, writes), func() bool { return stored() <= bound+bound/10 })
 				if n := stored(); n == 0 {
 					t.Fatal("the bounded store kept nothing")
 				}

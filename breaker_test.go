@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // switchable is a byte store (memory_serialized beneath) that a test turns
@@ -256,7 +257,7 @@ func TestBreakerHalfOpenSendsOneProbe(t *testing.T) {
 		t.Fatalf("while half-open the hung backend got %q; want one probe", got)
 	}
 	b.unhang()
-	eventually(t, "the breaker to close once the probe succeeds", func() bool {
+	testutil.Eventually(t, "the breaker to close once the probe succeeds", func() bool {
 		dogpile.GetOrCreate(ctx, r, "after", create) //nolint:errcheck
 		_, ok := mustGet[string](t, r, "after")
 		return ok
@@ -278,7 +279,7 @@ func TestBreakerFailedProbeReopens(t *testing.T) {
 	errs := r.Stats().BackendErrors
 	time.Sleep(2 * cooldown)
 	dogpile.Get[string](ctx, r, "k") //nolint:errcheck // starts the probe, which fails
-	eventually(t, "the failed probe to be counted", func() bool { return r.Stats().BackendErrors == errs+1 })
+	testutil.Eventually(t, "the failed probe to be counted", func() bool { return r.Stats().BackendErrors == errs+1 })
 	b.calls()
 	for range 20 {
 		if _, ok, err := dogpile.Get[string](ctx, r, "k"); ok || err != nil {
@@ -338,7 +339,7 @@ func TestBreakerProbeKeyIsReserved(t *testing.T) {
 	b.down.Store(true)
 	dogpile.Get[string](context.Background(), r, "k") //nolint:errcheck
 	b.down.Store(false)
-	eventually(t, "the probe", func() bool {
+	testutil.Eventually(t, "the probe", func() bool {
 		dogpile.Get[string](context.Background(), r, "k") //nolint:errcheck
 		return slices.Contains(b.calls(), "get app:dogpile:probe")
 	})

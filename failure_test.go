@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // flakyBackend is memory_serialized that can be switched to fail every call,
@@ -92,7 +93,7 @@ func TestP3FailOpenServesCreatorValuesAndBreakerSkipsDeadBackend(t *testing.T) {
 			})
 		}()
 	}
-	waitUntil(t, "the outage creator", func() bool { return created.Load() == 1 })
+	testutil.Eventually(t, "the outage creator", func() bool { return created.Load() == 1 })
 	close(release)
 	wg.Wait()
 	if n := created.Load(); n > 20 || n < 1 {
@@ -101,7 +102,7 @@ func TestP3FailOpenServesCreatorValuesAndBreakerSkipsDeadBackend(t *testing.T) {
 
 	// The backend comes back: after the cooldown, values are cached again.
 	b.down.Store(false)
-	waitUntil(t, "the breaker to close and cache again", func() bool {
+	testutil.Eventually(t, "the breaker to close and cache again", func() bool {
 		dogpile.GetOrCreate(ctx, r, "k", create) //nolint:errcheck
 		_, ok, _ := dogpile.Get[string](ctx, r, "k")
 		return ok

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // I1: a call made after a hard invalidation returned never gets a value whose
@@ -32,7 +33,7 @@ func TestI1CallAfterHardInvalidationDoesNotTakeAnEarlierCreation(t *testing.T) {
 			second := goGetOrCreate(ctx, r, "k", func(context.Context) (string, error) {
 				return "made after", nil
 			})
-			eventually(t, "the second call to wait for the first's creation", func() bool { return dogpile.FlightWaiters(r, "k") == 1 })
+			testutil.Eventually(t, "the second call to wait for the first's creation", func() bool { return dogpile.FlightWaiters(r, "k") == 1 })
 			close(release)
 			if got := recv(t, first, "the first call"); got.v != "made before the invalidation" || got.err != nil {
 				t.Fatalf("the first call got %q, %v", got.v, got.err)

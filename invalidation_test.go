@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // Conformance tests of invalidation (CONFORMANCE.md, lines I1–I5).
@@ -128,7 +129,7 @@ func TestI1HardInvalidationMissesEverywhere(t *testing.T) {
 			recv(t, entered, "the creator to start")
 			before := reads()
 			other := goGetOrCreate(ctx, r, "d", func(context.Context) (string, error) { return "d-other", nil })
-			eventually(t, "the other caller reads the store", func() bool { return reads() > before })
+			testutil.Eventually(t, "the other caller reads the store", func() bool { return reads() > before })
 			close(release)
 			for _, ch := range []<-chan result[string]{leader, other} {
 				if res := recv(t, ch, "a caller"); res.err != nil || res.v != "d-new" {

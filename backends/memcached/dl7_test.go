@@ -93,7 +93,7 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 func TestDL7ColdStampede(t *testing.T) {
 	srv := servers(t, 1)
 	b := newBackend(t, dogpile.Args{"url": srv})
-	lat, creators := dl7Round(t, b, startDL7(t, srv[0]), uniqueKey("dl7"))
+	lat, creators := dl7Round(t, b, startDL7(t, srv[0]), testutil.Unique("dl7"))
 	if creators != 1 {
 		t.Fatalf("the creator ran %d times for %d × %d callers; want 1", creators, dl7Procs, stampedeGoroutines)
 	}

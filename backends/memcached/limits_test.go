@@ -9,6 +9,7 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // TestMC2KeyLimits: keys over 250 bytes or with spaces or control
@@ -17,7 +18,7 @@ import (
 func TestMC2KeyLimits(t *testing.T) {
 	srv := servers(t, 1)
 	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 
 	ok250 := strings.Repeat("k", MaxKeyLen)
 	if err := b.Set(ctx, ok250, []byte("v")); err != nil {
@@ -68,7 +69,7 @@ func TestMC2KeyLimits(t *testing.T) {
 // backend's clear error and does not call the creator.
 func TestMC2Mangler(t *testing.T) {
 	srv := servers(t, 1)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	long := "report for " + strings.Repeat("a very long name ", 40) + "\n(with control characters)"
 
 	plain := newRegion(t, newBackend(t, dogpile.Args{"url": srv}))
@@ -100,7 +101,7 @@ func TestMC5ValueTooLarge(t *testing.T) {
 	const limit = 64 << 10
 	p := testserver.Memcached(t, testserver.MemcachedOptions{MaxItemSize: limit})
 	b := newBackend(t, dogpile.Args{"url": p.Addr()})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 
 	if err := b.Set(ctx, "k", []byte("small")); err != nil {
 		t.Fatal(err)
@@ -139,7 +140,7 @@ func TestMC5ValueTooLarge(t *testing.T) {
 // in 1970 and the value would vanish at once).
 func TestTTL(t *testing.T) {
 	srv := servers(t, 1)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	for _, c := range []struct {
 		arg  any
 		want time.Duration // -1: never

@@ -3,8 +3,6 @@ package memcached
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"strconv"
 	"strings"
@@ -16,12 +14,6 @@ import (
 	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/lock"
 )
-
-func uniqueKey(prefix string) string {
-	b := make([]byte, 6)
-	rand.Read(b) //nolint:errcheck // crypto/rand.Read does not fail
-	return prefix + "-" + hex.EncodeToString(b)
-}
 
 // zeroCounters sets each key to "0", for incr.
 func zeroCounters(t testing.TB, b *Backend, keys ...string) {
@@ -54,7 +46,7 @@ func counter(t testing.TB, b *Backend, key string) uint64 {
 func TestDL1CrossProcessStampede(t *testing.T) {
 	const procs = 4
 	srv := servers(t, 3)
-	key := uniqueKey("dl1")
+	key := testutil.Unique("dl1")
 	b := newBackend(t, dogpile.Args{"url": srv})
 	zeroCounters(t, b, key+"-arrived", key+"-creators")
 	var children []*testutil.Child
@@ -88,7 +80,7 @@ func TestDL1CrossProcessStampede(t *testing.T) {
 func TestDL2DeadHolderExpires(t *testing.T) {
 	t.Parallel() // mostly waiting: for a lock or a server to expire or come back
 	srv := servers(t, 1)
-	key := uniqueKey("dl2")
+	key := testutil.Unique("dl2")
 	const lockTimeout = 2 * time.Second
 	c := testutil.StartChild(t, "hold", "MC_SERVERS="+srv[0], "MC_KEY="+key, "MC_LOCK_TIMEOUT=2")
 	c.Expect("locked", time.Minute)
@@ -96,7 +88,7 @@ func TestDL2DeadHolderExpires(t *testing.T) {
 	c.Kill()
 
 	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 2})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	if ok, err := b.Mutex(key).TryLock(ctx); ok || err != nil {
 		t.Fatalf("TryLock of the dead holder's lock = %v, %v; want false (still held)", ok, err)
 	}
@@ -122,8 +114,8 @@ func TestDL2OnlyOwnerReleases(t *testing.T) {
 	t.Parallel() // mostly waiting: for a lock or a server to expire or come back
 	srv := servers(t, 1)
 	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1})
-	ctx := testCtx(t)
-	key := uniqueKey("dl2-owner")
+	ctx := testutil.Context(t)
+	key := testutil.Unique("dl2-owner")
 	held := func() bool {
 		ok, err := b.Mutex(key).TryLock(ctx)
 		if err != nil {
@@ -175,8 +167,8 @@ func TestDL3WaitHonoursContext(t *testing.T) {
 	srv := servers(t, 1)
 	args := dogpile.Args{"url": srv, "distributed_lock": true}
 	holderBackend := newBackend(t, args)
-	ctx := testCtx(t)
-	key := uniqueKey("dl3")
+	ctx := testutil.Context(t)
+	key := testutil.Unique("dl3")
 	holder := holderBackend.Mutex(key)
 	mustLock(t, holder)
 
@@ -226,9 +218,9 @@ func TestDL3WaitHonoursContext(t *testing.T) {
 func TestDL4LockKeysApart(t *testing.T) {
 	srv := servers(t, 1)
 	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	raw := rawClient(srv[0])
-	for _, key := range []string{uniqueKey("dl4"), uniqueKey("dl4") + strings.Repeat("x", MaxKeyLen-11)} {
+	for _, key := range []string{testutil.Unique("dl4"), testutil.Unique("dl4") + strings.Repeat("x", MaxKeyLen-11)} {
 		key = key[:min(len(key), MaxKeyLen)]
 		m := b.Mutex(key)
 		if ok, err := m.TryLock(ctx); !ok || err != nil {
@@ -318,8 +310,8 @@ func TestDL4LockPrefix(t *testing.T) {
 	srv := servers(t, 3)
 	args := dogpile.Args{"url": srv, "distributed_lock": true, "lock_prefix": prefix}
 	b := newBackend(t, args)
-	ctx := testCtx(t)
-	key := uniqueKey("prefix")
+	ctx := testutil.Context(t)
+	key := testutil.Unique("prefix")
 	m := b.Mutex(key)
 	mustLock(t, m)
 	lk := b.lockKey(key)
@@ -352,7 +344,7 @@ func TestDL4LockPrefix(t *testing.T) {
 // mustLock takes m, which must be free.
 func mustLock(t testing.TB, m lock.Mutex) {
 	t.Helper()
-	if ok, err := m.TryLock(testCtx(t)); !ok || err != nil {
+	if ok, err := m.TryLock(testutil.Context(t)); !ok || err != nil {
 		t.Fatalf("TryLock = %v, %v; want the lock", ok, err)
 	}
 }

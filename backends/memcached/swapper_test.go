@@ -6,14 +6,15 @@ import (
 	"testing"
 
 	"github.com/dogpile-go/dogpile/backend"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // testSwapper checks a backend.Swapper: CompareAndSwap stores only over
 // what the caller read (or over nothing, for nil), and concurrent
 // read-modify-write loops lose no update.
 func testSwapper(t *testing.T, s backend.Swapper) {
-	ctx := testCtx(t)
-	key := uniqueKey("cas")
+	ctx := testutil.Context(t)
+	key := testutil.Unique("cas")
 	swap := func(old, value []byte, want bool) {
 		t.Helper()
 		if got, err := s.CompareAndSwap(ctx, key, old, value); err != nil || got != want {

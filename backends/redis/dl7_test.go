@@ -56,9 +56,9 @@ func TestDL7WaitersWokenByRelease(t *testing.T) {
 	raw := rawClient(t, addr)
 	const lockSleep = 10 * time.Second
 	kids := startCold(t, addr, lockSleep)
-	key := uniq("dl7")
+	key := testutil.Unique("dl7")
 	reps := coldRound(t, kids, key)
-	if n, err := raw.Get(ctxT(t), key+":creators").Int(); err != nil || n != 1 {
+	if n, err := raw.Get(testutil.Context(t), key+":creators").Int(); err != nil || n != 1 {
 		t.Fatalf("the creator ran %d times (err %v); want once", n, err)
 	}
 	var slowest time.Duration
@@ -97,11 +97,11 @@ func BenchmarkDL7ColdStampede(b *testing.B) {
 		rounds   int
 	)
 	for b.Loop() {
-		key := uniq(fmt.Sprintf("dl7-bench-%d", rounds))
+		key := testutil.Unique(fmt.Sprintf("dl7-bench-%d", rounds))
 		for _, rep := range coldRound(b, kids, key) {
 			all = append(all, rep.Latencies...)
 		}
-		n, err := raw.Get(ctxT(b), key+":creators").Int()
+		n, err := raw.Get(testutil.Context(b), key+":creators").Int()
 		if err != nil {
 			b.Fatal(err)
 		}

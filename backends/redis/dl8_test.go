@@ -12,6 +12,7 @@ import (
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // killAfterGet is a client hook that kills a server right after it answered
@@ -66,11 +67,11 @@ func TestDL8LockErrorFailsOpen(t *testing.T) {
 				name = s.name + "/stale"
 			}
 			t.Run(name, func(t *testing.T) {
-				key := uniq("dl8")
+				key := testutil.Unique("dl8")
 				args, name, kill := s.start(t, key)
 				args["distributed_lock"] = true
 				r := metricsRegion(t, name, args, dogpile.WithFailOpen(time.Minute))
-				ctx := ctxT(t)
+				ctx := testutil.Context(t)
 				if stale {
 					if err := r.Set(ctx, key, "stale"); err != nil {
 						t.Fatal(err)
@@ -100,7 +101,7 @@ func TestDL8LockErrorFailsOpen(t *testing.T) {
 func clusterOwner(t *testing.T, c *testserver.Cluster, key string) *testserver.Process {
 	t.Helper()
 	slot := redis.Slot(key)
-	v, err := testserver.Do(ctxT(t), c.Nodes[0].Addr(), "CLUSTER", "SLOTS")
+	v, err := testserver.Do(testutil.Context(t), c.Nodes[0].Addr(), "CLUSTER", "SLOTS")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,24 +59,24 @@ func TestDL1CrossProcessStampede(t *testing.T) {
 				t.Fatalf("child %d: %v", i, err)
 			}
 		}
-		if n, err := raw.Get(ctxT(t), key+":creators").Int(); err != nil || n != 1 {
+		if n, err := raw.Get(testutil.Context(t), key+":creators").Int(); err != nil || n != 1 {
 			t.Fatalf("the creator ran %d times in %d processes × %d goroutines (err %v); want exactly once", n, procs, goroutinesPerChild, err)
 		}
 		return values
 	}
 
 	t.Run("cold", func(t *testing.T) {
-		values := run(t, uniq("dl1-cold"), "cold", 0, time.Time{})
+		values := run(t, testutil.Unique("dl1-cold"), "cold", 0, time.Time{})
 		if values["new"] != total {
 			t.Fatalf("callers got %v; want all %d to get the one created value", values, total)
 		}
 	})
 
 	t.Run("expired", func(t *testing.T) {
-		key := uniq("dl1-stale")
+		key := testutil.Unique("dl1-stale")
 		const exp = 300 * time.Millisecond
 		r := regionOn(t, "redis", dogpile.Args{"url": "redis://" + addr})
-		if err := r.Set(ctxT(t), key, "old"); err != nil {
+		if err := r.Set(testutil.Context(t), key, "old"); err != nil {
 			t.Fatal(err)
 		}
 		// The children's regions expire values after exp: once exp has
@@ -88,7 +88,7 @@ func TestDL1CrossProcessStampede(t *testing.T) {
 		if values["old"] != total-1 || values["new"] != 1 {
 			t.Fatalf("callers got %v; want %d stale %q and the one regenerated %q", values, total-1, "old", "new")
 		}
-		if v, ok, err := dogpile.Get[string](ctxT(t), r, key); err != nil || !ok || v != "new" {
+		if v, ok, err := dogpile.Get[string](testutil.Context(t), r, key); err != nil || !ok || v != "new" {
 			t.Fatalf("after the stampede Get = %q, %v, %v; want the regenerated value", v, ok, err)
 		}
 	})
@@ -100,12 +100,12 @@ func TestDL1CrossProcessStampede(t *testing.T) {
 func TestDL2KilledHolderLockExpires(t *testing.T) {
 	addr := testserver.SharedRedis(t).Addr()
 	raw := rawClient(t, addr)
-	key := uniq("dl2-killed")
+	key := testutil.Unique("dl2-killed")
 	const lockTimeout = time.Second
 
 	holder := testutil.StartChild(t, "holder", childAddrEnv+"="+addr, childKeyEnv+"="+key, childLockEnv+"="+lockTimeout.String())
 	holder.Expect("creating", 30*time.Second)
-	if ttl := raw.PTTL(ctxT(t), redis.LockKey(key)).Val(); ttl <= 0 || ttl > lockTimeout {
+	if ttl := raw.PTTL(testutil.Context(t), redis.LockKey(key)).Val(); ttl <= 0 || ttl > lockTimeout {
 		t.Fatalf("while the holder creates, its lock's PTTL = %v; want in (0, %v]", ttl, lockTimeout)
 	}
 	holder.Kill()
@@ -126,7 +126,7 @@ func TestDL2KilledHolderLockExpires(t *testing.T) {
 	if waited > lockTimeout+2*time.Second {
 		t.Fatalf("took %v to get past a dead holder's lock of %v", waited, lockTimeout)
 	}
-	if n := raw.Exists(ctxT(t), redis.LockKey(key)).Val(); n != 0 {
+	if n := raw.Exists(testutil.Context(t), redis.LockKey(key)).Val(); n != 0 {
 		t.Fatal("the lock is still there after the new creator finished")
 	}
 }
@@ -141,8 +141,8 @@ func TestDL2OnlyOwnerReleases(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	ctx := ctxT(t)
-	key := uniq("dl2-owner")
+	ctx := testutil.Context(t)
+	key := testutil.Unique("dl2-owner")
 	a, other := b.NewMutex(key), b.NewMutex(key)
 	if ok, err := a.TryLock(ctx); !ok || err != nil {
 		t.Fatalf("TryLock = %v, %v", ok, err)
@@ -186,7 +186,7 @@ func TestDL3LockWaitHonoursContext(t *testing.T) {
 	args := dogpile.Args{"url": "redis://" + addr, "distributed_lock": true, "lock_sleep": 0.02}
 	// Two regions on two clients: as far as locking goes, two processes.
 	holder, waiter := regionOn(t, "redis", args), regionOn(t, "redis", args)
-	key := uniq("dl3")
+	key := testutil.Unique("dl3")
 
 	entered, release := make(chan struct{}), make(chan struct{})
 	held := make(chan error, 1)
@@ -232,7 +232,7 @@ func TestDL3LockWaitHonoursContext(t *testing.T) {
 	})
 	t.Run("lock_blocking_timeout", func(t *testing.T) {
 		b := newFromArgs(t, "redis", dogpile.Args{"url": "redis://" + addr, "lock_sleep": 0.02, "lock_blocking_timeout": 0.1})
-		err := b.(*redis.Backend).NewMutex(key).Lock(ctxT(t))
+		err := b.(*redis.Backend).NewMutex(key).Lock(testutil.Context(t))
 		if !errors.Is(err, redis.ErrLockWait) {
 			t.Fatalf("Lock with lock_blocking_timeout 0.1 = %v; want ErrLockWait", err)
 		}
@@ -244,7 +244,7 @@ func TestDL3LockWaitHonoursContext(t *testing.T) {
 	}
 	// The waiter's creation went on after its caller left; it finds the
 	// holder's value.
-	if v, err := dogpile.GetOrCreate(ctxT(t), waiter, key, func(context.Context) (string, error) { return "waiter's", nil }); err != nil || v != "holder's" {
+	if v, err := dogpile.GetOrCreate(testutil.Context(t), waiter, key, func(context.Context) (string, error) { return "waiter's", nil }); err != nil || v != "holder's" {
 		t.Fatalf("after the holder finished, GetOrCreate = %q, %v; want the holder's value", v, err)
 	}
 }
@@ -259,8 +259,8 @@ func TestDL4LockKeysApartFromValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	ctx := ctxT(t)
-	key := uniq("dl4")
+	ctx := testutil.Context(t)
+	key := testutil.Unique("dl4")
 
 	m := b.NewMutex(key)
 	if ok, err := m.TryLock(ctx); !ok || err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // TestSwapperConformance: CompareAndSwap on a standalone server and a
@@ -29,8 +30,8 @@ func TestSwapperConformance(t *testing.T) {
 }
 
 func testSwapper(t *testing.T, b backend.Swapper) {
-	ctx := ctxT(t)
-	key := uniq("cas")
+	ctx := testutil.Context(t)
+	key := testutil.Unique("cas")
 	swap := func(old, new []byte, want bool) {
 		t.Helper()
 		ok, err := b.CompareAndSwap(ctx, key, old, new)
@@ -53,7 +54,7 @@ func testSwapper(t *testing.T, b backend.Swapper) {
 	}
 
 	// 8 goroutines × 25 increments by read, compare-and-swap, retry.
-	counter := uniq("cas-counter")
+	counter := testutil.Unique("cas-counter")
 	const workers, each = 8, 25
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
@@ -137,8 +138,8 @@ func TestLockPrefix(t *testing.T) {
 	addr := testserver.SharedRedis(t).Addr()
 	raw := rawClient(t, addr)
 	b := newFromArgs(t, "redis", dogpile.Args{"url": "redis://" + addr, "distributed_lock": true, "lock_prefix": "_lock"}).(*redis.Backend)
-	ctx := ctxT(t)
-	key := uniq("prefix")
+	ctx := testutil.Context(t)
+	key := testutil.Unique("prefix")
 	m := b.NewMutex(key)
 	if m.Key() != "_lock{"+key+"}"+key || m.Key() != b.LockKey(key) || b.LockPrefix() != "_lock" {
 		t.Fatalf("lock key %q", m.Key())

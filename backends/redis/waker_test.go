@@ -13,6 +13,7 @@ import (
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // pubsubClients counts the server's pub/sub connections.
@@ -42,7 +43,7 @@ func TestDL7OneSubscriptionPerBackend(t *testing.T) {
 	srv := testserver.StartRedis(t)
 	holders := newTestBackend(t, srv.Addr(), redis.Options{})
 	waiters := newTestBackend(t, srv.Addr(), redis.Options{LockSleep: time.Minute})
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	const n = 200
 	held := make([]*redis.Mutex, n)
 	for i := range held {
@@ -110,8 +111,8 @@ func TestDL7LostSubscriptionWakesWaiters(t *testing.T) {
 	srv := testserver.StartRedis(t)
 	holder := newTestBackend(t, srv.Addr(), redis.Options{})
 	waiter := newTestBackend(t, srv.Addr(), redis.Options{LockSleep: time.Minute})
-	ctx := ctxT(t)
-	key := uniq("restart")
+	ctx := testutil.Context(t)
+	key := testutil.Unique("restart")
 	if ok, err := holder.NewMutex(key).TryLock(ctx); !ok || err != nil {
 		t.Fatalf("TryLock = %v, %v", ok, err)
 	}
@@ -146,13 +147,13 @@ func TestDL7WakeInCluster(t *testing.T) {
 	holders := newFromArgs(t, "redis_cluster", args).(*redis.Backend)
 	args["lock_sleep"] = 60
 	waiters := newFromArgs(t, "redis_cluster", args).(*redis.Backend)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	const n = 20
 	held := make([]*redis.Mutex, n)
 	keys := make([]string, n)
 	slots := map[uint16]bool{}
 	for i := range held {
-		keys[i] = uniq(fmt.Sprintf("wake-%d", i))
+		keys[i] = testutil.Unique(fmt.Sprintf("wake-%d", i))
 		slots[redis.Slot(keys[i])] = true
 		held[i] = holders.NewMutex(keys[i])
 		if ok, err := held[i].TryLock(ctx); !ok || err != nil {
@@ -216,8 +217,8 @@ func TestRingWaitersPoll(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rb.Close() })
-	ctx := ctxT(t)
-	key := uniq("ring")
+	ctx := testutil.Context(t)
+	key := testutil.Unique("ring")
 	holder := rb.NewMutex(key)
 	if ok, err := holder.TryLock(ctx); !ok || err != nil {
 		t.Fatalf("TryLock = %v, %v", ok, err)

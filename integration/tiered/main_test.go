@@ -2,8 +2,6 @@ package tiered_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -27,19 +25,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	testserver.StopShared()
 	os.Exit(code)
-}
-
-func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// uniq returns a name no other test uses, so tests can share a server.
-func uniq(name string) string {
-	b := make([]byte, 6)
-	rand.Read(b) //nolint:errcheck // crypto/rand.Read does not fail
-	return "tt-" + name + "-" + hex.EncodeToString(b)
 }
 
 // observed is a Notifier that lets a test see what its tier was told, after

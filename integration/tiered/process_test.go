@@ -23,6 +23,7 @@ import (
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/tiered"
 )
 
@@ -251,13 +252,13 @@ func (c *child) expect(want string) {
 // local copy for its whole TTL, a minute here. Logs the propagation latency
 // from the end of Set to the other process reading the new value.
 func TestTierAcrossProcesses(t *testing.T) {
-	ctx := ctxT(t)
-	addr, ch, name := testserver.SharedRedis(t).Addr(), uniq("procs"), uniq("region")
+	ctx := testutil.Context(t)
+	addr, ch, name := testserver.SharedRedis(t).Addr(), testutil.Unique("procs"), testutil.Unique("region")
 	c := startChild(t, "tier", childAddrEnv+"="+addr, childChannelEnv+"="+ch, childRegionEnv+"="+name)
 	n := newNode(t, addr, ch, nodeConfig{})
 	r := mustRegion(t, n.tier, name)
 	c.expect("ready")
-	k := uniq("k")
+	k := testutil.Unique("k")
 
 	if v, err := dogpile.GetOrCreate(ctx, r, k, func(context.Context) (string, error) { return "p0", nil }); err != nil || v != "p0" {
 		t.Fatalf("GetOrCreate = %q, %v", v, err)
