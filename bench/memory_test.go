@@ -57,37 +57,33 @@ func BenchmarkMemoryHit(b *testing.B) {
 		if isBaseline(lib) {
 			cfg.TTL = 0 // the floor: no expiry check at all
 		}
-		b.Run("lib="+lib.Name+"/mode=serial", func(b *testing.B) {
-			c := newCache(b, lib, cfg)
-			defer c.Close()
-			if _, err := c.Get(ctx, "key"); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
+		for _, mode := range []string{"serial", "parallel"} {
+			b.Run("lib="+lib.Name+"/mode="+mode, func(b *testing.B) {
+				c := newCache(b, lib, cfg)
+				defer c.Close()
 				if _, err := c.Get(ctx, "key"); err != nil {
 					b.Fatal(err)
 				}
-			}
-		})
-		b.Run("lib="+lib.Name+"/mode=parallel", func(b *testing.B) {
-			c := newCache(b, lib, cfg)
-			defer c.Close()
-			if _, err := c.Get(ctx, "key"); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, err := c.Get(ctx, "key"); err != nil {
-						b.Error(err)
-						return
+				b.ReportAllocs()
+				b.ResetTimer()
+				if mode == "serial" {
+					for b.Loop() {
+						if _, err := c.Get(ctx, "key"); err != nil {
+							b.Fatal(err)
+						}
 					}
+					return
 				}
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := c.Get(ctx, "key"); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
 			})
-		})
+		}
 	}
 }
 
@@ -165,13 +161,20 @@ func stampede(b *testing.B, lib Lib, workload string, expired bool) {
 		lat = append(lat, durations...)
 		b.StartTimer()
 	}
+	reportStampede(b, "stampede-"+workload, lib.Name, calls, lat)
+}
+
+// reportStampede reports a stampede benchmark's creator calls per stampede
+// and its callers' latency quantiles, and appends the latencies to the
+// workload's file for the report's plots.
+func reportStampede(b *testing.B, workload, lib string, calls int64, lat []time.Duration) {
 	b.StopTimer()
 	slices.Sort(lat)
 	b.ReportMetric(float64(calls)/float64(b.N), "creator-calls/op")
 	b.ReportMetric(Micros(Quantile(lat, 0.5)), "p50-µs")
 	b.ReportMetric(Micros(Quantile(lat, 0.99)), "p99-µs")
 	b.ReportMetric(Micros(lat[len(lat)-1]), "max-µs")
-	if err := AppendLatencies(LatencyDir(), "stampede-"+workload, lib.Name, lat); err != nil {
+	if err := AppendLatencies(LatencyDir(), workload, lib, lat); err != nil {
 		b.Fatal(err)
 	}
 }

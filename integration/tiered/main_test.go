@@ -12,6 +12,7 @@ import (
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/integration/internal/roundtrips"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/tiered"
 )
 
@@ -19,12 +20,9 @@ import (
 // binary again (process_test.go), and otherwise the tests, stopping the
 // shared servers at the end.
 func TestMain(m *testing.M) {
-	if role := os.Getenv(childRoleEnv); role != "" {
-		os.Exit(runChild(role))
-	}
-	code := m.Run()
-	testserver.StopShared()
-	os.Exit(code)
+	testutil.Main(m, map[string]func() error{
+		"tier": func() error { return childTier(os.Stdin, os.Stdout) },
+	}, testserver.StopShared)
 }
 
 // observed is a Notifier that lets a test see what its tier was told, after
