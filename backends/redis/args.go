@@ -425,16 +425,25 @@ func finish(c goredis.UniversalClient, o Options, where string) (*Backend, error
 	return b, nil
 }
 
-// newStandaloneFromArgs is the "redis" factory.
-func newStandaloneFromArgs(args dogpile.Args) (*Backend, error) {
-	if err := known("redis", args, "url", "host", "port"); err != nil {
-		return nil, err
+// variantArgs checks the names of a variant's arguments (those of every
+// variant and extra) and reads the arguments every variant has: about values
+// and the lock (defLock is the variant's default for distributed_lock) and
+// about the connection.
+func variantArgs(variant string, args dogpile.Args, defLock bool, extra ...string) (Options, *conn, error) {
+	if err := known(variant, args, extra...); err != nil {
+		return Options{}, nil, err
 	}
-	o, err := cacheOptions(args, false)
+	o, err := cacheOptions(args, defLock)
 	if err != nil {
-		return nil, err
+		return Options{}, nil, err
 	}
 	c, err := parseConn(args)
+	return o, c, err
+}
+
+// newStandaloneFromArgs is the "redis" factory.
+func newStandaloneFromArgs(args dogpile.Args) (*Backend, error) {
+	o, c, err := variantArgs("redis", args, false, "url", "host", "port")
 	if err != nil {
 		return nil, err
 	}
@@ -476,14 +485,7 @@ func newSentinelFromArgs(args dogpile.Args) (*Backend, error) {
 			return nil, &dogpile.ArgError{Name: n, Reason: "redis_sentinel finds the master through the sentinels: give sentinels and service_name instead"}
 		}
 	}
-	if err := known("redis_sentinel", args, "sentinels", "service_name", "sentinel_kwargs"); err != nil {
-		return nil, err
-	}
-	o, err := cacheOptions(args, true) // Python's default for Sentinel
-	if err != nil {
-		return nil, err
-	}
-	c, err := parseConn(args)
+	o, c, err := variantArgs("redis_sentinel", args, true, "sentinels", "service_name", "sentinel_kwargs") // Python's default for Sentinel
 	if err != nil {
 		return nil, err
 	}
@@ -531,14 +533,7 @@ func newSentinelFromArgs(args dogpile.Args) (*Backend, error) {
 
 // newClusterFromArgs is the "redis_cluster" factory.
 func newClusterFromArgs(args dogpile.Args) (*Backend, error) {
-	if err := known("redis_cluster", args, "startup_nodes", "url", "host", "port"); err != nil {
-		return nil, err
-	}
-	o, err := cacheOptions(args, false)
-	if err != nil {
-		return nil, err
-	}
-	c, err := parseConn(args)
+	o, c, err := variantArgs("redis_cluster", args, false, "startup_nodes", "url", "host", "port")
 	if err != nil {
 		return nil, err
 	}
