@@ -42,10 +42,7 @@ const maxLapseTTL = 2 * time.Second
 func testLease(t *testing.T, newMutex func(string) lock.Mutex) {
 	ctx := ctxT(t)
 	a := newMutex("lease")
-	lease, ok := a.(lock.Lease)
-	if !ok {
-		t.Skipf("%T is not a lock.Lease", a)
-	}
+	lease := capability[lock.Lease](t, a, "lock.Lease")
 	if ttl := lease.TTL(); ttl <= 0 {
 		t.Fatalf("TTL() = %v; a lease's hold lasts a positive time", ttl)
 	}
@@ -84,15 +81,9 @@ func testLease(t *testing.T, newMutex func(string) lock.Mutex) {
 // its TTL, Renew keeps it past its TTL, and once it has lapsed and been taken
 // over its holder can neither renew it nor write through it.
 func testLeaseLapse(t *testing.T, b dogpile.Backend, key func(string) string) {
-	mb, ok := mutexBackend(b)
-	if !ok {
-		t.Skipf("%T has no distributed mutex", b)
-	}
+	mb := mutexes(t, b)
 	newMutex := func(k string) lock.Mutex { return mb.Mutex(key(k)) }
-	lease, ok := newMutex("probe").(lock.Lease)
-	if !ok {
-		t.Skipf("%T's mutex is not a lock.Lease", b)
-	}
+	lease := capability[lock.Lease](t, newMutex("probe"), "lock.Lease")
 	ttl := lease.TTL()
 	if ttl <= 0 || ttl > maxLapseTTL {
 		t.Skipf("the lease's TTL is %v: the checks that let a hold lapse need one of at most %v (see WithShortLease)", ttl, maxLapseTTL)
@@ -207,16 +198,10 @@ func testLeaseLapse(t *testing.T, b dogpile.Backend, key func(string) string) {
 // stores while its holder holds the lock, and nothing once the lock was
 // released or another holder has it.
 func testFenced(t *testing.T, b dogpile.Backend, key func(string) string) {
-	mb, ok := mutexBackend(b)
-	if !ok {
-		t.Skipf("%T has no distributed mutex", b)
-	}
+	mb := mutexes(t, b)
 	ctx := ctxT(t)
 	k := key("fenced")
-	a, ok := mb.Mutex(k).(backend.Fenced)
-	if !ok {
-		t.Skipf("%T's mutex does not fence writes (backend.Fenced)", b)
-	}
+	a := capability[backend.Fenced](t, mb.Mutex(k), "backend.Fenced (it does not fence writes)")
 	if err := a.SetFenced(ctx, k, []byte("never held")); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("SetFenced by a holder that never locked = %v; want an error matching lock.ErrLockLost", err)
 	}
@@ -347,10 +332,7 @@ func testSwap(t *testing.T, b dogpile.Backend, key func(string) string) {
 func testProber(t *testing.T, newMutex func(string) lock.Mutex) {
 	ctx := ctxT(t)
 	a := newMutex("probed")
-	p, ok := a.(lock.Prober)
-	if !ok {
-		t.Skipf("%T can't tell whether it is held (lock.Prober)", a)
-	}
+	p := capability[lock.Prober](t, a, "lock.Prober (it can't tell whether it is held)")
 	other := newMutex("probed")
 	locked := func(who string, want bool) {
 		t.Helper()
@@ -386,16 +368,11 @@ func testProber(t *testing.T, newMutex func(string) lock.Mutex) {
 // store nothing, with an error matching lock.ErrLockLost, once another holder
 // has it.
 func testFencedSet(t *testing.T, b dogpile.Backend, key func(string) string) {
-	mb, ok := mutexBackend(b)
-	if !ok {
-		t.Skipf("%T has no distributed mutex", b)
-	}
+	mb := mutexes(t, b)
 	ctx := ctxT(t)
 	k := key("fenced-set")
 	a := mb.Mutex(k)
-	if _, ok := a.(backend.Fenced); !ok {
-		t.Skipf("%T's mutex does not fence writes (backend.Fenced)", b)
-	}
+	capability[backend.Fenced](t, a, "backend.Fenced (it does not fence writes)")
 	if ok, err := a.TryLock(ctx); !ok || err != nil {
 		t.Fatalf("TryLock = %v, %v", ok, err)
 	}
