@@ -1,8 +1,8 @@
 package redis_test
 
-// Acceptance tests of issue 7 on real Redis: shared invalidation across
-// processes (I6), fail-open with the server killed or hung (P3), and the
-// cost of metrics and shared invalidation on a hit.
+// Regions on real Redis: invalidation shared between clients, as between
+// processes (I6), fail-open with the server killed or hung (P3), and the cost
+// of metrics and shared invalidation on a hit.
 
 import (
 	"context"
