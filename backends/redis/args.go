@@ -441,6 +441,23 @@ func variantArgs(variant string, args dogpile.Args, defLock bool, extra ...strin
 	return o, c, err
 }
 
+// hostPort is the address the host and port arguments give (Python's
+// defaults: localhost, 6379).
+func hostPort(args dogpile.Args) (string, error) {
+	host, err := args.String("host", "localhost")
+	if err != nil {
+		return "", err
+	}
+	port, err := args.Int("port", 6379)
+	if err != nil {
+		return "", err
+	}
+	if port <= 0 || port > 65535 {
+		return "", &dogpile.ArgError{Name: "port", Value: args["port"], Reason: "not a TCP port"}
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port)), nil
+}
+
 // newStandaloneFromArgs is the "redis" factory.
 func newStandaloneFromArgs(args dogpile.Args) (*Backend, error) {
 	o, c, err := variantArgs("redis", args, false, "url", "host", "port")
@@ -460,18 +477,11 @@ func newStandaloneFromArgs(args dogpile.Args) (*Backend, error) {
 			return nil, err
 		}
 	} else {
-		host, err := args.String("host", "localhost")
+		addr, err := hostPort(args)
 		if err != nil {
 			return nil, err
 		}
-		port, err := args.Int("port", 6379)
-		if err != nil {
-			return nil, err
-		}
-		if port <= 0 || port > 65535 {
-			return nil, &dogpile.ArgError{Name: "port", Value: args["port"], Reason: "not a TCP port"}
-		}
-		ro = &goredis.Options{Addr: net.JoinHostPort(host, strconv.Itoa(port))}
+		ro = &goredis.Options{Addr: addr}
 	}
 	c.apply(fields{&ro.Username, &ro.Password, &ro.ClientName, &ro.DB, &ro.DialTimeout, &ro.ReadTimeout, &ro.WriteTimeout, &ro.PoolSize, &ro.MaxRetries, &ro.TLSConfig, &ro.ContextTimeoutEnabled, &ro.DialerRetries, &ro.Dialer})
 	return finish(goredis.NewClient(ro), o, "")
@@ -570,15 +580,11 @@ func newClusterFromArgs(args dogpile.Args) (*Backend, error) {
 	}
 	co.Addrs = append(co.Addrs, startup...)
 	if args.Has("host") || args.Has("port") {
-		host, err := args.String("host", "localhost")
+		addr, err := hostPort(args)
 		if err != nil {
 			return nil, err
 		}
-		port, err := args.Int("port", 6379)
-		if err != nil {
-			return nil, err
-		}
-		co.Addrs = append(co.Addrs, net.JoinHostPort(host, strconv.Itoa(port)))
+		co.Addrs = append(co.Addrs, addr)
 	}
 	if len(co.Addrs) == 0 {
 		return nil, &dogpile.ArgError{Name: "startup_nodes", Reason: `required (or url): the addresses of one or more cluster nodes, such as ["10.0.0.1:6379", "10.0.0.2:6379"]`}

@@ -51,6 +51,7 @@ var argErrorCases = map[string]argErrorCase{
 	"cluster without nodes":        {"redis_cluster", dogpile.Args{}, "startup_nodes"},
 	"cluster db":                   {"redis_cluster", dogpile.Args{"startup_nodes": "h:1", "db": 2}, "db"},
 	"cluster bad startup node":     {"redis_cluster", dogpile.Args{"startup_nodes": 7}, "startup_nodes"},
+	"cluster not a port":           {"redis_cluster", dogpile.Args{"startup_nodes": "h:1", "port": 70000}, "port"},
 	"empty lock_prefix":            {"redis", dogpile.Args{"lock_prefix": ""}, "lock_prefix"},
 	"lock_prefix with a tag":       {"redis", dogpile.Args{"lock_prefix": "{locks}:"}, "lock_prefix"},
 	"url password differs":         {"redis", dogpile.Args{"url": "redis://:" + marker + "@h:1/0", "password": "other-" + marker}, "password"},
