@@ -5,13 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backend"
+	"github.com/dogpile-go/dogpile/internal/startgate"
 	"github.com/dogpile-go/dogpile/lock"
 )
 
@@ -243,8 +244,9 @@ func testFenced(t *testing.T, b dogpile.Backend, key func(string) string) {
 }
 
 // testSwap checks a backend.Swapper: CompareAndSwap stores only over what
-// the caller read (nothing, when old is nil), and of concurrent swaps from
-// one read exactly one wins.
+// the caller read (nothing, when old is nil), of concurrent swaps from one
+// read exactly one wins, and concurrent read-modify-write loops lose no
+// update.
 func testSwap(t *testing.T, b dogpile.Backend, key func(string) string) {
 	sb, ok := b.(backend.Swapper)
 	if !ok {
@@ -286,6 +288,11 @@ func testSwap(t *testing.T, b dogpile.Backend, key func(string) string) {
 	holds("", false)
 	swap("", "v3", true, true)
 	holds("v3", true)
+	swap("v3", "", false, true) // an empty value is a value:
+	holds("", true)
+	swap("", "v4", true, false) // nil old does not match it,
+	swap("", "v4", false, true) // an empty old does
+	holds("v4", true)
 
 	// Concurrent swaps from one read: one wins, its value stays.
 	for round := range 5 {
@@ -294,26 +301,20 @@ func testSwap(t *testing.T, b dogpile.Backend, key func(string) string) {
 		var (
 			wins   atomic.Int32
 			winner atomic.Value
-			wg     sync.WaitGroup
 			errs   = make(chan error, n)
 		)
-		for g := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				mine := []byte(fmt.Sprintf("round %d writer %d", round, g))
-				ok, err := sb.CompareAndSwap(ctx, k, cur, mine)
-				if err != nil {
-					errs <- err
-					return
-				}
-				if ok {
-					wins.Add(1)
-					winner.Store(mine)
-				}
-			}()
-		}
-		wg.Wait()
+		startgate.Run(n, func(g int) {
+			mine := []byte(fmt.Sprintf("round %d writer %d", round, g))
+			ok, err := sb.CompareAndSwap(ctx, k, cur, mine)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if ok {
+				wins.Add(1)
+				winner.Store(mine)
+			}
+		})
 		close(errs)
 		for err := range errs {
 			t.Fatalf("concurrent CompareAndSwap: %v", err)
@@ -324,6 +325,44 @@ func testSwap(t *testing.T, b dogpile.Backend, key func(string) string) {
 		if v, _ := mustGet(t, b, k); !bytes.Equal(v, winner.Load().([]byte)) {
 			t.Fatalf("round %d: the key holds %q, not the winner's %q", round, v, winner.Load())
 		}
+	}
+
+	// Concurrent read-modify-write loops (read, compare-and-swap, retry on
+	// a lost race), as shared invalidation runs them: no update is lost.
+	counter := key("cas-counter")
+	const workers, each = 8, 25
+	errs := make(chan error, workers)
+	startgate.Run(workers, func(int) {
+		for range each {
+			for {
+				cur, ok, err := b.Get(ctx, counter)
+				if err != nil {
+					errs <- err
+					return
+				}
+				var old []byte
+				n := 0
+				if ok {
+					old = cur
+					n, _ = strconv.Atoi(string(cur))
+				}
+				swapped, err := sb.CompareAndSwap(ctx, counter, old, []byte(strconv.Itoa(n+1)))
+				if err != nil {
+					errs <- err
+					return
+				}
+				if swapped {
+					break
+				}
+			}
+		}
+	})
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent increments by CompareAndSwap: %v", err)
+	}
+	if v, _ := mustGet(t, b, counter); string(v) != strconv.Itoa(workers*each) {
+		t.Fatalf("after %d concurrent increments by CompareAndSwap the counter is %q: an update was lost", workers*each, v)
 	}
 }
 

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/startgate"
 )
 
 // demoResult is one scenario's outcome.
@@ -146,37 +146,28 @@ func demoScenario(ctx context.Context, region *dogpile.Region, n int, delay time
 		}
 	}
 
-	start := make(chan struct{})
 	errs := make(chan error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			t0 := time.Now()
-			var v int64
-			var err error
-			if coordinated {
-				v, err = dogpile.GetOrCreate(calls, region, key, create)
-			} else {
-				v, err = uncoordinated(calls, region, key, create)
-			}
-			res.latencies[i] = time.Since(t0)
-			if err != nil {
-				errs <- err
-				return
-			}
-			if v == 0 {
-				stale.Add(1)
-			}
-			if res.latencies[i] >= delay/2 {
-				waited.Add(1)
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
+	startgate.Run(n, func(i int) {
+		t0 := time.Now()
+		var v int64
+		var err error
+		if coordinated {
+			v, err = dogpile.GetOrCreate(calls, region, key, create)
+		} else {
+			v, err = uncoordinated(calls, region, key, create)
+		}
+		res.latencies[i] = time.Since(t0)
+		if err != nil {
+			errs <- err
+			return
+		}
+		if v == 0 {
+			stale.Add(1)
+		}
+		if res.latencies[i] >= delay/2 {
+			waited.Add(1)
+		}
+	})
 	close(errs)
 	if err := <-errs; err != nil {
 		return nil, err
