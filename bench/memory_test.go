@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/dogpile-go/dogpile/internal/startgate"
 )
 
 // Workload constants, from issue 10.
@@ -126,29 +128,18 @@ func stampede(b *testing.B, lib Lib, workload string, expired bool) {
 			// a value in all of them.
 			time.Sleep(staleAfter + staleMargin)
 		}
-		start := make(chan struct{})
 		durations := make([]time.Duration, stampedeCallers)
-		var ready, done sync.WaitGroup
 		var failed atomic.Value
-		for j := range stampedeCallers {
-			ready.Add(1)
-			done.Add(1)
-			go func() {
-				defer done.Done()
-				ready.Done()
-				<-start
-				t0 := time.Now()
-				v, err := c.Get(ctx, key)
-				durations[j] = time.Since(t0)
-				if err != nil || v == "" {
-					failed.Store(err)
-				}
-			}()
-		}
-		ready.Wait()
+		gate := startgate.New(stampedeCallers, func(j int) {
+			t0 := time.Now()
+			v, err := c.Get(ctx, key)
+			durations[j] = time.Since(t0)
+			if err != nil || v == "" {
+				failed.Store(err)
+			}
+		})
 		b.StartTimer()
-		close(start)
-		done.Wait()
+		gate.Open()
 		b.StopTimer()
 		if !cnt.WaitIdle(5 * time.Second) {
 			b.Fatalf("%s: the creator was never called (every caller took the value for fresh), or never returned", lib.Name)

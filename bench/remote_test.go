@@ -14,6 +14,7 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/startgate"
 	"github.com/dogpile-go/dogpile/internal/testutil"
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -401,31 +402,23 @@ func worker(libName string) error {
 	if err := <-warmErr; err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
+	res := workerResult{LatencyUS: make([]float64, distGoroutines)}
+	var mu sync.Mutex
+	gate := startgate.New(distGoroutines, func(g int) {
+		t0 := time.Now()
+		v, err := c.Get(ctx, key)
+		res.LatencyUS[g] = Micros(time.Since(t0))
+		if err != nil || v == "" {
+			mu.Lock()
+			res.Err = fmt.Sprintf("%s: Get: %q, %v", libName, v, err)
+			mu.Unlock()
+		}
+	})
 	fmt.Println("ready")
 	if line, err := testutil.ReadLine(); err != nil || line != "go" {
 		return fmt.Errorf("want go, got %q, %v", line, err)
 	}
-	res := workerResult{LatencyUS: make([]float64, distGoroutines)}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	start := make(chan struct{})
-	for g := range distGoroutines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			t0 := time.Now()
-			v, err := c.Get(ctx, key)
-			res.LatencyUS[g] = Micros(time.Since(t0))
-			if err != nil || v == "" {
-				mu.Lock()
-				res.Err = fmt.Sprintf("%s: Get: %q, %v", libName, v, err)
-				mu.Unlock()
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
+	gate.Open()
 	out, err := json.Marshal(res)
 	if err != nil {
 		return err

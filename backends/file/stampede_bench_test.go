@@ -8,12 +8,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backends/file"
+	"github.com/dogpile-go/dogpile/internal/startgate"
 	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
@@ -64,20 +64,11 @@ func childColdStampede() error {
 		}
 		lat := make([]string, coldGoroutines)
 		errs := make([]error, coldGoroutines)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for g := range coldGoroutines {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				t0 := time.Now()
-				_, errs[g] = dogpile.GetOrCreate(ctx, r, key, create)
-				lat[g] = strconv.FormatInt(time.Since(t0).Microseconds(), 10)
-			}()
-		}
-		close(start)
-		wg.Wait()
+		startgate.Run(coldGoroutines, func(g int) {
+			t0 := time.Now()
+			_, errs[g] = dogpile.GetOrCreate(ctx, r, key, create)
+			lat[g] = strconv.FormatInt(time.Since(t0).Microseconds(), 10)
+		})
 		for _, err := range errs {
 			if err != nil {
 				return err

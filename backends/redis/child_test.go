@@ -20,6 +20,7 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backends/redis"
+	"github.com/dogpile-go/dogpile/internal/startgate"
 	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
@@ -130,40 +131,32 @@ func childStampede() error {
 		return "new", nil
 	}
 
-	start := make(chan struct{})
 	var (
 		mu  sync.Mutex
 		rep = stampedeReport{Values: map[string]int{}}
-		wg  sync.WaitGroup
 	)
-	for range goroutinesPerChild {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			if err := raw.Incr(ctx, key+":arrived").Err(); err != nil {
-				mu.Lock()
-				rep.Errors = append(rep.Errors, err.Error())
-				mu.Unlock()
-				return
-			}
-			v, err := dogpile.GetOrCreate(ctx, r, key, create)
-			raw.Incr(ctx, key+":served") //nolint:errcheck // a lost count fails the parent's checks
+	gate := startgate.New(goroutinesPerChild, func(int) {
+		if err := raw.Incr(ctx, key+":arrived").Err(); err != nil {
 			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				rep.Errors = append(rep.Errors, err.Error())
-				return
-			}
-			rep.Values[v]++
-		}()
-	}
+			rep.Errors = append(rep.Errors, err.Error())
+			mu.Unlock()
+			return
+		}
+		v, err := dogpile.GetOrCreate(ctx, r, key, create)
+		raw.Incr(ctx, key+":served") //nolint:errcheck // a lost count fails the parent's checks
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			rep.Errors = append(rep.Errors, err.Error())
+			return
+		}
+		rep.Values[v]++
+	})
 	fmt.Println("ready")
 	if _, err := testutil.ReadLine(); err != nil {
 		return fmt.Errorf("waiting for the go: %w", err)
 	}
-	close(start)
-	wg.Wait()
+	gate.Open()
 	return json.NewEncoder(os.Stdout).Encode(rep)
 }
 
@@ -277,35 +270,26 @@ func childCold() error {
 		}
 		attempts.Store(0)
 		var (
-			mu    sync.Mutex
-			rep   coldReport
-			wg    sync.WaitGroup
-			start = make(chan struct{})
+			mu  sync.Mutex
+			rep coldReport
 		)
-		for range goroutinesPerChild {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				t0 := time.Now()
-				_, err := dogpile.GetOrCreate(context.Background(), r, key, func(ctx context.Context) (string, error) {
-					if err := raw.Incr(ctx, key+":creators").Err(); err != nil {
-						return "", err
-					}
-					time.Sleep(coldCreatorTime) // the creator's work
-					return "v", nil
-				})
-				d := time.Since(t0)
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					rep.Errors = append(rep.Errors, err.Error())
+		startgate.Run(goroutinesPerChild, func(int) {
+			t0 := time.Now()
+			_, err := dogpile.GetOrCreate(context.Background(), r, key, func(ctx context.Context) (string, error) {
+				if err := raw.Incr(ctx, key+":creators").Err(); err != nil {
+					return "", err
 				}
-				rep.Latencies = append(rep.Latencies, d)
-			}()
-		}
-		close(start)
-		wg.Wait()
+				time.Sleep(coldCreatorTime) // the creator's work
+				return "v", nil
+			})
+			d := time.Since(t0)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				rep.Errors = append(rep.Errors, err.Error())
+			}
+			rep.Latencies = append(rep.Latencies, d)
+		})
 		rep.LockAttempts = attempts.Load()
 		if err := json.NewEncoder(os.Stdout).Encode(rep); err != nil {
 			return err
