@@ -260,11 +260,7 @@ func SharedRedis(t testing.TB) *Process {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dir, err := os.MkdirTemp("", "dogpile-redis-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		shared.dirs = append(shared.dirs, dir)
+		dir := sharedDir(t, "dogpile-redis-")
 		p := newRedisProcess(t, server, dir)
 		if err := p.start(); err != nil {
 			t.Fatal(err)
@@ -274,6 +270,18 @@ func SharedRedis(t testing.TB) *Process {
 	return shared.redis
 }
 
+// sharedDir makes a temporary directory for a shared server, which
+// StopShared removes. The caller holds shared.mu.
+func sharedDir(t testing.TB, pattern string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared.dirs = append(shared.dirs, dir)
+	return dir
+}
+
 // SharedCluster is SharedRedis for a three-master Redis Cluster.
 func SharedCluster(t testing.TB) *Cluster {
 	t.Helper()
@@ -281,11 +289,7 @@ func SharedCluster(t testing.TB) *Cluster {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if shared.cluster == nil {
-		dir, err := os.MkdirTemp("", "dogpile-cluster-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		shared.dirs = append(shared.dirs, dir)
+		dir := sharedDir(t, "dogpile-cluster-")
 		c, err := startCluster(t, dir, 3)
 		if err != nil {
 			t.Fatal(err)
