@@ -85,6 +85,17 @@ func childRaw() goredis.UniversalClient {
 	return goredis.NewClient(&goredis.Options{Addr: os.Getenv(childAddrEnv)})
 }
 
+// childStore is a child's region (childRegion) and plain client of the
+// server (childRaw); done closes both.
+func childStore(expiration time.Duration, lockTimeout string) (*dogpile.Region, goredis.UniversalClient, func(), error) {
+	r, err := childRegion(expiration, lockTimeout)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	raw := childRaw()
+	return r, raw, func() { raw.Close(); r.Close() }, nil
+}
+
 // childStampede: goroutinesPerChild callers of GetOrCreate on one key, let
 // loose when the parent writes a line to stdin. The creator counts itself
 // on the server and holds on until every caller of every process is in
@@ -95,13 +106,11 @@ func childStampede() error {
 	if err != nil {
 		return err
 	}
-	r, err := childRegion(exp, "")
+	r, raw, done, err := childStore(exp, "")
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-	raw := childRaw()
-	defer raw.Close()
+	defer done()
 	key := os.Getenv(childKeyEnv)
 	total, err := strconv.Atoi(os.Getenv(childNEnv))
 	if err != nil {
@@ -213,13 +222,11 @@ func childCaller() error {
 // server, runs work and returns the environment's value. It prints a
 // creationReport.
 func creationChild(work func(ctx context.Context, rep *creationReport) error) error {
-	r, err := childRegion(0, os.Getenv(childLockEnv))
+	r, raw, done, err := childStore(0, os.Getenv(childLockEnv))
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-	raw := childRaw()
-	defer raw.Close()
+	defer done()
 	key := os.Getenv(childKeyEnv)
 	var rep creationReport
 	v, err := dogpile.GetOrCreate(context.Background(), r, key, func(ctx context.Context) (string, error) {
@@ -253,13 +260,11 @@ const coldCreatorTime = 50 * time.Millisecond
 // the creator counts itself on the server and runs coldCreatorTime. The
 // child prints a coldReport per round, and exits at EOF.
 func childCold() error {
-	r, err := childRegion(0, "")
+	r, raw, done, err := childStore(0, "")
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-	raw := childRaw()
-	defer raw.Close()
+	defer done()
 	var attempts atomic.Int64
 	r.Backend().(*redis.Backend).Client().AddHook(lockAttemptHook{&attempts})
 	fmt.Println("ready")
