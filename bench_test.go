@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/startgate"
 )
 
 // baseline is the hand-written cache every Go programmer starts with: a map
@@ -141,24 +142,16 @@ func stampede(b *testing.B, stale bool) {
 			time.Sleep(creatorTime)
 			return "fresh", nil
 		}
-		start := make(chan struct{})
 		durations := make([]time.Duration, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				t0 := time.Now()
-				if _, err := dogpile.GetOrCreate(ctx, r, "key", creator, opts...); err != nil {
-					b.Error(err)
-				}
-				durations[i] = time.Since(t0)
-			}()
-		}
+		gate := startgate.New(n, func(i int) {
+			t0 := time.Now()
+			if _, err := dogpile.GetOrCreate(ctx, r, "key", creator, opts...); err != nil {
+				b.Error(err)
+			}
+			durations[i] = time.Since(t0)
+		})
 		b.StartTimer()
-		close(start)
-		wg.Wait()
+		gate.Open()
 		lat = append(lat, durations...)
 	}
 	slices.Sort(lat)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // switchable is a byte store (memory_serialized beneath) that a test turns
@@ -256,7 +257,7 @@ func TestBreakerHalfOpenSendsOneProbe(t *testing.T) {
 		t.Fatalf("while half-open the hung backend got %q; want one probe", got)
 	}
 	b.unhang()
-	eventually(t, "the breaker to close once the probe succeeds", func() bool {
+	testutil.Eventually(t, "the breaker to close once the probe succeeds", func() bool {
 		dogpile.GetOrCreate(ctx, r, "after", create) //nolint:errcheck
 		_, ok := mustGet[string](t, r, "after")
 		return ok
@@ -278,7 +279,7 @@ func TestBreakerFailedProbeReopens(t *testing.T) {
 	errs := r.Stats().BackendErrors
 	time.Sleep(2 * cooldown)
 	dogpile.Get[string](ctx, r, "k") //nolint:errcheck // starts the probe, which fails
-	eventually(t, "the failed probe to be counted", func() bool { return r.Stats().BackendErrors == errs+1 })
+	testutil.Eventually(t, "the failed probe to be counted", func() bool { return r.Stats().BackendErrors == errs+1 })
 	b.calls()
 	for range 20 {
 		if _, ok, err := dogpile.Get[string](ctx, r, "k"); ok || err != nil {
@@ -338,8 +339,97 @@ func TestBreakerProbeKeyIsReserved(t *testing.T) {
 	b.down.Store(true)
 	dogpile.Get[string](context.Background(), r, "k") //nolint:errcheck
 	b.down.Store(false)
-	eventually(t, "the probe", func() bool {
+	testutil.Eventually(t, "the probe", func() bool {
 		dogpile.Get[string](context.Background(), r, "k") //nolint:errcheck
 		return slices.Contains(b.calls(), "get app:dogpile:probe")
 	})
+}
+
+func TestP3FailOpenServesCreatorValuesAndBreakerSkipsDeadBackend(t *testing.T) {
+	ctx := context.Background()
+	b := newSwitchable(t)
+	const cooldown = 30 * time.Millisecond
+	r, err := dogpile.NewRegion(dogpile.WithFailOpen(cooldown), dogpile.WithMetrics()).ConfigureBackend(b, dogpile.WithExpiration(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created atomic.Int32
+	create := func(context.Context) (string, error) { created.Add(1); return "fresh", nil }
+
+	b.down.Store(true)
+	v, err := dogpile.GetOrCreate(ctx, r, "k", create)
+	if err != nil || v != "fresh" {
+		t.Fatalf("backend down, fail-open: got %q, %v; want the creator's value", v, err)
+	}
+	if _, ok, err := dogpile.Get[string](ctx, r, "k"); ok || err != nil {
+		t.Fatalf("backend down, fail-open Get = %v, %v; want a miss without error", ok, err)
+	}
+	// The breaker is open: the dead backend is not called again.
+	b.calls()
+	for range 20 {
+		if v, err := dogpile.GetOrCreate(ctx, r, "k", create); err != nil || v != "fresh" {
+			t.Fatal(v, err)
+		}
+	}
+	if calls := b.calls(); len(calls) != 0 {
+		t.Fatalf("the backend was called while the breaker was open: %q", calls)
+	}
+	if r.Stats().BackendErrors == 0 {
+		t.Fatal("backend errors were not counted")
+	}
+	// A stampede during the outage still runs the creator once.
+	created.Store(0)
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dogpile.GetOrCreate(ctx, r, "cold", func(context.Context) (string, error) { //nolint:errcheck
+				created.Add(1)
+				<-release
+				return "x", nil
+			})
+		}()
+	}
+	testutil.Eventually(t, "the outage creator", func() bool { return created.Load() == 1 })
+	close(release)
+	wg.Wait()
+	if n := created.Load(); n > 20 || n < 1 {
+		t.Fatalf("creator ran %d times", n)
+	}
+
+	// The backend comes back: after the cooldown, values are cached again.
+	b.down.Store(false)
+	testutil.Eventually(t, "the breaker to close and cache again", func() bool {
+		dogpile.GetOrCreate(ctx, r, "k", create) //nolint:errcheck
+		_, ok, _ := dogpile.Get[string](ctx, r, "k")
+		return ok
+	})
+}
+
+func TestP3WithoutFailOpenTheErrorIsReturned(t *testing.T) {
+	b := newSwitchable(t)
+	b.down.Store(true)
+	r, _ := dogpile.NewRegion().ConfigureBackend(b)
+	_, err := dogpile.GetOrCreate(context.Background(), r, "k", func(context.Context) (string, error) { return "v", nil })
+	var be *dogpile.BackendError
+	if !errors.Is(err, errRefused) || !errors.Is(err, dogpile.ErrBackend) || !errors.As(err, &be) || be.Op != "get" {
+		t.Fatalf("got %v; want a *BackendError for get wrapping the backend's error", err)
+	}
+}
+
+func TestP3FailOpenMulti(t *testing.T) {
+	b := newSwitchable(t)
+	b.down.Store(true)
+	r, _ := dogpile.NewRegion(dogpile.WithFailOpen(time.Minute)).ConfigureBackend(b)
+	got, err := dogpile.GetOrCreateMulti(context.Background(), r, []string{"a", "b"}, func(_ context.Context, ks []string) ([]string, error) {
+		return []string{"A", "B"}, nil
+	})
+	if err != nil || len(got) != 2 || got[0] != "A" || got[1] != "B" {
+		t.Fatalf("fail-open GetOrCreateMulti = %q, %v", got, err)
+	}
+	if hits, err := dogpile.GetMulti[string](context.Background(), r, []string{"a"}); err != nil || len(hits) != 0 {
+		t.Fatalf("fail-open GetMulti = %v, %v", hits, err)
+	}
 }

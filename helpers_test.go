@@ -65,20 +65,6 @@ var expiredNow = dogpile.ExpirationTime(time.Nanosecond)
 // test instead of hanging it.
 const deadline = 10 * time.Second
 
-// eventually polls cond until it holds, failing the test after deadline.
-// It is for outcomes the code under test reaches on its own (asynchronous
-// eviction, real expiry), never instead of synchronising with a goroutine.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	end := time.Now().Add(deadline)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // recv receives from ch, failing the test after deadline.
 func recv[T any](t *testing.T, ch <-chan T, what string) T {
 	t.Helper()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/proxy"
 )
 
@@ -152,7 +153,7 @@ func TestI6SharedInvalidationWithRefreshInterval(t *testing.T) {
 	if _, ok, _ := dogpile.Get[string](ctx, a, "k"); ok {
 		t.Fatal("the invalidating process still reads the value")
 	}
-	waitUntil(t, "b to see a's invalidation", func() bool {
+	testutil.Eventually(t, "b to see a's invalidation", func() bool {
 		_, ok, _ := dogpile.Get[string](ctx, b, "k")
 		return !ok
 	})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/lock"
 )
 
@@ -38,19 +39,6 @@ func newCountingRegion(t *testing.T, ropts ...dogpile.RegionOption) (*dogpile.Re
 	return r, b
 }
 
-// waitUntil polls cond, which the code under test makes true on its own; it
-// fails the test after 10s instead of hoping a sleep was long enough.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func TestL1MissingKeyOneCreatorAllGetValue(t *testing.T) {
 	r, b := newCountingRegion(t)
 	ctx := context.Background()
@@ -72,7 +60,7 @@ func TestL1MissingKeyOneCreatorAllGetValue(t *testing.T) {
 		}()
 	}
 	// Every caller has found the key missing before the creator may finish.
-	waitUntil(t, "every caller's lookup", func() bool { return b.reads.Load() >= n })
+	testutil.Eventually(t, "every caller's lookup", func() bool { return b.reads.Load() >= n })
 	close(release)
 	for range n {
 		if v := <-results; v != "value" {
@@ -250,14 +238,14 @@ func TestL5PanicReraisedLockReleasedWaitersGetError(t *testing.T) {
 		defer func() { recovered <- recover() }()
 		dogpile.GetOrCreate(ctx, r, "k", creator) //nolint:errcheck
 	}()
-	waitUntil(t, "the creator", func() bool { return calls.Load() == 1 })
+	testutil.Eventually(t, "the creator", func() bool { return calls.Load() == 1 })
 	reads := b.reads.Load()
 	waiterErr := make(chan error, 1)
 	go func() {
 		_, err := dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (string, error) { return "second", nil })
 		waiterErr <- err
 	}()
-	waitUntil(t, "the waiter's lookup", func() bool { return b.reads.Load() > reads })
+	testutil.Eventually(t, "the waiter's lookup", func() bool { return b.reads.Load() > reads })
 	close(release)
 	p := <-recovered
 	if pe, ok := p.(*dogpile.PanicError); !ok || pe.Value != "boom" {
@@ -368,7 +356,7 @@ func TestL9CallerGivesUpCreationGoesOn(t *testing.T) {
 		v, _ := dogpile.GetOrCreate(context.Background(), r, "k", creator)
 		other <- v
 	}()
-	waitUntil(t, "the other caller's lookup", func() bool { return b.reads.Load() > reads })
+	testutil.Eventually(t, "the other caller's lookup", func() bool { return b.reads.Load() > reads })
 	cancel()
 	if err := <-first; !errors.Is(err, context.Canceled) {
 		t.Fatalf("the caller that gave up got %v; want context.Canceled", err)

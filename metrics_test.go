@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // erringBackend fails every call.
@@ -16,17 +18,6 @@ var errDown = errors.New("server down")
 func (erringBackend) Get(context.Context, string) ([]byte, bool, error) { return nil, false, errDown }
 func (erringBackend) Set(context.Context, string, []byte) error         { return errDown }
 func (erringBackend) Delete(context.Context, string) error              { return errDown }
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
 
 func TestP2MetricsCountUnderConcurrency(t *testing.T) {
 	ctx := context.Background()
@@ -44,7 +35,7 @@ func TestP2MetricsCountUnderConcurrency(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); GetOrCreate(ctx, r, "k", creator) }() //nolint:errcheck
 	}
-	waitFor(t, "n-1 waiters in the flight", func() bool { return r.flights.Waiters("k") == n-1 })
+	testutil.Eventually(t, "n-1 waiters in the flight", func() bool { return r.flights.Waiters("k") == n-1 })
 	close(release)
 	wg.Wait()
 	s := r.Stats()
@@ -76,7 +67,7 @@ func TestP2MetricsCountUnderConcurrency(t *testing.T) {
 	}
 	wg.Wait()
 	close(unblock)
-	waitFor(t, "the regeneration", func() bool { return r.Stats().Regenerations == 2 })
+	testutil.Eventually(t, "the regeneration", func() bool { return r.Stats().Regenerations == 2 })
 	if s := r.Stats(); s.StaleServed != n {
 		t.Fatalf("stale served = %d, want %d", s.StaleServed, n)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // Issue 15, case 11 (I1): a caller finds a key hard-invalidated and joins the
@@ -76,7 +77,7 @@ func TestI1JoiningLostStaleFlightNeverServesHardInvalidated(t *testing.T) {
 				}
 				joined <- res
 			}()
-			eventually(t, "the hard-invalidated caller to join the stale flight", func() bool { return dogpile.FlightWaiters(r, "k") == 1 })
+			testutil.Eventually(t, "the hard-invalidated caller to join the stale flight", func() bool { return dogpile.FlightWaiters(r, "k") == 1 })
 			close(proceed)
 
 			if got := recv(t, stale, "the stale caller"); got.err != nil || got.v != "old" {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 type user struct {
@@ -85,7 +86,7 @@ func TestNegativeCachingWaitersAreToldNotFound(t *testing.T) {
 			errs <- err
 		}()
 	}
-	eventually(t, "the callers to join the creation", func() bool { return dogpile.FlightWaiters(r, "k") == n-1 })
+	testutil.Eventually(t, "the callers to join the creation", func() bool { return dogpile.FlightWaiters(r, "k") == n-1 })
 	close(release)
 	wg.Wait()
 	close(errs)

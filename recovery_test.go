@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // recoveringPair is two processes sharing a store under shared
@@ -69,7 +70,7 @@ func TestAutoRecoveryReplaysInOrderBeforeTheBreakerCloses(t *testing.T) {
 		t.Fatalf("a's Get during the replay = %v, %v; want a miss without the backend", ok, err)
 	}
 	close(resume)
-	eventually(t, "the replay to end and the breaker to close", func() bool {
+	testutil.Eventually(t, "the replay to end and the breaker to close", func() bool {
 		_, ok, _ := dogpile.Get[string](ctx, a, "c")
 		return ok
 	})
@@ -205,8 +206,8 @@ func TestAutoRecoveryInProcessInvalidationAppliesAtOnce(t *testing.T) {
 		t.Fatalf("RecoveryQueued = %d; want the two writes, not the in-process invalidation", st.RecoveryQueued)
 	}
 	b.down.Store(false)
-	eventually(t, "the replay", func() bool { return r.Stats().RecoveryReplayed == 2 })
-	eventually(t, "the breaker to close", func() bool {
+	testutil.Eventually(t, "the replay", func() bool { return r.Stats().RecoveryReplayed == 2 })
+	testutil.Eventually(t, "the breaker to close", func() bool {
 		_, ok, _ := dogpile.Get[string](ctx, r, "after")
 		return ok
 	})
@@ -231,7 +232,7 @@ func TestAutoRecoveryReplaysATagInvalidation(t *testing.T) {
 		t.Fatal("the tag was invalidated before the backend was back")
 	}
 	b.down.Store(false)
-	eventually(t, "the replayed tag invalidation to reach the other process", func() bool {
+	testutil.Eventually(t, "the replayed tag invalidation to reach the other process", func() bool {
 		_, ok := mustGet[string](t, other, "tagged")
 		return !ok
 	})

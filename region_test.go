@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // Conformance tests of the region (CONFORMANCE.md, lines R1–R15).
@@ -144,7 +145,7 @@ func TestR4ExpiredValueRegenerates(t *testing.T) {
 	t.Run("real time", func(t *testing.T) {
 		r := regionOn(t, "memory", dogpile.WithExpiration(20*time.Millisecond))
 		mustSet(t, r, "k", "v")
-		eventually(t, "a 20ms value expires", func() bool { _, ok := mustGet[string](t, r, "k"); return !ok })
+		testutil.Eventually(t, "a 20ms value expires", func() bool { _, ok := mustGet[string](t, r, "k"); return !ok })
 	})
 }
 
@@ -808,7 +809,7 @@ func TestR14CancelledContextEndsWait(t *testing.T) {
 		ch := goGetOrCreate(ctx, r, "k", func(context.Context) (string, error) { close(created); return "v", nil })
 		// Cancel once the caller has read the store (the backend honours a
 		// cancelled context) and gone for the lock.
-		eventually(t, "the caller asks for the key's lock", func() bool { return b.count("mutex") > 0 })
+		testutil.Eventually(t, "the caller asks for the key's lock", func() bool { return b.count("mutex") > 0 })
 		cancel()
 		if res := recv(t, ch, "the caller waiting for the lock"); !errors.Is(res.err, context.Canceled) {
 			t.Fatalf("caller waiting for a held lock: %q, %v; want context.Canceled", res.v, res.err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // setSignal is a byte backend that reports every Set on sets, after
@@ -145,7 +146,7 @@ func TestSoftTimeoutMulti(t *testing.T) {
 		}, expiredNow)
 		got <- res{vs, err}
 	}()
-	eventually(t, "the stale key's soft timeout", func() bool { return r.Stats().SoftTimeouts == 1 })
+	testutil.Eventually(t, "the stale key's soft timeout", func() bool { return r.Stats().SoftTimeouts == 1 })
 	close(release)
 	if g := recv(t, got, "GetOrCreateMulti"); g.err != nil || !slices.Equal(g.vs, []string{"stale", "new m"}) {
 		t.Fatalf("GetOrCreateMulti = %q, %v; want the stale s and the new m", g.vs, g.err)

@@ -116,3 +116,32 @@ func TestP4StaleIfErrorMulti(t *testing.T) {
 		}
 	})
 }
+
+func TestP4StaleIfErrorWithinBound(t *testing.T) {
+	ctx := context.Background()
+	fail := errors.New("database down")
+	failing := func(context.Context) (string, error) { return "", fail }
+	expired := dogpile.ExpirationTime(time.Nanosecond)
+
+	r, _ := dogpile.NewRegion(dogpile.WithStaleIfError(time.Hour)).Configure("memory")
+	r.Set(ctx, "k", "stale") //nolint:errcheck
+	if v, err := dogpile.GetOrCreate(ctx, r, "k", failing, expired); err != nil || v != "stale" {
+		t.Fatalf("stale-if-error within bound: got %q, %v; want the stale value", v, err)
+	}
+	// Past the bound the error is returned.
+	strict, _ := dogpile.NewRegion(dogpile.WithStaleIfError(time.Nanosecond)).Configure("memory")
+	strict.Set(ctx, "k", "stale") //nolint:errcheck
+	if _, err := dogpile.GetOrCreate(ctx, strict, "k", failing, expired); !errors.Is(err, fail) {
+		t.Fatalf("stale-if-error past its bound: got %v; want the creator's error", err)
+	}
+	// Without the option the error is returned, and a missing value never
+	// turns into one.
+	plain, _ := dogpile.NewRegion().Configure("memory")
+	plain.Set(ctx, "k", "stale") //nolint:errcheck
+	if _, err := dogpile.GetOrCreate(ctx, plain, "k", failing, expired); !errors.Is(err, fail) {
+		t.Fatalf("without stale-if-error: got %v", err)
+	}
+	if _, err := dogpile.GetOrCreate(ctx, r, "missing", failing); !errors.Is(err, fail) {
+		t.Fatalf("stale-if-error with no stale value: got %v", err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/internal/envelope"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/proxy"
 )
 
@@ -320,7 +321,7 @@ func TestTagsRefreshInterval(t *testing.T) {
 	if _, ok := mustGet[string](t, a, "k"); ok {
 		t.Fatal("the invalidating process still reads the value")
 	}
-	waitUntil(t, "b to see a's tag invalidation", func() bool {
+	testutil.Eventually(t, "b to see a's tag invalidation", func() bool {
 		_, ok := mustGet[string](t, b, "k")
 		return !ok
 	})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/startgate"
 	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
@@ -237,29 +238,18 @@ func stampede(b *testing.B, lib Lib, workload string, expired bool) {
 			// a value in all of them.
 			time.Sleep(staleAfter + staleMargin)
 		}
-		start := make(chan struct{})
 		durations := make([]time.Duration, stampedeCallers)
-		var ready, done sync.WaitGroup
 		var failed atomic.Value
-		for j := range stampedeCallers {
-			ready.Add(1)
-			done.Add(1)
-			go func() {
-				defer done.Done()
-				ready.Done()
-				<-start
-				t0 := time.Now()
-				v, err := c.Get(ctx, key)
-				durations[j] = time.Since(t0)
-				if err != nil || v == "" {
-					failed.Store(err)
-				}
-			}()
-		}
-		ready.Wait()
+		gate := startgate.New(stampedeCallers, func(j int) {
+			t0 := time.Now()
+			v, err := c.Get(ctx, key)
+			durations[j] = time.Since(t0)
+			if err != nil || v == "" {
+				failed.Store(err)
+			}
+		})
 		b.StartTimer()
-		close(start)
-		done.Wait()
+		gate.Open()
 		b.StopTimer()
 		if !cnt.WaitIdle(5 * time.Second) {
 			b.Fatalf("%s: the creator was never called (every caller took the value for fresh), or never returned", lib.Name)
@@ -272,13 +262,20 @@ func stampede(b *testing.B, lib Lib, workload string, expired bool) {
 		lat = append(lat, durations...)
 		b.StartTimer()
 	}
+	reportStampede(b, "stampede-"+workload, lib.Name, calls, lat)
+}
+
+// reportStampede reports a stampede benchmark's creator calls per stampede
+// and its callers' latency quantiles, and appends the latencies to the
+// workload's file for the report's plots.
+func reportStampede(b *testing.B, workload, lib string, calls int64, lat []time.Duration) {
 	b.StopTimer()
 	slices.Sort(lat)
 	b.ReportMetric(float64(calls)/float64(b.N), "creator-calls/op")
 	b.ReportMetric(Micros(Quantile(lat, 0.5)), "p50-µs")
 	b.ReportMetric(Micros(Quantile(lat, 0.99)), "p99-µs")
 	b.ReportMetric(Micros(lat[len(lat)-1]), "max-µs")
-	if err := AppendLatencies(LatencyDir(), "stampede-"+workload, lib.Name, lat); err != nil {
+	if err := AppendLatencies(LatencyDir(), workload, lib, lat); err != nil {
 		b.Fatal(err)
 	}
 }

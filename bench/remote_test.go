@@ -1,16 +1,12 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -18,8 +14,13 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/startgate"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	goredis "github.com/redis/go-redis/v9"
 )
+
+// workerWait bounds each wait for a worker of the distributed stampede.
+const workerWait = time.Minute
 
 const (
 	distProcesses  = 4
@@ -34,18 +35,13 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	if lib := os.Getenv("BENCH_WORKER"); lib != "" {
+	testutil.Main(m, map[string]func() error{
 		// A worker process of the distributed stampede: see worker.
-		if err := worker(lib); err != nil {
-			fmt.Fprintln(os.Stderr, "bench worker:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	code := m.Run()
-	redisSrv.Stop()
-	memcachedSrv.Stop()
-	os.Exit(code)
+		"worker": func() error { return worker(os.Getenv("BENCH_WORKER")) },
+	}, func() {
+		redisSrv.Stop()
+		memcachedSrv.Stop()
+	})
 }
 
 // redisAddr starts redis-server once per test binary, on first use.
@@ -77,27 +73,11 @@ func BenchmarkRedisHit(b *testing.B) {
 	cfg := RemoteConfig{Config: Config{Load: load, TTL: time.Hour}, RedisAddr: addr}
 	rc := NewRedisClient(addr)
 	defer rc.Close()
+	// eko/gocache's loadable cache stores in the background and serves from
+	// memory meanwhile: every row waits until the value is in Redis, so that
+	// it measures a Redis hit.
 	hit := func(b *testing.B, get func(key string) (string, error)) {
-		key := "hit:" + b.Name()
-		if _, err := get(key); err != nil { // the first call stores it
-			b.Fatal(err)
-		}
-		// eko/gocache's loadable cache stores in the background and serves
-		// from memory meanwhile: wait until the value is in Redis, so that
-		// every row measures a Redis hit.
-		for deadline := time.Now().Add(5 * time.Second); rc.Exists(ctx, key).Val() == 0; {
-			if time.Now().After(deadline) {
-				b.Fatalf("%s never reached Redis", key)
-			}
-			time.Sleep(time.Millisecond)
-		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			if v, err := get(key); err != nil || v == "" {
-				b.Fatalf("%q, %v", v, err)
-			}
-		}
+		benchHit(b, "Redis", get, func(key string) bool { return rc.Exists(ctx, key).Val() == 1 })
 	}
 	b.Run("lib=dogpile", func(b *testing.B) {
 		r, err := NewDogpileRedisRegion(addr, time.Hour, true, 0)
@@ -224,24 +204,22 @@ func dogpileMulti(b *testing.B, r *dogpile.Region, keys []string) {
 func BenchmarkMemcachedHit(b *testing.B) {
 	ctx := context.Background()
 	addr := memcachedAddr(b)
+	raw := NewGomemcache(addr)
+	defer raw.Close()
+	// eko/gocache's loadable cache stores in the background: every row
+	// waits for memcached to have the value.
+	hit := func(b *testing.B, get func(key string) (string, error)) {
+		benchHit(b, "memcached", get, func(key string) bool { _, err := raw.Get(key); return err == nil })
+	}
 	b.Run("lib=dogpile", func(b *testing.B) {
 		r, err := NewDogpileMemcachedRegion(addr, time.Hour, false)
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer r.Close()
-		key := "hit:dogpile"
-		create := func(ctx context.Context) (string, error) { return load(ctx, key) }
-		if _, err := dogpile.GetOrCreate(ctx, r, key, create); err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			if v, err := dogpile.GetOrCreate(ctx, r, key, func(ctx context.Context) (string, error) { return load(ctx, key) }); err != nil || v == "" {
-				b.Fatal(v, err)
-			}
-		}
+		hit(b, func(key string) (string, error) {
+			return dogpile.GetOrCreate(ctx, r, key, func(ctx context.Context) (string, error) { return load(ctx, key) })
+		})
 	})
 	b.Run("lib=gocache", func(b *testing.B) {
 		mc := NewGomemcache(addr)
@@ -251,44 +229,25 @@ func BenchmarkMemcachedHit(b *testing.B) {
 			return []byte(v), err
 		})
 		defer c.Close()
-		key := "hit:gocache"
-		if _, err := c.Get(ctx, key); err != nil {
-			b.Fatal(err)
-		}
-		// Its loadable cache stores in the background: wait for memcached
-		// to have it.
-		for deadline := time.Now().Add(5 * time.Second); ; {
-			if _, err := mc.Get(key); err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				b.Fatalf("%s never reached memcached", key)
-			}
-			time.Sleep(time.Millisecond)
-		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			if v, err := c.Get(ctx, key); err != nil || len(v) == 0 {
-				b.Fatal(v, err)
-			}
-		}
+		hit(b, func(key string) (string, error) {
+			v, err := c.Get(ctx, key)
+			return string(v), err
+		})
 	})
 	b.Run("lib=gomemcache", func(b *testing.B) {
 		mc := NewGomemcache(addr)
 		defer mc.Close()
-		key := "hit:gomemcache"
-		if err := mc.Set(&memcache.Item{Key: key, Value: []byte("value:" + key)}); err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
+		hit(b, func(key string) (string, error) {
 			it, err := mc.Get(key)
-			if err != nil || len(it.Value) == 0 {
-				b.Fatal(err)
+			if errors.Is(err, memcache.ErrCacheMiss) {
+				v, _ := load(ctx, key)
+				return v, mc.Set(&memcache.Item{Key: key, Value: []byte(v)})
 			}
-		}
+			if err != nil {
+				return "", err
+			}
+			return string(it.Value), nil
+		})
 	})
 }
 
@@ -325,6 +284,29 @@ func BenchmarkMemcachedMulti100(b *testing.B) {
 			}
 		}
 	})
+}
+
+// benchHit measures get(key) on a key of its own, present in the store
+// (the first call stores it; stored says when the store has it): the
+// read of a hit.
+func benchHit(b *testing.B, store string, get func(key string) (string, error), stored func(key string) bool) {
+	key := "hit:" + b.Name()
+	if _, err := get(key); err != nil {
+		b.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !stored(key); {
+		if time.Now().After(deadline) {
+			b.Fatalf("%s never reached %s", key, store)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if v, err := get(key); err != nil || v == "" {
+			b.Fatalf("%q, %v", v, err)
+		}
+	}
 }
 
 // BenchmarkDistributedStampede is workload 5: 4 processes × 50 goroutines
@@ -379,43 +361,19 @@ func distributed(b *testing.B, lib RemoteLib, st stores) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		key := fmt.Sprintf("dist:%s:%d:%d:%d", lib.Name, os.Getpid(), time.Now().UnixNano(), i)
-		type proc struct {
-			cmd *exec.Cmd
-			in  io.WriteCloser
-			out *bufio.Reader
-		}
-		procs := make([]proc, distProcesses)
+		procs := make([]*testutil.Child, distProcesses)
 		for p := range procs {
-			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(append(os.Environ(), "BENCH_WORKER="+lib.Name, "BENCH_KEY="+key), st.env()...)
-			cmd.Stderr = os.Stderr
-			in, err := cmd.StdinPipe()
-			if err != nil {
-				b.Fatal(err)
-			}
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				b.Fatal(err)
-			}
-			procs[p] = proc{cmd, in, bufio.NewReader(out)}
+			procs[p] = testutil.StartChild(b, "worker", append(st.env(), "BENCH_WORKER="+lib.Name, "BENCH_KEY="+key)...)
 		}
 		for _, p := range procs {
-			if line, err := p.out.ReadString('\n'); err != nil || line != "ready\n" {
-				b.Fatalf("worker: %q, %v", line, err)
-			}
+			p.Expect("ready", workerWait)
 		}
 		b.StartTimer()
 		for _, p := range procs {
-			io.WriteString(p.in, "go\n") //nolint:errcheck // a dead worker fails below
+			p.Send("go")
 		}
 		for _, p := range procs {
-			line, err := p.out.ReadString('\n')
-			if err != nil {
-				b.Fatalf("worker: %v", err)
-			}
+			line := p.Next(workerWait)
 			var res workerResult
 			if err := json.Unmarshal([]byte(line), &res); err != nil {
 				b.Fatalf("worker: %q: %v", line, err)
@@ -429,8 +387,7 @@ func distributed(b *testing.B, lib RemoteLib, st stores) {
 		}
 		b.StopTimer()
 		for _, p := range procs {
-			p.in.Close()
-			if err := p.cmd.Wait(); err != nil {
+			if err := p.Wait(workerWait); err != nil {
 				b.Fatalf("worker: %v", err)
 			}
 		}
@@ -441,15 +398,7 @@ func distributed(b *testing.B, lib RemoteLib, st stores) {
 		calls += n
 		b.StartTimer()
 	}
-	b.StopTimer()
-	slices.Sort(lat)
-	b.ReportMetric(float64(calls)/float64(b.N), "creator-calls/op")
-	b.ReportMetric(Micros(Quantile(lat, 0.5)), "p50-µs")
-	b.ReportMetric(Micros(Quantile(lat, 0.99)), "p99-µs")
-	b.ReportMetric(Micros(lat[len(lat)-1]), "max-µs")
-	if err := AppendLatencies(LatencyDir(), "distributed", lib.Name, lat); err != nil {
-		b.Fatal(err)
-	}
+	reportStampede(b, "distributed", lib.Name, calls, lat)
 }
 
 // worker is one process of the distributed stampede: it builds lib's cache
@@ -501,32 +450,23 @@ func worker(libName string) error {
 	if err := <-warmErr; err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
-	in := bufio.NewReader(os.Stdin)
+	res := workerResult{LatencyUS: make([]float64, distGoroutines)}
+	var mu sync.Mutex
+	gate := startgate.New(distGoroutines, func(g int) {
+		t0 := time.Now()
+		v, err := c.Get(ctx, key)
+		res.LatencyUS[g] = Micros(time.Since(t0))
+		if err != nil || v == "" {
+			mu.Lock()
+			res.Err = fmt.Sprintf("%s: Get: %q, %v", libName, v, err)
+			mu.Unlock()
+		}
+	})
 	fmt.Println("ready")
-	if line, err := in.ReadString('\n'); err != nil || line != "go\n" {
+	if line, err := testutil.ReadLine(); err != nil || line != "go" {
 		return fmt.Errorf("want go, got %q, %v", line, err)
 	}
-	res := workerResult{LatencyUS: make([]float64, distGoroutines)}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	start := make(chan struct{})
-	for g := range distGoroutines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			t0 := time.Now()
-			v, err := c.Get(ctx, key)
-			res.LatencyUS[g] = Micros(time.Since(t0))
-			if err != nil || v == "" {
-				mu.Lock()
-				res.Err = fmt.Sprintf("%s: Get: %q, %v", libName, v, err)
-				mu.Unlock()
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
+	gate.Open()
 	out, err := json.Marshal(res)
 	if err != nil {
 		return err

@@ -70,10 +70,7 @@ func TestBackend(t *testing.T, newBackend Factory, opts ...Option) {
 	// onMutex runs f on the backend's mutexes, if it has some.
 	onMutex := func(f func(t *testing.T, newMutex func(string) lock.Mutex)) func(t *testing.T, b dogpile.Backend, key func(string) string) {
 		return func(t *testing.T, b dogpile.Backend, key func(string) string) {
-			mb, ok := mutexBackend(b)
-			if !ok {
-				t.Skipf("%T has no distributed mutex (backend.Locking)", b)
-			}
+			mb := mutexes(t, b)
 			f(t, func(k string) lock.Mutex { return mb.Mutex(key(k)) })
 		}
 	}
@@ -117,14 +114,26 @@ func TestMutex(t *testing.T, newMutex func(key string) lock.Mutex) {
 	t.Run("Lease", func(t *testing.T) { testLease(t, m) })
 }
 
-// mutexBackend returns b as a backend.Locking if it has a mutex: a proxy over
-// a backend without one implements backend.Locking but returns nil mutexes.
-func mutexBackend(b dogpile.Backend) (backend.Locking, bool) {
+// mutexes returns b as a backend.Locking, skipping the test if b has no
+// mutex (a proxy over a backend without one has the method, and returns nil).
+func mutexes(t *testing.T, b dogpile.Backend) backend.Locking {
+	t.Helper()
 	mb, ok := b.(backend.Locking)
 	if !ok || mb.Mutex("dogpiletest-probe") == nil {
-		return nil, false
+		t.Skipf("%T has no distributed mutex (backend.Locking)", b)
 	}
-	return mb, true
+	return mb
+}
+
+// capability returns m as a T, skipping the test if it is not one; what
+// names the capability in the message.
+func capability[T any](t *testing.T, m lock.Mutex, what string) T {
+	t.Helper()
+	c, ok := m.(T)
+	if !ok {
+		t.Skipf("%T is not a %s", m, what)
+	}
+	return c
 }
 
 func randomHex(n int) string {
@@ -362,10 +371,7 @@ func testMutex(t *testing.T, newMutex func(string) lock.Mutex) {
 }
 
 func testMutexApart(t *testing.T, b dogpile.Backend, key func(string) string) {
-	mb, ok := mutexBackend(b)
-	if !ok {
-		t.Skipf("%T has no distributed mutex", b)
-	}
+	mb := mutexes(t, b)
 	ctx := ctxT(t)
 	k := key("k")
 	m := mb.Mutex(k)

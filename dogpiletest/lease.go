@@ -5,13 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backend"
+	"github.com/dogpile-go/dogpile/internal/startgate"
 	"github.com/dogpile-go/dogpile/lock"
 )
 
@@ -42,10 +43,7 @@ const maxLapseTTL = 2 * time.Second
 func testLease(t *testing.T, newMutex func(string) lock.Mutex) {
 	ctx := ctxT(t)
 	a := newMutex("lease")
-	lease, ok := a.(lock.Lease)
-	if !ok {
-		t.Skipf("%T is not a lock.Lease", a)
-	}
+	lease := capability[lock.Lease](t, a, "lock.Lease")
 	if ttl := lease.TTL(); ttl <= 0 {
 		t.Fatalf("TTL() = %v; a lease's hold lasts a positive time", ttl)
 	}
@@ -84,15 +82,9 @@ func testLease(t *testing.T, newMutex func(string) lock.Mutex) {
 // its TTL, Renew keeps it past its TTL, and once it has lapsed and been taken
 // over its holder can neither renew it nor write through it.
 func testLeaseLapse(t *testing.T, b dogpile.Backend, key func(string) string) {
-	mb, ok := mutexBackend(b)
-	if !ok {
-		t.Skipf("%T has no distributed mutex", b)
-	}
+	mb := mutexes(t, b)
 	newMutex := func(k string) lock.Mutex { return mb.Mutex(key(k)) }
-	lease, ok := newMutex("probe").(lock.Lease)
-	if !ok {
-		t.Skipf("%T's mutex is not a lock.Lease", b)
-	}
+	lease := capability[lock.Lease](t, newMutex("probe"), "lock.Lease")
 	ttl := lease.TTL()
 	if ttl <= 0 || ttl > maxLapseTTL {
 		t.Skipf("the lease's TTL is %v: the checks that let a hold lapse need one of at most %v (see WithShortLease)", ttl, maxLapseTTL)
@@ -207,16 +199,10 @@ func testLeaseLapse(t *testing.T, b dogpile.Backend, key func(string) string) {
 // stores while its holder holds the lock, and nothing once the lock was
 // released or another holder has it.
 func testFenced(t *testing.T, b dogpile.Backend, key func(string) string) {
-	mb, ok := mutexBackend(b)
-	if !ok {
-		t.Skipf("%T has no distributed mutex", b)
-	}
+	mb := mutexes(t, b)
 	ctx := ctxT(t)
 	k := key("fenced")
-	a, ok := mb.Mutex(k).(backend.Fenced)
-	if !ok {
-		t.Skipf("%T's mutex does not fence writes (backend.Fenced)", b)
-	}
+	a := capability[backend.Fenced](t, mb.Mutex(k), "backend.Fenced (it does not fence writes)")
 	if err := a.SetFenced(ctx, k, []byte("never held")); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("SetFenced by a holder that never locked = %v; want an error matching lock.ErrLockLost", err)
 	}
@@ -258,8 +244,9 @@ func testFenced(t *testing.T, b dogpile.Backend, key func(string) string) {
 }
 
 // testSwap checks a backend.Swapper: CompareAndSwap stores only over what
-// the caller read (nothing, when old is nil), and of concurrent swaps from
-// one read exactly one wins.
+// the caller read (nothing, when old is nil), of concurrent swaps from one
+// read exactly one wins, and concurrent read-modify-write loops lose no
+// update.
 func testSwap(t *testing.T, b dogpile.Backend, key func(string) string) {
 	sb, ok := b.(backend.Swapper)
 	if !ok {
@@ -301,6 +288,11 @@ func testSwap(t *testing.T, b dogpile.Backend, key func(string) string) {
 	holds("", false)
 	swap("", "v3", true, true)
 	holds("v3", true)
+	swap("v3", "", false, true) // an empty value is a value:
+	holds("", true)
+	swap("", "v4", true, false) // nil old does not match it,
+	swap("", "v4", false, true) // an empty old does
+	holds("v4", true)
 
 	// Concurrent swaps from one read: one wins, its value stays.
 	for round := range 5 {
@@ -309,26 +301,20 @@ func testSwap(t *testing.T, b dogpile.Backend, key func(string) string) {
 		var (
 			wins   atomic.Int32
 			winner atomic.Value
-			wg     sync.WaitGroup
 			errs   = make(chan error, n)
 		)
-		for g := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				mine := []byte(fmt.Sprintf("round %d writer %d", round, g))
-				ok, err := sb.CompareAndSwap(ctx, k, cur, mine)
-				if err != nil {
-					errs <- err
-					return
-				}
-				if ok {
-					wins.Add(1)
-					winner.Store(mine)
-				}
-			}()
-		}
-		wg.Wait()
+		startgate.Run(n, func(g int) {
+			mine := []byte(fmt.Sprintf("round %d writer %d", round, g))
+			ok, err := sb.CompareAndSwap(ctx, k, cur, mine)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if ok {
+				wins.Add(1)
+				winner.Store(mine)
+			}
+		})
 		close(errs)
 		for err := range errs {
 			t.Fatalf("concurrent CompareAndSwap: %v", err)
@@ -340,6 +326,44 @@ func testSwap(t *testing.T, b dogpile.Backend, key func(string) string) {
 			t.Fatalf("round %d: the key holds %q, not the winner's %q", round, v, winner.Load())
 		}
 	}
+
+	// Concurrent read-modify-write loops (read, compare-and-swap, retry on
+	// a lost race), as shared invalidation runs them: no update is lost.
+	counter := key("cas-counter")
+	const workers, each = 8, 25
+	errs := make(chan error, workers)
+	startgate.Run(workers, func(int) {
+		for range each {
+			for {
+				cur, ok, err := b.Get(ctx, counter)
+				if err != nil {
+					errs <- err
+					return
+				}
+				var old []byte
+				n := 0
+				if ok {
+					old = cur
+					n, _ = strconv.Atoi(string(cur))
+				}
+				swapped, err := sb.CompareAndSwap(ctx, counter, old, []byte(strconv.Itoa(n+1)))
+				if err != nil {
+					errs <- err
+					return
+				}
+				if swapped {
+					break
+				}
+			}
+		}
+	})
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent increments by CompareAndSwap: %v", err)
+	}
+	if v, _ := mustGet(t, b, counter); string(v) != strconv.Itoa(workers*each) {
+		t.Fatalf("after %d concurrent increments by CompareAndSwap the counter is %q: an update was lost", workers*each, v)
+	}
 }
 
 // testProber checks a mutex that is a lock.Prober: Locked tells whether
@@ -347,10 +371,7 @@ func testSwap(t *testing.T, b dogpile.Backend, key func(string) string) {
 func testProber(t *testing.T, newMutex func(string) lock.Mutex) {
 	ctx := ctxT(t)
 	a := newMutex("probed")
-	p, ok := a.(lock.Prober)
-	if !ok {
-		t.Skipf("%T can't tell whether it is held (lock.Prober)", a)
-	}
+	p := capability[lock.Prober](t, a, "lock.Prober (it can't tell whether it is held)")
 	other := newMutex("probed")
 	locked := func(who string, want bool) {
 		t.Helper()
@@ -386,16 +407,11 @@ func testProber(t *testing.T, newMutex func(string) lock.Mutex) {
 // store nothing, with an error matching lock.ErrLockLost, once another holder
 // has it.
 func testFencedSet(t *testing.T, b dogpile.Backend, key func(string) string) {
-	mb, ok := mutexBackend(b)
-	if !ok {
-		t.Skipf("%T has no distributed mutex", b)
-	}
+	mb := mutexes(t, b)
 	ctx := ctxT(t)
 	k := key("fenced-set")
 	a := mb.Mutex(k)
-	if _, ok := a.(backend.Fenced); !ok {
-		t.Skipf("%T's mutex does not fence writes (backend.Fenced)", b)
-	}
+	capability[backend.Fenced](t, a, "backend.Fenced (it does not fence writes)")
 	if ok, err := a.TryLock(ctx); !ok || err != nil {
 		t.Fatalf("TryLock = %v, %v", ok, err)
 	}

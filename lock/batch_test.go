@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/lock"
 )
 
@@ -290,13 +291,13 @@ func TestL5BatchPanicFinishesEveryFlight(t *testing.T) {
 		defer func() { leaderPanic <- recover() }()
 		b.Get(context.Background()) //nolint:errcheck
 	}()
-	waitFor(t, "the flights", func() bool { return g.InFlight("a") && g.InFlight("b") })
+	testutil.Eventually(t, "the flights", func() bool { return g.InFlight("a") && g.InFlight("b") })
 	waiter := make(chan error, 1)
 	go func() {
 		_, err := newBatch(&g, s, &creates{}, "b").Get(context.Background())
 		waiter <- err
 	}()
-	waitFor(t, "the waiter", func() bool { return g.Waiters("b") == 1 })
+	testutil.Eventually(t, "the waiter", func() bool { return g.Waiters("b") == 1 })
 	close(release)
 	if pe, ok := (<-leaderPanic).(*lock.PanicError); !ok || pe.Value != "boom" {
 		t.Fatalf("the caller that ran the creator recovered %#v; want a *PanicError", pe)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/lock"
 )
 
@@ -249,7 +250,7 @@ func TestDL7WaiterLoadsAtReleaseInsteadOfTakingTheLock(t *testing.T) {
 	l.Mutex = m
 	done := make(chan string)
 	go func() { v, _ := l.Get(context.Background()); done <- v }()
-	waitFor(t, "the flight", func() bool { return g.InFlight("k") })
+	testutil.Eventually(t, "the flight", func() bool { return g.InFlight("k") })
 	s.put("theirs")
 	m.released <- struct{}{}
 	select {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/lock"
 )
 
@@ -30,19 +31,6 @@ func (s *store) put(v string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.v, s.state = v, lock.Fresh
-}
-
-// waitFor polls cond until it holds; it fails the test after 10s. It waits
-// for a state the code under test reaches on its own, not for time to pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 func newLock(g *lock.Group, s *store, create func(context.Context) (string, error)) *lock.Lock[string] {
@@ -75,7 +63,7 @@ func TestMissingValueCreatedOnceForAllWaiters(t *testing.T) {
 			results <- v
 		}()
 	}
-	waitFor(t, "all callers in the flight", func() bool { return g.Waiters("k") == n-1 })
+	testutil.Eventually(t, "all callers in the flight", func() bool { return g.Waiters("k") == n-1 })
 	close(release)
 	for range n {
 		if v := <-results; v != "v" {
@@ -136,7 +124,7 @@ func TestRecheckAfterMutex(t *testing.T) {
 		}
 		done <- v
 	}()
-	waitFor(t, "the waiter's first load", func() bool { return s.loads.Load() >= 1 })
+	testutil.Eventually(t, "the waiter's first load", func() bool { return s.loads.Load() >= 1 })
 	s.put("from-other-process")
 	other.Unlock(context.Background()) //nolint:errcheck
 	if v := <-done; v != "from-other-process" {
@@ -184,13 +172,13 @@ func TestPanicReraisedInLeaderWaitersGetError(t *testing.T) {
 		defer func() { leaderPanic <- recover() }()
 		newLock(&g, s, create).Get(context.Background()) //nolint:errcheck
 	}()
-	waitFor(t, "the flight", func() bool { return g.InFlight("k") })
+	testutil.Eventually(t, "the flight", func() bool { return g.InFlight("k") })
 	waiterErr := make(chan error)
 	go func() {
 		_, err := newLock(&g, s, create).Get(context.Background())
 		waiterErr <- err
 	}()
-	waitFor(t, "the waiter", func() bool { return g.Waiters("k") == 1 })
+	testutil.Eventually(t, "the waiter", func() bool { return g.Waiters("k") == 1 })
 	close(release)
 	p := <-leaderPanic
 	pe, ok := p.(*lock.PanicError)
@@ -229,7 +217,7 @@ func TestCallerCancelDoesNotCancelCreation(t *testing.T) {
 		v, _ := newLock(&g, s, create).Get(context.Background())
 		waiter <- v
 	}()
-	waitFor(t, "the waiter", func() bool { return g.Waiters("k") == 1 })
+	testutil.Eventually(t, "the waiter", func() bool { return g.Waiters("k") == 1 })
 	cancel()
 	if err := <-leaderErr; !errors.Is(err, context.Canceled) {
 		t.Fatalf("the caller that gave up got %v; want context.Canceled at once", err)
@@ -264,7 +252,7 @@ func TestTwoGroupsShareOneMutex(t *testing.T) {
 			done <- v
 		}()
 	}
-	waitFor(t, "both flights", func() bool { return g1.InFlight("k") && g2.InFlight("k") && calls.Load() == 1 })
+	testutil.Eventually(t, "both flights", func() bool { return g1.InFlight("k") && g2.InFlight("k") && calls.Load() == 1 })
 	close(release)
 	if a, b := <-done, <-done; a != "v" || b != "v" {
 		t.Fatalf("got %q and %q", a, b)
@@ -291,7 +279,7 @@ func TestStaleLeaderYieldsToOtherProcess(t *testing.T) {
 	strict.Mutex, strict.NoStale = locks.Mutex("k"), true
 	done := make(chan string)
 	go func() { v, _ := strict.Get(context.Background()); done <- v }()
-	waitFor(t, "the strict caller's flight", func() bool { return g.InFlight("k") })
+	testutil.Eventually(t, "the strict caller's flight", func() bool { return g.InFlight("k") })
 	s.put("theirs")
 	other.Unlock(context.Background()) //nolint:errcheck
 	if v := <-done; v != "theirs" {

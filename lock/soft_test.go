@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/lock"
 )
 
@@ -40,7 +41,7 @@ func TestSoftTimeoutServesStaleAndTheCreationCompletes(t *testing.T) {
 	}
 	close(release)
 	<-ended
-	waitFor(t, "the flight to end", func() bool { return !g.InFlight("k") })
+	testutil.Eventually(t, "the flight to end", func() bool { return !g.InFlight("k") })
 	if got, st, _ := s.load(context.Background()); got != "new" || st != lock.Fresh {
 		t.Fatalf("stored %q (%v) once the creator ended; want the new value", got, st)
 	}
@@ -127,7 +128,7 @@ func TestBatchSoftTimeoutServesStaleKeysAndWaitsForMissingOnes(t *testing.T) {
 		}
 		got <- vs
 	}()
-	waitFor(t, "the stale key's soft timeout", func() bool { return timedOut.Load() == 1 })
+	testutil.Eventually(t, "the stale key's soft timeout", func() bool { return timedOut.Load() == 1 })
 	close(release)
 	if vs := <-got; !slices.Equal(vs, []string{"S:old", "m:new"}) {
 		t.Fatalf("Get = %q; want the stale value of s and the new value of m", vs)

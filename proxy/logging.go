@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/lockhook"
 	"github.com/dogpile-go/dogpile/lock"
 )
 
@@ -86,36 +87,14 @@ func (l *logging) DeleteMulti(ctx context.Context, keys []string) error {
 }
 
 func (l *logging) Mutex(key string) lock.Mutex {
-	m := l.Base.Mutex(key)
-	if m == nil {
-		return nil
-	}
-	return &loggingMutex{Mutex: m, l: l, key: key}
-}
-
-type loggingMutex struct {
-	lock.Mutex
-	l   *logging
-	key string
-}
-
-func (m *loggingMutex) TryLock(ctx context.Context) (bool, error) {
-	start := time.Now()
-	ok, err := m.Mutex.TryLock(ctx)
-	m.l.done(ctx, "try_lock", start, map[bool]string{true: "acquired", false: "busy"}[ok], err, slog.String("key", m.key))
-	return ok, err
-}
-
-func (m *loggingMutex) Lock(ctx context.Context) error {
-	start := time.Now()
-	err := m.Mutex.Lock(ctx)
-	m.l.done(ctx, "lock", start, "acquired", err, slog.String("key", m.key))
-	return err
-}
-
-func (m *loggingMutex) Unlock(ctx context.Context) error {
-	start := time.Now()
-	err := m.Mutex.Unlock(ctx)
-	m.l.done(ctx, "unlock", start, "released", err, slog.String("key", m.key))
-	return err
+	return lockhook.Wrap(l.Base.Mutex(key), func(ctx context.Context, op lockhook.Op, start time.Time, held bool, err error) {
+		outcome := "acquired"
+		switch {
+		case op == lockhook.Unlock:
+			outcome = "released"
+		case !held:
+			outcome = "busy"
+		}
+		l.done(ctx, string(op), start, outcome, err, slog.String("key", key))
+	})
 }

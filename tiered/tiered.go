@@ -14,6 +14,7 @@ import (
 
 	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/internal/clock"
+	"github.com/dogpile-go/dogpile/internal/lockhook"
 
 	"github.com/maypok86/otter/v2"
 
@@ -485,33 +486,11 @@ func (b *Backend) publish(ctx context.Context, msg []byte, keys int) error {
 // stored it meanwhile; that read must reach the remote backend, not a copy
 // whose eviction message may still be on its way.
 func (b *Backend) Mutex(key string) lock.Mutex {
-	m := b.Base.Mutex(key)
-	if m == nil {
-		return nil
-	}
-	return &mutex{Mutex: m, b: b, key: key}
-}
-
-type mutex struct {
-	lock.Mutex
-	b   *Backend
-	key string
-}
-
-func (m *mutex) TryLock(ctx context.Context) (bool, error) {
-	ok, err := m.Mutex.TryLock(ctx)
-	if ok {
-		m.b.forget(m.key)
-	}
-	return ok, err
-}
-
-func (m *mutex) Lock(ctx context.Context) error {
-	err := m.Mutex.Lock(ctx)
-	if err == nil {
-		m.b.forget(m.key)
-	}
-	return err
+	return lockhook.Wrap(b.Base.Mutex(key), func(_ context.Context, _ lockhook.Op, _ time.Time, held bool, _ error) {
+		if held {
+			b.forget(key)
+		}
+	})
 }
 
 // Stats describes a tier's work since it was made.

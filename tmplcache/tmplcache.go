@@ -96,13 +96,7 @@ func New(regions map[string]*dogpile.Region, opts ...Option) *Cache {
 // clone executes the fragments of t's set until it is bound itself —
 // cache.BindHTML(template.Must(t.Clone())).
 func (c *Cache) BindHTML(t *htmltemplate.Template) *htmltemplate.Template {
-	lookup := func(name string) (renderer, error) {
-		ft := t.Lookup(name)
-		if ft == nil {
-			return nil, unknownTemplate(name, t.Name())
-		}
-		return ft.Execute, nil
-	}
+	lookup := lookupIn(t.Lookup, t.Name())
 	return t.Funcs(htmltemplate.FuncMap{
 		FuncCached: func(region, name string, key any, data ...any) (htmltemplate.HTML, error) {
 			s, err := c.fragment(kindHTML, lookup, region, false, nil, name, key, data)
@@ -115,16 +109,26 @@ func (c *Cache) BindHTML(t *htmltemplate.Template) *htmltemplate.Template {
 	})
 }
 
-// BindText is BindHTML for text/template: the fragment is returned as a
-// string, as text/template writes it.
-func (c *Cache) BindText(t *texttemplate.Template) *texttemplate.Template {
-	lookup := func(name string) (renderer, error) {
-		ft := t.Lookup(name)
-		if ft == nil {
-			return nil, unknownTemplate(name, t.Name())
+// lookupIn is how a binding finds the fragment a call names: the template
+// of that name in the set of the template named set, by its Lookup.
+func lookupIn[T interface {
+	comparable
+	Execute(io.Writer, any) error
+}](lookup func(name string) T, set string) func(name string) (renderer, error) {
+	return func(name string) (renderer, error) {
+		var none T
+		ft := lookup(name)
+		if ft == none {
+			return nil, unknownTemplate(name, set)
 		}
 		return ft.Execute, nil
 	}
+}
+
+// BindText is BindHTML for text/template: the fragment is returned as a
+// string, as text/template writes it.
+func (c *Cache) BindText(t *texttemplate.Template) *texttemplate.Template {
+	lookup := lookupIn(t.Lookup, t.Name())
 	return t.Funcs(texttemplate.FuncMap{
 		FuncCached: func(region, name string, key any, data ...any) (string, error) {
 			return c.fragment(kindText, lookup, region, false, nil, name, key, data)

@@ -10,12 +10,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backends/file"
+	"github.com/dogpile-go/dogpile/internal/startgate"
 	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/lock"
 )
@@ -251,20 +251,11 @@ func childStampede() error {
 		return err
 	}
 	ctx := context.Background()
-	start := make(chan struct{})
 	got := make([]string, stampedeGoroutines)
 	errs := make([]error, stampedeGoroutines)
-	var wg sync.WaitGroup
-	for g := range stampedeGoroutines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			got[g], errs[g] = dogpile.GetOrCreate(ctx, r, "cold", create)
-		}()
-	}
-	close(start)
-	wg.Wait()
+	startgate.Run(stampedeGoroutines, func(g int) {
+		got[g], errs[g] = dogpile.GetOrCreate(ctx, r, "cold", create)
+	})
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}

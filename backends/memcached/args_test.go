@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 func TestParseArgs(t *testing.T) {
@@ -108,7 +109,7 @@ func TestSeedAliases(t *testing.T) {
 		if _, ok := r.Backend().(*Backend); !ok {
 			t.Fatalf("%s configured a %T", name, r.Backend())
 		}
-		if err := r.Set(testCtx(t), "alias", name); err != nil {
+		if err := r.Set(testutil.Context(t), "alias", name); err != nil {
 			t.Fatalf("%s: Set: %v", name, err)
 		}
 	}
@@ -124,7 +125,7 @@ func TestNewFromClient(t *testing.T) {
 	if b.Client() != c || b.Selector() != nil {
 		t.Fatal("NewFromClient did not use the client given")
 	}
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	if err := b.Set(ctx, "k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 
 // TestMC1Conformance runs the conformance suite against one real memcached
 // and against three (consistent hashing), with and without the distributed
-// lock, and the Swapper checks (testSwapper).
+// lock (its CompareAndSwap subtest checks the backend.Swapper).
 func TestMC1Conformance(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		srv := servers(t, n)
@@ -29,9 +29,6 @@ func TestMC1Conformance(t *testing.T) {
 					// Memcached counts whole seconds: the shortest lock there is.
 					return newBackend(t, dogpile.Args{"url": srv, "distributed_lock": locking, "lock_timeout": 1})
 				}))
-				t.Run("Swapper", func(t *testing.T) {
-					testSwapper(t, newBackend(t, dogpile.Args{"url": srv, "distributed_lock": locking}))
-				})
 			})
 		}
 	}

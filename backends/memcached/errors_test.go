@@ -9,6 +9,7 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/lock"
 )
 
@@ -21,7 +22,7 @@ func TestBackendErrorsCounted(t *testing.T) {
 	p := testserver.Memcached(t, testserver.MemcachedOptions{})
 	b := newBackend(t, dogpile.Args{"url": p.Addr(), "distributed_lock": true, "dead_retry": 0})
 	r := newRegion(t, b, dogpile.WithMetrics())
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	p.Kill()
 	calls := []struct {
 		name string
@@ -54,7 +55,7 @@ func TestBackendErrorsCounted(t *testing.T) {
 func TestBackendErrorsCountable(t *testing.T) {
 	p := testserver.Memcached(t, testserver.MemcachedOptions{})
 	b := newBackend(t, dogpile.Args{"url": p.Addr(), "distributed_lock": true, "dead_retry": 0})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	p.Kill()
 	m := b.Mutex("k").(*mutex)
 	m.setHeld(newToken()) // as if it held the lock when the server died
@@ -88,7 +89,7 @@ func TestLockErrorCounted(t *testing.T) {
 	}
 	t.Cleanup(func() { be.Close() })
 	r := newRegion(t, be, dogpile.WithMetrics())
-	_, err = dogpile.GetOrCreate(testCtx(t), r, "k", func(context.Context) (string, error) {
+	_, err = dogpile.GetOrCreate(testutil.Context(t), r, "k", func(context.Context) (string, error) {
 		t.Error("the creator ran without the lock")
 		return "v", nil
 	})

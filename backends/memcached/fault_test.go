@@ -12,6 +12,7 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // keysByServer returns n keys for each server of sel, with prefix.
@@ -65,7 +66,7 @@ func TestMC4DeadServer(t *testing.T) {
 	defer be.Close()
 	r := newRegion(t, be)
 	sel := be.Selector()
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	keys := keysByServer(t, sel, "mc4", 10)
 	made := func(k string) func(context.Context) (string, error) {
 		return func(context.Context) (string, error) { return "value-of-" + k, nil }
@@ -194,7 +195,7 @@ func TestMC4DeadServer(t *testing.T) {
 func TestMC4NoDeadRetry(t *testing.T) {
 	p := testserver.Memcached(t, testserver.MemcachedOptions{})
 	b := newBackend(t, dogpile.Args{"url": p.Addr(), "dead_retry": 0})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	if err := b.Set(ctx, "k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +217,7 @@ func TestMC4NoDeadRetry(t *testing.T) {
 func TestBrokenConnectionRetried(t *testing.T) {
 	p := testserver.Memcached(t, testserver.MemcachedOptions{})
 	b := newBackend(t, dogpile.Args{"url": p.Addr(), "distributed_lock": true})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	// Fill the pool with several idle connections.
 	var wg sync.WaitGroup
 	for i := range 8 {

@@ -8,12 +8,13 @@ import (
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 func listAll(t *testing.T, b *Backend, opts backend.ListOptions) ([]string, error) {
 	t.Helper()
 	var keys []string
-	for k, err := range b.ListKeys(testCtx(t), opts) {
+	for k, err := range b.ListKeys(testutil.Context(t), opts) {
 		if err != nil {
 			return keys, err
 		}
@@ -27,7 +28,7 @@ func listAll(t *testing.T, b *Backend, opts backend.ListOptions) ([]string, erro
 // crawler, by prefix and up to a limit, without its lock keys unless asked;
 // it reports each server's stats, and a server that is down as such.
 func TestListKeysAndStoreStats(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	procs := testserver.MemcachedN(t, 3, testserver.MemcachedOptions{})
 	b := newBackend(t, dogpile.Args{"url": testserver.Addrs(procs), "distributed_lock": true})
 	want := []string{"user:%41", "user:1", "user:2", "user:3", "user:4", "user:5", "user:a/b", "user:é"}
@@ -88,7 +89,7 @@ func TestListKeysAndStoreStats(t *testing.T) {
 func TestListKeysWithoutCrawler(t *testing.T) {
 	p := testserver.Memcached(t, testserver.MemcachedOptions{Args: []string{"-o", "no_lru_crawler"}})
 	b := newBackend(t, dogpile.Args{"url": p.Addr()})
-	if err := b.Set(testCtx(t), "k", []byte("v")); err != nil {
+	if err := b.Set(testutil.Context(t), "k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := listAll(t, b, backend.ListOptions{}); !errors.Is(err, errors.ErrUnsupported) {

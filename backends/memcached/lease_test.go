@@ -40,8 +40,8 @@ func TestDL2LockLivesAtLeastLockTimeout(t *testing.T) {
 	srv := servers(t, 1)
 	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1})
 	raw := rawClient(srv[0])
-	ctx := testCtx(t)
-	key := uniqueKey("lifetime")
+	ctx := testutil.Context(t)
+	key := testutil.Unique("lifetime")
 	type probe struct {
 		lockKey          string
 		asked, taken     time.Time // before the add was sent, and once it was answered
@@ -126,10 +126,10 @@ func goGetOrCreate(ctx context.Context, r *dogpile.Region, key string, create fu
 func TestDL5SlowCreatorKeepsItsLock(t *testing.T) {
 	t.Parallel() // mostly waiting: the creation outlasts its lock's timeout
 	srv := servers(t, 1)
-	key := uniqueKey("dl5")
+	key := testutil.Unique("dl5")
 	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1})
 	zeroCounters(t, b, key+"-creators")
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 
 	c := startCreator(t, srv[0], key, "first")
 	creating := time.Now()
@@ -179,10 +179,10 @@ func TestDL5SlowCreatorKeepsItsLock(t *testing.T) {
 func TestDL6StalledHolderDoesNotOverwrite(t *testing.T) {
 	t.Parallel() // mostly waiting for a lock to expire
 	srv := servers(t, 1)
-	key := uniqueKey("dl6")
+	key := testutil.Unique("dl6")
 	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1})
 	zeroCounters(t, b, key+"-creators")
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	raw := rawClient(srv[0])
 
 	c := startCreator(t, srv[0], key, "older")
@@ -234,7 +234,7 @@ func holderAndOther(t *testing.T, args dogpile.Args) (holder, other *dogpile.Reg
 func creating(t *testing.T, r *dogpile.Region, key, value string) (finish chan struct{}, res <-chan result) {
 	t.Helper()
 	started, finish := make(chan struct{}), make(chan struct{})
-	res = goGetOrCreate(testCtx(t), r, key, func(context.Context) (string, error) {
+	res = goGetOrCreate(testutil.Context(t), r, key, func(context.Context) (string, error) {
 		close(started)
 		<-finish
 		return value, nil
@@ -248,7 +248,7 @@ func creating(t *testing.T, r *dogpile.Region, key, value string) (finish chan s
 // that the holder counted its lost lock.
 func lostLock(t *testing.T, holder, other *dogpile.Region, key string, finish chan struct{}, res <-chan result) {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	if v, err := dogpile.GetOrCreate(ctx, other, key, func(context.Context) (string, error) { return "newer", nil }); err != nil || v != "newer" {
 		t.Fatalf("the other process: %q, %v", v, err)
 	}
@@ -272,7 +272,7 @@ func lostLock(t *testing.T, holder, other *dogpile.Region, key string, finish ch
 func TestDL6LockLostWithServerRestart(t *testing.T) {
 	p := testserver.Memcached(t, testserver.MemcachedOptions{})
 	holder, other, _ := holderAndOther(t, dogpile.Args{"url": p.Addr(), "distributed_lock": true, "lock_timeout": 60})
-	key := uniqueKey("dl6-restart")
+	key := testutil.Unique("dl6-restart")
 	finish, res := creating(t, holder, key, "older")
 	p.Kill()
 	p.Restart(t)
@@ -286,7 +286,7 @@ func TestDL6LockLostToEviction(t *testing.T) {
 	t.Parallel()
 	p := testserver.Memcached(t, testserver.MemcachedOptions{Args: []string{"-m", "2"}})
 	holder, other, hb := holderAndOther(t, dogpile.Args{"url": p.Addr(), "distributed_lock": true, "lock_timeout": 60})
-	key := uniqueKey("dl6-evict")
+	key := testutil.Unique("dl6-evict")
 	finish, res := creating(t, holder, key, "older")
 
 	// Items of the lock's size and around it, until the lock is evicted.
@@ -369,8 +369,8 @@ func stored(t *testing.T, srv, key string) string {
 // again, finds its lock gone: nothing older is written over "newer".
 func TestDL6FenceCatchesAWriteAfterTheCheck(t *testing.T) {
 	srv := servers(t, 1)[0]
-	key := uniqueKey("dl6-fence")
-	ctx := testCtx(t)
+	key := testutil.Unique("dl6-fence")
+	ctx := testutil.Context(t)
 	if err := rawClient(srv).Set(itemOf(key, "before")); err != nil {
 		t.Fatal(err)
 	}
@@ -408,8 +408,8 @@ func TestDL6FenceCatchesAWriteAfterTheCheck(t *testing.T) {
 // newer value is stored.
 func TestDL6HolderOverwritesALateWrite(t *testing.T) {
 	srv := servers(t, 1)[0]
-	key := uniqueKey("dl6-late")
-	ctx := testCtx(t)
+	key := testutil.Unique("dl6-late")
+	ctx := testutil.Context(t)
 	g := newGate()
 	holder := gatedMutex(t, srv, key, g)
 	mustLock(t, holder)
@@ -436,8 +436,8 @@ func TestDL6HolderOverwritesALateWrite(t *testing.T) {
 func TestDL6FencedWrite(t *testing.T) {
 	srv := servers(t, 1)
 	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1})
-	ctx := testCtx(t)
-	key := uniqueKey("fenced")
+	ctx := testutil.Context(t)
+	key := testutil.Unique("fenced")
 	var f backend.Fenced = b.Mutex(key).(*mutex)
 	if err := f.SetFenced(ctx, key, []byte("never")); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("a fenced write without the lock: %v; want ErrLockLost", err)
@@ -490,8 +490,8 @@ func TestDL6FencedWrite(t *testing.T) {
 func TestDL5Renew(t *testing.T) {
 	srv := servers(t, 1)
 	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 5})
-	ctx := testCtx(t)
-	key := uniqueKey("renew")
+	ctx := testutil.Context(t)
+	key := testutil.Unique("renew")
 	var l lock.Lease = b.Mutex(key).(*mutex)
 	if l.TTL() != 5*time.Second {
 		t.Fatalf("TTL = %v, want lock_timeout", l.TTL())

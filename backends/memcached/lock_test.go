@@ -3,9 +3,9 @@ package memcached
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -16,12 +16,6 @@ import (
 	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/lock"
 )
-
-func uniqueKey(prefix string) string {
-	b := make([]byte, 6)
-	rand.Read(b) //nolint:errcheck // crypto/rand.Read does not fail
-	return prefix + "-" + hex.EncodeToString(b)
-}
 
 // zeroCounters sets each key to "0", for incr.
 func zeroCounters(t testing.TB, b *Backend, keys ...string) {
@@ -54,7 +48,7 @@ func counter(t testing.TB, b *Backend, key string) uint64 {
 func TestDL1CrossProcessStampede(t *testing.T) {
 	const procs = 4
 	srv := servers(t, 3)
-	key := uniqueKey("dl1")
+	key := testutil.Unique("dl1")
 	b := newBackend(t, dogpile.Args{"url": srv})
 	zeroCounters(t, b, key+"-arrived", key+"-creators")
 	var children []*testutil.Child
@@ -88,7 +82,7 @@ func TestDL1CrossProcessStampede(t *testing.T) {
 func TestDL2DeadHolderExpires(t *testing.T) {
 	t.Parallel() // mostly waiting: for a lock or a server to expire or come back
 	srv := servers(t, 1)
-	key := uniqueKey("dl2")
+	key := testutil.Unique("dl2")
 	const lockTimeout = 2 * time.Second
 	c := testutil.StartChild(t, "hold", "MC_SERVERS="+srv[0], "MC_KEY="+key, "MC_LOCK_TIMEOUT=2")
 	c.Expect("locked", time.Minute)
@@ -96,7 +90,7 @@ func TestDL2DeadHolderExpires(t *testing.T) {
 	c.Kill()
 
 	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 2})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	if ok, err := b.Mutex(key).TryLock(ctx); ok || err != nil {
 		t.Fatalf("TryLock of the dead holder's lock = %v, %v; want false (still held)", ok, err)
 	}
@@ -122,8 +116,8 @@ func TestDL2OnlyOwnerReleases(t *testing.T) {
 	t.Parallel() // mostly waiting: for a lock or a server to expire or come back
 	srv := servers(t, 1)
 	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1})
-	ctx := testCtx(t)
-	key := uniqueKey("dl2-owner")
+	ctx := testutil.Context(t)
+	key := testutil.Unique("dl2-owner")
 	held := func() bool {
 		ok, err := b.Mutex(key).TryLock(ctx)
 		if err != nil {
@@ -175,8 +169,8 @@ func TestDL3WaitHonoursContext(t *testing.T) {
 	srv := servers(t, 1)
 	args := dogpile.Args{"url": srv, "distributed_lock": true}
 	holderBackend := newBackend(t, args)
-	ctx := testCtx(t)
-	key := uniqueKey("dl3")
+	ctx := testutil.Context(t)
+	key := testutil.Unique("dl3")
 	holder := holderBackend.Mutex(key)
 	mustLock(t, holder)
 
@@ -226,9 +220,9 @@ func TestDL3WaitHonoursContext(t *testing.T) {
 func TestDL4LockKeysApart(t *testing.T) {
 	srv := servers(t, 1)
 	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	raw := rawClient(srv[0])
-	for _, key := range []string{uniqueKey("dl4"), uniqueKey("dl4") + strings.Repeat("x", MaxKeyLen-11)} {
+	for _, key := range []string{testutil.Unique("dl4"), testutil.Unique("dl4") + strings.Repeat("x", MaxKeyLen-11)} {
 		key = key[:min(len(key), MaxKeyLen)]
 		m := b.Mutex(key)
 		if ok, err := m.TryLock(ctx); !ok || err != nil {
@@ -318,8 +312,8 @@ func TestDL4LockPrefix(t *testing.T) {
 	srv := servers(t, 3)
 	args := dogpile.Args{"url": srv, "distributed_lock": true, "lock_prefix": prefix}
 	b := newBackend(t, args)
-	ctx := testCtx(t)
-	key := uniqueKey("prefix")
+	ctx := testutil.Context(t)
+	key := testutil.Unique("prefix")
 	m := b.Mutex(key)
 	mustLock(t, m)
 	lk := b.lockKey(key)
@@ -352,7 +346,125 @@ func TestDL4LockPrefix(t *testing.T) {
 // mustLock takes m, which must be free.
 func mustLock(t testing.TB, m lock.Mutex) {
 	t.Helper()
-	if ok, err := m.TryLock(testCtx(t)); !ok || err != nil {
+	if ok, err := m.TryLock(testutil.Context(t)); !ok || err != nil {
 		t.Fatalf("TryLock = %v, %v; want the lock", ok, err)
 	}
+}
+
+// TestDL7LockPause: a waiter's pauses start at about a millisecond, grow
+// with the time it has waited (an eighth of it, give or take a quarter) and
+// never exceed lock_sleep, so a waiter learns of a release soon after it:
+// after a 48ms wait, within 7.5ms.
+func TestDL7LockPause(t *testing.T) {
+	const sleep = 50 * time.Millisecond
+	for _, c := range []struct {
+		waited, sleep, lo, hi time.Duration
+	}{
+		{0, sleep, 750 * time.Microsecond, 1250 * time.Microsecond},
+		{8 * time.Millisecond, sleep, 750 * time.Microsecond, 1250 * time.Microsecond},
+		{48 * time.Millisecond, sleep, 4500 * time.Microsecond, 7500 * time.Microsecond},
+		{10 * time.Second, sleep, sleep * 3 / 4, sleep},
+		{0, 100 * time.Microsecond, 75 * time.Microsecond, 100 * time.Microsecond},
+	} {
+		seen := map[time.Duration]bool{}
+		for range 1000 {
+			p := lockPause(c.waited, c.sleep)
+			if p < c.lo || p > c.hi {
+				t.Fatalf("lockPause(%v, lock_sleep %v) = %v; want %v to %v", c.waited, c.sleep, p, c.lo, c.hi)
+			}
+			seen[p] = true
+		}
+		if len(seen) < 10 {
+			t.Errorf("lockPause(%v, %v): %d distinct pauses in 1000; want jitter", c.waited, c.sleep, len(seen))
+		}
+	}
+}
+
+// dl7Procs is the number of processes in DL7.
+const dl7Procs = 4
+
+// startDL7 starts DL7's processes on srv, with the backend's defaults.
+func startDL7(t testing.TB, srv string) []*testutil.Child {
+	t.Helper()
+	var children []*testutil.Child
+	for range dl7Procs {
+		children = append(children, testutil.StartChild(t, "dl7", "MC_SERVERS="+srv))
+	}
+	for _, c := range children {
+		c.Expect("ready", time.Minute)
+	}
+	return children
+}
+
+// dl7Round lets every child's callers loose on the cold key and returns
+// every caller's latency, and the creator's runs as counted on the server.
+func dl7Round(t testing.TB, b *Backend, children []*testutil.Child, key string) (lat []time.Duration, creators uint64) {
+	t.Helper()
+	zeroCounters(t, b, key+"-creators")
+	for _, c := range children {
+		c.Send("go " + key)
+	}
+	for _, c := range children {
+		line := c.Next(time.Minute)
+		us, ok := strings.CutPrefix(line, "lat ")
+		if !ok {
+			t.Fatalf("a DL7 child said %q", line)
+		}
+		for _, f := range strings.Split(us, ",") {
+			n, err := strconv.ParseInt(f, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lat = append(lat, time.Duration(n)*time.Microsecond)
+		}
+	}
+	return lat, counter(t, b, key+"-creators")
+}
+
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	return sorted[min(len(sorted)-1, int(float64(len(sorted))*p))]
+}
+
+// TestDL7ColdStampede: 4 processes × 50 goroutines on one cold key, a 50ms
+// creator, the backend's default settings: the creator runs once in all
+// (counted on the server), and every caller gets its value. (How soon the
+// waiters have it is BenchmarkDL7ColdStampede's.)
+func TestDL7ColdStampede(t *testing.T) {
+	srv := servers(t, 1)
+	b := newBackend(t, dogpile.Args{"url": srv})
+	lat, creators := dl7Round(t, b, startDL7(t, srv[0]), testutil.Unique("dl7"))
+	if creators != 1 {
+		t.Fatalf("the creator ran %d times for %d × %d callers; want 1", creators, dl7Procs, stampedeGoroutines)
+	}
+	if len(lat) != dl7Procs*stampedeGoroutines {
+		t.Fatalf("%d callers answered; want %d", len(lat), dl7Procs*stampedeGoroutines)
+	}
+	slices.Sort(lat)
+	t.Logf("callers: p50 %v, p99 %v, slowest %v (creator %v)", percentile(lat, .5), percentile(lat, .99), lat[len(lat)-1], dl7Creation)
+}
+
+// BenchmarkDL7ColdStampede: DL7's stampede, once per iteration on a new
+// cold key: 4 processes × 50 goroutines, a 50ms creator, the backend's
+// default settings. It reports the callers' latency (p50, p99, slowest, in
+// ms) over every iteration, and the creator's runs per iteration.
+//
+//	go test -run '^$' -bench DL7 -benchtime 30x ./backends/memcached/
+func BenchmarkDL7ColdStampede(b *testing.B) {
+	srv := servers(b, 1)
+	be := newBackend(b, dogpile.Args{"url": srv})
+	children := startDL7(b, srv[0])
+	var all []time.Duration
+	var creators uint64
+	i := 0
+	for b.Loop() {
+		lat, n := dl7Round(b, be, children, fmt.Sprintf("dl7-bench-%d-%d", time.Now().UnixNano(), i))
+		all, creators = append(all, lat...), creators+n
+		i++
+	}
+	slices.Sort(all)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(percentile(all, .5)), "p50-ms")
+	b.ReportMetric(ms(percentile(all, .99)), "p99-ms")
+	b.ReportMetric(ms(all[len(all)-1]), "max-ms")
+	b.ReportMetric(float64(creators)/float64(i), "creators/op")
 }

@@ -1,9 +1,7 @@
 package memcached
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
 
@@ -48,12 +46,6 @@ func newRegion(t testing.TB, b dogpile.Backend, opts ...dogpile.RegionOption) *d
 		t.Fatal(err)
 	}
 	return r
-}
-
-func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // rawClient is a plain gomemcache client of one server, to look at what the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // tripCounter counts request/response round trips per server: a read that
@@ -72,7 +73,7 @@ func TestM5MultiGetOneRoundTripPerServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := newRegion(t, b)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	byServer := keysByServer(t, b.Selector(), "m5", 10)
 	var keys []string
 	for _, ks := range byServer {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // tlsConfig trusts the CA of files and, if withCert, presents the client
@@ -60,7 +61,7 @@ func tlsBackend(t *testing.T, addr string, cfg *tls.Config) dogpile.Backend {
 func TestS2MemcachedTLS(t *testing.T) {
 	t.Parallel()
 	srv, files := testserver.MemcachedTLS(t, false, testserver.MemcachedOptions{})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 
 	r := newRegion(t, tlsBackend(t, srv.Addr(), tlsConfig(t, files, "localhost", false)))
 	v, err := dogpile.GetOrCreate(ctx, r, "tls-key", func(context.Context) (string, error) { return "over TLS", nil })
@@ -102,7 +103,7 @@ func TestS2MemcachedTLS(t *testing.T) {
 func TestS2MemcachedTLSClientCertificate(t *testing.T) {
 	t.Parallel()
 	srv, files := testserver.MemcachedTLS(t, true, testserver.MemcachedOptions{})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 
 	r := newRegion(t, tlsBackend(t, srv.Addr(), tlsConfig(t, files, "localhost", true)))
 	if err := r.Set(ctx, "mtls", "with a client certificate"); err != nil {

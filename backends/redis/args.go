@@ -425,16 +425,42 @@ func finish(c goredis.UniversalClient, o Options, where string) (*Backend, error
 	return b, nil
 }
 
-// newStandaloneFromArgs is the "redis" factory.
-func newStandaloneFromArgs(args dogpile.Args) (*Backend, error) {
-	if err := known("redis", args, "url", "host", "port"); err != nil {
-		return nil, err
+// variantArgs checks the names of a variant's arguments (those of every
+// variant and extra) and reads the arguments every variant has: about values
+// and the lock (defLock is the variant's default for distributed_lock) and
+// about the connection.
+func variantArgs(variant string, args dogpile.Args, defLock bool, extra ...string) (Options, *conn, error) {
+	if err := known(variant, args, extra...); err != nil {
+		return Options{}, nil, err
 	}
-	o, err := cacheOptions(args, false)
+	o, err := cacheOptions(args, defLock)
 	if err != nil {
-		return nil, err
+		return Options{}, nil, err
 	}
 	c, err := parseConn(args)
+	return o, c, err
+}
+
+// hostPort is the address the host and port arguments give (Python's
+// defaults: localhost, 6379).
+func hostPort(args dogpile.Args) (string, error) {
+	host, err := args.String("host", "localhost")
+	if err != nil {
+		return "", err
+	}
+	port, err := args.Int("port", 6379)
+	if err != nil {
+		return "", err
+	}
+	if port <= 0 || port > 65535 {
+		return "", &dogpile.ArgError{Name: "port", Value: args["port"], Reason: "not a TCP port"}
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port)), nil
+}
+
+// newStandaloneFromArgs is the "redis" factory.
+func newStandaloneFromArgs(args dogpile.Args) (*Backend, error) {
+	o, c, err := variantArgs("redis", args, false, "url", "host", "port")
 	if err != nil {
 		return nil, err
 	}
@@ -451,18 +477,11 @@ func newStandaloneFromArgs(args dogpile.Args) (*Backend, error) {
 			return nil, err
 		}
 	} else {
-		host, err := args.String("host", "localhost")
+		addr, err := hostPort(args)
 		if err != nil {
 			return nil, err
 		}
-		port, err := args.Int("port", 6379)
-		if err != nil {
-			return nil, err
-		}
-		if port <= 0 || port > 65535 {
-			return nil, &dogpile.ArgError{Name: "port", Value: args["port"], Reason: "not a TCP port"}
-		}
-		ro = &goredis.Options{Addr: net.JoinHostPort(host, strconv.Itoa(port))}
+		ro = &goredis.Options{Addr: addr}
 	}
 	c.apply(fields{&ro.Username, &ro.Password, &ro.ClientName, &ro.DB, &ro.DialTimeout, &ro.ReadTimeout, &ro.WriteTimeout, &ro.PoolSize, &ro.MaxRetries, &ro.TLSConfig, &ro.ContextTimeoutEnabled, &ro.DialerRetries, &ro.Dialer})
 	return finish(goredis.NewClient(ro), o, "")
@@ -476,14 +495,7 @@ func newSentinelFromArgs(args dogpile.Args) (*Backend, error) {
 			return nil, &dogpile.ArgError{Name: n, Reason: "redis_sentinel finds the master through the sentinels: give sentinels and service_name instead"}
 		}
 	}
-	if err := known("redis_sentinel", args, "sentinels", "service_name", "sentinel_kwargs"); err != nil {
-		return nil, err
-	}
-	o, err := cacheOptions(args, true) // Python's default for Sentinel
-	if err != nil {
-		return nil, err
-	}
-	c, err := parseConn(args)
+	o, c, err := variantArgs("redis_sentinel", args, true, "sentinels", "service_name", "sentinel_kwargs") // Python's default for Sentinel
 	if err != nil {
 		return nil, err
 	}
@@ -531,14 +543,7 @@ func newSentinelFromArgs(args dogpile.Args) (*Backend, error) {
 
 // newClusterFromArgs is the "redis_cluster" factory.
 func newClusterFromArgs(args dogpile.Args) (*Backend, error) {
-	if err := known("redis_cluster", args, "startup_nodes", "url", "host", "port"); err != nil {
-		return nil, err
-	}
-	o, err := cacheOptions(args, false)
-	if err != nil {
-		return nil, err
-	}
-	c, err := parseConn(args)
+	o, c, err := variantArgs("redis_cluster", args, false, "startup_nodes", "url", "host", "port")
 	if err != nil {
 		return nil, err
 	}
@@ -575,15 +580,11 @@ func newClusterFromArgs(args dogpile.Args) (*Backend, error) {
 	}
 	co.Addrs = append(co.Addrs, startup...)
 	if args.Has("host") || args.Has("port") {
-		host, err := args.String("host", "localhost")
+		addr, err := hostPort(args)
 		if err != nil {
 			return nil, err
 		}
-		port, err := args.Int("port", 6379)
-		if err != nil {
-			return nil, err
-		}
-		co.Addrs = append(co.Addrs, net.JoinHostPort(host, strconv.Itoa(port)))
+		co.Addrs = append(co.Addrs, addr)
 	}
 	if len(co.Addrs) == 0 {
 		return nil, &dogpile.ArgError{Name: "startup_nodes", Reason: `required (or url): the addresses of one or more cluster nodes, such as ["10.0.0.1:6379", "10.0.0.2:6379"]`}

@@ -15,6 +15,7 @@ import (
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // marker is a password that no error message may show.
@@ -50,6 +51,7 @@ var argErrorCases = map[string]argErrorCase{
 	"cluster without nodes":        {"redis_cluster", dogpile.Args{}, "startup_nodes"},
 	"cluster db":                   {"redis_cluster", dogpile.Args{"startup_nodes": "h:1", "db": 2}, "db"},
 	"cluster bad startup node":     {"redis_cluster", dogpile.Args{"startup_nodes": 7}, "startup_nodes"},
+	"cluster not a port":           {"redis_cluster", dogpile.Args{"startup_nodes": "h:1", "port": 70000}, "port"},
 	"empty lock_prefix":            {"redis", dogpile.Args{"lock_prefix": ""}, "lock_prefix"},
 	"lock_prefix with a tag":       {"redis", dogpile.Args{"lock_prefix": "{locks}:"}, "lock_prefix"},
 	"url password differs":         {"redis", dogpile.Args{"url": "redis://:" + marker + "@h:1/0", "password": "other-" + marker}, "password"},
@@ -150,7 +152,7 @@ func TestArgumentForms(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			b := newFromArgs(t, "redis_cluster", dogpile.Args{"startup_nodes": nodes})
-			if err := b.Set(ctxT(t), uniq("forms"), []byte("v")); err != nil {
+			if err := b.Set(testutil.Context(t), testutil.Unique("forms"), []byte("v")); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -160,7 +162,7 @@ func TestArgumentForms(t *testing.T) {
 		if got := b.(*redis.Backend).Client().(*goredis.ClusterClient).Options().Addrs; len(got) != 2 {
 			t.Fatalf("addresses %v", got)
 		}
-		if err := b.Set(ctxT(t), uniq("forms"), []byte("v")); err != nil {
+		if err := b.Set(testutil.Context(t), testutil.Unique("forms"), []byte("v")); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -195,7 +197,7 @@ func TestSeedNamesAndDefaults(t *testing.T) {
 func TestGarbageIsMiss(t *testing.T) {
 	addr := testserver.SharedRedis(t).Addr()
 	r := regionOn(t, "redis", dogpile.Args{"url": "redis://" + addr, "distributed_lock": true})
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	for name, junk := range map[string]string{
 		"text":          "hello",
 		"short entry":   "dp\x01\x01garbage",
@@ -203,7 +205,7 @@ func TestGarbageIsMiss(t *testing.T) {
 		"binary":        "\xff\xfe\x01",
 		"empty":         "",
 	} {
-		key := uniq("garbage")
+		key := testutil.Unique("garbage")
 		testserver.RedisCLI(t, addr, "SET", key, junk)
 		if v, ok, err := dogpile.Get[string](ctx, r, key); ok || err != nil {
 			t.Fatalf("%s: Get = %q, %v, %v; want a miss", name, v, ok, err)
@@ -218,7 +220,7 @@ func TestGarbageIsMiss(t *testing.T) {
 		}
 	}
 	// A key of another type (a list) is an error from Redis, not a panic.
-	key := uniq("garbage-list")
+	key := testutil.Unique("garbage-list")
 	testserver.RedisCLI(t, addr, "RPUSH", key, "x")
 	if _, _, err := dogpile.Get[string](ctx, r, key); err == nil || !strings.Contains(err.Error(), "WRONGTYPE") {
 		t.Fatalf("Get of a list = %v; want Redis's WRONGTYPE error", err)
@@ -229,7 +231,7 @@ func TestGarbageIsMiss(t *testing.T) {
 // leaves a client passed to NewFromClient open.
 func TestCloseOwnsOnlyItsClient(t *testing.T) {
 	addr := testserver.SharedRedis(t).Addr()
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	mine := goredis.NewClient(&goredis.Options{Addr: addr})
 	defer mine.Close()
 	b, err := redis.NewFromClient(mine, redis.Options{})
@@ -293,7 +295,7 @@ func TestOptionsLock(t *testing.T) {
 // the server's TTL; TTL wins when both are set.
 func TestOptionsDeprecatedExpiration(t *testing.T) {
 	addr := testserver.SharedRedis(t).Addr()
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	raw := rawClient(t, addr)
 	for _, c := range []struct {
 		o    redis.Options
@@ -302,7 +304,7 @@ func TestOptionsDeprecatedExpiration(t *testing.T) {
 		{redis.Options{Expiration: time.Hour}, time.Hour},
 		{redis.Options{TTL: time.Minute, Expiration: time.Hour}, time.Minute},
 	} {
-		key := uniq("deprecated-ttl")
+		key := testutil.Unique("deprecated-ttl")
 		if err := newTestBackend(t, addr, c.o).Set(ctx, key, []byte("v")); err != nil {
 			t.Fatal(err)
 		}
@@ -321,14 +323,14 @@ func TestURLWithSeparateCredentials(t *testing.T) {
 	const password = "s3cr%t@pass" // characters a URL would need escaped
 	srv := testserver.StartRedis(t, "--requirepass", password)
 	addr := srv.Addr()
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	if out := testserver.RedisCLI(t, addr, "--no-auth-warning", "-a", password, "ACL", "SETUSER", "app", "on", ">app-"+password, "~*", "&*", "+@all"); out != "OK" {
 		t.Fatalf("ACL SETUSER: %s", out)
 	}
 	check := func(t *testing.T, args dogpile.Args, db int) {
 		t.Helper()
 		r := regionOn(t, "redis", args)
-		key := uniq("creds")
+		key := testutil.Unique("creds")
 		if err := r.Set(ctx, key, "v"); err != nil {
 			t.Fatalf("%v: Set: %v", args, err)
 		}
@@ -353,7 +355,7 @@ func TestURLWithSeparateCredentials(t *testing.T) {
 	})
 	t.Run("without the password", func(t *testing.T) {
 		r := regionOn(t, "redis", dogpile.Args{"url": "redis://" + addr + "/0"})
-		if err := r.Set(ctx, uniq("creds"), "v"); !errors.Is(err, redis.ErrAuth) {
+		if err := r.Set(ctx, testutil.Unique("creds"), "v"); !errors.Is(err, redis.ErrAuth) {
 			t.Fatalf("Set without the password = %v; want ErrAuth", err)
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/internal/testserver"
 	"github.com/dogpile-go/dogpile/internal/testutil"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // BenchmarkHit compares a GetOrCreate hit on the redis backend with a raw
@@ -29,12 +30,11 @@ func BenchmarkHit(b *testing.B) {
 	if err := r.Set(ctx, key, value); err != nil {
 		b.Fatal(err)
 	}
-	create := func(context.Context) (string, error) { return "", fmt.Errorf("the creator ran on a hit") }
 
 	b.Run("GetOrCreate", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if v, err := dogpile.GetOrCreate(ctx, r, key, create); err != nil || len(v) != len(value) {
+			if v, err := dogpile.GetOrCreate(ctx, r, key, noCreate); err != nil || len(v) != len(value) {
 				b.Fatal(v, err)
 			}
 		}
@@ -51,7 +51,7 @@ func BenchmarkHit(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, err := dogpile.GetOrCreate(ctx, r, key, create); err != nil {
+				if _, err := dogpile.GetOrCreate(ctx, r, key, noCreate); err != nil {
 					b.Error(err)
 					return
 				}
@@ -78,26 +78,13 @@ func BenchmarkHit(b *testing.B) {
 //
 //	go test -run '^$' -bench 'BenchmarkMulti100' -benchmem ./backends/redis/
 func BenchmarkMulti100(b *testing.B) {
-	srv := testserver.StartRedis(b)
-	r := regionOn(b, "redis", dogpile.Args{"url": "redis://" + srv.Addr()})
-	raw := rawClient(b, srv.Addr())
 	ctx := context.Background()
-	keys := make([]string, 100)
-	items := map[string]any{}
-	for i := range keys {
-		keys[i] = fmt.Sprintf("bench-multi-%d", i)
-		items[keys[i]] = strings.Repeat("v", 100)
-	}
-	if err := r.SetMulti(ctx, items); err != nil {
-		b.Fatal(err)
-	}
-	createMulti := func(context.Context, []string) ([]string, error) { return nil, fmt.Errorf("the creator ran on hits") }
-	create := func(context.Context) (string, error) { return "", fmt.Errorf("the creator ran on a hit") }
+	r, raw, keys := hundredHits(b)
 
 	b.Run("GetOrCreateMulti", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if vs, err := dogpile.GetOrCreateMulti(ctx, r, keys, createMulti); err != nil || len(vs) != len(keys) {
+			if vs, err := dogpile.GetOrCreateMulti(ctx, r, keys, noCreateMulti); err != nil || len(vs) != len(keys) {
 				b.Fatal(err)
 			}
 		}
@@ -114,12 +101,36 @@ func BenchmarkMulti100(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			for _, k := range keys {
-				if _, err := dogpile.GetOrCreate(ctx, r, k, create); err != nil {
+				if _, err := dogpile.GetOrCreate(ctx, r, k, noCreate); err != nil {
 					b.Fatal(err)
 				}
 			}
 		}
 	})
+}
+
+// hundredHits is a region on a server of its own holding 100 keys of 100
+// bytes, a plain client of that server, and the keys.
+func hundredHits(b *testing.B) (*dogpile.Region, *goredis.Client, []string) {
+	srv := testserver.StartRedis(b)
+	r := regionOn(b, "redis", dogpile.Args{"url": "redis://" + srv.Addr()})
+	keys := make([]string, 100)
+	items := map[string]any{}
+	for i := range keys {
+		keys[i] = fmt.Sprintf("bench-%d", i)
+		items[keys[i]] = strings.Repeat("v", 100)
+	}
+	if err := r.SetMulti(context.Background(), items); err != nil {
+		b.Fatal(err)
+	}
+	return r, rawClient(b, srv.Addr()), keys
+}
+
+// noCreate and noCreateMulti are the creators of reads that must hit.
+func noCreate(context.Context) (string, error) { return "", fmt.Errorf("the creator ran on a hit") }
+
+func noCreateMulti(context.Context, []string) ([]string, error) {
+	return nil, fmt.Errorf("the creator ran on hits")
 }
 
 // BenchmarkRatios measures the time goals with the compared calls
@@ -134,25 +145,12 @@ func BenchmarkMulti100(b *testing.B) {
 //
 //	go test -run '^$' -bench 'BenchmarkRatios' -count 6 ./backends/redis/ | benchstat -
 func BenchmarkRatios(b *testing.B) {
-	srv := testserver.StartRedis(b)
-	r := regionOn(b, "redis", dogpile.Args{"url": "redis://" + srv.Addr()})
-	raw := rawClient(b, srv.Addr())
 	ctx := context.Background()
-	keys := make([]string, 100)
-	items := map[string]any{}
-	for i := range keys {
-		keys[i] = fmt.Sprintf("bench-ratio-%d", i)
-		items[keys[i]] = strings.Repeat("v", 100)
-	}
-	if err := r.SetMulti(ctx, items); err != nil {
-		b.Fatal(err)
-	}
-	create := func(context.Context) (string, error) { return "", fmt.Errorf("the creator ran on a hit") }
-	createMulti := func(context.Context, []string) ([]string, error) { return nil, fmt.Errorf("the creator ran on hits") }
+	r, raw, keys := hundredHits(b)
 
 	b.Run("hit-vs-raw", func(b *testing.B) {
 		region := func() {
-			if _, err := dogpile.GetOrCreate(ctx, r, keys[0], create); err != nil {
+			if _, err := dogpile.GetOrCreate(ctx, r, keys[0], noCreate); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -165,7 +163,7 @@ func BenchmarkRatios(b *testing.B) {
 	})
 	b.Run("multi-vs-mget", func(b *testing.B) {
 		region := func() {
-			if vs, err := dogpile.GetOrCreateMulti(ctx, r, keys, createMulti); err != nil || len(vs) != len(keys) {
+			if vs, err := dogpile.GetOrCreateMulti(ctx, r, keys, noCreateMulti); err != nil || len(vs) != len(keys) {
 				b.Fatal(err)
 			}
 		}
@@ -178,13 +176,13 @@ func BenchmarkRatios(b *testing.B) {
 	})
 	b.Run("multi-speedup", func(b *testing.B) {
 		multi := func() {
-			if _, err := dogpile.GetOrCreateMulti(ctx, r, keys, createMulti); err != nil {
+			if _, err := dogpile.GetOrCreateMulti(ctx, r, keys, noCreateMulti); err != nil {
 				b.Fatal(err)
 			}
 		}
 		singles := func() {
 			for _, k := range keys {
-				if _, err := dogpile.GetOrCreate(ctx, r, k, create); err != nil {
+				if _, err := dogpile.GetOrCreate(ctx, r, k, noCreate); err != nil {
 					b.Fatal(err)
 				}
 			}

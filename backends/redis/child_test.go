@@ -20,6 +20,7 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backends/redis"
+	"github.com/dogpile-go/dogpile/internal/startgate"
 	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
@@ -84,6 +85,17 @@ func childRaw() goredis.UniversalClient {
 	return goredis.NewClient(&goredis.Options{Addr: os.Getenv(childAddrEnv)})
 }
 
+// childStore is a child's region (childRegion) and plain client of the
+// server (childRaw); done closes both.
+func childStore(expiration time.Duration, lockTimeout string) (*dogpile.Region, goredis.UniversalClient, func(), error) {
+	r, err := childRegion(expiration, lockTimeout)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	raw := childRaw()
+	return r, raw, func() { raw.Close(); r.Close() }, nil
+}
+
 // childStampede: goroutinesPerChild callers of GetOrCreate on one key, let
 // loose when the parent writes a line to stdin. The creator counts itself
 // on the server and holds on until every caller of every process is in
@@ -94,13 +106,11 @@ func childStampede() error {
 	if err != nil {
 		return err
 	}
-	r, err := childRegion(exp, "")
+	r, raw, done, err := childStore(exp, "")
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-	raw := childRaw()
-	defer raw.Close()
+	defer done()
 	key := os.Getenv(childKeyEnv)
 	total, err := strconv.Atoi(os.Getenv(childNEnv))
 	if err != nil {
@@ -130,40 +140,32 @@ func childStampede() error {
 		return "new", nil
 	}
 
-	start := make(chan struct{})
 	var (
 		mu  sync.Mutex
 		rep = stampedeReport{Values: map[string]int{}}
-		wg  sync.WaitGroup
 	)
-	for range goroutinesPerChild {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			if err := raw.Incr(ctx, key+":arrived").Err(); err != nil {
-				mu.Lock()
-				rep.Errors = append(rep.Errors, err.Error())
-				mu.Unlock()
-				return
-			}
-			v, err := dogpile.GetOrCreate(ctx, r, key, create)
-			raw.Incr(ctx, key+":served") //nolint:errcheck // a lost count fails the parent's checks
+	gate := startgate.New(goroutinesPerChild, func(int) {
+		if err := raw.Incr(ctx, key+":arrived").Err(); err != nil {
 			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				rep.Errors = append(rep.Errors, err.Error())
-				return
-			}
-			rep.Values[v]++
-		}()
-	}
+			rep.Errors = append(rep.Errors, err.Error())
+			mu.Unlock()
+			return
+		}
+		v, err := dogpile.GetOrCreate(ctx, r, key, create)
+		raw.Incr(ctx, key+":served") //nolint:errcheck // a lost count fails the parent's checks
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			rep.Errors = append(rep.Errors, err.Error())
+			return
+		}
+		rep.Values[v]++
+	})
 	fmt.Println("ready")
 	if _, err := testutil.ReadLine(); err != nil {
 		return fmt.Errorf("waiting for the go: %w", err)
 	}
-	close(start)
-	wg.Wait()
+	gate.Open()
 	return json.NewEncoder(os.Stdout).Encode(rep)
 }
 
@@ -220,13 +222,11 @@ func childCaller() error {
 // server, runs work and returns the environment's value. It prints a
 // creationReport.
 func creationChild(work func(ctx context.Context, rep *creationReport) error) error {
-	r, err := childRegion(0, os.Getenv(childLockEnv))
+	r, raw, done, err := childStore(0, os.Getenv(childLockEnv))
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-	raw := childRaw()
-	defer raw.Close()
+	defer done()
 	key := os.Getenv(childKeyEnv)
 	var rep creationReport
 	v, err := dogpile.GetOrCreate(context.Background(), r, key, func(ctx context.Context) (string, error) {
@@ -260,13 +260,11 @@ const coldCreatorTime = 50 * time.Millisecond
 // the creator counts itself on the server and runs coldCreatorTime. The
 // child prints a coldReport per round, and exits at EOF.
 func childCold() error {
-	r, err := childRegion(0, "")
+	r, raw, done, err := childStore(0, "")
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-	raw := childRaw()
-	defer raw.Close()
+	defer done()
 	var attempts atomic.Int64
 	r.Backend().(*redis.Backend).Client().AddHook(lockAttemptHook{&attempts})
 	fmt.Println("ready")
@@ -277,35 +275,26 @@ func childCold() error {
 		}
 		attempts.Store(0)
 		var (
-			mu    sync.Mutex
-			rep   coldReport
-			wg    sync.WaitGroup
-			start = make(chan struct{})
+			mu  sync.Mutex
+			rep coldReport
 		)
-		for range goroutinesPerChild {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				t0 := time.Now()
-				_, err := dogpile.GetOrCreate(context.Background(), r, key, func(ctx context.Context) (string, error) {
-					if err := raw.Incr(ctx, key+":creators").Err(); err != nil {
-						return "", err
-					}
-					time.Sleep(coldCreatorTime) // the creator's work
-					return "v", nil
-				})
-				d := time.Since(t0)
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					rep.Errors = append(rep.Errors, err.Error())
+		startgate.Run(goroutinesPerChild, func(int) {
+			t0 := time.Now()
+			_, err := dogpile.GetOrCreate(context.Background(), r, key, func(ctx context.Context) (string, error) {
+				if err := raw.Incr(ctx, key+":creators").Err(); err != nil {
+					return "", err
 				}
-				rep.Latencies = append(rep.Latencies, d)
-			}()
-		}
-		close(start)
-		wg.Wait()
+				time.Sleep(coldCreatorTime) // the creator's work
+				return "v", nil
+			})
+			d := time.Since(t0)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				rep.Errors = append(rep.Errors, err.Error())
+			}
+			rep.Latencies = append(rep.Latencies, d)
+		})
 		rep.LockAttempts = attempts.Load()
 		if err := json.NewEncoder(os.Stdout).Encode(rep); err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // TestGetMultiReplies: GetMulti on one server (one MGET, its keys handed to
@@ -23,21 +24,21 @@ import (
 func TestGetMultiReplies(t *testing.T) {
 	srv := testserver.SharedRedis(t)
 	values := map[string][]byte{
-		uniq("empty"):  {},
-		uniq("crlf"):   []byte("a\r\n$3\r\nfoo\r\n"),
-		uniq("binary"): {0, 0xff, '\r', 0, '\n'},
-		uniq("large"):  bytes.Repeat([]byte("x"), 1<<20),
+		testutil.Unique("empty"):  {},
+		testutil.Unique("crlf"):   []byte("a\r\n$3\r\nfoo\r\n"),
+		testutil.Unique("binary"): {0, 0xff, '\r', 0, '\n'},
+		testutil.Unique("large"):  bytes.Repeat([]byte("x"), 1<<20),
 	}
 	for _, proto := range []int{2, 3} {
 		t.Run(fmt.Sprint("RESP", proto), func(t *testing.T) {
-			ctx := ctxT(t)
+			ctx := testutil.Context(t)
 			b := onClient(t, &goredis.Options{Addr: srv.Addr(), Protocol: proto})
 			if err := b.SetMulti(ctx, values); err != nil {
 				t.Fatal(err)
 			}
-			keys := []string{uniq("missing")}
+			keys := []string{testutil.Unique("missing")}
 			for k := range values {
-				keys = append(keys, k, uniq("missing"))
+				keys = append(keys, k, testutil.Unique("missing"))
 			}
 			got, err := b.GetMulti(ctx, keys)
 			if err != nil {
@@ -67,9 +68,9 @@ func TestGetMultiServerError(t *testing.T) {
 	if out := testserver.RedisCLI(t, srv.Addr(), "ACL", "SETUSER", "nomget", "on", ">pw", "~*", "+@all", "-mget"); out != "OK" {
 		t.Fatalf("ACL SETUSER: %s", out)
 	}
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	b := onClient(t, &goredis.Options{Addr: srv.Addr(), Username: "nomget", Password: "pw"})
-	k := uniq("k")
+	k := testutil.Unique("k")
 	if err := b.Set(ctx, k, []byte("v")); err != nil {
 		t.Fatal(err)
 	}
@@ -85,9 +86,9 @@ func TestGetMultiServerError(t *testing.T) {
 func TestGetMultiRetriesABrokenConnection(t *testing.T) {
 	srv := testserver.SharedRedis(t)
 	p := testserver.StartFaultProxy(t, srv.Addr())
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	b := onClient(t, &goredis.Options{Addr: p.Addr()})
-	k := uniq("k")
+	k := testutil.Unique("k")
 	if err := b.Set(ctx, k, []byte("v")); err != nil {
 		t.Fatal(err)
 	}

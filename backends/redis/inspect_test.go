@@ -10,6 +10,7 @@ import (
 	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // listKeys collects a listing, failing the test on an error.
@@ -20,7 +21,7 @@ func listKeys(t *testing.T, b dogpile.Backend, opts backend.ListOptions) []strin
 		t.Fatalf("%T is not a backend.Lister", b)
 	}
 	var keys []string
-	for k, err := range l.ListKeys(ctxT(t), opts) {
+	for k, err := range l.ListKeys(testutil.Context(t), opts) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,9 +47,9 @@ func TestListKeysAndStoreStats(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			ctx := ctxT(t)
+			ctx := testutil.Context(t)
 			b := newFromArgs(t, c.name, c.args(t))
-			ns := uniq("list") + ":"
+			ns := testutil.Unique("list") + ":"
 			var want []string
 			for _, k := range []string{"a", "b", "c", "d", "e", "f", "g*", "h[1]"} { // many slots; glob characters
 				if err := b.Set(ctx, ns+k, []byte("v")); err != nil {
@@ -113,12 +114,12 @@ func TestListKeysAndStoreStats(t *testing.T) {
 	}
 	t.Run("unreachable", func(t *testing.T) {
 		b := newFromArgs(t, "redis", dogpile.Args{"url": "redis://127.0.0.1:1/0", "socket_connect_timeout": 0.2})
-		for _, err := range b.(backend.Lister).ListKeys(ctxT(t), backend.ListOptions{}) {
+		for _, err := range b.(backend.Lister).ListKeys(testutil.Context(t), backend.ListOptions{}) {
 			if err == nil || !strings.Contains(err.Error(), "scan") {
 				t.Errorf("listing an unreachable server: %v", err)
 			}
 		}
-		if _, err := b.(backend.StatsReporter).StoreStats(ctxT(t)); err != nil {
+		if _, err := b.(backend.StatsReporter).StoreStats(testutil.Context(t)); err != nil {
 			t.Errorf("stats of an unreachable server: %v (want a report with Err)", err)
 		}
 	})

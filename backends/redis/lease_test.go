@@ -65,7 +65,7 @@ func readCreation(t *testing.T, c *testutil.Child) creationReport {
 func TestDL5SlowCreatorKeepsItsLock(t *testing.T) {
 	addr := testserver.SharedRedis(t).Addr()
 	raw := rawClient(t, addr)
-	key := uniq("dl5")
+	key := testutil.Unique("dl5")
 	const lockTimeout = 300 * time.Millisecond
 	env := []string{childAddrEnv + "=" + addr, childKeyEnv + "=" + key, childLockEnv + "=" + lockTimeout.String()}
 
@@ -76,7 +76,7 @@ func TestDL5SlowCreatorKeepsItsLock(t *testing.T) {
 	// Let the lock's timeout pass three times over: without renewals the
 	// second process would take the expired lock and create.
 	time.Sleep(3 * lockTimeout)
-	if ttl := raw.PTTL(ctxT(t), redis.LockKey(key)).Val(); ttl <= 0 {
+	if ttl := raw.PTTL(testutil.Context(t), redis.LockKey(key)).Val(); ttl <= 0 {
 		t.Fatalf("after 3×lock_timeout the slow creator's lock has PTTL %v; want it renewed", ttl)
 	}
 	first.Send("finish")
@@ -88,7 +88,7 @@ func TestDL5SlowCreatorKeepsItsLock(t *testing.T) {
 	if b.Created {
 		t.Fatal("the second process ran its creator while the first one's lock should have been renewed")
 	}
-	if n, _ := raw.Get(ctxT(t), key+":creators").Int(); n != 1 {
+	if n, _ := raw.Get(testutil.Context(t), key+":creators").Int(); n != 1 {
 		t.Fatalf("the creator ran %d times across processes; want 1", n)
 	}
 	if a.Cause != "" || a.LocksLost != 0 {
@@ -104,10 +104,10 @@ func TestDL5LostLeaseCancelsCreation(t *testing.T) {
 	addr := testserver.SharedRedis(t).Addr()
 	raw := rawClient(t, addr)
 	r := metricsRegion(t, "redis", dogpile.Args{"url": "redis://" + addr, "distributed_lock": true, "lock_timeout": "300ms"})
-	key := uniq("dl5-lost")
+	key := testutil.Unique("dl5-lost")
 	var calls atomic.Int32
 	causes := make(chan error, 2)
-	v, err := dogpile.GetOrCreate(ctxT(t), r, key, func(ctx context.Context) (string, error) {
+	v, err := dogpile.GetOrCreate(testutil.Context(t), r, key, func(ctx context.Context) (string, error) {
 		if calls.Add(1) > 1 {
 			return "second", nil
 		}
@@ -137,7 +137,7 @@ func TestDL5LostLeaseCancelsCreation(t *testing.T) {
 func TestDL6LostLockWritesNothing(t *testing.T) {
 	addr := testserver.SharedRedis(t).Addr()
 	raw := rawClient(t, addr)
-	key := uniq("dl6-paused")
+	key := testutil.Unique("dl6-paused")
 	const lockTimeout = 300 * time.Millisecond
 	paused := testutil.StartChild(t, "creator", childAddrEnv+"="+addr, childKeyEnv+"="+key, childLockEnv+"="+lockTimeout.String(), childValueEnv+"=older")
 	paused.Expect("creating", 30*time.Second)
@@ -157,7 +157,7 @@ func TestDL6LostLockWritesNothing(t *testing.T) {
 // lock gone first, and the lock's retry loaded it).
 func overtake(t *testing.T, newer *dogpile.Region, key string, first *testutil.Child, resume func()) {
 	t.Helper()
-	if v, err := dogpile.GetOrCreate(ctxT(t), newer, key, func(context.Context) (string, error) { return "newer", nil }); err != nil || v != "newer" {
+	if v, err := dogpile.GetOrCreate(testutil.Context(t), newer, key, func(context.Context) (string, error) { return "newer", nil }); err != nil || v != "newer" {
 		t.Fatalf("the next holder got %q, %v", v, err)
 	}
 	if resume != nil {
@@ -191,7 +191,7 @@ func waitGone(t *testing.T, raw goredis.UniversalClient, key string) {
 
 func checkNewer(t *testing.T, r *dogpile.Region, key string) {
 	t.Helper()
-	v, ok, err := dogpile.Get[string](ctxT(t), r, key)
+	v, ok, err := dogpile.Get[string](testutil.Context(t), r, key)
 	if err != nil || !ok || v != "newer" {
 		t.Fatalf("the store holds %q (found %v, err %v); want %q: an older value was written over a newer one", v, ok, err, "newer")
 	}
@@ -203,7 +203,7 @@ func checkNewer(t *testing.T, r *dogpile.Region, key string) {
 // first one finishes "older" and writes nothing.
 func TestDL6ServerRestartMidCreation(t *testing.T) {
 	srv := testserver.StartRedis(t)
-	key := uniq("dl6-restart")
+	key := testutil.Unique("dl6-restart")
 	creator := testutil.StartChild(t, "creator", childAddrEnv+"="+srv.Addr(), childKeyEnv+"="+key, childLockEnv+"=5s", childValueEnv+"=older")
 	creator.Expect("creating", 30*time.Second)
 	srv.Kill()
@@ -220,12 +220,12 @@ func TestDL6ServerRestartMidCreation(t *testing.T) {
 // first one finishes "older" and writes nothing.
 func TestDL6SentinelFailoverMidCreation(t *testing.T) {
 	s := testserver.StartSentinel(t)
-	key := uniq("dl6-failover")
+	key := testutil.Unique("dl6-failover")
 	sentinels := strings.Join(s.SentinelAddrs(), ",")
 	creator := testutil.StartChild(t, "creator", childSentinelsEnv+"="+sentinels, childKeyEnv+"="+key, childLockEnv+"=2s", childValueEnv+"=older")
 	creator.Expect("creating", 30*time.Second)
 
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	oldMaster, err := s.Master(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -278,8 +278,8 @@ func TestLeaseRenewAndFence(t *testing.T) {
 	addr := testserver.SharedRedis(t).Addr()
 	raw := rawClient(t, addr)
 	b := newTestBackend(t, addr, redis.Options{LockTimeout: time.Second, TTL: time.Hour})
-	ctx := ctxT(t)
-	key := uniq("fence")
+	ctx := testutil.Context(t)
+	key := testutil.Unique("fence")
 	m := b.NewMutex(key)
 	if m.TTL() != time.Second {
 		t.Fatalf("TTL = %v, want lock_timeout", m.TTL())
@@ -334,8 +334,8 @@ func TestLeaseRenewAndFence(t *testing.T) {
 func TestLeaseRenewConcurrentWithFence(t *testing.T) {
 	addr := testserver.SharedRedis(t).Addr()
 	b := newTestBackend(t, addr, redis.Options{LockTimeout: time.Second})
-	ctx := ctxT(t)
-	key := uniq("fence-race")
+	ctx := testutil.Context(t)
+	key := testutil.Unique("fence-race")
 	m := b.NewMutex(key)
 	if ok, err := m.TryLock(ctx); !ok || err != nil {
 		t.Fatalf("TryLock = %v, %v", ok, err)
@@ -369,8 +369,8 @@ func TestLeaseRenewConcurrentWithFence(t *testing.T) {
 func TestFencedWriteInCluster(t *testing.T) {
 	c := testserver.SharedCluster(t)
 	b := newFromArgs(t, "redis_cluster", dogpile.Args{"startup_nodes": c.Addrs(), "distributed_lock": true}).(*redis.Backend)
-	ctx := ctxT(t)
-	for _, key := range []string{uniq("plain"), "user:{" + uniq("tag") + "}:name", uniq("brace}"), uniq("{}empty")} {
+	ctx := testutil.Context(t)
+	for _, key := range []string{testutil.Unique("plain"), "user:{" + testutil.Unique("tag") + "}:name", testutil.Unique("brace}"), testutil.Unique("{}empty")} {
 		m := b.NewMutex(key)
 		if ok, err := m.TryLock(ctx); !ok || err != nil {
 			t.Fatalf("%q: TryLock = %v, %v", key, ok, err)
@@ -388,14 +388,14 @@ func TestFencedWriteInCluster(t *testing.T) {
 			t.Fatalf("%q: Get = %q, %v, %v", key, v, ok, err)
 		}
 	}
-	other := b.NewMutex(uniq("elsewhere"))
+	other := b.NewMutex(testutil.Unique("elsewhere"))
 	if ok, err := other.TryLock(ctx); !ok || err != nil {
 		t.Fatalf("TryLock = %v, %v", ok, err)
 	}
 	defer other.Unlock(ctx) //nolint:errcheck
 	var far string
 	for i := 0; far == ""; i++ {
-		if k := uniq("far"); redis.Slot(k) != redis.Slot(other.Key()) {
+		if k := testutil.Unique("far"); redis.Slot(k) != redis.Slot(other.Key()) {
 			far = k
 		}
 	}
@@ -404,7 +404,7 @@ func TestFencedWriteInCluster(t *testing.T) {
 	}
 
 	r := regionOn(t, "redis_cluster", dogpile.Args{"startup_nodes": c.Addrs(), "distributed_lock": true})
-	key := uniq("region")
+	key := testutil.Unique("region")
 	if v, err := dogpile.GetOrCreate(ctx, r, key, func(context.Context) (string, error) { return "created", nil }); err != nil || v != "created" {
 		t.Fatalf("GetOrCreate = %q, %v", v, err)
 	}
@@ -418,8 +418,8 @@ func TestFencedWriteInCluster(t *testing.T) {
 func TestLockedProbe(t *testing.T) {
 	addr := testserver.SharedRedis(t).Addr()
 	b := newTestBackend(t, addr, redis.Options{})
-	ctx := ctxT(t)
-	key := uniq("probe")
+	ctx := testutil.Context(t)
+	key := testutil.Unique("probe")
 	holder, prober := b.NewMutex(key), b.NewMutex(key)
 	probe := func(want bool) {
 		t.Helper()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -59,24 +60,24 @@ func TestDL1CrossProcessStampede(t *testing.T) {
 				t.Fatalf("child %d: %v", i, err)
 			}
 		}
-		if n, err := raw.Get(ctxT(t), key+":creators").Int(); err != nil || n != 1 {
+		if n, err := raw.Get(testutil.Context(t), key+":creators").Int(); err != nil || n != 1 {
 			t.Fatalf("the creator ran %d times in %d processes × %d goroutines (err %v); want exactly once", n, procs, goroutinesPerChild, err)
 		}
 		return values
 	}
 
 	t.Run("cold", func(t *testing.T) {
-		values := run(t, uniq("dl1-cold"), "cold", 0, time.Time{})
+		values := run(t, testutil.Unique("dl1-cold"), "cold", 0, time.Time{})
 		if values["new"] != total {
 			t.Fatalf("callers got %v; want all %d to get the one created value", values, total)
 		}
 	})
 
 	t.Run("expired", func(t *testing.T) {
-		key := uniq("dl1-stale")
+		key := testutil.Unique("dl1-stale")
 		const exp = 300 * time.Millisecond
 		r := regionOn(t, "redis", dogpile.Args{"url": "redis://" + addr})
-		if err := r.Set(ctxT(t), key, "old"); err != nil {
+		if err := r.Set(testutil.Context(t), key, "old"); err != nil {
 			t.Fatal(err)
 		}
 		// The children's regions expire values after exp: once exp has
@@ -88,7 +89,7 @@ func TestDL1CrossProcessStampede(t *testing.T) {
 		if values["old"] != total-1 || values["new"] != 1 {
 			t.Fatalf("callers got %v; want %d stale %q and the one regenerated %q", values, total-1, "old", "new")
 		}
-		if v, ok, err := dogpile.Get[string](ctxT(t), r, key); err != nil || !ok || v != "new" {
+		if v, ok, err := dogpile.Get[string](testutil.Context(t), r, key); err != nil || !ok || v != "new" {
 			t.Fatalf("after the stampede Get = %q, %v, %v; want the regenerated value", v, ok, err)
 		}
 	})
@@ -100,12 +101,12 @@ func TestDL1CrossProcessStampede(t *testing.T) {
 func TestDL2KilledHolderLockExpires(t *testing.T) {
 	addr := testserver.SharedRedis(t).Addr()
 	raw := rawClient(t, addr)
-	key := uniq("dl2-killed")
+	key := testutil.Unique("dl2-killed")
 	const lockTimeout = time.Second
 
 	holder := testutil.StartChild(t, "holder", childAddrEnv+"="+addr, childKeyEnv+"="+key, childLockEnv+"="+lockTimeout.String())
 	holder.Expect("creating", 30*time.Second)
-	if ttl := raw.PTTL(ctxT(t), redis.LockKey(key)).Val(); ttl <= 0 || ttl > lockTimeout {
+	if ttl := raw.PTTL(testutil.Context(t), redis.LockKey(key)).Val(); ttl <= 0 || ttl > lockTimeout {
 		t.Fatalf("while the holder creates, its lock's PTTL = %v; want in (0, %v]", ttl, lockTimeout)
 	}
 	holder.Kill()
@@ -126,7 +127,7 @@ func TestDL2KilledHolderLockExpires(t *testing.T) {
 	if waited > lockTimeout+2*time.Second {
 		t.Fatalf("took %v to get past a dead holder's lock of %v", waited, lockTimeout)
 	}
-	if n := raw.Exists(ctxT(t), redis.LockKey(key)).Val(); n != 0 {
+	if n := raw.Exists(testutil.Context(t), redis.LockKey(key)).Val(); n != 0 {
 		t.Fatal("the lock is still there after the new creator finished")
 	}
 }
@@ -141,8 +142,8 @@ func TestDL2OnlyOwnerReleases(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	ctx := ctxT(t)
-	key := uniq("dl2-owner")
+	ctx := testutil.Context(t)
+	key := testutil.Unique("dl2-owner")
 	a, other := b.NewMutex(key), b.NewMutex(key)
 	if ok, err := a.TryLock(ctx); !ok || err != nil {
 		t.Fatalf("TryLock = %v, %v", ok, err)
@@ -186,7 +187,7 @@ func TestDL3LockWaitHonoursContext(t *testing.T) {
 	args := dogpile.Args{"url": "redis://" + addr, "distributed_lock": true, "lock_sleep": 0.02}
 	// Two regions on two clients: as far as locking goes, two processes.
 	holder, waiter := regionOn(t, "redis", args), regionOn(t, "redis", args)
-	key := uniq("dl3")
+	key := testutil.Unique("dl3")
 
 	entered, release := make(chan struct{}), make(chan struct{})
 	held := make(chan error, 1)
@@ -232,7 +233,7 @@ func TestDL3LockWaitHonoursContext(t *testing.T) {
 	})
 	t.Run("lock_blocking_timeout", func(t *testing.T) {
 		b := newFromArgs(t, "redis", dogpile.Args{"url": "redis://" + addr, "lock_sleep": 0.02, "lock_blocking_timeout": 0.1})
-		err := b.(*redis.Backend).NewMutex(key).Lock(ctxT(t))
+		err := b.(*redis.Backend).NewMutex(key).Lock(testutil.Context(t))
 		if !errors.Is(err, redis.ErrLockWait) {
 			t.Fatalf("Lock with lock_blocking_timeout 0.1 = %v; want ErrLockWait", err)
 		}
@@ -244,7 +245,7 @@ func TestDL3LockWaitHonoursContext(t *testing.T) {
 	}
 	// The waiter's creation went on after its caller left; it finds the
 	// holder's value.
-	if v, err := dogpile.GetOrCreate(ctxT(t), waiter, key, func(context.Context) (string, error) { return "waiter's", nil }); err != nil || v != "holder's" {
+	if v, err := dogpile.GetOrCreate(testutil.Context(t), waiter, key, func(context.Context) (string, error) { return "waiter's", nil }); err != nil || v != "holder's" {
 		t.Fatalf("after the holder finished, GetOrCreate = %q, %v; want the holder's value", v, err)
 	}
 }
@@ -259,8 +260,8 @@ func TestDL4LockKeysApartFromValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	ctx := ctxT(t)
-	key := uniq("dl4")
+	ctx := testutil.Context(t)
+	key := testutil.Unique("dl4")
 
 	m := b.NewMutex(key)
 	if ok, err := m.TryLock(ctx); !ok || err != nil {
@@ -315,4 +316,111 @@ func TestDL4LockKeysApartFromValues(t *testing.T) {
 	if redis.Slot(redis.LockKey("user:{42}:name")) != redis.Slot("user:{42}:name") {
 		t.Fatal("the lock of a hash-tagged key is on another slot")
 	}
+}
+
+// killAfterGet is a client hook that kills a server right after it answered
+// the GET of key: the value has been read, and the lock attempt that
+// follows finds the server dead.
+type killAfterGet struct {
+	key  string
+	kill func()
+	once sync.Once
+}
+
+func (h *killAfterGet) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h *killAfterGet) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		err := next(ctx, cmd)
+		if a := cmd.Args(); len(a) == 2 && strings.EqualFold(cmd.Name(), "get") && a[1] == h.key {
+			h.once.Do(h.kill)
+		}
+		return err
+	}
+}
+
+func (h *killAfterGet) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return next
+}
+
+// TestDL8LockErrorFailsOpen, case 10: the store dies between the read of a
+// key and its lock attempt — a standalone server killed, or the Cluster node
+// of the key's (and its lock's) slot. With WithFailOpen the caller gets the
+// creator's value; a caller holding a stale value gets that; the failure is
+// counted as a backend error either way.
+func TestDL8LockErrorFailsOpen(t *testing.T) {
+	type setup struct {
+		name  string
+		start func(t *testing.T, key string) (args dogpile.Args, backend string, kill func())
+	}
+	for _, s := range []setup{
+		{"standalone", func(t *testing.T, key string) (dogpile.Args, string, func()) {
+			srv := testserver.StartRedis(t)
+			return dogpile.Args{"url": "redis://" + srv.Addr(), "socket_connect_timeout": 1}, "redis", srv.Kill
+		}},
+		{"cluster", func(t *testing.T, key string) (dogpile.Args, string, func()) {
+			c := testserver.StartCluster(t)
+			owner := clusterOwner(t, c, key)
+			return dogpile.Args{"startup_nodes": c.Addrs(), "socket_connect_timeout": 1}, "redis_cluster", owner.Kill
+		}},
+	} {
+		for _, stale := range []bool{false, true} {
+			name := s.name + "/cold"
+			if stale {
+				name = s.name + "/stale"
+			}
+			t.Run(name, func(t *testing.T) {
+				key := testutil.Unique("dl8")
+				args, name, kill := s.start(t, key)
+				args["distributed_lock"] = true
+				r := metricsRegion(t, name, args, dogpile.WithFailOpen(time.Minute))
+				ctx := testutil.Context(t)
+				if stale {
+					if err := r.Set(ctx, key, "stale"); err != nil {
+						t.Fatal(err)
+					}
+					if err := r.Invalidate(ctx, dogpile.Soft); err != nil {
+						t.Fatal(err)
+					}
+				}
+				r.Backend().(*redis.Backend).Client().AddHook(&killAfterGet{key: key, kill: kill})
+				v, err := dogpile.GetOrCreate(ctx, r, key, func(context.Context) (string, error) { return "created", nil })
+				want := "created"
+				if stale {
+					want = "stale"
+				}
+				if err != nil || v != want {
+					t.Fatalf("GetOrCreate with the lock's server dead = %q, %v; want %q", v, err, want)
+				}
+				if st := r.Stats(); st.BackendErrors < 1 {
+					t.Fatalf("BackendErrors = %d; want the lock's failure counted", st.BackendErrors)
+				}
+			})
+		}
+	}
+}
+
+// clusterOwner returns the node that serves key's slot.
+func clusterOwner(t *testing.T, c *testserver.Cluster, key string) *testserver.Process {
+	t.Helper()
+	slot := redis.Slot(key)
+	v, err := testserver.Do(testutil.Context(t), c.Nodes[0].Addr(), "CLUSTER", "SLOTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range v.([]any) {
+		rng := r.([]any)
+		lo, hi := rng[0].(int64), rng[1].(int64)
+		if int64(slot) < lo || int64(slot) > hi {
+			continue
+		}
+		port := rng[2].([]any)[1].(int64)
+		for _, n := range c.Nodes {
+			if int64(n.Port) == port {
+				return n
+			}
+		}
+	}
+	t.Fatalf("no node serves slot %d", slot)
+	return nil
 }

@@ -2,11 +2,8 @@ package redis_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -20,19 +17,6 @@ import (
 // the shared servers at the end.
 func TestMain(m *testing.M) {
 	testutil.Main(m, childRoles, testserver.StopShared)
-}
-
-func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// uniq returns a key no other test uses, so tests can share a server.
-func uniq(name string) string {
-	b := make([]byte, 6)
-	rand.Read(b) //nolint:errcheck // crypto/rand.Read does not fail
-	return "rt-" + name + "-" + hex.EncodeToString(b)
 }
 
 // regionOn configures a region with a registered backend and closes it at

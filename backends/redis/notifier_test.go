@@ -12,6 +12,7 @@ import (
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/tiered"
 )
 
@@ -70,10 +71,10 @@ func (s *subscription) message(t *testing.T, want []byte) {
 // dropped connection is reported, then the subscription is made again; the
 // end of the context ends Subscribe.
 func TestNotifierDeliversAndReportsLoss(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	p := testserver.StartRedis(t)
 	c := rawClient(t, p.Addr())
-	n, err := redis.NewNotifier(c, uniq("channel"), redis.NotifierOptions{})
+	n, err := redis.NewNotifier(c, testutil.Unique("channel"), redis.NotifierOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func TestNotifierHealthCheckNoticesSilentServer(t *testing.T) {
 	c := goredis.NewClient(&goredis.Options{Addr: p.Addr(), DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { c.Close() })
 	const health = 100 * time.Millisecond
-	n, err := redis.NewNotifier(c, uniq("channel"), redis.NotifierOptions{HealthCheck: health})
+	n, err := redis.NewNotifier(c, testutil.Unique("channel"), redis.NotifierOptions{HealthCheck: health})
 	if err != nil {
 		t.Fatal(err)
 	}

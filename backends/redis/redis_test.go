@@ -18,17 +18,18 @@ import (
 	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // TestRD2ExactKeyAndTTL: values are under the key exactly as given, and
 // redis_expiration_time is the server's TTL on every write path.
 func TestRD2ExactKeyAndTTL(t *testing.T) {
 	addr := testserver.SharedRedis(t).Addr()
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 
 	t.Run("exact key, no TTL", func(t *testing.T) {
 		r := regionOn(t, "redis", dogpile.Args{"url": "redis://" + addr})
-		key := uniq("rd2 key with spaces/and:colons")
+		key := testutil.Unique("rd2 key with spaces/and:colons")
 		if err := r.Set(ctx, key, "v"); err != nil {
 			t.Fatal(err)
 		}
@@ -48,7 +49,7 @@ func TestRD2ExactKeyAndTTL(t *testing.T) {
 
 	t.Run("redis_expiration_time", func(t *testing.T) {
 		r := regionOn(t, "redis", dogpile.Args{"url": "redis://" + addr, "redis_expiration_time": 100})
-		key := uniq("rd2-ttl")
+		key := testutil.Unique("rd2-ttl")
 		if err := r.Set(ctx, key+"-set", "v"); err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +72,7 @@ func TestRD2ExactKeyAndTTL(t *testing.T) {
 
 	t.Run("go duration", func(t *testing.T) {
 		r := regionOn(t, "redis", dogpile.Args{"url": "redis://" + addr, "redis_expiration_time": "1500ms"})
-		key := uniq("rd2-ms")
+		key := testutil.Unique("rd2-ms")
 		if err := r.Set(ctx, key, "v"); err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +88,7 @@ func TestRD3MultiOneRoundTrip(t *testing.T) {
 	srv := testserver.StartRedis(t) // its own server: the test resets its statistics
 	for _, ttl := range []int{0, 60} {
 		t.Run(fmt.Sprintf("redis_expiration_time=%d", ttl), func(t *testing.T) {
-			ctx := ctxT(t)
+			ctx := testutil.Context(t)
 			b := newFromArgs(t, "redis", dogpile.Args{"url": "redis://" + srv.Addr(), "redis_expiration_time": ttl})
 			hook := &countHook{}
 			b.(*redis.Backend).Client().AddHook(hook)
@@ -99,7 +100,7 @@ func TestRD3MultiOneRoundTrip(t *testing.T) {
 			keys := make([]string, 100)
 			items := map[string]any{}
 			for i := range keys {
-				keys[i] = uniq(fmt.Sprint("rd3-", i))
+				keys[i] = testutil.Unique(fmt.Sprint("rd3-", i))
 				if i%2 == 0 {
 					items[keys[i]] = "stored"
 				}
@@ -165,11 +166,11 @@ func TestRD3MultiOneRoundTrip(t *testing.T) {
 // connection's handshake (HELLO, CLIENT SETINFO).
 func warmUp(t *testing.T, b backend.Multi) {
 	t.Helper()
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	items := map[string][]byte{}
 	var keys []string
 	for i := range 30 {
-		k := uniq(fmt.Sprint("warm-", i))
+		k := testutil.Unique(fmt.Sprint("warm-", i))
 		items[k] = []byte("w")
 		keys = append(keys, k)
 	}
@@ -188,7 +189,7 @@ func warmUp(t *testing.T, b backend.Multi) {
 // masters returns every value, in one round trip per node.
 func TestRD3ClusterMultiAcrossMasters(t *testing.T) {
 	c := testserver.SharedCluster(t)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	for _, ttl := range []int{0, 60} {
 		t.Run(fmt.Sprintf("redis_expiration_time=%d", ttl), func(t *testing.T) {
 			b := newFromArgs(t, "redis_cluster", dogpile.Args{"startup_nodes": c.Addrs(), "redis_expiration_time": ttl})
@@ -242,10 +243,10 @@ func TestRD3ClusterMultiAcrossMasters(t *testing.T) {
 				return ""
 			}
 			perNode := map[string]int{}
-			tag := uniq("{tag}")
+			tag := testutil.Unique("{tag}")
 			keys := []string{tag + "-a", tag + "-b"}
 			for i := 0; len(perNode) < 3 || len(keys) < 30; i++ {
-				k := uniq(fmt.Sprint("rd3c-", i))
+				k := testutil.Unique(fmt.Sprint("rd3c-", i))
 				keys = append(keys, k)
 				perNode[owner(k)]++
 			}
@@ -261,7 +262,7 @@ func TestRD3ClusterMultiAcrossMasters(t *testing.T) {
 			oneEach("SetMulti")
 
 			reset()
-			got, err := b.(backend.Multi).GetMulti(ctx, append(keys, uniq("missing")))
+			got, err := b.(backend.Multi).GetMulti(ctx, append(keys, testutil.Unique("missing")))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -298,7 +299,7 @@ func TestSlotMatchesServer(t *testing.T) {
 	c := testserver.SharedCluster(t)
 	raw := rawClient(t, c.Addrs()[0])
 	for _, k := range []string{"", "a", "foo", "123456789", "{user1000}.following", "{user1000}.followers", "foo{}{bar}", "foo{{bar}}zap", "foo{bar}{zap}", "{", "}", "{}", "x{y", "\xffdogpile:lock:{t}k", "ünïcödé"} {
-		want, err := raw.ClusterKeySlot(ctxT(t), k).Result()
+		want, err := raw.ClusterKeySlot(testutil.Context(t), k).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -317,7 +318,7 @@ func TestRD4SentinelFailover(t *testing.T) {
 		"sentinels": s.SentinelAddrs(), "service_name": s.MasterName,
 		"socket_timeout": 0.5, "socket_connect_timeout": 0.5,
 	})
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	oldMaster, err := s.Master(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -404,7 +405,7 @@ func TestRD4SentinelFailover(t *testing.T) {
 		t.Fatalf("one round took %v during the failover; want bounded by the timeouts", longest)
 	}
 	// Written after the failover: on the new master.
-	key := uniq("rd4-after")
+	key := testutil.Unique("rd4-after")
 	if err := r.Set(ctx, key, "after"); err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +419,7 @@ func TestRD4SentinelFailover(t *testing.T) {
 func TestRD5ConnectionArguments(t *testing.T) {
 	srv := testserver.StartRedis(t, "--requirepass", "pw", "--user", "alice", "on", ">alicepw", "~*", "&*", "+@all")
 	host, port, _ := net.SplitHostPort(srv.Addr())
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	cli := func(args ...string) string {
 		return testserver.RedisCLI(t, srv.Addr(), append([]string{"--no-auth-warning", "-a", "pw"}, args...)...)
 	}
@@ -436,7 +437,7 @@ func TestRD5ConnectionArguments(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			b := newFromArgs(t, "redis", tc.args)
-			key := uniq("rd5")
+			key := testutil.Unique("rd5")
 			if err := b.Set(ctx, key, []byte("v")); err != nil {
 				t.Fatal(err)
 			}
@@ -485,7 +486,7 @@ func TestRD5ConnectionArguments(t *testing.T) {
 // TestRD5Timeouts: an unreachable server and a server that never answers
 // give errors in bounded time.
 func TestRD5Timeouts(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	t.Run("unreachable", func(t *testing.T) {
 		port := testserver.FreePort(t) // nothing listens there
 		r := regionOn(t, "redis", dogpile.Args{"host": "127.0.0.1", "port": port, "socket_connect_timeout": 0.5})
@@ -554,7 +555,7 @@ func TestRD5Timeouts(t *testing.T) {
 // and the server asks for a client certificate.
 func TestRD5TLS(t *testing.T) {
 	srv, files := testserver.StartRedisTLS(t, true)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	_, port, _ := net.SplitHostPort(srv.Addr())
 	with := func(args dogpile.Args) dogpile.Args { // plus the client certificate
 		args["ssl_certfile"], args["ssl_keyfile"] = files.ClientCert, files.ClientKey

@@ -5,94 +5,39 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
-// TestSwapperConformance: CompareAndSwap on a standalone server and a
-// Cluster: nil old swaps only an absent key, an old value swaps only itself,
-// and concurrent read-modify-write loops lose no update.
-func TestSwapperConformance(t *testing.T) {
+// TestSwapRefusesLockKeys: CompareAndSwap, on a standalone server and a
+// Cluster, refuses a key in the distributed lock's namespace. What every
+// Swapper does (nil old swaps only an absent key, an old value only itself,
+// concurrent read-modify-write loops lose no update) is checked by the
+// conformance suite in TestRD1Conformance.
+func TestSwapRefusesLockKeys(t *testing.T) {
 	t.Run("redis", func(t *testing.T) {
 		addr := testserver.SharedRedis(t).Addr()
-		testSwapper(t, newFromArgs(t, "redis", dogpile.Args{"url": "redis://" + addr, "redis_expiration_time": 3600}).(backend.Swapper))
+		testLockKeySwap(t, newFromArgs(t, "redis", dogpile.Args{"url": "redis://" + addr, "redis_expiration_time": 3600}).(backend.Swapper))
 	})
 	t.Run("redis_cluster", func(t *testing.T) {
 		c := testserver.SharedCluster(t)
-		testSwapper(t, newFromArgs(t, "redis_cluster", dogpile.Args{"startup_nodes": c.Addrs(), "distributed_lock": true}).(backend.Swapper))
+		testLockKeySwap(t, newFromArgs(t, "redis_cluster", dogpile.Args{"startup_nodes": c.Addrs(), "distributed_lock": true}).(backend.Swapper))
 	})
 }
 
-func testSwapper(t *testing.T, b backend.Swapper) {
-	ctx := ctxT(t)
-	key := uniq("cas")
-	swap := func(old, new []byte, want bool) {
-		t.Helper()
-		ok, err := b.CompareAndSwap(ctx, key, old, new)
-		if err != nil || ok != want {
-			t.Fatalf("CompareAndSwap(%q, %q) = %v, %v; want %v", old, new, ok, err, want)
-		}
-	}
-	swap([]byte("x"), []byte("a"), false) // absent: an old value doesn't match
-	swap(nil, []byte("a"), true)          // absent: nil old matches
-	swap(nil, []byte("b"), false)         // present: nil old doesn't
-	swap([]byte("b"), []byte("c"), false) // another value
-	swap([]byte("a"), []byte{}, true)     // the value itself
-	swap(nil, []byte("d"), false)         // an empty value is a value
-	swap([]byte{}, []byte("e"), true)
-	if v, ok, err := b.Get(ctx, key); err != nil || !ok || string(v) != "e" {
-		t.Fatalf("Get = %q, %v, %v; want the last swapped value", v, ok, err)
-	}
+func testLockKeySwap(t *testing.T, b backend.Swapper) {
+	ctx := testutil.Context(t)
+	key := testutil.Unique("cas")
 	if _, err := b.CompareAndSwap(ctx, redis.LockKey(key), nil, []byte("x")); !errors.Is(err, redis.ErrReservedKey) {
 		t.Fatalf("CompareAndSwap of a lock key = %v; want ErrReservedKey", err)
 	}
-
-	// 8 goroutines × 25 increments by read, compare-and-swap, retry.
-	counter := uniq("cas-counter")
-	const workers, each = 8, 25
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range each {
-				for {
-					cur, ok, err := b.Get(ctx, counter)
-					if err != nil {
-						errs <- err
-						return
-					}
-					var old []byte
-					n := 0
-					if ok {
-						old = cur
-						n, _ = strconv.Atoi(string(cur))
-					}
-					swapped, err := b.CompareAndSwap(ctx, counter, old, []byte(strconv.Itoa(n+1)))
-					if err != nil {
-						errs <- err
-						return
-					}
-					if swapped {
-						break
-					}
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	if v, _, _ := b.Get(ctx, counter); string(v) != strconv.Itoa(workers*each) {
-		t.Fatalf("after %d concurrent increments the counter is %s: an update was lost", workers*each, v)
+	if _, ok, err := b.Get(ctx, redis.LockKey(key)); err == nil && ok {
+		t.Fatal("a refused CompareAndSwap of a lock key stored it")
 	}
 }
 
@@ -137,8 +82,8 @@ func TestLockPrefix(t *testing.T) {
 	addr := testserver.SharedRedis(t).Addr()
 	raw := rawClient(t, addr)
 	b := newFromArgs(t, "redis", dogpile.Args{"url": "redis://" + addr, "distributed_lock": true, "lock_prefix": "_lock"}).(*redis.Backend)
-	ctx := ctxT(t)
-	key := uniq("prefix")
+	ctx := testutil.Context(t)
+	key := testutil.Unique("prefix")
 	m := b.NewMutex(key)
 	if m.Key() != "_lock{"+key+"}"+key || m.Key() != b.LockKey(key) || b.LockPrefix() != "_lock" {
 		t.Fatalf("lock key %q", m.Key())

@@ -2,7 +2,9 @@ package redis_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // pubsubClients counts the server's pub/sub connections.
@@ -42,7 +45,7 @@ func TestDL7OneSubscriptionPerBackend(t *testing.T) {
 	srv := testserver.StartRedis(t)
 	holders := newTestBackend(t, srv.Addr(), redis.Options{})
 	waiters := newTestBackend(t, srv.Addr(), redis.Options{LockSleep: time.Minute})
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	const n = 200
 	held := make([]*redis.Mutex, n)
 	for i := range held {
@@ -110,8 +113,8 @@ func TestDL7LostSubscriptionWakesWaiters(t *testing.T) {
 	srv := testserver.StartRedis(t)
 	holder := newTestBackend(t, srv.Addr(), redis.Options{})
 	waiter := newTestBackend(t, srv.Addr(), redis.Options{LockSleep: time.Minute})
-	ctx := ctxT(t)
-	key := uniq("restart")
+	ctx := testutil.Context(t)
+	key := testutil.Unique("restart")
 	if ok, err := holder.NewMutex(key).TryLock(ctx); !ok || err != nil {
 		t.Fatalf("TryLock = %v, %v", ok, err)
 	}
@@ -146,13 +149,13 @@ func TestDL7WakeInCluster(t *testing.T) {
 	holders := newFromArgs(t, "redis_cluster", args).(*redis.Backend)
 	args["lock_sleep"] = 60
 	waiters := newFromArgs(t, "redis_cluster", args).(*redis.Backend)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	const n = 20
 	held := make([]*redis.Mutex, n)
 	keys := make([]string, n)
 	slots := map[uint16]bool{}
 	for i := range held {
-		keys[i] = uniq(fmt.Sprintf("wake-%d", i))
+		keys[i] = testutil.Unique(fmt.Sprintf("wake-%d", i))
 		slots[redis.Slot(keys[i])] = true
 		held[i] = holders.NewMutex(keys[i])
 		if ok, err := held[i].TryLock(ctx); !ok || err != nil {
@@ -216,8 +219,8 @@ func TestRingWaitersPoll(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rb.Close() })
-	ctx := ctxT(t)
-	key := uniq("ring")
+	ctx := testutil.Context(t)
+	key := testutil.Unique("ring")
 	holder := rb.NewMutex(key)
 	if ok, err := holder.TryLock(ctx); !ok || err != nil {
 		t.Fatalf("TryLock = %v, %v", ok, err)
@@ -230,4 +233,109 @@ func TestRingWaitersPoll(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// coldProcs is the number of processes of a cold stampede.
+const coldProcs = 4
+
+// startCold starts the processes of a cold stampede on addr, with lock_sleep.
+func startCold(t testing.TB, addr string, lockSleep time.Duration) []*testutil.Child {
+	t.Helper()
+	kids := make([]*testutil.Child, coldProcs)
+	for i := range kids {
+		kids[i] = testutil.StartChild(t, "cold", childAddrEnv+"="+addr, childSleepEnv+"="+lockSleep.String())
+	}
+	for _, k := range kids {
+		k.Expect("ready", 30*time.Second)
+	}
+	return kids
+}
+
+// coldRound lets every process's callers loose on key at once and returns
+// their reports.
+func coldRound(t testing.TB, kids []*testutil.Child, key string) []coldReport {
+	t.Helper()
+	for _, k := range kids {
+		k.Send(key)
+	}
+	reps := make([]coldReport, len(kids))
+	for i, k := range kids {
+		if err := json.Unmarshal([]byte(k.Next(60*time.Second)), &reps[i]); err != nil {
+			t.Fatalf("process %d: %v", i, err)
+		}
+		for _, e := range reps[i].Errors {
+			t.Errorf("process %d: a caller failed: %s", i, e)
+		}
+	}
+	return reps
+}
+
+// TestDL7WaitersWokenByRelease: 4 processes × 50 goroutines on one cold key,
+// the creator 50ms, lock_sleep 10s. The creator runs once (counted on the
+// server), and every caller returns long before a waiter's first retry by
+// polling could happen: the waiting processes were woken by the release.
+func TestDL7WaitersWokenByRelease(t *testing.T) {
+	addr := testserver.SharedRedis(t).Addr()
+	raw := rawClient(t, addr)
+	const lockSleep = 10 * time.Second
+	kids := startCold(t, addr, lockSleep)
+	key := testutil.Unique("dl7")
+	reps := coldRound(t, kids, key)
+	if n, err := raw.Get(testutil.Context(t), key+":creators").Int(); err != nil || n != 1 {
+		t.Fatalf("the creator ran %d times (err %v); want once", n, err)
+	}
+	var slowest time.Duration
+	for i, rep := range reps {
+		if len(rep.Latencies) != goroutinesPerChild {
+			t.Fatalf("process %d reported %d callers", i, len(rep.Latencies))
+		}
+		slowest = max(slowest, slices.Max(rep.Latencies))
+		// At most: the first try, one after the subscription is confirmed,
+		// and one per release it hears (each waiting process may win the
+		// lock in turn, find the value and release it again).
+		if rep.LockAttempts > coldProcs+2 {
+			t.Errorf("process %d tried the lock %d times; want at most %d", i, rep.LockAttempts, coldProcs+2)
+		}
+		t.Logf("process %d: %d lock attempts, slowest caller %v", i, rep.LockAttempts, slices.Max(rep.Latencies))
+	}
+	if slowest >= lockSleep/2 {
+		t.Fatalf("the slowest caller took %v with lock_sleep %v: the waiters were not woken by the release", slowest, lockSleep)
+	}
+}
+
+// BenchmarkDL7ColdStampede: rounds of 4 processes × 50 goroutines on one
+// cold key each, the creator 50ms, default settings (lock_sleep
+// DefaultLockSleep). Metrics: the callers' p50 and p99 latency in ms, over
+// every caller of every round (the goal: p99 ≤ the creator + 15ms), and the
+// creator's runs per round (the goal: 1).
+//
+//	go test -run '^$' -bench BenchmarkDL7ColdStampede -benchtime 20x ./backends/redis/
+func BenchmarkDL7ColdStampede(b *testing.B) {
+	addr := testserver.SharedRedis(b).Addr()
+	raw := rawClient(b, addr)
+	kids := startCold(b, addr, redis.DefaultLockSleep)
+	var (
+		all      []time.Duration
+		creators int
+		rounds   int
+	)
+	for b.Loop() {
+		key := testutil.Unique(fmt.Sprintf("dl7-bench-%d", rounds))
+		for _, rep := range coldRound(b, kids, key) {
+			all = append(all, rep.Latencies...)
+		}
+		n, err := raw.Get(testutil.Context(b), key+":creators").Int()
+		if err != nil {
+			b.Fatal(err)
+		}
+		creators += n
+		rounds++
+	}
+	slices.Sort(all)
+	q := func(p float64) float64 {
+		return float64(all[min(len(all)-1, int(p*float64(len(all))))]) / float64(time.Millisecond)
+	}
+	b.ReportMetric(q(0.50), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(float64(creators)/float64(rounds), "creators/op")
 }

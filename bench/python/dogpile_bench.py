@@ -126,20 +126,28 @@ def stampede(region, key, threads):
         return "fresh"
 
     barrier = threading.Barrier(threads)
-    lat = [0.0] * threads
+    ts, lat = start_callers(region, key, creator, threads, barrier.wait)
+    for t in ts:
+        t.join()
+    return calls[0], sorted(lat)
+
+
+def start_callers(region, key, creator, n, gate):
+    """Starts n threads that each wait for gate() to return, then time one
+    region.get_or_create(key, creator); returns the threads and the list
+    their latencies (µs) go to."""
+    lat = [0.0] * n
 
     def caller(i):
-        barrier.wait()
+        gate()
         t0 = time.perf_counter()
         region.get_or_create(key, creator)
         lat[i] = (time.perf_counter() - t0) * 1e6
 
-    ts = [threading.Thread(target=caller, args=(i,)) for i in range(threads)]
+    ts = [threading.Thread(target=caller, args=(i,)) for i in range(n)]
     for t in ts:
         t.start()
-    for t in ts:
-        t.join()
-    return calls[0], sorted(lat)
+    return ts, lat
 
 
 def stampede_metrics(results):
@@ -173,18 +181,8 @@ def worker(redis_port, key):
         t.start()
     for t in ws:
         t.join()
-    lat = [0.0] * DIST_THREADS
     go = threading.Event()
-
-    def caller(i):
-        go.wait()
-        t0 = time.perf_counter()
-        region.get_or_create(key, creator)
-        lat[i] = (time.perf_counter() - t0) * 1e6
-
-    ts = [threading.Thread(target=caller, args=(i,)) for i in range(DIST_THREADS)]
-    for t in ts:
-        t.start()
+    ts, lat = start_callers(region, key, creator, DIST_THREADS, go.wait)
     print("ready", flush=True)
     if sys.stdin.readline() != "go\n":
         sys.exit("want go")

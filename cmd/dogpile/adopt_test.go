@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // --version prints the module version the toolchain recorded.
@@ -110,7 +111,7 @@ func TestInterruptReleasesLocks(t *testing.T) {
 		t.Skip("no SIGINT to send on Windows")
 	}
 	srv := testserver.StartRedis(t)
-	cfg := writeConfig(t, "dogpile.toml", fmt.Sprintf(`
+	cfg := testutil.WriteFile(t, "dogpile.toml", fmt.Sprintf(`
 [cache.r]
 backend = "redis"
 arguments.url = "redis://%s/0"
@@ -218,7 +219,7 @@ func TestEscape(t *testing.T) {
 // option.
 func TestMemcachedKeyErrorNamesTheSetting(t *testing.T) {
 	srv := testserver.Memcached(t, testserver.MemcachedOptions{})
-	cfg := writeConfig(t, "dogpile.toml", fmt.Sprintf(`
+	cfg := testutil.WriteFile(t, "dogpile.toml", fmt.Sprintf(`
 [cache.m]
 backend = "memcached"
 key_mangler = "none"
@@ -296,7 +297,7 @@ func isBackendCall(call *ast.CallExpr) bool {
 // entries are misses.
 func TestSignedRegion(t *testing.T) {
 	dir := t.TempDir()
-	cfg := writeConfig(t, "dogpile.toml", `
+	cfg := testutil.WriteFile(t, "dogpile.toml", `
 [cache.s]
 backend = "file"
 shared_invalidation = true

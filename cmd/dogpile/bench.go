@@ -101,12 +101,8 @@ Examples:
 	plotPath := fs.String("plot", "", "write a latency plot to `file` (PNG)")
 	asJSON := fs.Bool("json", false, "print the results as a JSON object")
 	progress := fs.Bool("progress", terminal(stderr), "write a progress line to standard error")
-	pos, err := parse(fs, args, stdout)
-	if err != nil {
+	if _, err := parseArgs(fs, args, stdout, 0, " (the load is chosen with --load)"); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageErrorf("bench: unexpected argument %q (the load is chosen with --load)", pos[0])
 	}
 	switch p.load {
 	case loadHit:

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/startgate"
 )
 
 // demoResult is one scenario's outcome.
@@ -52,12 +52,8 @@ Examples:
 	n := fs.Int("n", 500, "concurrent requests per scenario")
 	delay := fs.Duration("delay", 100*time.Millisecond, "how long computing the value takes")
 	rf := addRegionFlags(fs)
-	pos, err := parse(fs, args, stdout)
-	if err != nil {
+	if _, err := parseArgs(fs, args, stdout, 0, ""); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageErrorf("demo: unexpected argument %q", pos[0])
 	}
 	if *n < 1 || *delay <= 0 {
 		return usageErrorf("demo: -n must be at least 1 and --delay positive")
@@ -150,37 +146,28 @@ func demoScenario(ctx context.Context, region *dogpile.Region, n int, delay time
 		}
 	}
 
-	start := make(chan struct{})
 	errs := make(chan error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			t0 := time.Now()
-			var v int64
-			var err error
-			if coordinated {
-				v, err = dogpile.GetOrCreate(calls, region, key, create)
-			} else {
-				v, err = uncoordinated(calls, region, key, create)
-			}
-			res.latencies[i] = time.Since(t0)
-			if err != nil {
-				errs <- err
-				return
-			}
-			if v == 0 {
-				stale.Add(1)
-			}
-			if res.latencies[i] >= delay/2 {
-				waited.Add(1)
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
+	startgate.Run(n, func(i int) {
+		t0 := time.Now()
+		var v int64
+		var err error
+		if coordinated {
+			v, err = dogpile.GetOrCreate(calls, region, key, create)
+		} else {
+			v, err = uncoordinated(calls, region, key, create)
+		}
+		res.latencies[i] = time.Since(t0)
+		if err != nil {
+			errs <- err
+			return
+		}
+		if v == 0 {
+			stale.Add(1)
+		}
+		if res.latencies[i] >= delay/2 {
+			waited.Add(1)
+		}
+	})
 	close(errs)
 	if err := <-errs; err != nil {
 		return nil, err

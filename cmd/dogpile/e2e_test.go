@@ -15,6 +15,7 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // binary is the dogpile command, built once by TestMain: the end-to-end
@@ -85,16 +86,6 @@ func (r result) want(t *testing.T, code int, what string) result {
 	return r
 }
 
-func writeConfig(t *testing.T, name, text string) string {
-	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(strings.ReplaceAll(text, "@DIR@", dir)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 func decodeJSON(t *testing.T, s string) map[string]any {
 	t.Helper()
 	var m map[string]any
@@ -115,7 +106,7 @@ func TestCL3EndToEnd(t *testing.T) {
 		stat   string // a number its stats show
 	}{
 		{"file", func(t *testing.T) (string, *testserver.Process) {
-			return writeConfig(t, "dogpile.toml", `
+			return testutil.WriteFile(t, "dogpile.toml", `
 [cache.local]
 backend = "file"
 expiration_time = "1h"
@@ -128,7 +119,7 @@ backend = "memory"
 		}, "entries"},
 		{"redis", func(t *testing.T) (string, *testserver.Process) {
 			srv := testserver.StartRedis(t)
-			return writeConfig(t, "dogpile.yaml", fmt.Sprintf(`
+			return testutil.WriteFile(t, "dogpile.yaml", fmt.Sprintf(`
 cache:
   local:
     backend: redis
@@ -143,7 +134,7 @@ cache:
 		}, "misses"},
 		{"memcached", func(t *testing.T) (string, *testserver.Process) {
 			srv := testserver.Memcached(t, testserver.MemcachedOptions{})
-			return writeConfig(t, "dogpile.ini", fmt.Sprintf(`
+			return testutil.WriteFile(t, "dogpile.ini", fmt.Sprintf(`
 [app:main]
 cache.local.backend = dogpile.cache.pylibmc
 cache.local.expiration_time = 3600
@@ -314,7 +305,7 @@ arguments.filenme = "@DIR@/cache.db"
 `, "dogpile: @FILE@:4: cache.local.arguments.filenme: the file backend has no argument \"filenme\"; did you mean cache.local.arguments.filename? (its arguments: busy_timeout, distributed_lock, dogpile_lockfile, filename, max_age, max_size, rw_lockfile)\n"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			path := writeConfig(t, c.file, c.text)
+			path := testutil.WriteFile(t, c.file, c.text)
 			r := dp(t, nil, "get", "--config", path, "k").want(t, exitUsage, c.name)
 			if want := strings.ReplaceAll(c.want, "@FILE@", path); r.stderr != want {
 				t.Errorf("stderr\n got %q\nwant %q", r.stderr, want)
@@ -336,7 +327,7 @@ arguments.filenme = "@DIR@/cache.db"
 // Mistakes in using a configuration: which region, and invalidate without
 // shared invalidation.
 func TestCL2RegionChoice(t *testing.T) {
-	path := writeConfig(t, "dogpile.toml", `
+	path := testutil.WriteFile(t, "dogpile.toml", `
 [cache.b]
 backend = "memory"
 [cache.a]

@@ -37,12 +37,8 @@ Examples:
 	rf := addRegionFlags(fs)
 	hard := fs.Bool("hard", false, "make every value a miss")
 	soft := fs.Bool("soft", false, "make every value expired (served stale while one caller regenerates it)")
-	pos, err := parse(fs, args, stdout)
-	if err != nil {
+	if _, err := parseArgs(fs, args, stdout, 0, ": it invalidates a whole region (to remove keys, use dogpile delete)"); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageErrorf("invalidate: unexpected argument %q: it invalidates a whole region (to remove keys, use dogpile delete)", pos[0])
 	}
 	if *hard == *soft {
 		return usageErrorf("invalidate: give exactly one of --hard and --soft (see dogpile invalidate --help)")
@@ -109,14 +105,7 @@ Examples:
 `)
 	rf := addRegionFlags(fs)
 	asJSON := fs.Bool("json", false, "print a JSON object")
-	pos, err := parse(fs, args, stdout)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageErrorf("inspect: want one KEY (see dogpile inspect --help)")
-	}
-	t, err := rf.open()
+	t, pos, err := rf.parseOpen(fs, args, stdout, 1, "one KEY")
 	if err != nil {
 		return err
 	}
@@ -256,14 +245,7 @@ Examples:
 	all := fs.Bool("all", false, "include the library's own keys and lock keys")
 	asJSON := fs.Bool("json", false, "print a JSON array of keys")
 	raw := fs.Bool("raw", false, "print each key's bytes as they are, not escaped")
-	pos, err := parse(fs, args, stdout)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usageErrorf("keys: unexpected argument %q (a prefix is given with --prefix)", pos[0])
-	}
-	t, err := rf.open()
+	t, _, err := rf.parseOpen(fs, args, stdout, 0, " (a prefix is given with --prefix)")
 	if err != nil {
 		return err
 	}

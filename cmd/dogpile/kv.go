@@ -44,19 +44,12 @@ Examples:
 	asJSON := fs.Bool("json", false, "print a JSON object: key, found, value, created, age_seconds, codec, size")
 	stale := fs.Bool("stale", false, "also print a value that has expired or been soft-invalidated")
 	raw := fs.Bool("raw", false, "print the value's bytes exactly, not escaped, without the newline")
-	pos, err := parse(fs, args, stdout)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageErrorf("get: want one KEY (see dogpile get --help)")
-	}
-	key := pos[0]
-	t, err := rf.open()
+	t, pos, err := rf.parseOpen(fs, args, stdout, 1, "one KEY")
 	if err != nil {
 		return err
 	}
 	defer t.region.Close()
+	key := pos[0]
 
 	var opts []dogpile.Option
 	if *stale {
@@ -136,12 +129,9 @@ Examples:
 `)
 	rf := addRegionFlags(fs)
 	jsonValue := fs.Bool("json-value", false, "VALUE is JSON: store the value it describes (for regions with the json or msgpack codec)")
-	pos, err := parse(fs, args, stdout)
+	pos, err := parseArgs(fs, args, stdout, 2, "KEY and VALUE, or KEY and - to read the value from standard input")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 2 {
-		return usageErrorf("set: want KEY and VALUE (or - to read it from standard input); see dogpile set --help")
 	}
 	key, text := pos[0], pos[1]
 	if text == "-" {
@@ -176,14 +166,7 @@ Examples:
   dogpile delete --config dogpile.toml --region sessions a b c
 `)
 	rf := addRegionFlags(fs)
-	pos, err := parse(fs, args, stdout)
-	if err != nil {
-		return err
-	}
-	if len(pos) == 0 {
-		return usageErrorf("delete: want at least one KEY (see dogpile delete --help)")
-	}
-	t, err := rf.open()
+	t, pos, err := rf.parseOpen(fs, args, stdout, -1, "at least one KEY")
 	if err != nil {
 		return err
 	}

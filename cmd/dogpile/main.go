@@ -341,6 +341,23 @@ func parse(fs *flag.FlagSet, args []string, stdout io.Writer) ([]string, error) 
 	}
 }
 
+// parseArgs parses the arguments of a command that takes n positional
+// arguments (n < 0: at least one). want names them in the refusal; for a
+// command with no positional arguments (n == 0) it is a hint that follows
+// the refusal of one (it may be empty).
+func parseArgs(fs *flag.FlagSet, args []string, stdout io.Writer, n int, want string) ([]string, error) {
+	pos, err := parse(fs, args, stdout)
+	switch {
+	case err != nil:
+		return nil, err
+	case n == 0 && len(pos) > 0:
+		return nil, usageErrorf("%s: unexpected argument %q%s", fs.Name(), pos[0], want)
+	case len(pos) != n && (n >= 0 || len(pos) == 0):
+		return nil, usageErrorf("%s: want %s (see dogpile %s --help)", fs.Name(), want, fs.Name())
+	}
+	return pos, nil
+}
+
 // printFlags lists a command's flags as the help texts write them: a
 // one-letter flag with one dash (-c), a longer one with two (--json). The
 // flag package accepts either form.

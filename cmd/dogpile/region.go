@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -137,6 +138,17 @@ func (c *regionFlags) open(opts ...dogpile.RegionOption) (*target, error) {
 		return nil, err
 	}
 	return ch.open(opts...)
+}
+
+// parseOpen parses a region command's arguments (as parseArgs) and opens
+// the chosen region; the caller closes it.
+func (c *regionFlags) parseOpen(fs *flag.FlagSet, args []string, stdout io.Writer, n int, want string) (*target, []string, error) {
+	pos, err := parseArgs(fs, args, stdout, n, want)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := c.open()
+	return t, pos, err
 }
 
 // open makes the region; opts are added to the configuration's.

@@ -40,14 +40,7 @@ Examples:
 `)
 	rf := addRegionFlags(fs)
 	asJSON := fs.Bool("json", false, "print a JSON object")
-	pos, err := parse(fs, args, stdout)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usageErrorf("stats: unexpected argument %q", pos[0])
-	}
-	t, err := rf.open()
+	t, _, err := rf.parseOpen(fs, args, stdout, 0, "")
 	if err != nil {
 		return err
 	}

@@ -9,13 +9,13 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/codec"
 	"github.com/dogpile-go/dogpile/codec/compress"
+	"github.com/dogpile-go/dogpile/internal/startgate"
 	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
@@ -420,28 +420,21 @@ func TestConcurrentUse(t *testing.T) {
 	const goroutines, rounds = 8, 20
 	for _, a := range algorithms {
 		c := mustNew(t, codec.Default, compress.Options{Algorithm: a.alg})
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for g := range goroutines {
-			wg.Go(func() {
-				<-start
-				for i := range rounds {
-					v := strings.Repeat(fmt.Sprintf("goroutine %d round %d; ", g, i), 100+i*g)
-					b, err := c.Marshal(v)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					var got string
-					if err := c.Unmarshal(b, &got); err != nil || got != v {
-						t.Errorf("%s: goroutine %d round %d: %v", a.alg, g, i, err)
-						return
-					}
+		startgate.Run(goroutines, func(g int) {
+			for i := range rounds {
+				v := strings.Repeat(fmt.Sprintf("goroutine %d round %d; ", g, i), 100+i*g)
+				b, err := c.Marshal(v)
+				if err != nil {
+					t.Error(err)
+					return
 				}
-			})
-		}
-		close(start)
-		wg.Wait()
+				var got string
+				if err := c.Unmarshal(b, &got); err != nil || got != v {
+					t.Errorf("%s: goroutine %d round %d: %v", a.alg, g, i, err)
+					return
+				}
+			}
+		})
 	}
 }
 

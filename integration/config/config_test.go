@@ -14,19 +14,8 @@ import (
 	"github.com/dogpile-go/dogpile"
 	_ "github.com/dogpile-go/dogpile/backends/file"
 	"github.com/dogpile-go/dogpile/config"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
-
-// write puts a configuration file in a temporary directory, with @DIR@
-// replaced by that directory.
-func write(t *testing.T, name, text string) string {
-	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(strings.ReplaceAll(text, "@DIR@", dir)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 func env(vars map[string]string) config.Option {
 	return config.WithEnv(func(name string) (string, bool) {
@@ -101,7 +90,7 @@ shared_invalidation = 30s
 func TestCL1SameRegionsFromTOMLYAMLAndINI(t *testing.T) {
 	for name, text := range sameConfig {
 		t.Run(filepath.Ext(name)[1:], func(t *testing.T) {
-			path := write(t, name, text)
+			path := testutil.WriteFile(t, name, text)
 			dir := filepath.Dir(path)
 			f, err := config.Read(path, env(map[string]string{"CACHE_FILE": "local.db"}))
 			if err != nil {
@@ -183,7 +172,7 @@ func checkRegion(t *testing.T, got *config.RegionConfig, want config.RegionConfi
 // the invalidation in the backend, where another process (here another
 // Load of the same file) sees it; key_mangler = sha1 stores hashed keys.
 func TestCL1SharedInvalidationAndKeyMangler(t *testing.T) {
-	path := write(t, "dogpile.toml", `
+	path := testutil.WriteFile(t, "dogpile.toml", `
 [cache.c]
 backend = "file"
 shared_invalidation = true
@@ -220,7 +209,7 @@ arguments = { filename = "@DIR@/c.db" }
 }
 
 func TestCL1EnvironmentExpansion(t *testing.T) {
-	path := write(t, "dogpile.yaml", `
+	path := testutil.WriteFile(t, "dogpile.yaml", `
 cache:
   r:
     backend: memory
@@ -257,7 +246,7 @@ cache:
 // Flat and nested keys mean the same, in one file too; deeper flat keys
 // make nested arguments (the seed's connection_kwargs).
 func TestCL1FlatAndNestedKeysMix(t *testing.T) {
-	path := write(t, "dogpile.yaml", `
+	path := testutil.WriteFile(t, "dogpile.yaml", `
 cache.r.backend: memory
 cache:
   r:
@@ -278,7 +267,7 @@ cache.r.arguments.connection_kwargs.password: p
 }
 
 func TestCL1Prefix(t *testing.T) {
-	path := write(t, "app.toml", `
+	path := testutil.WriteFile(t, "app.toml", `
 [myapp.cache.r]
 backend = "memory"
 [cache.ignored]
@@ -396,7 +385,7 @@ shared_invalidation = "sometimes"
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			// The texts start with a newline, so line 1 is empty.
-			path := write(t, c.file, c.text)
+			path := testutil.WriteFile(t, c.file, c.text)
 			_, err := config.Load(path, env(nil))
 			if err == nil {
 				t.Fatal("no error")
@@ -430,7 +419,7 @@ func TestCL2MissingFile(t *testing.T) {
 // A backend that fails for a reason other than its settings is not a
 // config.Error: the file is right, the world is not.
 func TestCL2BackendFailureIsNotAConfigError(t *testing.T) {
-	path := write(t, "dogpile.toml", `
+	path := testutil.WriteFile(t, "dogpile.toml", `
 [cache.local]
 backend = "file"
 arguments.filename = "@DIR@/not-a-cache.db"
@@ -449,7 +438,7 @@ arguments.filename = "@DIR@/not-a-cache.db"
 }
 
 func TestOnlyAndRegionListNames(t *testing.T) {
-	path := write(t, "dogpile.toml", `
+	path := testutil.WriteFile(t, "dogpile.toml", `
 [cache.b]
 backend = "memory"
 [cache.a]
@@ -473,7 +462,7 @@ backend = "memory"
 // YAML anchors and merge keys work, and merged keys are located at the
 // anchor's lines.
 func TestCL1YAMLAnchors(t *testing.T) {
-	path := write(t, "dogpile.yaml", `
+	path := testutil.WriteFile(t, "dogpile.yaml", `
 defaults: &defaults
   backend: memory
   expiration_time: 60
@@ -489,7 +478,7 @@ cache:
 	if err == nil || err.Error() != path+":5: cache.a.colour: unknown key (a region's keys: backend, expiration_time, arguments.<name>, metrics, shared_invalidation, key_mangler, codec, key_prefix, signing_keys, compress, compress_min_bytes, min_compress_len, replace_existing_backend)" {
 		t.Fatalf("error %v", err)
 	}
-	path = write(t, "dogpile.yaml", strings.Replace(mustRead(t, path), "  colour: blue\n", "", 1))
+	path = testutil.WriteFile(t, "dogpile.yaml", strings.Replace(mustRead(t, path), "  colour: blue\n", "", 1))
 	f, err := config.Read(path)
 	if err != nil {
 		t.Fatal(err)

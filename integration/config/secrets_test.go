@@ -8,6 +8,7 @@ import (
 	"github.com/dogpile-go/dogpile"
 	_ "github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/config"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // The secret of every case: "Passw0rd" must appear in no message, whether
@@ -173,7 +174,7 @@ cache:
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			text := strings.NewReplacer("@RAW@", secretRaw, "@CLEAN@", secretClean).Replace(c.text)
-			path := write(t, c.file, text)
+			path := testutil.WriteFile(t, c.file, text)
 			cfg, err := config.Load(path, env(nil))
 			if err == nil {
 				cfg.Close()

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/integration/internal/roundtrips"
 	"github.com/dogpile-go/dogpile/internal/testserver"
-	"github.com/dogpile-go/dogpile/proxy"
 )
 
 // Issue 17, breaker: a value over Memcached's item size limit is returned
@@ -46,22 +46,6 @@ func TestBreakerOversizedValueLeavesOtherKeysCached(t *testing.T) {
 	}
 }
 
-// countingProxy counts the reads that reach the backend's client.
-type countingProxy struct {
-	proxy.Base
-	reads atomic.Int32
-}
-
-func (c *countingProxy) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	c.reads.Add(1)
-	return c.Base.Get(ctx, key)
-}
-
-func (c *countingProxy) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
-	c.reads.Add(1)
-	return c.Base.GetMulti(ctx, keys)
-}
-
 // Issue 17, breaker: Redis hangs (SIGSTOP). After the cooldown, however
 // many callers come, exactly one probe reaches it — counted at the client
 // and at a TCP proxy in front of the server — and every caller is answered
@@ -71,7 +55,7 @@ func TestBreakerOneProbeReachesAHungRedis(t *testing.T) {
 	srv := testserver.StartRedis(t)
 	front := testserver.StartFaultProxy(t, srv.Addr())
 	const cooldown = 300 * time.Millisecond
-	count := &countingProxy{}
+	count := &roundtrips.Reads{}
 	args := redisArgs(front.Addr())
 	args["max_retries"] = -1 // one command per call: go-redis's retries would blur the count
 	r, err := dogpile.NewRegion(dogpile.WithFailOpen(cooldown), dogpile.WithMetrics()).Configure("redis",
@@ -94,7 +78,7 @@ func TestBreakerOneProbeReachesAHungRedis(t *testing.T) {
 		t.Fatalf("BreakerTrips = %d; want 1", st.BreakerTrips)
 	}
 	time.Sleep(cooldown + 50*time.Millisecond) // past the cooldown: half-open
-	reads, accepted, bytesIn := count.reads.Load(), front.Accepted(), front.BytesIn()
+	reads, accepted, bytesIn := count.Count(), front.Accepted(), front.BytesIn()
 
 	const callers = 50
 	var wg sync.WaitGroup
@@ -112,7 +96,7 @@ func TestBreakerOneProbeReachesAHungRedis(t *testing.T) {
 	}
 	wg.Wait()
 	took := time.Since(start)
-	if n := count.reads.Load() - reads; n != 1 {
+	if n := count.Count() - reads; n != 1 {
 		t.Fatalf("%d reads reached the Redis client after the cooldown; want the one probe", n)
 	}
 	if n := front.Accepted() - accepted; n > 1 {

@@ -205,7 +205,7 @@ func TestTagsAcrossProcesses(t *testing.T) {
 			if v, err := dogpile.GetOrCreate(ctx, a, "profile", value("a4"), user); err != nil || v != "a3" {
 				t.Fatalf("a's next GetOrCreate after b's soft invalidation = %q, %v; want the stale a3", v, err)
 			}
-			waitFor(t, "a's background regeneration", func() bool {
+			testutil.Eventually(t, "a's background regeneration", func() bool {
 				v, ok, err := dogpile.Get[string](ctx, a, "profile")
 				return err == nil && ok && v == "a4"
 			})
@@ -217,7 +217,7 @@ func TestTagsAcrossProcesses(t *testing.T) {
 			if got := ask(b, "goc profile user:42 b5"); got != "a4" {
 				t.Fatalf("b's next GetOrCreate after a's soft invalidation = %q; want the stale a4", got)
 			}
-			waitFor(t, "b's background regeneration", func() bool { return ask(b, "get profile") == "b5" })
+			testutil.Eventually(t, "b's background regeneration", func() bool { return ask(b, "get profile") == "b5" })
 			if v, ok, err := dogpile.Get[string](ctx, a, "profile"); err != nil || !ok || v != "b5" {
 				t.Fatalf("a reads %q, %v, %v after b regenerated; want b5", v, ok, err)
 			}
@@ -277,19 +277,5 @@ func TestTagsReadRoundTrips(t *testing.T) {
 				})
 			}
 		})
-	}
-}
-
-// waitFor polls cond until it holds (an outcome the code reaches on its own:
-// a background regeneration), failing the test after 10 seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	if err := testserver.WaitFor(10*time.Second, what, func(context.Context) error {
-		if !cond() {
-			return fmt.Errorf("not yet")
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/integration/internal/roundtrips"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/tiered"
 )
 
@@ -60,7 +61,7 @@ func TestTagsThroughTiers(t *testing.T) {
 	if _, err := dogpile.GetOrCreate(ctx, a, "k", create, user); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "b to hold the value and its tag's record", func() bool {
+	testutil.Eventually(t, "b to hold the value and its tag's record", func() bool {
 		before := bTrips.Count()
 		v, err := dogpile.GetOrCreate(ctx, b, "k", create, user)
 		return err == nil && v == "v" && bTrips.Count() == before
@@ -71,7 +72,7 @@ func TestTagsThroughTiers(t *testing.T) {
 	if err := a.InvalidateTags(ctx, dogpile.Hard, "user:42"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "b to see a's tag invalidation", func() bool {
+	testutil.Eventually(t, "b to see a's tag invalidation", func() bool {
 		_, ok, err := dogpile.Get[string](ctx, b, "k", user)
 		return err == nil && !ok
 	})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/tiered"
 )
 
@@ -22,7 +23,7 @@ func createBenchValue(context.Context) (string, error) { return benchValue, nil 
 // once the key is warm, before the timed loop.
 func benchHit(b *testing.B, r *dogpile.Region, warm func()) {
 	ctx := context.Background()
-	k := uniq("hit")
+	k := testutil.Unique("hit")
 	for range 2 { // create, then read (the tier keeps a copy on reads)
 		if v, err := dogpile.GetOrCreate(ctx, r, k, createBenchValue); err != nil || v != benchValue {
 			b.Fatalf("GetOrCreate = %q, %v", v, err)
@@ -80,7 +81,7 @@ func BenchmarkBoundedMemoryHit(b *testing.B) {
 
 // BenchmarkTieredHit: a hit served by the local tier in front of Redis.
 func BenchmarkTieredHit(b *testing.B) {
-	n := newNode(b, testserver.SharedRedis(b).Addr(), uniq("bench"), nodeConfig{})
+	n := newNode(b, testserver.SharedRedis(b).Addr(), testutil.Unique("bench"), nodeConfig{})
 	var before int64
 	benchHit(b, benchRegion(b, n.tier), func() { before = n.trips.Count() })
 	b.StopTimer()
@@ -92,8 +93,8 @@ func BenchmarkTieredHit(b *testing.B) {
 // BenchmarkTieredHitSharedInvalidation: a tier hit with
 // SharedInvalidation(0), whose invalidation times are a second local copy.
 func BenchmarkTieredHitSharedInvalidation(b *testing.B) {
-	n := newNode(b, testserver.SharedRedis(b).Addr(), uniq("bench"), nodeConfig{})
-	r, err := dogpile.NewRegion(dogpile.WithName(uniq("region"))).ConfigureBackend(n.tier,
+	n := newNode(b, testserver.SharedRedis(b).Addr(), testutil.Unique("bench"), nodeConfig{})
+	r, err := dogpile.NewRegion(dogpile.WithName(testutil.Unique("region"))).ConfigureBackend(n.tier,
 		dogpile.WithExpiration(time.Hour), dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0)))
 	if err != nil {
 		b.Fatal(err)
@@ -109,7 +110,7 @@ func BenchmarkTieredHitSharedInvalidation(b *testing.B) {
 // BenchmarkTieredHitDecodeEveryHit: the same with DecodeEveryHit, so that
 // the region decodes the local copy's bytes at every hit.
 func BenchmarkTieredHitDecodeEveryHit(b *testing.B) {
-	n := newNode(b, testserver.SharedRedis(b).Addr(), uniq("bench"), nodeConfig{})
+	n := newNode(b, testserver.SharedRedis(b).Addr(), testutil.Unique("bench"), nodeConfig{})
 	tb, err := tiered.New(n.remote, tiered.Options{Notifier: n.obs, DecodeEveryHit: true})
 	if err != nil {
 		b.Fatal(err)
@@ -121,7 +122,7 @@ func BenchmarkTieredHitDecodeEveryHit(b *testing.B) {
 
 // BenchmarkRedisHit: the same hit without the tier, for scale.
 func BenchmarkRedisHit(b *testing.B) {
-	n := newNode(b, testserver.SharedRedis(b).Addr(), uniq("bench"), nodeConfig{})
+	n := newNode(b, testserver.SharedRedis(b).Addr(), testutil.Unique("bench"), nodeConfig{})
 	benchHit(b, benchRegion(b, n.remote), nil)
 }
 
@@ -134,9 +135,9 @@ func BenchmarkRedisHit(b *testing.B) {
 // would. ns/op is the whole round: Set, PUBLISH, propagation, Get.
 func BenchmarkPropagation(b *testing.B) {
 	ctx := context.Background()
-	addr, ch := testserver.SharedRedis(b).Addr(), uniq("prop")
+	addr, ch := testserver.SharedRedis(b).Addr(), testutil.Unique("prop")
 	w, r := newNode(b, addr, ch, nodeConfig{}), newNode(b, addr, ch, nodeConfig{})
-	k := uniq("k")
+	k := testutil.Unique("k")
 	if err := w.tier.Set(ctx, k, []byte("v0")); err != nil {
 		b.Fatal(err)
 	}

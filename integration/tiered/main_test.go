@@ -2,8 +2,6 @@ package tiered_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -14,6 +12,7 @@ import (
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/integration/internal/roundtrips"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/tiered"
 )
 
@@ -21,25 +20,9 @@ import (
 // binary again (process_test.go), and otherwise the tests, stopping the
 // shared servers at the end.
 func TestMain(m *testing.M) {
-	if role := os.Getenv(childRoleEnv); role != "" {
-		os.Exit(runChild(role))
-	}
-	code := m.Run()
-	testserver.StopShared()
-	os.Exit(code)
-}
-
-func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// uniq returns a name no other test uses, so tests can share a server.
-func uniq(name string) string {
-	b := make([]byte, 6)
-	rand.Read(b) //nolint:errcheck // crypto/rand.Read does not fail
-	return "tt-" + name + "-" + hex.EncodeToString(b)
+	testutil.Main(m, map[string]func() error{
+		"tier": func() error { return childTier(os.Stdin, os.Stdout) },
+	}, testserver.StopShared)
 }
 
 // observed is a Notifier that lets a test see what its tier was told, after

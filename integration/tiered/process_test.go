@@ -1,9 +1,10 @@
 package tiered_test
 
 // TestTierAcrossProcesses runs the test binary again as a child process
-// with a tier and a region of its own. TestMain sees childRoleEnv and runs
-// runChild instead of the tests. The child talks to its parent through stdin
-// and stdout, line by line, and to the parent's tier only through Redis.
+// with a tier and a region of its own (testutil.StartChild; TestMain runs
+// its role, childTier, instead of the tests). The child talks to its parent
+// through stdin and stdout, line by line, and to the parent's tier only
+// through Redis.
 
 import (
 	"bufio"
@@ -11,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,30 +23,18 @@ import (
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/tiered"
 )
 
+// childWait bounds each wait for the child's answer.
+const childWait = 15 * time.Second
+
 const (
-	childRoleEnv    = "DOGPILE_TIERED_CHILD" // "tier"
 	childAddrEnv    = "DOGPILE_TIERED_ADDR"
 	childChannelEnv = "DOGPILE_TIERED_CHANNEL"
 	childRegionEnv  = "DOGPILE_TIERED_REGION"
 )
-
-func runChild(role string) int {
-	var err error
-	switch role {
-	case "tier":
-		err = childTier(os.Stdin, os.Stdout)
-	default:
-		err = fmt.Errorf("unknown child role %q", role)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "child:", err)
-		return 1
-	}
-	return 0
-}
 
 // upNotifier tells when the child's tier is first subscribed, and when it
 // has handled a message.
@@ -173,109 +161,36 @@ func childTier(in io.Reader, out io.Writer) error {
 	return s.Err()
 }
 
-// child is a running child process.
-type child struct {
-	stdin io.Writer
-	lines chan string
-	t     *testing.T
-}
-
-func startChild(t *testing.T, role string, env ...string) *child {
-	t.Helper()
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(append(os.Environ(), childRoleEnv+"="+role), env...)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{stdin: stdin, lines: make(chan string, 16), t: t}
-	go func() {
-		defer close(c.lines)
-		s := bufio.NewScanner(stdout)
-		for s.Scan() {
-			c.lines <- s.Text()
-		}
-	}()
-	t.Cleanup(func() {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }() //nolint:errcheck // its failures were reported on stderr
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill() //nolint:errcheck // it may have exited
-			<-done
-		}
-	})
-	return c
-}
-
-func (c *child) send(line string) {
-	c.t.Helper()
-	if _, err := fmt.Fprintln(c.stdin, line); err != nil {
-		c.t.Fatalf("child: %v", err)
-	}
-}
-
-func (c *child) next() string {
-	c.t.Helper()
-	select {
-	case l, ok := <-c.lines:
-		if !ok {
-			c.t.Fatal("child exited")
-		}
-		return l
-	case <-time.After(15 * time.Second):
-		c.t.Fatal("child said nothing within 15s")
-	}
-	return ""
-}
-
-func (c *child) expect(want string) {
-	c.t.Helper()
-	if got := c.next(); got != want {
-		c.t.Fatalf("child said %q, want %q", got, want)
-	}
-}
-
 // TestTierAcrossProcesses: a tier in another process sees this process's
 // changes (by Set) and invalidations (I6) — it would otherwise serve its
 // local copy for its whole TTL, a minute here. Logs the propagation latency
 // from the end of Set to the other process reading the new value.
 func TestTierAcrossProcesses(t *testing.T) {
-	ctx := ctxT(t)
-	addr, ch, name := testserver.SharedRedis(t).Addr(), uniq("procs"), uniq("region")
-	c := startChild(t, "tier", childAddrEnv+"="+addr, childChannelEnv+"="+ch, childRegionEnv+"="+name)
+	ctx := testutil.Context(t)
+	addr, ch, name := testserver.SharedRedis(t).Addr(), testutil.Unique("procs"), testutil.Unique("region")
+	c := testutil.StartChild(t, "tier", childAddrEnv+"="+addr, childChannelEnv+"="+ch, childRegionEnv+"="+name)
 	n := newNode(t, addr, ch, nodeConfig{})
 	r := mustRegion(t, n.tier, name)
-	c.expect("ready")
-	k := uniq("k")
+	c.Expect("ready", childWait)
+	k := testutil.Unique("k")
 
 	if v, err := dogpile.GetOrCreate(ctx, r, k, func(context.Context) (string, error) { return "p0", nil }); err != nil || v != "p0" {
 		t.Fatalf("GetOrCreate = %q, %v", v, err)
 	}
-	c.send("goc " + k + " c0")
-	c.expect("p0") // from Redis, now a local copy in the child
+	c.Send("goc " + k + " c0")
+	c.Expect("p0", childWait) // from Redis, now a local copy in the child
 
 	const trials = 30
 	lat := make([]time.Duration, 0, trials)
 	for i := 1; i <= trials; i++ {
 		v := "p" + strconv.Itoa(i)
-		c.send("watch " + k + " " + v)
-		c.expect("watching")
+		c.Send("watch " + k + " " + v)
+		c.Expect("watching", childWait)
 		if err := r.Set(ctx, k, v); err != nil {
 			t.Fatal(err)
 		}
 		done := time.Now()
-		f := strings.Fields(c.next())
+		f := strings.Fields(c.Next(childWait))
 		if len(f) != 2 || f[0] != "seen" {
 			t.Fatalf("trial %d: the child did not see %q within 5s (%v)", i, v, f)
 		}
@@ -289,11 +204,11 @@ func TestTierAcrossProcesses(t *testing.T) {
 	// I6: the child's next call after this process's hard invalidation
 	// regenerates (once the message is there; until then it may serve its
 	// local copy).
-	c.send("goc " + k + " never")
-	c.expect("p30")
+	c.Send("goc " + k + " never")
+	c.Expect("p30", childWait)
 	if err := r.Invalidate(ctx, dogpile.Hard); err != nil {
 		t.Fatal(err)
 	}
-	c.send("until " + k + " c1")
-	c.expect("ok")
+	c.Send("until " + k + " c1")
+	c.Expect("ok", childWait)
 }

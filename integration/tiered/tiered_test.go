@@ -18,6 +18,7 @@ import (
 	"github.com/dogpile-go/dogpile/codec"
 	"github.com/dogpile-go/dogpile/dogpiletest"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/tiered"
 )
 
@@ -28,7 +29,7 @@ func TestTierConformance(t *testing.T) {
 	for _, lock := range []bool{false, true} {
 		t.Run("lock="+strconv.FormatBool(lock), func(t *testing.T) {
 			dogpiletest.TestBackend(t, func(t *testing.T) dogpile.Backend {
-				return newNode(t, addr, uniq("conformance"), nodeConfig{lock: lock}).tier
+				return newNode(t, addr, testutil.Unique("conformance"), nodeConfig{lock: lock}).tier
 			})
 		})
 	}
@@ -61,9 +62,9 @@ func wantMissing(t *testing.T, b dogpile.Backend, key string) {
 // TestTierLocalHitsCostNoRoundTrip: after the first read, a key's value —
 // or its absence — is served from process memory.
 func TestTierLocalHitsCostNoRoundTrip(t *testing.T) {
-	ctx := ctxT(t)
-	n := newNode(t, testserver.SharedRedis(t).Addr(), uniq("hits"), nodeConfig{})
-	k, missing := uniq("k"), uniq("missing")
+	ctx := testutil.Context(t)
+	n := newNode(t, testserver.SharedRedis(t).Addr(), testutil.Unique("hits"), nodeConfig{})
+	k, missing := testutil.Unique("k"), testutil.Unique("missing")
 	if err := n.tier.Set(ctx, k, []byte("v")); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func TestTierLocalHitsCostNoRoundTrip(t *testing.T) {
 		t.Fatalf("RemoteReads grew by %d, want 0", d)
 	}
 	// GetMulti fetches only what is not local, in one call.
-	other := uniq("other")
+	other := testutil.Unique("other")
 	before = n.trips.Count()
 	vals, err := n.tier.GetMulti(ctx, []string{k, other, missing})
 	if err != nil || string(vals[0]) != "v" || vals[1] != nil || vals[2] != nil {
@@ -100,10 +101,10 @@ func TestTierLocalHitsCostNoRoundTrip(t *testing.T) {
 // in one process drop the local copies of another, whose local TTL (a
 // minute) would otherwise keep serving the old value.
 func TestTierChangesEvictOtherProcesses(t *testing.T) {
-	ctx := ctxT(t)
-	addr, ch := testserver.SharedRedis(t).Addr(), uniq("coherence")
+	ctx := testutil.Context(t)
+	addr, ch := testserver.SharedRedis(t).Addr(), testutil.Unique("coherence")
 	a, b := newNode(t, addr, ch, nodeConfig{}), newNode(t, addr, ch, nodeConfig{})
-	k, k2 := uniq("k"), uniq("k2")
+	k, k2 := testutil.Unique("k"), testutil.Unique("k2")
 
 	wantMissing(t, b.tier, k) // B keeps "no value"
 	if err := a.tier.Set(ctx, k, []byte("v1")); err != nil {
@@ -152,9 +153,9 @@ func TestTierChangesEvictOtherProcesses(t *testing.T) {
 // TestTierWriterReadsItsOwnWrite: a process that changes a key reads the new
 // value at once, without waiting for any message.
 func TestTierWriterReadsItsOwnWrite(t *testing.T) {
-	ctx := ctxT(t)
-	n := newNode(t, testserver.SharedRedis(t).Addr(), uniq("own"), nodeConfig{})
-	k := uniq("k")
+	ctx := testutil.Context(t)
+	n := newNode(t, testserver.SharedRedis(t).Addr(), testutil.Unique("own"), nodeConfig{})
+	k := testutil.Unique("k")
 	for i := range 20 {
 		v := "v" + strconv.Itoa(i)
 		wantMissingOr(t, n.tier, k, i)
@@ -180,12 +181,12 @@ func wantMissingOr(t *testing.T, b dogpile.Backend, key string, i int) {
 // value just before a change and kept its copy just after the change's
 // eviction would leave a stale copy for the whole TTL.)
 func TestTierReadersConvergeUnderWrites(t *testing.T) {
-	ctx := ctxT(t)
-	addr, ch := testserver.SharedRedis(t).Addr(), uniq("converge")
+	ctx := testutil.Context(t)
+	addr, ch := testserver.SharedRedis(t).Addr(), testutil.Unique("converge")
 	a, b := newNode(t, addr, ch, nodeConfig{}), newNode(t, addr, ch, nodeConfig{})
 	raw := goredis.NewClient(&goredis.Options{Addr: addr})
 	defer raw.Close()
-	k := uniq("k")
+	k := testutil.Unique("k")
 	const writes = 200 // per writer
 	stop := make(chan struct{})
 	var readers sync.WaitGroup
@@ -251,12 +252,12 @@ func TestTierReadersConvergeUnderWrites(t *testing.T) {
 // makes the other regenerate as soon as the tier's message arrives, while
 // the other's hits (value and invalidation times) stay in process memory.
 func TestTierI6InvalidationAcrossTiers(t *testing.T) {
-	ctx := ctxT(t)
-	addr, ch, name := testserver.SharedRedis(t).Addr(), uniq("i6"), uniq("region")
+	ctx := testutil.Context(t)
+	addr, ch, name := testserver.SharedRedis(t).Addr(), testutil.Unique("i6"), testutil.Unique("region")
 	a, b := newNode(t, addr, ch, nodeConfig{}), newNode(t, addr, ch, nodeConfig{})
 	ra := mustRegion(t, a.tier, name)
 	rb := mustRegion(t, b.tier, name)
-	k := uniq("k")
+	k := testutil.Unique("k")
 	create := func(v string) func(context.Context) (string, error) {
 		return func(context.Context) (string, error) { return v, nil }
 	}
@@ -299,13 +300,13 @@ func mustRegion(t *testing.T, b dogpile.Backend, name string, opts ...dogpile.Re
 // messages sent meanwhile are lost; the tier clears itself and reads from
 // Redis until it is subscribed again.
 func TestTierLostSubscriptionClearsAndBypasses(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	addr := testserver.SharedRedis(t).Addr()
-	ch := uniq("lost")
+	ch := testutil.Unique("lost")
 	n := newNode(t, addr, ch, nodeConfig{})
 	raw := goredis.NewClient(&goredis.Options{Addr: addr})
 	defer raw.Close()
-	k := uniq("k")
+	k := testutil.Unique("k")
 	raw.Set(ctx, k, "v1", 0)
 	wantValue(t, n.tier, k, "v1") // local now
 
@@ -353,10 +354,10 @@ func killSubscribers(t *testing.T, raw *goredis.Client, channel string) {
 // cannot hear changes), reads fail as the remote's do, and the tier comes
 // back by itself when Redis does.
 func TestTierServerKilled(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	p := testserver.StartRedis(t)
-	n := newNodeOn(t, &goredis.Options{Addr: p.Addr(), MaxRetries: -1, DialTimeout: time.Second}, uniq("killed"), nodeConfig{})
-	k := uniq("k")
+	n := newNodeOn(t, &goredis.Options{Addr: p.Addr(), MaxRetries: -1, DialTimeout: time.Second}, testutil.Unique("killed"), nodeConfig{})
+	k := testutil.Unique("k")
 	if err := n.tier.Set(ctx, k, []byte("v1")); err != nil {
 		t.Fatal(err)
 	}
@@ -383,12 +384,12 @@ func TestTierServerKilled(t *testing.T) {
 // eviction message is still on its way would make a second process create
 // the value again (DL1 across tiers).
 func TestTierDL1LockReadsThroughTier(t *testing.T) {
-	ctx := ctxT(t)
-	addr, ch, name := testserver.SharedRedis(t).Addr(), uniq("dl1"), uniq("region")
+	ctx := testutil.Context(t)
+	addr, ch, name := testserver.SharedRedis(t).Addr(), testutil.Unique("dl1"), testutil.Unique("region")
 	a := newNode(t, addr, ch, nodeConfig{lock: true})
 	b := newNode(t, addr, ch, nodeConfig{lock: true})
 	ra, rb := mustRegion(t, a.tier, name), mustRegion(t, b.tier, name)
-	k := uniq("k")
+	k := testutil.Unique("k")
 
 	// B has learnt that k has no value.
 	if _, ok, err := dogpile.Get[string](ctx, rb, k); err != nil || ok {
@@ -414,7 +415,7 @@ func TestTierDL1LockReadsThroughTier(t *testing.T) {
 	// The same with a bare mutex: a copy made stale behind the tier's back.
 	raw := goredis.NewClient(&goredis.Options{Addr: addr})
 	defer raw.Close()
-	k2 := uniq("k2")
+	k2 := testutil.Unique("k2")
 	raw.Set(ctx, k2, "old", 0)
 	wantValue(t, b.tier, k2, "old")
 	raw.Set(ctx, k2, "new", 0)
@@ -432,8 +433,8 @@ func TestTierDL1LockReadsThroughTier(t *testing.T) {
 // TestTierEvictAll: EvictAll, and a message no tier can read, clear every
 // tier on the channel.
 func TestTierEvictAll(t *testing.T) {
-	ctx := ctxT(t)
-	addr, ch := testserver.SharedRedis(t).Addr(), uniq("all")
+	ctx := testutil.Context(t)
+	addr, ch := testserver.SharedRedis(t).Addr(), testutil.Unique("all")
 	a, b := newNode(t, addr, ch, nodeConfig{}), newNode(t, addr, ch, nodeConfig{})
 	raw := goredis.NewClient(&goredis.Options{Addr: addr})
 	defer raw.Close()
@@ -445,7 +446,7 @@ func TestTierEvictAll(t *testing.T) {
 		},
 		func() { raw.Publish(ctx, ch, "a message from another version") },
 	} {
-		k, v := uniq("k"), "v"+strconv.Itoa(i)
+		k, v := testutil.Unique("k"), "v"+strconv.Itoa(i)
 		raw.Set(ctx, k, v, 0)
 		wantValue(t, b.tier, k, v)
 		raw.Set(ctx, k, v+"-changed", 0) // behind the tiers' back
@@ -463,9 +464,9 @@ func TestTierEvictAll(t *testing.T) {
 // TestTierOnCluster: the same mechanism on a Redis Cluster, each tier's
 // client entering the cluster through a different node.
 func TestTierOnCluster(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	c := testserver.SharedCluster(t)
-	ch := uniq("cluster")
+	ch := testutil.Unique("cluster")
 	nodeOn := func(addr string) *node {
 		rb, err := redis.New(redis.Options{Cluster: &goredis.ClusterOptions{Addrs: []string{addr}}, DistributedLock: true, LockSleep: 10 * time.Millisecond})
 		if err != nil {
@@ -475,7 +476,7 @@ func TestTierOnCluster(t *testing.T) {
 	}
 	addrs := c.Addrs()
 	a, b := nodeOn(addrs[0]), nodeOn(addrs[len(addrs)-1])
-	keys := []string{uniq("k1"), uniq("k2"), uniq("k3"), uniq("k4")} // spread over slots
+	keys := []string{testutil.Unique("k1"), testutil.Unique("k2"), testutil.Unique("k3"), testutil.Unique("k4")} // spread over slots
 	for _, k := range keys {
 		wantMissing(t, b.tier, k)
 	}
@@ -496,9 +497,9 @@ func TestTierOnCluster(t *testing.T) {
 // killed, the tiers report the subscription lost (and serve nothing local),
 // subscribe again on the promoted replica, and changes reach them again.
 func TestTierOnSentinel(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	s := testserver.StartSentinel(t)
-	ch := uniq("sentinel")
+	ch := testutil.Unique("sentinel")
 	nodeOn := func() *node {
 		rb, err := redis.New(redis.Options{Failover: &goredis.FailoverOptions{
 			MasterName: s.MasterName, SentinelAddrs: s.SentinelAddrs(),
@@ -510,7 +511,7 @@ func TestTierOnSentinel(t *testing.T) {
 		return finishNode(t, rb, ch, nodeConfig{})
 	}
 	a, b := nodeOn(), nodeOn()
-	k := uniq("k")
+	k := testutil.Unique("k")
 	wantMissing(t, b.tier, k)
 	if err := a.tier.Set(ctx, k, []byte("v1")); err != nil {
 		t.Fatal(err)
@@ -566,9 +567,9 @@ func TestNewErrors(t *testing.T) {
 // TestPublishFailureIsReported: a change that could not be announced is an
 // error wrapping ErrPublish (and the transport's error).
 func TestPublishFailureIsReported(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	addr := testserver.SharedRedis(t).Addr()
-	n := newNode(t, addr, uniq("pubfail"), nodeConfig{})
+	n := newNode(t, addr, testutil.Unique("pubfail"), nodeConfig{})
 	failing := errors.New("transport down")
 	bad := &failingPublish{Notifier: n.obs, err: failing}
 	tb, err := tiered.New(n.remote, tiered.Options{Notifier: bad})
@@ -576,7 +577,7 @@ func TestPublishFailureIsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tb.Close()
-	err = tb.Set(ctx, uniq("k"), []byte("v"))
+	err = tb.Set(ctx, testutil.Unique("k"), []byte("v"))
 	if !errors.Is(err, tiered.ErrPublish) || !errors.Is(err, failing) {
 		t.Fatalf("Set with a failing notifier: %v; want ErrPublish wrapping the transport's error", err)
 	}
@@ -598,14 +599,14 @@ func (f *failingPublish) Publish(context.Context, []byte) error { return f.err }
 // region sharing the tier never gets the first's value; DecodeEveryHit
 // gives every caller a copy of its own.
 func TestTierKeepsDecodedValues(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	addr := testserver.SharedRedis(t).Addr()
-	n := newNode(t, addr, uniq("keep"), nodeConfig{})
+	n := newNode(t, addr, testutil.Unique("keep"), nodeConfig{})
 	r, err := dogpile.NewRegion().ConfigureBackend(n.tier)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := uniq("k")
+	k := testutil.Unique("k")
 	create := func(v ...int) func(context.Context) ([]int, error) {
 		return func(context.Context) ([]int, error) { return v, nil }
 	}
@@ -648,7 +649,7 @@ func TestTierKeepsDecodedValues(t *testing.T) {
 	}
 
 	// DecodeEveryHit: a copy per caller.
-	m := newNode(t, addr, uniq("copies"), nodeConfig{})
+	m := newNode(t, addr, testutil.Unique("copies"), nodeConfig{})
 	tb, err := tiered.New(m.remote, tiered.Options{Notifier: m.obs, DecodeEveryHit: true})
 	if err != nil {
 		t.Fatal(err)

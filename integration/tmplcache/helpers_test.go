@@ -179,19 +179,6 @@ func stored(t *testing.T, r *dogpile.Region, key string) (string, bool) {
 	return v, ok
 }
 
-// waitUntil polls cond, which the code under test makes true on its own,
-// failing the test after 10s rather than hoping a sleep was long enough.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // countReads is a proxy counting the reads that reach the backend. It keeps
 // the optional interfaces a region uses for single-key calls: backend.Values
 // (memory) and backend.Locking (the cross-process lock of server backends).

@@ -16,6 +16,7 @@ import (
 	_ "github.com/dogpile-go/dogpile/backends/memcached" // registers "memcached"
 	_ "github.com/dogpile-go/dogpile/backends/redis"     // registers "redis"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/tmplcache"
 )
 
@@ -56,12 +57,6 @@ func redisRegion(t *testing.T) *dogpile.Region {
 	return r
 }
 
-func uniqueKey() string {
-	b := make([]byte, 6)
-	rand.Read(b) //nolint:errcheck // crypto/rand.Read does not fail
-	return hex.EncodeToString(b)
-}
-
 // T3 on Redis: the server holds the escaped fragment under its documented
 // key, and a value another client SETs there — raw HTML — is never served.
 func TestT3RedisForeignValueNotTrusted(t *testing.T) {
@@ -72,7 +67,7 @@ func TestT3RedisForeignValueNotTrusted(t *testing.T) {
 	page := htmltemplate.Must(c.BindHTML(htmltemplate.New("page").Funcs(htmltemplate.FuncMap{
 		"renders": func() int64 { return renders.Add(1) },
 	})).Parse(`{{define "frag"}}<p>{{.Name}} #{{renders}}</p>{{end}}{{cached "frags" "frag" .Key .}}`))
-	data := map[string]string{"Key": uniqueKey(), "Name": xss}
+	data := map[string]string{"Key": testutil.Unique("frag"), "Name": xss}
 	want := "<p>" + xssEscaped + " #1</p>"
 	if got := exec(t, page, data); got != want {
 		t.Fatalf("got %q, want %q", got, want)
@@ -107,7 +102,7 @@ func TestT3RedisForeignValueNotTrusted(t *testing.T) {
 // others' fragment.
 func TestT1RedisStampedeAcrossRegionsRendersOnce(t *testing.T) {
 	const regions, perRegion = 3, 10
-	key := uniqueKey()
+	key := testutil.Unique("frag")
 	var renders, reads atomic.Int64
 	release := make(chan struct{})
 	funcs := htmltemplate.FuncMap{"slow": func() int64 {
@@ -139,7 +134,7 @@ func TestT1RedisStampedeAcrossRegionsRendersOnce(t *testing.T) {
 			}()
 		}
 	}
-	waitUntil(t, "every caller's read", func() bool { return reads.Load() >= regions*perRegion })
+	testutil.Eventually(t, "every caller's read", func() bool { return reads.Load() >= regions*perRegion })
 	close(release)
 	for range regions * perRegion {
 		select {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/tmplcache"
 )
 
@@ -74,7 +75,7 @@ func TestT1StampedeRendersOnce(t *testing.T) {
 				outs <- s
 			}()
 		}
-		waitUntil(t, "every caller's read", func() bool { return f.reads.Load() >= n })
+		testutil.Eventually(t, "every caller's read", func() bool { return f.reads.Load() >= n })
 		close(release)
 		for range n {
 			select {

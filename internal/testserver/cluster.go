@@ -19,12 +19,15 @@ type Cluster struct {
 }
 
 // Addrs returns the nodes' "127.0.0.1:port" addresses.
-func (c *Cluster) Addrs() []string {
-	addrs := make([]string, len(c.Nodes))
-	for i, n := range c.Nodes {
-		addrs[i] = n.Addr()
+func (c *Cluster) Addrs() []string { return addrs(c.Nodes) }
+
+// addrs returns the processes' "127.0.0.1:port" addresses.
+func addrs(ps []*Process) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Addr()
 	}
-	return addrs
+	return out
 }
 
 // Stop stops every node.

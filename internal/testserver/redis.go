@@ -252,47 +252,45 @@ var shared struct {
 // get SIGKILL when their parent exits) but their temporary directories stay.
 func SharedRedis(t testing.TB) *Process {
 	t.Helper()
-	NeedRedis(t)
-	shared.mu.Lock()
-	defer shared.mu.Unlock()
-	if shared.redis == nil {
+	return sharedServer(t, &shared.redis, "dogpile-redis-", func(dir string) (*Process, error) {
 		server, _, err := lookRedis()
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
-		dir, err := os.MkdirTemp("", "dogpile-redis-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		shared.dirs = append(shared.dirs, dir)
 		p := newRedisProcess(t, server, dir)
-		if err := p.start(); err != nil {
-			t.Fatal(err)
-		}
-		shared.redis = p
-	}
-	return shared.redis
+		return p, p.start()
+	})
 }
 
 // SharedCluster is SharedRedis for a three-master Redis Cluster.
 func SharedCluster(t testing.TB) *Cluster {
 	t.Helper()
+	return sharedServer(t, &shared.cluster, "dogpile-cluster-", func(dir string) (*Cluster, error) {
+		return startCluster(t, dir, 3)
+	})
+}
+
+// sharedServer returns the shared server in *slot, started by start in a
+// new temporary directory (which StopShared removes) on first use.
+func sharedServer[T comparable](t testing.TB, slot *T, pattern string, start func(dir string) (T, error)) T {
+	t.Helper()
 	NeedRedis(t)
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
-	if shared.cluster == nil {
-		dir, err := os.MkdirTemp("", "dogpile-cluster-")
+	var none T
+	if *slot == none {
+		dir, err := os.MkdirTemp("", pattern)
 		if err != nil {
 			t.Fatal(err)
 		}
 		shared.dirs = append(shared.dirs, dir)
-		c, err := startCluster(t, dir, 3)
+		srv, err := start(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		shared.cluster = c
+		*slot = srv
 	}
-	return shared.cluster
+	return *slot
 }
 
 // StopShared stops the servers started by SharedRedis and SharedCluster and

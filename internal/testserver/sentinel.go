@@ -28,13 +28,7 @@ type Sentinel struct {
 }
 
 // SentinelAddrs returns the sentinels' "127.0.0.1:port" addresses.
-func (s *Sentinel) SentinelAddrs() []string {
-	addrs := make([]string, len(s.Sentinels))
-	for i, p := range s.Sentinels {
-		addrs[i] = p.Addr()
-	}
-	return addrs
-}
+func (s *Sentinel) SentinelAddrs() []string { return addrs(s.Sentinels) }
 
 // MasterAddr asks the first sentinel that answers for the current master's
 // address.

@@ -1,8 +1,8 @@
 package redis_test
 
-// Acceptance tests of issue 7 on real Redis: shared invalidation across
-// processes (I6), fail-open with the server killed or hung (P3), and the
-// cost of metrics and shared invalidation on a hit.
+// Regions on real Redis: invalidation shared between clients, as between
+// processes (I6), fail-open with the server killed or hung (P3), and the cost
+// of metrics and shared invalidation on a hit.
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // newClientBackend is a Redis backend on a client of its own: to the
@@ -51,8 +52,8 @@ func TestI6SharedInvalidationAcrossClients(t *testing.T) {
 	addr := testserver.SharedRedis(t).Addr()
 	for _, refresh := range []time.Duration{0, 100 * time.Millisecond} {
 		t.Run(fmt.Sprintf("refresh=%v", refresh), func(t *testing.T) {
-			ctx := ctxT(t)
-			name, k := uniq("i6"), uniq("k")
+			ctx := testutil.Context(t)
+			name, k := testutil.Unique("i6"), testutil.Unique("k")
 			a := sharedRegion(t, newClientBackend(t, &goredis.Options{Addr: addr}), name, refresh)
 			b := sharedRegion(t, newClientBackend(t, &goredis.Options{Addr: addr}), name, refresh)
 			var bCreated atomic.Int32
@@ -126,19 +127,6 @@ func (l latencies) quantile(p float64) time.Duration {
 	return s[int(p*float64(len(s)-1))]
 }
 
-// waitFor polls cond (an effect of an external event: a server's death or
-// return, a breaker's cooldown) until it holds, for at most 20s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 20s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // TestP3FailOpenRedisKilledMidLoad: goroutines call GetOrCreate in a loop;
 // Redis is killed under them. A fail-open region keeps answering every call
 // with the creator's value, and caches again once Redis is back. Logs the
@@ -210,21 +198,21 @@ func TestP3FailOpenRedisKilledMidLoad(t *testing.T) {
 	stopLoad := sync.OnceFunc(func() { close(stop); wg.Wait() })
 	defer stopLoad()
 
-	waitFor(t, "warm cache", func() bool { return r.Stats().Hits >= 2000 })
+	testutil.Eventually(t, "warm cache", func() bool { return r.Stats().Hits >= 2000 })
 	base := r.Stats()
 	p.Kill()
 	phase.Store(1)
-	waitFor(t, "load while Redis is down", func() bool {
+	testutil.Eventually(t, "load while Redis is down", func() bool {
 		return r.Stats().BackendErrors >= base.BackendErrors+5 && downCalls.Load() >= 2000
 	})
 	phase.Store(2)
 	downStats := r.Stats()
 	p.Restart(t)
 	restarted := r.Stats()
-	waitFor(t, "caching after Redis returns", func() bool { return r.Stats().Hits >= restarted.Hits+2000 })
+	testutil.Eventually(t, "caching after Redis returns", func() bool { return r.Stats().Hits >= restarted.Hits+2000 })
 	// Every key is cached again: more hits, and no creator runs.
 	created, hits := creations.Load(), r.Stats().Hits
-	waitFor(t, "more hits", func() bool { return r.Stats().Hits >= hits+2000 })
+	testutil.Eventually(t, "more hits", func() bool { return r.Stats().Hits >= hits+2000 })
 	if n := creations.Load() - created; n != 0 {
 		t.Errorf("%d creations after caching resumed; want 0", n)
 	}
@@ -262,7 +250,7 @@ func TestP3BreakerBoundsHungServer(t *testing.T) {
 		timeout  = 300 * time.Millisecond
 		cooldown = 2 * time.Second
 	)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	p := testserver.StartRedis(t)
 	rb := newClientBackend(t, &goredis.Options{Addr: p.Addr(), ReadTimeout: timeout, WriteTimeout: timeout, DialTimeout: timeout, MaxRetries: -1})
 	r, err := dogpile.NewRegion(dogpile.WithName("p3-hung"), dogpile.WithFailOpen(cooldown), dogpile.WithMetrics()).
@@ -312,7 +300,7 @@ func TestP3BreakerBoundsHungServer(t *testing.T) {
 
 	p.Resume(t)
 	hits := r.Stats().Hits
-	waitFor(t, "caching after the server resumes", func() bool {
+	testutil.Eventually(t, "caching after the server resumes", func() bool {
 		dogpile.GetOrCreate(ctx, r, "hung", create) //nolint:errcheck // fail-open: no error
 		return r.Stats().Hits > hits
 	})
@@ -363,12 +351,12 @@ func BenchmarkIssue7Overhead(b *testing.B) {
 				if o.config != nil {
 					config = append(config, o.config()...)
 				}
-				r, err := dogpile.NewRegion(append([]dogpile.RegionOption{dogpile.WithName(uniq("bench"))}, o.region...)...).
+				r, err := dogpile.NewRegion(append([]dogpile.RegionOption{dogpile.WithName(testutil.Unique("bench"))}, o.region...)...).
 					ConfigureBackend(be.make(b), config...)
 				if err != nil {
 					b.Fatal(err)
 				}
-				k := uniq("k")
+				k := testutil.Unique("k")
 				create := func(context.Context) (string, error) { return "a cached value of 32 bytes.......", nil }
 				if _, err := dogpile.GetOrCreate(ctx, r, k, create); err != nil {
 					b.Fatal(err)
