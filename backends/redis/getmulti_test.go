@@ -123,7 +123,7 @@ func TestGetMultiRetriesABrokenConnection(t *testing.T) {
 // does, still reads the keys themselves, and the values come back.
 func TestGetMultiKeysReadInHooks(t *testing.T) {
 	srv := testserver.SharedRedis(t)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
 	t.Cleanup(func() { c.Close() })
 	h := &printHook{}
@@ -133,7 +133,7 @@ func TestGetMultiKeysReadInHooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	k1, k2 := uniq("a"), uniq("b")
+	k1, k2 := testutil.Unique("a"), testutil.Unique("b")
 	if err := b.SetMulti(ctx, map[string][]byte{k1: []byte("1"), k2: []byte("2")}); err != nil {
 		t.Fatal(err)
 	}

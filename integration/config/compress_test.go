@@ -8,6 +8,7 @@ import (
 	"github.com/dogpile-go/dogpile"
 	_ "github.com/dogpile-go/dogpile/codec/compress"
 	"github.com/dogpile-go/dogpile/config"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // A configuration's compress settings make the region compress large
@@ -16,7 +17,7 @@ import (
 // store is compressed and smaller, a value under the threshold is not, and
 // both read back.
 func TestConfigCompress(t *testing.T) {
-	path := write(t, "dogpile.toml", `
+	path := testutil.WriteFile(t, "dogpile.toml", `
 [cache.zstd]
 backend = "file"
 compress = "zstd"
