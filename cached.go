@@ -232,6 +232,11 @@ func (c *CachedFunc[A, V]) Call(ctx context.Context, a A) (V, error) {
 	if s.tags.shared != nil {
 		c.tagFor(&o, a) // the tags' records come with the value
 	}
+	if c.r.tracer != nil {
+		return tracedGetOrCreate(ctx, c.r, s, key, k, o, func(ctx context.Context, p pending[V], o callOptions) (V, error) {
+			return c.create(ctx, s, key, k, p, a, o)
+		})
+	}
 	// The two halves of GetOrCreate, so that a hit builds no creator closure:
 	// the key is a hit's only allocation.
 	var p pending[V]

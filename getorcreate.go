@@ -51,15 +51,21 @@ func GetOrCreate[T any](ctx context.Context, r *Region, key string, create func(
 	if s.mem != nil && !r.failOpen {
 		// A hit on the built-in memory backend, without the general path's
 		// calls (a miss goes on to it and reads the map once more).
+		t0 := r.hitStart(s)
 		if v, st, ok := memLookup[T](s.mem, k); ok && s.state(ctx, st, o) == lock.Fresh {
 			if st.negative {
 				return negativeHit[T](r, key)
 			}
 			if r.obs != nil {
-				r.obs.Observe(EventHit, 0)
+				r.obs.Observe(EventHit, hitTime(t0))
 			}
 			return v, nil
 		}
+	}
+	if r.tracer != nil {
+		return tracedGetOrCreate(ctx, r, s, key, k, *o, func(ctx context.Context, p pending[T], o callOptions) (T, error) {
+			return createFor(ctx, r, s, key, k, p, create, o)
+		})
 	}
 	var p pending[T]
 	if lookupForCreate(ctx, r, s, k, o, &p) {
@@ -113,6 +119,7 @@ func lookupForCreate[T any](ctx context.Context, r *Region, s *regionState, k st
 		p.uncached = true
 		return false
 	}
+	t0 := r.hitStart(s)
 	var (
 		v     T
 		st    stamp
@@ -146,7 +153,7 @@ func lookupForCreate[T any](ctx context.Context, r *Region, s *regionState, k st
 				return true
 			}
 			if r.obs != nil {
-				r.obs.Observe(EventHit, 0)
+				r.obs.Observe(EventHit, hitTime(t0))
 			}
 			p.v = v
 			return true
@@ -203,6 +210,7 @@ func getOrCreateSlow[T any](ctx context.Context, r *Region, s *regionState, key,
 		return answer[T]{}, err
 	}
 	l := newLock[T](r, s, k, &o)
+	l.Observe = r.traceLockWaits(ctx, s, key, 1, l.Observe)
 	l.Create = func(ctx context.Context) (answer[T], error) {
 		w := s.writeAs(typeIDOf[T](), &o) // before the creator reads anything
 		ctx, c := withCreation(ctx)

@@ -26,13 +26,18 @@ import (
 // from the cache or from the creator, GetOrCreateMulti returns the values
 // of the others with a *NotFoundError that lists them (their values are the
 // zero value).
-func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, create func(ctx context.Context, keys []string) ([]T, error), opts ...Option) ([]T, error) {
+func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, create func(ctx context.Context, keys []string) ([]T, error), opts ...Option) (_ []T, err error) {
 	s, err := r.configured()
 	if err != nil {
 		return nil, err
 	}
 	if len(keys) == 0 {
 		return []T{}, nil
+	}
+	if r.tracer != nil {
+		var sp Span
+		ctx, sp = r.tracer.Start(ctx, SpanGetOrCreateMulti, r.spanInfo(s, "", len(keys)))
+		defer func() { sp.End(outcomeOf(OutcomeOK, err), err) }()
 	}
 	o := collect(opts)
 	keep, err := shouldCacheFunc[T](&o)
@@ -47,6 +52,7 @@ func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, crea
 		return createMultiUncached(ctx, r, s, keys, create)
 	}
 	b := newBatch[T](r, s, mk, &o)
+	b.Observe = r.traceLockWaits(ctx, s, "", len(mk), b.Observe)
 	loaded, states, err := b.Load(ctx, mk)
 	if err != nil {
 		if r.failed(err) {

@@ -39,6 +39,7 @@ type Region struct {
 	noStale         bool
 	logger          *slog.Logger
 	obs             Observer
+	tracer          Tracer // WithTracer
 	metrics         *Metrics
 	failOpen        bool
 	cooldown        time.Duration
@@ -195,6 +196,7 @@ func (r *Region) install(b Backend, name string, c *configOptions) error {
 	for i := len(c.wrap) - 1; i >= 0; i-- {
 		s.backend = c.wrap[i](s.backend)
 	}
+	s.backend = r.traceBackend(s.backend, name)
 	s.values, _ = s.backend.(backend.Values)
 	if m, ok := s.backend.(*MemoryBackend); ok && c.invalidator == nil {
 		s.mem = m
