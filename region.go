@@ -197,6 +197,7 @@ func (r *Region) install(b Backend, name string, c *configOptions) error {
 		s.backend = c.wrap[i](s.backend)
 	}
 	s.backend = r.traceBackend(s.backend, name)
+	r.lendLogger(b)
 	s.values, _ = s.backend.(backend.Values)
 	if m, ok := s.backend.(*MemoryBackend); ok && c.invalidator == nil {
 		s.mem = m
