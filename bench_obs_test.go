@@ -31,7 +31,9 @@ func (nopSpan) End(string, error) {}
 //     a hit in a region with none of them, by a call without options;
 //   - tagged+observed/tagged: the same against the tagged hit in a region
 //     without metrics or tracer: what observability adds;
-//   - observed/plain: metrics and the no-op tracer, no options.
+//   - observed/plain: metrics and the no-op tracer, no options;
+//   - option/plain: a call passing an option (NoStale) against one
+//     without, no metrics or tracer: what any option costs a hit.
 func BenchmarkObservedHit(b *testing.B) {
 	ctx := context.Background()
 	region := func(opts ...dogpile.RegionOption) *dogpile.Region {
@@ -60,6 +62,7 @@ func BenchmarkObservedHit(b *testing.B) {
 		{"tagged+observed/plain", func() func() { return hit(observed(), tags) }, func() func() { return hit(region()) }},
 		{"tagged+observed/tagged", func() func() { return hit(observed(), tags) }, func() func() { return hit(region(), tags) }},
 		{"observed/plain", func() func() { return hit(observed()) }, func() func() { return hit(region()) }},
+		{"option/plain", func() func() { return hit(region(), dogpile.NoStale()) }, func() func() { return hit(region()) }},
 	} {
 		b.Run("pair="+tc.name, func(b *testing.B) {
 			b.ReportAllocs()
