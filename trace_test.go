@@ -200,22 +200,30 @@ func TestTracerMemoryHitsUntraced(t *testing.T) {
 	}
 }
 
-// A caller that waits for another's creation reports its wait as a span,
-// child of its get-or-create span, begun when the wait began.
-func TestTracerSpanLockWait(t *testing.T) {
+// oneLockWait makes one caller of key k on r wait for another's creation,
+// and returns when both are done; began is a time before the wait began.
+func oneLockWait(t *testing.T, r *Region) (began time.Time) {
+	t.Helper()
 	ctx := context.Background()
-	r, tr := tracedRegion(t, "memory")
 	release := make(chan struct{})
 	creator := func(context.Context) (int, error) { <-release; return 1, nil }
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); GetOrCreate(ctx, r, "k", creator) }() //nolint:errcheck
 	waitFor(t, "the creation", func() bool { return r.flights.InFlight("k") })
-	began := time.Now()
+	began = time.Now()
 	go func() { defer wg.Done(); GetOrCreate(ctx, r, "k", creator) }() //nolint:errcheck
 	waitFor(t, "the waiter", func() bool { return r.flights.Waiters("k") == 1 })
 	close(release)
 	wg.Wait()
+	return began
+}
+
+// A caller that waits for another's creation reports its wait as a span,
+// child of its get-or-create span, begun when the wait began.
+func TestTracerSpanLockWait(t *testing.T) {
+	r, tr := tracedRegion(t, "memory")
+	began := oneLockWait(t, r)
 	waits := tr.find(SpanLockWait)
 	if len(waits) != 1 {
 		t.Fatalf("%d lock wait spans, want 1", len(waits))
@@ -353,21 +361,11 @@ func bucketOf(h Histogram) int {
 }
 
 func TestMetricsLockWaitLatency(t *testing.T) {
-	ctx := context.Background()
 	r, err := NewRegion(WithMetrics()).Configure("memory")
 	if err != nil {
 		t.Fatal(err)
 	}
-	release := make(chan struct{})
-	creator := func(context.Context) (int, error) { <-release; return 1, nil }
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); GetOrCreate(ctx, r, "k", creator) }() //nolint:errcheck
-	waitFor(t, "the creation", func() bool { return r.flights.InFlight("k") })
-	go func() { defer wg.Done(); GetOrCreate(ctx, r, "k", creator) }() //nolint:errcheck
-	waitFor(t, "the waiter", func() bool { return r.flights.Waiters("k") == 1 })
-	close(release)
-	wg.Wait()
+	oneLockWait(t, r)
 	if l := r.Latencies().LockWait; l.Count != 1 || l.Sum <= 0 {
 		t.Fatalf("lock wait histogram %+v, want one wait", l)
 	}
