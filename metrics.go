@@ -1,7 +1,7 @@
 package dogpile
 
 import (
-	"sort"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -141,13 +141,12 @@ const (
 // (plus one: zero is none).
 var latencyOf = [numEvents]uint8{EventHit: latencyHit, EventRegenerated: latencyCreation, EventLockWait: latencyLockWait}
 
-// LatencyBounds are the upper bounds of the buckets of the latency
-// histograms (Histogram.Counts has one more, for the latencies above the
-// last): 100 ns to 10 s in steps of 1, 2.5, 5 per decade, so that a hit in
-// process memory (sub-microsecond), a Redis round trip (a few hundred
+// latencyBounds are the upper bounds of the buckets of the latency
+// histograms: 100 ns to 10 s in steps of 1, 2.5, 5 per decade, so that a
+// hit in process memory (sub-microsecond), a Redis round trip (a few hundred
 // microseconds) and a creator's database query (milliseconds to seconds)
 // each fall on buckets of their own.
-var LatencyBounds = []time.Duration{
+var latencyBounds = [...]time.Duration{
 	100 * time.Nanosecond, 250 * time.Nanosecond, 500 * time.Nanosecond,
 	time.Microsecond, 2500 * time.Nanosecond, 5 * time.Microsecond,
 	10 * time.Microsecond, 25 * time.Microsecond, 50 * time.Microsecond,
@@ -158,9 +157,14 @@ var LatencyBounds = []time.Duration{
 	time.Second, 2500 * time.Millisecond, 5 * time.Second, 10 * time.Second,
 }
 
-const numBuckets = 26 // len(LatencyBounds) + 1
+// LatencyBounds returns the upper bounds of the buckets of the latency
+// histograms (Histogram.Counts has one more, for the latencies above the
+// last): 100 ns to 10 s, in steps of 1, 2.5 and 5 per decade.
+func LatencyBounds() []time.Duration { return slices.Clone(latencyBounds[:]) }
 
-// histogram counts durations in the buckets of LatencyBounds. Its counters
+const numBuckets = len(latencyBounds) + 1
+
+// histogram counts durations in the buckets of latencyBounds. Its counters
 // are not padded: hits are timed one in hitSample, the rest are slow paths.
 type histogram struct {
 	buckets [numBuckets]atomic.Uint64
@@ -168,7 +172,8 @@ type histogram struct {
 }
 
 func (h *histogram) observe(d time.Duration) {
-	h.buckets[sort.Search(len(LatencyBounds), func(i int) bool { return d <= LatencyBounds[i] })].Add(1)
+	i, _ := slices.BinarySearch(latencyBounds[:], d) // the first bound at or above d
+	h.buckets[i].Add(1)
 	h.sum.Add(uint64(d))
 }
 
@@ -182,7 +187,7 @@ func (h *histogram) snapshot() Histogram {
 }
 
 // Histogram is a snapshot of a latency histogram: Counts[i] latencies were
-// at most LatencyBounds[i] (and above the bound before), the last count
+// at most LatencyBounds()[i] (and above the bound before), the last count
 // those above every bound.
 type Histogram struct {
 	Counts []uint64

@@ -343,8 +343,8 @@ func TestMetricsLatencies(t *testing.T) {
 			if l.Creation.Count != 1 || l.Creation.Sum < 2*time.Millisecond {
 				t.Fatalf("creation histogram %+v, want one of at least 2ms", l.Creation)
 			}
-			if i := bucketOf(l.Creation); LatencyBounds[i] < 2*time.Millisecond || i > 0 && LatencyBounds[i-1] >= l.Creation.Sum {
-				t.Fatalf("a creation of %v counted in bucket %d (≤ %v)", l.Creation.Sum, i, LatencyBounds[i])
+			if i := bucketOf(l.Creation); latencyBounds[i] < 2*time.Millisecond || i > 0 && latencyBounds[i-1] >= l.Creation.Sum {
+				t.Fatalf("a creation of %v counted in bucket %d (≤ %v)", l.Creation.Sum, i, latencyBounds[i])
 			}
 		})
 	}
@@ -369,7 +369,7 @@ func TestMetricsLockWaitLatency(t *testing.T) {
 	if l := r.Latencies().LockWait; l.Count != 1 || l.Sum <= 0 {
 		t.Fatalf("lock wait histogram %+v, want one wait", l)
 	}
-	if l := (&Region{}).Latencies(); l.Hit.Count != 0 || len(l.Hit.Counts) != len(LatencyBounds)+1 {
+	if l := (&Region{}).Latencies(); l.Hit.Count != 0 || len(l.Hit.Counts) != len(latencyBounds)+1 {
 		t.Fatalf("a region without metrics: %+v", l)
 	}
 }

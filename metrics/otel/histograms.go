@@ -19,9 +19,10 @@ import (
 // The regions must be made dogpile.WithMetrics (a region without it reports
 // empty histograms) and should have distinct names.
 func NewProducer(regions ...*dogpile.Region) sdkmetric.Producer {
-	bounds := make([]float64, len(dogpile.LatencyBounds))
-	for i, b := range dogpile.LatencyBounds {
-		bounds[i] = b.Seconds()
+	ds := dogpile.LatencyBounds()
+	bounds := make([]float64, len(ds))
+	for i, d := range ds {
+		bounds[i] = d.Seconds()
 	}
 	return &producer{regions: regions, bounds: bounds, start: time.Now()}
 }

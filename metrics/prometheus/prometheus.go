@@ -71,9 +71,10 @@ func NewCollector(regions ...*dogpile.Region) *Collector {
 	counter := func(name, help string, value func(dogpile.Stats) float64) metricDesc {
 		return metricDesc{desc: prometheus.NewDesc("dogpile_"+name, help, label, nil), value: value}
 	}
-	bounds := make([]float64, len(dogpile.LatencyBounds))
-	for i, b := range dogpile.LatencyBounds {
-		bounds[i] = b.Seconds()
+	ds := dogpile.LatencyBounds()
+	bounds := make([]float64, len(ds))
+	for i, d := range ds {
+		bounds[i] = d.Seconds()
 	}
 	histogram := func(name, help string, of func(dogpile.Latencies) dogpile.Histogram) histogramDesc {
 		return histogramDesc{desc: prometheus.NewDesc("dogpile_"+name, help, label, nil), of: of}
