@@ -23,9 +23,9 @@ import (
 //     operation: "dogpile.backend.get", ...);
 //   - each creator call (SpanCreate): the creator's context carries the span,
 //     so the creator's own spans are its children;
-//   - each wait for another caller's creation or for the cross-process lock
-//     (SpanLockWait), reported when the wait ends with its start time in the
-//     past.
+//   - each wait for another caller's creation, and each taking of the
+//     backend's cross-process lock (SpanLockWait), reported when the wait
+//     ends, with its start time in the past.
 //
 // Start must be safe for concurrent use.
 type Tracer interface {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dogpile-go/dogpile/lock"
 )
 
 // recordingTracer keeps the spans a region starts, with their parents (the
@@ -234,6 +236,58 @@ func TestTracerSpanLockWait(t *testing.T) {
 	}
 	if w.info.Start.Before(began) || w.info.Start.After(time.Now()) {
 		t.Fatalf("lock wait began at %v, not within the wait (from %v)", w.info.Start, began)
+	}
+}
+
+// chanMutex is a cross-process mutex stand-in: one holder at a time.
+type chanMutex chan struct{}
+
+func (m chanMutex) TryLock(context.Context) (bool, error) {
+	select {
+	case m <- struct{}{}:
+		return true, nil
+	default:
+		return false, nil
+	}
+}
+
+func (m chanMutex) Lock(ctx context.Context) error {
+	select {
+	case m <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (m chanMutex) Unlock(context.Context) error { <-m; return nil }
+
+// lockingBackend gives a backend one cross-process mutex for every key.
+type lockingBackend struct {
+	Backend
+	m chanMutex
+}
+
+func (b lockingBackend) Mutex(string) lock.Mutex { return b.m }
+
+// Taking the backend's cross-process lock is a lock wait span of its own,
+// of the distributed kind, in the creating call's span.
+func TestTracerSpanDistributedLockWait(t *testing.T) {
+	tr := &recordingTracer{}
+	mem, err := NewSerializedMemoryBackend(MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRegion(WithTracer(tr)).ConfigureBackend(lockingBackend{mem, make(chanMutex, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := GetOrCreate(context.Background(), r, "k", func(context.Context) (int, error) { return 1, nil }); err != nil {
+		t.Fatal(err)
+	}
+	waits := tr.find(SpanLockWait)
+	if len(waits) != 1 || waits[0].info.Lock != LockDistributed || waits[0].parent == nil || waits[0].parent.name != SpanGetOrCreate {
+		t.Fatalf("lock wait spans %+v", waits)
 	}
 }
 
