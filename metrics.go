@@ -86,7 +86,17 @@ type Observer interface {
 
 // WithObserver sets the region's observer (see WithMetrics for the built-in
 // counters).
-func WithObserver(o Observer) RegionOption { return func(r *Region) { r.obs = o } }
+func WithObserver(o Observer) RegionOption {
+	return func(r *Region) {
+		r.obs = o
+		if r.metrics != nil && o != Observer(r.metrics) {
+			// WithMetrics's counters, replaced: they would count nothing
+			// (so Stats reads zero either way), and hitStart must not
+			// time every hit by their hit count staying 0.
+			r.metrics = nil
+		}
+	}
+}
 
 // WithMetrics makes the region count its events in a Metrics, read with
 // Region.Stats (and exported by the metrics/prometheus and metrics/otel

@@ -427,3 +427,36 @@ func TestMetricsLockWaitLatency(t *testing.T) {
 		t.Fatalf("a region without metrics: %+v", l)
 	}
 }
+
+// An observer given after WithMetrics replaces its counters: hits are not
+// timed by counters that no longer count.
+func TestMetricsReplacedByObserver(t *testing.T) {
+	var c countingObserver
+	r, err := NewRegion(WithMetrics(), WithObserver(&c)).Configure("memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 4 * hitSample {
+		GetOrCreate(context.Background(), r, "k", func(context.Context) (int, error) { return 1, nil }) //nolint:errcheck
+	}
+	if c.timed != 0 || c.hits != 4*hitSample-1 || r.Stats() != (Stats{}) {
+		t.Fatalf("%d hits, %d timed; stats %+v", c.hits, c.timed, r.Stats())
+	}
+}
+
+type countingObserver struct {
+	mu          sync.Mutex
+	hits, timed int
+}
+
+func (c *countingObserver) Observe(e Event, d time.Duration) {
+	if e != EventHit {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.hits++
+	if d > 0 {
+		c.timed++
+	}
+}
