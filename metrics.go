@@ -208,9 +208,9 @@ type Histogram struct {
 // Latencies are a region's latency histograms.
 type Latencies struct {
 	// Hit is how long GetOrCreate and Cached.Call took to return a fresh
-	// value. On the in-process memory backend one hit in 64 is timed (the
-	// clock costs more than the hit), so its Count is a sample of Hits; on
-	// every other backend each hit is.
+	// value. On the in-process memory backends (memory, memory_serialized)
+	// one hit in 64 is timed (reading the clock costs more than the hit),
+	// so its Count is a sample of Hits; on every other backend each hit is.
 	Hit Histogram
 	// Creation is how long creators ran that returned a value (or a "not
 	// found").
@@ -248,13 +248,26 @@ var processStart = time.Now()
 
 // hitStart is the time a read that may be a hit began, for Metrics's hit
 // histogram, or 0 when the read is not timed: without Metrics, or on the
-// memory backend for all but one hit in hitSample (picked by the count of
-// hits so far: a load of a counter the hit adds to anyway).
+// in-process memory backends for all but one hit in hitSample (picked by
+// the count of hits so far: a load of a counter the hit adds to anyway).
 func (r *Region) hitStart(s *regionState) int64 {
-	if r.metrics == nil || s.mem != nil && r.metrics.counts[EventHit].Load()&(hitSample-1) != 0 {
+	if r.metrics == nil || inProcess(s) && r.metrics.counts[EventHit].Load()&(hitSample-1) != 0 {
 		return 0
 	}
 	return int64(time.Since(processStart)) + 1 // never 0
+}
+
+// inProcess reports whether s's store is process memory, whose hits take
+// less time than reading the clock twice.
+func inProcess(s *regionState) bool {
+	if s.mem != nil {
+		return true
+	}
+	switch s.real.(type) {
+	case *MemoryBackend, serializedMemory:
+		return true
+	}
+	return false
 }
 
 // hitTime is how long the hit that began at start (hitStart) took; 0 when

@@ -369,16 +369,23 @@ func TestTracerSpanBackendError(t *testing.T) {
 }
 
 // Latency histograms: creations and lock waits are timed at every call,
-// hits on the memory backend one in hitSample, hits on other backends at
-// every call.
+// hits on the in-process memory backends one in hitSample, hits on other
+// backends at every call.
 func TestMetricsLatencies(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		backend string
 		hits    uint64 // timed of 4*hitSample hits
-	}{{"memory", 4}, {"memory_serialized", 4 * hitSample}} {
+	}{{"memory", 4}, {"memory_serialized", 4}, {"user's", 4 * hitSample}} {
 		t.Run(tc.backend, func(t *testing.T) {
-			r, err := NewRegion(WithMetrics()).Configure(tc.backend, WithExpiration(time.Hour))
+			var r *Region
+			var err error
+			if tc.backend == "user's" {
+				mem, _ := NewSerializedMemoryBackend(MemoryOptions{})
+				r, err = NewRegion(WithMetrics()).ConfigureBackend(multiBackend{mem}, WithExpiration(time.Hour))
+			} else {
+				r, err = NewRegion(WithMetrics()).Configure(tc.backend, WithExpiration(time.Hour))
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -39,7 +39,7 @@ var histograms = []struct {
 	name, help string
 	of         func(dogpile.Latencies) dogpile.Histogram
 }{
-	{"dogpile.hit.duration", "Time GetOrCreate and Cached.Call took to return a fresh value (sampled on the memory backend).", func(l dogpile.Latencies) dogpile.Histogram { return l.Hit }},
+	{"dogpile.hit.duration", "Time GetOrCreate and Cached.Call took to return a fresh value (sampled on the in-process memory backends).", func(l dogpile.Latencies) dogpile.Histogram { return l.Hit }},
 	{"dogpile.creation.duration", "Time creator calls that returned a value ran.", func(l dogpile.Latencies) dogpile.Histogram { return l.Creation }},
 	{"dogpile.lock_wait.duration", "Time spent waiting for another caller's creation or for a cross-process lock.", func(l dogpile.Latencies) dogpile.Histogram { return l.LockWait }},
 }

@@ -38,7 +38,7 @@
 // Histograms (NewProducer), cumulative, in seconds, with the buckets of
 // dogpile.LatencyBounds (100 ns to 10 s):
 //
-//	dogpile.hit.duration        GetOrCreate and Cached.Call hits (sampled on the memory backend, see dogpile.Latencies)
+//	dogpile.hit.duration        GetOrCreate and Cached.Call hits (sampled on the memory backends, see dogpile.Latencies)
 //	dogpile.creation.duration   creator calls that returned a value
 //	dogpile.lock_wait.duration  waits for another caller's creation or a cross-process lock
 //

@@ -34,7 +34,7 @@
 // to 10 s), which the regions keep themselves (collecting reads them; a hit
 // records nothing on the Prometheus side):
 //
-//	dogpile_hit_duration_seconds        GetOrCreate and Cached.Call hits (sampled on the memory backend, see dogpile.Latencies)
+//	dogpile_hit_duration_seconds        GetOrCreate and Cached.Call hits (sampled on the memory backends, see dogpile.Latencies)
 //	dogpile_creation_duration_seconds   creator calls that returned a value
 //	dogpile_lock_wait_duration_seconds  waits for another caller's creation or a cross-process lock
 package prometheus
@@ -83,7 +83,7 @@ func NewCollector(regions ...*dogpile.Region) *Collector {
 		regions: regions,
 		bounds:  bounds,
 		histograms: []histogramDesc{
-			histogram("hit_duration_seconds", "Time GetOrCreate and Cached.Call took to return a fresh value (sampled on the memory backend).", func(l dogpile.Latencies) dogpile.Histogram { return l.Hit }),
+			histogram("hit_duration_seconds", "Time GetOrCreate and Cached.Call took to return a fresh value (sampled on the in-process memory backends).", func(l dogpile.Latencies) dogpile.Histogram { return l.Hit }),
 			histogram("creation_duration_seconds", "Time creator calls that returned a value ran.", func(l dogpile.Latencies) dogpile.Histogram { return l.Creation }),
 			histogram("lock_wait_duration_seconds", "Time spent waiting for another caller's creation or for a cross-process lock.", func(l dogpile.Latencies) dogpile.Histogram { return l.LockWait }),
 		},
