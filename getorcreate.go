@@ -56,9 +56,7 @@ func GetOrCreate[T any](ctx context.Context, r *Region, key string, create func(
 			if st.negative {
 				return negativeHit[T](r, key)
 			}
-			if r.obs != nil {
-				r.obs.Observe(EventHit, hitTime(t0))
-			}
+			r.observeHit(t0)
 			return v, nil
 		}
 	}
@@ -152,9 +150,7 @@ func lookupForCreate[T any](ctx context.Context, r *Region, s *regionState, k st
 				p.err = errCachedNotFound
 				return true
 			}
-			if r.obs != nil {
-				r.obs.Observe(EventHit, hitTime(t0))
-			}
+			r.observeHit(t0)
 			p.v = v
 			return true
 		}

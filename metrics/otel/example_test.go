@@ -47,7 +47,7 @@ func ExampleNewTracer() {
 }
 
 // The latency histograms, read by an SDK reader through a producer. (On the
-// in-process memory backends one hit in 64 is timed, here the first of the
+// in-process memory backends one hit in 1024 is timed, here the first of the
 // two; on a remote store every hit is.)
 func ExampleNewProducer() {
 	users, err := dogpile.NewRegion(dogpile.WithName("users"), dogpile.WithMetrics()).Configure("memory")

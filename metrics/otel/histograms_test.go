@@ -13,7 +13,7 @@ import (
 
 // The latency histograms reach a reader through the producer: one creation
 // of at least 2 ms, in a bucket whose bound is at least that, and a hit (on
-// the in-process memory_serialized, one in 64 is timed: the first).
+// the in-process memory_serialized, one in 1024 is timed: the first).
 func TestProducerExportsHistograms(t *testing.T) {
 	ctx := context.Background()
 	r, err := dogpile.NewRegion(dogpile.WithName("users"), dogpile.WithMetrics()).Configure("memory_serialized")

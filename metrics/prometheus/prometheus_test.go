@@ -75,7 +75,7 @@ dogpile_soft_timeouts_total{region="res"} 1
 
 // The latency histograms: one creation of at least 2 ms, counted in the
 // buckets at and above its latency only; hits on the in-process
-// memory_serialized, one in 64 timed (the first).
+// memory_serialized, one in 1024 timed (the first).
 func TestCollectorExportsLatencyHistograms(t *testing.T) {
 	ctx := context.Background()
 	r, err := dogpile.NewRegion(dogpile.WithName("users"), dogpile.WithMetrics()).Configure("memory_serialized")
