@@ -280,7 +280,7 @@ func (c *CachedFunc[A, V]) Call(ctx context.Context, a A) (V, error) {
 		oc.askExpiration()
 		o = &oc
 	}
-	if v, ok := memHit[V](ctx, s, k, o); ok {
+	if v, ok := memHit[V](ctx, c.r, s, k, o); ok {
 		return v, nil
 	}
 	return c.call(ctx, s, key, k, *o, a)
@@ -296,14 +296,24 @@ func (c *CachedFunc[A, V]) call(ctx context.Context, s *regionState, key, k stri
 	if s.tags.shared != nil {
 		c.tagFor(&o, a) // the tags' records come with the value
 	}
+	if c.r.tracer != nil {
+		return tracedGetOrCreate(ctx, c.r, s, ckey, ck, o, func(ctx context.Context, p pending[V], o callOptions) (V, error) {
+			return c.create(ctx, s, ckey, ck, p, a, o)
+		})
+	}
 	var p pending[V]
 	if lookupForCreate(ctx, c.r, s, ck, &o, &p) {
 		return p.answer(ckey)
 	}
+	return c.create(ctx, s, ckey, ck, p, a, o)
+}
+
+// create is call's creation: the tags, then the creator.
+func (c *CachedFunc[A, V]) create(ctx context.Context, s *regionState, key, k string, p pending[V], a A, o callOptions) (V, error) {
 	if s.tags.shared == nil {
 		c.tagFor(&o, a) // not needed to read: only now, to write
 	}
-	return createFor(ctx, c.r, s, ckey, ck, p, func(ctx context.Context) (V, error) { return c.fn(ctx, a) }, o)
+	return createFor(ctx, c.r, s, key, k, p, func(ctx context.Context) (V, error) { return c.fn(ctx, a) }, o)
 }
 
 // Get returns the cached value for a, if there is a usable one (see Get),

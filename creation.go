@@ -194,10 +194,12 @@ func (a answer[T]) result(key string) (T, error) {
 // the lock's events, which time storing the value too: a value the store
 // could not take is no creator error.
 func runCreator[X any](ctx context.Context, r *Region, s *regionState, create func(context.Context) (X, error)) (x X, err error) {
+	ctx, sp := r.traceCreator(ctx, s)
 	start := time.Now()
 	answered := false
 	defer func() { // also when create panics
 		d := time.Since(start)
+		endCreator(sp, answered, err)
 		if !answered {
 			r.observe(EventCreatorError, d)
 			return

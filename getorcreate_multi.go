@@ -26,13 +26,18 @@ import (
 // from the cache or from the creator, GetOrCreateMulti returns the values
 // of the others with a *NotFoundError that lists them (their values are the
 // zero value).
-func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, create func(ctx context.Context, keys []string) ([]T, error), opts ...Option) ([]T, error) {
+func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, create func(ctx context.Context, keys []string) ([]T, error), opts ...Option) (_ []T, err error) {
 	s, err := r.configured()
 	if err != nil {
 		return nil, err
 	}
 	if len(keys) == 0 {
 		return []T{}, nil
+	}
+	if r.tracer != nil {
+		var sp Span
+		ctx, sp = r.tracer.Start(ctx, SpanGetOrCreateMulti, r.spanInfo(s, "", len(keys)))
+		defer func() { sp.End(outcomeOf(OutcomeOK, err), err) }()
 	}
 	o := collect(opts)
 	keep, err := shouldCacheFunc[T](&o)
@@ -77,6 +82,7 @@ func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, crea
 	}
 	loaded := answers(vals, stamps)
 	b := newBatch[T](r, s, mk, epoch, &o)
+	b.Observe = r.traceLockWaits(ctx, s, "", len(mk), b.Observe)
 	b.Create = func(ctx context.Context, ks []string) ([]answer[T], error) {
 		// The creator is given the caller's keys, not the store's.
 		uk := userKeys(keys, mk, ks)

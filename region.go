@@ -40,6 +40,7 @@ type Region struct {
 	noStale         bool
 	logger          *slog.Logger
 	obs             Observer
+	tracer          Tracer // WithTracer
 	metrics         *Metrics
 	failOpen        bool
 	cooldown        time.Duration
@@ -201,6 +202,8 @@ func (r *Region) install(b Backend, name string, c *configOptions) error {
 	for i := len(c.wrap) - 1; i >= 0; i-- {
 		s.backend = c.wrap[i](s.backend)
 	}
+	s.backend = r.traceBackend(s.backend, name)
+	r.lendLogger(b)
 	s.values, _ = s.backend.(backend.Values)
 	if m, ok := s.backend.(*MemoryBackend); ok && c.invalidator == nil {
 		s.mem = m

@@ -29,7 +29,9 @@
 // consistent hashing. Its calls take no context: each read and write on a
 // socket is bounded by Options.Timeout instead, and the backend checks the
 // caller's context before every call and after a failed one, so a call can
-// outlive its context by at most that timeout.
+// outlive its context by at most that timeout. gomemcache writes no log
+// lines (its errors are all returned), and neither does this backend: there
+// is no client log to route or silence.
 //
 // # Arguments
 //

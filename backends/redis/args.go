@@ -38,10 +38,10 @@ func init() {
 }
 
 // The arguments every variant takes, by Python's dogpile.cache's names
-// (lock_prefix is this package's).
+// (lock_prefix and client_log are this package's).
 var cacheArgs = []string{
 	"redis_expiration_time", "distributed_lock", "lock_timeout", "lock_sleep",
-	"lock_blocking", "lock_blocking_timeout", "thread_local_lock", "lock_prefix",
+	"lock_blocking", "lock_blocking_timeout", "thread_local_lock", "lock_prefix", "client_log",
 }
 
 // connArgs may be given at the top level or inside connection_kwargs
@@ -404,6 +404,11 @@ func cacheOptions(args dogpile.Args, defLock bool) (Options, error) {
 			return o, &dogpile.ArgError{Name: "lock_prefix", Value: o.LockPrefix, Reason: `want a non-empty prefix without "{" (every value key that begins with it is refused, and the lock's hash tag follows it)`}
 		}
 	}
+	clientLog, err := args.Bool("client_log", true)
+	if err != nil {
+		return o, err
+	}
+	o.QuietClient = !clientLog
 	// Accepted for Python's configurations; see the package documentation.
 	for _, n := range []string{"lock_blocking", "thread_local_lock"} {
 		if _, err := args.Bool(n, false); err != nil {

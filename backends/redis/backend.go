@@ -96,9 +96,16 @@ type Options struct {
 	// value's Cluster slot.
 	LockPrefix string
 	// Logger receives the backend's own log lines (the subscription to lock
-	// releases lost and restored); slog.Default() when nil. go-redis logs
-	// through a logger of its own, process-wide: see SetClientLogger.
+	// releases lost and restored); when nil, the logger of the region the
+	// backend is configured in (SetLogger), or slog.Default().
 	Logger *slog.Logger
+	// ClientLogger receives go-redis's log lines about the backend's
+	// servers, where they are routed (RouteClientLogs, the registered
+	// factories' default); when nil, Logger's.
+	ClientLogger *slog.Logger
+	// QuietClient drops go-redis's routed log lines about the backend's
+	// servers (client_log = false).
+	QuietClient bool
 }
 
 // Backend stores a region's values in Redis: standalone, behind Sentinel, or
@@ -120,6 +127,7 @@ type Backend struct {
 	lockWait    time.Duration
 	lockPrefix  string
 	waker       *waker // wakes this backend's lock waiters on a release
+	logs        *logSink
 }
 
 // New returns a backend on a client it creates from opts. Close closes that
@@ -206,10 +214,6 @@ func newBackend(c goredis.UniversalClient, opts Options, where string) (*Backend
 	if strings.Contains(opts.LockPrefix, "{") {
 		return nil, &dogpile.ArgError{Name: "LockPrefix", Value: opts.LockPrefix, Reason: `may not contain "{": the lock's hash tag must be the first, to keep the lock in its value's cluster slot`}
 	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
 	b := &Backend{
 		client:      c,
 		ttl:         opts.TTL,
@@ -247,7 +251,8 @@ func newBackend(c goredis.UniversalClient, opts Options, where string) (*Backend
 	// One subscription hears every release on one server and, as PUBLISH
 	// reaches every node, in a Cluster; a client that shards otherwise (a
 	// Ring) would need one per shard: its waiters poll.
-	b.waker = newWaker(c, logger, b.single || b.cluster != nil)
+	b.logs = newLogSink(opts, b.where)
+	b.waker = newWaker(c, b.logs.logger(), b.single || b.cluster != nil)
 	return b, nil
 }
 
@@ -260,6 +265,7 @@ func (b *Backend) Client() goredis.UniversalClient { return b.client }
 // given to NewFromClient is left open.
 func (b *Backend) Close() error {
 	b.waker.close()
+	b.logs.close()
 	if !b.owned {
 		return nil
 	}

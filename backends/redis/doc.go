@@ -59,6 +59,7 @@
 //	lock_sleep               all        how often a waiter tries again when it hears of no release; default 0.1s
 //	lock_blocking_timeout    all        bound on waiting for a lock (then ErrLockWait); default: the caller's context
 //	lock_prefix              all        the beginning of every lock key; default "\xffdogpile:lock:"
+//	client_log               all        false drops go-redis's log lines about the backend's servers (see Logging)
 //	lock_blocking, thread_local_lock  all  accepted for Python's configurations; no effect (the region decides
 //	                                    per call whether to wait, and a Go mutex has no thread)
 //
@@ -89,7 +90,7 @@
 // Options names the settings as every backend of this project does:
 // redis_expiration_time is TTL, distributed_lock DistributedLock,
 // lock_timeout LockTimeout, lock_sleep LockSleep, lock_blocking_timeout
-// LockWait and lock_prefix LockPrefix.
+// LockWait, lock_prefix LockPrefix and client_log = false QuietClient.
 //
 // # Values and round trips
 //
@@ -220,13 +221,19 @@
 // # Logging
 //
 // go-redis logs through one logger for the whole process, by default to
-// standard error. The backends made by the registered factories route those
-// lines to slog.Default() at debug level (most repeat an error the call
-// returns), unless the application called SetClientLogger first, which
-// routes them to a *slog.Logger of its choice for every client in the
-// process. New and NewFromClient leave go-redis's logger as it is. The
-// backend's own lines (the subscription to lock releases lost, restored) go
-// to Options.Logger, slog.Default() for the factories.
+// standard error. The backends made by the registered factories route its
+// lines (RouteClientLogs) at debug level — most repeat an error the call
+// returns — to the logger of the region the backend is configured in
+// (dogpile.WithLogger; slog.Default() otherwise): each line to the backends
+// whose server address or Sentinel master name it quotes, a line that
+// quotes none to every live backend's. Options.ClientLogger routes a
+// backend's lines elsewhere, and client_log = false (Options.QuietClient)
+// drops them. The application keeps the last word: SetClientLogger sends
+// every go-redis line, this package's and any other client's, to one logger,
+// and a call of it (or of RouteClientLogs) before the first factory-made
+// backend is kept. New and NewFromClient leave go-redis's logger as it is.
+// The backend's own lines (the subscription to lock releases lost, restored)
+// go to Options.Logger, or the region's logger.
 //
 // # What was tested
 //

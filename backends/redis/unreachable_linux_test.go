@@ -96,7 +96,7 @@ func TestUnreachableFailsFast(t *testing.T) {
 		var buf bytes.Buffer
 		var mu sync.Mutex
 		redis.SetClientLogger(slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil)), slog.LevelWarn)
-		defer redis.SetClientLogger(slog.Default(), slog.LevelDebug)
+		defer redis.RouteClientLogs(slog.LevelDebug) // the factories' default
 		b := newFromArgs(t, "redis", dogpile.Args{"url": "redis://" + refused})
 		if _, _, err := b.Get(context.Background(), "k"); !errors.Is(err, redis.ErrUnreachable) {
 			t.Fatalf("Get = %v; want ErrUnreachable", err)

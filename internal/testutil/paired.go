@@ -11,11 +11,19 @@ import (
 // benchmarks drift apart by more than a small overhead they are meant to
 // show; calls interleaved in one loop see the same load, and their ratio is
 // steady.
-func Paired(b *testing.B, a, c func()) float64 {
+func Paired(b *testing.B, a, c func()) float64 { return PairedBatches(b, 1, a, c) }
+
+// PairedBatches is Paired for calls too short to time one by one (a clock
+// read can cost more than a memory hit): each loop iteration times n calls
+// of a and n of c, which of the two batches goes first alternating. It
+// returns a's total time over c's.
+func PairedBatches(b *testing.B, n int, a, c func()) float64 {
 	var ta, tc time.Duration
 	timed := func(f func(), total *time.Duration) {
 		t0 := time.Now()
-		f()
+		for range n {
+			f()
+		}
 		*total += time.Since(t0)
 	}
 	for i := 0; b.Loop(); i++ {

@@ -15,7 +15,7 @@ import (
 	dogpileprom "github.com/dogpile-go/dogpile/metrics/prometheus"
 )
 
-// A region's counters served over HTTP for Prometheus to scrape. This
+// A region's counters and latency histograms served over HTTP for Prometheus to scrape. This
 // package is called prometheus too: import it under another name
 // (dogpileprom) beside client_golang's.
 func Example() {
@@ -43,11 +43,12 @@ func Example() {
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if line := sc.Text(); strings.HasPrefix(line, "dogpile_hits_total") || strings.HasPrefix(line, "dogpile_misses_total") {
+		if line := sc.Text(); strings.HasPrefix(line, "dogpile_hits_total") || strings.HasPrefix(line, "dogpile_misses_total") || strings.HasPrefix(line, "dogpile_creation_duration_seconds_count") {
 			fmt.Println(line)
 		}
 	}
 	// Output:
+	// dogpile_creation_duration_seconds_count{region="users"} 1
 	// dogpile_hits_total{region="users"} 2
 	// dogpile_misses_total{region="users"} 1
 }

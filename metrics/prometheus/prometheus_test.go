@@ -10,6 +10,7 @@ import (
 	dogpileprom "github.com/dogpile-go/dogpile/metrics/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 )
 
 func TestCollectorExportsRegionCounters(t *testing.T) {
@@ -69,5 +70,55 @@ dogpile_soft_timeouts_total{region="res"} 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "dogpile_negative_hits_total", "dogpile_soft_timeouts_total"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The latency histograms: one creation of at least 2 ms, counted in the
+// buckets at and above its latency only; hits on the in-process
+// memory_serialized, one in 1024 timed (the first).
+func TestCollectorExportsLatencyHistograms(t *testing.T) {
+	ctx := context.Background()
+	r, err := dogpile.NewRegion(dogpile.WithName("users"), dogpile.WithMetrics()).Configure("memory_serialized")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (int, error) { time.Sleep(2 * time.Millisecond); return 1, nil }) //nolint:errcheck
+	}
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(dogpileprom.NewCollector(r)); err != nil {
+		t.Fatal(err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]*dto.Histogram{}
+	for _, f := range families {
+		if f.GetType() == dto.MetricType_HISTOGRAM {
+			if l := f.GetMetric()[0].GetLabel(); len(l) != 1 || l[0].GetName() != "region" || l[0].GetValue() != "users" {
+				t.Fatalf("%s: labels %v", f.GetName(), l)
+			}
+			got[f.GetName()] = f.GetMetric()[0].GetHistogram()
+		}
+	}
+	if len(got) != 3 {
+		t.Fatalf("histograms %v, want 3", got)
+	}
+	c := got["dogpile_creation_duration_seconds"]
+	if c.GetSampleCount() != 1 || c.GetSampleSum() < 0.002 {
+		t.Fatalf("creation histogram %v", c)
+	}
+	for _, b := range c.GetBucket() {
+		want := uint64(0)
+		if b.GetUpperBound() >= c.GetSampleSum() {
+			want = 1
+		}
+		if b.GetCumulativeCount() != want {
+			t.Fatalf("bucket le=%g has %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), want)
+		}
+	}
+	if h := got["dogpile_hit_duration_seconds"]; h.GetSampleCount() != 1 {
+		t.Fatalf("hit histogram %v, want 1 of the 2 hits", h)
 	}
 }

@@ -1,0 +1,99 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"strconv"
+	"testing"
+
+	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backends/redis"
+	"github.com/dogpile-go/dogpile/internal/testserver"
+	"github.com/dogpile-go/dogpile/internal/testutil"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// TestClientLogToRegionLogger: go-redis's log lines about a Redis server
+// that was killed reach the logger of the region whose backend uses that
+// server, and not the logger of another region on a server still up, nor
+// standard error.
+func TestClientLogToRegionLogger(t *testing.T) {
+	redis.RouteClientLogs(slog.LevelDebug) // the factories' default, whatever ran before
+	ctx := context.Background()
+	killed, alive := testserver.StartRedis(t), testserver.StartRedis(t)
+	region := func(addr string, rec *testutil.LogRecorder) *dogpile.Region {
+		r, err := dogpile.NewRegion(dogpile.WithLogger(rec.Logger())).Configure("redis", dogpile.WithArguments(dogpile.Args{"url": "redis://" + addr}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		if err := r.Set(ctx, "k", "v"); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	killedLog, aliveLog := testutil.NewLogRecorder(), testutil.NewLogRecorder()
+	r := region(killed.Addr(), killedLog)
+	region(alive.Addr(), aliveLog)
+	killed.Kill()
+	printed := captureStderr(t, func() {
+		if _, _, err := dogpile.Get[string](ctx, r, "k"); err == nil {
+			t.Fatal("Get on a killed server succeeded")
+		}
+	})
+	if lines := killedLog.Lines("source=go-redis", killed.Addr()); len(lines) == 0 {
+		t.Fatalf("no go-redis line about %s in the region's logger; it has %q", killed.Addr(), killedLog.Lines())
+	}
+	if lines := aliveLog.Lines("source=go-redis"); len(lines) != 0 {
+		t.Fatalf("the other region's logger has the killed server's lines: %q", lines)
+	}
+	if printed != "" {
+		t.Fatalf("printed to standard error:\n%s", printed)
+	}
+}
+
+// TestClientLogQuiet: client_log = false drops go-redis's lines about the
+// backend's server.
+func TestClientLogQuiet(t *testing.T) {
+	redis.RouteClientLogs(slog.LevelDebug)
+	rec := testutil.NewLogRecorder()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testserver.FreePort(t)))
+	r, err := dogpile.NewRegion(dogpile.WithLogger(rec.Logger())).Configure("redis", dogpile.WithArguments(dogpile.Args{"url": "redis://" + addr, "client_log": "false"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	printed := captureStderr(t, func() {
+		if _, _, err := dogpile.Get[string](context.Background(), r, "k"); !errors.Is(err, redis.ErrUnreachable) {
+			t.Fatalf("Get = %v; want ErrUnreachable", err)
+		}
+	})
+	if lines := rec.Lines("source=go-redis"); len(lines) != 0 || printed != "" {
+		t.Fatalf("with client_log = false: logged %q, printed %q", lines, printed)
+	}
+}
+
+// TestClientLogOwnLogger: Options.ClientLogger takes the lines in place of
+// the region's logger.
+func TestClientLogOwnLogger(t *testing.T) {
+	redis.RouteClientLogs(slog.LevelDebug)
+	own, regionLog := testutil.NewLogRecorder(), testutil.NewLogRecorder()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testserver.FreePort(t)))
+	b, err := redis.New(redis.Options{Client: &goredis.Options{Addr: addr}, ClientLogger: own.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := dogpile.NewRegion(dogpile.WithLogger(regionLog.Logger())).ConfigureBackend(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, _, err := dogpile.Get[string](context.Background(), r, "k"); !errors.Is(err, redis.ErrUnreachable) {
+		t.Fatalf("Get = %v; want ErrUnreachable", err)
+	}
+	if len(own.Lines("source=go-redis", addr)) == 0 || len(regionLog.Lines("source=go-redis")) != 0 {
+		t.Fatalf("Options.ClientLogger has %q, the region's logger %q", own.Lines(), regionLog.Lines())
+	}
+}
