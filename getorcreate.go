@@ -74,7 +74,10 @@ func getOrCreate[T, A any](ctx context.Context, r *Region, key string, arg A, cr
 		return zero, err
 	}
 	o := &noOptions // read only: a call without options zeroes none
-	if len(opts) > 0 {
+	switch {
+	case len(opts) == 1 && opts[0].expirationFunc == nil:
+		o = &opts[0] // read only too: one option is its own merge
+	case len(opts) > 0:
 		c := collect(opts)
 		o = &c
 	}

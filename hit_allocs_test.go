@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/dogpile-go/dogpile"
 )
@@ -35,6 +36,13 @@ func TestHitAllocsKeyBuiltPerCall(t *testing.T) {
 		}},
 		{"GetOrCreateArg", 0, func() (string, error) {
 			return dogpile.GetOrCreateArg(ctx, r, "user:"+idText, id, byID)
+		}},
+		// A call's options are read where the caller made them.
+		{"GetOrCreate, no closure, one option", 0, func() (string, error) {
+			return dogpile.GetOrCreate(ctx, r, "user:"+idText, create, dogpile.NoStale())
+		}},
+		{"GetOrCreateArg, two options", 0, func() (string, error) {
+			return dogpile.GetOrCreateArg(ctx, r, "user:"+idText, id, byID, dogpile.NoStale(), dogpile.ExpirationTime(time.Hour))
 		}},
 		// An argument that points at memory built per call is moved to the
 		// heap: the creator may keep it.

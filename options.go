@@ -249,7 +249,12 @@ func CreationTimeout(d time.Duration) Option {
 type callOptions = Option
 
 func collect(opts []Option) callOptions {
-	o := merge(opts)
+	var o callOptions
+	if len(opts) == 1 {
+		o = opts[0] // one option is its own merge: the common case, without the loop
+	} else {
+		o = merge(opts)
+	}
 	o.askExpiration()
 	return o
 }
