@@ -1,16 +1,12 @@
 package otel_test
 
 import (
-	"context"
 	"go/parser"
 	"go/token"
 	"strings"
 	"testing"
 
 	"github.com/dogpile-go/dogpile"
-	dogpileotel "github.com/dogpile-go/dogpile/metrics/otel"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
 // TestDocListsEveryMetricAndSpan: the package documentation names every
@@ -21,23 +17,11 @@ func TestDocListsEveryMetricAndSpan(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := f.Doc.Text()
-	ctx := context.Background()
 	r, err := dogpile.NewRegion(dogpile.WithMetrics()).Configure("memory")
 	if err != nil {
 		t.Fatal(err)
 	}
-	reader := sdkmetric.NewManualReader(sdkmetric.WithProducer(dogpileotel.NewProducer(r)))
-	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer provider.Shutdown(ctx) //nolint:errcheck
-	reg, err := dogpileotel.Register(provider.Meter("test"), r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Unregister() //nolint:errcheck
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(ctx, &rm); err != nil {
-		t.Fatal(err)
-	}
+	rm := readMetrics(t, r, true, true)
 	n := 0
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {

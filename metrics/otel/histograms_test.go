@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
-	dogpileotel "github.com/dogpile-go/dogpile/metrics/otel"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
@@ -23,13 +21,7 @@ func TestProducerExportsHistograms(t *testing.T) {
 	for range 2 {
 		dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (int, error) { time.Sleep(2 * time.Millisecond); return 1, nil }) //nolint:errcheck
 	}
-	reader := sdkmetric.NewManualReader(sdkmetric.WithProducer(dogpileotel.NewProducer(r)))
-	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer provider.Shutdown(ctx) //nolint:errcheck
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(ctx, &rm); err != nil {
-		t.Fatal(err)
-	}
+	rm := readMetrics(t, r, false, true)
 	got := map[string]metricdata.HistogramDataPoint[float64]{}
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {

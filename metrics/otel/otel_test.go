@@ -51,19 +51,7 @@ func TestRegisterReportsResilienceCounters(t *testing.T) {
 // as its region.
 func collect(t *testing.T, r *dogpile.Region) map[string]float64 {
 	t.Helper()
-	ctx := context.Background()
-	reader := sdkmetric.NewManualReader()
-	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer provider.Shutdown(ctx) //nolint:errcheck
-	reg, err := dogpileotel.Register(provider.Meter("test"), r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Unregister() //nolint:errcheck
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(ctx, &rm); err != nil {
-		t.Fatal(err)
-	}
+	rm := readMetrics(t, r, true, false)
 	got := map[string]float64{}
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
@@ -80,4 +68,31 @@ func collect(t *testing.T, r *dogpile.Region) map[string]float64 {
 		}
 	}
 	return got
+}
+
+// readMetrics collects r's metrics once from a reader on a new meter
+// provider: the counters if counters (Register), the latency histograms if
+// histograms (NewProducer).
+func readMetrics(t *testing.T, r *dogpile.Region, counters, histograms bool) metricdata.ResourceMetrics {
+	t.Helper()
+	ctx := context.Background()
+	var opts []sdkmetric.ManualReaderOption
+	if histograms {
+		opts = append(opts, sdkmetric.WithProducer(dogpileotel.NewProducer(r)))
+	}
+	reader := sdkmetric.NewManualReader(opts...)
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer provider.Shutdown(ctx) //nolint:errcheck
+	if counters {
+		reg, err := dogpileotel.Register(provider.Meter("test"), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer reg.Unregister() //nolint:errcheck
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	return rm
 }
