@@ -19,6 +19,7 @@ package backend
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/dogpile-go/dogpile/lock"
 )
@@ -121,4 +122,17 @@ type Keeping interface {
 	// Keep keeps kept with key's entry if the entry still holds value (the
 	// bytes GetKept returned, not a copy); otherwise it does nothing.
 	Keep(key string, value []byte, kept any)
+}
+
+// LoggerSetter is implemented by backends that log, or whose client
+// library does (go-redis): a region configured on such a backend gives it
+// the region's logger (dogpile.WithLogger; slog.Default() otherwise), so
+// that its lines go where the region's do. A backend given a logger of its
+// own keeps it. A backend shared by several regions has the logger of the
+// last one configured with it.
+type LoggerSetter interface {
+	Backend
+	// SetLogger sets the logger the backend logs to, unless it has one of
+	// its own.
+	SetLogger(l *slog.Logger)
 }

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backend"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -213,8 +213,8 @@ func (f forward) add(w func(slog.Handler) slog.Handler) forward {
 
 // SetLogger makes l the logger of the backend's lines and of go-redis's
 // about its servers, where Options.Logger and Options.ClientLogger are not
-// set (dogpile.LoggerSetter): a region configured with the backend gives it
+// set (backend.LoggerSetter): a region configured with the backend gives it
 // its own.
 func (b *Backend) SetLogger(l *slog.Logger) { b.logs.region.Store(l) }
 
-var _ dogpile.LoggerSetter = (*Backend)(nil)
+var _ backend.LoggerSetter = (*Backend)(nil)
