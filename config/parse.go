@@ -74,16 +74,8 @@ func tomlLines(data []byte) map[string]int {
 		e := p.Expression()
 		switch e.Kind {
 		case unstable.Table, unstable.ArrayTable:
-			table = nil
-			line := 0
-			it := e.Key()
-			for it.Next() {
-				k := it.Node()
-				if line == 0 {
-					line = p.Shape(k.Raw).Start.Line
-				}
-				table = append(table, string(k.Data))
-			}
+			var line int
+			table, line = keyParts(&p, nil, e.Key())
 			record(lines, strings.Join(table, "."), line)
 		case unstable.KeyValue:
 			tomlKeyLines(&p, lines, table, e)
@@ -92,10 +84,10 @@ func tomlLines(data []byte) map[string]int {
 	return lines
 }
 
-func tomlKeyLines(p *unstable.Parser, lines map[string]int, base []string, kv *unstable.Node) {
-	parts := append([]string(nil), base...)
-	line := 0
-	it := kv.Key()
+// keyParts returns base followed by the parts of the key it walks (a
+// dotted key's), in a new slice, and the line the key begins on.
+func keyParts(p *unstable.Parser, base []string, it unstable.Iterator) (parts []string, line int) {
+	parts = append([]string(nil), base...)
 	for it.Next() {
 		k := it.Node()
 		if line == 0 {
@@ -103,6 +95,11 @@ func tomlKeyLines(p *unstable.Parser, lines map[string]int, base []string, kv *u
 		}
 		parts = append(parts, string(k.Data))
 	}
+	return parts, line
+}
+
+func tomlKeyLines(p *unstable.Parser, lines map[string]int, base []string, kv *unstable.Node) {
+	parts, line := keyParts(p, base, kv.Key())
 	record(lines, strings.Join(parts, "."), line)
 	if v := kv.Value(); v.Kind == unstable.InlineTable {
 		ch := v.Children()
