@@ -3,6 +3,8 @@
 package testutil
 
 import (
+	"go/parser"
+	"go/token"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -19,4 +21,15 @@ func LeakOptions() []goleak.Option {
 // them (LeakOptions aside): call it from TestMain.
 func VerifyNoLeaks(m *testing.M) {
 	goleak.VerifyTestMain(m, LeakOptions()...)
+}
+
+// PackageDoc returns the package documentation in the Go file at path (a
+// file of the package under test), for tests that check what it lists.
+func PackageDoc(t testing.TB, path string) string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ParseComments|parser.PackageClauseOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Doc.Text()
 }

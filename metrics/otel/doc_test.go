@@ -1,22 +1,17 @@
 package otel_test
 
 import (
-	"go/parser"
-	"go/token"
 	"strings"
 	"testing"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // TestDocListsEveryMetricAndSpan: the package documentation names every
 // metric Register and NewProducer export, and every span a region starts.
 func TestDocListsEveryMetricAndSpan(t *testing.T) {
-	f, err := parser.ParseFile(token.NewFileSet(), "otel.go", nil, parser.ParseComments|parser.PackageClauseOnly)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := f.Doc.Text()
+	doc := testutil.PackageDoc(t, "otel.go")
 	r, err := dogpile.NewRegion(dogpile.WithMetrics()).Configure("memory")
 	if err != nil {
 		t.Fatal(err)

@@ -1,12 +1,11 @@
 package prometheus_test
 
 import (
-	"go/parser"
-	"go/token"
 	"strings"
 	"testing"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	dogpileprom "github.com/dogpile-go/dogpile/metrics/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -14,11 +13,7 @@ import (
 // TestDocListsEveryMetric: the package documentation names every metric the
 // collector exports.
 func TestDocListsEveryMetric(t *testing.T) {
-	f, err := parser.ParseFile(token.NewFileSet(), "prometheus.go", nil, parser.ParseComments|parser.PackageClauseOnly)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := f.Doc.Text()
+	doc := testutil.PackageDoc(t, "prometheus.go")
 	r, err := dogpile.NewRegion(dogpile.WithMetrics()).Configure("memory")
 	if err != nil {
 		t.Fatal(err)
