@@ -14,7 +14,7 @@ import (
 // WithFailOpen makes the region keep answering when its backend fails (server
 // down, timeouts): GetOrCreate calls the creator and returns its value without
 // caching it, and Get reports a miss, instead of returning the backend's
-// error. The default, as in the seed, is to return the error.
+// error. The default, as in Python's dogpile.cache, is to return the error.
 //
 // After a backend failure the region skips the backend (a circuit breaker,
 // open), so that a dead server costs one timeout, not one per call. Once

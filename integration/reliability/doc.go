@@ -1,8 +1,9 @@
-// Package reliability holds the cross-backend reliability tests of
-// CONFORMANCE.md RL1 and RL2; it has no API. The tests run against real
+// Package reliability holds the cross-backend reliability tests: faults
+// between the region and its store, a soak, and two hosts whose clocks
+// disagree; it has no API. The tests run against real
 // servers started by internal/testserver:
 //
-//   - fault tests (RL1, fault_test.go): a TCP fault proxy
+//   - fault tests (fault_test.go): a TCP fault proxy
 //     (testserver.FaultProxy) between the region and Redis or Memcached
 //     adds latency, timeouts, connection resets, a server that accepts but
 //     never answers, and a server that is down. Each fault must give an
@@ -11,7 +12,7 @@
 //     The tests measure time to error and time to recover and print a table
 //     of them at the end of the run.
 //
-//   - the soak test (RL2, soak_test.go): many goroutines mix get-or-create,
+//   - the soak test (soak_test.go): many goroutines mix get-or-create,
 //     get, set, delete and invalidation on 10,000 keys of memory, file and
 //     Redis regions at once, Redis being restarted twice, and check that
 //     nothing panics or deadlocks, no goroutine leaks, no value is returned
