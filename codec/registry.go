@@ -20,11 +20,42 @@ var providers = map[string]string{
 	"zstd":    "github.com/dogpile-go/dogpile/codec/compress",
 }
 
-var registry = struct {
-	sync.RWMutex
-	codecs       map[string]Codec
-	compressions map[string]Compression
-}{codecs: map[string]Codec{Default.Name(): Default, JSON.Name(): JSON}, compressions: map[string]Compression{}}
+// table is a registry of named things, safe for concurrent use.
+type table[T any] struct {
+	mu sync.RWMutex
+	m  map[string]T
+}
+
+// add registers v under name, unless the name is taken.
+func (t *table[T]) add(name string, v T) (added bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, dup := t.m[name]; dup {
+		return false
+	}
+	t.m[name] = v
+	return true
+}
+
+// get returns what is registered under name.
+func (t *table[T]) get(name string) (v T, ok bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	v, ok = t.m[name]
+	return v, ok
+}
+
+// names returns the registered names, sorted.
+func (t *table[T]) names() []string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return slices.Sorted(maps.Keys(t.m))
+}
+
+var (
+	codecs       = table[Codec]{m: map[string]Codec{Default.Name(): Default, JSON.Name(): JSON}}
+	compressions = table[Compression]{m: map[string]Compression{}}
+)
 
 // Register makes c available by its name to configuration files (the codec
 // setting) and to Lookup. A codec package calls it from its init function,
@@ -34,12 +65,9 @@ func Register(c Codec) error {
 	if c == nil || c.Name() == "" || len(c.Name()) > 255 {
 		return fmt.Errorf("codec: Register needs a codec with a name of 1 to 255 bytes")
 	}
-	registry.Lock()
-	defer registry.Unlock()
-	if _, dup := registry.codecs[c.Name()]; dup {
+	if !codecs.add(c.Name(), c) {
 		return fmt.Errorf("codec: %q is already registered", c.Name())
 	}
-	registry.codecs[c.Name()] = c
 	return nil
 }
 
@@ -47,23 +75,19 @@ func Register(c Codec) error {
 // the error matches ErrUnknown and says which package to import for this
 // project's codecs, or lists the registered ones.
 func Lookup(name string) (Codec, error) {
-	registry.RLock()
-	c, ok := registry.codecs[name]
-	registry.RUnlock()
+	c, ok := codecs.get(name)
 	if ok {
 		return c, nil
 	}
 	if pkg, known := providers[name]; known {
 		return nil, fmt.Errorf("%w %q: import _ %q to register it", ErrUnknown, name, pkg)
 	}
-	return nil, fmt.Errorf("%w %q (registered: %s)", ErrUnknown, name, strings.Join(Names(), ", "))
+	return nil, fmt.Errorf("%w %q (registered: %s)", ErrUnknown, name, strings.Join(codecs.names(), ", "))
 }
 
 // Names returns the names of the registered codecs, sorted.
 func Names() []string {
-	registry.RLock()
-	defer registry.RUnlock()
-	return slices.Sorted(maps.Keys(registry.codecs))
+	return codecs.names()
 }
 
 // Compression makes a codec that compresses what inner encodes when the
@@ -81,12 +105,9 @@ func RegisterCompression(name string, c Compression) error {
 	if c == nil || name == "" {
 		return fmt.Errorf("codec: RegisterCompression needs a name and a function")
 	}
-	registry.Lock()
-	defer registry.Unlock()
-	if _, dup := registry.compressions[name]; dup {
+	if !compressions.add(name, c) {
 		return fmt.Errorf("codec: compression %q is already registered", name)
 	}
-	registry.compressions[name] = c
 	return nil
 }
 
@@ -94,16 +115,14 @@ func RegisterCompression(name string, c Compression) error {
 // name none has, the error matches ErrUnknown and says which package to
 // import for this project's compressions, or lists the registered ones.
 func LookupCompression(name string) (Compression, error) {
-	registry.RLock()
-	c, ok := registry.compressions[name]
-	names := slices.Sorted(maps.Keys(registry.compressions))
-	registry.RUnlock()
+	c, ok := compressions.get(name)
 	if ok {
 		return c, nil
 	}
 	if pkg, known := providers[name]; known {
 		return nil, fmt.Errorf("%w: compression %q is not registered: import _ %q to register it", ErrUnknown, name, pkg)
 	}
+	names := compressions.names()
 	if len(names) == 0 {
 		return nil, fmt.Errorf("%w: compression %q is not registered, and none is (package codec/compress registers s2 and zstd)", ErrUnknown, name)
 	}
