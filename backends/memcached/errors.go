@@ -109,13 +109,28 @@ func validKey(key string) error {
 	if key == "" {
 		return fmt.Errorf("%w: the empty key", ErrInvalidKey)
 	}
-	for i := 0; i < len(key); i++ {
-		if c := key[i]; c <= ' ' || c == 0x7f {
-			return fmt.Errorf("%w %s: byte %d is %q; Memcached keys can hold no spaces or control characters; hash such keys with dogpile.SHA1Mangler (the key mangler a region on this backend has by default)",
-				ErrInvalidKey, quoteKey(key), i, c)
-		}
+	if i := badKeyByte(key); i >= 0 {
+		return fmt.Errorf("%w %s: byte %d is %q; Memcached keys can hold no spaces or control characters; hash such keys with dogpile.SHA1Mangler (the key mangler a region on this backend has by default)",
+			ErrInvalidKey, quoteKey(key), i, key[i])
 	}
 	return nil
+}
+
+// badKeyByte returns the index of key's first space or control character,
+// which Memcached keys can't hold, or -1.
+func badKeyByte(key string) int {
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c <= ' ' || c == 0x7f {
+			return i
+		}
+	}
+	return -1
+}
+
+// acceptsKey reports whether checkKey accepts key, without the error's
+// words: the key mangler asks it on every key.
+func (b *Backend) acceptsKey(key string) bool {
+	return key != "" && len(key) <= MaxKeyLen && badKeyByte(key) < 0 && !strings.HasPrefix(key, b.lockPrefix)
 }
 
 // quoteKey quotes key for an error message, cut short if it is long.

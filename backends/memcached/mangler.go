@@ -12,7 +12,7 @@ import "github.com/dogpile-go/dogpile"
 // and must leave room for the 40 characters of a hash.
 func (b *Backend) KeyMangler() func(key string) string {
 	return func(key string) string {
-		if b.checkKey(key) == nil {
+		if b.acceptsKey(key) {
 			return key
 		}
 		return dogpile.SHA1Mangler(key)

@@ -48,10 +48,8 @@ func checkLockPrefix(prefix string) error {
 	case len(prefix) > maxLockPrefix:
 		return fmt.Errorf("%d bytes; at most %d fit in a Memcached key with the rest of a lock key", len(prefix), maxLockPrefix)
 	}
-	for i := 0; i < len(prefix); i++ {
-		if c := prefix[i]; c <= ' ' || c == 0x7f {
-			return fmt.Errorf("byte %d is %q; Memcached keys can hold no spaces or control characters", i, c)
-		}
+	if i := badKeyByte(prefix); i >= 0 {
+		return fmt.Errorf("byte %d is %q; Memcached keys can hold no spaces or control characters", i, prefix[i])
 	}
 	return nil
 }
