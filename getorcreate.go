@@ -133,17 +133,12 @@ func memHit[T any](ctx context.Context, r *Region, s *regionState, k string, o *
 	if s.hit == nil {
 		return v, false
 	}
-	var t0 int64
-	if r.metrics != nil { // checked here, so that a region without metrics makes no call
-		t0 = r.hitStart(s)
-	}
+	t0 := r.hitStart(s)
 	v, st, found := memLookup[T](s.hit, k)
 	if !found || st.negative || s.state(ctx, st, o) != lock.Fresh {
 		return v, false
 	}
-	if r.metrics != nil || r.obs != nil {
-		r.observeHit(t0)
-	}
+	r.observeHit(t0)
 	return v, true
 }
 
