@@ -97,7 +97,7 @@ func BenchmarkGetMulti10(b *testing.B) {
 
 // childReader answers "go N" with N region hits and "done".
 func childReader() error {
-	fb, err := file.New(file.Options{Filename: os.Getenv(dbEnv), DistributedLock: true})
+	fb, err := openChildBackend(file.Options{})
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,7 @@ func childReadWrite() error {
 		return err
 	}
 	// The children open (and so create) the file at the same moment.
-	b, err := file.New(file.Options{Filename: os.Getenv(dbEnv), DistributedLock: true})
+	b, err := openChildBackend(file.Options{})
 	if err != nil {
 		return err
 	}
