@@ -50,10 +50,10 @@ var Names = []string{
 	"compress", "compress_min_bytes", "min_compress_len", "replace_existing_backend",
 }
 
-// pythonArgs are arguments of Python dogpile.cache's backends that are a
-// region's settings here: they are read as the setting, and never reach the
-// backend.
-var pythonArgs = map[string]string{"min_compress_len": "min_compress_len"}
+// pythonArgs are arguments of Python dogpile.cache's backends that are
+// settings of the same name here: they are read as the setting, and never
+// reach the backend.
+var pythonArgs = []string{"min_compress_len"}
 
 // Listed is Names as messages list them.
 var Listed = strings.Replace(strings.Join(Names, ", "), "arguments", "arguments.<name>", 1)
@@ -109,8 +109,8 @@ func (r *Region) Set(path []string, v any) *Error {
 			}
 			return nil
 		}
-		if setting, ok := pythonArgs[path[1]]; ok && len(path) == 2 {
-			if err := r.Set([]string{setting}, v); err != nil {
+		if len(path) == 2 && slices.Contains(pythonArgs, path[1]) {
+			if err := r.Set(path[1:], v); err != nil {
 				return &Error{Key: key, Msg: err.Msg}
 			}
 			r.threshold = key
