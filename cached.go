@@ -270,7 +270,7 @@ func (c *CachedFunc[A, V]) Call(ctx context.Context, a A) (V, error) {
 	if err != nil {
 		return zero, err
 	}
-	k, err := s.storageKey(key)
+	k, mk, err := s.callKeys(key)
 	if err != nil {
 		return zero, err
 	}
@@ -283,7 +283,7 @@ func (c *CachedFunc[A, V]) Call(ctx context.Context, a A) (V, error) {
 	if v, ok := memHit[V](ctx, c.r, s, k, o); ok {
 		return v, nil
 	}
-	return c.call(ctx, s, key, k, *o, a)
+	return c.call(ctx, s, key, mk, *o, a)
 }
 
 // call is Call but for a memory hit: only here do a and the keys escape,
@@ -291,8 +291,8 @@ func (c *CachedFunc[A, V]) Call(ctx context.Context, a A) (V, error) {
 // getOrCreateSlow isn't.
 //
 //go:noinline
-func (c *CachedFunc[A, V]) call(ctx context.Context, s *regionState, key, k string, o callOptions, a A) (V, error) {
-	ckey, ck := cloneKeys(key, k)
+func (c *CachedFunc[A, V]) call(ctx context.Context, s *regionState, key string, mk madeKey, o callOptions, a A) (V, error) {
+	ckey, ck := ownKeys(key, mk)
 	if s.tags.shared != nil {
 		c.tagFor(&o, a) // the tags' records come with the value
 	}

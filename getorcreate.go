@@ -81,7 +81,7 @@ func getOrCreate[T, A any](ctx context.Context, r *Region, key string, arg A, cr
 		c := collect(opts)
 		o = &c
 	}
-	k, err := s.storageKey(key)
+	k, mk, err := s.callKeys(key)
 	if err != nil {
 		var zero T
 		return zero, err
@@ -89,7 +89,7 @@ func getOrCreate[T, A any](ctx context.Context, r *Region, key string, arg A, cr
 	if v, ok := memHit[T](ctx, r, s, k, o); ok {
 		return v, nil
 	}
-	return getOrCreateSlow(ctx, r, s, key, k, *o, arg, create)
+	return getOrCreateSlow(ctx, r, s, key, mk, *o, arg, create)
 }
 
 // getOrCreateSlow is everything but a memory hit. The keys, arg and o are
@@ -99,10 +99,10 @@ func getOrCreate[T, A any](ctx context.Context, r *Region, key string, arg A, cr
 // into getOrCreate, would be allocated by every hit.
 //
 //go:noinline
-func getOrCreateSlow[T, A any](ctx context.Context, r *Region, s *regionState, key, k string, o callOptions, arg A, create func(context.Context, A) (T, error)) (T, error) {
-	// New variables, not key and k: escape analysis follows variables, and
-	// the caller's must not be the ones kept.
-	ckey, ck := cloneKeys(key, k)
+func getOrCreateSlow[T, A any](ctx context.Context, r *Region, s *regionState, key string, mk madeKey, o callOptions, arg A, create func(context.Context, A) (T, error)) (T, error) {
+	// New variables, not key: escape analysis follows variables, and the
+	// caller's must not be the one kept.
+	ckey, ck := ownKeys(key, mk)
 	if r.tracer != nil {
 		return tracedGetOrCreate(ctx, r, s, ckey, ck, o, func(ctx context.Context, p pending[T], o callOptions) (T, error) {
 			return createFor(ctx, r, s, ckey, ck, p, creatorOf(arg, create), o)
@@ -127,29 +127,38 @@ func creatorOf[T, A any](arg A, create func(context.Context, A) (T, error)) func
 
 // memHit is the hit path of every get-or-create: a fresh value in the
 // built-in memory backend, read without a call to the general lookup. ok is
-// false for anything else (a miss, a stale value, a cached "not found", or
-// another backend), which the slow path reads again.
+// false for anything else (a miss, a stale value, a cached "not found", a
+// value of another type, or another backend), which the slow path reads
+// again. All but the type check is freshEntry's, which is not generic: a
+// generic function reaches its type's descriptors through a dictionary, a
+// few nanoseconds a call that a hit of 30 notices.
 func memHit[T any](ctx context.Context, r *Region, s *regionState, k string, o *callOptions) (v T, ok bool) {
 	if s.hit == nil {
 		return v, false
 	}
-	t0 := r.hitStart(s)
-	v, st, found := memLookup[T](s.hit, k)
-	if !found || st.negative || s.state(ctx, st, o) != lock.Fresh {
+	e, t0 := s.freshEntry(ctx, r, k, o)
+	if e == nil {
 		return v, false
 	}
-	r.observeHit(t0)
-	return v, true
+	if v, ok = valueAs[T](e); ok && (r.metrics != nil || r.obs != nil) {
+		r.observeHit(t0)
+	}
+	return v, ok
 }
 
-// cloneKeys copies a caller's key and its storage key, which may be the
-// same string, for the slow path to keep.
-func cloneKeys(key, k string) (string, string) {
-	c := strings.Clone(key)
-	if k == key {
+// ownKeys returns the keys the slow path keeps: the caller's key and its
+// storage key — mk's, when the region made it — in strings of their own,
+// copied only where there is none (a mangler that keeps a key as it is made
+// a string with the caller's key in it).
+func ownKeys(key string, mk madeKey) (string, string) {
+	switch {
+	case !mk.made:
+		c := strings.Clone(key)
 		return c, c
+	case mk.k == key:
+		return mk.k, mk.k
 	}
-	return c, strings.Clone(k)
+	return strings.Clone(key), mk.k
 }
 
 // noOptions are the options of a call given none: shared, never written.

@@ -17,6 +17,7 @@ import (
 	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/internal/clock"
 	"github.com/dogpile-go/dogpile/internal/envelope"
+	"github.com/dogpile-go/dogpile/internal/textcodec"
 
 	"github.com/dogpile-go/dogpile/codec"
 	"github.com/dogpile-go/dogpile/lock"
@@ -92,6 +93,11 @@ type regionState struct {
 	obs         Observer
 	early       *earlyRefresh
 	clock       clock.Func
+	// plainState: the default invalidation (localInv), no shared
+	// invalidation, no early refresh, no test clock, and an expiration
+	// checked on the coarse clock, or none — state's common case, which
+	// freshEntry decides inline.
+	plainState bool
 }
 
 // NewRegion returns an unconfigured region. Configure or ConfigureBackend it
@@ -231,6 +237,8 @@ func (r *Region) install(b Backend, name string, c *configOptions) error {
 		}
 	}
 	s.tags = newTagTable(r, s.gens)
+	s.plainState = s.localInv != nil && s.gens == nil && s.early == nil && s.clock == nil &&
+		(s.expiration <= 0 || s.expiration >= clock.CoarseMin)
 	r.state.Store(s)
 	return nil
 }
@@ -310,10 +318,47 @@ func (r *Region) notConfigured() error {
 // It takes the key as the caller built it, and must not keep it: a key
 // built per call stays on the caller's stack (the slow path copies it).
 func (s *regionState) storageKey(key string) (string, error) {
-	if s.plainKeys && !strings.HasPrefix(key, ReservedKeyPrefix) {
+	if s.keptAsIs(key) {
 		return key, nil // most regions
 	}
 	return s.transformedKey(key)
+}
+
+// keptAsIs reports whether key is its own storage key: the region has no
+// key prefix and no mangler, and key is not a reserved one. It is inlined
+// on the hit path.
+func (s *regionState) keptAsIs(key string) bool {
+	return s.plainKeys && !strings.HasPrefix(key, ReservedKeyPrefix)
+}
+
+// madeKey is a storage key that the region made for a call's key, under a
+// key prefix or through a mangler: a string of its own, which the slow path
+// keeps as it is. The zero madeKey says that the storage key is the call's
+// key, which the slow path copies.
+type madeKey struct {
+	k    string
+	made bool
+}
+
+// callKeys is storageKey for a get-or-create: k for the hit path, which may
+// be key itself, and the same key as a madeKey when the region made it. The
+// caller's key never flows into what the slow path keeps, so that a key
+// built per call stays on the caller's stack, and a made key is not copied
+// again.
+func (s *regionState) callKeys(key string) (string, madeKey, error) {
+	if s.keptAsIs(key) {
+		return key, madeKey{}, nil
+	}
+	return s.makeKey(key)
+}
+
+// makeKey is callKeys for a key that the region transforms (or refuses).
+func (s *regionState) makeKey(key string) (string, madeKey, error) {
+	k, err := s.transformedKey(key)
+	if err != nil {
+		return "", madeKey{}, err
+	}
+	return k, madeKey{k: k, made: true}, nil
 }
 
 // transformedKey is storageKey for a region with a key prefix or mangler,
@@ -326,22 +371,35 @@ func (s *regionState) transformedKey(key string) (string, error) {
 		return s.keyPrefix + key, nil
 	}
 	// The mangler may keep what it is given (one that returns short keys
-	// as they are): it gets a copy.
-	k := s.keyPrefix + s.mangler(strings.Clone(key))
+	// as they are): it gets a copy, so that the caller's stays on its stack.
+	return s.mangledKey(strings.Clone(key))
+}
+
+// mangledKey is the storage key of key, which is not reserved, through the
+// region's mangler, which may keep key.
+func (s *regionState) mangledKey(key string) (string, error) {
+	k := s.keyPrefix + s.mangler(key)
 	// A mangler that is not injective (one that folds case, or cuts long
 	// keys) could still send a key onto a reserved one.
 	if strings.HasPrefix(k[len(s.keyPrefix):], ReservedKeyPrefix) || k == s.recordKey {
-		return "", reservedKey(strings.Clone(key))
+		return "", reservedKey(key)
 	}
 	return k, nil
 }
 
-// storageKeys is storageKey for every key.
+// storageKeys is storageKey for every key. The mangler gets the keys
+// themselves, not copies: a multi-key call keeps its keys anyway (for its
+// creator).
 func (s *regionState) storageKeys(keys []string) ([]string, error) {
 	out := make([]string, len(keys))
 	for i, k := range keys {
 		var err error
-		if out[i], err = s.storageKey(k); err != nil {
+		if s.mangler != nil && !strings.HasPrefix(k, ReservedKeyPrefix) {
+			out[i], err = s.mangledKey(k)
+		} else {
+			out[i], err = s.storageKey(k)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -811,9 +869,32 @@ func (r *Region) mismatched(key string, written uint32, read reflect.Type) {
 // decode reads an entry into a T. Bytes that are not a readable entry of this
 // region's codec, or an entry of another type than T, are a miss, never an
 // error: the creator runs and replaces them.
+//
+// The default codec's text forms (strings, byte slices, booleans, numbers)
+// are decoded into v on this stack: what a call through the Codec interface
+// decodes into escapes, one allocation a read that a remote hit notices.
+// Other values are decoded into a T of their own on the heap.
 func decode[T any](r *Region, key string, b []byte) (v T, st stamp, ok bool) {
-	st, ok = decodeInto(r, key, b, &v, typeTag[T]())
-	return v, st, ok
+	payload, st, ok := openEntry[T](r, key, b, typeTag[T]())
+	if !ok || st.negative {
+		return v, st, ok
+	}
+	if r.codec == codec.Default {
+		if done, err := textcodec.Parse(payload, &v); done {
+			if err != nil {
+				r.undecodable(key, err)
+				var zero T
+				return zero, stamp{}, false
+			}
+			return v, st, true
+		}
+	}
+	p := new(T)
+	if err := r.codec.Unmarshal(payload, p); err != nil {
+		r.undecodable(key, err)
+		return v, stamp{}, false
+	}
+	return *p, st, true
 }
 
 // decodeInto is decode into *v, which must hold the zero T and is left so on
@@ -823,32 +904,42 @@ func decode[T any](r *Region, key string, b []byte) (v T, st stamp, ok bool) {
 // the codec is an interface, so what it decodes into escapes) and looks the
 // tag up once.
 func decodeInto[T any](r *Region, key string, b []byte, v *T, tag uint32) (st stamp, ok bool) {
+	payload, st, ok := openEntry[T](r, key, b, tag)
+	if !ok || st.negative {
+		return st, ok
+	}
+	if err := r.codec.Unmarshal(payload, v); err != nil {
+		r.undecodable(key, err)
+		var zero T
+		*v = zero // a codec may have written part of it
+		return stamp{}, false
+	}
+	return st, true
+}
+
+// openEntry checks the entry b read under key — its signature under
+// WithSigning, its codec, its type (tag, of T) — and returns the encoded
+// value and the entry's stamp. ok is false, and counted, for bytes that are
+// none of this region's entries of a T.
+func openEntry[T any](r *Region, key string, b []byte, tag uint32) (payload []byte, st stamp, ok bool) {
 	if r.signingKeys != nil {
 		if err := envelope.Verify(b, key, r.signingKeys); err != nil {
 			r.observe(EventRejected, 0)
 			r.logger.Debug("dogpile: unsigned entry read as a miss", "region", r.name, "key", key)
-			return stamp{}, false
+			return nil, stamp{}, false
 		}
 	}
 	e, err := envelope.Open(b)
 	if err == nil && e.Codec != r.codec.Name() {
 		err = fmt.Errorf("dogpile: entry written with codec %q, region uses %q", e.Codec, r.codec.Name())
 	}
-	if err == nil {
-		if !untyped[T]() && e.Type != tag {
-			r.mismatched(key, e.Type, reflect.TypeFor[T]())
-			return stamp{}, false
-		}
-		if !e.Negative {
-			err = r.codec.Unmarshal(e.Payload, v)
-		}
-	}
 	if err != nil {
-		r.observe(EventDecodeFailure, 0)
-		r.logger.Debug("dogpile: undecodable entry read as a miss", "region", r.name, "key", key, "err", err)
-		var zero T
-		*v = zero // a codec may have written part of it
-		return stamp{}, false
+		r.undecodable(key, err)
+		return nil, stamp{}, false
+	}
+	if !untyped[T]() && e.Type != tag {
+		r.mismatched(key, e.Type, reflect.TypeFor[T]())
+		return nil, stamp{}, false
 	}
 	st = stamp{created: e.Created, gens: e.Gens, negative: e.Negative}
 	if len(e.Tags) > 0 {
@@ -860,7 +951,13 @@ func decodeInto[T any](r *Region, key string, b []byte, v *T, tag uint32) (st st
 			st.ttl = ttlExpired
 		}
 	}
-	return st, true
+	return e.Payload, st, true
+}
+
+// undecodable counts and logs an entry under key that can't be read: a miss.
+func (r *Region) undecodable(key string, err error) {
+	r.observe(EventDecodeFailure, 0)
+	r.logger.Debug("dogpile: undecodable entry read as a miss", "region", r.name, "key", key, "err", err)
 }
 
 // state decides whether a value with stamp st is fresh, stale or (hard

@@ -9,9 +9,8 @@ package codec
 
 import (
 	"encoding/json"
-	"fmt"
-	"math"
-	"strconv"
+
+	"github.com/dogpile-go/dogpile/internal/textcodec"
 )
 
 // Codec encodes values to bytes and decodes bytes into a pointer to a value.
@@ -49,74 +48,15 @@ type defaultCodec struct{}
 func (defaultCodec) Name() string { return "default" }
 
 func (defaultCodec) Marshal(v any) ([]byte, error) {
-	switch x := v.(type) {
-	case string:
-		return []byte(x), nil
-	case []byte:
-		return append([]byte(nil), x...), nil
-	case bool:
-		return strconv.AppendBool(nil, x), nil
-	case int:
-		return strconv.AppendInt(nil, int64(x), 10), nil
-	case int64:
-		return strconv.AppendInt(nil, x, 10), nil
-	case int32:
-		return strconv.AppendInt(nil, int64(x), 10), nil
-	case uint:
-		return strconv.AppendUint(nil, uint64(x), 10), nil
-	case uint64:
-		return strconv.AppendUint(nil, x, 10), nil
-	case uint32:
-		return strconv.AppendUint(nil, uint64(x), 10), nil
-	case float64:
-		return strconv.AppendFloat(nil, x, 'g', -1, 64), nil
-	case float32:
-		return strconv.AppendFloat(nil, float64(x), 'g', -1, 32), nil
+	if data, ok := textcodec.Append(v); ok {
+		return data, nil
 	}
 	return json.Marshal(v)
 }
 
 func (defaultCodec) Unmarshal(data []byte, v any) error {
-	var err error
-	switch p := v.(type) {
-	case *string:
-		// Any bytes: a Go string need not be UTF-8, and Marshal wrote it as is.
-		*p = string(data)
-	case *[]byte:
-		*p = append([]byte(nil), data...)
-	case *bool:
-		*p, err = strconv.ParseBool(string(data))
-	case *int:
-		var n int64
-		n, err = strconv.ParseInt(string(data), 10, strconv.IntSize)
-		*p = int(n)
-	case *int64:
-		*p, err = strconv.ParseInt(string(data), 10, 64)
-	case *int32:
-		var n int64
-		n, err = strconv.ParseInt(string(data), 10, 32)
-		*p = int32(n)
-	case *uint:
-		var n uint64
-		n, err = strconv.ParseUint(string(data), 10, strconv.IntSize)
-		*p = uint(n)
-	case *uint64:
-		*p, err = strconv.ParseUint(string(data), 10, 64)
-	case *uint32:
-		var n uint64
-		n, err = strconv.ParseUint(string(data), 10, 32)
-		*p = uint32(n)
-	case *float64:
-		*p, err = strconv.ParseFloat(string(data), 64)
-	case *float32:
-		var f float64
-		f, err = strconv.ParseFloat(string(data), 32)
-		if err == nil && math.Abs(f) > math.MaxFloat32 {
-			err = fmt.Errorf("codec: %s overflows float32", data)
-		}
-		*p = float32(f)
-	default:
-		return json.Unmarshal(data, v)
+	if ok, err := textcodec.Parse(data, v); ok {
+		return err
 	}
-	return err
+	return json.Unmarshal(data, v)
 }

@@ -21,7 +21,7 @@ type benchSetup struct {
 	keys []string
 }
 
-func newBenchSetup(b *testing.B) benchSetup {
+func newBenchSetup(b testing.TB) benchSetup {
 	p := testserver.Memcached(b, testserver.MemcachedOptions{})
 	be, err := New(Options{Servers: []string{p.Addr()}})
 	if err != nil {

@@ -1,0 +1,47 @@
+package memcached
+
+import (
+	"context"
+	"testing"
+
+	"github.com/dogpile-go/dogpile"
+)
+
+// A region's hit on Memcached allocates at most two times more than
+// gomemcache's own Get of the same key: the copy of the key that the slow
+// path keeps (the default key mangler's copy is that one) and the decoded
+// string, decoded on the caller's stack rather than through the codec's
+// interface. A GetOrCreateMulti of present keys allocates one more a key
+// than gomemcache's GetMulti (the decoded value: the mangler is given the
+// keys themselves) and a few for the call.
+func TestHitAllocationsOverTheClient(t *testing.T) {
+	s := newBenchSetup(t)
+	ctx := context.Background()
+	key := s.keys[0]
+	hit := testing.AllocsPerRun(50, func() {
+		if _, err := dogpile.GetOrCreate(ctx, s.r, key, missCreate); err != nil {
+			t.Fatal(err)
+		}
+	})
+	raw := testing.AllocsPerRun(50, func() {
+		if _, err := s.raw.Get(key); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if hit > raw+2 {
+		t.Errorf("a region hit allocates %v times, gomemcache's Get %v: want at most 2 more", hit, raw)
+	}
+	multi := testing.AllocsPerRun(20, func() {
+		if _, err := dogpile.GetOrCreateMulti(ctx, s.r, s.keys, missCreateMulti); err != nil {
+			t.Fatal(err)
+		}
+	})
+	rawMulti := testing.AllocsPerRun(20, func() {
+		if _, err := s.raw.GetMulti(s.keys); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if limit := rawMulti + float64(len(s.keys)) + 8; multi > limit {
+		t.Errorf("GetOrCreateMulti of %d present keys allocates %v times, gomemcache's GetMulti %v: want at most %v", len(s.keys), multi, rawMulti, limit)
+	}
+}
