@@ -193,46 +193,16 @@ func TestPanicReraisedInLeaderWaitersGetError(t *testing.T) {
 	}
 }
 
-type ctxKey struct{}
-
 func TestCallerCancelDoesNotCancelCreation(t *testing.T) {
 	var g lock.Group
 	s := &store{}
-	entered, release := make(chan struct{}), make(chan struct{})
-	creatorCtx := make(chan context.Context, 1)
-	create := func(ctx context.Context) (string, error) {
-		creatorCtx <- ctx
-		close(entered)
-		<-release
-		return "v", ctx.Err()
-	}
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "kept"))
-	l := newLock(&g, s, create)
-	l.Timeout = time.Hour
-	leaderErr := make(chan error)
-	go func() { _, err := l.Get(ctx); leaderErr <- err }()
-	<-entered
-	waiter := make(chan string)
-	go func() {
-		v, _ := newLock(&g, s, create).Get(context.Background())
-		waiter <- v
-	}()
-	testutil.Eventually(t, "the waiter", func() bool { return g.Waiters("k") == 1 })
-	cancel()
-	if err := <-leaderErr; !errors.Is(err, context.Canceled) {
-		t.Fatalf("the caller that gave up got %v; want context.Canceled at once", err)
-	}
-	close(release)
-	if v := <-waiter; v != "v" {
-		t.Fatalf("the other caller got %q; the creation must go on", v)
-	}
-	cctx := <-creatorCtx
-	if cctx.Value(ctxKey{}) != "kept" {
-		t.Fatal("the creator's context lost the caller's values")
-	}
-	if _, ok := cctx.Deadline(); !ok {
-		t.Fatal("the creator's context is not bounded by Timeout")
-	}
+	testutil.CallerGivesUp(t, func(ctx context.Context, create testutil.Creator) (string, error) {
+		l := newLock(&g, s, create)
+		l.Timeout = time.Hour
+		return l.Get(ctx)
+	}, func() func() bool {
+		return func() bool { return g.Waiters("k") == 1 }
+	})
 }
 
 func TestTwoGroupsShareOneMutex(t *testing.T) {
