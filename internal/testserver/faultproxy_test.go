@@ -100,6 +100,17 @@ func healed(t *testing.T, p *FaultProxy) {
 	newConnWorks(t, p, "after Heal")
 }
 
+// wantReset checks that a round trip on each of conns fails with
+// ECONNRESET.
+func wantReset(t *testing.T, what string, conns ...net.Conn) {
+	t.Helper()
+	for _, c := range conns {
+		if err := roundTrip(c, 2*time.Second); !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("%s: %v, want ECONNRESET", what, err)
+		}
+	}
+}
+
 // roundTrip sends a line and reads it back within timeout.
 func roundTrip(c net.Conn, timeout time.Duration) error {
 	c.SetDeadline(time.Now().Add(timeout)) //nolint:errcheck // a live conn
@@ -185,11 +196,7 @@ func TestFaultProxyResetPeer(t *testing.T) {
 	p := StartFaultProxy(t, echoServer(t))
 	open := workingConn(t, p)
 	p.ResetPeer()
-	for _, c := range []net.Conn{open, dialProxy(t, p)} {
-		if err := roundTrip(c, 2*time.Second); !errors.Is(err, syscall.ECONNRESET) {
-			t.Fatalf("round trip while resetting: %v, want ECONNRESET", err)
-		}
-	}
+	wantReset(t, "round trip while resetting", open, dialProxy(t, p))
 	healed(t, p)
 }
 
@@ -199,11 +206,7 @@ func TestFaultProxyResetConnections(t *testing.T) {
 	if n := p.ResetConnections(); n != 2 {
 		t.Fatalf("ResetConnections reset %d, want 2", n)
 	}
-	for _, c := range []net.Conn{a, b} {
-		if err := roundTrip(c, 2*time.Second); !errors.Is(err, syscall.ECONNRESET) {
-			t.Fatalf("round trip on a reset connection: %v, want ECONNRESET", err)
-		}
-	}
+	wantReset(t, "round trip on a reset connection", a, b)
 	newConnWorks(t, p, "after the reset")
 }
 
