@@ -39,8 +39,8 @@ func (c *baseline) get(key string, create func() (string, error)) (string, error
 	return v, err
 }
 
-func benchRegion(b *testing.B) *dogpile.Region {
-	r, err := dogpile.NewRegion().Configure("memory", dogpile.WithExpiration(time.Hour))
+func benchRegion(b *testing.B, opts ...dogpile.RegionOption) *dogpile.Region {
+	r, err := dogpile.NewRegion(opts...).Configure("memory", dogpile.WithExpiration(time.Hour))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -50,74 +50,66 @@ func benchRegion(b *testing.B) *dogpile.Region {
 func create(context.Context) (string, error) { return "value", nil }
 
 func BenchmarkHit(b *testing.B) {
+	for _, mode := range []struct {
+		name     string
+		parallel bool
+	}{{"serial", false}, {"parallel", true}} {
+		b.Run("impl=dogpile/mode="+mode.name, func(b *testing.B) {
+			regionHits(b, benchRegion(b), mode.parallel)
+		})
+		b.Run("impl=dogpile+metrics/mode="+mode.name, func(b *testing.B) {
+			regionHits(b, benchRegion(b, dogpile.WithMetrics()), mode.parallel)
+		})
+		b.Run("impl=baseline/mode="+mode.name, func(b *testing.B) {
+			baselineHits(b, mode.parallel)
+		})
+	}
+}
+
+// regionHits measures GetOrCreate's reads of a present key in r, in one
+// goroutine or in parallel ones.
+func regionHits(b *testing.B, r *dogpile.Region, parallel bool) {
 	ctx := context.Background()
-	b.Run("impl=dogpile/mode=serial", func(b *testing.B) {
-		r := benchRegion(b)
-		dogpile.GetOrCreate(ctx, r, "key", create) //nolint:errcheck
-		b.ReportAllocs()
+	dogpile.GetOrCreate(ctx, r, "key", create) //nolint:errcheck
+	b.ReportAllocs()
+	if !parallel {
 		for b.Loop() {
 			if _, err := dogpile.GetOrCreate(ctx, r, "key", create); err != nil {
 				b.Fatal(err)
 			}
 		}
-	})
-	b.Run("impl=dogpile+metrics/mode=serial", func(b *testing.B) {
-		r, _ := dogpile.NewRegion(dogpile.WithMetrics()).Configure("memory", dogpile.WithExpiration(time.Hour))
-		dogpile.GetOrCreate(ctx, r, "key", create) //nolint:errcheck
-		b.ReportAllocs()
-		for b.Loop() {
+		return
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
 			if _, err := dogpile.GetOrCreate(ctx, r, "key", create); err != nil {
-				b.Fatal(err)
+				b.Error(err)
 			}
 		}
 	})
-	b.Run("impl=baseline/mode=serial", func(b *testing.B) {
-		c := &baseline{m: map[string]string{}}
-		mk := func() (string, error) { return "value", nil }
-		c.get("key", mk) //nolint:errcheck
-		b.ReportAllocs()
+}
+
+// baselineHits measures the baseline's reads of a present key, as
+// regionHits does GetOrCreate's.
+func baselineHits(b *testing.B, parallel bool) {
+	c := &baseline{m: map[string]string{}}
+	mk := func() (string, error) { return "value", nil }
+	c.get("key", mk) //nolint:errcheck
+	b.ReportAllocs()
+	if !parallel {
 		for b.Loop() {
 			if _, err := c.get("key", mk); err != nil {
 				b.Fatal(err)
 			}
 		}
-	})
-	b.Run("impl=dogpile/mode=parallel", func(b *testing.B) {
-		r := benchRegion(b)
-		dogpile.GetOrCreate(ctx, r, "key", create) //nolint:errcheck
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, err := dogpile.GetOrCreate(ctx, r, "key", create); err != nil {
-					b.Error(err)
-				}
+		return
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.get("key", mk); err != nil {
+				b.Error(err)
 			}
-		})
-	})
-	b.Run("impl=dogpile+metrics/mode=parallel", func(b *testing.B) {
-		r, _ := dogpile.NewRegion(dogpile.WithMetrics()).Configure("memory", dogpile.WithExpiration(time.Hour))
-		dogpile.GetOrCreate(ctx, r, "key", create) //nolint:errcheck
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, err := dogpile.GetOrCreate(ctx, r, "key", create); err != nil {
-					b.Error(err)
-				}
-			}
-		})
-	})
-	b.Run("impl=baseline/mode=parallel", func(b *testing.B) {
-		c := &baseline{m: map[string]string{}}
-		mk := func() (string, error) { return "value", nil }
-		c.get("key", mk) //nolint:errcheck
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, err := c.get("key", mk); err != nil {
-					b.Error(err)
-				}
-			}
-		})
+		}
 	})
 }
 

@@ -124,11 +124,18 @@ func (b *cfBatch) take() [][]int {
 	return c
 }
 
+// cfUsers is the CachedMulti, named "users", of a new cfBatch's loader on
+// a new cfMultiRegion.
+func cfUsers(t *testing.T, opts ...dogpile.CachedOption) (*dogpile.Region, *cfMultiStore, *cfBatch, *dogpile.CachedMultiFunc[int, string]) {
+	t.Helper()
+	r, store := cfMultiRegion(t)
+	b := &cfBatch{}
+	return r, store, b, dogpile.CachedMulti(r, b.load, append([]dogpile.CachedOption{dogpile.FuncName("users")}, opts...)...)
+}
+
 func TestF6CachedMultiOneRoundTripMissingInOrder(t *testing.T) {
 	ctx := context.Background()
-	r, store := cfMultiRegion(t)
-	var b cfBatch
-	f := dogpile.CachedMulti(r, b.load, dogpile.FuncName("users"))
+	_, store, b, f := cfUsers(t)
 	if err := f.Set(ctx, map[int]string{2: "cached2", 4: "cached4"}); err != nil {
 		t.Fatal(err)
 	}
@@ -170,9 +177,7 @@ func TestF6CachedMultiOneRoundTripMissingInOrder(t *testing.T) {
 
 func TestF6CachedMultiAsMap(t *testing.T) {
 	ctx := context.Background()
-	r, _ := cfMultiRegion(t)
-	var b cfBatch
-	f := dogpile.CachedMulti(r, b.load, dogpile.FuncName("users"))
+	_, _, b, f := cfUsers(t)
 	m, err := f.CallMap(ctx, []int{3, 1, 3})
 	if err != nil {
 		t.Fatal(err)
@@ -188,9 +193,7 @@ func TestF6CachedMultiAsMap(t *testing.T) {
 
 func TestF6CachedMultiMethods(t *testing.T) {
 	ctx := context.Background()
-	r, store := cfMultiRegion(t)
-	var b cfBatch
-	f := dogpile.CachedMulti(r, b.load, dogpile.FuncName("users"))
+	r, store, b, f := cfUsers(t)
 	if got := f.Key(7); got != "users|7" {
 		t.Fatalf("Key = %q", got)
 	}
@@ -257,10 +260,7 @@ func TestF6CachedMultiMethods(t *testing.T) {
 
 func TestF6CachedMultiShouldCacheAndErrors(t *testing.T) {
 	ctx := context.Background()
-	r, _ := cfMultiRegion(t)
-	var b cfBatch
-	f := dogpile.CachedMulti(r, b.load, dogpile.FuncName("users"),
-		dogpile.ShouldCache(func(v string) bool { return v != "v0" })) // v0: "not found", don't cache
+	r, _, b, f := cfUsers(t, dogpile.ShouldCache(func(v string) bool { return v != "v0" })) // v0: "not found", don't cache
 	for range 2 {
 		if got, err := f.Call(ctx, []int{0, 1}); err != nil || !slices.Equal(got, []string{"v0", "v1"}) {
 			t.Fatalf("Call = %q, %v", got, err)

@@ -334,44 +334,14 @@ func TestL8LockWithoutRegion(t *testing.T) {
 	}
 }
 
-type ctxKey struct{}
-
 func TestL9CallerGivesUpCreationGoesOn(t *testing.T) {
 	r, b := newCountingRegion(t, dogpile.WithCreationTimeout(time.Minute))
-	entered, release := make(chan struct{}), make(chan struct{})
-	creatorCtx := make(chan context.Context, 1)
-	creator := func(ctx context.Context) (string, error) {
-		creatorCtx <- ctx
-		close(entered)
-		<-release
-		return "made", ctx.Err()
-	}
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "kept"))
-	first := make(chan error)
-	go func() { _, err := dogpile.GetOrCreate(ctx, r, "k", creator); first <- err }()
-	<-entered
-	reads := b.reads.Load()
-	other := make(chan string)
-	go func() {
-		v, _ := dogpile.GetOrCreate(context.Background(), r, "k", creator)
-		other <- v
-	}()
-	testutil.Eventually(t, "the other caller's lookup", func() bool { return b.reads.Load() > reads })
-	cancel()
-	if err := <-first; !errors.Is(err, context.Canceled) {
-		t.Fatalf("the caller that gave up got %v; want context.Canceled", err)
-	}
-	close(release)
-	if v := <-other; v != "made" {
-		t.Fatalf("the other caller got %q; the creation must go on", v)
-	}
-	cctx := <-creatorCtx
-	if cctx.Value(ctxKey{}) != "kept" {
-		t.Fatal("the creator's context lost the caller's values")
-	}
-	if _, ok := cctx.Deadline(); !ok {
-		t.Fatal("the creator's context is not bounded by the creation timeout")
-	}
+	testutil.CallerGivesUp(t, func(ctx context.Context, create testutil.Creator) (string, error) {
+		return dogpile.GetOrCreate(ctx, r, "k", create)
+	}, func() func() bool {
+		reads := b.reads.Load() // the first caller's, so far
+		return func() bool { return b.reads.Load() > reads }
+	})
 	if v, ok, _ := dogpile.Get[string](context.Background(), r, "k"); !ok || v != "made" {
 		t.Fatalf("the created value was not stored: %q, %v", v, ok)
 	}

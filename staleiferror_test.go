@@ -16,6 +16,22 @@ func failing(context.Context) (string, error) { return "", errDatabaseDown }
 
 func failingMulti(context.Context, []string) ([]string, error) { return nil, errDatabaseDown }
 
+// staleForAMinute checks a region made WithStaleIfError(time.Minute),
+// whose "k" became stale at the clock's now (since says why): a failing
+// creation is served the stale value 30s later, and gets its error 90s later.
+func staleForAMinute(t *testing.T, r *dogpile.Region, clock *testClock, since string) {
+	t.Helper()
+	ctx := context.Background()
+	clock.advance(30 * time.Second)
+	if v, err := dogpile.GetOrCreate(ctx, r, "k", failing); err != nil || v != "stale" {
+		t.Fatalf("30s after %s: %q, %v; want the stale value", since, v, err)
+	}
+	clock.advance(time.Minute)
+	if _, err := dogpile.GetOrCreate(ctx, r, "k", failing); !errors.Is(err, errDatabaseDown) {
+		t.Fatalf("90s after %s: %v; want the creator's error", since, err)
+	}
+}
+
 // Issue 17, stale-if-error: a soft-invalidated value is stale from the
 // invalidation, not from its creation; an expired one from its expiry;
 // whichever came first.
@@ -30,14 +46,7 @@ func TestP4StaleIfErrorMeasuredFromTheSoftInvalidation(t *testing.T) {
 		if err := r.Invalidate(ctx, dogpile.Soft); err != nil {
 			t.Fatal(err)
 		}
-		clock.advance(30 * time.Second)
-		if v, err := dogpile.GetOrCreate(ctx, r, "k", failing); err != nil || v != "stale" {
-			t.Fatalf("30s after the soft invalidation: %q, %v; want the stale value", v, err)
-		}
-		clock.advance(time.Minute)
-		if _, err := dogpile.GetOrCreate(ctx, r, "k", failing); !errors.Is(err, errDatabaseDown) {
-			t.Fatalf("90s after the soft invalidation: %v; want the creator's error", err)
-		}
+		staleForAMinute(t, r, clock, "the soft invalidation")
 
 		// Expired long before it was invalidated: stale since its expiry.
 		exp, _ := regionsOnOneStore(t, backend, clock, 10*time.Minute, 0, ropts...)
@@ -71,14 +80,7 @@ func TestP4StaleIfErrorSharedInvalidationFromWhenThisProcessLearnedOfIt(t *testi
 	if _, ok := mustGet[string](t, b, "k"); ok { // b learns of it now
 		t.Fatal("b reads a soft-invalidated value as fresh")
 	}
-	clock.advance(30 * time.Second)
-	if v, err := dogpile.GetOrCreate(ctx, b, "k", failing); err != nil || v != "stale" {
-		t.Fatalf("30s after b learned of the invalidation: %q, %v; want the stale value", v, err)
-	}
-	clock.advance(time.Minute)
-	if _, err := dogpile.GetOrCreate(ctx, b, "k", failing); !errors.Is(err, errDatabaseDown) {
-		t.Fatalf("90s after: %v; want the creator's error", err)
-	}
+	staleForAMinute(t, b, clock, "b learned of the invalidation")
 }
 
 // GetOrCreateMulti and CachedMulti serve the stale values when the

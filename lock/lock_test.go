@@ -33,6 +33,28 @@ func (s *store) put(v string) {
 	s.v, s.state = v, lock.Fresh
 }
 
+// otherFinishes is the creation of another process, which holds other,
+// ending: it stores v, then releases the mutex.
+func otherFinishes(s *store, other lock.Mutex, v string) {
+	s.put(v)
+	other.Unlock(context.Background()) //nolint:errcheck
+}
+
+// gated is a creator that counts its calls and, once release is closed,
+// returns "v".
+type gated struct {
+	calls   atomic.Int32
+	release chan struct{}
+}
+
+func newGated() *gated { return &gated{release: make(chan struct{})} }
+
+func (c *gated) create(context.Context) (string, error) {
+	c.calls.Add(1)
+	<-c.release
+	return "v", nil
+}
+
 func newLock(g *lock.Group, s *store, create func(context.Context) (string, error)) *lock.Lock[string] {
 	return &lock.Lock[string]{
 		Group: g, Key: "k", Load: s.load,
@@ -49,14 +71,12 @@ func newLock(g *lock.Group, s *store, create func(context.Context) (string, erro
 func TestMissingValueCreatedOnceForAllWaiters(t *testing.T) {
 	var g lock.Group
 	s := &store{}
-	var calls atomic.Int32
-	release := make(chan struct{})
-	create := func(context.Context) (string, error) { calls.Add(1); <-release; return "v", nil }
+	creator := newGated()
 	const n = 20
 	results := make(chan string, n)
 	for range n {
 		go func() {
-			v, err := newLock(&g, s, create).Get(context.Background())
+			v, err := newLock(&g, s, creator.create).Get(context.Background())
 			if err != nil {
 				t.Error(err)
 			}
@@ -64,13 +84,13 @@ func TestMissingValueCreatedOnceForAllWaiters(t *testing.T) {
 		}()
 	}
 	testutil.Eventually(t, "all callers in the flight", func() bool { return g.Waiters("k") == n-1 })
-	close(release)
+	close(creator.release)
 	for range n {
 		if v := <-results; v != "v" {
 			t.Fatalf("caller got %q", v)
 		}
 	}
-	if c := calls.Load(); c != 1 {
+	if c := creator.calls.Load(); c != 1 {
 		t.Fatalf("creator ran %d times, want 1", c)
 	}
 }
@@ -125,8 +145,7 @@ func TestRecheckAfterMutex(t *testing.T) {
 		done <- v
 	}()
 	testutil.Eventually(t, "the waiter's first load", func() bool { return s.loads.Load() >= 1 })
-	s.put("from-other-process")
-	other.Unlock(context.Background()) //nolint:errcheck
+	otherFinishes(s, other, "from-other-process")
 	if v := <-done; v != "from-other-process" {
 		t.Fatalf("got %q", v)
 	}
@@ -193,71 +212,39 @@ func TestPanicReraisedInLeaderWaitersGetError(t *testing.T) {
 	}
 }
 
-type ctxKey struct{}
-
 func TestCallerCancelDoesNotCancelCreation(t *testing.T) {
 	var g lock.Group
 	s := &store{}
-	entered, release := make(chan struct{}), make(chan struct{})
-	creatorCtx := make(chan context.Context, 1)
-	create := func(ctx context.Context) (string, error) {
-		creatorCtx <- ctx
-		close(entered)
-		<-release
-		return "v", ctx.Err()
-	}
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "kept"))
-	l := newLock(&g, s, create)
-	l.Timeout = time.Hour
-	leaderErr := make(chan error)
-	go func() { _, err := l.Get(ctx); leaderErr <- err }()
-	<-entered
-	waiter := make(chan string)
-	go func() {
-		v, _ := newLock(&g, s, create).Get(context.Background())
-		waiter <- v
-	}()
-	testutil.Eventually(t, "the waiter", func() bool { return g.Waiters("k") == 1 })
-	cancel()
-	if err := <-leaderErr; !errors.Is(err, context.Canceled) {
-		t.Fatalf("the caller that gave up got %v; want context.Canceled at once", err)
-	}
-	close(release)
-	if v := <-waiter; v != "v" {
-		t.Fatalf("the other caller got %q; the creation must go on", v)
-	}
-	cctx := <-creatorCtx
-	if cctx.Value(ctxKey{}) != "kept" {
-		t.Fatal("the creator's context lost the caller's values")
-	}
-	if _, ok := cctx.Deadline(); !ok {
-		t.Fatal("the creator's context is not bounded by Timeout")
-	}
+	testutil.CallerGivesUp(t, func(ctx context.Context, create testutil.Creator) (string, error) {
+		l := newLock(&g, s, create)
+		l.Timeout = time.Hour
+		return l.Get(ctx)
+	}, func() func() bool {
+		return func() bool { return g.Waiters("k") == 1 }
+	})
 }
 
 func TestTwoGroupsShareOneMutex(t *testing.T) {
 	// Two groups are two processes; the Local mutex stands for the store's.
 	var locks lock.Local
 	s := &store{}
-	var calls atomic.Int32
-	release := make(chan struct{})
-	create := func(context.Context) (string, error) { calls.Add(1); <-release; return "v", nil }
+	creator := newGated()
 	var g1, g2 lock.Group
 	done := make(chan string, 2)
 	for _, g := range []*lock.Group{&g1, &g2} {
 		go func() {
-			l := newLock(g, s, create)
+			l := newLock(g, s, creator.create)
 			l.Mutex = locks.Mutex("k")
 			v, _ := l.Get(context.Background())
 			done <- v
 		}()
 	}
-	testutil.Eventually(t, "both flights", func() bool { return g1.InFlight("k") && g2.InFlight("k") && calls.Load() == 1 })
-	close(release)
+	testutil.Eventually(t, "both flights", func() bool { return g1.InFlight("k") && g2.InFlight("k") && creator.calls.Load() == 1 })
+	close(creator.release)
 	if a, b := <-done, <-done; a != "v" || b != "v" {
 		t.Fatalf("got %q and %q", a, b)
 	}
-	if c := calls.Load(); c != 1 {
+	if c := creator.calls.Load(); c != 1 {
 		t.Fatalf("creator ran %d times across two processes, want 1", c)
 	}
 }
@@ -280,8 +267,7 @@ func TestStaleLeaderYieldsToOtherProcess(t *testing.T) {
 	done := make(chan string)
 	go func() { v, _ := strict.Get(context.Background()); done <- v }()
 	testutil.Eventually(t, "the strict caller's flight", func() bool { return g.InFlight("k") })
-	s.put("theirs")
-	other.Unlock(context.Background()) //nolint:errcheck
+	otherFinishes(s, other, "theirs")
 	if v := <-done; v != "theirs" {
 		t.Fatalf("NoStale caller got %q, want the other process's value", v)
 	}

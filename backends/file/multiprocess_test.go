@@ -63,14 +63,11 @@ func childReadWrite() error {
 		return err
 	}
 	// The children open (and so create) the file at the same moment.
-	b, err := openChildBackend(file.Options{})
+	b, err := readyBackend()
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	if err := ready(); err != nil {
-		return err
-	}
 	ctx := context.Background()
 	rnd := rand.New(rand.NewPCG(uint64(idx), 7))
 	all := rwAllKeys()
@@ -216,6 +213,20 @@ func openChildBackend(o file.Options) (*file.Backend, error) {
 	o.Filename = os.Getenv(dbEnv)
 	o.DistributedLock = true
 	return file.New(o)
+}
+
+// readyBackend opens the child's backend (openChildBackend), then tells the
+// parent the child is ready and waits for its "go".
+func readyBackend() (*file.Backend, error) {
+	b, err := openChildBackend(file.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := ready(); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
 }
 
 // childStampede runs 50 goroutines that GetOrCreate one cold key. The creator

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
-	"github.com/dogpile-go/dogpile/backends/file"
 	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
@@ -22,14 +21,11 @@ const pauseFor = 2 * time.Second
 // childHolder creates the value of "paused" and, in its creator, says
 // "creating" and waits for "finish" (it is stopped meanwhile).
 func childHolder() error {
-	r, closeRegion, err := childRegion(false)
+	r, closeRegion, err := readyRegion(false)
 	if err != nil {
 		return err
 	}
 	defer closeRegion()
-	if err := ready(); err != nil {
-		return err
-	}
 	v, err := dogpile.GetOrCreate(context.Background(), r, "paused", func(context.Context) (string, error) {
 		if _, err := appendCount(os.Getenv(countEnv)); err != nil {
 			return "", err
@@ -51,14 +47,11 @@ func childHolder() error {
 // as it starts waiting for the file lock, "still waiting" once it has waited
 // pauseFor without an answer, and "ok <value>" with the answer.
 func childWaiter() error {
-	r, closeRegion, err := childRegion(true)
+	r, closeRegion, err := readyRegion(true)
 	if err != nil {
 		return err
 	}
 	defer closeRegion()
-	if err := ready(); err != nil {
-		return err
-	}
 	done := make(chan struct{})
 	go func() {
 		select {
@@ -81,10 +74,11 @@ func childWaiter() error {
 	return nil
 }
 
-// childRegion is a region on the cache of the child's environment, its
-// mutex traced (tracing) if asked.
-func childRegion(traced bool) (*dogpile.Region, func(), error) {
-	b, err := openChildBackend(file.Options{})
+// readyRegion is a region on the cache of the child's environment, its
+// mutex traced (tracing) if asked, made once the child has told the parent
+// it is ready and had its "go".
+func readyRegion(traced bool) (*dogpile.Region, func(), error) {
+	b, err := readyBackend()
 	if err != nil {
 		return nil, nil, err
 	}

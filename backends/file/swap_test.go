@@ -54,14 +54,11 @@ const (
 // then tries to claim every key race-0… (insert if absent), and says how many
 // it claimed.
 func childSwapper() error {
-	b, err := openChildBackend(file.Options{})
+	b, err := readyBackend()
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	if err := ready(); err != nil {
-		return err
-	}
 	ctx := context.Background()
 	for done := 0; done < swapIncrements; {
 		old, ok, err := b.Get(ctx, "counter")

@@ -102,6 +102,14 @@ type nodeConfig struct {
 
 // newNode makes a node on addr's channel and waits until its tier is
 // subscribed.
+// rawClient is a go-redis client of the server at addr, closed when the
+// test ends, for changes behind the tiers' backs.
+func rawClient(t testing.TB, addr string) *goredis.Client {
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 func newNode(t testing.TB, addr, channel string, cfg nodeConfig) *node {
 	t.Helper()
 	return newNodeOn(t, &goredis.Options{Addr: addr}, channel, cfg)

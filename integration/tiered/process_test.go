@@ -119,46 +119,51 @@ func childTier(in io.Reader, out io.Writer) error {
 				<-un.msgs
 			}
 			fmt.Fprintln(out, "watching")
-		watch:
-			for {
-				v, ok, err := dogpile.Get[string](ctx, r, k)
-				if err != nil {
-					return err
-				}
-				if ok && v == want {
-					fmt.Fprintln(out, "seen", time.Now().UnixNano())
-					break
-				}
-				select { // until the tier has handled the next message
-				case <-un.msgs:
-				case <-time.After(time.Until(deadline)):
-					fmt.Fprintln(out, "timeout")
-					break watch
-				}
+			seen, err := untilValue(un.msgs, deadline, want, func() (string, bool, error) {
+				return dogpile.Get[string](ctx, r, k)
+			})
+			if err != nil {
+				return err
+			}
+			if seen {
+				fmt.Fprintln(out, "seen", time.Now().UnixNano())
+			} else {
+				fmt.Fprintln(out, "timeout")
 			}
 		case "until":
-		until:
-			for {
+			got, err := untilValue(un.msgs, deadline, want, func() (string, bool, error) {
 				v, err := dogpile.GetOrCreate(ctx, r, k, create)
-				if err != nil {
-					return err
-				}
-				if v == want {
-					fmt.Fprintln(out, "ok")
-					break
-				}
-				select { // until the tier has handled the next message
-				case <-un.msgs:
-				case <-time.After(time.Until(deadline)):
-					fmt.Fprintln(out, "timeout")
-					break until
-				}
+				return v, true, err
+			})
+			if err != nil {
+				return err
+			}
+			if got {
+				fmt.Fprintln(out, "ok")
+			} else {
+				fmt.Fprintln(out, "timeout")
 			}
 		default:
 			return fmt.Errorf("bad command %q", s.Text())
 		}
 	}
 	return s.Err()
+}
+
+// untilValue reads until read returns want, reading again each time the
+// tier has handled a message, and reports whether it did before deadline.
+func untilValue(msgs <-chan struct{}, deadline time.Time, want string, read func() (string, bool, error)) (bool, error) {
+	for {
+		v, ok, err := read()
+		if err != nil || ok && v == want {
+			return err == nil, err
+		}
+		select {
+		case <-msgs:
+		case <-time.After(time.Until(deadline)):
+			return false, nil
+		}
+	}
 }
 
 // TestTierAcrossProcesses: a tier in another process sees this process's

@@ -184,8 +184,7 @@ func TestTierReadersConvergeUnderWrites(t *testing.T) {
 	ctx := testutil.Context(t)
 	addr, ch := testserver.SharedRedis(t).Addr(), testutil.Unique("converge")
 	a, b := newNode(t, addr, ch, nodeConfig{}), newNode(t, addr, ch, nodeConfig{})
-	raw := goredis.NewClient(&goredis.Options{Addr: addr})
-	defer raw.Close()
+	raw := rawClient(t, addr)
 	k := testutil.Unique("k")
 	const writes = 200 // per writer
 	stop := make(chan struct{})
@@ -304,8 +303,7 @@ func TestTierLostSubscriptionClearsAndBypasses(t *testing.T) {
 	addr := testserver.SharedRedis(t).Addr()
 	ch := testutil.Unique("lost")
 	n := newNode(t, addr, ch, nodeConfig{})
-	raw := goredis.NewClient(&goredis.Options{Addr: addr})
-	defer raw.Close()
+	raw := rawClient(t, addr)
 	k := testutil.Unique("k")
 	raw.Set(ctx, k, "v1", 0)
 	wantValue(t, n.tier, k, "v1") // local now
@@ -413,8 +411,7 @@ func TestTierDL1LockReadsThroughTier(t *testing.T) {
 	}
 
 	// The same with a bare mutex: a copy made stale behind the tier's back.
-	raw := goredis.NewClient(&goredis.Options{Addr: addr})
-	defer raw.Close()
+	raw := rawClient(t, addr)
 	k2 := testutil.Unique("k2")
 	raw.Set(ctx, k2, "old", 0)
 	wantValue(t, b.tier, k2, "old")
@@ -436,8 +433,7 @@ func TestTierEvictAll(t *testing.T) {
 	ctx := testutil.Context(t)
 	addr, ch := testserver.SharedRedis(t).Addr(), testutil.Unique("all")
 	a, b := newNode(t, addr, ch, nodeConfig{}), newNode(t, addr, ch, nodeConfig{})
-	raw := goredis.NewClient(&goredis.Options{Addr: addr})
-	defer raw.Close()
+	raw := rawClient(t, addr)
 	for i, change := range []func(){
 		func() {
 			if err := a.tier.EvictAll(ctx); err != nil {

@@ -72,6 +72,45 @@ func dialProxy(t *testing.T, p *FaultProxy) net.Conn {
 	return c
 }
 
+// workingConn dials p and checks that a round trip through it works.
+func workingConn(t *testing.T, p *FaultProxy) net.Conn {
+	t.Helper()
+	c := dialProxy(t, p)
+	if err := roundTrip(c, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// newConnWorks checks that a new connection through p makes a round trip,
+// when, after what was done to p, it should.
+func newConnWorks(t *testing.T, p *FaultProxy, when string) {
+	t.Helper()
+	if err := roundTrip(dialProxy(t, p), 2*time.Second); err != nil {
+		t.Fatalf("a new connection %s: %v", when, err)
+	}
+}
+
+// healed heals p and checks that a new connection through it works.
+func healed(t *testing.T, p *FaultProxy) {
+	t.Helper()
+	if err := p.Heal(); err != nil {
+		t.Fatal(err)
+	}
+	newConnWorks(t, p, "after Heal")
+}
+
+// wantReset checks that a round trip on each of conns fails with
+// ECONNRESET.
+func wantReset(t *testing.T, what string, conns ...net.Conn) {
+	t.Helper()
+	for _, c := range conns {
+		if err := roundTrip(c, 2*time.Second); !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("%s: %v, want ECONNRESET", what, err)
+		}
+	}
+}
+
 // roundTrip sends a line and reads it back within timeout.
 func roundTrip(c net.Conn, timeout time.Duration) error {
 	c.SetDeadline(time.Now().Add(timeout)) //nolint:errcheck // a live conn
@@ -122,20 +161,12 @@ func TestFaultProxyLatency(t *testing.T) {
 	if err := roundTrip(c, d/3); !isTimeout(err) {
 		t.Fatalf("round trip with a deadline below the latency: %v, want a timeout", err)
 	}
-	if err := p.Heal(); err != nil {
-		t.Fatal(err)
-	}
-	if err := roundTrip(dialProxy(t, p), 2*time.Second); err != nil {
-		t.Fatalf("after Heal: %v", err)
-	}
+	healed(t, p)
 }
 
 func TestFaultProxyBlackhole(t *testing.T) {
 	p := StartFaultProxy(t, echoServer(t))
-	old := dialProxy(t, p)
-	if err := roundTrip(old, 2*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	old := workingConn(t, p)
 	p.Blackhole()
 	// A new connection is accepted and its request read, but never
 	// answered; so is a request on an open one.
@@ -158,58 +189,30 @@ func TestFaultProxyBlackhole(t *testing.T) {
 			t.Fatalf("a connection that lost bytes in the black hole: %v, want it reset", err)
 		}
 	}
-	if err := roundTrip(dialProxy(t, p), 2*time.Second); err != nil {
-		t.Fatalf("after Heal: %v", err)
-	}
+	newConnWorks(t, p, "after Heal")
 }
 
 func TestFaultProxyResetPeer(t *testing.T) {
 	p := StartFaultProxy(t, echoServer(t))
-	open := dialProxy(t, p)
-	if err := roundTrip(open, 2*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	open := workingConn(t, p)
 	p.ResetPeer()
-	for _, c := range []net.Conn{open, dialProxy(t, p)} {
-		if err := roundTrip(c, 2*time.Second); !errors.Is(err, syscall.ECONNRESET) {
-			t.Fatalf("round trip while resetting: %v, want ECONNRESET", err)
-		}
-	}
-	if err := p.Heal(); err != nil {
-		t.Fatal(err)
-	}
-	if err := roundTrip(dialProxy(t, p), 2*time.Second); err != nil {
-		t.Fatalf("after Heal: %v", err)
-	}
+	wantReset(t, "round trip while resetting", open, dialProxy(t, p))
+	healed(t, p)
 }
 
 func TestFaultProxyResetConnections(t *testing.T) {
 	p := StartFaultProxy(t, echoServer(t))
-	a, b := dialProxy(t, p), dialProxy(t, p)
-	for _, c := range []net.Conn{a, b} {
-		if err := roundTrip(c, 2*time.Second); err != nil {
-			t.Fatal(err)
-		}
-	}
+	a, b := workingConn(t, p), workingConn(t, p)
 	if n := p.ResetConnections(); n != 2 {
 		t.Fatalf("ResetConnections reset %d, want 2", n)
 	}
-	for _, c := range []net.Conn{a, b} {
-		if err := roundTrip(c, 2*time.Second); !errors.Is(err, syscall.ECONNRESET) {
-			t.Fatalf("round trip on a reset connection: %v, want ECONNRESET", err)
-		}
-	}
-	if err := roundTrip(dialProxy(t, p), 2*time.Second); err != nil {
-		t.Fatalf("a new connection after the reset: %v", err)
-	}
+	wantReset(t, "round trip on a reset connection", a, b)
+	newConnWorks(t, p, "after the reset")
 }
 
 func TestFaultProxyDisable(t *testing.T) {
 	p := StartFaultProxy(t, echoServer(t))
-	open := dialProxy(t, p)
-	if err := roundTrip(open, 2*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	open := workingConn(t, p)
 	p.Disable()
 	if _, err := net.DialTimeout("tcp", p.Addr(), time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("dial while disabled: %v, want ECONNREFUSED", err)
@@ -220,9 +223,7 @@ func TestFaultProxyDisable(t *testing.T) {
 	if err := p.Enable(); err != nil {
 		t.Fatal(err)
 	}
-	if err := roundTrip(dialProxy(t, p), 2*time.Second); err != nil {
-		t.Fatalf("after Enable: %v", err)
-	}
+	newConnWorks(t, p, "after Enable")
 }
 
 // TestFaultProxyCloseEndsEverything: Close returns only when every
@@ -233,10 +234,7 @@ func TestFaultProxyCloseEndsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := dialProxy(t, p)
-	if err := roundTrip(a, 2*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	a := workingConn(t, p)
 	p.SetLatency(time.Hour)
 	a.Write([]byte("ping\n")) //nolint:errcheck // the reply waits an hour
 	b := dialProxy(t, p)

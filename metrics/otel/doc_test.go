@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/metricstest"
 	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
@@ -12,11 +13,7 @@ import (
 // metric Register and NewProducer export, and every span a region starts.
 func TestDocListsEveryMetricAndSpan(t *testing.T) {
 	doc := testutil.PackageDoc(t, "otel.go")
-	r, err := dogpile.NewRegion(dogpile.WithMetrics()).Configure("memory")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rm := readMetrics(t, r, true, true)
+	rm := readMetrics(t, metricstest.Region(t, "memory"), true, true)
 	n := 0
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/statsexport"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/instrumentation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -19,29 +20,13 @@ import (
 // The regions must be made dogpile.WithMetrics (a region without it reports
 // empty histograms) and should have distinct names.
 func NewProducer(regions ...*dogpile.Region) sdkmetric.Producer {
-	ds := dogpile.LatencyBounds()
-	bounds := make([]float64, len(ds))
-	for i, d := range ds {
-		bounds[i] = d.Seconds()
-	}
-	return &producer{regions: regions, bounds: bounds, start: time.Now()}
+	return &producer{regions: regions, bounds: statsexport.Bounds(), start: time.Now()}
 }
 
 type producer struct {
 	regions []*dogpile.Region
 	bounds  []float64
 	start   time.Time
-}
-
-// histograms are the latency histograms: name, description and which of a
-// region's.
-var histograms = []struct {
-	name, help string
-	of         func(dogpile.Latencies) dogpile.Histogram
-}{
-	{"dogpile.hit.duration", "Time GetOrCreate and Cached.Call took to return a fresh value (sampled on the in-process memory backends).", func(l dogpile.Latencies) dogpile.Histogram { return l.Hit }},
-	{"dogpile.creation.duration", "Time creator calls that returned a value ran.", func(l dogpile.Latencies) dogpile.Histogram { return l.Creation }},
-	{"dogpile.lock_wait.duration", "Time spent waiting for another caller's creation or for a cross-process lock.", func(l dogpile.Latencies) dogpile.Histogram { return l.LockWait }},
 }
 
 // Produce returns the histograms' current values.
@@ -51,11 +36,11 @@ func (p *producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
 	for i, r := range p.regions {
 		lats[i] = r.Latencies()
 	}
-	ms := make([]metricdata.Metrics, len(histograms))
-	for j, h := range histograms {
+	ms := make([]metricdata.Metrics, len(statsexport.Histograms))
+	for j, h := range statsexport.Histograms {
 		points := make([]metricdata.HistogramDataPoint[float64], len(p.regions))
 		for i, r := range p.regions {
-			l := h.of(lats[i])
+			l := h.Of(lats[i])
 			points[i] = metricdata.HistogramDataPoint[float64]{
 				Attributes:   attribute.NewSet(attribute.String("dogpile.region", r.Name())),
 				StartTime:    p.start,
@@ -66,7 +51,7 @@ func (p *producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
 				Sum:          l.Sum.Seconds(),
 			}
 		}
-		ms[j] = metricdata.Metrics{Name: h.name, Description: h.help, Unit: "s",
+		ms[j] = metricdata.Metrics{Name: h.OTel, Description: h.Help, Unit: "s",
 			Data: metricdata.Histogram[float64]{Temporality: metricdata.CumulativeTemporality, DataPoints: points}}
 	}
 	return []metricdata.ScopeMetrics{{Scope: instrumentation.Scope{Name: ScopeName}, Metrics: ms}}, nil

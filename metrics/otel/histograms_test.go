@@ -1,11 +1,9 @@
 package otel_test
 
 import (
-	"context"
 	"testing"
-	"time"
 
-	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/metricstest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
@@ -13,14 +11,7 @@ import (
 // of at least 2 ms, in a bucket whose bound is at least that, and a hit (on
 // the in-process memory_serialized, one in 1024 is timed: the first).
 func TestProducerExportsHistograms(t *testing.T) {
-	ctx := context.Background()
-	r, err := dogpile.NewRegion(dogpile.WithName("users"), dogpile.WithMetrics()).Configure("memory_serialized")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 2 {
-		dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (int, error) { time.Sleep(2 * time.Millisecond); return 1, nil }) //nolint:errcheck
-	}
+	r := metricstest.SlowCreation(t, "users", 2)
 	rm := readMetrics(t, r, false, true)
 	got := map[string]metricdata.HistogramDataPoint[float64]{}
 	for _, sm := range rm.ScopeMetrics {

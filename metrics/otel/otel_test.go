@@ -5,20 +5,14 @@ import (
 	"testing"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/metricstest"
 	dogpileotel "github.com/dogpile-go/dogpile/metrics/otel"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
 func TestRegisterReportsRegionCounters(t *testing.T) {
-	ctx := context.Background()
-	r, err := dogpile.NewRegion(dogpile.WithName("users"), dogpile.WithMetrics()).Configure("memory")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 3 {
-		dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (int, error) { return 1, nil }) //nolint:errcheck
-	}
+	r := metricstest.Hits(t, "users")
 	got := collect(t, r)
 	if got["dogpile.hits"] != 2 || got["dogpile.misses"] != 1 || got["dogpile.regenerations"] != 1 {
 		t.Fatalf("exported %v; want 2 hits, 1 miss, 1 regeneration", got)
@@ -27,14 +21,7 @@ func TestRegisterReportsRegionCounters(t *testing.T) {
 
 // The resilience counters are exported too: a cached "not found".
 func TestRegisterReportsResilienceCounters(t *testing.T) {
-	ctx := context.Background()
-	r, err := dogpile.NewRegion(dogpile.WithName("res"), dogpile.WithMetrics()).Configure("memory")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 3 {
-		dogpile.GetOrCreate(ctx, r, "missing", func(context.Context) (int, error) { return 0, dogpile.ErrNotFound }) //nolint:errcheck
-	}
+	r := metricstest.NegativeHits(t, "res")
 	got := collect(t, r)
 	for _, name := range []string{"dogpile.soft_timeouts", "dogpile.values_refused", "dogpile.breaker_trips", "dogpile.recovery.queued", "dogpile.recovery.replayed", "dogpile.recovery.overflow"} {
 		if _, ok := got[name]; !ok {

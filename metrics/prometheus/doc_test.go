@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/metricstest"
 	"github.com/dogpile-go/dogpile/internal/testutil"
 	dogpileprom "github.com/dogpile-go/dogpile/metrics/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,12 +14,8 @@ import (
 // collector exports.
 func TestDocListsEveryMetric(t *testing.T) {
 	doc := testutil.PackageDoc(t, "prometheus.go")
-	r, err := dogpile.NewRegion(dogpile.WithMetrics()).Configure("memory")
-	if err != nil {
-		t.Fatal(err)
-	}
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(dogpileprom.NewCollector(r))
+	reg.MustRegister(dogpileprom.NewCollector(metricstest.Region(t, "memory")))
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

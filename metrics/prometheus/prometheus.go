@@ -41,6 +41,7 @@ package prometheus
 
 import (
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/statsexport"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -68,47 +69,15 @@ type metricDesc struct {
 // name (WithName).
 func NewCollector(regions ...*dogpile.Region) *Collector {
 	label := []string{"region"}
-	counter := func(name, help string, value func(dogpile.Stats) float64) metricDesc {
-		return metricDesc{desc: prometheus.NewDesc("dogpile_"+name, help, label, nil), value: value}
+	descs := make([]metricDesc, len(statsexport.Counters))
+	for i, c := range statsexport.Counters {
+		descs[i] = metricDesc{desc: prometheus.NewDesc("dogpile_"+c.Prometheus, c.Help, label, nil), value: c.Value}
 	}
-	ds := dogpile.LatencyBounds()
-	bounds := make([]float64, len(ds))
-	for i, d := range ds {
-		bounds[i] = d.Seconds()
+	histograms := make([]histogramDesc, len(statsexport.Histograms))
+	for i, h := range statsexport.Histograms {
+		histograms[i] = histogramDesc{desc: prometheus.NewDesc("dogpile_"+h.Prometheus, h.Help, label, nil), of: h.Of}
 	}
-	histogram := func(name, help string, of func(dogpile.Latencies) dogpile.Histogram) histogramDesc {
-		return histogramDesc{desc: prometheus.NewDesc("dogpile_"+name, help, label, nil), of: of}
-	}
-	return &Collector{
-		regions: regions,
-		bounds:  bounds,
-		histograms: []histogramDesc{
-			histogram("hit_duration_seconds", "Time GetOrCreate and Cached.Call took to return a fresh value (sampled on the in-process memory backends).", func(l dogpile.Latencies) dogpile.Histogram { return l.Hit }),
-			histogram("creation_duration_seconds", "Time creator calls that returned a value ran.", func(l dogpile.Latencies) dogpile.Histogram { return l.Creation }),
-			histogram("lock_wait_duration_seconds", "Time spent waiting for another caller's creation or for a cross-process lock.", func(l dogpile.Latencies) dogpile.Histogram { return l.LockWait }),
-		},
-		descs: []metricDesc{
-			counter("hits_total", "Reads that found a usable value.", func(s dogpile.Stats) float64 { return float64(s.Hits) }),
-			counter("misses_total", "Reads that found no usable value.", func(s dogpile.Stats) float64 { return float64(s.Misses) }),
-			counter("stale_served_total", "Stale values returned while their key was being regenerated.", func(s dogpile.Stats) float64 { return float64(s.StaleServed) }),
-			counter("regenerations_total", "Creator calls that returned a value.", func(s dogpile.Stats) float64 { return float64(s.Regenerations) }),
-			counter("regeneration_seconds_total", "Time spent in creator calls that returned a value.", func(s dogpile.Stats) float64 { return s.RegenerationTime.Seconds() }),
-			counter("lock_waits_total", "Waits for another caller's creation or for a cross-process lock.", func(s dogpile.Stats) float64 { return float64(s.LockWaits) }),
-			counter("lock_wait_seconds_total", "Time spent in those waits.", func(s dogpile.Stats) float64 { return s.LockWaitTime.Seconds() }),
-			counter("creator_errors_total", "Creator calls that failed or panicked.", func(s dogpile.Stats) float64 { return float64(s.CreatorErrors) }),
-			counter("backend_errors_total", "Backend calls that failed.", func(s dogpile.Stats) float64 { return float64(s.BackendErrors) }),
-			counter("decode_failures_total", "Stored values that could not be decoded (read as misses).", func(s dogpile.Stats) float64 { return float64(s.DecodeFailures) }),
-			counter("rejected_total", "Stored values without an accepted signature (read as misses).", func(s dogpile.Stats) float64 { return float64(s.Rejected) }),
-			counter("locks_lost_total", "Creations whose distributed lock was lost before they stored their value.", func(s dogpile.Stats) float64 { return float64(s.LocksLost) }),
-			counter("negative_hits_total", "Cached \"not found\" answers returned without running the creator.", func(s dogpile.Stats) float64 { return float64(s.NegativeHits) }),
-			counter("soft_timeouts_total", "Stale values served because a regeneration outlasted the soft timeout.", func(s dogpile.Stats) float64 { return float64(s.SoftTimeouts) }),
-			counter("values_refused_total", "Values the store (or the region's size limit) refused to hold.", func(s dogpile.Stats) float64 { return float64(s.ValuesRefused) }),
-			counter("breaker_trips_total", "Times the fail-open circuit breaker opened.", func(s dogpile.Stats) float64 { return float64(s.BreakerTrips) }),
-			counter("recovery_queued_total", "Writes, deletes and invalidations queued while the backend was down.", func(s dogpile.Stats) float64 { return float64(s.RecoveryQueued) }),
-			counter("recovery_replayed_total", "Queued operations replayed once the backend was back.", func(s dogpile.Stats) float64 { return float64(s.RecoveryReplayed) }),
-			counter("recovery_overflow_total", "Operations refused by a full recovery queue.", func(s dogpile.Stats) float64 { return float64(s.RecoveryOverflow) }),
-		},
-	}
+	return &Collector{regions: regions, bounds: statsexport.Bounds(), descs: descs, histograms: histograms}
 }
 
 // Describe sends the descriptors of the collector's metrics.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/metricstest"
 	dogpileprom "github.com/dogpile-go/dogpile/metrics/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -14,14 +15,7 @@ import (
 )
 
 func TestCollectorExportsRegionCounters(t *testing.T) {
-	ctx := context.Background()
-	r, err := dogpile.NewRegion(dogpile.WithName("users"), dogpile.WithMetrics()).Configure("memory")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 3 {
-		dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (int, error) { return 1, nil }) //nolint:errcheck
-	}
+	r := metricstest.Hits(t, "users")
 	reg := prometheus.NewPedanticRegistry()
 	if err := reg.Register(dogpileprom.NewCollector(r)); err != nil {
 		t.Fatal(err)
@@ -45,13 +39,7 @@ dogpile_regenerations_total{region="users"} 1
 // The resilience counters: a cached "not found" and a soft timeout.
 func TestCollectorExportsResilienceCounters(t *testing.T) {
 	ctx := context.Background()
-	r, err := dogpile.NewRegion(dogpile.WithName("res"), dogpile.WithMetrics(), dogpile.WithSoftTimeout(time.Millisecond)).Configure("memory")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 3 {
-		dogpile.GetOrCreate(ctx, r, "missing", func(context.Context) (int, error) { return 0, dogpile.ErrNotFound }) //nolint:errcheck
-	}
+	r := metricstest.NegativeHits(t, "res", dogpile.WithSoftTimeout(time.Millisecond))
 	r.Set(ctx, "slow", 1) //nolint:errcheck
 	release := make(chan struct{})
 	defer close(release)
@@ -77,14 +65,7 @@ dogpile_soft_timeouts_total{region="res"} 1
 // buckets at and above its latency only; hits on the in-process
 // memory_serialized, one in 1024 timed (the first).
 func TestCollectorExportsLatencyHistograms(t *testing.T) {
-	ctx := context.Background()
-	r, err := dogpile.NewRegion(dogpile.WithName("users"), dogpile.WithMetrics()).Configure("memory_serialized")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 3 {
-		dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (int, error) { time.Sleep(2 * time.Millisecond); return 1, nil }) //nolint:errcheck
-	}
+	r := metricstest.SlowCreation(t, "users", 3)
 	reg := prometheus.NewPedanticRegistry()
 	if err := reg.Register(dogpileprom.NewCollector(r)); err != nil {
 		t.Fatal(err)
