@@ -270,20 +270,16 @@ func (c *CachedFunc[A, V]) Call(ctx context.Context, a A) (V, error) {
 	if err != nil {
 		return zero, err
 	}
-	k, mk, err := s.callKeys(key)
-	if err != nil {
-		return zero, err
-	}
 	o := &c.o
 	if o.expirationFunc != nil {
 		oc := *o
 		oc.askExpiration()
 		o = &oc
 	}
-	if v, ok := memHit[V](ctx, c.r, s, k, o); ok {
+	if v, ok := memHit[V](ctx, c.r, s, key, o); ok {
 		return v, nil
 	}
-	return c.call(ctx, s, key, mk, *o, a)
+	return c.call(ctx, s, key, *o, a)
 }
 
 // call is Call but for a memory hit: only here do a and the keys escape,
@@ -291,8 +287,12 @@ func (c *CachedFunc[A, V]) Call(ctx context.Context, a A) (V, error) {
 // getOrCreateSlow isn't.
 //
 //go:noinline
-func (c *CachedFunc[A, V]) call(ctx context.Context, s *regionState, key string, mk madeKey, o callOptions, a A) (V, error) {
-	ckey, ck := ownKeys(key, mk)
+func (c *CachedFunc[A, V]) call(ctx context.Context, s *regionState, key string, o callOptions, a A) (V, error) {
+	ckey, ck, err := s.ownKeys(key)
+	if err != nil {
+		var zero V
+		return zero, err
+	}
 	if s.tags.shared != nil {
 		c.tagFor(&o, a) // the tags' records come with the value
 	}

@@ -6,46 +6,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/dogpile-go/dogpile/internal/clock"
 	"github.com/dogpile-go/dogpile/internal/envelope"
 	"github.com/dogpile-go/dogpile/lock"
 )
-
-// freshEntry returns the entry under k in the built-in memory backend (s.hit)
-// when it holds a fresh value, and the time the read began for the hit
-// histogram (hitStart). st of the entry is read in place: a stored entry is
-// never changed.
-//
-// An entry of a plain region — the default invalidation, no early refresh,
-// no test clock, an expiration checked on the coarse clock — that carries
-// no tags and no expiration of its own, read without per-call expiry
-// options, is fresh when it was created after the region's invalidations
-// and within its expiration: what state decides for it, in three loads and
-// two comparisons. Anything else, and such an entry that is not fresh, goes
-// through state.
-func (s *regionState) freshEntry(ctx context.Context, r *Region, k string, o *callOptions) (e *valueEntry, t0 int64) {
-	if r.metrics != nil {
-		t0 = r.hitStart(s)
-	}
-	var x any
-	if m := s.hit.m; m != nil {
-		x, _ = m.Load(k) // the unbounded map, called directly: one call less
-	} else {
-		x, _ = s.hit.load(k)
-	}
-	if e, _ = x.(*valueEntry); e == nil || e.negative {
-		return nil, 0
-	}
-	if s.plainState && e.tags == nil && e.ttl == 0 && !o.ignoreExpiry && !o.hasExpiration &&
-		e.created > s.localInv.hard.Load() && e.created > s.localInv.soft.Load() &&
-		(s.expiration <= 0 || clock.Coarse()-e.created <= int64(s.expiration)) {
-		return e, t0
-	}
-	if s.state(ctx, &e.stamp, o) != lock.Fresh {
-		return nil, 0
-	}
-	return e, t0
-}
 
 // valueLookup reads a Go value stored by a region (a *valueEntry) as a T,
 // and counts an entry of another type.

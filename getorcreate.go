@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dogpile-go/dogpile/internal/clock"
 	"github.com/dogpile-go/dogpile/lock"
 )
 
@@ -81,15 +82,10 @@ func getOrCreate[T, A any](ctx context.Context, r *Region, key string, arg A, cr
 		c := collect(opts)
 		o = &c
 	}
-	k, mk, err := s.callKeys(key)
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	if v, ok := memHit[T](ctx, r, s, k, o); ok {
+	if v, ok := memHit[T](ctx, r, s, key, o); ok {
 		return v, nil
 	}
-	return getOrCreateSlow(ctx, r, s, key, mk, *o, arg, create)
+	return getOrCreateSlow(ctx, r, s, key, *o, arg, create)
 }
 
 // getOrCreateSlow is everything but a memory hit. The keys, arg and o are
@@ -99,10 +95,14 @@ func getOrCreate[T, A any](ctx context.Context, r *Region, key string, arg A, cr
 // into getOrCreate, would be allocated by every hit.
 //
 //go:noinline
-func getOrCreateSlow[T, A any](ctx context.Context, r *Region, s *regionState, key string, mk madeKey, o callOptions, arg A, create func(context.Context, A) (T, error)) (T, error) {
+func getOrCreateSlow[T, A any](ctx context.Context, r *Region, s *regionState, key string, o callOptions, arg A, create func(context.Context, A) (T, error)) (T, error) {
 	// New variables, not key: escape analysis follows variables, and the
 	// caller's must not be the one kept.
-	ckey, ck := ownKeys(key, mk)
+	ckey, ck, err := s.ownKeys(key)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
 	if r.tracer != nil {
 		return tracedGetOrCreate(ctx, r, s, ckey, ck, o, func(ctx context.Context, p pending[T], o callOptions) (T, error) {
 			return createFor(ctx, r, s, ckey, ck, p, creatorOf(arg, create), o)
@@ -126,39 +126,94 @@ func creatorOf[T, A any](arg A, create func(context.Context, A) (T, error)) func
 }
 
 // memHit is the hit path of every get-or-create: a fresh value in the
-// built-in memory backend, read without a call to the general lookup. ok is
-// false for anything else (a miss, a stale value, a cached "not found", a
-// value of another type, or another backend), which the slow path reads
-// again. All but the type check is freshEntry's, which is not generic: a
-// generic function reaches its type's descriptors through a dictionary, a
-// few nanoseconds a call that a hit of 30 notices.
-func memHit[T any](ctx context.Context, r *Region, s *regionState, k string, o *callOptions) (v T, ok bool) {
+// built-in memory backend, written as a T, counted as a hit (memEntry). ok
+// is false for anything else — a miss, a stale value, a cached "not found",
+// a value of another type or read untyped, a key the region refuses — which
+// the slow path reads again.
+func memHit[T any](ctx context.Context, r *Region, s *regionState, key string, o *callOptions) (T, bool) {
+	if e := s.memEntry(ctx, r, key, o, typeIDOf[T]()); e != nil {
+		if _, typed := e.id.(*T); typed { // e.id == typeIDOf[T](), comparing the type words alone
+			v, _ := e.value.(T) // a nil interface value, written as an interface T, is T's zero
+			return v, true
+		}
+	}
+	var zero T
+	return zero, false
+}
+
+// memEntry returns the entry under key in the built-in memory backend when
+// it holds a fresh value; memHit checks that it was written as the type
+// whose typeIDOf is want. It is not generic: a generic function reaches its
+// type's descriptors through a dictionary.
+//
+// The first branch is the hit of most regions, written to be short (no
+// call but the map's): a quick region's entry without tags or an
+// expiration of its own, read without per-call expiry options, is fresh
+// when it was created after the region's invalidations and within its
+// expiration — what state decides for it. Any other entry is decided by
+// usableEntry, and a region that isn't quick is memEntrySlow's.
+func (s *regionState) memEntry(ctx context.Context, r *Region, key string, o *callOptions, want typeID) *valueEntry {
+	if s.quick && (o == &noOptions || !o.ignoreExpiry && !o.hasExpiration) && !strings.HasPrefix(key, ReservedKeyPrefix) {
+		x, _ := s.hit.m.Load(key)
+		e, _ := x.(*valueEntry)
+		if e != nil && !e.negative && e.tags == nil && e.ttl == 0 &&
+			e.created > s.localInv.hard.Load() && e.created > s.localInv.soft.Load() &&
+			(s.expiration <= 0 || clock.Coarse()-e.created <= int64(s.expiration)) {
+			return e
+		}
+		return s.usableEntry(ctx, r, e, o, want, 0)
+	}
 	if s.hit == nil {
-		return v, false
+		return nil
 	}
-	e, t0 := s.freshEntry(ctx, r, k, o)
-	if e == nil {
-		return v, false
+	return s.memEntrySlow(ctx, r, key, o, want)
+}
+
+// memEntrySlow is memEntry for a region that isn't quick: a key prefix or
+// mangler, a bounded map, a hit counted, another invalidation.
+func (s *regionState) memEntrySlow(ctx context.Context, r *Region, key string, o *callOptions, want typeID) *valueEntry {
+	var t0 int64
+	if r.metrics != nil {
+		t0 = r.hitStart(s)
 	}
-	if v, ok = valueAs[T](e); ok && (r.metrics != nil || r.obs != nil) {
+	k, err := s.storageKey(key)
+	if err != nil {
+		return nil // the slow path reports it
+	}
+	x, _ := s.hit.load(k)
+	e, _ := x.(*valueEntry)
+	return s.usableEntry(ctx, r, e, o, want, t0)
+}
+
+// usableEntry is e (nil: none was found) if it is a fresh value of the
+// type whose typeIDOf is want, counted as a hit that began at t0.
+func (s *regionState) usableEntry(ctx context.Context, r *Region, e *valueEntry, o *callOptions, want typeID, t0 int64) *valueEntry {
+	if e == nil || e.negative || e.id != want || s.state(ctx, &e.stamp, o) != lock.Fresh {
+		return nil
+	}
+	if s.counted {
 		r.observeHit(t0)
 	}
-	return v, ok
+	return e
 }
 
 // ownKeys returns the keys the slow path keeps: the caller's key and its
-// storage key — mk's, when the region made it — in strings of their own,
-// copied only where there is none (a mangler that keeps a key as it is made
-// a string with the caller's key in it).
-func ownKeys(key string, mk madeKey) (string, string) {
-	switch {
-	case !mk.made:
+// storage key, in strings of their own, copied only where there is none (a
+// storage key the region made is one; a mangler that keeps a key as it is
+// made one with the caller's key in it).
+func (s *regionState) ownKeys(key string) (string, string, error) {
+	if s.keptAsIs(key) {
 		c := strings.Clone(key)
-		return c, c
-	case mk.k == key:
-		return mk.k, mk.k
+		return c, c, nil
 	}
-	return strings.Clone(key), mk.k
+	k, err := s.transformedKey(key)
+	switch {
+	case err != nil:
+		return "", "", err
+	case k == key:
+		return k, k, nil
+	}
+	return strings.Clone(key), k, nil
 }
 
 // noOptions are the options of a call given none: shared, never written.

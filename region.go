@@ -93,11 +93,14 @@ type regionState struct {
 	obs         Observer
 	early       *earlyRefresh
 	clock       clock.Func
-	// plainState: the default invalidation (localInv), no shared
-	// invalidation, no early refresh, no test clock, and an expiration
-	// checked on the coarse clock, or none — state's common case, which
-	// freshEntry decides inline.
-	plainState bool
+	// counted: a hit is counted (Metrics or an Observer).
+	counted bool
+	// quick: a memory hit is decided by memEntry's first branch — the
+	// unbounded memory map (hit), keys stored as they are, nothing counted,
+	// the default invalidation (localInv) and no shared one, no early
+	// refresh, no test clock, and an expiration checked on the coarse clock
+	// or none: state's common case.
+	quick bool
 }
 
 // NewRegion returns an unconfigured region. Configure or ConfigureBackend it
@@ -237,7 +240,9 @@ func (r *Region) install(b Backend, name string, c *configOptions) error {
 		}
 	}
 	s.tags = newTagTable(r, s.gens)
-	s.plainState = s.localInv != nil && s.gens == nil && s.early == nil && s.clock == nil &&
+	s.counted = r.metrics != nil || r.obs != nil
+	s.quick = s.hit != nil && s.hit.m != nil && s.plainKeys && !s.counted &&
+		s.localInv != nil && s.gens == nil && s.early == nil && s.clock == nil &&
 		(s.expiration <= 0 || s.expiration >= clock.CoarseMin)
 	r.state.Store(s)
 	return nil
@@ -329,36 +334,6 @@ func (s *regionState) storageKey(key string) (string, error) {
 // on the hit path.
 func (s *regionState) keptAsIs(key string) bool {
 	return s.plainKeys && !strings.HasPrefix(key, ReservedKeyPrefix)
-}
-
-// madeKey is a storage key that the region made for a call's key, under a
-// key prefix or through a mangler: a string of its own, which the slow path
-// keeps as it is. The zero madeKey says that the storage key is the call's
-// key, which the slow path copies.
-type madeKey struct {
-	k    string
-	made bool
-}
-
-// callKeys is storageKey for a get-or-create: k for the hit path, which may
-// be key itself, and the same key as a madeKey when the region made it. The
-// caller's key never flows into what the slow path keeps, so that a key
-// built per call stays on the caller's stack, and a made key is not copied
-// again.
-func (s *regionState) callKeys(key string) (string, madeKey, error) {
-	if s.keptAsIs(key) {
-		return key, madeKey{}, nil
-	}
-	return s.makeKey(key)
-}
-
-// makeKey is callKeys for a key that the region transforms (or refuses).
-func (s *regionState) makeKey(key string) (string, madeKey, error) {
-	k, err := s.transformedKey(key)
-	if err != nil {
-		return "", madeKey{}, err
-	}
-	return k, madeKey{k: k, made: true}, nil
 }
 
 // transformedKey is storageKey for a region with a key prefix or mangler,

@@ -1,0 +1,75 @@
+package dogpile
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/dogpile-go/dogpile/internal/clock"
+)
+
+// The memory hit's short branch (memEntry) decides freshness itself for a
+// quick region — the default invalidation, the real clock, an expiration of
+// a second or more — and must decide as state does: an entry older than the
+// expiration, or made before an invalidation, is not a hit. The region's
+// clock is the real one here (a test clock turns the short branch off), so
+// the entries are planted with their creation time.
+func TestMemHitShortBranchDecidesAsState(t *testing.T) {
+	ctx := context.Background()
+	r, err := NewRegion().Configure("memory", WithExpiration(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.state.Load()
+	if !s.quick {
+		t.Fatal("a memory region with the defaults and a one-second expiration is not quick")
+	}
+	plant := func(key, value string, created int64) {
+		s.hit.put(key, &valueEntry{value: value, id: typeIDOf[string](), stamp: stamp{created: created}})
+	}
+	calls := 0
+	create := func(context.Context) (string, error) { calls++; return "new", nil }
+	get := func(key string) string {
+		t.Helper()
+		v, err := GetOrCreate(ctx, r, key, create)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+
+	plant("fresh", "old", clock.Now())
+	if v := get("fresh"); v != "old" || calls != 0 {
+		t.Fatalf("an entry made now: %q with %d creator calls, want the entry's value and none", v, calls)
+	}
+	plant("expired", "old", clock.Now()-int64(2*time.Second))
+	if v := get("expired"); v != "new" || calls != 1 {
+		t.Fatalf("an entry two seconds old, expiration one: %q with %d creator calls, want it made again", v, calls)
+	}
+	if _, hit := memHit[string](ctx, r, s, "expired", &noOptions); !hit {
+		t.Fatal("the value made again is not a memory hit")
+	}
+	// Per-call options that change the expiry are state's to decide.
+	plant("ignored", "old", clock.Now()-int64(2*time.Second))
+	if v, err := GetOrCreate(ctx, r, "ignored", create, IgnoreExpiration()); err != nil || v != "old" {
+		t.Fatalf("an expired entry read with IgnoreExpiration: %q, %v; want the entry's value", v, err)
+	}
+
+	plant("soft", "old", clock.Now())
+	if err := r.Invalidate(ctx, Soft); err != nil {
+		t.Fatal(err)
+	}
+	if _, hit := memHit[string](ctx, r, s, "soft", &noOptions); hit {
+		t.Fatal("an entry made before a soft invalidation is a memory hit")
+	}
+	if v := get("soft"); v != "new" || calls != 2 {
+		t.Fatalf("after a soft invalidation: %q with %d creator calls, want it made again", v, calls)
+	}
+	plant("hard", "old", clock.Now())
+	if err := r.Invalidate(ctx, Hard); err != nil {
+		t.Fatal(err)
+	}
+	if _, hit := memHit[string](ctx, r, s, "hard", &noOptions); hit {
+		t.Fatal("an entry made before a hard invalidation is a memory hit")
+	}
+}
