@@ -153,7 +153,7 @@ func memHit[T any](ctx context.Context, r *Region, s *regionState, key string, o
 // expiration — what state decides for it. Any other entry is decided by
 // usableEntry, and a region that isn't quick is memEntrySlow's.
 func (s *regionState) memEntry(ctx context.Context, r *Region, key string, o *callOptions, want typeID) *valueEntry {
-	if s.quick && (o == &noOptions || !o.ignoreExpiry && !o.hasExpiration) && !strings.HasPrefix(key, ReservedKeyPrefix) {
+	if s.quick && s.keptAsIs(key) && (o == &noOptions || !o.ignoreExpiry && !o.hasExpiration) {
 		x, _ := s.hit.m.Load(key)
 		e, _ := x.(*valueEntry)
 		if e != nil && !e.negative && e.tags == nil && e.ttl == 0 &&

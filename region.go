@@ -330,8 +330,8 @@ func (s *regionState) storageKey(key string) (string, error) {
 }
 
 // keptAsIs reports whether key is its own storage key: the region has no
-// key prefix and no mangler, and key is not a reserved one. It is inlined
-// on the hit path.
+// key prefix and no mangler, and key is not a reserved one. It is small
+// enough to be inlined, as the hit path needs.
 func (s *regionState) keptAsIs(key string) bool {
 	return s.plainKeys && !strings.HasPrefix(key, ReservedKeyPrefix)
 }
