@@ -172,10 +172,7 @@ func (s *regionState) memEntry(ctx context.Context, r *Region, key string, o *ca
 // memEntrySlow is memEntry for a region that isn't quick: a key prefix or
 // mangler, a bounded map, a hit counted, another invalidation.
 func (s *regionState) memEntrySlow(ctx context.Context, r *Region, key string, o *callOptions, want typeID) *valueEntry {
-	var t0 int64
-	if r.metrics != nil {
-		t0 = r.hitStart(s)
-	}
+	t0 := r.hitStart(s)
 	k, err := s.storageKey(key)
 	if err != nil {
 		return nil // the slow path reports it

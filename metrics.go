@@ -254,14 +254,14 @@ var processStart = time.Now()
 // in-process memory backends for all but one hit in hitSample (picked by
 // the count of hits so far: a load of a counter the hit adds to anyway).
 func (r *Region) hitStart(s *regionState) int64 {
-	if r.metrics == nil || inProcess(s) && r.metrics.counts[EventHit].Load()&(hitSample-1) != 0 {
+	if r.metrics == nil || s.inProcess && r.metrics.counts[EventHit].Load()&(hitSample-1) != 0 {
 		return 0
 	}
 	return int64(time.Since(processStart)) + 1 // never 0
 }
 
 // inProcess reports whether s's store is process memory, whose hits take
-// less time than reading the clock twice.
+// less time than reading the clock twice (regionState.inProcess).
 func inProcess(s *regionState) bool {
 	if s.mem != nil {
 		return true

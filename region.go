@@ -95,6 +95,8 @@ type regionState struct {
 	clock       clock.Func
 	// counted: a hit is counted (Metrics or an Observer).
 	counted bool
+	// inProcess: the store is process memory (see hitStart).
+	inProcess bool
 	// quick: a memory hit is decided by memEntry's first branch — the
 	// unbounded memory map (hit), keys stored as they are, nothing counted,
 	// the default invalidation (localInv) and no shared one, no early
@@ -241,6 +243,7 @@ func (r *Region) install(b Backend, name string, c *configOptions) error {
 	}
 	s.tags = newTagTable(r, s.gens)
 	s.counted = r.metrics != nil || r.obs != nil
+	s.inProcess = inProcess(s)
 	s.quick = s.hit != nil && s.hit.m != nil && s.plainKeys && !s.counted &&
 		s.localInv != nil && s.gens == nil && s.early == nil && s.clock == nil &&
 		(s.expiration <= 0 || s.expiration >= clock.CoarseMin)

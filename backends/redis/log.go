@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,10 +23,7 @@ import (
 // replaces the routing to each backend's logger (RouteClientLogs) that the
 // registered factories set up otherwise.
 func SetClientLogger(l *slog.Logger, level slog.Level) {
-	clientLog.mu.Lock()
-	defer clientLog.mu.Unlock()
-	clientLog.chosen = true
-	goredis.SetLogger(&slogAdapter{l: l, level: level})
+	chooseClientLogger(&slogAdapter{l: l, level: level}, true)
 }
 
 // RouteClientLogs routes go-redis's log lines to the backends they concern,
@@ -42,10 +40,7 @@ func SetClientLogger(l *slog.Logger, level slog.Level) {
 // RouteClientLogs); New and NewFromClient leave go-redis's logger alone, and
 // their backends take the routed lines once it is routed.
 func RouteClientLogs(level slog.Level) {
-	clientLog.mu.Lock()
-	defer clientLog.mu.Unlock()
-	clientLog.chosen = true
-	goredis.SetLogger(&router{level: level})
+	chooseClientLogger(&router{level: level}, true)
 }
 
 // clientLog records whether the application chose go-redis's logger, so
@@ -60,13 +55,21 @@ var clientLog struct {
 // defaultClientLogger is the factories' routing of go-redis's log lines:
 // to the backends' loggers at debug level, unless the application chose.
 func defaultClientLogger() {
+	chooseClientLogger(&router{level: slog.LevelDebug}, false)
+}
+
+// chooseClientLogger makes l go-redis's logger: always when the application
+// chooses, else (the factories' default) only if it has not.
+func chooseClientLogger(l interface {
+	Printf(context.Context, string, ...any)
+}, application bool) {
 	clientLog.mu.Lock()
 	defer clientLog.mu.Unlock()
-	if clientLog.chosen {
+	if clientLog.chosen && !application {
 		return
 	}
 	clientLog.chosen = true
-	goredis.SetLogger(&router{level: slog.LevelDebug})
+	goredis.SetLogger(l)
 }
 
 // slogAdapter is go-redis's Logging interface over a *slog.Logger.
@@ -122,10 +125,8 @@ func (r *router) Printf(ctx context.Context, format string, v ...any) {
 }
 
 func appendNew(ls []*slog.Logger, l *slog.Logger) []*slog.Logger {
-	for _, x := range ls {
-		if x == l {
-			return ls
-		}
+	if slices.Contains(ls, l) {
+		return ls
 	}
 	return append(ls, l)
 }
