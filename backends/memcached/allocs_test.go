@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // A region's hit on Memcached allocates at most two times more than
@@ -18,12 +19,12 @@ func TestHitAllocationsOverTheClient(t *testing.T) {
 	s := newBenchSetup(t)
 	ctx := context.Background()
 	key := s.keys[0]
-	hit := testing.AllocsPerRun(50, func() {
+	hit := testutil.SteadyAllocs(50, func() {
 		if _, err := dogpile.GetOrCreate(ctx, s.r, key, missCreate); err != nil {
 			t.Fatal(err)
 		}
 	})
-	raw := testing.AllocsPerRun(50, func() {
+	raw := testutil.SteadyAllocs(50, func() {
 		if _, err := s.raw.Get(key); err != nil {
 			t.Fatal(err)
 		}
@@ -31,12 +32,12 @@ func TestHitAllocationsOverTheClient(t *testing.T) {
 	if hit > raw+2 {
 		t.Errorf("a region hit allocates %v times, gomemcache's Get %v: want at most 2 more", hit, raw)
 	}
-	multi := testing.AllocsPerRun(20, func() {
+	multi := testutil.SteadyAllocs(20, func() {
 		if _, err := dogpile.GetOrCreateMulti(ctx, s.r, s.keys, missCreateMulti); err != nil {
 			t.Fatal(err)
 		}
 	})
-	rawMulti := testing.AllocsPerRun(20, func() {
+	rawMulti := testutil.SteadyAllocs(20, func() {
 		if _, err := s.raw.GetMulti(s.keys); err != nil {
 			t.Fatal(err)
 		}
