@@ -50,7 +50,7 @@ func lookup[T any](ctx context.Context, r *Region, s *regionState, key string, o
 			if raw[0] == nil {
 				return v, stamp{}, 0, false, nil
 			}
-			v, st, found = decode[T](r, key, raw[0])
+			v, st, found = decode[T](r, s, key, raw[0])
 			return v, st, len(raw[0]), found, s.complete(ctx, &rr, st.tags)
 		}
 		if err := s.fetch(ctx, &rr); err != nil {
@@ -69,7 +69,7 @@ func lookup[T any](ctx context.Context, r *Region, s *regionState, key string, o
 	if err != nil || !ok {
 		return v, stamp{}, 0, false, s.wrap("get", key, err)
 	}
-	v, st, found = decode[T](r, key, b)
+	v, st, found = decode[T](r, s, key, b)
 	return v, st, len(b), found, s.complete(ctx, &rr, st.tags)
 }
 
@@ -100,7 +100,7 @@ func lookupKept[T any](ctx context.Context, r *Region, s *regionState, key strin
 		v, _ := k.value.(T)
 		return v, k.stamp, len(b), true, s.complete(ctx, &rr, k.stamp.tags)
 	}
-	if v, st, found = decode[T](r, key, b); found {
+	if v, st, found = decode[T](r, s, key, b); found {
 		s.keeping.Keep(key, b, &keptValue{region: r, id: typeIDOf[T](), value: v, stamp: st})
 	}
 	return v, st, len(b), found, s.complete(ctx, &rr, st.tags)
@@ -155,7 +155,7 @@ func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []s
 		if b == nil || i >= len(keys) {
 			continue
 		}
-		st, ok := decodeInto(r, keys[i], b, &vals[i], tag)
+		st, ok := decodeInto(r, s, keys[i], b, &vals[i], tag)
 		switch {
 		case !ok:
 			continue

@@ -97,6 +97,9 @@ type regionState struct {
 	counted bool
 	// inProcess: the store is process memory (see hitStart).
 	inProcess bool
+	// immutable: the backend's values never change once returned
+	// (backend.Immutable), so a decoded string may point into them.
+	immutable bool
 	// quick: a memory hit is decided by memEntry's first branch — the
 	// unbounded memory map (hit), keys stored as they are, nothing counted,
 	// the default invalidation (localInv) and no shared one, no early
@@ -227,6 +230,7 @@ func (r *Region) install(b Backend, name string, c *configOptions) error {
 	}
 	s.multi, _ = s.backend.(backend.Multi)
 	s.mutexes, _ = s.backend.(backend.Locking)
+	s.immutable = backend.ValuesImmutable(s.backend)
 	s.inv = c.invalidator
 	if s.inv == nil {
 		s.localInv = &localInvalidation{clock: r.clock}
@@ -844,6 +848,17 @@ func (r *Region) mismatched(key string, written uint32, read reflect.Type) {
 		"region", r.name, "key", key, "written_as", name, "read_as", envelope.TypeName(read))
 }
 
+// parseText decodes payload into what ptr points to when the default codec
+// stores its kind as text (textcodec.Parse), without the Codec interface. On
+// a backend whose values are immutable (backend.Immutable) a string points
+// into payload instead of being copied: a hit's one allocation of its own.
+func (s *regionState) parseText(payload []byte, ptr any) (done bool, err error) {
+	if s.immutable {
+		return textcodec.ParseShared(payload, ptr)
+	}
+	return textcodec.Parse(payload, ptr)
+}
+
 // decode reads an entry into a T. Bytes that are not a readable entry of this
 // region's codec, or an entry of another type than T, are a miss, never an
 // error: the creator runs and replaces them.
@@ -852,13 +867,13 @@ func (r *Region) mismatched(key string, written uint32, read reflect.Type) {
 // are decoded into v on this stack: what a call through the Codec interface
 // decodes into escapes, one allocation a read that a remote hit notices.
 // Other values are decoded into a T of their own on the heap.
-func decode[T any](r *Region, key string, b []byte) (v T, st stamp, ok bool) {
+func decode[T any](r *Region, s *regionState, key string, b []byte) (v T, st stamp, ok bool) {
 	payload, st, ok := openEntry[T](r, key, b, typeTag[T]())
 	if !ok || st.negative {
 		return v, st, ok
 	}
 	if r.codec == codec.Default {
-		if done, err := textcodec.Parse(payload, &v); done {
+		if done, err := s.parseText(payload, &v); done {
 			if err != nil {
 				r.undecodable(key, err)
 				var zero T
@@ -881,12 +896,20 @@ func decode[T any](r *Region, key string, b []byte) (v T, st stamp, ok bool) {
 // slot of one slice (a value returned would be one allocation per entry, as
 // the codec is an interface, so what it decodes into escapes) and looks the
 // tag up once.
-func decodeInto[T any](r *Region, key string, b []byte, v *T, tag uint32) (st stamp, ok bool) {
+func decodeInto[T any](r *Region, s *regionState, key string, b []byte, v *T, tag uint32) (st stamp, ok bool) {
 	payload, st, ok := openEntry[T](r, key, b, tag)
 	if !ok || st.negative {
 		return st, ok
 	}
-	if err := r.codec.Unmarshal(payload, v); err != nil {
+	var done bool
+	var err error
+	if r.codec == codec.Default {
+		done, err = s.parseText(payload, v)
+	}
+	if !done {
+		err = r.codec.Unmarshal(payload, v)
+	}
+	if err != nil {
 		r.undecodable(key, err)
 		var zero T
 		*v = zero // a codec may have written part of it

@@ -252,6 +252,10 @@ func (t *tracedBackend) CompareAndSwap(ctx context.Context, key string, old, new
 	return swapped, err
 }
 
+// ValuesImmutable reports next's answer (backend.Immutable): spans don't
+// touch the values.
+func (t *tracedBackend) ValuesImmutable() bool { return backend.ValuesImmutable(t.next) }
+
 // KeepsDecoded reports whether next keeps decoded values (backend.Keeping).
 func (t *tracedBackend) KeepsDecoded() bool {
 	k, ok := t.next.(backend.Keeping)

@@ -4,7 +4,8 @@
 // and the optional ones a region upgrades to when a backend has them, the
 // io.WriterTo way — many keys in one round trip ([Multi]), a mutex shared by
 // every process using the store ([Locking]), Go values held as they are
-// ([Values]), decoded values kept beside their bytes ([Keeping]).
+// ([Values]), decoded values kept beside their bytes ([Keeping]), values
+// that never change once returned ([Immutable]).
 //
 // Users of a cache need none of this: they configure a region with a backend
 // by name (dogpile.Region.Configure) or hand it an instance
@@ -58,6 +59,31 @@ type Multi interface {
 	SetMulti(ctx context.Context, items map[string][]byte) error
 	// DeleteMulti removes every key; missing keys are not an error.
 	DeleteMulti(ctx context.Context, keys []string) error
+}
+
+// Immutable is implemented by backends whose values stay as they are once
+// returned: nothing writes to a value that Get or GetMulti returned, or
+// reuses its memory for another, and each value has memory of its own
+// rather than being a window onto a larger buffer that holds other values.
+// A client's fresh reply qualifies (go-redis's reply strings, gomemcache's
+// items, database/sql's scanned bytes); a buffer the backend reads the next
+// reply into does not. On such a backend a region with the default codec
+// decodes a string value without copying it — the string points into the
+// value's bytes — so that a hit allocates once less.
+type Immutable interface {
+	Backend
+	// ValuesImmutable reports whether the values are immutable as above
+	// (asked once, when the region is configured). A wrapper that passes
+	// values through unchanged reports its inner backend's answer.
+	ValuesImmutable() bool
+}
+
+// ValuesImmutable reports whether b's values are immutable: whether it
+// implements Immutable and says so. A wrapper that passes its inner
+// backend's values through unchanged reports this of the inner backend.
+func ValuesImmutable(b Backend) bool {
+	im, ok := b.(Immutable)
+	return ok && im.ValuesImmutable()
 }
 
 // Locking is implemented by backends that provide a mutex shared by every

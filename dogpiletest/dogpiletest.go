@@ -37,6 +37,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backend"
@@ -51,7 +52,8 @@ type Factory func(t *testing.T) dogpile.Backend
 // newBackend. A backend's distributed mutex is checked as far as it goes: a
 // lock.Lease (renewed, lost once taken over; with WithShortLease, in time
 // too), a backend.Fenced (no write once the lock is lost), a lock.Prober; a
-// backend.Swapper's CompareAndSwap is checked too.
+// backend.Swapper's CompareAndSwap is checked too, and so are the values of
+// a backend that says they are immutable (backend.Immutable).
 func TestBackend(t *testing.T, newBackend Factory, opts ...Option) {
 	var o options
 	for _, opt := range opts {
@@ -82,6 +84,7 @@ func TestBackend(t *testing.T, newBackend Factory, opts ...Option) {
 	run("Concurrent", testConcurrent)
 	run("Multi", testMulti)
 	run("Value", testValue)
+	run("Immutable", testImmutable)
 	run("CompareAndSwap", testSwap)
 	run("Mutex", onMutex(testMutex))
 	run("MutexProber", onMutex(testProber))
@@ -183,6 +186,72 @@ func testSetGet(t *testing.T, b dogpile.Backend, key func(string) string) {
 			t.Fatalf("Get(%q) after Set = %q, %v; want %q, true", k, got, ok, v)
 		}
 	}
+}
+
+// testImmutable checks what a backend.Immutable promises: values returned
+// stay as they were through later calls, and none is a window onto memory
+// that holds another.
+func testImmutable(t *testing.T, b dogpile.Backend, key func(string) string) {
+	if !backend.ValuesImmutable(b) {
+		t.Skipf("%T does not say its values are immutable (backend.Immutable)", b)
+	}
+	ctx := ctxT(t)
+	k1, k2 := key("a"), key("b")
+	mustSet(t, b, k1, []byte("first-value"))
+	mustSet(t, b, k2, []byte("other-value"))
+	var kept [][]byte // values returned, each to stay as its copy in want
+	var want []string
+	keep := func(vs ...[]byte) {
+		for _, v := range vs {
+			kept, want = append(kept, v), append(want, string(v))
+		}
+	}
+	v, _ := mustGet(t, b, k1)
+	keep(v)
+	v, _ = mustGet(t, b, k2)
+	keep(v)
+	mustSet(t, b, k1, []byte("third-value"))
+	v, _ = mustGet(t, b, k1)
+	keep(v)
+	if mb, ok := b.(backend.Multi); ok {
+		vs, err := mb.GetMulti(ctx, []string{k1, k2})
+		if err != nil {
+			t.Fatalf("GetMulti: %v", err)
+		}
+		keep(vs...)
+		if err := mb.SetMulti(ctx, map[string][]byte{k1: []byte("fifth-value"), k2: []byte("sixth-value")}); err != nil {
+			t.Fatalf("SetMulti: %v", err)
+		}
+		if vs, err = mb.GetMulti(ctx, []string{k2, k1}); err != nil {
+			t.Fatalf("GetMulti: %v", err)
+		}
+		keep(vs...)
+	}
+	if err := b.Delete(ctx, k2); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	for i, v := range kept {
+		if string(v) != want[i] {
+			t.Errorf("value %d returned as %q is now %q: a returned value changed", i, want[i], v)
+		}
+	}
+	// Memory of its own: no value's bytes, up to its capacity, overlap
+	// another's. (Two reads of an unchanged value may return the same bytes.)
+	for i, a := range kept {
+		for j, c := range kept[:i] {
+			same := len(a) == len(c) && unsafe.SliceData(a) == unsafe.SliceData(c)
+			if len(a) > 0 && len(c) > 0 && !same && overlap(a, c) {
+				t.Errorf("values %d and %d share memory", j, i)
+			}
+		}
+	}
+}
+
+// overlap reports whether a and b, up to their capacities, share memory.
+func overlap(a, b []byte) bool {
+	a, b = a[:cap(a)], b[:cap(b)]
+	aStart, bStart := uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&b[0]))
+	return aStart < bStart+uintptr(len(b)) && bStart < aStart+uintptr(len(a))
 }
 
 func testOverwrite(t *testing.T, b dogpile.Backend, key func(string) string) {

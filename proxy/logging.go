@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/internal/lockhook"
 	"github.com/dogpile-go/dogpile/lock"
 )
@@ -37,6 +38,10 @@ func (l *logging) done(ctx context.Context, op string, start time.Time, outcome 
 	attrs = append(attrs, slog.String("op", op), slog.Duration("latency", time.Since(start)), slog.String("outcome", outcome))
 	l.log.LogAttrs(ctx, level, "dogpile backend call", attrs...)
 }
+
+// ValuesImmutable reports Next's answer (backend.Immutable): the proxy hands
+// on Next's values as they are.
+func (l *logging) ValuesImmutable() bool { return backend.ValuesImmutable(l.Next) }
 
 func (l *logging) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	start := time.Now()

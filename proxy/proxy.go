@@ -39,7 +39,10 @@ import (
 // Next's multi-key calls, or one call per key when Next has none),
 // backend.Locking (with Next's mutex, or none; a fenced mutex stays fenced)
 // and backend.Swapper (with Next's compare-and-swap, or an error matching
-// errors.ErrUnsupported).
+// errors.ErrUnsupported). It does not say that values are immutable
+// (backend.Immutable), as a proxy may rewrite them: a proxy that hands on
+// Next's values as they are says so with a ValuesImmutable method that
+// returns backend.ValuesImmutable(Next).
 type Base struct {
 	Next dogpile.Backend
 }

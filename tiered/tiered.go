@@ -310,6 +310,10 @@ func (b *Backend) getRemote(ctx context.Context, key string) ([]byte, bool, erro
 	return v, ok, nil
 }
 
+// ValuesImmutable reports the remote backend's answer (backend.Immutable):
+// the tier hands out the remote's values or copies of its own.
+func (b *Backend) ValuesImmutable() bool { return backend.ValuesImmutable(b.Next) }
+
 // KeepsDecoded reports whether the tier keeps the region's decoded values
 // (backend.Keeping): true unless Options.DecodeEveryHit.
 func (b *Backend) KeepsDecoded() bool { return b.keep }

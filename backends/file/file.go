@@ -131,9 +131,10 @@ type Backend struct {
 }
 
 var (
-	_ backend.Multi   = (*Backend)(nil)
-	_ backend.Locking = (*Backend)(nil)
-	_ backend.Swapper = (*Backend)(nil)
+	_ backend.Multi     = (*Backend)(nil)
+	_ backend.Locking   = (*Backend)(nil)
+	_ backend.Swapper   = (*Backend)(nil)
+	_ backend.Immutable = (*Backend)(nil)
 )
 
 // DefaultPath returns the per-user cache file that the command-line tool uses
@@ -424,6 +425,10 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	}
 	return v, true, nil
 }
+
+// ValuesImmutable reports true (backend.Immutable): database/sql scans each
+// value into memory of its own.
+func (b *Backend) ValuesImmutable() bool { return true }
 
 // Set stores value under key in one transaction.
 func (b *Backend) Set(ctx context.Context, key string, value []byte) error {

@@ -8,13 +8,14 @@ import (
 	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
-// A region's hit on Memcached allocates at most two times more than
-// gomemcache's own Get of the same key: the copy of the key that the slow
-// path keeps (the default key mangler's copy is that one) and the decoded
-// string, decoded on the caller's stack rather than through the codec's
-// interface. A GetOrCreateMulti of present keys allocates one more a key
-// than gomemcache's GetMulti (the decoded value: the mangler is given the
-// keys themselves) and a few for the call.
+// A region's hit on Memcached allocates once more than gomemcache's own Get
+// of the same key: the copy of the key that the slow path keeps (the default
+// key mangler's copy is that one). The decoded string points into the item
+// gomemcache read (the backend's values are immutable), decoded on the
+// caller's stack rather than through the codec's interface. A
+// GetOrCreateMulti of present keys allocates what gomemcache's GetMulti does
+// and a few for the call: nothing a key (the mangler is given the keys
+// themselves).
 func TestHitAllocationsOverTheClient(t *testing.T) {
 	s := newBenchSetup(t)
 	ctx := context.Background()
@@ -29,8 +30,8 @@ func TestHitAllocationsOverTheClient(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if hit > raw+2 {
-		t.Errorf("a region hit allocates %v times, gomemcache's Get %v: want at most 2 more", hit, raw)
+	if hit > raw+1 {
+		t.Errorf("a region hit allocates %v times, gomemcache's Get %v: want at most 1 more", hit, raw)
 	}
 	multi := testutil.SteadyAllocs(20, func() {
 		if _, err := dogpile.GetOrCreateMulti(ctx, s.r, s.keys, missCreateMulti); err != nil {
@@ -42,7 +43,7 @@ func TestHitAllocationsOverTheClient(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if limit := rawMulti + float64(len(s.keys)) + 8; multi > limit {
+	if limit := rawMulti + 8; multi > limit {
 		t.Errorf("GetOrCreateMulti of %d present keys allocates %v times, gomemcache's GetMulti %v: want at most %v", len(s.keys), multi, rawMulti, limit)
 	}
 }

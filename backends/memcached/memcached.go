@@ -259,9 +259,10 @@ func lockExpiry(d time.Duration) int32 {
 const lockClockSlack = 2 * time.Second
 
 var (
-	_ backend.Multi   = (*Backend)(nil)
-	_ backend.Swapper = (*Backend)(nil)
-	_ backend.Locking = (*Backend)(nil)
+	_ backend.Multi     = (*Backend)(nil)
+	_ backend.Swapper   = (*Backend)(nil)
+	_ backend.Locking   = (*Backend)(nil)
+	_ backend.Immutable = (*Backend)(nil)
 )
 
 // expirySeconds is d as Memcached's exptime: whole seconds, rounded up so
@@ -345,6 +346,10 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	}
 	return nil, false, b.fail(ctx, "get", key, err)
 }
+
+// ValuesImmutable reports true (backend.Immutable): gomemcache reads each
+// value into memory of its own, which nothing writes to afterwards.
+func (b *Backend) ValuesImmutable() bool { return true }
 
 // get reads key's item (with its CAS id), again on a new connection if the
 // first one was broken.

@@ -15,6 +15,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/lock"
 )
 
@@ -322,6 +323,12 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	}
 	return v, true, nil
 }
+
+var _ backend.Immutable = (*Backend)(nil)
+
+// ValuesImmutable reports true (backend.Immutable): a value is the memory of
+// go-redis's reply string, which nothing writes to, one string a value.
+func (b *Backend) ValuesImmutable() bool { return true }
 
 // Set stores value under key, with the server-side TTL if one is set.
 func (b *Backend) Set(ctx context.Context, key string, value []byte) error {

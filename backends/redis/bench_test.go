@@ -111,7 +111,7 @@ func BenchmarkMulti100(b *testing.B) {
 
 // hundredHits is a region on a server of its own holding 100 keys of 100
 // bytes, a plain client of that server, and the keys.
-func hundredHits(b *testing.B) (*dogpile.Region, *goredis.Client, []string) {
+func hundredHits(b testing.TB) (*dogpile.Region, *goredis.Client, []string) {
 	srv := testserver.StartRedis(b)
 	r := regionOn(b, "redis", dogpile.Args{"url": "redis://" + srv.Addr()})
 	keys := make([]string, 100)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"unsafe"
 )
 
 // Append encodes v when it is a string, a byte slice, a boolean or a number
@@ -84,4 +85,15 @@ func Parse(data []byte, ptr any) (ok bool, err error) {
 		return false, nil
 	}
 	return true, err
+}
+
+// ParseShared is Parse for data that nothing writes to or reuses afterwards:
+// a string points into data instead of copying it. (A byte slice is still
+// copied: its holder may write to it.)
+func ParseShared(data []byte, ptr any) (ok bool, err error) {
+	if p, isString := ptr.(*string); isString {
+		*p = unsafe.String(unsafe.SliceData(data), len(data))
+		return true, nil
+	}
+	return Parse(data, ptr)
 }
