@@ -37,9 +37,8 @@ func TestDL2LockLivesAtLeastLockTimeout(t *testing.T) {
 		spacing     = 200 * time.Millisecond
 		lockTimeout = time.Second
 	)
-	srv := servers(t, 1)
-	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1})
-	raw := rawClient(srv[0])
+	b, srv := lockingBackend(t, 1)
+	raw := rawClient(srv)
 	ctx := testutil.Context(t)
 	key := testutil.Unique("lifetime")
 	type probe struct {
@@ -125,15 +124,14 @@ func goGetOrCreate(ctx context.Context, r *dogpile.Region, key string, create fu
 // meanwhile waits for it, and gets its value: one creator run in all.
 func TestDL5SlowCreatorKeepsItsLock(t *testing.T) {
 	t.Parallel() // mostly waiting: the creation outlasts its lock's timeout
-	srv := servers(t, 1)
 	key := testutil.Unique("dl5")
-	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1})
+	b, srv := lockingBackend(t, 1)
 	zeroCounters(t, b, key+"-creators")
 	ctx := testutil.Context(t)
 
-	c := startCreator(t, srv[0], key, "first")
+	c := startCreator(t, srv, key, "first")
 	creating := time.Now()
-	raw := rawClient(srv[0])
+	raw := rawClient(srv)
 	for time.Since(creating) < 4*time.Second {
 		it, err := raw.Get(b.lockKey(key))
 		if err != nil || bytes.Equal(it.Value, releasedValue) {
@@ -178,14 +176,13 @@ func TestDL5SlowCreatorKeepsItsLock(t *testing.T) {
 // does (the caller gets its "older", not stored), the loss is counted.
 func TestDL6StalledHolderDoesNotOverwrite(t *testing.T) {
 	t.Parallel() // mostly waiting for a lock to expire
-	srv := servers(t, 1)
 	key := testutil.Unique("dl6")
-	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1})
+	b, srv := lockingBackend(t, 1)
 	zeroCounters(t, b, key+"-creators")
 	ctx := testutil.Context(t)
-	raw := rawClient(srv[0])
+	raw := rawClient(srv)
 
-	c := startCreator(t, srv[0], key, "older")
+	c := startCreator(t, srv, key, "older")
 	c.Pause()
 	if err := testserver.WaitFor(10*time.Second, "the stalled holder's lock to expire", func(context.Context) error {
 		if _, err := raw.Get(b.lockKey(key)); !errors.Is(err, memcache.ErrCacheMiss) {
@@ -376,7 +373,7 @@ func TestDL6FenceCatchesAWriteAfterTheCheck(t *testing.T) {
 	}
 	g := newGate()
 	stalled := gatedMutex(t, srv, key, g)
-	mustLock(t, stalled)
+	testutil.MustLock(t, stalled)
 	g.arm("cas " + key + " ")
 	errc := make(chan error, 1)
 	go func() { errc <- stalled.SetFenced(ctx, key, []byte("older")) }()
@@ -388,7 +385,7 @@ func TestDL6FenceCatchesAWriteAfterTheCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	next := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true}).Mutex(key).(*mutex)
-	mustLock(t, next)
+	testutil.MustLock(t, next)
 	if err := next.SetFenced(ctx, key, []byte("newer")); err != nil {
 		t.Fatal(err)
 	}
@@ -412,7 +409,7 @@ func TestDL6HolderOverwritesALateWrite(t *testing.T) {
 	ctx := testutil.Context(t)
 	g := newGate()
 	holder := gatedMutex(t, srv, key, g)
-	mustLock(t, holder)
+	testutil.MustLock(t, holder)
 	g.arm("add " + key + " ") // no value yet: the write is an add
 	errc := make(chan error, 1)
 	go func() { errc <- holder.SetFenced(ctx, key, []byte("newer")) }()
@@ -434,20 +431,19 @@ func TestDL6HolderOverwritesALateWrite(t *testing.T) {
 // stores nothing and says ErrLockLost; a fenced write of another key than
 // the mutex's is refused.
 func TestDL6FencedWrite(t *testing.T) {
-	srv := servers(t, 1)
-	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1})
+	b, srv := lockingBackend(t, 1)
 	ctx := testutil.Context(t)
 	key := testutil.Unique("fenced")
 	var f backend.Fenced = b.Mutex(key).(*mutex)
 	if err := f.SetFenced(ctx, key, []byte("never")); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("a fenced write without the lock: %v; want ErrLockLost", err)
 	}
-	mustLock(t, f)
+	testutil.MustLock(t, f)
 	for _, v := range []string{"v1", "v2"} { // added, then swapped
 		if err := f.SetFenced(ctx, key, []byte(v)); err != nil {
 			t.Fatal(err)
 		}
-		if got := stored(t, srv[0], key); got != v {
+		if got := stored(t, srv, key); got != v {
 			t.Fatalf("stored %q, want %q", got, v)
 		}
 	}
@@ -460,7 +456,7 @@ func TestDL6FencedWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := b.Mutex(key)
-	mustLock(t, other)
+	testutil.MustLock(t, other)
 	if err := f.SetFenced(ctx, key, []byte("lost")); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("a fenced write after the lock changed hands: %v; want ErrLockLost", err)
 	}
@@ -471,14 +467,14 @@ func TestDL6FencedWrite(t *testing.T) {
 	if err := other.(backend.Fenced).SetFenced(ctx, key, []byte("gone")); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("a fenced write with the lock gone: %v; want ErrLockLost", err)
 	}
-	mustLock(t, f)
+	testutil.MustLock(t, f)
 	if err := f.Unlock(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.SetFenced(ctx, key, []byte("released")); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("a fenced write after Unlock: %v; want ErrLockLost", err)
 	}
-	if got := stored(t, srv[0], key); got != "v2" {
+	if got := stored(t, srv, key); got != "v2" {
 		t.Fatalf("stored %q; a write without the lock got through", got)
 	}
 }
@@ -488,8 +484,7 @@ func TestDL6FencedWrite(t *testing.T) {
 // Renew by a holder whose lock is gone, taken by another or released says
 // ErrLockLost and leaves the other's lock alone.
 func TestDL5Renew(t *testing.T) {
-	srv := servers(t, 1)
-	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 5})
+	b, srv := lockingBackend(t, 5)
 	ctx := testutil.Context(t)
 	key := testutil.Unique("renew")
 	var l lock.Lease = b.Mutex(key).(*mutex)
@@ -499,7 +494,7 @@ func TestDL5Renew(t *testing.T) {
 	if err := l.Renew(ctx); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("Renew before TryLock: %v; want ErrLockLost", err)
 	}
-	mustLock(t, l)
+	testutil.MustLock(t, l)
 	// Shorten the lock on the server (as if its time were nearly up).
 	if err := b.Client().Touch(b.lockKey(key), 1); err != nil {
 		t.Fatal(err)
@@ -507,7 +502,7 @@ func TestDL5Renew(t *testing.T) {
 	if err := l.Renew(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if ttl, ok := testserver.MemcachedTTL(t, srv[0], b.lockKey(key)); !ok || ttl < 6*time.Second {
+	if ttl, ok := testserver.MemcachedTTL(t, srv, b.lockKey(key)); !ok || ttl < 6*time.Second {
 		t.Fatalf("after Renew the lock's TTL on the server is %v (%v); want lock_timeout and more", ttl, ok)
 	}
 
@@ -534,7 +529,7 @@ func TestDL5Renew(t *testing.T) {
 		t.Fatalf("Renew of a lock that is gone: %v; want ErrLockLost", err)
 	}
 	other := b.Mutex(key)
-	mustLock(t, other)
+	testutil.MustLock(t, other)
 	if err := l.Renew(ctx); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("Renew of a lock another holds: %v; want ErrLockLost", err)
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/internal/testutil"
-	"github.com/dogpile-go/dogpile/lock"
 )
 
 // zeroCounters sets each key to "0", for incr.
@@ -114,8 +113,7 @@ func TestDL2DeadHolderExpires(t *testing.T) {
 // releases nothing.
 func TestDL2OnlyOwnerReleases(t *testing.T) {
 	t.Parallel() // mostly waiting: for a lock or a server to expire or come back
-	srv := servers(t, 1)
-	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1})
+	b, _ := lockingBackend(t, 1)
 	ctx := testutil.Context(t)
 	key := testutil.Unique("dl2-owner")
 	held := func() bool {
@@ -127,7 +125,7 @@ func TestDL2OnlyOwnerReleases(t *testing.T) {
 	}
 
 	a := b.Mutex(key)
-	mustLock(t, a)
+	testutil.MustLock(t, a)
 	if err := b.Mutex(key).Unlock(ctx); err != nil || !held() {
 		t.Fatalf("a never-holder's Unlock (%v) released the lock", err)
 	}
@@ -172,7 +170,7 @@ func TestDL3WaitHonoursContext(t *testing.T) {
 	ctx := testutil.Context(t)
 	key := testutil.Unique("dl3")
 	holder := holderBackend.Mutex(key)
-	mustLock(t, holder)
+	testutil.MustLock(t, holder)
 
 	// Cancelled while waiting.
 	b := newBackend(t, args)
@@ -259,7 +257,7 @@ func TestDL4LockKeysApart(t *testing.T) {
 			t.Fatalf("after Unlock the lock item holds %q", it.Value)
 		}
 		next := b.Mutex(key)
-		mustLock(t, next)
+		testutil.MustLock(t, next)
 		if err := next.Unlock(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -315,7 +313,7 @@ func TestDL4LockPrefix(t *testing.T) {
 	ctx := testutil.Context(t)
 	key := testutil.Unique("prefix")
 	m := b.Mutex(key)
-	mustLock(t, m)
+	testutil.MustLock(t, m)
 	lk := b.lockKey(key)
 	if !strings.HasPrefix(lk, prefix) {
 		t.Fatalf("lock key %q does not begin with lock_prefix %q", lk, prefix)
@@ -340,14 +338,6 @@ func TestDL4LockPrefix(t *testing.T) {
 		if _, err := New(Options{Servers: srv, DistributedLock: true, LockPrefix: bad}); !errors.As(err, &ae) || ae.Name != "lock_prefix" {
 			t.Errorf("LockPrefix %q: %v; want an ArgError naming lock_prefix", bad, err)
 		}
-	}
-}
-
-// mustLock takes m, which must be free.
-func mustLock(t testing.TB, m lock.Mutex) {
-	t.Helper()
-	if ok, err := m.TryLock(testutil.Context(t)); !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v; want the lock", ok, err)
 	}
 }
 

@@ -27,6 +27,16 @@ func servers(t testing.TB, n int) []string {
 	return testserver.Addrs(testserver.MemcachedN(t, n, testserver.MemcachedOptions{}))
 }
 
+// lockingBackend starts a memcached server and makes a backend on it with
+// the distributed lock and a lock_timeout of seconds: where the lock and
+// lease tests begin. It returns the server's address too, for a raw client
+// that looks behind the backend.
+func lockingBackend(t testing.TB, seconds int) (*Backend, string) {
+	t.Helper()
+	srv := servers(t, 1)
+	return newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": seconds}), srv[0]
+}
+
 // newBackend makes a backend through the registry, from the arguments a
 // configuration file would give.
 func newBackend(t testing.TB, args dogpile.Args) *Backend {
