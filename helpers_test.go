@@ -211,6 +211,29 @@ func (s *storeBackend) seen() map[string][]string {
 	return out
 }
 
+// callLog is the record of calls a test double (a store, a loader) keeps:
+// the calls append to it, possibly from several goroutines, and the test
+// takes what has come since it last looked.
+type callLog[T any] struct {
+	mu    sync.Mutex
+	calls []T
+}
+
+func (l *callLog[T]) add(call T) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls = append(l.calls, call)
+}
+
+// take returns the calls since the last take.
+func (l *callLog[T]) take() []T {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	calls := l.calls
+	l.calls = nil
+	return calls
+}
+
 // multiStoreBackend adds the multi-key interface to storeBackend, each
 // multi-key call being one counted call.
 type multiStoreBackend struct{ *storeBackend }
