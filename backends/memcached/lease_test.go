@@ -350,13 +350,18 @@ func gatedMutex(t *testing.T, srv string, key string, g *gate) *mutex {
 	return b.Mutex(key).(*mutex)
 }
 
-func stored(t *testing.T, srv, key string) string {
+// wantStored fails the test unless the server at srv holds want under key,
+// read by a raw client behind the backend's back; why says what a
+// different value would mean.
+func wantStored(t *testing.T, srv, key, want, why string) {
 	t.Helper()
 	it, err := rawClient(srv).Get(key)
 	if err != nil {
 		t.Fatalf("Get(%q): %v", key, err)
 	}
-	return string(it.Value)
+	if got := string(it.Value); got != want {
+		t.Fatalf("stored %q, want %q: %s", got, want, why)
+	}
 }
 
 // TestDL6FenceCatchesAWriteAfterTheCheck: a holder has read the value and
@@ -393,9 +398,7 @@ func TestDL6FenceCatchesAWriteAfterTheCheck(t *testing.T) {
 	if err := <-errc; !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("the stalled holder's fenced write: %v; want ErrLockLost", err)
 	}
-	if v := stored(t, srv, key); v != "newer" {
-		t.Fatalf("stored %q; the stalled holder's write went over the next holder's", v)
-	}
+	wantStored(t, srv, key, "newer", "the stalled holder's write went over the next holder's")
 }
 
 // TestDL6HolderOverwritesALateWrite: the other way round: while the holder
@@ -421,9 +424,7 @@ func TestDL6HolderOverwritesALateWrite(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Fatalf("the holder's fenced write: %v", err)
 	}
-	if v := stored(t, srv, key); v != "newer" {
-		t.Fatalf("stored %q; want the holder's value", v)
-	}
+	wantStored(t, srv, key, "newer", "the holder's fenced write was not stored")
 }
 
 // TestDL6FencedWrite: a holder's fenced write is stored; one that does not
@@ -443,9 +444,7 @@ func TestDL6FencedWrite(t *testing.T) {
 		if err := f.SetFenced(ctx, key, []byte(v)); err != nil {
 			t.Fatal(err)
 		}
-		if got := stored(t, srv, key); got != v {
-			t.Fatalf("stored %q, want %q", got, v)
-		}
+		wantStored(t, srv, key, v, "the holder's fenced write was not stored")
 	}
 	if err := f.SetFenced(ctx, key+"-other", []byte("x")); err == nil || errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("a fenced write of another key: %v; want a plain error", err)
@@ -474,9 +473,7 @@ func TestDL6FencedWrite(t *testing.T) {
 	if err := f.SetFenced(ctx, key, []byte("released")); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("a fenced write after Unlock: %v; want ErrLockLost", err)
 	}
-	if got := stored(t, srv, key); got != "v2" {
-		t.Fatalf("stored %q; a write without the lock got through", got)
-	}
+	wantStored(t, srv, key, "v2", "a write without the lock got through")
 }
 
 // TestDL5Renew: a holder's Renew extends its lock to lock_timeout (and the
