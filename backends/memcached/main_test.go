@@ -11,14 +11,9 @@ import (
 )
 
 // The cross-process tests run this test binary again as child processes
-// (internal/testutil's harness), in the roles below (child_test.go).
+// (internal/testutil's harness), in the roles of child_test.go.
 func TestMain(m *testing.M) {
-	testutil.Main(m, map[string]func() error{
-		"stampede": stampedeChild,
-		"hold":     holdChild,
-		"create":   createChild,
-		"dl7":      dl7Child,
-	})
+	testutil.Main(m, childRoles)
 }
 
 // servers starts n memcached servers for the test and returns their addresses.
