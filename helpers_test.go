@@ -36,6 +36,16 @@ func regionOn(t *testing.T, backend string, copts ...dogpile.ConfigOption) *dogp
 	return regionWith(t, nil, backend, copts...)
 }
 
+// onEachRegion runs f once per value path, as a subtest named after it, on
+// a region of that path with the given expiration: the start of most tests
+// of the region's behaviour, which hold on both paths.
+func onEachRegion(t *testing.T, expiration time.Duration, f func(t *testing.T, r *dogpile.Region)) {
+	t.Helper()
+	onEachPath(t, func(t *testing.T, backend string) {
+		f(t, regionOn(t, backend, dogpile.WithExpiration(expiration)))
+	})
+}
+
 // regionWith is regionOn with region options.
 func regionWith(t *testing.T, ropts []dogpile.RegionOption, backend string, copts ...dogpile.ConfigOption) *dogpile.Region {
 	t.Helper()

@@ -10,8 +10,7 @@ import (
 
 func TestSmoke(t *testing.T) {
 	ctx := context.Background()
-	onEachPath(t, func(t *testing.T, backend string) {
-		r := regionOn(t, backend, dogpile.WithExpiration(time.Hour))
+	onEachRegion(t, time.Hour, func(t *testing.T, r *dogpile.Region) {
 		calls := 0
 		for range 3 {
 			v, err := dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (string, error) { calls++; return "v", nil })
