@@ -37,8 +37,9 @@ func regionOn(t *testing.T, backend string, copts ...dogpile.ConfigOption) *dogp
 }
 
 // onEachRegion runs f once per value path, as a subtest named after it, on
-// a region of that path with the given expiration: the start of most tests
-// of the region's behaviour, which hold on both paths.
+// a region of that path with the given expiration (0: none, a region's
+// default): the start of most tests of the region's behaviour, which hold on
+// both paths.
 func onEachRegion(t *testing.T, expiration time.Duration, f func(t *testing.T, r *dogpile.Region)) {
 	t.Helper()
 	onEachPath(t, func(t *testing.T, backend string) {

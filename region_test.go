@@ -702,8 +702,7 @@ func TestR13CreatorErrorReturnedNothingStored(t *testing.T) {
 
 func TestR14CancelledContextEndsWait(t *testing.T) {
 	bg := context.Background()
-	onEachPath(t, func(t *testing.T, backend string) {
-		r := regionOn(t, backend)
+	onEachRegion(t, 0, func(t *testing.T, r *dogpile.Region) {
 		entered, release := make(chan struct{}), make(chan struct{})
 		var once sync.Once
 		slow := func(context.Context) (string, error) {
