@@ -24,8 +24,8 @@ type switchable struct {
 
 	down   atomic.Bool
 	mu     sync.Mutex
-	hung   chan struct{} // closed by unhang; nil: not hung
-	log    []string      // "op key", in call order
+	hung   chan struct{}   // closed by unhang; nil: not hung
+	log    callLog[string] // "op key", in call order
 	before func(op, key string)
 }
 
@@ -42,7 +42,7 @@ var errRefused = errors.New("connection refused")
 // enter records a call and makes it wait or fail as the store is set.
 func (s *switchable) enter(ctx context.Context, op, key string) error {
 	s.mu.Lock()
-	s.log = append(s.log, op+" "+key)
+	s.log.add(op + " " + key) // under mu, with the reads below: a call is logged as it found the store
 	hung, before := s.hung, s.before
 	s.mu.Unlock()
 	if before != nil {
@@ -84,13 +84,7 @@ func (s *switchable) unhang() {
 }
 
 // calls returns the recorded calls and forgets them.
-func (s *switchable) calls() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := s.log
-	s.log = nil
-	return out
-}
+func (s *switchable) calls() []string { return s.log.take() }
 
 func (s *switchable) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	if err := s.enter(ctx, "get", key); err != nil {

@@ -20,11 +20,11 @@ import (
 type cfMultiStore struct {
 	mu    sync.Mutex
 	m     map[string][]byte
-	calls []string // "get k", "get_multi k1 k2", "set_multi 2", …
+	calls callLog[string] // "get k", "get_multi k1 k2", "set_multi 2", …
 }
 
 func (s *cfMultiStore) log(format string, args ...any) {
-	s.calls = append(s.calls, fmt.Sprintf(format, args...))
+	s.calls.add(fmt.Sprintf(format, args...))
 }
 
 func (s *cfMultiStore) Get(_ context.Context, key string) ([]byte, bool, error) {
@@ -81,13 +81,7 @@ func (s *cfMultiStore) DeleteMulti(_ context.Context, keys []string) error {
 }
 
 // take returns the calls logged since the last take.
-func (s *cfMultiStore) take() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := s.calls
-	s.calls = nil
-	return c
-}
+func (s *cfMultiStore) take() []string { return s.calls.take() }
 
 func cfMultiRegion(t *testing.T) (*dogpile.Region, *cfMultiStore) {
 	t.Helper()
@@ -101,14 +95,11 @@ func cfMultiRegion(t *testing.T) (*dogpile.Region, *cfMultiStore) {
 
 // cfBatch is a batch loader recording the arguments of each call.
 type cfBatch struct {
-	mu    sync.Mutex
-	calls [][]int
+	calls callLog[[]int]
 }
 
 func (b *cfBatch) load(_ context.Context, ids []int) ([]string, error) {
-	b.mu.Lock()
-	b.calls = append(b.calls, slices.Clone(ids))
-	b.mu.Unlock()
+	b.calls.add(slices.Clone(ids))
 	out := make([]string, len(ids))
 	for i, id := range ids {
 		out[i] = "v" + strconv.Itoa(id)
@@ -116,13 +107,7 @@ func (b *cfBatch) load(_ context.Context, ids []int) ([]string, error) {
 	return out, nil
 }
 
-func (b *cfBatch) take() [][]int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	c := b.calls
-	b.calls = nil
-	return c
-}
+func (b *cfBatch) take() [][]int { return b.calls.take() }
 
 // cfUsers is the CachedMulti, named "users", of a new cfBatch's loader on
 // a new cfMultiRegion.

@@ -117,9 +117,8 @@ func TestSetExpirationNeverAndExpired(t *testing.T) {
 
 // DontCache: the value is returned and not stored.
 func TestDontCache(t *testing.T) {
-	onEachPath(t, func(t *testing.T, backend string) {
+	onEachRegion(t, 0, func(t *testing.T, r *dogpile.Region) {
 		ctx := context.Background()
-		r := regionOn(t, backend)
 		var calls atomic.Int32
 		create := func(ctx context.Context) (string, error) {
 			if calls.Add(1) == 1 {

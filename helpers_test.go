@@ -36,6 +36,17 @@ func regionOn(t *testing.T, backend string, copts ...dogpile.ConfigOption) *dogp
 	return regionWith(t, nil, backend, copts...)
 }
 
+// onEachRegion runs f once per value path, as a subtest named after it, on
+// a region of that path with the given expiration (0: none, a region's
+// default): the start of most tests of the region's behaviour, which hold on
+// both paths.
+func onEachRegion(t *testing.T, expiration time.Duration, f func(t *testing.T, r *dogpile.Region)) {
+	t.Helper()
+	onEachPath(t, func(t *testing.T, backend string) {
+		f(t, regionOn(t, backend, dogpile.WithExpiration(expiration)))
+	})
+}
+
 // regionWith is regionOn with region options.
 func regionWith(t *testing.T, ropts []dogpile.RegionOption, backend string, copts ...dogpile.ConfigOption) *dogpile.Region {
 	t.Helper()
@@ -209,6 +220,29 @@ func (s *storeBackend) seen() map[string][]string {
 		out[op] = slices.Clone(ks)
 	}
 	return out
+}
+
+// callLog is the record of calls a test double (a store, a loader) keeps:
+// the calls append to it, possibly from several goroutines, and the test
+// takes what has come since it last looked.
+type callLog[T any] struct {
+	mu    sync.Mutex
+	calls []T
+}
+
+func (l *callLog[T]) add(call T) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls = append(l.calls, call)
+}
+
+// take returns the calls since the last take.
+func (l *callLog[T]) take() []T {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	calls := l.calls
+	l.calls = nil
+	return calls
 }
 
 // multiStoreBackend adds the multi-key interface to storeBackend, each

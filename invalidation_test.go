@@ -73,8 +73,7 @@ func staleServedWhileRegenerating(t *testing.T, r *dogpile.Region, key, old, fre
 
 func TestI1HardInvalidationMissesEverywhere(t *testing.T) {
 	ctx := context.Background()
-	onEachPath(t, func(t *testing.T, backend string) {
-		r := regionOn(t, backend, dogpile.WithExpiration(time.Hour))
+	onEachRegion(t, time.Hour, func(t *testing.T, r *dogpile.Region) {
 		for _, k := range []string{"a", "b", "c"} {
 			mustSet(t, r, k, k+"-old")
 		}
@@ -142,8 +141,7 @@ func TestI1HardInvalidationMissesEverywhere(t *testing.T) {
 
 func TestI2SoftInvalidationServesStaleWhileOneRegenerates(t *testing.T) {
 	ctx := context.Background()
-	onEachPath(t, func(t *testing.T, backend string) {
-		r := regionOn(t, backend, dogpile.WithExpiration(time.Hour))
+	onEachRegion(t, time.Hour, func(t *testing.T, r *dogpile.Region) {
 		mustSet(t, r, "k", "old")
 		mustSet(t, r, "m", "m-old")
 		if err := r.Invalidate(ctx, dogpile.Soft); err != nil {
@@ -206,8 +204,7 @@ func TestI4ValuesCreatedAfterInvalidationServed(t *testing.T) {
 	ctx := context.Background()
 	for _, how := range []dogpile.Invalidation{dogpile.Hard, dogpile.Soft} {
 		t.Run(how.String(), func(t *testing.T) {
-			onEachPath(t, func(t *testing.T, backend string) {
-				r := regionOn(t, backend, dogpile.WithExpiration(time.Hour))
+			onEachRegion(t, time.Hour, func(t *testing.T, r *dogpile.Region) {
 				mustSet(t, r, "before", "b")
 				if err := r.Invalidate(ctx, how); err != nil {
 					t.Fatal(err)

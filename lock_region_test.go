@@ -45,26 +45,21 @@ func TestL1MissingKeyOneCreatorAllGetValue(t *testing.T) {
 	const n = 100
 	var calls atomic.Int32
 	release := make(chan struct{})
-	results := make(chan string, n)
-	for range n {
-		go func() {
-			v, err := dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (string, error) {
-				calls.Add(1)
-				<-release
-				return "value", nil
-			})
-			if err != nil {
-				t.Error(err)
-			}
-			results <- v
-		}()
+	create := func(context.Context) (string, error) {
+		calls.Add(1)
+		<-release
+		return "value", nil
+	}
+	results := make([]<-chan result[string], n)
+	for i := range results {
+		results[i] = goGetOrCreate(ctx, r, "k", create)
 	}
 	// Every caller has found the key missing before the creator may finish.
 	testutil.Eventually(t, "every caller's lookup", func() bool { return b.reads.Load() >= n })
 	close(release)
-	for range n {
-		if v := <-results; v != "value" {
-			t.Fatalf("a caller got %q", v)
+	for _, res := range results {
+		if got := <-res; got.err != nil || got.v != "value" {
+			t.Fatalf("a caller got %q, %v", got.v, got.err)
 		}
 	}
 	if c := calls.Load(); c != 1 {

@@ -55,21 +55,19 @@ func TestMemHitShortBranchDecidesAsState(t *testing.T) {
 		t.Fatalf("an expired entry read with IgnoreExpiration: %q, %v; want the entry's value", v, err)
 	}
 
-	plant("soft", "old", clock.Now())
-	if err := r.Invalidate(ctx, Soft); err != nil {
-		t.Fatal(err)
-	}
-	if _, hit := memHit[string](ctx, r, s, "soft", &noOptions); hit {
-		t.Fatal("an entry made before a soft invalidation is a memory hit")
-	}
-	if v := get("soft"); v != "new" || calls != 2 {
-		t.Fatalf("after a soft invalidation: %q with %d creator calls, want it made again", v, calls)
-	}
-	plant("hard", "old", clock.Now())
-	if err := r.Invalidate(ctx, Hard); err != nil {
-		t.Fatal(err)
-	}
-	if _, hit := memHit[string](ctx, r, s, "hard", &noOptions); hit {
-		t.Fatal("an entry made before a hard invalidation is a memory hit")
+	// An entry made before an invalidation, soft or hard, is not a hit, and
+	// the next call makes it again.
+	for i, how := range []Invalidation{Soft, Hard} {
+		key := how.String()
+		plant(key, "old", clock.Now())
+		if err := r.Invalidate(ctx, how); err != nil {
+			t.Fatal(err)
+		}
+		if _, hit := memHit[string](ctx, r, s, key, &noOptions); hit {
+			t.Fatalf("an entry made before a %s invalidation is a memory hit", key)
+		}
+		if v := get(key); v != "new" || calls != 2+i {
+			t.Fatalf("after a %s invalidation: %q with %d creator calls, want it made again", key, v, calls)
+		}
 	}
 }

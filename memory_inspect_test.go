@@ -14,7 +14,7 @@ import (
 // capabilities the dogpile command uses, bounded or not.
 func TestMemoryBackendInspection(t *testing.T) {
 	ctx := context.Background()
-	for _, name := range []string{"memory", "memory_serialized"} {
+	for _, name := range valuePaths {
 		for _, max := range []int{0, 100} {
 			t.Run(fmt.Sprintf("%s max_entries=%d", name, max), func(t *testing.T) {
 				r, err := dogpile.NewRegion().Configure(name, dogpile.WithArguments(dogpile.Args{"max_entries": max}))

@@ -145,6 +145,23 @@ func TestM2SetMultiDeleteMulti(t *testing.T) {
 	})
 }
 
+// recordingCreator is a GetOrCreateMulti creator that makes value(k) for
+// each key k and records the keys of every call, for the tests that check
+// which keys reach the creator and in what order.
+type recordingCreator struct {
+	value func(key string) string
+	calls [][]string
+}
+
+func (c *recordingCreator) create(_ context.Context, keys []string) ([]string, error) {
+	c.calls = append(c.calls, slices.Clone(keys))
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = c.value(k)
+	}
+	return out, nil
+}
+
 func TestM3GetOrCreateMultiOrderAndExactKeys(t *testing.T) {
 	ctx := context.Background()
 	// The mangler shows that the creator gets the caller's keys, not the
@@ -154,23 +171,16 @@ func TestM3GetOrCreateMultiOrderAndExactKeys(t *testing.T) {
 			r := e.r
 			mustSet(t, r, "b", "B")
 			mustSet(t, r, "d", "D")
-			var calls [][]string
-			create := func(_ context.Context, keys []string) ([]string, error) {
-				calls = append(calls, slices.Clone(keys))
-				out := make([]string, len(keys))
-				for i, k := range keys {
-					out[i] = "v:" + k
-				}
-				return out, nil
-			}
+			c := &recordingCreator{value: func(k string) string { return "v:" + k }}
+			create := c.create
 			keys := []string{"e", "b", "a", "d", "c"}
 			want := []string{"v:e", "B", "v:a", "D", "v:c"}
 			vs, err := dogpile.GetOrCreateMulti(ctx, r, keys, create)
 			if err != nil || !slices.Equal(vs, want) {
 				t.Fatalf("GetOrCreateMulti = %q, %v; want %q", vs, err, want)
 			}
-			if len(calls) != 1 || !slices.Equal(calls[0], []string{"e", "a", "c"}) {
-				t.Fatalf("creator calls %q; want one call with [e a c], the missing keys in order", calls)
+			if len(c.calls) != 1 || !slices.Equal(c.calls[0], []string{"e", "a", "c"}) {
+				t.Fatalf("creator calls %q; want one call with [e a c], the missing keys in order", c.calls)
 			}
 			if !slices.Equal(keys, []string{"e", "b", "a", "d", "c"}) {
 				t.Fatalf("GetOrCreateMulti modified the caller's keys: %q", keys)
@@ -181,22 +191,22 @@ func TestM3GetOrCreateMultiOrderAndExactKeys(t *testing.T) {
 				}
 			}
 			// Everything is stored: no creator call the second time.
-			if vs, err := dogpile.GetOrCreateMulti(ctx, r, keys, create); err != nil || !slices.Equal(vs, want) || len(calls) != 1 {
-				t.Fatalf("second GetOrCreateMulti = %q, %v after %d creator calls", vs, err, len(calls))
+			if vs, err := dogpile.GetOrCreateMulti(ctx, r, keys, create); err != nil || !slices.Equal(vs, want) || len(c.calls) != 1 {
+				t.Fatalf("second GetOrCreateMulti = %q, %v after %d creator calls", vs, err, len(c.calls))
 			}
 			// Expired keys need values too, in order.
 			if vs, err := dogpile.GetOrCreateMulti(ctx, r, []string{"d", "x", "b"}, create, expiredNow); err != nil || !slices.Equal(vs, []string{"v:d", "v:x", "v:b"}) {
 				t.Fatalf("GetOrCreateMulti of expired keys = %q, %v", vs, err)
 			}
-			if len(calls) != 2 || !slices.Equal(calls[1], []string{"d", "x", "b"}) {
-				t.Fatalf("creator calls %q; want a second call with [d x b]", calls)
+			if len(c.calls) != 2 || !slices.Equal(c.calls[1], []string{"d", "x", "b"}) {
+				t.Fatalf("creator calls %q; want a second call with [d x b]", c.calls)
 			}
 			// A key asked for twice is created once, and returned twice.
 			if vs, err := dogpile.GetOrCreateMulti(ctx, r, []string{"p", "q", "p"}, create); err != nil || !slices.Equal(vs, []string{"v:p", "v:q", "v:p"}) {
 				t.Fatalf("GetOrCreateMulti with a repeated key = %q, %v", vs, err)
 			}
-			if len(calls) != 3 || !slices.Equal(calls[2], []string{"p", "q"}) {
-				t.Fatalf("creator calls %q; want a third call with [p q]", calls)
+			if len(c.calls) != 3 || !slices.Equal(c.calls[2], []string{"p", "q"}) {
+				t.Fatalf("creator calls %q; want a third call with [p q]", c.calls)
 			}
 			// A creator returning the wrong number of values is an error, not
 			// a misassignment.
@@ -219,18 +229,13 @@ func TestM4GetOrCreateMultiShouldCachePerValue(t *testing.T) {
 	for name, e := range multiRegions(t) {
 		t.Run(name, func(t *testing.T) {
 			r := e.r
-			var calls [][]string
-			create := func(_ context.Context, keys []string) ([]string, error) {
-				calls = append(calls, slices.Clone(keys))
-				out := make([]string, len(keys))
-				for i, k := range keys {
-					out[i] = "v" + k
-					if k == "b" {
-						out[i] = "skip-b"
-					}
+			c := &recordingCreator{value: func(k string) string {
+				if k == "b" {
+					return "skip-b"
 				}
-				return out, nil
-			}
+				return "v" + k
+			}}
+			create := c.create
 			vs, err := dogpile.GetOrCreateMulti(ctx, r, []string{"a", "b", "c"}, create, keep)
 			if err != nil || !slices.Equal(vs, []string{"va", "skip-b", "vc"}) {
 				t.Fatalf("GetOrCreateMulti = %q, %v; want every created value returned", vs, err)
@@ -242,8 +247,8 @@ func TestM4GetOrCreateMultiShouldCachePerValue(t *testing.T) {
 			if _, err := dogpile.GetOrCreateMulti(ctx, r, []string{"a", "b", "c"}, create, keep); err != nil {
 				t.Fatal(err)
 			}
-			if len(calls) != 2 || !slices.Equal(calls[1], []string{"b"}) {
-				t.Fatalf("creator calls %q; want the second with only the uncached [b]", calls)
+			if len(c.calls) != 2 || !slices.Equal(c.calls[1], []string{"b"}) {
+				t.Fatalf("creator calls %q; want the second with only the uncached [b]", c.calls)
 			}
 			// Every value rejected: nothing stored, no error.
 			none := dogpile.ShouldCache(func(string) bool { return false })

@@ -150,9 +150,8 @@ func TestNegativeExpiration(t *testing.T) {
 // DontCache keeps a "not found" from being cached; invalidation and Delete
 // apply to negative entries as to any other.
 func TestNegativeEntriesDontCacheInvalidateDelete(t *testing.T) {
-	onEachPath(t, func(t *testing.T, backend string) {
+	onEachRegion(t, 0, func(t *testing.T, r *dogpile.Region) {
 		ctx := context.Background()
-		r := regionOn(t, backend)
 		var calls atomic.Int32
 		transient := func(ctx context.Context) (string, error) {
 			calls.Add(1)

@@ -20,8 +20,7 @@ import (
 
 func TestR1GetOfUnsetKeyNotFound(t *testing.T) {
 	ctx := context.Background()
-	onEachPath(t, func(t *testing.T, backend string) {
-		r := regionOn(t, backend, dogpile.WithExpiration(time.Hour))
+	onEachRegion(t, time.Hour, func(t *testing.T, r *dogpile.Region) {
 		v, ok, err := dogpile.Get[string](ctx, r, "never-set")
 		if err != nil || ok || v != "" {
 			t.Fatalf("Get of a key never set = %q, %v, %v; want \"\", false, nil", v, ok, err)
@@ -48,8 +47,7 @@ func TestR1GetOfUnsetKeyNotFound(t *testing.T) {
 }
 
 func TestR2SetThenGetTyped(t *testing.T) {
-	onEachPath(t, func(t *testing.T, backend string) {
-		r := regionOn(t, backend, dogpile.WithExpiration(time.Hour))
+	onEachRegion(t, time.Hour, func(t *testing.T, r *dogpile.Region) {
 		for i, rt := range typedValues(true) {
 			t.Run(rt.name, func(t *testing.T) { rt.setGet(t, r, fmt.Sprintf("key-%d", i)) })
 		}
@@ -69,8 +67,7 @@ func TestR2SetThenGetTyped(t *testing.T) {
 func TestR3GetOrCreateCreatesOnceAndStores(t *testing.T) {
 	ctx := context.Background()
 	want := sampleRecord{Name: "bo", Age: 3, Tags: []string{"t"}}
-	onEachPath(t, func(t *testing.T, backend string) {
-		r := regionOn(t, backend, dogpile.WithExpiration(time.Hour))
+	onEachRegion(t, time.Hour, func(t *testing.T, r *dogpile.Region) {
 		calls := 0
 		create := func(context.Context) (sampleRecord, error) { calls++; return want, nil }
 		v, err := dogpile.GetOrCreate(ctx, r, "k", create)
@@ -242,8 +239,7 @@ func TestR6PerCallExpirationOverridesForThatCallOnly(t *testing.T) {
 func TestR7NoExpirationNeverExpires(t *testing.T) {
 	ctx := context.Background()
 	never := dogpile.ExpirationTime(dogpile.NoExpiration)
-	onEachPath(t, func(t *testing.T, backend string) {
-		r := regionOn(t, backend, dogpile.WithExpiration(time.Nanosecond))
+	onEachRegion(t, time.Nanosecond, func(t *testing.T, r *dogpile.Region) {
 		mustSet(t, r, "k", "v")
 		if v, ok := mustGet[string](t, r, "k", never); !ok || v != "v" {
 			t.Fatalf("Get with NoExpiration = %q, %v; want the value", v, ok)
@@ -295,8 +291,7 @@ func TestR7NoExpirationNeverExpires(t *testing.T) {
 
 func TestR8ShouldCacheFalseReturnsButDoesNotStore(t *testing.T) {
 	ctx := context.Background()
-	onEachPath(t, func(t *testing.T, backend string) {
-		r := regionOn(t, backend, dogpile.WithExpiration(time.Hour))
+	onEachRegion(t, time.Hour, func(t *testing.T, r *dogpile.Region) {
 		keepPositive := dogpile.ShouldCache(func(n int) bool { return n > 0 })
 		calls, next := 0, -1
 		create := func(context.Context) (int, error) { calls++; return next, nil }
@@ -339,8 +334,7 @@ func TestR8ShouldCacheFalseReturnsButDoesNotStore(t *testing.T) {
 
 func TestR9DeleteRemovesMissingIsNotError(t *testing.T) {
 	ctx := context.Background()
-	onEachPath(t, func(t *testing.T, backend string) {
-		r := regionOn(t, backend, dogpile.WithExpiration(time.Hour))
+	onEachRegion(t, time.Hour, func(t *testing.T, r *dogpile.Region) {
 		mustSet(t, r, "k", "v")
 		mustSet(t, r, "other", "o")
 		if err := r.Delete(ctx, "k"); err != nil {
@@ -645,8 +639,7 @@ var errBoom = errors.New("boom")
 
 func TestR13CreatorErrorReturnedNothingStored(t *testing.T) {
 	ctx := context.Background()
-	onEachPath(t, func(t *testing.T, backend string) {
-		r := regionOn(t, backend, dogpile.WithExpiration(time.Hour))
+	onEachRegion(t, time.Hour, func(t *testing.T, r *dogpile.Region) {
 		calls := 0
 		fail := func(context.Context) (string, error) { calls++; return "partial", fmt.Errorf("loading: %w", errBoom) }
 		if _, err := dogpile.GetOrCreate(ctx, r, "k", fail); !errors.Is(err, errBoom) {
@@ -709,8 +702,7 @@ func TestR13CreatorErrorReturnedNothingStored(t *testing.T) {
 
 func TestR14CancelledContextEndsWait(t *testing.T) {
 	bg := context.Background()
-	onEachPath(t, func(t *testing.T, backend string) {
-		r := regionOn(t, backend)
+	onEachRegion(t, 0, func(t *testing.T, r *dogpile.Region) {
 		entered, release := make(chan struct{}), make(chan struct{})
 		var once sync.Once
 		slow := func(context.Context) (string, error) {
@@ -942,8 +934,7 @@ func TestR6ZeroExpirationIsExpiredAtOnce(t *testing.T) {
 		"ExpirationFunc → 0": dogpile.ExpirationFunc(func() time.Duration { return 0 }),
 	} {
 		t.Run(name, func(t *testing.T) {
-			onEachPath(t, func(t *testing.T, backend string) {
-				r := regionOn(t, backend, dogpile.WithExpiration(time.Hour))
+			onEachRegion(t, time.Hour, func(t *testing.T, r *dogpile.Region) {
 				mustSet(t, r, "k", "v")
 				if v, ok := mustGet[string](t, r, "k", zero); ok {
 					t.Fatalf("Get with a zero expiration read %q", v)

@@ -10,11 +10,7 @@ import (
 
 func TestSmoke(t *testing.T) {
 	ctx := context.Background()
-	for _, backend := range []string{"memory", "memory_serialized"} {
-		r, err := dogpile.NewRegion().Configure(backend, dogpile.WithExpiration(time.Hour))
-		if err != nil {
-			t.Fatal(err)
-		}
+	onEachRegion(t, time.Hour, func(t *testing.T, r *dogpile.Region) {
 		calls := 0
 		for range 3 {
 			v, err := dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (string, error) { calls++; return "v", nil })
@@ -35,5 +31,5 @@ func TestSmoke(t *testing.T) {
 		if err != nil || vs[0] != "a!" || vs[1] != "v" || vs[2] != "b!" {
 			t.Fatal(vs, err)
 		}
-	}
+	})
 }

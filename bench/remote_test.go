@@ -134,12 +134,7 @@ func BenchmarkRedisMulti100(b *testing.B) {
 	addr := redisAddr(b)
 	keys := multiWorkloadKeys()
 	b.Run("lib=dogpile", func(b *testing.B) {
-		r, err := NewDogpileRedisRegion(addr, time.Hour, true, 0)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer r.Close()
-		dogpileMulti(b, r, keys)
+		dogpileMulti(b, keys, func() (*dogpile.Region, error) { return NewDogpileRedisRegion(addr, time.Hour, true, 0) })
 	})
 	b.Run("lib=go-redis", func(b *testing.B) {
 		rc := NewRedisClient(addr)
@@ -175,10 +170,16 @@ func multiWorkloadKeys() []string {
 	return keys
 }
 
-// dogpileMulti is dogpile's row of a 100-key multi-get: one
-// GetOrCreateMulti of keys on r stores them, then b's loop reads them all.
-func dogpileMulti(b *testing.B, r *dogpile.Region, keys []string) {
+// dogpileMulti is dogpile's row of a 100-key multi-get: on the region open
+// makes (and dogpileMulti closes), one GetOrCreateMulti of keys stores them,
+// then b's loop reads them all.
+func dogpileMulti(b *testing.B, keys []string, open func() (*dogpile.Region, error)) {
 	ctx := context.Background()
+	r, err := open()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
 	createMulti := func(_ context.Context, ks []string) ([]string, error) {
 		out := make([]string, len(ks))
 		for i, k := range ks {
@@ -258,12 +259,7 @@ func BenchmarkMemcachedMulti100(b *testing.B) {
 	addr := memcachedAddr(b)
 	keys := multiWorkloadKeys()
 	b.Run("lib=dogpile", func(b *testing.B) {
-		r, err := NewDogpileMemcachedRegion(addr, time.Hour, false)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer r.Close()
-		dogpileMulti(b, r, keys)
+		dogpileMulti(b, keys, func() (*dogpile.Region, error) { return NewDogpileMemcachedRegion(addr, time.Hour, false) })
 	})
 	b.Run("lib=gomemcache", func(b *testing.B) {
 		mc := NewGomemcache(addr)
@@ -437,13 +433,11 @@ func worker(libName string) error {
 	var warm sync.WaitGroup
 	warmErr := make(chan error, distGoroutines)
 	for range distGoroutines {
-		warm.Add(1)
-		go func() {
-			defer warm.Done()
+		warm.Go(func() {
 			if _, err := c.Get(ctx, fmt.Sprintf("%s:warm:%d", key, os.Getpid())); err != nil {
 				warmErr <- err
 			}
-		}()
+		})
 	}
 	warm.Wait()
 	close(warmErr)

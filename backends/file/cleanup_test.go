@@ -145,20 +145,11 @@ func TestFB4MaxAge(t *testing.T) {
 // TestFB4CleanupOnOpen: a store left larger than max_size (by a process with
 // no bound) is trimmed when a bounded backend opens it.
 func TestFB4CleanupOnOpen(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "c.db")
-	ctx := context.Background()
-	big, err := file.New(file.Options{Filename: db, DistributedLock: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	items := map[string][]byte{}
 	for i := range 200 {
 		items[fmt.Sprintf("k%d", i)] = []byte(strings.Repeat("x", 10<<10))
 	}
-	if err := big.SetMulti(ctx, items); err != nil {
-		t.Fatal(err)
-	}
-	big.Close()
+	db := leftBehind(t, func(ctx context.Context, big *file.Backend) error { return big.SetMulti(ctx, items) })
 	b := open(t, file.Options{Filename: db, MaxSize: 256 << 10})
 	if s := stats(t, b); s.Bytes > 256<<10 {
 		t.Fatalf("after opening with max_size 256 KiB the entries total %d bytes", s.Bytes)

@@ -49,6 +49,24 @@ func openAs(t testing.TB, o file.Options) *file.Backend {
 	return b
 }
 
+// leftBehind makes a store in a new file of the test's temporary directory,
+// as another process would leave it: a backend of its own writes it with
+// fill and is closed before leftBehind returns the file's path. The tests of
+// what a backend finds on opening start from it.
+func leftBehind(t testing.TB, fill func(context.Context, *file.Backend) error) string {
+	t.Helper()
+	db := filepath.Join(t.TempDir(), "c.db")
+	b, err := file.New(file.Options{Filename: db, DistributedLock: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := fill(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
 // TestFB1Conformance runs the exported conformance suite against the file
 // backend.
 func TestFB1Conformance(t *testing.T) {
@@ -381,19 +399,13 @@ func TestNotACacheFile(t *testing.T) {
 
 // TestReopen: values outlive the backend that wrote them.
 func TestReopen(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "c.db")
+	db := leftBehind(t, func(ctx context.Context, a *file.Backend) error {
+		if err := a.Set(ctx, "k", []byte("v")); err != nil {
+			return err
+		}
+		return a.Set(ctx, "empty", nil)
+	})
 	ctx := context.Background()
-	a, err := file.New(file.Options{Filename: db, DistributedLock: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Set(ctx, "k", []byte("v")); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Set(ctx, "empty", nil); err != nil {
-		t.Fatal(err)
-	}
-	a.Close()
 	b := open(t, file.Options{Filename: db})
 	if v, ok, err := b.Get(ctx, "k"); err != nil || !ok || string(v) != "v" {
 		t.Fatalf("after reopening, Get = %q, %v, %v", v, ok, err)

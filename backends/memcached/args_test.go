@@ -130,9 +130,7 @@ func TestNewFromClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := b.Mutex("k")
-	if ok, err := m.TryLock(ctx); !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v", ok, err)
-	}
+	testutil.MustLock(t, m)
 	if err := m.Unlock(ctx); err != nil {
 		t.Fatal(err)
 	}

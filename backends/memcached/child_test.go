@@ -20,6 +20,15 @@ import (
 	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
+// childRoles are the roles a re-executed test binary can play, named beside
+// the functions that play them, so that a new role is written in one place.
+var childRoles = map[string]func() error{
+	"stampede": stampedeChild,
+	"hold":     holdChild,
+	"create":   createChild,
+	"dl7":      dl7Child,
+}
+
 // stampedeGoroutines is the number of callers per process in DL1 and DL7.
 const stampedeGoroutines = 50
 

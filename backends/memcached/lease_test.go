@@ -37,9 +37,8 @@ func TestDL2LockLivesAtLeastLockTimeout(t *testing.T) {
 		spacing     = 200 * time.Millisecond
 		lockTimeout = time.Second
 	)
-	srv := servers(t, 1)
-	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1})
-	raw := rawClient(srv[0])
+	b, srv := lockingBackend(t, 1)
+	raw := rawClient(srv)
 	ctx := testutil.Context(t)
 	key := testutil.Unique("lifetime")
 	type probe struct {
@@ -125,15 +124,14 @@ func goGetOrCreate(ctx context.Context, r *dogpile.Region, key string, create fu
 // meanwhile waits for it, and gets its value: one creator run in all.
 func TestDL5SlowCreatorKeepsItsLock(t *testing.T) {
 	t.Parallel() // mostly waiting: the creation outlasts its lock's timeout
-	srv := servers(t, 1)
 	key := testutil.Unique("dl5")
-	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1})
+	b, srv := lockingBackend(t, 1)
 	zeroCounters(t, b, key+"-creators")
 	ctx := testutil.Context(t)
 
-	c := startCreator(t, srv[0], key, "first")
+	c := startCreator(t, srv, key, "first")
 	creating := time.Now()
-	raw := rawClient(srv[0])
+	raw := rawClient(srv)
 	for time.Since(creating) < 4*time.Second {
 		it, err := raw.Get(b.lockKey(key))
 		if err != nil || bytes.Equal(it.Value, releasedValue) {
@@ -178,14 +176,13 @@ func TestDL5SlowCreatorKeepsItsLock(t *testing.T) {
 // does (the caller gets its "older", not stored), the loss is counted.
 func TestDL6StalledHolderDoesNotOverwrite(t *testing.T) {
 	t.Parallel() // mostly waiting for a lock to expire
-	srv := servers(t, 1)
 	key := testutil.Unique("dl6")
-	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1})
+	b, srv := lockingBackend(t, 1)
 	zeroCounters(t, b, key+"-creators")
 	ctx := testutil.Context(t)
-	raw := rawClient(srv[0])
+	raw := rawClient(srv)
 
-	c := startCreator(t, srv[0], key, "older")
+	c := startCreator(t, srv, key, "older")
 	c.Pause()
 	if err := testserver.WaitFor(10*time.Second, "the stalled holder's lock to expire", func(context.Context) error {
 		if _, err := raw.Get(b.lockKey(key)); !errors.Is(err, memcache.ErrCacheMiss) {
@@ -353,13 +350,18 @@ func gatedMutex(t *testing.T, srv string, key string, g *gate) *mutex {
 	return b.Mutex(key).(*mutex)
 }
 
-func stored(t *testing.T, srv, key string) string {
+// wantStored fails the test unless the server at srv holds want under key,
+// read by a raw client behind the backend's back; why says what a
+// different value would mean.
+func wantStored(t *testing.T, srv, key, want, why string) {
 	t.Helper()
 	it, err := rawClient(srv).Get(key)
 	if err != nil {
 		t.Fatalf("Get(%q): %v", key, err)
 	}
-	return string(it.Value)
+	if got := string(it.Value); got != want {
+		t.Fatalf("stored %q, want %q: %s", got, want, why)
+	}
 }
 
 // TestDL6FenceCatchesAWriteAfterTheCheck: a holder has read the value and
@@ -376,7 +378,7 @@ func TestDL6FenceCatchesAWriteAfterTheCheck(t *testing.T) {
 	}
 	g := newGate()
 	stalled := gatedMutex(t, srv, key, g)
-	mustLock(t, stalled)
+	testutil.MustLock(t, stalled)
 	g.arm("cas " + key + " ")
 	errc := make(chan error, 1)
 	go func() { errc <- stalled.SetFenced(ctx, key, []byte("older")) }()
@@ -388,7 +390,7 @@ func TestDL6FenceCatchesAWriteAfterTheCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	next := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true}).Mutex(key).(*mutex)
-	mustLock(t, next)
+	testutil.MustLock(t, next)
 	if err := next.SetFenced(ctx, key, []byte("newer")); err != nil {
 		t.Fatal(err)
 	}
@@ -396,9 +398,7 @@ func TestDL6FenceCatchesAWriteAfterTheCheck(t *testing.T) {
 	if err := <-errc; !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("the stalled holder's fenced write: %v; want ErrLockLost", err)
 	}
-	if v := stored(t, srv, key); v != "newer" {
-		t.Fatalf("stored %q; the stalled holder's write went over the next holder's", v)
-	}
+	wantStored(t, srv, key, "newer", "the stalled holder's write went over the next holder's")
 }
 
 // TestDL6HolderOverwritesALateWrite: the other way round: while the holder
@@ -412,7 +412,7 @@ func TestDL6HolderOverwritesALateWrite(t *testing.T) {
 	ctx := testutil.Context(t)
 	g := newGate()
 	holder := gatedMutex(t, srv, key, g)
-	mustLock(t, holder)
+	testutil.MustLock(t, holder)
 	g.arm("add " + key + " ") // no value yet: the write is an add
 	errc := make(chan error, 1)
 	go func() { errc <- holder.SetFenced(ctx, key, []byte("newer")) }()
@@ -424,9 +424,7 @@ func TestDL6HolderOverwritesALateWrite(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Fatalf("the holder's fenced write: %v", err)
 	}
-	if v := stored(t, srv, key); v != "newer" {
-		t.Fatalf("stored %q; want the holder's value", v)
-	}
+	wantStored(t, srv, key, "newer", "the holder's fenced write was not stored")
 }
 
 // TestDL6FencedWrite: a holder's fenced write is stored; one that does not
@@ -434,22 +432,19 @@ func TestDL6HolderOverwritesALateWrite(t *testing.T) {
 // stores nothing and says ErrLockLost; a fenced write of another key than
 // the mutex's is refused.
 func TestDL6FencedWrite(t *testing.T) {
-	srv := servers(t, 1)
-	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1})
+	b, srv := lockingBackend(t, 1)
 	ctx := testutil.Context(t)
 	key := testutil.Unique("fenced")
 	var f backend.Fenced = b.Mutex(key).(*mutex)
 	if err := f.SetFenced(ctx, key, []byte("never")); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("a fenced write without the lock: %v; want ErrLockLost", err)
 	}
-	mustLock(t, f)
+	testutil.MustLock(t, f)
 	for _, v := range []string{"v1", "v2"} { // added, then swapped
 		if err := f.SetFenced(ctx, key, []byte(v)); err != nil {
 			t.Fatal(err)
 		}
-		if got := stored(t, srv[0], key); got != v {
-			t.Fatalf("stored %q, want %q", got, v)
-		}
+		wantStored(t, srv, key, v, "the holder's fenced write was not stored")
 	}
 	if err := f.SetFenced(ctx, key+"-other", []byte("x")); err == nil || errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("a fenced write of another key: %v; want a plain error", err)
@@ -460,7 +455,7 @@ func TestDL6FencedWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := b.Mutex(key)
-	mustLock(t, other)
+	testutil.MustLock(t, other)
 	if err := f.SetFenced(ctx, key, []byte("lost")); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("a fenced write after the lock changed hands: %v; want ErrLockLost", err)
 	}
@@ -471,16 +466,14 @@ func TestDL6FencedWrite(t *testing.T) {
 	if err := other.(backend.Fenced).SetFenced(ctx, key, []byte("gone")); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("a fenced write with the lock gone: %v; want ErrLockLost", err)
 	}
-	mustLock(t, f)
+	testutil.MustLock(t, f)
 	if err := f.Unlock(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.SetFenced(ctx, key, []byte("released")); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("a fenced write after Unlock: %v; want ErrLockLost", err)
 	}
-	if got := stored(t, srv[0], key); got != "v2" {
-		t.Fatalf("stored %q; a write without the lock got through", got)
-	}
+	wantStored(t, srv, key, "v2", "a write without the lock got through")
 }
 
 // TestDL5Renew: a holder's Renew extends its lock to lock_timeout (and the
@@ -488,8 +481,7 @@ func TestDL6FencedWrite(t *testing.T) {
 // Renew by a holder whose lock is gone, taken by another or released says
 // ErrLockLost and leaves the other's lock alone.
 func TestDL5Renew(t *testing.T) {
-	srv := servers(t, 1)
-	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 5})
+	b, srv := lockingBackend(t, 5)
 	ctx := testutil.Context(t)
 	key := testutil.Unique("renew")
 	var l lock.Lease = b.Mutex(key).(*mutex)
@@ -499,7 +491,7 @@ func TestDL5Renew(t *testing.T) {
 	if err := l.Renew(ctx); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("Renew before TryLock: %v; want ErrLockLost", err)
 	}
-	mustLock(t, l)
+	testutil.MustLock(t, l)
 	// Shorten the lock on the server (as if its time were nearly up).
 	if err := b.Client().Touch(b.lockKey(key), 1); err != nil {
 		t.Fatal(err)
@@ -507,7 +499,7 @@ func TestDL5Renew(t *testing.T) {
 	if err := l.Renew(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if ttl, ok := testserver.MemcachedTTL(t, srv[0], b.lockKey(key)); !ok || ttl < 6*time.Second {
+	if ttl, ok := testserver.MemcachedTTL(t, srv, b.lockKey(key)); !ok || ttl < 6*time.Second {
 		t.Fatalf("after Renew the lock's TTL on the server is %v (%v); want lock_timeout and more", ttl, ok)
 	}
 
@@ -534,7 +526,7 @@ func TestDL5Renew(t *testing.T) {
 		t.Fatalf("Renew of a lock that is gone: %v; want ErrLockLost", err)
 	}
 	other := b.Mutex(key)
-	mustLock(t, other)
+	testutil.MustLock(t, other)
 	if err := l.Renew(ctx); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("Renew of a lock another holds: %v; want ErrLockLost", err)
 	}

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testserver"
 	"github.com/dogpile-go/dogpile/internal/testutil"
-	"github.com/dogpile-go/dogpile/lock"
 )
 
 // zeroCounters sets each key to "0", for incr.
@@ -114,8 +114,7 @@ func TestDL2DeadHolderExpires(t *testing.T) {
 // releases nothing.
 func TestDL2OnlyOwnerReleases(t *testing.T) {
 	t.Parallel() // mostly waiting: for a lock or a server to expire or come back
-	srv := servers(t, 1)
-	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 1})
+	b, _ := lockingBackend(t, 1)
 	ctx := testutil.Context(t)
 	key := testutil.Unique("dl2-owner")
 	held := func() bool {
@@ -127,26 +126,22 @@ func TestDL2OnlyOwnerReleases(t *testing.T) {
 	}
 
 	a := b.Mutex(key)
-	mustLock(t, a)
+	testutil.MustLock(t, a)
 	if err := b.Mutex(key).Unlock(ctx); err != nil || !held() {
 		t.Fatalf("a never-holder's Unlock (%v) released the lock", err)
 	}
 
 	// a's lock expires (a stalled holder), and c takes it.
 	c := b.Mutex(key)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	// Polling: the lock expires on the server's clock, which no event reports.
+	if err := testserver.WaitFor(5*time.Second, "the successor's TryLock of a 1s lock", func(ctx context.Context) error {
 		ok, err := c.TryLock(ctx)
-		if err != nil {
-			t.Fatal(err)
+		if err == nil && !ok {
+			err = errors.New("still held")
 		}
-		if ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("a 1s lock did not expire within 5s")
-		}
-		time.Sleep(20 * time.Millisecond) // polling for the server's expiry
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
 	if err := a.Unlock(ctx); err != nil {
 		t.Fatal(err)
@@ -172,7 +167,7 @@ func TestDL3WaitHonoursContext(t *testing.T) {
 	ctx := testutil.Context(t)
 	key := testutil.Unique("dl3")
 	holder := holderBackend.Mutex(key)
-	mustLock(t, holder)
+	testutil.MustLock(t, holder)
 
 	// Cancelled while waiting.
 	b := newBackend(t, args)
@@ -259,7 +254,7 @@ func TestDL4LockKeysApart(t *testing.T) {
 			t.Fatalf("after Unlock the lock item holds %q", it.Value)
 		}
 		next := b.Mutex(key)
-		mustLock(t, next)
+		testutil.MustLock(t, next)
 		if err := next.Unlock(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -315,7 +310,7 @@ func TestDL4LockPrefix(t *testing.T) {
 	ctx := testutil.Context(t)
 	key := testutil.Unique("prefix")
 	m := b.Mutex(key)
-	mustLock(t, m)
+	testutil.MustLock(t, m)
 	lk := b.lockKey(key)
 	if !strings.HasPrefix(lk, prefix) {
 		t.Fatalf("lock key %q does not begin with lock_prefix %q", lk, prefix)
@@ -340,14 +335,6 @@ func TestDL4LockPrefix(t *testing.T) {
 		if _, err := New(Options{Servers: srv, DistributedLock: true, LockPrefix: bad}); !errors.As(err, &ae) || ae.Name != "lock_prefix" {
 			t.Errorf("LockPrefix %q: %v; want an ArgError naming lock_prefix", bad, err)
 		}
-	}
-}
-
-// mustLock takes m, which must be free.
-func mustLock(t testing.TB, m lock.Mutex) {
-	t.Helper()
-	if ok, err := m.TryLock(testutil.Context(t)); !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v; want the lock", ok, err)
 	}
 }
 

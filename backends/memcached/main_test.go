@@ -11,20 +11,25 @@ import (
 )
 
 // The cross-process tests run this test binary again as child processes
-// (internal/testutil's harness), in the roles below (child_test.go).
+// (internal/testutil's harness), in the roles of child_test.go.
 func TestMain(m *testing.M) {
-	testutil.Main(m, map[string]func() error{
-		"stampede": stampedeChild,
-		"hold":     holdChild,
-		"create":   createChild,
-		"dl7":      dl7Child,
-	})
+	testutil.Main(m, childRoles)
 }
 
 // servers starts n memcached servers for the test and returns their addresses.
 func servers(t testing.TB, n int) []string {
 	t.Helper()
 	return testserver.Addrs(testserver.MemcachedN(t, n, testserver.MemcachedOptions{}))
+}
+
+// lockingBackend starts a memcached server and makes a backend on it with
+// the distributed lock and a lock_timeout of seconds: where the lock and
+// lease tests begin. It returns the server's address too, for a raw client
+// that looks behind the backend.
+func lockingBackend(t testing.TB, seconds int) (*Backend, string) {
+	t.Helper()
+	srv := servers(t, 1)
+	return newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": seconds}), srv[0]
 }
 
 // newBackend makes a backend through the registry, from the arguments a

@@ -290,9 +290,7 @@ func TestLeaseRenewAndFence(t *testing.T) {
 	if err := m.SetFenced(ctx, key, []byte("x")); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("SetFenced before TryLock = %v; want ErrLockLost", err)
 	}
-	if ok, err := m.TryLock(ctx); !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v", ok, err)
-	}
+	testutil.MustLock(t, m)
 	raw.PExpire(ctx, m.Key(), 100*time.Millisecond)
 	if err := m.Renew(ctx); err != nil {
 		t.Fatal(err)
@@ -337,9 +335,7 @@ func TestLeaseRenewConcurrentWithFence(t *testing.T) {
 	ctx := testutil.Context(t)
 	key := testutil.Unique("fence-race")
 	m := b.NewMutex(key)
-	if ok, err := m.TryLock(ctx); !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v", ok, err)
-	}
+	testutil.MustLock(t, m)
 	done := make(chan error, 1)
 	go func() {
 		for range 20 {
@@ -389,9 +385,7 @@ func TestFencedWriteInCluster(t *testing.T) {
 		}
 	}
 	other := b.NewMutex(testutil.Unique("elsewhere"))
-	if ok, err := other.TryLock(ctx); !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v", ok, err)
-	}
+	testutil.MustLock(t, other)
 	defer other.Unlock(ctx) //nolint:errcheck
 	var far string
 	for i := 0; far == ""; i++ {
@@ -428,9 +422,7 @@ func TestLockedProbe(t *testing.T) {
 		}
 	}
 	probe(false)
-	if ok, err := holder.TryLock(ctx); !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v", ok, err)
-	}
+	testutil.MustLock(t, holder)
 	probe(true)
 	if err := holder.Unlock(ctx); err != nil {
 		t.Fatal(err)

@@ -145,9 +145,7 @@ func TestDL2OnlyOwnerReleases(t *testing.T) {
 	ctx := testutil.Context(t)
 	key := testutil.Unique("dl2-owner")
 	a, other := b.NewMutex(key), b.NewMutex(key)
-	if ok, err := a.TryLock(ctx); !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v", ok, err)
-	}
+	testutil.MustLock(t, a)
 	if err := other.Unlock(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -264,9 +262,7 @@ func TestDL4LockKeysApartFromValues(t *testing.T) {
 	key := testutil.Unique("dl4")
 
 	m := b.NewMutex(key)
-	if ok, err := m.TryLock(ctx); !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v", ok, err)
-	}
+	testutil.MustLock(t, m)
 	defer m.Unlock(ctx) //nolint:errcheck
 	if m.Key() == key || !strings.HasPrefix(m.Key(), redis.DefaultLockPrefix) {
 		t.Fatalf("lock key %q", m.Key())

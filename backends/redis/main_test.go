@@ -1,8 +1,6 @@
 package redis_test
 
 import (
-	"context"
-	"sync/atomic"
 	"testing"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -40,26 +38,4 @@ func rawClient(t testing.TB, addr string) *goredis.Client {
 }
 
 // countHook counts a client's round trips: single commands and pipelines.
-type countHook struct {
-	cmds, pipelines atomic.Int64
-}
-
-func (h *countHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
-
-func (h *countHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
-	return func(ctx context.Context, cmd goredis.Cmder) error {
-		h.cmds.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (h *countHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []goredis.Cmder) error {
-		h.pipelines.Add(1)
-		return next(ctx, cmds)
-	}
-}
-
-func (h *countHook) roundTrips() int64 { return h.cmds.Load() + h.pipelines.Load() }
-
-func (h *countHook) reset() { h.cmds.Store(0); h.pipelines.Store(0) }
+type countHook = testutil.RoundTrips[goredis.Cmder, goredis.DialHook, goredis.ProcessHook, goredis.ProcessPipelineHook]

@@ -108,11 +108,11 @@ func TestRD3MultiOneRoundTrip(t *testing.T) {
 
 			check := func(what string, most int64, f func() error) {
 				t.Helper()
-				hook.reset()
+				hook.Reset()
 				if err := f(); err != nil {
 					t.Fatalf("%s: %v", what, err)
 				}
-				if n := hook.roundTrips(); n < 1 || n > most {
+				if n := hook.Count(); n < 1 || n > most {
 					t.Fatalf("%s of %d keys took %d round trips; want at most %d", what, len(keys), n, most)
 				}
 			}
@@ -215,13 +215,13 @@ func TestRD3ClusterMultiAcrossMasters(t *testing.T) {
 			warmUp(t, b.(backend.Multi))
 			reset := func() {
 				for _, h := range hooks {
-					h.reset()
+					h.Reset()
 				}
 			}
 			oneEach := func(what string) {
 				t.Helper()
 				for addr, h := range hooks {
-					if n := h.roundTrips(); n != 1 {
+					if n := h.Count(); n != 1 {
 						t.Fatalf("%s: master %s had %d round trips; want 1", what, addr, n)
 					}
 				}

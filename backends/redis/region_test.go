@@ -127,6 +127,21 @@ func (l latencies) quantile(p float64) time.Duration {
 	return s[int(p*float64(len(s)-1))]
 }
 
+// failOpenRegion is the region the P3 tests put in front of the server at
+// addr: fail-open with cooldown, with metrics, on a client of its own whose
+// socket timeouts are timeout and that does not retry, so that a dead or hung
+// server costs a call one timeout and no more.
+func failOpenRegion(t testing.TB, addr, name string, timeout, cooldown time.Duration) *dogpile.Region {
+	t.Helper()
+	rb := newClientBackend(t, &goredis.Options{Addr: addr, ReadTimeout: timeout, WriteTimeout: timeout, DialTimeout: timeout, MaxRetries: -1})
+	r, err := dogpile.NewRegion(dogpile.WithName(name), dogpile.WithFailOpen(cooldown), dogpile.WithMetrics()).
+		ConfigureBackend(rb, dogpile.WithExpiration(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // TestP3FailOpenRedisKilledMidLoad: goroutines call GetOrCreate in a loop;
 // Redis is killed under them. A fail-open region keeps answering every call
 // with the creator's value, and caches again once Redis is back. Logs the
@@ -139,12 +154,7 @@ func TestP3FailOpenRedisKilledMidLoad(t *testing.T) {
 		keys     = 8
 	)
 	p := testserver.StartRedis(t)
-	rb := newClientBackend(t, &goredis.Options{Addr: p.Addr(), ReadTimeout: timeout, WriteTimeout: timeout, DialTimeout: timeout, MaxRetries: -1})
-	r, err := dogpile.NewRegion(dogpile.WithName("p3"), dogpile.WithFailOpen(cooldown), dogpile.WithMetrics()).
-		ConfigureBackend(rb, dogpile.WithExpiration(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := failOpenRegion(t, p.Addr(), "p3", timeout, cooldown)
 	var (
 		phase     atomic.Int32 // 0 up, 1 down (measured), 2 back
 		downCalls atomic.Int64
@@ -252,12 +262,7 @@ func TestP3BreakerBoundsHungServer(t *testing.T) {
 	)
 	ctx := testutil.Context(t)
 	p := testserver.StartRedis(t)
-	rb := newClientBackend(t, &goredis.Options{Addr: p.Addr(), ReadTimeout: timeout, WriteTimeout: timeout, DialTimeout: timeout, MaxRetries: -1})
-	r, err := dogpile.NewRegion(dogpile.WithName("p3-hung"), dogpile.WithFailOpen(cooldown), dogpile.WithMetrics()).
-		ConfigureBackend(rb, dogpile.WithExpiration(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := failOpenRegion(t, p.Addr(), "p3-hung", timeout, cooldown)
 	create := func(context.Context) (string, error) { return "created", nil }
 	if _, err := dogpile.GetOrCreate(ctx, r, "hung", create); err != nil {
 		t.Fatal(err)

@@ -88,9 +88,7 @@ func TestLockPrefix(t *testing.T) {
 	if m.Key() != "_lock{"+key+"}"+key || m.Key() != b.LockKey(key) || b.LockPrefix() != "_lock" {
 		t.Fatalf("lock key %q", m.Key())
 	}
-	if ok, err := m.TryLock(ctx); !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v", ok, err)
-	}
+	testutil.MustLock(t, m)
 	if raw.Exists(ctx, m.Key()).Val() != 1 {
 		t.Fatal("the lock is not under its prefixed key")
 	}

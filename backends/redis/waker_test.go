@@ -50,9 +50,7 @@ func TestDL7OneSubscriptionPerBackend(t *testing.T) {
 	held := make([]*redis.Mutex, n)
 	for i := range held {
 		held[i] = holders.NewMutex(fmt.Sprintf("key-%d", i))
-		if ok, err := held[i].TryLock(ctx); !ok || err != nil {
-			t.Fatalf("TryLock = %v, %v", ok, err)
-		}
+		testutil.MustLock(t, held[i])
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -115,9 +113,7 @@ func TestDL7LostSubscriptionWakesWaiters(t *testing.T) {
 	waiter := newTestBackend(t, srv.Addr(), redis.Options{LockSleep: time.Minute})
 	ctx := testutil.Context(t)
 	key := testutil.Unique("restart")
-	if ok, err := holder.NewMutex(key).TryLock(ctx); !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v", ok, err)
-	}
+	testutil.MustLock(t, holder.NewMutex(key))
 	done := make(chan error, 1)
 	go func() { done <- waiter.NewMutex(key).Lock(ctx) }()
 	if err := testserver.WaitFor(10*time.Second, "the waiter's subscription", func(ctx context.Context) error {
@@ -158,9 +154,7 @@ func TestDL7WakeInCluster(t *testing.T) {
 		keys[i] = testutil.Unique(fmt.Sprintf("wake-%d", i))
 		slots[redis.Slot(keys[i])] = true
 		held[i] = holders.NewMutex(keys[i])
-		if ok, err := held[i].TryLock(ctx); !ok || err != nil {
-			t.Fatalf("TryLock = %v, %v", ok, err)
-		}
+		testutil.MustLock(t, held[i])
 	}
 	errs := make(chan error, n)
 	for _, key := range keys {
@@ -222,9 +216,7 @@ func TestRingWaitersPoll(t *testing.T) {
 	ctx := testutil.Context(t)
 	key := testutil.Unique("ring")
 	holder := rb.NewMutex(key)
-	if ok, err := holder.TryLock(ctx); !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v", ok, err)
-	}
+	testutil.MustLock(t, holder)
 	done := make(chan error, 1)
 	go func() { done <- rb.NewMutex(key).Lock(ctx) }()
 	if err := holder.Unlock(ctx); err != nil {

@@ -6,26 +6,21 @@ import (
 
 	"github.com/dogpile-go/dogpile/codec"
 	"github.com/dogpile-go/dogpile/codec/compress"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // FuzzUnmarshal decodes arbitrary bytes into the types users cache: it never
 // panics, never decompresses past the limit (the fuzzer's memory would
 // show it), and what decodes into []byte is what an entry of it holds.
 func FuzzUnmarshal(f *testing.F) {
-	type record struct {
-		ID    int64             `json:"id"`
-		Name  string            `json:"name"`
-		Tags  []string          `json:"tags"`
-		Attrs map[string]string `json:"attrs"`
-	}
-	seed := record{ID: 7, Name: "ann", Tags: []string{"a", "b", "a", "b"}, Attrs: map[string]string{"k": "v"}}
+	seed := testutil.Record{ID: 7, Name: "ann", Tags: []string{"a", "b", "a", "b"}, Attrs: map[string]string{"k": "v"}}
 	for _, alg := range []compress.Algorithm{compress.S2, compress.Zstd} {
 		for _, min := range []int{1, 1 << 20} {
 			c, err := compress.New(codec.JSON, compress.Options{Algorithm: alg, MinBytes: min})
 			if err != nil {
 				f.Fatal(err)
 			}
-			for _, v := range []any{seed, []record{seed, seed, seed}, "text text text text text"} {
+			for _, v := range []any{seed, []testutil.Record{seed, seed, seed}, "text text text text text"} {
 				b, err := c.Marshal(v)
 				if err != nil {
 					f.Fatal(err)
@@ -48,9 +43,7 @@ func FuzzUnmarshal(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, ptr := range []any{new(string), new(int), new(record), new([]record), new(map[string]int), new(any)} {
-			_ = c.Unmarshal(b, ptr)
-		}
+		testutil.UnmarshalEach(c, b)
 		var got []byte
 		if err := raw.Unmarshal(b, &got); err != nil {
 			return

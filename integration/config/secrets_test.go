@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -19,6 +20,20 @@ const (
 	secretClean  = "S3cr3t-" + secretMarker  // a password a URL can hold
 )
 
+// The URL lines most TOML cases carry, with the password in the userinfo:
+// raw (an invalid escape) or clean.
+const (
+	rawURL   = `arguments.url = "redis://app:@RAW@@cache.internal:6379/0"`
+	cleanURL = `arguments.url = "redis://app:@CLEAN@@cache.internal:6379/0"`
+)
+
+// tomlRegion is a TOML file with region r on backend and lines below it, one
+// a line. The TOML cases differ only in the lines under the same table
+// header; writing the header once leaves each case showing its mistake.
+func tomlRegion(backend string, lines ...string) string {
+	return "\n[cache.r]\nbackend = " + strconv.Quote(backend) + "\n" + strings.Join(lines, "\n") + "\n"
+}
+
 // TestNoSecretInConfigErrors runs every kind of configuration mistake, and
 // every way a backend refuses its arguments, with a password in the file —
 // as an argument, in a URL, in nested connection arguments, as signing keys
@@ -26,11 +41,7 @@ const (
 func TestNoSecretInConfigErrors(t *testing.T) {
 	cases := []struct{ name, file, text string }{
 		// The password's own value is wrong.
-		{"URL that does not parse", "c.toml", `
-[cache.r]
-backend = "redis"
-arguments.url = "redis://app:@RAW@@cache.internal:6379/0"
-`},
+		{"URL that does not parse", "c.toml", tomlRegion("redis", rawURL)},
 		{"URL that does not parse, nested", "c.yaml", `
 cache:
   r:
@@ -38,17 +49,10 @@ cache:
     arguments:
       url: "redis://app:@RAW@@cache.internal:6379/0"
 `},
-		{"numeric password", "c.toml", `
-[cache.r]
-backend = "redis"
-arguments.url = "redis://cache.internal:6379/0"
-arguments.password = 4242` + secretMarker[len(secretMarker):] + `4242
-`},
-		{"password a table", "c.toml", `
-[cache.r]
-backend = "redis"
-arguments.password = { value = "@CLEAN@" }
-`},
+		{"numeric password", "c.toml", tomlRegion("redis",
+			`arguments.url = "redis://cache.internal:6379/0"`,
+			`arguments.password = 4242`+secretMarker[len(secretMarker):]+`4242`)},
+		{"password a table", "c.toml", tomlRegion("redis", `arguments.password = { value = "@CLEAN@" }`)},
 		{"sentinel password a number", "c.yaml", `
 cache:
   r:
@@ -58,21 +62,9 @@ cache:
       service_name: mymaster
       sentinel_password: ["@CLEAN@"]
 `},
-		{"password in an unterminated reference", "c.toml", `
-[cache.r]
-backend = "redis"
-arguments.password = "@CLEAN@${oops"
-`},
-		{"password in a bad reference", "c.toml", `
-[cache.r]
-backend = "redis"
-arguments.password = "${@CLEAN@}"
-`},
-		{"signing keys of the wrong type", "c.toml", `
-[cache.r]
-backend = "memory"
-signing_keys = ["@CLEAN@", 5]
-`},
+		{"password in an unterminated reference", "c.toml", tomlRegion("redis", `arguments.password = "@CLEAN@${oops"`)},
+		{"password in a bad reference", "c.toml", tomlRegion("redis", `arguments.password = "${@CLEAN@}"`)},
+		{"signing keys of the wrong type", "c.toml", tomlRegion("memory", `signing_keys = ["@CLEAN@", 5]`)},
 		{"signing keys as a table", "c.yaml", `
 cache:
   r:
@@ -93,16 +85,8 @@ password @CLEAN@
 backend = redis
 arguments.password = @CLEAN@%(x)s
 `},
-		{"TOML syntax on the password's line", "c.toml", `
-[cache.r]
-backend = "redis"
-arguments.password = "@CLEAN@
-`},
-		{"TOML bad escape in the password", "c.toml", `
-[cache.r]
-backend = "redis"
-arguments.password = "@CLEAN@\q"
-`},
+		{"TOML syntax on the password's line", "c.toml", tomlRegion("redis", `arguments.password = "@CLEAN@`)},
+		{"TOML bad escape in the password", "c.toml", tomlRegion("redis", `arguments.password = "@CLEAN@\q"`)},
 		{"YAML syntax on the password's line", "c.yaml", `
 cache:
   r:
@@ -120,46 +104,16 @@ cache:
 `},
 
 		// Another mistake, with the password right beside it.
-		{"misspelt setting", "c.toml", `
-[cache.r]
-backend = "redis"
-expiraton_time = 60
-arguments.url = "redis://app:@CLEAN@@cache.internal:6379/0"
-`},
-		{"misspelt argument", "c.toml", `
-[cache.r]
-backend = "redis"
-arguments.url = "redis://app:@CLEAN@@cache.internal:6379/0"
-arguments.pasword = "@CLEAN@"
-`},
-		{"argument of the wrong type", "c.toml", `
-[cache.r]
-backend = "redis"
-arguments.url = "redis://app:@CLEAN@@cache.internal:6379/0"
-arguments.socket_timeout = "soon"
-`},
-		{"unknown backend", "c.toml", `
-[cache.r]
-backend = "rediss"
-arguments.url = "redis://app:@CLEAN@@cache.internal:6379/0"
-`},
-		{"bad setting value", "c.toml", `
-[cache.r]
-backend = "redis"
-codec = "cbor"
-signing_keys = ["@CLEAN@"]
-arguments.password = "@CLEAN@"
-`},
-		{"unset variable", "c.toml", `
-[cache.r]
-backend = "redis"
-arguments.url = "redis://app:@CLEAN@@${REDIS_HOST}:6379/0"
-`},
-		{"sentinel settings on redis", "c.toml", `
-[cache.r]
-backend = "redis_sentinel"
-arguments.url = "redis://app:@CLEAN@@cache.internal:6379/0"
-`},
+		{"misspelt setting", "c.toml", tomlRegion("redis", `expiraton_time = 60`, cleanURL)},
+		{"misspelt argument", "c.toml", tomlRegion("redis", cleanURL, `arguments.pasword = "@CLEAN@"`)},
+		{"argument of the wrong type", "c.toml", tomlRegion("redis", cleanURL, `arguments.socket_timeout = "soon"`)},
+		{"unknown backend", "c.toml", tomlRegion("rediss", cleanURL)},
+		{"bad setting value", "c.toml", tomlRegion("redis",
+			`codec = "cbor"`,
+			`signing_keys = ["@CLEAN@"]`,
+			`arguments.password = "@CLEAN@"`)},
+		{"unset variable", "c.toml", tomlRegion("redis", `arguments.url = "redis://app:@CLEAN@@${REDIS_HOST}:6379/0"`)},
+		{"sentinel settings on redis", "c.toml", tomlRegion("redis_sentinel", cleanURL)},
 		{"connection arguments", "c.yaml", `
 cache:
   r:

@@ -145,6 +145,23 @@ func ask(c *testutil.Child, cmd string) string {
 	return c.Next(10 * time.Second)
 }
 
+// onTwoProcesses runs test on each store with two processes on one region:
+// a, this process's region with its round-trip counter, and b, the second
+// process. Each tags test starts from that pair; the set-up is written once.
+func onTwoProcesses(t *testing.T, test func(t *testing.T, a *dogpile.Region, trips func() int64, b *testutil.Child)) {
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			region := regionName(t)
+			a, trips, err := st.open(region)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			test(t, a, trips, other(t, st, region))
+		})
+	}
+}
+
 func regionName(t *testing.T) string {
 	return fmt.Sprintf("tags-%s-%d", strings.ReplaceAll(t.Name(), "/", "-"), time.Now().UnixNano())
 }
@@ -153,129 +170,111 @@ func regionName(t *testing.T) string {
 // regenerates the values carrying it (hard) or serves them stale while it
 // regenerates them in the background (soft) — in both directions.
 func TestTagsAcrossProcesses(t *testing.T) {
-	for name, st := range stores(t) {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			region := regionName(t)
-			a, _, err := st.open(region)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer a.Close()
-			b := other(t, st, region)
-			value := func(v string) func(context.Context) (string, error) {
-				return func(context.Context) (string, error) { return v, nil }
-			}
-			user := dogpile.Tags("user:42")
+	onTwoProcesses(t, func(t *testing.T, a *dogpile.Region, _ func() int64, b *testutil.Child) {
+		ctx := context.Background()
+		value := func(v string) func(context.Context) (string, error) {
+			return func(context.Context) (string, error) { return v, nil }
+		}
+		user := dogpile.Tags("user:42")
 
-			if v, err := dogpile.GetOrCreate(ctx, a, "profile", value("a1"), user); err != nil || v != "a1" {
-				t.Fatalf("a's first GetOrCreate = %q, %v", v, err)
-			}
-			if got := ask(b, "goc profile user:42 b1"); got != "a1" {
-				t.Fatalf("b's GetOrCreate before any invalidation = %q; want a's a1", got)
-			}
-			if got := ask(b, "goc other user:43 b1"); got != "b1" {
-				t.Fatalf("b's GetOrCreate of another key = %q", got)
-			}
+		if v, err := dogpile.GetOrCreate(ctx, a, "profile", value("a1"), user); err != nil || v != "a1" {
+			t.Fatalf("a's first GetOrCreate = %q, %v", v, err)
+		}
+		if got := ask(b, "goc profile user:42 b1"); got != "a1" {
+			t.Fatalf("b's GetOrCreate before any invalidation = %q; want a's a1", got)
+		}
+		if got := ask(b, "goc other user:43 b1"); got != "b1" {
+			t.Fatalf("b's GetOrCreate of another key = %q", got)
+		}
 
-			// Hard, from a: b's next call regenerates.
-			if err := a.InvalidateTags(ctx, dogpile.Hard, "user:42"); err != nil {
-				t.Fatal(err)
-			}
-			if got := ask(b, "goc profile user:42 b2"); got != "b2" {
-				t.Fatalf("b's next GetOrCreate after a's hard invalidation = %q; want b2, regenerated", got)
-			}
-			if got := ask(b, "goc other user:43 b3"); got != "b1" {
-				t.Fatalf("a value with another tag = %q after the invalidation; want b1, kept", got)
-			}
+		// Hard, from a: b's next call regenerates.
+		if err := a.InvalidateTags(ctx, dogpile.Hard, "user:42"); err != nil {
+			t.Fatal(err)
+		}
+		if got := ask(b, "goc profile user:42 b2"); got != "b2" {
+			t.Fatalf("b's next GetOrCreate after a's hard invalidation = %q; want b2, regenerated", got)
+		}
+		if got := ask(b, "goc other user:43 b3"); got != "b1" {
+			t.Fatalf("a value with another tag = %q after the invalidation; want b1, kept", got)
+		}
 
-			// Hard, from b: a's next call regenerates.
-			if got := ask(b, "inv hard user:42"); got != "ok" {
-				t.Fatalf("b's InvalidateTags: %s", got)
-			}
-			if v, err := dogpile.GetOrCreate(ctx, a, "profile", value("a3"), user); err != nil || v != "a3" {
-				t.Fatalf("a's next GetOrCreate after b's hard invalidation = %q, %v; want a3, regenerated", v, err)
-			}
+		// Hard, from b: a's next call regenerates.
+		if got := ask(b, "inv hard user:42"); got != "ok" {
+			t.Fatalf("b's InvalidateTags: %s", got)
+		}
+		if v, err := dogpile.GetOrCreate(ctx, a, "profile", value("a3"), user); err != nil || v != "a3" {
+			t.Fatalf("a's next GetOrCreate after b's hard invalidation = %q, %v; want a3, regenerated", v, err)
+		}
 
-			// Soft, from b: a's next call serves the stale value at once and
-			// regenerates in the background.
-			if got := ask(b, "inv soft user:42"); got != "ok" {
-				t.Fatalf("b's InvalidateTags: %s", got)
-			}
-			if v, err := dogpile.GetOrCreate(ctx, a, "profile", value("a4"), user); err != nil || v != "a3" {
-				t.Fatalf("a's next GetOrCreate after b's soft invalidation = %q, %v; want the stale a3", v, err)
-			}
-			testutil.Eventually(t, "a's background regeneration", func() bool {
-				v, ok, err := dogpile.Get[string](ctx, a, "profile")
-				return err == nil && ok && v == "a4"
-			})
-
-			// Soft, from a: b's next call serves the stale value.
-			if err := a.InvalidateTags(ctx, dogpile.Soft, "user:42"); err != nil {
-				t.Fatal(err)
-			}
-			if got := ask(b, "goc profile user:42 b5"); got != "a4" {
-				t.Fatalf("b's next GetOrCreate after a's soft invalidation = %q; want the stale a4", got)
-			}
-			testutil.Eventually(t, "b's background regeneration", func() bool { return ask(b, "get profile") == "b5" })
-			if v, ok, err := dogpile.Get[string](ctx, a, "profile"); err != nil || !ok || v != "b5" {
-				t.Fatalf("a reads %q, %v, %v after b regenerated; want b5", v, ok, err)
-			}
+		// Soft, from b: a's next call serves the stale value at once and
+		// regenerates in the background.
+		if got := ask(b, "inv soft user:42"); got != "ok" {
+			t.Fatalf("b's InvalidateTags: %s", got)
+		}
+		if v, err := dogpile.GetOrCreate(ctx, a, "profile", value("a4"), user); err != nil || v != "a3" {
+			t.Fatalf("a's next GetOrCreate after b's soft invalidation = %q, %v; want the stale a3", v, err)
+		}
+		testutil.Eventually(t, "a's background regeneration", func() bool {
+			v, ok, err := dogpile.Get[string](ctx, a, "profile")
+			return err == nil && ok && v == "a4"
 		})
-	}
+
+		// Soft, from a: b's next call serves the stale value.
+		if err := a.InvalidateTags(ctx, dogpile.Soft, "user:42"); err != nil {
+			t.Fatal(err)
+		}
+		if got := ask(b, "goc profile user:42 b5"); got != "a4" {
+			t.Fatalf("b's next GetOrCreate after a's soft invalidation = %q; want the stale a4", got)
+		}
+		testutil.Eventually(t, "b's background regeneration", func() bool { return ask(b, "get profile") == "b5" })
+		if v, ok, err := dogpile.Get[string](ctx, a, "profile"); err != nil || !ok || v != "b5" {
+			t.Fatalf("a reads %q, %v, %v after b regenerated; want b5", v, ok, err)
+		}
+	})
 }
 
 // A read of a tagged value costs one round trip when the call names its
 // tags (their records come with the value: an MGET on Redis, one query on
 // the file backend), and one more when it does not.
 func TestTagsReadRoundTrips(t *testing.T) {
-	for name, st := range stores(t) {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			region := regionName(t)
-			a, trips, err := st.open(region)
-			if err != nil {
-				t.Fatal(err)
+	onTwoProcesses(t, func(t *testing.T, a *dogpile.Region, trips func() int64, b *testutil.Child) {
+		ctx := context.Background()
+		tags := dogpile.Tags("user:42", "org:7")
+		if _, err := dogpile.GetOrCreate(ctx, a, "k", func(context.Context) (string, error) { return "v", nil }, tags); err != nil {
+			t.Fatal(err)
+		}
+		// Records exist (another process invalidated the tags) and the
+		// value was made since: there is something to read, and a hit.
+		for _, tag := range []string{"user:42", "org:7"} {
+			if got := ask(b, "inv soft "+tag); got != "ok" {
+				t.Fatal(got)
 			}
-			defer a.Close()
-			b := other(t, st, region)
-			tags := dogpile.Tags("user:42", "org:7")
-			if _, err := dogpile.GetOrCreate(ctx, a, "k", func(context.Context) (string, error) { return "v", nil }, tags); err != nil {
-				t.Fatal(err)
+		}
+		if _, err := dogpile.GetOrCreate(ctx, a, "k", func(context.Context) (string, error) { return "v2", nil }, dogpile.NoStale(), tags); err != nil {
+			t.Fatal(err)
+		}
+		measure := func(what string, want int64, call func() (string, error)) {
+			t.Helper()
+			before := trips()
+			v, err := call()
+			if err != nil || v != "v2" {
+				t.Fatalf("%s = %q, %v; want the hit v2", what, v, err)
 			}
-			// Records exist (another process invalidated the tags) and the
-			// value was made since: there is something to read, and a hit.
-			for _, tag := range []string{"user:42", "org:7"} {
-				if got := ask(b, "inv soft "+tag); got != "ok" {
-					t.Fatal(got)
+			if n := trips() - before; n != want {
+				t.Fatalf("%s took %d round trips; want %d", what, n, want)
+			}
+		}
+		for range 3 {
+			measure("a GetOrCreate hit naming its tags", 1, func() (string, error) {
+				return dogpile.GetOrCreate(ctx, a, "k", func(context.Context) (string, error) { return "new", nil }, tags)
+			})
+			measure("a Get naming no tags", 2, func() (string, error) {
+				v, ok, err := dogpile.Get[string](ctx, a, "k")
+				if !ok {
+					v = "miss"
 				}
-			}
-			if _, err := dogpile.GetOrCreate(ctx, a, "k", func(context.Context) (string, error) { return "v2", nil }, dogpile.NoStale(), tags); err != nil {
-				t.Fatal(err)
-			}
-			measure := func(what string, want int64, call func() (string, error)) {
-				t.Helper()
-				before := trips()
-				v, err := call()
-				if err != nil || v != "v2" {
-					t.Fatalf("%s = %q, %v; want the hit v2", what, v, err)
-				}
-				if n := trips() - before; n != want {
-					t.Fatalf("%s took %d round trips; want %d", what, n, want)
-				}
-			}
-			for range 3 {
-				measure("a GetOrCreate hit naming its tags", 1, func() (string, error) {
-					return dogpile.GetOrCreate(ctx, a, "k", func(context.Context) (string, error) { return "new", nil }, tags)
-				})
-				measure("a Get naming no tags", 2, func() (string, error) {
-					v, ok, err := dogpile.Get[string](ctx, a, "k")
-					if !ok {
-						v = "miss"
-					}
-					return v, err
-				})
-			}
-		})
-	}
+				return v, err
+			})
+		}
+	})
 }

@@ -10,34 +10,13 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/proxy"
 )
 
 // Hook counts a go-redis client's round trips: each command and each
 // pipeline is one.
-type Hook struct{ n atomic.Int64 }
-
-// DialHook does not count dials: a connection is not a round trip of a call.
-func (h *Hook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
-
-// ProcessHook counts a command.
-func (h *Hook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
-	return func(ctx context.Context, cmd goredis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-// ProcessPipelineHook counts a pipeline.
-func (h *Hook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []goredis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
-
-// Count returns the round trips so far.
-func (h *Hook) Count() int64 { return h.n.Load() }
+type Hook = testutil.RoundTrips[goredis.Cmder, goredis.DialHook, goredis.ProcessHook, goredis.ProcessPipelineHook]
 
 // Reads is a proxy that counts the reads reaching the backend behind it:
 // each Get and each GetMulti is one round trip.
