@@ -1,7 +1,7 @@
 // Package bench measures dogpile side by side with the Go caching libraries
 // people reach for — maypok86/otter v2, viccon/sturdyc, eko/gocache,
 // go-redis/cache, plain go-redis and gomemcache, and the map/sync.Map +
-// singleflight baselines — on the workloads of issue 10, in one run, on the
+// singleflight baselines — on the workloads of RESULTS.md, in one run, on the
 // same machine and servers. Python's dogpile.cache runs beside it
 // (python/dogpile_bench.py).
 //
