@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/dogpile-go/dogpile/codec"
@@ -167,6 +168,10 @@ func (namedCodec) Name() string { return "test-registered" }
 // Codecs are found by name, as configuration files name them; one that lives
 // in a package of its own is registered by importing it, and the error for
 // it says so.
+// registerTestCodec registers namedCodec once per process: the registry is
+// global, and a test run again (-count) finds its name taken.
+var registerTestCodec = sync.OnceValue(func() error { return codec.Register(namedCodec{codec.JSON}) })
+
 func TestRegistry(t *testing.T) {
 	for name, want := range map[string]codec.Codec{"default": codec.Default, "json": codec.JSON} {
 		if c, err := codec.Lookup(name); err != nil || c != want {
@@ -182,7 +187,7 @@ func TestRegistry(t *testing.T) {
 		t.Errorf("Lookup(cbor): %v", err)
 	}
 	c := namedCodec{codec.JSON}
-	if err := codec.Register(c); err != nil {
+	if err := registerTestCodec(); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := codec.Lookup("test-registered"); err != nil || got != codec.Codec(c) {
