@@ -8,7 +8,8 @@ import (
 	"github.com/dogpile-go/dogpile/codec"
 )
 
-// NoExpiration, given to ExpirationTime, means the value never expires.
+// NoExpiration is the expiration of a value that never expires: give it to
+// ExpirationTime (or WithExpiration).
 const NoExpiration time.Duration = -1
 
 // RegionOption sets up a region; see NewRegion.

@@ -31,9 +31,10 @@ const (
 	DefaultTTL = 5 * time.Second
 )
 
-// ErrPublish: a change was made in the remote backend, but the message that
-// tells other processes to drop their local copies could not be sent. Until
-// their local TTL passes, they may serve the value from before the change.
+// ErrPublish is returned when a change was made in the remote backend but
+// the message that tells other processes to drop their local copies could
+// not be sent. Until their local TTL passes, they may serve the value from
+// before the change.
 var ErrPublish = errors.New("dogpile/tiered: change made, but other processes could not be told")
 
 // Options configure a tier.

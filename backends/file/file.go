@@ -73,9 +73,10 @@ type Options struct {
 	// path with ".dogpile.lock" added. Every process sharing the cache must
 	// use the same lock file. Only with DistributedLock.
 	LockFile string
-	// Deprecated: the lock is off unless DistributedLock is set, so
-	// NoDistributedLock only says so again; with DistributedLock it is an
-	// error.
+	// NoDistributedLock turns the lock off, which it is unless
+	// DistributedLock is set; with DistributedLock it is an error.
+	//
+	// Deprecated: leave DistributedLock unset.
 	NoDistributedLock bool
 
 	// MaxSize bounds the bytes of keys and values kept in the store
@@ -89,7 +90,9 @@ type Options struct {
 	// (and usually longer than) a region's expiration time, as the other
 	// backends' server-side TTL is.
 	TTL time.Duration
-	// Deprecated: MaxAge is the old name of TTL, used when TTL is 0.
+	// MaxAge is the old name of TTL, used when TTL is 0.
+	//
+	// Deprecated: use TTL.
 	MaxAge time.Duration
 
 	// BusyTimeout is how long a write waits for another process's write to

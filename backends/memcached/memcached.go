@@ -42,7 +42,9 @@ const (
 	DefaultLockTimeout  = 30 * time.Second
 	DefaultMaxIdleConns = 16
 	DefaultLockSleep    = 50 * time.Millisecond
-	// Deprecated: DefaultLockPoll is the old name of DefaultLockSleep.
+	// DefaultLockPoll is the old name of DefaultLockSleep.
+	//
+	// Deprecated: use DefaultLockSleep.
 	DefaultLockPoll = DefaultLockSleep
 )
 
@@ -77,7 +79,9 @@ type Options struct {
 	// region's expiration and should be longer. Over 30 days it is sent as
 	// a Unix time, as the protocol requires.
 	TTL time.Duration
-	// Deprecated: ExpireTime is the old name of TTL, used when TTL is zero.
+	// ExpireTime is the old name of TTL, used when TTL is zero.
+	//
+	// Deprecated: use TTL.
 	ExpireTime time.Duration
 	// DistributedLock gives the backend a distributed mutex
 	// (distributed_lock), which a region takes before it creates a value,
@@ -98,8 +102,9 @@ type Options struct {
 	// that a lock was released, so waiters poll: pauses start at a
 	// millisecond and grow with the time waited, up to LockSleep.
 	LockSleep time.Duration
-	// Deprecated: LockPoll is the old name of LockSleep, used when LockSleep
-	// is zero.
+	// LockPoll is the old name of LockSleep, used when LockSleep is zero.
+	//
+	// Deprecated: use LockSleep.
 	LockPoll time.Duration
 	// LockPrefix (lock_prefix) begins the key of every lock:
 	// DefaultLockPrefix if empty. Value keys that begin with it are

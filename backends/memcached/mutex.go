@@ -34,7 +34,9 @@ import (
 // write reads the lock and the value from the same server.
 const DefaultLockPrefix = "dogpile:lock:"
 
-// Deprecated: LockPrefix is the old name of DefaultLockPrefix.
+// LockPrefix is the old name of DefaultLockPrefix.
+//
+// Deprecated: use DefaultLockPrefix.
 const LockPrefix = DefaultLockPrefix
 
 // maxLockPrefix leaves room in a lock key for the hash and a key's SHA-1.

@@ -70,7 +70,9 @@ type Options struct {
 	// from the region's expiration and should be longer, so that an expired
 	// value is still there to be served while it is regenerated.
 	TTL time.Duration
-	// Deprecated: Expiration is the old name of TTL, used when TTL is 0.
+	// Expiration is the old name of TTL, used when TTL is 0.
+	//
+	// Deprecated: use TTL.
 	Expiration time.Duration
 
 	// DistributedLock gives the backend a distributed mutex

@@ -24,7 +24,9 @@ import (
 // prefix (ErrReservedKey), so not even a binary key can reach a lock.
 const DefaultLockPrefix = "\xffdogpile:lock:"
 
-// Deprecated: LockKeyPrefix is the old name of DefaultLockPrefix.
+// LockKeyPrefix is the old name of DefaultLockPrefix.
+//
+// Deprecated: use DefaultLockPrefix.
 const LockKeyPrefix = DefaultLockPrefix
 
 // LockKey returns the Redis key of the distributed lock of the value key,
