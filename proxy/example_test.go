@@ -1,0 +1,84 @@
+package proxy_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/proxy"
+)
+
+// Logging shows every call a region makes to its backend, to see what a
+// cache does. Here the first GetOrCreate misses, reads again once it holds
+// the key's lock (another caller may have stored the value meanwhile),
+// stores the value; the second is a hit.
+func ExampleLogging() {
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		// Drop the time and the latency, which change from run to run.
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey || a.Key == "latency" {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	region, err := dogpile.NewRegion().Configure("memory",
+		dogpile.WithExpiration(time.Hour),
+		dogpile.WithWrap(proxy.Logging(logger, slog.LevelInfo)))
+	if err != nil {
+		panic(err)
+	}
+
+	ctx := context.Background()
+	for range 2 {
+		_, _ = dogpile.GetOrCreate(ctx, region, "greeting", func(context.Context) (string, error) {
+			return "hello", nil
+		})
+	}
+	// Output:
+	// level=INFO msg="dogpile backend call" key=greeting op=get outcome=miss
+	// level=INFO msg="dogpile backend call" key=greeting op=get outcome=miss
+	// level=INFO msg="dogpile backend call" key=greeting bytes=29 op=set outcome=ok
+	// level=INFO msg="dogpile backend call" key=greeting op=get outcome=hit
+}
+
+// countGets counts the reads that reach the backend. It embeds proxy.Base,
+// which forwards every call, and overrides Get alone.
+type countGets struct {
+	proxy.Base
+	n atomic.Int64
+}
+
+func (c *countGets) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	c.n.Add(1)
+	return c.Base.Get(ctx, key)
+}
+
+// A proxy of your own embeds Base and overrides the calls it cares about.
+// Three calls read the backend four times: the miss reads again under the
+// key's lock, before it runs the creator.
+func ExampleBase() {
+	var counter *countGets
+	region, err := dogpile.NewRegion().Configure("memory",
+		dogpile.WithExpiration(time.Hour),
+		dogpile.WithWrap(func(next dogpile.Backend) dogpile.Backend {
+			counter = &countGets{Base: proxy.Base{Next: next}}
+			return counter
+		}))
+	if err != nil {
+		panic(err)
+	}
+
+	ctx := context.Background()
+	for range 3 {
+		_, _ = dogpile.GetOrCreate(ctx, region, "greeting", func(context.Context) (string, error) {
+			return "hello", nil
+		})
+	}
+	fmt.Println("backend reads:", counter.n.Load())
+	// Output: backend reads: 4
+}
