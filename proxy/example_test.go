@@ -60,9 +60,9 @@ func (c *countGets) Get(ctx context.Context, key string) ([]byte, bool, error) {
 
 // A proxy of your own embeds Base and overrides the calls it cares about.
 func ExampleBase() {
-	var counter *countGets
+	counter := &countGets{}
 	region, _ := dogpile.NewRegion().Configure("memory", dogpile.WithWrap(func(next dogpile.Backend) dogpile.Backend {
-		counter = &countGets{Base: proxy.Base{Next: next}}
+		counter.Next = next
 		return counter
 	}))
 
