@@ -46,8 +46,9 @@ func ExampleLogging() {
 	// level=INFO msg="dogpile backend call" key=greeting op=get outcome=hit
 }
 
-// countGets counts the reads that reach the backend. It embeds proxy.Base,
-// which forwards every call, and overrides Get alone.
+// countGets counts the single-key reads that reach the backend. It embeds
+// proxy.Base, which forwards every call, and overrides Get alone: multi-key
+// reads go to Base.GetMulti, which forwards them uncounted.
 type countGets struct {
 	proxy.Base
 	n atomic.Int64
