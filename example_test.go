@@ -97,8 +97,9 @@ func ExampleGetOrCreateMulti() {
 }
 
 func ExampleRegion_ConfigureFromMap() {
-	// A configuration as a file or the environment gives it, with the seed's
-	// key names; the dotted Python backend names are accepted.
+	// A configuration as a file or the environment gives it, with Python
+	// dogpile.cache's key names; the dotted Python backend names are
+	// accepted.
 	config := map[string]any{
 		"cache.local.backend":               "dogpile.cache.memory",
 		"cache.local.expiration_time":       "90s",

@@ -20,6 +20,12 @@
 //		return &countGets{Base: proxy.Base{Next: next}}
 //	}))
 //
+// Embedding does not route Base's own calls through the methods a proxy
+// overrides: Base.GetMulti calls Next's GetMulti, not the proxy's Get. A
+// region reads many keys, and on some configurations a single key with its
+// shared invalidation or tag records (SharedInvalidation(0), tags), through
+// GetMulti, so a proxy that must see every read overrides GetMulti too.
+//
 // A proxy sees bytes: behind a proxy, the memory backend holds encoded
 // values, as memory_serialized does.
 package proxy

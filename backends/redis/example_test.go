@@ -12,7 +12,7 @@ import (
 	"github.com/dogpile-go/dogpile/backends/redis"
 )
 
-// A region on Redis configured by the seed's argument names, as a
+// A region on Redis configured by Python dogpile.cache's argument names, as a
 // configuration file would give them. (Examples that need a server are
 // compiled but not run.)
 func Example() {
