@@ -193,13 +193,32 @@ func TestRegistry(t *testing.T) {
 	if got, err := codec.Lookup("test-registered"); err != nil || got != codec.Codec(c) {
 		t.Errorf("Lookup of a registered codec = %v, %v", got, err)
 	}
-	if err := codec.Register(c); err == nil {
-		t.Error("registering a name twice is not an error")
+	if err := codec.Register(c); !errors.Is(err, codec.ErrDuplicate) || !strings.Contains(err.Error(), "test-registered") {
+		t.Errorf("registering a name twice: %v; want ErrDuplicate naming it", err)
 	}
 	if err := codec.Register(nil); err == nil {
 		t.Error("registering nil is not an error")
 	}
 	if !slices.Contains(codec.Names(), "test-registered") {
 		t.Errorf("Names() = %v", codec.Names())
+	}
+}
+
+// registerTestCompression registers a compression once per process, as
+// registerTestCodec does a codec.
+var registerTestCompression = sync.OnceValue(func() error {
+	return codec.RegisterCompression("test-compression", func(inner codec.Codec, _ int) (codec.Codec, error) { return inner, nil })
+})
+
+func TestRegisterCompressionTwice(t *testing.T) {
+	if err := registerTestCompression(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := codec.LookupCompression("test-compression"); err != nil {
+		t.Errorf("LookupCompression of a registered compression: %v", err)
+	}
+	err := codec.RegisterCompression("test-compression", func(inner codec.Codec, _ int) (codec.Codec, error) { return inner, nil })
+	if !errors.Is(err, codec.ErrDuplicate) || !strings.Contains(err.Error(), "test-compression") {
+		t.Errorf("registering a compression twice: %v; want ErrDuplicate naming it", err)
 	}
 }

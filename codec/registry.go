@@ -12,6 +12,10 @@ import (
 // ErrUnknown is returned by Lookup for a name no codec is registered under.
 var ErrUnknown = errors.New("codec: unknown codec")
 
+// ErrDuplicate is returned by Register and RegisterCompression for a name
+// already registered.
+var ErrDuplicate = errors.New("codec: already registered")
+
 // providers names the package that registers each of this project's codecs
 // that live in packages of their own, for the error that suggests the import.
 var providers = map[string]string{
@@ -66,7 +70,7 @@ func Register(c Codec) error {
 		return fmt.Errorf("codec: Register needs a codec with a name of 1 to 255 bytes")
 	}
 	if !codecs.add(c.Name(), c) {
-		return fmt.Errorf("codec: %q is already registered", c.Name())
+		return fmt.Errorf("%w: %q", ErrDuplicate, c.Name())
 	}
 	return nil
 }
@@ -106,7 +110,7 @@ func RegisterCompression(name string, c Compression) error {
 		return fmt.Errorf("codec: RegisterCompression needs a name and a function")
 	}
 	if !compressions.add(name, c) {
-		return fmt.Errorf("codec: compression %q is already registered", name)
+		return fmt.Errorf("%w: compression %q", ErrDuplicate, name)
 	}
 	return nil
 }
