@@ -46,22 +46,28 @@ func ExampleLogging() {
 	// level=INFO msg="dogpile backend call" key=greeting op=get outcome=hit
 }
 
-// countGets counts the single-key reads that reach the backend. It embeds
-// proxy.Base, which forwards every call, and overrides Get alone: multi-key
-// reads go to Base.GetMulti, which forwards them uncounted.
-type countGets struct {
+// countReads counts the reads that reach the backend, a round trip each. It
+// embeds proxy.Base, which forwards every call, and overrides the two
+// reads: Base's GetMulti goes to the backend, not through Get, so a proxy
+// that overrode Get alone would not see a multi-key read.
+type countReads struct {
 	proxy.Base
 	n atomic.Int64
 }
 
-func (c *countGets) Get(ctx context.Context, key string) ([]byte, bool, error) {
+func (c *countReads) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	c.n.Add(1)
 	return c.Base.Get(ctx, key)
 }
 
+func (c *countReads) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
+	c.n.Add(1)
+	return c.Base.GetMulti(ctx, keys)
+}
+
 // A proxy of your own embeds Base and overrides the calls it cares about.
 func ExampleBase() {
-	counter := &countGets{}
+	counter := &countReads{}
 	region, _ := dogpile.NewRegion().Configure("memory", dogpile.WithWrap(func(next dogpile.Backend) dogpile.Backend {
 		counter.Next = next
 		return counter
@@ -72,6 +78,7 @@ func ExampleBase() {
 	for _, key := range []string{"greeting", "farewell", "greeting"} {
 		_, _, _ = dogpile.Get[string](ctx, region, key)
 	}
+	_, _ = dogpile.GetMulti[string](ctx, region, []string{"greeting", "farewell"})
 	fmt.Println("backend reads:", counter.n.Load())
-	// Output: backend reads: 3
+	// Output: backend reads: 4
 }
