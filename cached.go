@@ -260,30 +260,17 @@ func Cached[A, V any](r *Region, fn func(context.Context, A) (V, error), opts ..
 // value (see GetOrCreate). A hit allocates nothing for a string or scalar
 // argument keyed by the default key generator.
 func (c *CachedFunc[A, V]) Call(ctx context.Context, a A) (V, error) {
-	var zero V
-	s, err := c.r.configured()
-	if err != nil {
-		return zero, err
-	}
 	var buf keyBuf
 	key, err := c.keys.lookupKey(&buf, a) // on this stack: copied by the slow path
 	if err != nil {
+		var zero V
 		return zero, err
 	}
-	o := &c.o
-	if o.expirationFunc != nil {
-		oc := *o
-		oc.askExpiration()
-		o = &oc
-	}
-	if v, ok := memHit[V](ctx, c.r, s, key, o); ok {
-		return v, nil
-	}
-	return c.call(ctx, s, key, *o, a)
+	return getOrCreate(ctx, c.r, key, a, nil, nil, c)
 }
 
-// call is Call but for a memory hit: only here do a and the keys escape,
-// into the creator and the lock. Not inlined, for the reason
+// call is Call but for a memory hit (getOrCreate's): only here do a and the
+// keys escape, into the creator and the lock. Not inlined, for the reason
 // getOrCreateSlow isn't.
 //
 //go:noinline

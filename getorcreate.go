@@ -37,7 +37,7 @@ import (
 // creator what it needs with GetOrCreateArg, or use Cached for a function
 // of an argument.
 func GetOrCreate[T any](ctx context.Context, r *Region, key string, create func(context.Context) (T, error), opts ...Option) (T, error) {
-	return getOrCreate[T, func(context.Context) (T, error)](ctx, r, key, create, nil, opts)
+	return getOrCreate[T, func(context.Context) (T, error)](ctx, r, key, create, nil, opts, nil)
 }
 
 // GetOrCreateArg is GetOrCreate with a creator that takes an argument:
@@ -61,29 +61,67 @@ func GetOrCreateArg[T, A any](ctx context.Context, r *Region, key string, arg A,
 		// GetOrCreateArg without a creator fails as GetOrCreate's would.
 		create = func(context.Context, A) (T, error) { panic("dogpile: GetOrCreateArg called with a nil creator") }
 	}
-	return getOrCreate(ctx, r, key, arg, create, opts)
+	return getOrCreate(ctx, r, key, arg, create, opts, nil)
 }
 
-// getOrCreate is GetOrCreate and GetOrCreateArg: a memory hit here, the rest
-// in getOrCreateSlow. With a nil create, arg is the creator (GetOrCreate's):
-// GetOrCreate can't pass an adapter of its creator without allocating it,
-// as a generic function value carries its instantiation.
-func getOrCreate[T, A any](ctx context.Context, r *Region, key string, arg A, create func(context.Context, A) (T, error), opts []Option) (T, error) {
+// getOrCreate is the get-or-create of GetOrCreate, GetOrCreateArg and
+// CachedFunc.Call: the memory hit, written out here, and the rest in
+// getOrCreateSlow — or, for a call of the cached function cached, with the
+// options it was made with rather than opts, in cached.call. With a nil
+// create, arg is the creator (GetOrCreate's): GetOrCreate can't pass an
+// adapter of its creator without allocating it, as a generic function value
+// carries its instantiation.
+//
+// The hit's first branch is the hit of most regions, written to be short
+// (no call but the map's, none through T's dictionary): a quick region's
+// entry without tags or an expiration of its own, read without per-call
+// expiry options, is fresh when it was created after the region's
+// invalidations and within its expiration — what state decides for it. Any
+// other entry is decided by usableEntry, and a region that isn't quick is
+// memEntrySlow's. The hit is in this function rather than one of its own:
+// the call levels between a get-or-create and the map read were a sixth of
+// a hit.
+func getOrCreate[T, A any](ctx context.Context, r *Region, key string, arg A, create func(context.Context, A) (T, error), opts []Option, cached *CachedFunc[A, T]) (T, error) {
+	var zero T
 	s, err := r.configured()
 	if err != nil {
-		var zero T
 		return zero, err
 	}
 	o := &noOptions // read only: a call without options zeroes none
 	switch {
+	case cached != nil:
+		o = &cached.o // merged once, when the function was made
+		if o.expirationFunc != nil {
+			oc := *o
+			oc.askExpiration()
+			o = &oc
+		}
 	case len(opts) == 1 && opts[0].expirationFunc == nil:
 		o = &opts[0] // read only too: one option is its own merge
 	case len(opts) > 0:
 		c := collect(opts)
 		o = &c
 	}
-	if v, ok := memHit[T](ctx, r, s, key, o); ok {
-		return v, nil
+	var e *valueEntry
+	if s.quick && s.keptAsIs(key) && (o == &noOptions || !o.ignoreExpiry && !o.hasExpiration) {
+		x, _ := s.hit.m.Load(key)
+		e, _ = x.(*valueEntry)
+		if e == nil || e.negative || e.tags != nil || e.ttl != 0 ||
+			e.created <= s.localInv.hard.Load() || e.created <= s.localInv.soft.Load() ||
+			s.expiration > 0 && clock.Coarse()-e.created > int64(s.expiration) {
+			e = s.usableEntry(ctx, r, e, o, typeIDOf[T](), 0)
+		}
+	} else if s.hit != nil {
+		e = s.memEntrySlow(ctx, r, key, o, typeIDOf[T]())
+	}
+	if e != nil {
+		if _, typed := e.id.(*T); typed { // e.id == typeIDOf[T](), comparing the type words alone
+			v, _ := e.value.(T) // a nil interface value, written as an interface T, is T's zero
+			return v, nil
+		}
+	}
+	if cached != nil {
+		return cached.call(ctx, s, key, *o, arg)
 	}
 	return getOrCreateSlow(ctx, r, s, key, *o, arg, create)
 }
@@ -125,52 +163,8 @@ func creatorOf[T, A any](arg A, create func(context.Context, A) (T, error)) func
 	return func(ctx context.Context) (T, error) { return create(ctx, arg) }
 }
 
-// memHit is the hit path of every get-or-create: a fresh value in the
-// built-in memory backend, written as a T, counted as a hit (memEntry). ok
-// is false for anything else — a miss, a stale value, a cached "not found",
-// a value of another type or read untyped, a key the region refuses — which
-// the slow path reads again.
-func memHit[T any](ctx context.Context, r *Region, s *regionState, key string, o *callOptions) (T, bool) {
-	if e := s.memEntry(ctx, r, key, o, typeIDOf[T]()); e != nil {
-		if _, typed := e.id.(*T); typed { // e.id == typeIDOf[T](), comparing the type words alone
-			v, _ := e.value.(T) // a nil interface value, written as an interface T, is T's zero
-			return v, true
-		}
-	}
-	var zero T
-	return zero, false
-}
-
-// memEntry returns the entry under key in the built-in memory backend when
-// it holds a fresh value; memHit checks that it was written as the type
-// whose typeIDOf is want. It is not generic: a generic function reaches its
-// type's descriptors through a dictionary.
-//
-// The first branch is the hit of most regions, written to be short (no
-// call but the map's): a quick region's entry without tags or an
-// expiration of its own, read without per-call expiry options, is fresh
-// when it was created after the region's invalidations and within its
-// expiration — what state decides for it. Any other entry is decided by
-// usableEntry, and a region that isn't quick is memEntrySlow's.
-func (s *regionState) memEntry(ctx context.Context, r *Region, key string, o *callOptions, want typeID) *valueEntry {
-	if s.quick && s.keptAsIs(key) && (o == &noOptions || !o.ignoreExpiry && !o.hasExpiration) {
-		x, _ := s.hit.m.Load(key)
-		e, _ := x.(*valueEntry)
-		if e != nil && !e.negative && e.tags == nil && e.ttl == 0 &&
-			e.created > s.localInv.hard.Load() && e.created > s.localInv.soft.Load() &&
-			(s.expiration <= 0 || clock.Coarse()-e.created <= int64(s.expiration)) {
-			return e
-		}
-		return s.usableEntry(ctx, r, e, o, want, 0)
-	}
-	if s.hit == nil {
-		return nil
-	}
-	return s.memEntrySlow(ctx, r, key, o, want)
-}
-
-// memEntrySlow is memEntry for a region that isn't quick: a key prefix or
-// mangler, a bounded map, a hit counted, another invalidation.
+// memEntrySlow is the memory hit's entry for a region that isn't quick: a
+// key prefix or mangler, a bounded map, a hit counted, another invalidation.
 func (s *regionState) memEntrySlow(ctx context.Context, r *Region, key string, o *callOptions, want typeID) *valueEntry {
 	t0 := r.hitStart(s)
 	k, err := s.storageKey(key)
@@ -248,7 +242,7 @@ func (p *pending[T]) answer(key string) (T, error) {
 }
 
 // lookupForCreate is the first half of every get-or-create's slow path (a
-// memory hit is memHit's): the read, and the answer when it is a hit or a
+// memory hit is getOrCreate's): the read, and the answer when it is a hit or a
 // stale value being regenerated by someone else (done: p.v and p.err are
 // the answer).
 func lookupForCreate[T any](ctx context.Context, r *Region, s *regionState, k string, o *callOptions, p *pending[T]) (done bool) {

@@ -75,7 +75,7 @@ type regionState struct {
 	backendName string
 	values      backend.Values
 	mem         *MemoryBackend  // values, when it is the built-in memory backend and nothing else reads the store
-	hit         *MemoryBackend  // mem, when a hit may be served from it at once (memHit): the region doesn't fail open
+	hit         *MemoryBackend  // mem, when a hit may be served from it at once (getOrCreate): the region doesn't fail open
 	keeping     backend.Keeping // not with values: a backend.Values stores no bytes to decode
 	multi       backend.Multi
 	mutexes     backend.Locking
@@ -100,7 +100,7 @@ type regionState struct {
 	// immutable: the backend's values never change once returned
 	// (backend.Immutable), so a decoded string may point into them.
 	immutable bool
-	// quick: a memory hit is decided by memEntry's first branch — the
+	// quick: a memory hit is decided by getOrCreate's first branch — the
 	// unbounded memory map (hit), keys stored as they are, nothing counted,
 	// the default invalidation (localInv) and no shared one, no early
 	// refresh, no test clock, and an expiration checked on the coarse clock
