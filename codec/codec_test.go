@@ -217,7 +217,15 @@ func TestRegisterCompressionTwice(t *testing.T) {
 	if _, err := codec.LookupCompression("test-compression"); err != nil {
 		t.Errorf("LookupCompression of a registered compression: %v", err)
 	}
-	err := codec.RegisterCompression("test-compression", func(inner codec.Codec, _ int) (codec.Codec, error) { return inner, nil })
+	_, err := codec.LookupCompression("s2")
+	if !errors.Is(err, codec.ErrUnknown) || !strings.Contains(err.Error(), `import _ "github.com/dogpile-go/dogpile/codec/compress"`) {
+		t.Errorf("LookupCompression(s2) without the import: %v", err)
+	}
+	_, err = codec.LookupCompression("lz4")
+	if !errors.Is(err, codec.ErrUnknown) || !strings.Contains(err.Error(), "test-compression") {
+		t.Errorf("LookupCompression(lz4): %v; want ErrUnknown listing the registered compressions", err)
+	}
+	err = codec.RegisterCompression("test-compression", func(inner codec.Codec, _ int) (codec.Codec, error) { return inner, nil })
 	if !errors.Is(err, codec.ErrDuplicate) || !strings.Contains(err.Error(), "test-compression") {
 		t.Errorf("registering a compression twice: %v; want ErrDuplicate naming it", err)
 	}

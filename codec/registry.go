@@ -56,6 +56,32 @@ func (t *table[T]) names() []string {
 	return slices.Sorted(maps.Keys(t.m))
 }
 
+// lookup returns what is registered under name. Its error for a name
+// nothing has matches ErrUnknown and says which package to import, for this
+// project's own names (providers), or lists the registered names; kind is
+// what the table holds, for the error.
+func (t *table[T]) lookup(kind, name string) (T, error) {
+	if v, ok := t.get(name); ok {
+		return v, nil
+	}
+	var zero T
+	if pkg, known := providers[name]; known {
+		return zero, fmt.Errorf("%w %q: import _ %q to register it", unknown(kind), name, pkg)
+	}
+	registered := strings.Join(t.names(), ", ")
+	if registered == "" {
+		registered = "none"
+	}
+	return zero, fmt.Errorf("%w %q (registered: %s)", unknown(kind), name, registered)
+}
+
+// unknown is ErrUnknown said of a kind of registered thing ("codec: unknown
+// compression"): errors.Is matches it with ErrUnknown.
+type unknown string
+
+func (k unknown) Error() string        { return "codec: unknown " + string(k) }
+func (k unknown) Is(target error) bool { return target == ErrUnknown }
+
 var (
 	codecs       = table[Codec]{m: map[string]Codec{Default.Name(): Default, JSON.Name(): JSON}}
 	compressions = table[Compression]{m: map[string]Compression{}}
@@ -79,14 +105,7 @@ func Register(c Codec) error {
 // the error matches ErrUnknown and says which package to import for this
 // project's codecs, or lists the registered ones.
 func Lookup(name string) (Codec, error) {
-	c, ok := codecs.get(name)
-	if ok {
-		return c, nil
-	}
-	if pkg, known := providers[name]; known {
-		return nil, fmt.Errorf("%w %q: import _ %q to register it", ErrUnknown, name, pkg)
-	}
-	return nil, fmt.Errorf("%w %q (registered: %s)", ErrUnknown, name, strings.Join(codecs.names(), ", "))
+	return codecs.lookup("codec", name)
 }
 
 // Names returns the names of the registered codecs, sorted.
@@ -119,16 +138,5 @@ func RegisterCompression(name string, c Compression) error {
 // name none has, the error matches ErrUnknown and says which package to
 // import for this project's compressions, or lists the registered ones.
 func LookupCompression(name string) (Compression, error) {
-	c, ok := compressions.get(name)
-	if ok {
-		return c, nil
-	}
-	if pkg, known := providers[name]; known {
-		return nil, fmt.Errorf("%w: compression %q is not registered: import _ %q to register it", ErrUnknown, name, pkg)
-	}
-	names := compressions.names()
-	if len(names) == 0 {
-		return nil, fmt.Errorf("%w: compression %q is not registered, and none is (package codec/compress registers s2 and zstd)", ErrUnknown, name)
-	}
-	return nil, fmt.Errorf("%w: compression %q is not registered (registered: %s)", ErrUnknown, name, strings.Join(names, ", "))
+	return compressions.lookup("compression", name)
 }
