@@ -178,14 +178,6 @@ func TestRegistry(t *testing.T) {
 			t.Errorf("Lookup(%q) = %v, %v", name, c, err)
 		}
 	}
-	_, err := codec.Lookup("msgpack")
-	if !errors.Is(err, codec.ErrUnknown) || !strings.Contains(err.Error(), `import _ "github.com/dogpile-go/dogpile/codec/msgpack"`) {
-		t.Errorf("Lookup(msgpack) without the import: %v", err)
-	}
-	_, err = codec.Lookup("cbor")
-	if !errors.Is(err, codec.ErrUnknown) || !strings.Contains(err.Error(), "registered: default, json") {
-		t.Errorf("Lookup(cbor): %v", err)
-	}
 	c := namedCodec{codec.JSON}
 	if err := registerTestCodec(); err != nil {
 		t.Fatal(err)
@@ -217,16 +209,32 @@ func TestRegisterCompressionTwice(t *testing.T) {
 	if _, err := codec.LookupCompression("test-compression"); err != nil {
 		t.Errorf("LookupCompression of a registered compression: %v", err)
 	}
-	_, err := codec.LookupCompression("s2")
-	if !errors.Is(err, codec.ErrUnknown) || !strings.Contains(err.Error(), `import _ "github.com/dogpile-go/dogpile/codec/compress"`) {
-		t.Errorf("LookupCompression(s2) without the import: %v", err)
-	}
-	_, err = codec.LookupCompression("lz4")
-	if !errors.Is(err, codec.ErrUnknown) || !strings.Contains(err.Error(), "test-compression") {
-		t.Errorf("LookupCompression(lz4): %v; want ErrUnknown listing the registered compressions", err)
-	}
-	err = codec.RegisterCompression("test-compression", func(inner codec.Codec, _ int) (codec.Codec, error) { return inner, nil })
+	err := codec.RegisterCompression("test-compression", func(inner codec.Codec, _ int) (codec.Codec, error) { return inner, nil })
 	if !errors.Is(err, codec.ErrDuplicate) || !strings.Contains(err.Error(), "test-compression") {
 		t.Errorf("registering a compression twice: %v; want ErrDuplicate naming it", err)
+	}
+}
+
+// A name nothing is registered under is an error matching ErrUnknown that
+// says which package to import for this project's own names, and lists the
+// registered names otherwise.
+func TestLookupUnknown(t *testing.T) {
+	if err := registerTestCompression(); err != nil {
+		t.Fatal(err)
+	}
+	lookupCodec := func(name string) error { _, err := codec.Lookup(name); return err }
+	lookupCompression := func(name string) error { _, err := codec.LookupCompression(name); return err }
+	for _, c := range []struct {
+		lookup     func(string) error
+		name, want string
+	}{
+		{lookupCodec, "msgpack", `codec "msgpack": import _ "github.com/dogpile-go/dogpile/codec/msgpack" to register it`},
+		{lookupCodec, "cbor", `codec "cbor" (registered: default, json`},
+		{lookupCompression, "s2", `compression "s2": import _ "github.com/dogpile-go/dogpile/codec/compress" to register it`},
+		{lookupCompression, "lz4", `compression "lz4" (registered: test-compression)`},
+	} {
+		if err := c.lookup(c.name); !errors.Is(err, codec.ErrUnknown) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("lookup of %q: %v; want ErrUnknown saying %s", c.name, err, c.want)
+		}
 	}
 }
