@@ -202,13 +202,13 @@ func (s serializedMemory) Set(ctx context.Context, key string, v []byte) error {
 }
 func (s serializedMemory) Delete(ctx context.Context, key string) error { return s.m.Delete(ctx, key) }
 func (s serializedMemory) Close() error                                 { return s.m.Close() }
+func (s serializedMemory) CompareAndSwap(ctx context.Context, key string, old, new []byte) (bool, error) {
+	return s.m.CompareAndSwap(ctx, key, old, new)
+}
 
 // ValuesImmutable reports true (backend.Immutable): a value is the bytes a
 // Set stored, which are replaced, never written to.
 func (s serializedMemory) ValuesImmutable() bool { return true }
-func (s serializedMemory) CompareAndSwap(ctx context.Context, key string, old, new []byte) (bool, error) {
-	return s.m.CompareAndSwap(ctx, key, old, new)
-}
 
 // NullBackend stores nothing: every get misses and every set is dropped. It
 // switches caching off from configuration.

@@ -73,8 +73,8 @@ type Multi interface {
 type Immutable interface {
 	Backend
 	// ValuesImmutable reports whether the values are immutable as above
-	// (asked once, when the region is configured). A wrapper that passes
-	// values through unchanged reports its inner backend's answer.
+	// (asked once, when the region is configured); a wrapper, see the
+	// function ValuesImmutable.
 	ValuesImmutable() bool
 }
 
