@@ -73,14 +73,14 @@ func GetOrCreateArg[T, A any](ctx context.Context, r *Region, key string, arg A,
 // carries its instantiation.
 //
 // The hit's first branch is the hit of most regions, written to be short
-// (no call but the map's, none through T's dictionary): a quick region's
-// entry without tags or an expiration of its own, read without per-call
-// expiry options, is fresh when it was created after the region's
-// invalidations and within its expiration — what state decides for it. Any
-// other entry is decided by usableEntry, and a region that isn't quick is
-// memEntrySlow's. The hit is in this function rather than one of its own:
-// the call levels between a get-or-create and the map read were a sixth of
-// a hit.
+// (no call but the map's, none through T's dictionary): in a quick region
+// (one with a quickMap), an entry with neither tags nor an expiration of its
+// own (plainCreated), read without per-call expiry options, is fresh when it
+// was created after the region's latest invalidation and within its
+// expiration — what state decides for it. Any other entry is decided by
+// usableEntry, and a region that isn't quick is memEntrySlow's. The hit is
+// in this function rather than one of its own: the call levels between a
+// get-or-create and the map read were a sixth of a hit.
 func getOrCreate[T, A any](ctx context.Context, r *Region, key string, arg A, create func(context.Context, A) (T, error), opts []Option, cached *CachedFunc[A, T]) (T, error) {
 	var zero T
 	s, err := r.configured()
@@ -103,12 +103,11 @@ func getOrCreate[T, A any](ctx context.Context, r *Region, key string, arg A, cr
 		o = &c
 	}
 	var e *valueEntry
-	if s.quick && s.keptAsIs(key) && (o == &noOptions || !o.ignoreExpiry && !o.hasExpiration) {
-		x, _ := s.hit.m.Load(key)
+	if m := s.quickMap; m != nil && !strings.HasPrefix(key, ReservedKeyPrefix) && (o == &noOptions || !o.ignoreExpiry && !o.hasExpiration) {
+		x, _ := m.Load(key)
 		e, _ = x.(*valueEntry)
-		if e == nil || e.negative || e.tags != nil || e.ttl != 0 ||
-			e.created <= s.localInv.hard.Load() || e.created <= s.localInv.soft.Load() ||
-			s.expiration > 0 && clock.Coarse()-e.created > int64(s.expiration) {
+		if e == nil || e.plainCreated <= s.localInv.latest.Load() ||
+			s.expiration > 0 && clock.Coarse()-e.plainCreated > int64(s.expiration) {
 			e = s.usableEntry(ctx, r, e, o, typeIDOf[T](), 0)
 		}
 	} else if s.hit != nil {

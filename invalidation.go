@@ -54,19 +54,33 @@ type InvalidationStrategy interface {
 // SharedInvalidation counts generations instead.
 type localInvalidation struct {
 	hard, soft atomic.Int64 // Unix nanoseconds; 0 = never
-	clock      clock.Func
+	// latest is the later of hard and soft: the one load with which a
+	// memory hit knows it was created after both.
+	latest atomic.Int64
+	clock  clock.Func
 }
 
 func (l *localInvalidation) Invalidate(_ context.Context, how Invalidation) error {
 	switch how {
 	case Hard:
-		l.hard.Store(l.clock.Now())
+		now := l.clock.Now()
+		l.hard.Store(now)
+		l.raiseLatest(now)
 	case Soft:
-		l.soft.Store(l.clock.Now())
+		now := l.clock.Now()
+		l.soft.Store(now)
+		l.raiseLatest(now)
 	default:
 		return &ArgError{Name: "how", Value: how, Reason: "want dogpile.Hard or dogpile.Soft"}
 	}
 	return nil
+}
+
+// raiseLatest makes latest at least t: after hard or soft, as a test
+// clock may run backwards.
+func (l *localInvalidation) raiseLatest(t int64) {
+	for cur := l.latest.Load(); cur < t && !l.latest.CompareAndSwap(cur, t); cur = l.latest.Load() {
+	}
 }
 
 func (l *localInvalidation) Invalidated(_ context.Context, created time.Time) Invalidation {

@@ -23,12 +23,13 @@ func TestMemHitShortBranchDecidesAsState(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := r.state.Load()
-	if !s.quick {
+	if s.quickMap == nil {
 		t.Fatal("a memory region with the defaults and a one-second expiration is not quick")
 	}
-	plant := func(key, value string, created int64) {
-		s.hit.put(key, &valueEntry{value: value, id: typeIDOf[string](), stamp: stamp{created: created}})
+	plantStamped := func(key, value string, st stamp) {
+		s.hit.put(key, newValueEntry(value, typeIDOf[string](), st))
 	}
+	plant := func(key, value string, created int64) { plantStamped(key, value, stamp{created: created}) }
 	calls := 0
 	create := func(context.Context) (string, error) { calls++; return "new", nil }
 	get := func(key string) string {
@@ -56,6 +57,12 @@ func TestMemHitShortBranchDecidesAsState(t *testing.T) {
 	}); n != 0 || calls != 1 {
 		t.Fatalf("the value made again: %v allocations a read and %d creator calls, want a memory hit (0) and no new call", n, calls)
 	}
+	// An entry's own expiration (SetExpiration) is state's to decide: one
+	// shorter than the region's has run out.
+	plantStamped("own-expiration", "old", stamp{created: clock.Now() - int64(500*time.Millisecond), ttl: int64(100 * time.Millisecond)})
+	if v := get("own-expiration"); v != "new" || calls != 2 {
+		t.Fatalf("an entry half a second old with an expiration of its own of 100ms: %q with %d creator calls, want it made again", v, calls)
+	}
 	// Per-call options that change the expiry are state's to decide.
 	plant("ignored", "old", clock.Now()-int64(2*time.Second))
 	if v, err := GetOrCreate(ctx, r, "ignored", create, IgnoreExpiration()); err != nil || v != "old" {
@@ -70,7 +77,7 @@ func TestMemHitShortBranchDecidesAsState(t *testing.T) {
 		if err := r.Invalidate(ctx, how); err != nil {
 			t.Fatal(err)
 		}
-		if v := get(key); v != "new" || calls != 2+i {
+		if v := get(key); v != "new" || calls != 3+i {
 			t.Fatalf("after a %s invalidation: %q with %d creator calls, want it made again", key, v, calls)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/dogpile-go/dogpile/internal/clock"
 	"github.com/dogpile-go/dogpile/internal/envelope"
 	"github.com/dogpile-go/dogpile/internal/textcodec"
+	"github.com/puzpuzpuz/xsync/v4"
 
 	"github.com/dogpile-go/dogpile/codec"
 	"github.com/dogpile-go/dogpile/lock"
@@ -100,12 +102,13 @@ type regionState struct {
 	// immutable: the backend's values never change once returned
 	// (backend.Immutable), so a decoded string may point into them.
 	immutable bool
-	// quick: a memory hit is decided by getOrCreate's first branch — the
-	// unbounded memory map (hit), keys stored as they are, nothing counted,
-	// the default invalidation (localInv) and no shared one, no early
-	// refresh, no test clock, and an expiration checked on the coarse clock
-	// or none: state's common case.
-	quick bool
+	// quickMap is the unbounded memory map (hit's) when a memory hit is
+	// decided by getOrCreate's first branch, nil otherwise: keys stored as
+	// they are, nothing counted, the default invalidation (localInv) and no
+	// shared one, no early refresh, no test clock, and an expiration checked
+	// on the coarse clock or none — state's common case. The branch's one
+	// load decides both whether it applies and where it reads.
+	quickMap *xsync.Map[string, any]
 }
 
 // NewRegion returns an unconfigured region. Configure or ConfigureBackend it
@@ -248,9 +251,11 @@ func (r *Region) install(b Backend, name string, c *configOptions) error {
 	s.tags = newTagTable(r, s.gens)
 	s.counted = r.metrics != nil || r.obs != nil
 	s.inProcess = inProcess(s)
-	s.quick = s.hit != nil && s.hit.m != nil && s.plainKeys && !s.counted &&
+	if s.hit != nil && s.hit.m != nil && s.plainKeys && !s.counted &&
 		s.localInv != nil && s.gens == nil && s.early == nil && s.clock == nil &&
-		(s.expiration <= 0 || s.expiration >= clock.CoarseMin)
+		(s.expiration <= 0 || s.expiration >= clock.CoarseMin) {
+		s.quickMap = s.hit.m
+	}
 	r.state.Store(s)
 	return nil
 }
@@ -632,7 +637,23 @@ type stamp struct {
 type valueEntry struct {
 	value any
 	id    typeID
+	// plainCreated is created for an entry that is a value with neither
+	// tags nor an expiration of its own, math.MinInt64 for any other: the
+	// one field getOrCreate's first branch reads to know it may decide.
+	plainCreated int64
 	stamp
+}
+
+// newValueEntry is the entry of v, written as the type id identifies, with
+// its stamp st.
+func newValueEntry(v any, id typeID, st stamp) *valueEntry {
+	e := &valueEntry{value: v, id: id, stamp: st, plainCreated: math.MinInt64}
+	if e.negative {
+		e.value = nil // a marker: no value
+	} else if e.tags == nil && e.ttl == 0 {
+		e.plainCreated = e.created
+	}
+	return e
 }
 
 // typeID identifies a Go type T as a nil *T in an interface: made without
@@ -774,10 +795,7 @@ func (r *Region) encode(key string, v any, created int64, w *writing) ([]byte, e
 func (r *Region) store(ctx context.Context, s *regionState, key string, v any, w writing) error {
 	now := w.now(s)
 	if s.values != nil {
-		e := &valueEntry{value: v, id: w.typeOf(v), stamp: w.stamp(now, key)}
-		if e.negative {
-			e.value = nil // a marker: no value
-		}
+		e := newValueEntry(v, w.typeOf(v), w.stamp(now, key))
 		return s.wrap("set", key, s.values.SetValue(ctx, key, e))
 	}
 	b, err := r.encode(key, v, now, &w)
