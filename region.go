@@ -15,13 +15,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/puzpuzpuz/xsync/v4"
+
 	"github.com/dogpile-go/dogpile/backend"
+	"github.com/dogpile-go/dogpile/codec"
 	"github.com/dogpile-go/dogpile/internal/clock"
 	"github.com/dogpile-go/dogpile/internal/envelope"
 	"github.com/dogpile-go/dogpile/internal/textcodec"
-	"github.com/puzpuzpuz/xsync/v4"
-
-	"github.com/dogpile-go/dogpile/codec"
 	"github.com/dogpile-go/dogpile/lock"
 )
 
