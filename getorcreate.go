@@ -75,9 +75,10 @@ func GetOrCreateArg[T, A any](ctx context.Context, r *Region, key string, arg A,
 // The hit's first branch is the hit of most regions, written to be short
 // (no call but the map's, none through T's dictionary): in a quick region
 // (one with a quickMap), an entry with neither tags nor an expiration of its
-// own (plainCreated), read without per-call expiry options, is fresh when it
-// was created after the region's latest invalidation and within its
-// expiration — what state decides for it. Any other entry is decided by
+// own (plainCreated), read without an expiration of the call's, is fresh
+// when it was created after the region's latest invalidation and within its
+// expiration — what state decides for it (IgnoreExpiration only makes more
+// entries fresh: those go on to state). Any other entry is decided by
 // usableEntry, and a region that isn't quick is memEntrySlow's. The hit is
 // in this function rather than one of its own: the call levels between a
 // get-or-create and the map read were a sixth of a hit.
@@ -103,7 +104,7 @@ func getOrCreate[T, A any](ctx context.Context, r *Region, key string, arg A, cr
 		o = &c
 	}
 	var e *valueEntry
-	if m := s.quickMap; m != nil && !strings.HasPrefix(key, ReservedKeyPrefix) && (o == &noOptions || !o.ignoreExpiry && !o.hasExpiration) {
+	if m := s.quickMap; m != nil && !o.hasExpiration && !strings.HasPrefix(key, ReservedKeyPrefix) {
 		x, _ := m.Load(key)
 		e, _ = x.(*valueEntry)
 		if e == nil || e.plainCreated <= s.localInv.latest.Load() ||

@@ -2,6 +2,7 @@ package dogpile
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -80,5 +81,13 @@ func TestMemHitShortBranchDecidesAsState(t *testing.T) {
 		if v := get(key); v != "new" || calls != 3+i {
 			t.Fatalf("after a %s invalidation: %q with %d creator calls, want it made again", key, v, calls)
 		}
+	}
+
+	// A reserved key is refused even with an entry under it: the library
+	// stores none of its own there as a region value, but the branch
+	// doesn't count on it.
+	plant(ReservedKeyPrefix+"x", "old", clock.Now())
+	if _, err := GetOrCreate(ctx, r, ReservedKeyPrefix+"x", create); !errors.Is(err, ErrReservedKey) {
+		t.Fatalf("GetOrCreate of a reserved key with an entry under it: %v, want ErrReservedKey", err)
 	}
 }
