@@ -220,10 +220,15 @@ func TestK2ReadAsAnotherTypeIsAMiss(t *testing.T) {
 			if u, ok := mustGet[typedUser](t, r, "user"); !ok || u.ID != 1 {
 				t.Fatalf("Get[typedUser] = %+v, %v", u, ok)
 			}
-			// GetOrCreate of another type replaces it with its own.
+			// GetOrCreate of another type replaces it with its own, and
+			// finding the other type's entry is not a hit.
+			hits := r.Stats().Hits
 			o, err := dogpile.GetOrCreate(ctx, r, "user", func(context.Context) (typedOrder, error) { return typedOrder{ID: 2}, nil })
 			if err != nil || o.ID != 2 {
 				t.Fatalf("GetOrCreate[typedOrder] over a typedUser = %+v, %v", o, err)
+			}
+			if n := r.Stats().Hits - hits; n != 0 {
+				t.Fatalf("GetOrCreate[typedOrder] over a typedUser counted %d hits, want none", n)
 			}
 			if _, ok := mustGet[typedUser](t, r, "user"); ok {
 				t.Fatal("after GetOrCreate[typedOrder] the key still reads as a typedUser")
