@@ -273,6 +273,81 @@ func TestStaleLeaderYieldsToOtherProcess(t *testing.T) {
 	}
 }
 
+// A NoStale caller that finds a stale value while another caller in this
+// process regenerates it waits for the new value: it is not served the
+// stale one, as the others are.
+func TestNoStaleWaitsForARegenerationInThisProcess(t *testing.T) {
+	var g lock.Group
+	s := &store{v: "old", state: lock.Stale}
+	c := newGated()
+	regenerated := make(chan string, 1)
+	go func() { v, _ := newLock(&g, s, c.create).Get(context.Background()); regenerated <- v }()
+	testutil.Eventually(t, "the regeneration's flight", func() bool { return g.InFlight("k") })
+	strict := newLock(&g, s, c.create)
+	strict.NoStale = true
+	got := make(chan string, 1)
+	go func() { v, _ := strict.Get(context.Background()); got <- v }()
+	testutil.Eventually(t, "the NoStale caller waiting or answered", func() bool { return g.Waiters("k") == 1 || len(got) == 1 })
+	if len(got) == 1 {
+		t.Fatalf("a NoStale caller got %q while the key was being regenerated; want it to wait for the new value", <-got)
+	}
+	close(c.release)
+	if v, w := <-got, <-regenerated; v != "v" || w != "v" {
+		t.Fatalf("the NoStale caller got %q and the regenerating one %q; want the new value for both", v, w)
+	}
+	if n := c.calls.Load(); n != 1 {
+		t.Fatalf("creator ran %d times, want 1", n)
+	}
+}
+
+// triedFirst is a Mutex whose TryLock waits for proceed before it tries: it
+// holds a flight open at the point where another process's lock is found.
+type triedFirst struct {
+	lock.Mutex
+	trying  chan struct{}
+	proceed chan struct{}
+}
+
+func (m *triedFirst) TryLock(ctx context.Context) (bool, error) {
+	m.trying <- struct{}{}
+	<-m.proceed
+	return m.Mutex.TryLock(ctx)
+}
+
+// A NoStale caller that joined a flight which ended serving the stale value
+// (another process holds the key's mutex) is not served it either: it waits
+// for the other process's value.
+func TestNoStaleJoinerOfAFlightServedStaleWaits(t *testing.T) {
+	var locks lock.Local
+	other := locks.Mutex("k")
+	other.TryLock(context.Background()) //nolint:errcheck
+	s := &store{v: "old", state: lock.Stale}
+	var g lock.Group
+	mine := func(context.Context) (string, error) { return "mine", nil }
+	leader := newLock(&g, s, mine)
+	tried := &triedFirst{Mutex: locks.Mutex("k"), trying: make(chan struct{}, 1), proceed: make(chan struct{})}
+	leader.Mutex = tried
+	served := make(chan string, 1)
+	go func() { v, _ := leader.Get(context.Background()); served <- v }()
+	<-tried.trying
+	strict := newLock(&g, s, mine)
+	strict.Mutex, strict.NoStale = locks.Mutex("k"), true
+	got := make(chan string, 1)
+	go func() { v, _ := strict.Get(context.Background()); got <- v }()
+	testutil.Eventually(t, "the NoStale caller joining the flight", func() bool { return g.Waiters("k") == 1 || len(got) == 1 })
+	if len(got) == 1 {
+		t.Fatalf("a NoStale caller got %q before the flight it should have joined ended", <-got)
+	}
+	close(tried.proceed)
+	if v := <-served; v != "old" {
+		t.Fatalf("the leader got %q; want the stale value, another process holding the lock", v)
+	}
+	otherFinishes(s, other, "theirs")
+	if v := <-got; v != "theirs" {
+		t.Fatalf("the NoStale caller got %q; want the other process's value", v)
+	}
+}
+
 func TestCreatorErrorReturnedNotKept(t *testing.T) {
 	var g lock.Group
 	s := &store{}
