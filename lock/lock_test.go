@@ -342,6 +342,9 @@ func TestNoStaleJoinerOfAFlightServedStaleWaits(t *testing.T) {
 	if v := <-served; v != "old" {
 		t.Fatalf("the leader got %q; want the stale value, another process holding the lock", v)
 	}
+	// The NoStale caller looks again after the flight (the third load: the
+	// leader's, its own, this one) and finds the value still stale.
+	testutil.Eventually(t, "the NoStale caller loading again", func() bool { return s.loads.Load() >= 3 })
 	otherFinishes(s, other, "theirs")
 	if v := <-got; v != "theirs" {
 		t.Fatalf("the NoStale caller got %q; want the other process's value", v)
