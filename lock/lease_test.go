@@ -240,8 +240,7 @@ func TestDL7WaiterLoadsAtReleaseInsteadOfTakingTheLock(t *testing.T) {
 	// Another process holds the lock and creates; at its release the
 	// waiting flight loads the value it stored and never takes the lock.
 	var locks lock.Local
-	other := locks.Mutex("k")
-	other.TryLock(context.Background()) //nolint:errcheck
+	heldElsewhere(t, &locks)
 	m := &waiterMutex{Mutex: locks.Mutex("k"), released: make(chan struct{}, 1)}
 	s := &store{}
 	var g lock.Group

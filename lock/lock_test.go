@@ -33,6 +33,17 @@ func (s *store) put(v string) {
 	s.v, s.state = v, lock.Fresh
 }
 
+// heldElsewhere returns key k's mutex in locks, taken: another process
+// holds the lock.
+func heldElsewhere(t *testing.T, locks *lock.Local) lock.Mutex {
+	t.Helper()
+	other := locks.Mutex("k")
+	if ok, _ := other.TryLock(context.Background()); !ok {
+		t.Fatal("the other process could not take the free mutex")
+	}
+	return other
+}
+
 // otherFinishes is the creation of another process, which holds other,
 // ending: it stores v, then releases the mutex.
 func otherFinishes(s *store, other lock.Mutex, v string) {
@@ -127,10 +138,7 @@ func TestRecheckAfterMutex(t *testing.T) {
 	var g lock.Group
 	var locks lock.Local
 	s := &store{}
-	other := locks.Mutex("k")
-	if ok, _ := other.TryLock(context.Background()); !ok {
-		t.Fatal("TryLock")
-	}
+	other := heldElsewhere(t, &locks)
 	l := newLock(&g, s, func(context.Context) (string, error) {
 		t.Error("creator ran although a fresh value was stored while waiting")
 		return "", nil
@@ -253,8 +261,7 @@ func TestStaleLeaderYieldsToOtherProcess(t *testing.T) {
 	// Another process holds the mutex: a stale caller returns the stale
 	// value without waiting, and a caller that can't take stale waits.
 	var locks lock.Local
-	other := locks.Mutex("k")
-	other.TryLock(context.Background()) //nolint:errcheck
+	other := heldElsewhere(t, &locks)
 	s := &store{v: "old", state: lock.Stale}
 	var g lock.Group
 	l := newLock(&g, s, func(context.Context) (string, error) { return "mine", nil })
@@ -283,14 +290,7 @@ func TestNoStaleWaitsForARegenerationInThisProcess(t *testing.T) {
 	regenerated := make(chan string, 1)
 	go func() { v, _ := newLock(&g, s, c.create).Get(context.Background()); regenerated <- v }()
 	testutil.Eventually(t, "the regeneration's flight", func() bool { return g.InFlight("k") })
-	strict := newLock(&g, s, c.create)
-	strict.NoStale = true
-	got := make(chan string, 1)
-	go func() { v, _ := strict.Get(context.Background()); got <- v }()
-	testutil.Eventually(t, "the NoStale caller waiting or answered", func() bool { return g.Waiters("k") == 1 || len(got) == 1 })
-	if len(got) == 1 {
-		t.Fatalf("a NoStale caller got %q while the key was being regenerated; want it to wait for the new value", <-got)
-	}
+	got := joinAsNoStale(t, &g, newLock(&g, s, c.create), "while the key was being regenerated")
 	close(c.release)
 	if v, w := <-got, <-regenerated; v != "v" || w != "v" {
 		t.Fatalf("the NoStale caller got %q and the regenerating one %q; want the new value for both", v, w)
@@ -298,6 +298,21 @@ func TestNoStaleWaitsForARegenerationInThisProcess(t *testing.T) {
 	if n := c.calls.Load(); n != 1 {
 		t.Fatalf("creator ran %d times, want 1", n)
 	}
+}
+
+// joinAsNoStale starts strict.Get as a NoStale caller and returns the
+// channel of its answer once it has joined key k's flight; a caller that
+// answered instead, when, fails t.
+func joinAsNoStale(t *testing.T, g *lock.Group, strict *lock.Lock[string], when string) <-chan string {
+	t.Helper()
+	strict.NoStale = true
+	got := make(chan string, 1)
+	go func() { v, _ := strict.Get(context.Background()); got <- v }()
+	testutil.Eventually(t, "the NoStale caller joining the flight", func() bool { return g.Waiters("k") == 1 || len(got) == 1 })
+	if len(got) == 1 {
+		t.Fatalf("a NoStale caller got %q %s; want it to wait for the flight", <-got, when)
+	}
+	return got
 }
 
 // triedFirst is a Mutex whose TryLock waits for proceed before it tries: it
@@ -319,8 +334,7 @@ func (m *triedFirst) TryLock(ctx context.Context) (bool, error) {
 // for the other process's value.
 func TestNoStaleJoinerOfAFlightServedStaleWaits(t *testing.T) {
 	var locks lock.Local
-	other := locks.Mutex("k")
-	other.TryLock(context.Background()) //nolint:errcheck
+	other := heldElsewhere(t, &locks)
 	s := &store{v: "old", state: lock.Stale}
 	var g lock.Group
 	mine := func(context.Context) (string, error) { return "mine", nil }
@@ -331,13 +345,8 @@ func TestNoStaleJoinerOfAFlightServedStaleWaits(t *testing.T) {
 	go func() { v, _ := leader.Get(context.Background()); served <- v }()
 	<-tried.trying
 	strict := newLock(&g, s, mine)
-	strict.Mutex, strict.NoStale = locks.Mutex("k"), true
-	got := make(chan string, 1)
-	go func() { v, _ := strict.Get(context.Background()); got <- v }()
-	testutil.Eventually(t, "the NoStale caller joining the flight", func() bool { return g.Waiters("k") == 1 || len(got) == 1 })
-	if len(got) == 1 {
-		t.Fatalf("a NoStale caller got %q before the flight it should have joined ended", <-got)
-	}
+	strict.Mutex = locks.Mutex("k")
+	got := joinAsNoStale(t, &g, strict, "before the flight it should have joined ended")
 	close(tried.proceed)
 	if v := <-served; v != "old" {
 		t.Fatalf("the leader got %q; want the stale value, another process holding the lock", v)
