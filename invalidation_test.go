@@ -346,14 +346,35 @@ func TestI5CustomInvalidationStrategy(t *testing.T) {
 // creation began before it — not even by joining, in its own process, a
 // creation that was in progress when the invalidation was made.
 func TestI1CallAfterHardInvalidationDoesNotTakeAnEarlierCreation(t *testing.T) {
-	for name, copts := range map[string][]dogpile.ConfigOption{
-		"in-process":          nil,
-		"SharedInvalidation":  {dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0))},
-		"SharedInvalidation1": {dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(1))},
+	// A SharedInvalidation serves one region: each region is given its own.
+	shared := func(refresh time.Duration) func() []dogpile.ConfigOption {
+		return func() []dogpile.ConfigOption {
+			return []dogpile.ConfigOption{dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(refresh))}
+		}
+	}
+	for name, tc := range map[string]struct {
+		copts func() []dogpile.ConfigOption
+		// elsewhere: the invalidation is another process's, which this
+		// one learns of from the record read with the second call's value.
+		elsewhere bool
+	}{
+		"in-process":          {copts: func() []dogpile.ConfigOption { return nil }},
+		"SharedInvalidation":  {copts: shared(0)},
+		"SharedInvalidation1": {copts: shared(1)},
+		"SharedInvalidation, made by another process": {copts: shared(0), elsewhere: true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			r := regionWith(t, []dogpile.RegionOption{dogpile.WithName("flight")}, "memory_serialized", copts...)
+			store, err := dogpile.NewSerializedMemoryBackend(dogpile.MemoryOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ropts := []dogpile.RegionOption{dogpile.WithName("flight")}
+			r := regionFor(t, store, ropts, tc.copts()...)
+			invalidator := r
+			if tc.elsewhere {
+				invalidator = regionFor(t, store, ropts, tc.copts()...)
+			}
 			before, release := make(chan struct{}), make(chan struct{})
 			first := goGetOrCreate(ctx, r, "k", func(context.Context) (string, error) {
 				close(before)
@@ -361,7 +382,7 @@ func TestI1CallAfterHardInvalidationDoesNotTakeAnEarlierCreation(t *testing.T) {
 				return "made before the invalidation", nil
 			})
 			<-before
-			if err := r.Invalidate(ctx, dogpile.Hard); err != nil {
+			if err := invalidator.Invalidate(ctx, dogpile.Hard); err != nil {
 				t.Fatal(err)
 			}
 			second := goGetOrCreate(ctx, r, "k", func(context.Context) (string, error) {
