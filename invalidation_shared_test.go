@@ -516,6 +516,28 @@ func TestI9PlantedRecordIgnoredUnderSigning(t *testing.T) {
 	}
 }
 
+// Without signing, anyone who can write to the store can plant a record at
+// the largest generation. An invalidation can't count past it: Invalidate
+// returns an error naming the record to delete, and leaves the record as it
+// is, rather than wrap its counter to 0 and so undo every invalidation made.
+func TestI9RecordAtTheLargestGenerationIsAnError(t *testing.T) {
+	ctx := context.Background()
+	store := sharedStore(t)
+	r := host(t, store, 0)
+	planted := plantedRecord(t, nil, invKey)
+	if err := store.Set(ctx, invKey, planted); err != nil {
+		t.Fatal(err)
+	}
+	for _, how := range []dogpile.Invalidation{dogpile.Hard, dogpile.Soft} {
+		if err := r.Invalidate(ctx, how); err == nil || !strings.Contains(err.Error(), "largest generation") || !strings.Contains(err.Error(), invKey) {
+			t.Fatalf("a %s invalidation over a record at the largest generation: %v; want an error naming the record", how, err)
+		}
+	}
+	if b, ok, err := store.Get(ctx, invKey); err != nil || !ok || string(b) != string(planted) {
+		t.Fatalf("the record after the failed invalidations: %q, %v, %v; want it as planted", b, ok, err)
+	}
+}
+
 // plantedRecord is a record of generations in the format a region writes
 // (an envelope with generations and no payload), with generations of
 // MaxUint64: signed with key for storage under recordKey if key is not nil.
