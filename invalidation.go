@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dogpile-go/dogpile/internal/atomicmax"
 	"github.com/dogpile-go/dogpile/internal/clock"
 )
 
@@ -61,26 +62,19 @@ type localInvalidation struct {
 }
 
 func (l *localInvalidation) Invalidate(_ context.Context, how Invalidation) error {
+	var at *atomic.Int64
 	switch how {
 	case Hard:
-		now := l.clock.Now()
-		l.hard.Store(now)
-		l.raiseLatest(now)
+		at = &l.hard
 	case Soft:
-		now := l.clock.Now()
-		l.soft.Store(now)
-		l.raiseLatest(now)
+		at = &l.soft
 	default:
 		return &ArgError{Name: "how", Value: how, Reason: "want dogpile.Hard or dogpile.Soft"}
 	}
+	now := l.clock.Now()
+	at.Store(now)
+	atomicmax.Raise(&l.latest, now) // raised, not stored: a test clock may run backwards
 	return nil
-}
-
-// raiseLatest makes latest at least t: after hard or soft, as a test
-// clock may run backwards.
-func (l *localInvalidation) raiseLatest(t int64) {
-	for cur := l.latest.Load(); cur < t && !l.latest.CompareAndSwap(cur, t); cur = l.latest.Load() {
-	}
 }
 
 func (l *localInvalidation) Invalidated(_ context.Context, created time.Time) Invalidation {

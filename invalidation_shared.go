@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile/backend"
+	"github.com/dogpile-go/dogpile/internal/atomicmax"
 	"github.com/dogpile-go/dogpile/internal/envelope"
 )
 
@@ -140,19 +141,8 @@ func (rec *record) current() envelope.Generations {
 // raise raises the generations seen to g's, never lowering either, and
 // reports whether either rose.
 func (rec *record) raise(g envelope.Generations) bool {
-	raise := func(a *atomic.Uint64, v uint64) bool {
-		for {
-			old := a.Load()
-			if v <= old {
-				return false
-			}
-			if a.CompareAndSwap(old, v) {
-				return true
-			}
-		}
-	}
-	h := raise(&rec.hard, g.Hard)
-	return raise(&rec.soft, g.Soft) || h
+	h := atomicmax.Raise(&rec.hard, g.Hard)
+	return atomicmax.Raise(&rec.soft, g.Soft) || h
 }
 
 // raise is rec.raise that also moves the region's invalidation epoch when a

@@ -16,6 +16,8 @@ package clock
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/dogpile-go/dogpile/internal/atomicmax"
 )
 
 // Reading the clock is the largest cost of a memory hit: time.Now reads two
@@ -67,15 +69,8 @@ func at(t time.Time) int64 {
 // reading is the clock's reading at mono nanoseconds of monotonic time since
 // clockStart, when the wall clock says wall.
 func reading(mono, wall int64) int64 {
-	want := wall - mono
-	off := offset.Load()
-	for want > off {
-		if offset.CompareAndSwap(off, want) {
-			return mono + want
-		}
-		off = offset.Load()
-	}
-	return mono + off
+	atomicmax.Raise(&offset, wall-mono)
+	return mono + offset.Load()
 }
 
 // Coarse reads the coarse clock: at most about a millisecond behind Now.
