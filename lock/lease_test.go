@@ -212,11 +212,17 @@ func TestDL8MutexErrorServesStaleAndIsReportedForMissing(t *testing.T) {
 }
 
 // waiterMutex is a held lock whose LockOrWait reports each release of the
-// other holder; it counts how often it was taken.
+// other holder; it counts how often it was taken and released.
 type waiterMutex struct {
 	lock.Mutex
 	released chan struct{} // a release of the other holder's lock
 	taken    atomic.Int32
+	unlocks  atomic.Int32
+}
+
+func (m *waiterMutex) Unlock(ctx context.Context) error {
+	m.unlocks.Add(1)
+	return m.Mutex.Unlock(ctx)
 }
 
 func (m *waiterMutex) LockOrWait(ctx context.Context) (bool, error) {
@@ -238,7 +244,9 @@ func (m *waiterMutex) TryLock(ctx context.Context) (bool, error) {
 
 func TestDL7WaiterLoadsAtReleaseInsteadOfTakingTheLock(t *testing.T) {
 	// Another process holds the lock and creates; at its release the
-	// waiting flight loads the value it stored and never takes the lock.
+	// waiting flight loads the value it stored and never takes the lock,
+	// nor releases it: a release of a lock it does not hold could free
+	// another holder's, wherever the store's release is not fenced.
 	var locks lock.Local
 	heldElsewhere(t, &locks)
 	m := &waiterMutex{Mutex: locks.Mutex("k"), released: make(chan struct{}, 1)}
@@ -262,5 +270,9 @@ func TestDL7WaiterLoadsAtReleaseInsteadOfTakingTheLock(t *testing.T) {
 	}
 	if n, c := m.taken.Load(), created.Load(); n != 0 || c != 0 {
 		t.Fatalf("the lock was taken %d times and the creator ran %d times; want 0 and 0", n, c)
+	}
+	// Released, if at all, before the flight ended and Get returned.
+	if n := m.unlocks.Load(); n != 0 {
+		t.Fatalf("the lock it never took was released %d times, want 0", n)
 	}
 }
