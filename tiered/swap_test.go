@@ -5,15 +5,16 @@ import (
 	"errors"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // bus is an in-process Notifier: every subscriber gets every message.
 type bus struct {
-	mu   sync.Mutex
-	subs []func([]byte)
+	mu     sync.Mutex
+	subs   []func([]byte)
+	status []func(bool)
 }
 
 func (b *bus) Publish(_ context.Context, msg []byte) error {
@@ -28,26 +29,39 @@ func (b *bus) Publish(_ context.Context, msg []byte) error {
 func (b *bus) Subscribe(ctx context.Context, deliver func([]byte), subscribed func(bool)) error {
 	b.mu.Lock()
 	b.subs = append(b.subs, deliver)
+	b.status = append(b.status, subscribed)
 	b.mu.Unlock()
 	subscribed(true)
 	<-ctx.Done()
 	return ctx.Err()
 }
 
+// gap is a lost and regained subscription, as every subscriber's notifier
+// reports one: messages may have been missed in between.
+func (b *bus) gap() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, subscribed := range b.status {
+		subscribed(false)
+		subscribed(true)
+	}
+}
+
 func newTier(t *testing.T, remote dogpile.Backend, n Notifier) *Backend {
 	t.Helper()
-	b, err := New(remote, Options{Notifier: n})
+	return newTierWith(t, remote, Options{Notifier: n})
+}
+
+// newTierWith makes a tier with opts and waits for its subscription, which
+// starts in the background.
+func newTierWith(t *testing.T, remote dogpile.Backend, opts Options) *Backend {
+	t.Helper()
+	b, err := New(remote, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	deadline := time.Now().Add(10 * time.Second)
-	for !b.Stats().Subscribed { // the subscription starts in the background
-		if time.Now().After(deadline) {
-			t.Fatal("the tier never subscribed")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testutil.Eventually(t, "the tier's subscription", func() bool { return b.Stats().Subscribed })
 	return b
 }
 
