@@ -3,9 +3,12 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/internal/testserver"
@@ -193,6 +196,99 @@ func TestLockJoiningAConfirmedSubscriptionTriesAgain(t *testing.T) {
 		t.Fatalf("the first waiter's Lock = %v; want context.Canceled", err)
 	}
 	if err := second.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUnlockPublishesOnlyARelease: Unlock tells the waiters (a message on
+// the lock's channel) only when it has released the lock. A holder whose
+// lock was taken over by another releases nothing and publishes nothing —
+// which would wake every waiting process for a lock still held — and the
+// new holder's release publishes once.
+func TestUnlockPublishesOnlyARelease(t *testing.T) {
+	addr := testserver.SharedRedis(t).Addr()
+	raw := rawClient(t, addr)
+	b := newTestBackend(t, addr, redis.Options{})
+	ctx := testutil.Context(t)
+	key := testutil.Unique("publish")
+	stale, next := b.NewMutex(key), b.NewMutex(key)
+	testutil.MustLock(t, stale)
+	// stale's lock ends behind its back, as an expiry would; next takes it.
+	if err := raw.Del(ctx, stale.Key()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	testutil.MustLock(t, next)
+
+	ps := raw.Subscribe(ctx, stale.Key())
+	defer ps.Close()
+	if _, err := ps.Receive(ctx); err != nil { // the subscription's confirmation
+		t.Fatal(err)
+	}
+	if err := stale.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := next.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Messages arrive in the order of the PUBLISHes: this one comes last.
+	const end = "end of the test"
+	if err := raw.Publish(ctx, stale.Key(), end).Err(); err != nil {
+		t.Fatal(err)
+	}
+	releases := 0
+	for {
+		msg, err := ps.ReceiveMessage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg.Payload == end {
+			break
+		}
+		releases++
+	}
+	if releases != 1 {
+		t.Fatalf("the lock's channel had %d release messages; want 1, the holder's (a stale holder's Unlock releases nothing and must tell nobody)", releases)
+	}
+}
+
+// TestUnlockWithoutPublishPermission: a user whose ACL allows the keys but
+// no pub/sub channel still releases its lock — the release's message fails,
+// the release stands, and Unlock reports no error — and a waiter, hearing of
+// no release, takes the lock at its next poll.
+func TestUnlockWithoutPublishPermission(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	if out := testserver.RedisCLI(t, srv.Addr(), "ACL", "SETUSER", "nopublish", "on", ">pw", "~*", "resetchannels", "+@all"); out != "OK" {
+		t.Fatalf("ACL SETUSER: %s", out)
+	}
+	restricted := &goredis.Options{Addr: srv.Addr(), Username: "nopublish", Password: "pw"}
+	ctx := testutil.Context(t)
+	holders := newClientBackend(t, restricted)
+	if err := holders.Client().Publish(ctx, "any channel", "").Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+		t.Fatalf("PUBLISH by the restricted user = %v; want NOPERM (the test's set-up)", err)
+	}
+	waiters := newTestBackend(t, srv.Addr(), redis.Options{LockSleep: 20 * time.Millisecond})
+	attempts := watchAttempts(waiters)
+	key := testutil.Unique("nopublish")
+	h := holders.NewMutex(key)
+	testutil.MustLock(t, h)
+	token, err := testserver.Do(ctx, srv.Addr(), "GET", h.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := waiters.NewMutex(key)
+	done := lockAsync(ctx, w)
+	awaitAttempt(t, attempts, 1)
+	if err := h.Unlock(ctx); err != nil {
+		t.Fatalf("Unlock by a user who may not publish = %v; want the lock released, without an error", err)
+	}
+	// (The waiter may have taken the lock already: it must not be h's.)
+	if got, err := testserver.Do(ctx, srv.Addr(), "GET", h.Key()); err != nil || got == token {
+		t.Fatalf("after the restricted user's Unlock the lock holds %v (err %v); want it released", got, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the waiter's Lock after an unheard release = %v; want the lock", err)
+	}
+	if err := w.Unlock(ctx); err != nil {
 		t.Fatal(err)
 	}
 }
