@@ -13,6 +13,7 @@ import (
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/internal/testserver"
 	"github.com/dogpile-go/dogpile/internal/testutil"
+	"github.com/dogpile-go/dogpile/lock"
 )
 
 // The Mutex's promises that the region's tests can't see, one at a time, on
@@ -291,4 +292,41 @@ func TestUnlockWithoutPublishPermission(t *testing.T) {
 	if err := w.Unlock(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestMutexOnUnreachableServer: with the server gone, each of the mutex's
+// calls fails at once with an error matching ErrUnreachable — Lock and
+// LockOrWait do not wait it out as for a held lock — and none with
+// lock.ErrLockLost: a failed Renew or fenced write is a failure to reach
+// the store, after which the hold may still be there (the region renews
+// again, and keeps its creation going for a TTL), not the loss of the lock.
+func TestMutexOnUnreachableServer(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	b := newTestBackend(t, srv.Addr(), redis.Options{LockSleep: time.Hour})
+	ctx := testutil.Context(t)
+	key := testutil.Unique("unreachable")
+	m := b.NewMutex(key)
+	testutil.MustLock(t, m)
+	srv.Kill()
+
+	check := func(op string, err error) {
+		t.Helper()
+		if !errors.Is(err, redis.ErrUnreachable) || errors.Is(err, lock.ErrLockLost) {
+			t.Errorf("%s with the server gone = %v; want an error matching ErrUnreachable and not lock.ErrLockLost", op, err)
+		}
+	}
+	check("Renew", m.Renew(ctx))
+	check("SetFenced", m.SetFenced(ctx, key, []byte("v")))
+	other := b.NewMutex(key)
+	_, err := other.TryLock(ctx)
+	check("TryLock", err)
+	_, err = other.Locked(ctx)
+	check("Locked", err)
+	// Bounded, so that a wait that ignores the failure fails in time.
+	short, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	check("Lock", other.Lock(short))
+	_, err = other.LockOrWait(short)
+	check("LockOrWait", err)
+	check("Unlock", m.Unlock(ctx)) // last: the holder forgets its hold
 }
