@@ -3,6 +3,8 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -329,4 +331,57 @@ func TestMutexOnUnreachableServer(t *testing.T) {
 	_, err = other.LockOrWait(short)
 	check("LockOrWait", err)
 	check("Unlock", m.Unlock(ctx)) // last: the holder forgets its hold
+}
+
+// TestTryLockOfAHeldLockChangesNothing: TryLock by the holder while it
+// holds the lock reports false and leaves the hold as it was: the holder
+// still renews it, writes through it and releases it.
+func TestTryLockOfAHeldLockChangesNothing(t *testing.T) {
+	addr := testserver.SharedRedis(t).Addr()
+	raw := rawClient(t, addr)
+	b := newTestBackend(t, addr, redis.Options{})
+	ctx := testutil.Context(t)
+	key := testutil.Unique("again")
+	m := b.NewMutex(key)
+	testutil.MustLock(t, m)
+	token := raw.Get(ctx, m.Key()).Val()
+	if ok, err := m.TryLock(ctx); ok || err != nil {
+		t.Fatalf("TryLock by the holder = %v, %v; want false, nil", ok, err)
+	}
+	if got := raw.Get(ctx, m.Key()).Val(); got != token {
+		t.Fatalf("after the failed TryLock the lock holds %q; want %q", got, token)
+	}
+	if err := m.Renew(ctx); err != nil {
+		t.Fatalf("Renew after a failed TryLock = %v; want the hold kept", err)
+	}
+	if err := m.SetFenced(ctx, key, []byte("v")); err != nil {
+		t.Fatalf("SetFenced after a failed TryLock = %v; want the hold kept", err)
+	}
+	if err := m.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if raw.Exists(ctx, m.Key()).Val() != 0 {
+		t.Fatal("the holder's Unlock after a failed TryLock left the lock in place")
+	}
+}
+
+// TestLockTokenNamesItsHolder: a held lock's value, as redis-cli shows it,
+// names the host and process that hold it ("host:pid:"), followed by the
+// random part that tells holders apart.
+func TestLockTokenNamesItsHolder(t *testing.T) {
+	addr := testserver.SharedRedis(t).Addr()
+	raw := rawClient(t, addr)
+	b := newTestBackend(t, addr, redis.Options{})
+	ctx := testutil.Context(t)
+	m := b.NewMutex(testutil.Unique("token"))
+	testutil.MustLock(t, m)
+	defer m.Unlock(ctx) //nolint:errcheck
+	host, err := os.Hostname()
+	if err != nil {
+		t.Skip("no host name:", err)
+	}
+	prefix := host + ":" + strconv.Itoa(os.Getpid()) + ":"
+	if tok := raw.Get(ctx, m.Key()).Val(); !strings.HasPrefix(tok, prefix) || len(tok) == len(prefix) {
+		t.Fatalf("the lock's token is %q; want %q and a random part", tok, prefix)
+	}
 }
