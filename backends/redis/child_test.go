@@ -266,7 +266,7 @@ func childCold() error {
 	}
 	defer done()
 	var attempts atomic.Int64
-	r.Backend().(*redis.Backend).Client().AddHook(lockAttemptHook{&attempts})
+	r.Backend().(*redis.Backend).Client().AddHook(lockAttemptHook{n: &attempts})
 	fmt.Println("ready")
 	for {
 		key, err := testutil.ReadLine()
@@ -302,17 +302,28 @@ func childCold() error {
 	}
 }
 
-// lockAttemptHook counts the SET commands a client sends to lock keys.
-type lockAttemptHook struct{ n *atomic.Int64 }
+// lockAttemptHook counts the SET commands a client sends to lock keys (the
+// lock attempts) and, when after is set, calls it with an attempt's number
+// (from 1) once the server has answered the attempt.
+type lockAttemptHook struct {
+	n     *atomic.Int64
+	after func(ctx context.Context, n int64)
+}
 
 func (h lockAttemptHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
 
 func (h lockAttemptHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
-		if a := cmd.Args(); len(a) > 1 && strings.EqualFold(fmt.Sprint(a[0]), "set") && strings.HasPrefix(fmt.Sprint(a[1]), redis.DefaultLockPrefix) {
-			h.n.Add(1)
+		a := cmd.Args()
+		if len(a) < 2 || !strings.EqualFold(fmt.Sprint(a[0]), "set") || !strings.HasPrefix(fmt.Sprint(a[1]), redis.DefaultLockPrefix) {
+			return next(ctx, cmd)
 		}
-		return next(ctx, cmd)
+		n := h.n.Add(1)
+		err := next(ctx, cmd)
+		if h.after != nil {
+			h.after(ctx, n)
+		}
+		return err
 	}
 }
 
