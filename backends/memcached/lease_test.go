@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -305,51 +303,6 @@ func TestDL6LockLostToEviction(t *testing.T) {
 	lostLock(t, holder, other, key, finish, res)
 }
 
-// gate holds the first write on a connection that begins with prefix until
-// released, so that a test can act between two commands of one call.
-type gate struct {
-	prefix   atomic.Pointer[[]byte] // nil: open
-	arrived  chan struct{}
-	released chan struct{}
-}
-
-func newGate() *gate { return &gate{arrived: make(chan struct{}), released: make(chan struct{})} }
-
-// arm makes the gate hold the next write that begins with prefix.
-func (g *gate) arm(prefix string) {
-	p := []byte(prefix)
-	g.prefix.Store(&p)
-}
-
-func (g *gate) dial(ctx context.Context, network, address string) (net.Conn, error) {
-	c, err := (&net.Dialer{}).DialContext(ctx, network, address)
-	return gatedConn{c, g}, err
-}
-
-type gatedConn struct {
-	net.Conn
-	g *gate
-}
-
-func (c gatedConn) Write(b []byte) (int, error) {
-	if p := c.g.prefix.Load(); p != nil && bytes.HasPrefix(b, *p) && c.g.prefix.CompareAndSwap(p, nil) {
-		close(c.g.arrived)
-		<-c.g.released
-	}
-	return c.Conn.Write(b)
-}
-
-// gatedMutex returns a mutex of key on srv whose connections pass g.
-func gatedMutex(t *testing.T, srv string, key string, g *gate) *mutex {
-	t.Helper()
-	b, err := New(Options{Servers: []string{srv}, DistributedLock: true, LockTimeout: time.Second, Timeout: 10 * time.Second, DialContext: g.dial})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b.Mutex(key).(*mutex)
-}
-
 // wantStored fails the test unless the server at srv holds want under key,
 // read by a raw client behind the backend's back; why says what a
 // different value would mean.
@@ -379,18 +332,10 @@ func TestDL6FenceCatchesAWriteAfterTheCheck(t *testing.T) {
 	g := newGate()
 	stalled := gatedMutex(t, srv, key, g)
 	testutil.MustLock(t, stalled)
-	g.arm("cas " + key + " ")
-	errc := make(chan error, 1)
-	go func() { errc <- stalled.SetFenced(ctx, key, []byte("older")) }()
-	<-g.arrived // checked, not yet written
-
-	// Its lock expires (deleted here: the server would in a second), and the
-	// next holder creates.
-	if err := rawClient(srv).Delete(stalled.b.lockKey(key)); err != nil {
-		t.Fatal(err)
-	}
-	next := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true}).Mutex(key).(*mutex)
-	testutil.MustLock(t, next)
+	g.armFunc(passWrite, storageOf(key))
+	errc := goErr(func() error { return stalled.SetFenced(ctx, key, []byte("older")) })
+	g.await(t) // checked, not yet written
+	next := lostTo(t, srv, key)
 	if err := next.SetFenced(ctx, key, []byte("newer")); err != nil {
 		t.Fatal(err)
 	}
@@ -413,10 +358,9 @@ func TestDL6HolderOverwritesALateWrite(t *testing.T) {
 	g := newGate()
 	holder := gatedMutex(t, srv, key, g)
 	testutil.MustLock(t, holder)
-	g.arm("add " + key + " ") // no value yet: the write is an add
-	errc := make(chan error, 1)
-	go func() { errc <- holder.SetFenced(ctx, key, []byte("newer")) }()
-	<-g.arrived
+	g.armFunc(passWrite, storageOf(key)) // no value yet: the write is an add
+	errc := goErr(func() error { return holder.SetFenced(ctx, key, []byte("newer")) })
+	g.await(t)
 	if err := rawClient(srv).Set(itemOf(key, "late-older")); err != nil {
 		t.Fatal(err)
 	}
