@@ -320,30 +320,37 @@ func wantStored(t *testing.T, srv, key, want, why string) {
 // TestDL6FenceCatchesAWriteAfterTheCheck: a holder has read the value and
 // found its lock its own, and stalls before its write; meanwhile its lock
 // is lost, and the next holder stores "newer". The stalled write, sent then,
-// is refused — the value changed since it was read — and the holder, reading
-// again, finds its lock gone: nothing older is written over "newer".
+// is refused — the value changed since it was read (a cas), or appeared
+// since it was found missing (an add) — and the holder, reading again,
+// finds its lock gone: nothing older is written over "newer".
 func TestDL6FenceCatchesAWriteAfterTheCheck(t *testing.T) {
 	srv := servers(t, 1)[0]
-	key := testutil.Unique("dl6-fence")
-	ctx := testutil.Context(t)
-	if err := rawClient(srv).Set(itemOf(key, "before")); err != nil {
-		t.Fatal(err)
+	for name, before := range map[string]string{"value there": "before", "no value yet": ""} {
+		t.Run(name, func(t *testing.T) {
+			key := testutil.Unique("dl6-fence")
+			ctx := testutil.Context(t)
+			if before != "" {
+				if err := rawClient(srv).Set(itemOf(key, before)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			g := newGate()
+			stalled := gatedMutex(t, srv, key, g)
+			testutil.MustLock(t, stalled)
+			g.armFunc(passWrite, storageOf(key))
+			errc := goErr(func() error { return stalled.SetFenced(ctx, key, []byte("older")) })
+			g.await(t) // checked, not yet written
+			next := lostTo(t, srv, key)
+			if err := next.SetFenced(ctx, key, []byte("newer")); err != nil {
+				t.Fatal(err)
+			}
+			close(g.released)
+			if err := <-errc; !errors.Is(err, lock.ErrLockLost) {
+				t.Fatalf("the stalled holder's fenced write: %v; want ErrLockLost", err)
+			}
+			wantStored(t, srv, key, "newer", "the stalled holder's write went over the next holder's")
+		})
 	}
-	g := newGate()
-	stalled := gatedMutex(t, srv, key, g)
-	testutil.MustLock(t, stalled)
-	g.armFunc(passWrite, storageOf(key))
-	errc := goErr(func() error { return stalled.SetFenced(ctx, key, []byte("older")) })
-	g.await(t) // checked, not yet written
-	next := lostTo(t, srv, key)
-	if err := next.SetFenced(ctx, key, []byte("newer")); err != nil {
-		t.Fatal(err)
-	}
-	close(g.released)
-	if err := <-errc; !errors.Is(err, lock.ErrLockLost) {
-		t.Fatalf("the stalled holder's fenced write: %v; want ErrLockLost", err)
-	}
-	wantStored(t, srv, key, "newer", "the stalled holder's write went over the next holder's")
 }
 
 // TestDL6HolderOverwritesALateWrite: the other way round: while the holder
