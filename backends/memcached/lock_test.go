@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bradfitz/gomemcache/memcache"
+
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/internal/testserver"
 	"github.com/dogpile-go/dogpile/internal/testutil"
@@ -454,4 +456,98 @@ func BenchmarkDL7ColdStampede(b *testing.B) {
 	b.ReportMetric(ms(percentile(all, .99)), "p99-ms")
 	b.ReportMetric(ms(all[len(all)-1]), "max-ms")
 	b.ReportMetric(float64(creators)/float64(i), "creators/op")
+}
+
+// plantReleased leaves m's lock released, as an Unlock leaves it, but for a
+// minute (an Unlock's marker goes within a second or two, and the lock is
+// then taken by add): a lock that the next holder takes over by cas.
+func plantReleased(t *testing.T, srv string, m *mutex) {
+	t.Helper()
+	if err := rawClient(srv).Set(&memcache.Item{Key: m.lockKey, Value: releasedValue, Expiration: 60}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantHolder fails the test unless m's lock on srv holds m's token; why
+// says what another value would mean.
+func wantHolder(t *testing.T, srv string, m *mutex, why string) {
+	t.Helper()
+	token := m.held()
+	if token == nil {
+		t.Fatalf("the mutex does not hold its lock: %s", why)
+	}
+	wantStored(t, srv, m.lockKey, string(token), why)
+}
+
+type tryResult struct {
+	ok  bool
+	err error
+}
+
+// goTryLock runs m.TryLock in a goroutine of its own, for a gate to hold.
+func goTryLock(ctx context.Context, m *mutex) <-chan tryResult {
+	res := make(chan tryResult, 1)
+	go func() {
+		ok, err := m.TryLock(ctx)
+		res <- tryResult{ok, err}
+	}()
+	return res
+}
+
+// TestDL5LockTakenOverAReleaseLivesLockTimeout: a lock taken over a
+// released one (by cas, not add) lives lock_timeout (and the server clock's
+// two seconds) from its taking: neither the second a released marker has
+// left nor the marker's own expiry.
+func TestDL5LockTakenOverAReleaseLivesLockTimeout(t *testing.T) {
+	b, srv := lockingBackend(t, 5)
+	m := b.Mutex(testutil.Unique("takeover")).(*mutex)
+	plantReleased(t, srv, m)
+	testutil.MustLock(t, m)
+	wantHolder(t, srv, m, "TryLock did not take over the released lock")
+	if ttl, ok := testserver.MemcachedTTL(t, srv, m.lockKey); !ok || ttl < 5*time.Second || ttl > 7*time.Second {
+		t.Fatalf("a lock taken over a released one has a TTL of %v on the server (%v); want lock_timeout (5s) to 7s", ttl, ok)
+	}
+}
+
+// TestDL2TryLockTakesALockGoneAfterItsAdd: a released lock that goes (its
+// marker expires) after TryLock's add found it there, and before TryLock
+// reads it, is free: TryLock adds it again and takes it, instead of
+// reporting held a lock that no one holds.
+func TestDL2TryLockTakesALockGoneAfterItsAdd(t *testing.T) {
+	srv := servers(t, 1)[0]
+	g := newGate()
+	m := gatedMutex(t, srv, testutil.Unique("gone-after-add"), g)
+	plantReleased(t, srv, m)
+	g.armFunc(passWrite, readOf(m.lockKey)) // the read after the refused add
+	res := goTryLock(testutil.Context(t), m)
+	g.await(t)
+	if err := rawClient(srv).Delete(m.lockKey); err != nil {
+		t.Fatal(err)
+	}
+	close(g.released)
+	if got := <-res; !got.ok || got.err != nil {
+		t.Fatalf("TryLock of a lock that went between its add and its read = %v, %v; want the lock", got.ok, got.err)
+	}
+	wantHolder(t, srv, m, "TryLock reported the lock taken, but the server does not hold its token")
+}
+
+// TestDL2TryLockLosesTheRaceForARelease: two processes find a lock
+// released; the one whose cas comes second is refused and does not hold the
+// lock: one holder, the first.
+func TestDL2TryLockLosesTheRaceForARelease(t *testing.T) {
+	srv := servers(t, 1)[0]
+	key := testutil.Unique("release-race")
+	g := newGate()
+	late := gatedMutex(t, srv, key, g)
+	plantReleased(t, srv, late)
+	g.arm("cas " + late.lockKey + " ")
+	res := goTryLock(testutil.Context(t), late)
+	g.await(t) // read the release, not yet swapped
+	first := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true}).Mutex(key).(*mutex)
+	testutil.MustLock(t, first)
+	close(g.released)
+	if got := <-res; got.ok || got.err != nil || late.held() != nil {
+		t.Fatalf("the second TryLock to swap the release = %v, %v; want false: the lock is the first one's", got.ok, got.err)
+	}
+	wantHolder(t, srv, first, "the second swap took the lock from the first")
 }
