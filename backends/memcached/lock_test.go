@@ -551,3 +551,52 @@ func TestDL2TryLockLosesTheRaceForARelease(t *testing.T) {
 	}
 	wantHolder(t, srv, first, "the second swap took the lock from the first")
 }
+
+// TestDL2TryLockOverABrokenConnection: the connection breaks under
+// TryLock's write of the lock. If the write reached the server (the reply
+// is lost), TryLock reads the lock, finds its own token and holds the lock,
+// instead of leaving it taken by no one until it expires; if it did not,
+// and another process took the lock meanwhile, TryLock does not hold it.
+func TestDL2TryLockOverABrokenConnection(t *testing.T) {
+	srv := servers(t, 1)[0]
+	for _, c := range []struct {
+		name     string
+		released bool // the lock is released, so the write is a cas, else an add
+		fault    gateFault
+		taken    bool // another process takes the lock while the write is held
+	}{
+		{"add reply lost", false, loseReply, false},
+		{"cas reply lost", true, loseReply, false},
+		{"cas dropped, lock taken meanwhile", true, dropWrite, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			key := testutil.Unique("broken-lock")
+			g := newGate()
+			m := gatedMutex(t, srv, key, g)
+			verb := "add "
+			if c.released {
+				plantReleased(t, srv, m)
+				verb = "cas "
+			}
+			p := []byte(verb + m.lockKey + " ")
+			g.armFunc(c.fault, func(b []byte) bool { return bytes.HasPrefix(b, p) })
+			res := goTryLock(testutil.Context(t), m)
+			g.await(t)
+			var other *mutex
+			if c.taken {
+				other = newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true}).Mutex(key).(*mutex)
+				testutil.MustLock(t, other)
+			}
+			close(g.released)
+			got := <-res
+			if got.err != nil || got.ok == c.taken {
+				t.Fatalf("TryLock = %v, %v; want %v", got.ok, got.err, !c.taken)
+			}
+			if c.taken {
+				wantHolder(t, srv, other, "the TryLock whose write was lost took the lock from the process that took it meanwhile")
+			} else {
+				wantHolder(t, srv, m, "the lock TryLock took is not its own")
+			}
+		})
+	}
+}
