@@ -600,3 +600,22 @@ func TestDL2TryLockOverABrokenConnection(t *testing.T) {
 		})
 	}
 }
+
+// TestDL3EndedContextTakesNoLock: a caller whose context has ended takes no
+// lock: TryLock and Lock return the context's error, and the server holds
+// no lock item for the key.
+func TestDL3EndedContextTakesNoLock(t *testing.T) {
+	b, srv := lockingBackend(t, 5)
+	m := b.Mutex(testutil.Unique("ended")).(*mutex)
+	ctx, cancel := context.WithCancel(testutil.Context(t))
+	cancel()
+	if ok, err := m.TryLock(ctx); ok || !errors.Is(err, context.Canceled) {
+		t.Fatalf("TryLock with an ended context = %v, %v; want context.Canceled", ok, err)
+	}
+	if err := m.Lock(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Lock with an ended context: %v; want context.Canceled", err)
+	}
+	if m.held() != nil || testserver.MemcachedHas(t, srv, m.lockKey) {
+		t.Fatal("a caller whose context had ended took the lock")
+	}
+}
