@@ -619,3 +619,25 @@ func TestDL3EndedContextTakesNoLock(t *testing.T) {
 		t.Fatal("a caller whose context had ended took the lock")
 	}
 }
+
+// TestDL2UnlockLeavesALockTakenBetweenReadAndSwap: a holder's lock expires
+// and another process takes it between Unlock's read (which found the lock
+// its holder's) and its swap to the released marker: the swap is refused,
+// the other's lock stays, and Unlock returns no error (there is nothing
+// left to release).
+func TestDL2UnlockLeavesALockTakenBetweenReadAndSwap(t *testing.T) {
+	srv := servers(t, 1)[0]
+	key := testutil.Unique("unlock-race")
+	g := newGate()
+	m := gatedMutex(t, srv, key, g)
+	testutil.MustLock(t, m)
+	g.armFunc(passWrite, storageOf(m.lockKey)) // the release's write, whatever its command
+	errc := goErr(func() error { return m.Unlock(testutil.Context(t)) })
+	g.await(t)
+	other := lostTo(t, srv, key)
+	close(g.released)
+	if err := <-errc; err != nil {
+		t.Fatalf("Unlock of a lock taken by another since its read: %v; want nil", err)
+	}
+	wantHolder(t, srv, other, "a late Unlock released the lock another process had taken")
+}
