@@ -641,3 +641,28 @@ func TestDL2UnlockLeavesALockTakenBetweenReadAndSwap(t *testing.T) {
 	}
 	wantHolder(t, srv, other, "a late Unlock released the lock another process had taken")
 }
+
+// TestDL2UnlockOverABrokenConnection: the connection breaks under Unlock's
+// swap. Whether the swap reached the server or not, Unlock returns no
+// error and the lock is released: a swap that was not made is sent again.
+func TestDL2UnlockOverABrokenConnection(t *testing.T) {
+	srv := servers(t, 1)[0]
+	for name, fault := range map[string]gateFault{"reply lost": loseReply, "swap dropped": dropWrite} {
+		t.Run(name, func(t *testing.T) {
+			g := newGate()
+			m := gatedMutex(t, srv, testutil.Unique("broken-unlock"), g)
+			testutil.MustLock(t, m)
+			g.armFunc(fault, storageOf(m.lockKey))
+			close(g.released)
+			if err := m.Unlock(testutil.Context(t)); err != nil {
+				t.Fatalf("Unlock over a broken connection: %v", err)
+			}
+			// The released marker, unless it has expired already.
+			if it, err := rawClient(srv).Get(m.lockKey); err == nil && !bytes.Equal(it.Value, releasedValue) {
+				t.Fatalf("after Unlock the lock holds %q; want it released", it.Value)
+			} else if err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
+				t.Fatal(err)
+			}
+		})
+	}
+}
