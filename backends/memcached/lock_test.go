@@ -213,7 +213,8 @@ func TestDL3WaitHonoursContext(t *testing.T) {
 
 // TestDL4LockKeysApart: a lock lives under its own key, in a namespace value
 // keys cannot enter; values and locks of the same key leave each other
-// alone, up to the longest key.
+// alone, up to the longest key; a released lock is a marker that expires
+// within releasedExpiry.
 func TestDL4LockKeysApart(t *testing.T) {
 	srv := servers(t, 1)
 	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true})
@@ -254,6 +255,10 @@ func TestDL4LockKeysApart(t *testing.T) {
 		// holder takes over.
 		if it, err := raw.Get(lk); err == nil && !bytes.Equal(it.Value, releasedValue) {
 			t.Fatalf("after Unlock the lock item holds %q", it.Value)
+		}
+		// The marker only tidies up: it goes within a second or two.
+		if ttl, ok := testserver.MemcachedTTL(t, srv[0], lk); ok && (ttl < 0 || ttl > releasedExpiry*time.Second) {
+			t.Fatalf("after Unlock the released lock has a TTL of %v on the server; want at most %ds", ttl, releasedExpiry)
 		}
 		next := b.Mutex(key)
 		testutil.MustLock(t, next)
