@@ -491,3 +491,24 @@ func TestDL5Renew(t *testing.T) {
 		t.Fatalf("Renew after Unlock: %v; want ErrLockLost", err)
 	}
 }
+
+// TestDL5RenewFindsALockTakenBetweenReadAndSwap: a holder's lock expires
+// and another process takes it between Renew's read (which found the lock
+// its holder's) and its swap: the swap is refused, Renew says ErrLockLost,
+// and the other's lock stays as it was.
+func TestDL5RenewFindsALockTakenBetweenReadAndSwap(t *testing.T) {
+	srv := servers(t, 1)[0]
+	key := testutil.Unique("renew-race")
+	g := newGate()
+	m := gatedMutex(t, srv, key, g)
+	testutil.MustLock(t, m)
+	g.armFunc(passWrite, storageOf(m.lockKey))
+	errc := goErr(func() error { return m.Renew(testutil.Context(t)) })
+	g.await(t)
+	other := lostTo(t, srv, key)
+	close(g.released)
+	if err := <-errc; !errors.Is(err, lock.ErrLockLost) {
+		t.Fatalf("Renew of a lock taken by another since its read: %v; want ErrLockLost", err)
+	}
+	wantHolder(t, srv, other, "a stale Renew changed the lock another process had taken")
+}
