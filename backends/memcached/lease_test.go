@@ -512,3 +512,56 @@ func TestDL5RenewFindsALockTakenBetweenReadAndSwap(t *testing.T) {
 	}
 	wantHolder(t, srv, other, "a stale Renew changed the lock another process had taken")
 }
+
+// TestDL5RenewOverABrokenConnection: the connection breaks under Renew's
+// swap, and Renew reads the lock again to learn whether it still holds it:
+// if the swap was made, or it was not and the lock is still the holder's,
+// the lock is renewed (extended on the server); if it was not and another
+// process has taken the lock meanwhile, Renew says ErrLockLost.
+func TestDL5RenewOverABrokenConnection(t *testing.T) {
+	srv := servers(t, 1)[0]
+	for _, c := range []struct {
+		name  string
+		fault gateFault
+		taken bool
+	}{
+		{"reply lost", loseReply, false},
+		{"swap dropped", dropWrite, false},
+		{"swap dropped, lock taken meanwhile", dropWrite, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			key := testutil.Unique("broken-renew")
+			g := newGate()
+			m := gatedMutex(t, srv, key, g)
+			testutil.MustLock(t, m)
+			// Shorten the lock on the server, so that a renewal shows.
+			if err := rawClient(srv).Touch(m.lockKey, 1); err != nil {
+				t.Fatal(err)
+			}
+			g.armFunc(c.fault, storageOf(m.lockKey))
+			errc := goErr(func() error { return m.Renew(testutil.Context(t)) })
+			g.await(t)
+			var other *mutex
+			if c.taken {
+				other = lostTo(t, srv, key)
+			}
+			close(g.released)
+			err := <-errc
+			if c.taken {
+				if !errors.Is(err, lock.ErrLockLost) {
+					t.Fatalf("Renew of a lock taken by another while its swap was lost: %v; want ErrLockLost", err)
+				}
+				wantHolder(t, srv, other, "a stale Renew changed the lock another process had taken")
+				return
+			}
+			if err != nil {
+				t.Fatalf("Renew over a broken connection: %v", err)
+			}
+			wantHolder(t, srv, m, "the renewed lock is not the holder's")
+			// lock_timeout 1s is sent as 3s; the lock was shortened to 1s.
+			if ttl, ok := testserver.MemcachedTTL(t, srv, m.lockKey); !ok || ttl < 2*time.Second {
+				t.Fatalf("after Renew the lock's TTL on the server is %v (%v); want it extended to lock_timeout and more", ttl, ok)
+			}
+		})
+	}
+}
