@@ -565,3 +565,33 @@ func TestDL5RenewOverABrokenConnection(t *testing.T) {
 		})
 	}
 }
+
+// TestDL6FenceReadsTheValueBeforeTheLock: a holder's lock is lost, and the
+// next holder stores "newer", while the holder's fenced write reads the
+// value: the write, which reads the lock after the value (and so finds it
+// another's), stores nothing. (Were the lock read first, the write would
+// find it its own, then read "newer" with its CAS id and swap "older" over
+// it.)
+func TestDL6FenceReadsTheValueBeforeTheLock(t *testing.T) {
+	srv := servers(t, 1)[0]
+	key := testutil.Unique("dl6-order")
+	ctx := testutil.Context(t)
+	if err := rawClient(srv).Set(itemOf(key, "before")); err != nil {
+		t.Fatal(err)
+	}
+	g := newGate()
+	stalled := gatedMutex(t, srv, key, g)
+	testutil.MustLock(t, stalled)
+	g.armFunc(passWrite, readOf(key))
+	errc := goErr(func() error { return stalled.SetFenced(ctx, key, []byte("older")) })
+	g.await(t)
+	next := lostTo(t, srv, key)
+	if err := next.SetFenced(ctx, key, []byte("newer")); err != nil {
+		t.Fatal(err)
+	}
+	close(g.released)
+	if err := <-errc; !errors.Is(err, lock.ErrLockLost) {
+		t.Fatalf("the fenced write of a holder that lost its lock while reading the value: %v; want ErrLockLost", err)
+	}
+	wantStored(t, srv, key, "newer", "the holder that lost its lock wrote over the next holder's value")
+}
