@@ -374,6 +374,38 @@ func TestDL7LockPause(t *testing.T) {
 	}
 }
 
+// TestDL7WaiterTriesFewTimes: a waiter's pauses grow with the time it has
+// waited since Lock began, not since its last try: in 500ms of waiting for
+// a held lock (lock_sleep out of the way) it tries the lock at most 57
+// times — each pause is at least 3/4 of an eighth of the time waited, and
+// timers never fire early — where a waiter that paused about a millisecond
+// each time would try hundreds of times. Counted on the server: each try
+// that finds the lock held reads it once.
+func TestDL7WaiterTriesFewTimes(t *testing.T) {
+	srv := servers(t, 1)
+	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 60, "lock_sleep": "10s"})
+	key := testutil.Unique("dl7-tries")
+	testutil.MustLock(t, b.Mutex(key))
+	reads := func() int {
+		n, err := strconv.Atoi(testserver.MemcachedStats(t, srv[0])["cmd_get"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := reads()
+	ctx, cancel := context.WithTimeout(testutil.Context(t), 500*time.Millisecond)
+	defer cancel()
+	if err := b.Mutex(key).Lock(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Lock of a held lock, 500ms context: %v; want DeadlineExceeded", err)
+	}
+	tries := reads() - before
+	if tries < 10 || tries > 57 {
+		t.Fatalf("a waiter tried a held lock %d times in 500ms; want at most 57 (pauses growing with the time waited), and some", tries)
+	}
+	t.Logf("%d tries in 500ms", tries)
+}
+
 // dl7Procs is the number of processes in DL7.
 const dl7Procs = 4
 
