@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -305,51 +303,6 @@ func TestDL6LockLostToEviction(t *testing.T) {
 	lostLock(t, holder, other, key, finish, res)
 }
 
-// gate holds the first write on a connection that begins with prefix until
-// released, so that a test can act between two commands of one call.
-type gate struct {
-	prefix   atomic.Pointer[[]byte] // nil: open
-	arrived  chan struct{}
-	released chan struct{}
-}
-
-func newGate() *gate { return &gate{arrived: make(chan struct{}), released: make(chan struct{})} }
-
-// arm makes the gate hold the next write that begins with prefix.
-func (g *gate) arm(prefix string) {
-	p := []byte(prefix)
-	g.prefix.Store(&p)
-}
-
-func (g *gate) dial(ctx context.Context, network, address string) (net.Conn, error) {
-	c, err := (&net.Dialer{}).DialContext(ctx, network, address)
-	return gatedConn{c, g}, err
-}
-
-type gatedConn struct {
-	net.Conn
-	g *gate
-}
-
-func (c gatedConn) Write(b []byte) (int, error) {
-	if p := c.g.prefix.Load(); p != nil && bytes.HasPrefix(b, *p) && c.g.prefix.CompareAndSwap(p, nil) {
-		close(c.g.arrived)
-		<-c.g.released
-	}
-	return c.Conn.Write(b)
-}
-
-// gatedMutex returns a mutex of key on srv whose connections pass g.
-func gatedMutex(t *testing.T, srv string, key string, g *gate) *mutex {
-	t.Helper()
-	b, err := New(Options{Servers: []string{srv}, DistributedLock: true, LockTimeout: time.Second, Timeout: 10 * time.Second, DialContext: g.dial})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b.Mutex(key).(*mutex)
-}
-
 // wantStored fails the test unless the server at srv holds want under key,
 // read by a raw client behind the backend's back; why says what a
 // different value would mean.
@@ -367,38 +320,37 @@ func wantStored(t *testing.T, srv, key, want, why string) {
 // TestDL6FenceCatchesAWriteAfterTheCheck: a holder has read the value and
 // found its lock its own, and stalls before its write; meanwhile its lock
 // is lost, and the next holder stores "newer". The stalled write, sent then,
-// is refused — the value changed since it was read — and the holder, reading
-// again, finds its lock gone: nothing older is written over "newer".
+// is refused — the value changed since it was read (a cas), or appeared
+// since it was found missing (an add) — and the holder, reading again,
+// finds its lock gone: nothing older is written over "newer".
 func TestDL6FenceCatchesAWriteAfterTheCheck(t *testing.T) {
 	srv := servers(t, 1)[0]
-	key := testutil.Unique("dl6-fence")
-	ctx := testutil.Context(t)
-	if err := rawClient(srv).Set(itemOf(key, "before")); err != nil {
-		t.Fatal(err)
+	for name, before := range map[string]string{"value there": "before", "no value yet": ""} {
+		t.Run(name, func(t *testing.T) {
+			key := testutil.Unique("dl6-fence")
+			ctx := testutil.Context(t)
+			if before != "" {
+				if err := rawClient(srv).Set(itemOf(key, before)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			g := newGate()
+			stalled := gatedMutex(t, srv, key, g)
+			testutil.MustLock(t, stalled)
+			g.armFunc(passWrite, storageOf(key))
+			errc := goErr(func() error { return stalled.SetFenced(ctx, key, []byte("older")) })
+			g.await(t) // checked, not yet written
+			next := lostTo(t, srv, key)
+			if err := next.SetFenced(ctx, key, []byte("newer")); err != nil {
+				t.Fatal(err)
+			}
+			close(g.released)
+			if err := <-errc; !errors.Is(err, lock.ErrLockLost) {
+				t.Fatalf("the stalled holder's fenced write: %v; want ErrLockLost", err)
+			}
+			wantStored(t, srv, key, "newer", "the stalled holder's write went over the next holder's")
+		})
 	}
-	g := newGate()
-	stalled := gatedMutex(t, srv, key, g)
-	testutil.MustLock(t, stalled)
-	g.arm("cas " + key + " ")
-	errc := make(chan error, 1)
-	go func() { errc <- stalled.SetFenced(ctx, key, []byte("older")) }()
-	<-g.arrived // checked, not yet written
-
-	// Its lock expires (deleted here: the server would in a second), and the
-	// next holder creates.
-	if err := rawClient(srv).Delete(stalled.b.lockKey(key)); err != nil {
-		t.Fatal(err)
-	}
-	next := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true}).Mutex(key).(*mutex)
-	testutil.MustLock(t, next)
-	if err := next.SetFenced(ctx, key, []byte("newer")); err != nil {
-		t.Fatal(err)
-	}
-	close(g.released)
-	if err := <-errc; !errors.Is(err, lock.ErrLockLost) {
-		t.Fatalf("the stalled holder's fenced write: %v; want ErrLockLost", err)
-	}
-	wantStored(t, srv, key, "newer", "the stalled holder's write went over the next holder's")
 }
 
 // TestDL6HolderOverwritesALateWrite: the other way round: while the holder
@@ -413,10 +365,9 @@ func TestDL6HolderOverwritesALateWrite(t *testing.T) {
 	g := newGate()
 	holder := gatedMutex(t, srv, key, g)
 	testutil.MustLock(t, holder)
-	g.arm("add " + key + " ") // no value yet: the write is an add
-	errc := make(chan error, 1)
-	go func() { errc <- holder.SetFenced(ctx, key, []byte("newer")) }()
-	<-g.arrived
+	g.armFunc(passWrite, storageOf(key)) // no value yet: the write is an add
+	errc := goErr(func() error { return holder.SetFenced(ctx, key, []byte("newer")) })
+	g.await(t)
 	if err := rawClient(srv).Set(itemOf(key, "late-older")); err != nil {
 		t.Fatal(err)
 	}
@@ -539,4 +490,108 @@ func TestDL5Renew(t *testing.T) {
 	if err := other.(lock.Lease).Renew(ctx); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("Renew after Unlock: %v; want ErrLockLost", err)
 	}
+}
+
+// TestDL5RenewFindsALockTakenBetweenReadAndSwap: a holder's lock expires
+// and another process takes it between Renew's read (which found the lock
+// its holder's) and its swap: the swap is refused, Renew says ErrLockLost,
+// and the other's lock stays as it was.
+func TestDL5RenewFindsALockTakenBetweenReadAndSwap(t *testing.T) {
+	srv := servers(t, 1)[0]
+	key := testutil.Unique("renew-race")
+	g := newGate()
+	m := gatedMutex(t, srv, key, g)
+	testutil.MustLock(t, m)
+	g.armFunc(passWrite, storageOf(m.lockKey))
+	errc := goErr(func() error { return m.Renew(testutil.Context(t)) })
+	g.await(t)
+	other := lostTo(t, srv, key)
+	close(g.released)
+	if err := <-errc; !errors.Is(err, lock.ErrLockLost) {
+		t.Fatalf("Renew of a lock taken by another since its read: %v; want ErrLockLost", err)
+	}
+	wantHolder(t, srv, other, "a stale Renew changed the lock another process had taken")
+}
+
+// TestDL5RenewOverABrokenConnection: the connection breaks under Renew's
+// swap, and Renew reads the lock again to learn whether it still holds it:
+// if the swap was made, or it was not and the lock is still the holder's,
+// the lock is renewed (extended on the server); if it was not and another
+// process has taken the lock meanwhile, Renew says ErrLockLost.
+func TestDL5RenewOverABrokenConnection(t *testing.T) {
+	srv := servers(t, 1)[0]
+	for _, c := range []struct {
+		name  string
+		fault gateFault
+		taken bool
+	}{
+		{"reply lost", loseReply, false},
+		{"swap dropped", dropWrite, false},
+		{"swap dropped, lock taken meanwhile", dropWrite, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			key := testutil.Unique("broken-renew")
+			g := newGate()
+			m := gatedMutex(t, srv, key, g)
+			testutil.MustLock(t, m)
+			// Shorten the lock on the server, so that a renewal shows.
+			if err := rawClient(srv).Touch(m.lockKey, 1); err != nil {
+				t.Fatal(err)
+			}
+			g.armFunc(c.fault, storageOf(m.lockKey))
+			errc := goErr(func() error { return m.Renew(testutil.Context(t)) })
+			g.await(t)
+			var other *mutex
+			if c.taken {
+				other = lostTo(t, srv, key)
+			}
+			close(g.released)
+			err := <-errc
+			if c.taken {
+				if !errors.Is(err, lock.ErrLockLost) {
+					t.Fatalf("Renew of a lock taken by another while its swap was lost: %v; want ErrLockLost", err)
+				}
+				wantHolder(t, srv, other, "a stale Renew changed the lock another process had taken")
+				return
+			}
+			if err != nil {
+				t.Fatalf("Renew over a broken connection: %v", err)
+			}
+			wantHolder(t, srv, m, "the renewed lock is not the holder's")
+			// lock_timeout 1s is sent as 3s; the lock was shortened to 1s.
+			if ttl, ok := testserver.MemcachedTTL(t, srv, m.lockKey); !ok || ttl < 2*time.Second {
+				t.Fatalf("after Renew the lock's TTL on the server is %v (%v); want it extended to lock_timeout and more", ttl, ok)
+			}
+		})
+	}
+}
+
+// TestDL6FenceReadsTheValueBeforeTheLock: a holder's lock is lost, and the
+// next holder stores "newer", while the holder's fenced write reads the
+// value: the write, which reads the lock after the value (and so finds it
+// another's), stores nothing. (Were the lock read first, the write would
+// find it its own, then read "newer" with its CAS id and swap "older" over
+// it.)
+func TestDL6FenceReadsTheValueBeforeTheLock(t *testing.T) {
+	srv := servers(t, 1)[0]
+	key := testutil.Unique("dl6-order")
+	ctx := testutil.Context(t)
+	if err := rawClient(srv).Set(itemOf(key, "before")); err != nil {
+		t.Fatal(err)
+	}
+	g := newGate()
+	stalled := gatedMutex(t, srv, key, g)
+	testutil.MustLock(t, stalled)
+	g.armFunc(passWrite, readOf(key))
+	errc := goErr(func() error { return stalled.SetFenced(ctx, key, []byte("older")) })
+	g.await(t)
+	next := lostTo(t, srv, key)
+	if err := next.SetFenced(ctx, key, []byte("newer")); err != nil {
+		t.Fatal(err)
+	}
+	close(g.released)
+	if err := <-errc; !errors.Is(err, lock.ErrLockLost) {
+		t.Fatalf("the fenced write of a holder that lost its lock while reading the value: %v; want ErrLockLost", err)
+	}
+	wantStored(t, srv, key, "newer", "the holder that lost its lock wrote over the next holder's value")
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bradfitz/gomemcache/memcache"
+
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/internal/testserver"
 	"github.com/dogpile-go/dogpile/internal/testutil"
@@ -211,7 +213,8 @@ func TestDL3WaitHonoursContext(t *testing.T) {
 
 // TestDL4LockKeysApart: a lock lives under its own key, in a namespace value
 // keys cannot enter; values and locks of the same key leave each other
-// alone, up to the longest key.
+// alone, up to the longest key; a released lock is a marker that expires
+// within releasedExpiry.
 func TestDL4LockKeysApart(t *testing.T) {
 	srv := servers(t, 1)
 	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true})
@@ -252,6 +255,10 @@ func TestDL4LockKeysApart(t *testing.T) {
 		// holder takes over.
 		if it, err := raw.Get(lk); err == nil && !bytes.Equal(it.Value, releasedValue) {
 			t.Fatalf("after Unlock the lock item holds %q", it.Value)
+		}
+		// The marker only tidies up: it goes within a second or two.
+		if ttl, ok := testserver.MemcachedTTL(t, srv[0], lk); ok && (ttl < 0 || ttl > releasedExpiry*time.Second) {
+			t.Fatalf("after Unlock the released lock has a TTL of %v on the server; want at most %ds", ttl, releasedExpiry)
 		}
 		next := b.Mutex(key)
 		testutil.MustLock(t, next)
@@ -367,6 +374,38 @@ func TestDL7LockPause(t *testing.T) {
 	}
 }
 
+// TestDL7WaiterTriesFewTimes: a waiter's pauses grow with the time it has
+// waited since Lock began, not since its last try: in 500ms of waiting for
+// a held lock (lock_sleep out of the way) it tries the lock at most 57
+// times — each pause is at least 3/4 of an eighth of the time waited, and
+// timers never fire early — where a waiter that paused about a millisecond
+// each time would try hundreds of times. Counted on the server: each try
+// that finds the lock held reads it once.
+func TestDL7WaiterTriesFewTimes(t *testing.T) {
+	srv := servers(t, 1)
+	b := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true, "lock_timeout": 60, "lock_sleep": "10s"})
+	key := testutil.Unique("dl7-tries")
+	testutil.MustLock(t, b.Mutex(key))
+	reads := func() int {
+		n, err := strconv.Atoi(testserver.MemcachedStats(t, srv[0])["cmd_get"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := reads()
+	ctx, cancel := context.WithTimeout(testutil.Context(t), 500*time.Millisecond)
+	defer cancel()
+	if err := b.Mutex(key).Lock(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Lock of a held lock, 500ms context: %v; want DeadlineExceeded", err)
+	}
+	tries := reads() - before
+	if tries < 10 || tries > 57 {
+		t.Fatalf("a waiter tried a held lock %d times in 500ms; want at most 57 (pauses growing with the time waited), and some", tries)
+	}
+	t.Logf("%d tries in 500ms", tries)
+}
+
 // dl7Procs is the number of processes in DL7.
 const dl7Procs = 4
 
@@ -454,4 +493,213 @@ func BenchmarkDL7ColdStampede(b *testing.B) {
 	b.ReportMetric(ms(percentile(all, .99)), "p99-ms")
 	b.ReportMetric(ms(all[len(all)-1]), "max-ms")
 	b.ReportMetric(float64(creators)/float64(i), "creators/op")
+}
+
+// plantReleased leaves m's lock released, as an Unlock leaves it, but for a
+// minute (an Unlock's marker goes within a second or two, and the lock is
+// then taken by add): a lock that the next holder takes over by cas.
+func plantReleased(t *testing.T, srv string, m *mutex) {
+	t.Helper()
+	if err := rawClient(srv).Set(&memcache.Item{Key: m.lockKey, Value: releasedValue, Expiration: 60}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantHolder fails the test unless m's lock on srv holds m's token; why
+// says what another value would mean.
+func wantHolder(t *testing.T, srv string, m *mutex, why string) {
+	t.Helper()
+	token := m.held()
+	if token == nil {
+		t.Fatalf("the mutex does not hold its lock: %s", why)
+	}
+	wantStored(t, srv, m.lockKey, string(token), why)
+}
+
+type tryResult struct {
+	ok  bool
+	err error
+}
+
+// goTryLock runs m.TryLock in a goroutine of its own, for a gate to hold.
+func goTryLock(ctx context.Context, m *mutex) <-chan tryResult {
+	res := make(chan tryResult, 1)
+	go func() {
+		ok, err := m.TryLock(ctx)
+		res <- tryResult{ok, err}
+	}()
+	return res
+}
+
+// TestDL5LockTakenOverAReleaseLivesLockTimeout: a lock taken over a
+// released one (by cas, not add) lives lock_timeout (and the server clock's
+// two seconds) from its taking: neither the second a released marker has
+// left nor the marker's own expiry.
+func TestDL5LockTakenOverAReleaseLivesLockTimeout(t *testing.T) {
+	b, srv := lockingBackend(t, 5)
+	m := b.Mutex(testutil.Unique("takeover")).(*mutex)
+	plantReleased(t, srv, m)
+	testutil.MustLock(t, m)
+	wantHolder(t, srv, m, "TryLock did not take over the released lock")
+	if ttl, ok := testserver.MemcachedTTL(t, srv, m.lockKey); !ok || ttl < 5*time.Second || ttl > 7*time.Second {
+		t.Fatalf("a lock taken over a released one has a TTL of %v on the server (%v); want lock_timeout (5s) to 7s", ttl, ok)
+	}
+}
+
+// TestDL2TryLockTakesALockGoneAfterItsAdd: a released lock that goes (its
+// marker expires) after TryLock's add found it there, and before TryLock
+// reads it, is free: TryLock adds it again and takes it, instead of
+// reporting held a lock that no one holds.
+func TestDL2TryLockTakesALockGoneAfterItsAdd(t *testing.T) {
+	srv := servers(t, 1)[0]
+	g := newGate()
+	m := gatedMutex(t, srv, testutil.Unique("gone-after-add"), g)
+	plantReleased(t, srv, m)
+	g.armFunc(passWrite, readOf(m.lockKey)) // the read after the refused add
+	res := goTryLock(testutil.Context(t), m)
+	g.await(t)
+	if err := rawClient(srv).Delete(m.lockKey); err != nil {
+		t.Fatal(err)
+	}
+	close(g.released)
+	if got := <-res; !got.ok || got.err != nil {
+		t.Fatalf("TryLock of a lock that went between its add and its read = %v, %v; want the lock", got.ok, got.err)
+	}
+	wantHolder(t, srv, m, "TryLock reported the lock taken, but the server does not hold its token")
+}
+
+// TestDL2TryLockLosesTheRaceForARelease: two processes find a lock
+// released; the one whose cas comes second is refused and does not hold the
+// lock: one holder, the first.
+func TestDL2TryLockLosesTheRaceForARelease(t *testing.T) {
+	srv := servers(t, 1)[0]
+	key := testutil.Unique("release-race")
+	g := newGate()
+	late := gatedMutex(t, srv, key, g)
+	plantReleased(t, srv, late)
+	g.arm("cas " + late.lockKey + " ")
+	res := goTryLock(testutil.Context(t), late)
+	g.await(t) // read the release, not yet swapped
+	first := newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true}).Mutex(key).(*mutex)
+	testutil.MustLock(t, first)
+	close(g.released)
+	if got := <-res; got.ok || got.err != nil || late.held() != nil {
+		t.Fatalf("the second TryLock to swap the release = %v, %v; want false: the lock is the first one's", got.ok, got.err)
+	}
+	wantHolder(t, srv, first, "the second swap took the lock from the first")
+}
+
+// TestDL2TryLockOverABrokenConnection: the connection breaks under
+// TryLock's write of the lock. If the write reached the server (the reply
+// is lost), TryLock reads the lock, finds its own token and holds the lock,
+// instead of leaving it taken by no one until it expires; if it did not,
+// and another process took the lock meanwhile, TryLock does not hold it.
+func TestDL2TryLockOverABrokenConnection(t *testing.T) {
+	srv := servers(t, 1)[0]
+	for _, c := range []struct {
+		name     string
+		released bool // the lock is released, so the write is a cas, else an add
+		fault    gateFault
+		taken    bool // another process takes the lock while the write is held
+	}{
+		{"add reply lost", false, loseReply, false},
+		{"cas reply lost", true, loseReply, false},
+		{"cas dropped, lock taken meanwhile", true, dropWrite, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			key := testutil.Unique("broken-lock")
+			g := newGate()
+			m := gatedMutex(t, srv, key, g)
+			verb := "add "
+			if c.released {
+				plantReleased(t, srv, m)
+				verb = "cas "
+			}
+			p := []byte(verb + m.lockKey + " ")
+			g.armFunc(c.fault, func(b []byte) bool { return bytes.HasPrefix(b, p) })
+			res := goTryLock(testutil.Context(t), m)
+			g.await(t)
+			var other *mutex
+			if c.taken {
+				other = newBackend(t, dogpile.Args{"url": srv, "distributed_lock": true}).Mutex(key).(*mutex)
+				testutil.MustLock(t, other)
+			}
+			close(g.released)
+			got := <-res
+			if got.err != nil || got.ok == c.taken {
+				t.Fatalf("TryLock = %v, %v; want %v", got.ok, got.err, !c.taken)
+			}
+			if c.taken {
+				wantHolder(t, srv, other, "the TryLock whose write was lost took the lock from the process that took it meanwhile")
+			} else {
+				wantHolder(t, srv, m, "the lock TryLock took is not its own")
+			}
+		})
+	}
+}
+
+// TestDL3EndedContextTakesNoLock: a caller whose context has ended takes no
+// lock: TryLock and Lock return the context's error, and the server holds
+// no lock item for the key.
+func TestDL3EndedContextTakesNoLock(t *testing.T) {
+	b, srv := lockingBackend(t, 5)
+	m := b.Mutex(testutil.Unique("ended")).(*mutex)
+	ctx, cancel := context.WithCancel(testutil.Context(t))
+	cancel()
+	if ok, err := m.TryLock(ctx); ok || !errors.Is(err, context.Canceled) {
+		t.Fatalf("TryLock with an ended context = %v, %v; want context.Canceled", ok, err)
+	}
+	if err := m.Lock(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Lock with an ended context: %v; want context.Canceled", err)
+	}
+	if m.held() != nil || testserver.MemcachedHas(t, srv, m.lockKey) {
+		t.Fatal("a caller whose context had ended took the lock")
+	}
+}
+
+// TestDL2UnlockLeavesALockTakenBetweenReadAndSwap: a holder's lock expires
+// and another process takes it between Unlock's read (which found the lock
+// its holder's) and its swap to the released marker: the swap is refused,
+// the other's lock stays, and Unlock returns no error (there is nothing
+// left to release).
+func TestDL2UnlockLeavesALockTakenBetweenReadAndSwap(t *testing.T) {
+	srv := servers(t, 1)[0]
+	key := testutil.Unique("unlock-race")
+	g := newGate()
+	m := gatedMutex(t, srv, key, g)
+	testutil.MustLock(t, m)
+	g.armFunc(passWrite, storageOf(m.lockKey)) // the release's write, whatever its command
+	errc := goErr(func() error { return m.Unlock(testutil.Context(t)) })
+	g.await(t)
+	other := lostTo(t, srv, key)
+	close(g.released)
+	if err := <-errc; err != nil {
+		t.Fatalf("Unlock of a lock taken by another since its read: %v; want nil", err)
+	}
+	wantHolder(t, srv, other, "a late Unlock released the lock another process had taken")
+}
+
+// TestDL2UnlockOverABrokenConnection: the connection breaks under Unlock's
+// swap. Whether the swap reached the server or not, Unlock returns no
+// error and the lock is released: a swap that was not made is sent again.
+func TestDL2UnlockOverABrokenConnection(t *testing.T) {
+	srv := servers(t, 1)[0]
+	for name, fault := range map[string]gateFault{"reply lost": loseReply, "swap dropped": dropWrite} {
+		t.Run(name, func(t *testing.T) {
+			g := newGate()
+			m := gatedMutex(t, srv, testutil.Unique("broken-unlock"), g)
+			testutil.MustLock(t, m)
+			g.armFunc(fault, storageOf(m.lockKey))
+			close(g.released)
+			if err := m.Unlock(testutil.Context(t)); err != nil {
+				t.Fatalf("Unlock over a broken connection: %v", err)
+			}
+			// The released marker, unless it has expired already.
+			if it, err := rawClient(srv).Get(m.lockKey); err == nil && !bytes.Equal(it.Value, releasedValue) {
+				t.Fatalf("after Unlock the lock holds %q; want it released", it.Value)
+			} else if err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
+				t.Fatal(err)
+			}
+		})
+	}
 }
