@@ -229,6 +229,15 @@ func TestBreakerHalfOpenSendsOneProbe(t *testing.T) {
 	b.down.Store(false)
 	b.hang()
 	b.calls()
+	// The probe runs in a goroutine of its own: the callers may all be done
+	// before it reaches the backend.
+	probed := make(chan struct{})
+	var once sync.Once
+	b.setBefore(func(_, key string) {
+		if strings.HasSuffix(key, "probe") {
+			once.Do(func() { close(probed) })
+		}
+	})
 	time.Sleep(2 * cooldown) // past the cooldown: the next callers find the breaker half-open
 
 	const n = 50
@@ -247,6 +256,11 @@ func TestBreakerHalfOpenSendsOneProbe(t *testing.T) {
 		}()
 	}
 	wg.Wait() // every caller returned while the probe hangs
+	select {
+	case <-probed:
+	case <-time.After(deadline):
+		t.Fatal("no probe reached the backend after the cooldown")
+	}
 	if got := b.calls(); len(got) != 1 || got[0] != "get dogpile:probe" {
 		t.Fatalf("while half-open the hung backend got %q; want one probe", got)
 	}
