@@ -22,13 +22,25 @@ type slowRemote struct {
 	failSet error
 }
 
+// newSlowRemote returns a slowRemote holding "old" under "k".
 func newSlowRemote(t *testing.T) *slowRemote {
 	t.Helper()
 	b, err := dogpile.NewBackend("memory_serialized", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := b.Set(context.Background(), "k", []byte("old")); err != nil {
+		t.Fatal(err)
+	}
 	return &slowRemote{Backend: b}
+}
+
+// twoTiers returns a slowRemote and two tiers in front of it, as two
+// processes have, with the bus that connects them.
+func twoTiers(t *testing.T) (remote *slowRemote, n *bus, a, other *Backend) {
+	t.Helper()
+	remote, n = newSlowRemote(t), &bus{}
+	return remote, n, newTier(t, remote, n), newTier(t, remote, n)
 }
 
 // hold makes the next Get wait for the returned release.
@@ -84,12 +96,7 @@ func TestReadRacingAChangeKeepsNoCopy(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			remote := newSlowRemote(t)
-			if err := remote.Set(ctx, "k", []byte("old")); err != nil {
-				t.Fatal(err)
-			}
-			n := &bus{}
-			a, other := newTier(t, remote, n), newTier(t, remote, n)
+			remote, n, a, other := twoTiers(t)
 
 			entered, release := remote.hold()
 			got := make(chan string, 1)
@@ -119,9 +126,6 @@ func TestReadRacingAChangeKeepsNoCopy(t *testing.T) {
 func TestCopyLivesNoLongerThanTTL(t *testing.T) {
 	ctx := context.Background()
 	remote := newSlowRemote(t)
-	if err := remote.Set(ctx, "k", []byte("old")); err != nil {
-		t.Fatal(err)
-	}
 	a := newTierWith(t, remote, Options{Notifier: &bus{}, TTL: 20 * time.Millisecond})
 	if v, _, _ := a.Get(ctx, "k"); string(v) != "old" {
 		t.Fatalf("first read %q", v)
@@ -140,12 +144,7 @@ func TestCopyLivesNoLongerThanTTL(t *testing.T) {
 // not served with the new bytes.
 func TestKeepAttachesOnlyToTheBytesItDecoded(t *testing.T) {
 	ctx := context.Background()
-	remote := newSlowRemote(t)
-	if err := remote.Set(ctx, "k", []byte("old")); err != nil {
-		t.Fatal(err)
-	}
-	n := &bus{}
-	a, other := newTier(t, remote, n), newTier(t, remote, n)
+	_, _, a, other := twoTiers(t)
 	old, _, _ := a.Get(ctx, "k")
 	if err := other.Set(ctx, "k", []byte("new")); err != nil { // same length
 		t.Fatal(err)
@@ -204,9 +203,6 @@ func TestOwnChangesDropTheCopy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			remote := newSlowRemote(t)
-			if err := remote.Set(ctx, "k", []byte("old")); err != nil {
-				t.Fatal(err)
-			}
 			a := newTier(t, remote, &bus{})
 			if v, _, _ := a.Get(ctx, "k"); string(v) != "old" {
 				t.Fatalf("first read %q", v)

@@ -328,27 +328,13 @@ func TestDL6FenceCatchesAWriteAfterTheCheck(t *testing.T) {
 	for name, before := range map[string]string{"value there": "before", "no value yet": ""} {
 		t.Run(name, func(t *testing.T) {
 			key := testutil.Unique("dl6-fence")
-			ctx := testutil.Context(t)
 			if before != "" {
 				if err := rawClient(srv).Set(itemOf(key, before)); err != nil {
 					t.Fatal(err)
 				}
 			}
-			g := newGate()
-			stalled := gatedMutex(t, srv, key, g)
-			testutil.MustLock(t, stalled)
-			g.armFunc(passWrite, storageOf(key))
-			errc := goErr(func() error { return stalled.SetFenced(ctx, key, []byte("older")) })
-			g.await(t) // checked, not yet written
-			next := lostTo(t, srv, key)
-			if err := next.SetFenced(ctx, key, []byte("newer")); err != nil {
-				t.Fatal(err)
-			}
-			close(g.released)
-			if err := <-errc; !errors.Is(err, lock.ErrLockLost) {
-				t.Fatalf("the stalled holder's fenced write: %v; want ErrLockLost", err)
-			}
-			wantStored(t, srv, key, "newer", "the stalled holder's write went over the next holder's")
+			// Stalled once checked, not yet written.
+			fencedWriteLosesItsLock(t, srv, key, storageOf(key))
 		})
 	}
 }
@@ -575,14 +561,23 @@ func TestDL5RenewOverABrokenConnection(t *testing.T) {
 func TestDL6FenceReadsTheValueBeforeTheLock(t *testing.T) {
 	srv := servers(t, 1)[0]
 	key := testutil.Unique("dl6-order")
-	ctx := testutil.Context(t)
 	if err := rawClient(srv).Set(itemOf(key, "before")); err != nil {
 		t.Fatal(err)
 	}
+	fencedWriteLosesItsLock(t, srv, key, readOf(key))
+}
+
+// fencedWriteLosesItsLock has a holder's fenced write of "older" to key
+// stall at the first command stalledAt matches; meanwhile its lock is lost
+// and the next holder stores "newer". The stalled write must then fail
+// with ErrLockLost and leave "newer" stored.
+func fencedWriteLosesItsLock(t *testing.T, srv, key string, stalledAt func([]byte) bool) {
+	t.Helper()
+	ctx := testutil.Context(t)
 	g := newGate()
 	stalled := gatedMutex(t, srv, key, g)
 	testutil.MustLock(t, stalled)
-	g.armFunc(passWrite, readOf(key))
+	g.armFunc(passWrite, stalledAt)
 	errc := goErr(func() error { return stalled.SetFenced(ctx, key, []byte("older")) })
 	g.await(t)
 	next := lostTo(t, srv, key)
@@ -591,7 +586,7 @@ func TestDL6FenceReadsTheValueBeforeTheLock(t *testing.T) {
 	}
 	close(g.released)
 	if err := <-errc; !errors.Is(err, lock.ErrLockLost) {
-		t.Fatalf("the fenced write of a holder that lost its lock while reading the value: %v; want ErrLockLost", err)
+		t.Fatalf("the fenced write of a holder that lost its lock: %v; want ErrLockLost", err)
 	}
 	wantStored(t, srv, key, "newer", "the holder that lost its lock wrote over the next holder's value")
 }
