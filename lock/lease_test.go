@@ -35,6 +35,59 @@ func (m *leaseMutex) Renew(context.Context) error {
 	return nil
 }
 
+// eventCounts counts the events a lock observes.
+type eventCounts struct{ m sync.Map }
+
+func (c *eventCounts) observe(e lock.Event, _ time.Duration) {
+	n, _ := c.m.LoadOrStore(e, new(atomic.Int32))
+	n.(*atomic.Int32).Add(1)
+}
+
+func (c *eventCounts) count(e lock.Event) int32 {
+	if n, ok := c.m.Load(e); ok {
+		return n.(*atomic.Int32).Load()
+	}
+	return 0
+}
+
+// hangingLease is a Local mutex with a lease whose renewals hang until
+// their context ends, as on a store that stopped answering. It records a
+// release that came while a renewal was still running.
+type hangingLease struct {
+	lock.Mutex
+	ttl          time.Duration
+	entered      chan struct{} // closed when the first renewal begins
+	once         sync.Once
+	giveUp       chan struct{} // closed by a test that failed: renewals return
+	renewing     atomic.Int32
+	unlockedAmid atomic.Bool
+}
+
+func newHangingLease(m lock.Mutex, ttl time.Duration) *hangingLease {
+	return &hangingLease{Mutex: m, ttl: ttl, entered: make(chan struct{}), giveUp: make(chan struct{})}
+}
+
+func (m *hangingLease) TTL() time.Duration { return m.ttl }
+
+func (m *hangingLease) Renew(ctx context.Context) error {
+	m.renewing.Add(1)
+	defer m.renewing.Add(-1)
+	m.once.Do(func() { close(m.entered) })
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-m.giveUp:
+		return errors.New("the test gave up")
+	}
+}
+
+func (m *hangingLease) Unlock(ctx context.Context) error {
+	if m.renewing.Load() != 0 {
+		m.unlockedAmid.Store(true)
+	}
+	return m.Mutex.Unlock(ctx)
+}
+
 // failingMutex fails every call, as a mutex whose store is down does.
 type failingMutex struct{ err error }
 
@@ -112,11 +165,8 @@ func TestDL5LostLeaseCancelsCreationWithCause(t *testing.T) {
 		return "", ctx.Err()
 	})
 	l.Mutex = m
-	var events sync.Map
-	l.Observe = func(e lock.Event, _ time.Duration) {
-		n, _ := events.LoadOrStore(e, new(atomic.Int32))
-		n.(*atomic.Int32).Add(1)
-	}
+	var events eventCounts
+	l.Observe = events.observe
 	v, err := l.Get(context.Background())
 	if !errors.Is(cause, lock.ErrLockLost) {
 		t.Fatalf("the creator's context ended with cause %v, want ErrLockLost", cause)
@@ -127,8 +177,8 @@ func TestDL5LostLeaseCancelsCreationWithCause(t *testing.T) {
 	if c := calls.Load(); c != 1 {
 		t.Fatalf("creator ran %d times", c)
 	}
-	if n, ok := events.Load(lock.LeaseLost); !ok || n.(*atomic.Int32).Load() != 1 {
-		t.Fatalf("LeaseLost not observed once")
+	if n := events.count(lock.LeaseLost); n != 1 {
+		t.Fatalf("LeaseLost observed %d times, want once", n)
 	}
 }
 
@@ -274,5 +324,136 @@ func TestDL7WaiterLoadsAtReleaseInsteadOfTakingTheLock(t *testing.T) {
 	// Released, if at all, before the flight ended and Get returned.
 	if n := m.unlocks.Load(); n != 0 {
 		t.Fatalf("the lock it never took was released %d times, want 0", n)
+	}
+}
+
+// A lease without a TTL (it does not expire) is never renewed.
+func TestDL5LeaseWithoutTTLIsNotRenewed(t *testing.T) {
+	var locks lock.Local
+	renewed := make(chan struct{})
+	var once sync.Once
+	m := &leaseMutex{Mutex: locks.Mutex("k"), renew: func(int32) error {
+		once.Do(func() { close(renewed) })
+		return nil
+	}}
+	var g lock.Group
+	l := newLock(&g, &store{}, func(context.Context) (string, error) {
+		// A renewer, had one started, would renew at once and again: a
+		// window much longer than that is enough to see one.
+		select {
+		case <-renewed:
+			return "", errors.New("a lease without a TTL was renewed")
+		case <-time.After(50 * time.Millisecond):
+			return "v", nil
+		}
+	})
+	l.Mutex = m
+	if v, err := l.Get(context.Background()); v != "v" || err != nil {
+		t.Fatalf("got %q, %v", v, err)
+	}
+}
+
+// A failed renewal (the store did not answer) after renewals that
+// succeeded keeps the hold if the last success is less than a TTL ago,
+// however long the creation has run.
+func TestDL5RenewalFailingAfterSuccessesKeepsTheHold(t *testing.T) {
+	var locks lock.Local
+	unreachable := errors.New("connection refused")
+	// Renewals every 100ms; the fourth fails, 400ms after the creation
+	// began (more than a TTL) and 100ms after the third succeeded.
+	m := &leaseMutex{Mutex: locks.Mutex("k"), ttl: 300 * time.Millisecond, renewed: make(chan int32, 16),
+		renew: func(n int32) error {
+			if n == 4 {
+				return unreachable
+			}
+			return nil
+		}}
+	var g lock.Group
+	var events eventCounts
+	l := newLock(&g, &store{}, func(ctx context.Context) (string, error) {
+		for n := int32(0); n < 5; {
+			select {
+			case n = <-m.renewed:
+			case <-ctx.Done():
+				return "", context.Cause(ctx)
+			}
+		}
+		return "v", nil
+	})
+	l.Mutex, l.Observe = m, events.observe
+	if v, err := l.Get(context.Background()); v != "v" || err != nil {
+		t.Fatalf("got %q, %v; want the creation to keep its hold through one failed renewal", v, err)
+	}
+	if n := events.count(lock.LeaseLost); n != 0 {
+		t.Fatalf("LeaseLost observed %d times", n)
+	}
+}
+
+// A renewal that hangs is given up after a third of the TTL, like one that
+// fails: once a whole TTL has passed without a renewal the creation is told
+// its hold has ended.
+func TestDL5HangingRenewalEndsTheHoldAfterTTL(t *testing.T) {
+	var locks lock.Local
+	m := newHangingLease(locks.Mutex("k"), 30*time.Millisecond)
+	var g lock.Group
+	var cause error
+	l := newLock(&g, &store{}, func(ctx context.Context) (string, error) {
+		if !ended(ctx) {
+			close(m.giveUp) // the renewal hangs still: end it, so that the test ends
+			return "", errors.New("the creation's context never ended")
+		}
+		cause = context.Cause(ctx)
+		return "", cause
+	})
+	l.Mutex = m
+	l.Get(context.Background()) //nolint:errcheck // the cause is what counts
+	if !errors.Is(cause, lock.ErrLockLost) {
+		t.Fatalf("the creation ended with cause %v, want ErrLockLost", cause)
+	}
+}
+
+// The lock is released only once no renewal of it is running: a creation
+// that returns while a renewal hangs waits for that renewal to give up
+// before the release.
+func TestDL5ReleaseWaitsForTheRunningRenewal(t *testing.T) {
+	var locks lock.Local
+	m := newHangingLease(locks.Mutex("k"), 30*time.Millisecond)
+	var g lock.Group
+	l := newLock(&g, &store{}, func(context.Context) (string, error) {
+		<-m.entered // a renewal is running
+		return "v", nil
+	})
+	l.Mutex = m
+	if v, err := l.Get(context.Background()); v != "v" || err != nil {
+		t.Fatalf("got %q, %v", v, err)
+	}
+	if m.unlockedAmid.Load() {
+		t.Fatal("the lock was released while a renewal of it was running")
+	}
+}
+
+// A loss the creation reported itself (a refused fenced write, through
+// ReportLost, which the region counts) is not counted again when a renewal
+// then finds the lease gone.
+func TestDL5LossReportedByTheCreationIsCountedOnce(t *testing.T) {
+	var locks lock.Local
+	m := &leaseMutex{Mutex: locks.Mutex("k"), ttl: 30 * time.Millisecond, renew: func(int32) error { return lock.ErrLockLost }}
+	var g lock.Group
+	var events eventCounts
+	reported := false
+	l := newLock(&g, &store{}, func(ctx context.Context) (string, error) {
+		reported = lock.ReportLost(ctx, "k")
+		if !ended(ctx) {
+			return "", errors.New("the creation's context never ended")
+		}
+		return "", context.Cause(ctx)
+	})
+	l.Mutex, l.Observe = m, events.observe
+	l.Get(context.Background()) //nolint:errcheck
+	if !reported {
+		t.Fatal("ReportLost of the creation's own key = false, want true (the first report)")
+	}
+	if n := events.count(lock.LeaseLost); n != 0 {
+		t.Fatalf("LeaseLost observed %d times by the lock; the creation's report was the one", n)
 	}
 }
