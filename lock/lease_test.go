@@ -155,12 +155,13 @@ func TestDL5LostLeaseCancelsCreationWithCause(t *testing.T) {
 	var g lock.Group
 	var calls atomic.Int32
 	var cause error
+	var renewals int32
 	l := newLock(&g, s, func(ctx context.Context) (string, error) {
 		calls.Add(1)
 		if !ended(ctx) {
 			return "", errors.New("the creation's context never ended")
 		}
-		cause = context.Cause(ctx)
+		cause, renewals = context.Cause(ctx), m.renews.Load()
 		s.put("later holder's") // what the holder that took the lost lock stored
 		return "", ctx.Err()
 	})
@@ -176,6 +177,9 @@ func TestDL5LostLeaseCancelsCreationWithCause(t *testing.T) {
 	}
 	if c := calls.Load(); c != 1 {
 		t.Fatalf("creator ran %d times", c)
+	}
+	if renewals != 1 {
+		t.Fatalf("the creation was told after %d renewals; want at the first that found the lease gone", renewals)
 	}
 	if n := events.count(lock.LeaseLost); n != 1 {
 		t.Fatalf("LeaseLost observed %d times, want once", n)
