@@ -130,6 +130,29 @@ func TestNotifierHealthCheckNoticesSilentServer(t *testing.T) {
 	s.state(t, true, 10*time.Second)
 }
 
+// TestNotifierStaysUpOnAQuietChannel: a channel nobody publishes on is not
+// taken for a silent server. The health check pings while subscribed, and
+// its answer counts as hearing from the server, so no loss is reported
+// over many health-check intervals (a false loss would clear every tier's
+// local copies each time).
+func TestNotifierStaysUpOnAQuietChannel(t *testing.T) {
+	p := testserver.SharedRedis(t)
+	const health = 100 * time.Millisecond
+	n, err := redis.NewNotifier(rawClient(t, p.Addr()), testutil.Unique("channel"), redis.NotifierOptions{HealthCheck: health})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := subscribe(t, n)
+	s.state(t, true, 10*time.Second)
+	// Without pings, or with their answers unheard, the session would end
+	// after two intervals: fifteen of them show it does not.
+	select {
+	case ok := <-s.states:
+		t.Fatalf("subscribed(%v) on a quiet channel with the server up", ok)
+	case <-time.After(15 * health):
+	}
+}
+
 // TestNewNotifierErrors: bad arguments are errors naming them.
 func TestNewNotifierErrors(t *testing.T) {
 	c := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1"})
