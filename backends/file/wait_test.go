@@ -29,13 +29,6 @@ func holdIn(t *testing.T, db string, keys ...string) *testutil.Child {
 	return c
 }
 
-// lockAsync runs Lock of key in a goroutine; the channel gets its result.
-func lockAsync(ctx context.Context, b *file.Backend, key string) <-chan error {
-	done := make(chan error, 1)
-	go func() { done <- b.Mutex(key).Lock(ctx) }()
-	return done
-}
-
 // TestDL7WaiterWokenByTheOS: a Lock waiting for a lock another process
 // holds waits in the OS, not by polling, and returns once the holder
 // releases it.
@@ -44,7 +37,7 @@ func TestDL7WaiterWokenByTheOS(t *testing.T) {
 	b := open(t, file.Options{Filename: db})
 	holder := holdIn(t, db)
 	before := file.Polls()
-	done := lockAsync(context.Background(), b, "k")
+	done := testutil.LockAsync(context.Background(), b.Mutex("k"))
 	time.Sleep(20 * time.Millisecond) // a polling Lock would have polled several times
 	select {
 	case err := <-done:
@@ -69,7 +62,7 @@ func TestDL7CancelledWaiterReleases(t *testing.T) {
 	b := open(t, file.Options{Filename: db})
 	holder := holdIn(t, db)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := lockAsync(ctx, b, "k")
+	done := testutil.LockAsync(ctx, b.Mutex("k"))
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Lock after its context was cancelled: %v", err)
@@ -153,7 +146,7 @@ func TestDL7BeyondOSWaitsPolls(t *testing.T) {
 	ctx := deadline(t, wait)
 	var dones []<-chan error
 	for _, k := range keys {
-		dones = append(dones, lockAsync(ctx, b, k))
+		dones = append(dones, testutil.LockAsync(ctx, b.Mutex(k)))
 	}
 	for file.Polls() == before { // until the ones past the bound poll
 		select {
@@ -181,7 +174,7 @@ func TestDL7CloseWhileWaiting(t *testing.T) {
 	}
 	holder := holdIn(t, db)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := lockAsync(ctx, b, "k")
+	done := testutil.LockAsync(ctx, b.Mutex("k"))
 	cancel()
 	<-done
 	closed := make(chan error, 1)

@@ -135,13 +135,6 @@ func (c *gatedConn) breakConn() {
 	c.Conn.Close()
 }
 
-// goErr runs f in a goroutine of its own, for a gate to hold.
-func goErr(f func() error) <-chan error {
-	errc := make(chan error, 1)
-	go func() { errc <- f() }()
-	return errc
-}
-
 // gatedMutex returns a mutex of key on srv whose connections pass g.
 func gatedMutex(t *testing.T, srv string, key string, g *gate) *mutex {
 	t.Helper()

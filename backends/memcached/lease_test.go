@@ -352,7 +352,7 @@ func TestDL6HolderOverwritesALateWrite(t *testing.T) {
 	holder := gatedMutex(t, srv, key, g)
 	testutil.MustLock(t, holder)
 	g.armFunc(passWrite, storageOf(key)) // no value yet: the write is an add
-	errc := goErr(func() error { return holder.SetFenced(ctx, key, []byte("newer")) })
+	errc := testutil.Async(func() error { return holder.SetFenced(ctx, key, []byte("newer")) })
 	g.await(t)
 	if err := rawClient(srv).Set(itemOf(key, "late-older")); err != nil {
 		t.Fatal(err)
@@ -489,7 +489,7 @@ func TestDL5RenewFindsALockTakenBetweenReadAndSwap(t *testing.T) {
 	m := gatedMutex(t, srv, key, g)
 	testutil.MustLock(t, m)
 	g.armFunc(passWrite, storageOf(m.lockKey))
-	errc := goErr(func() error { return m.Renew(testutil.Context(t)) })
+	errc := testutil.Async(func() error { return m.Renew(testutil.Context(t)) })
 	g.await(t)
 	other := lostTo(t, srv, key)
 	close(g.released)
@@ -525,7 +525,7 @@ func TestDL5RenewOverABrokenConnection(t *testing.T) {
 				t.Fatal(err)
 			}
 			g.armFunc(c.fault, storageOf(m.lockKey))
-			errc := goErr(func() error { return m.Renew(testutil.Context(t)) })
+			errc := testutil.Async(func() error { return m.Renew(testutil.Context(t)) })
 			g.await(t)
 			var other *mutex
 			if c.taken {
@@ -578,7 +578,7 @@ func fencedWriteLosesItsLock(t *testing.T, srv, key string, stalledAt func([]byt
 	stalled := gatedMutex(t, srv, key, g)
 	testutil.MustLock(t, stalled)
 	g.armFunc(passWrite, stalledAt)
-	errc := goErr(func() error { return stalled.SetFenced(ctx, key, []byte("older")) })
+	errc := testutil.Async(func() error { return stalled.SetFenced(ctx, key, []byte("older")) })
 	g.await(t)
 	next := lostTo(t, srv, key)
 	if err := next.SetFenced(ctx, key, []byte("newer")); err != nil {

@@ -174,8 +174,7 @@ func TestDL3WaitHonoursContext(t *testing.T) {
 	// Cancelled while waiting.
 	b := newBackend(t, args)
 	cctx, cancel := context.WithCancel(ctx)
-	errc := make(chan error, 1)
-	go func() { errc <- b.Mutex(key).Lock(cctx) }()
+	errc := testutil.LockAsync(cctx, b.Mutex(key))
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Lock cancelled while waiting: %v; want context.Canceled", err)
@@ -669,7 +668,7 @@ func TestDL2UnlockLeavesALockTakenBetweenReadAndSwap(t *testing.T) {
 	m := gatedMutex(t, srv, key, g)
 	testutil.MustLock(t, m)
 	g.armFunc(passWrite, storageOf(m.lockKey)) // the release's write, whatever its command
-	errc := goErr(func() error { return m.Unlock(testutil.Context(t)) })
+	errc := testutil.Async(func() error { return m.Unlock(testutil.Context(t)) })
 	g.await(t)
 	other := lostTo(t, srv, key)
 	close(g.released)

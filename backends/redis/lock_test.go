@@ -217,8 +217,7 @@ func TestDL3LockWaitHonoursContext(t *testing.T) {
 	t.Run("mutex", func(t *testing.T) {
 		m := waiter.Backend().(*redis.Backend).NewMutex(key)
 		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- m.Lock(ctx) }()
+		done := testutil.LockAsync(ctx, m)
 		cancel()
 		select {
 		case err := <-done:

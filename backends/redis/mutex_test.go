@@ -54,13 +54,6 @@ func awaitAttempt(t *testing.T, attempts <-chan int64, n int64) {
 	}
 }
 
-// lockAsync runs m.Lock(ctx) in a goroutine and returns its error's channel.
-func lockAsync(ctx context.Context, m *redis.Mutex) <-chan error {
-	ch := make(chan error, 1)
-	go func() { ch <- m.Lock(ctx) }()
-	return ch
-}
-
 // TestLockOrWaitReturnsWithoutTaking: LockOrWait on a lock another process
 // holds waits, then returns false without taking the lock, so that its
 // caller looks for the holder's value first: at the holder's release, heard
@@ -137,7 +130,7 @@ func TestLockPollsForAnUnheardRelease(t *testing.T) {
 	w := waiters.NewMutex(key)
 	short, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	done := lockAsync(short, w)
+	done := testutil.LockAsync(short, w)
 	// The first attempt, the one after the subscription's confirmation, and
 	// one poll.
 	awaitAttempt(t, attempts, 3)
@@ -182,7 +175,7 @@ func TestLockJoiningAConfirmedSubscriptionTriesAgain(t *testing.T) {
 	}})
 	firstCtx, stopFirst := context.WithCancel(ctx)
 	defer stopFirst()
-	first := lockAsync(firstCtx, waiters.NewMutex(key))
+	first := testutil.LockAsync(firstCtx, waiters.NewMutex(key))
 	select {
 	case <-confirmed:
 	case <-time.After(testutil.WaitTimeout):
@@ -279,7 +272,7 @@ func TestUnlockWithoutPublishPermission(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := waiters.NewMutex(key)
-	done := lockAsync(ctx, w)
+	done := testutil.LockAsync(ctx, w)
 	awaitAttempt(t, attempts, 1)
 	if err := h.Unlock(ctx); err != nil {
 		t.Fatalf("Unlock by a user who may not publish = %v; want the lock released, without an error", err)

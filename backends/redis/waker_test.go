@@ -114,8 +114,7 @@ func TestDL7LostSubscriptionWakesWaiters(t *testing.T) {
 	ctx := testutil.Context(t)
 	key := testutil.Unique("restart")
 	testutil.MustLock(t, holder.NewMutex(key))
-	done := make(chan error, 1)
-	go func() { done <- waiter.NewMutex(key).Lock(ctx) }()
+	done := testutil.LockAsync(ctx, waiter.NewMutex(key))
 	if err := testserver.WaitFor(10*time.Second, "the waiter's subscription", func(ctx context.Context) error {
 		if c, err := numChannels(ctx, srv.Addr()); err != nil || c != 1 {
 			return testserver.ErrNotYet
@@ -217,8 +216,7 @@ func TestRingWaitersPoll(t *testing.T) {
 	key := testutil.Unique("ring")
 	holder := rb.NewMutex(key)
 	testutil.MustLock(t, holder)
-	done := make(chan error, 1)
-	go func() { done <- rb.NewMutex(key).Lock(ctx) }()
+	done := testutil.LockAsync(ctx, rb.NewMutex(key))
 	if err := holder.Unlock(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -17,3 +17,17 @@ func MustLock(t testing.TB, m interface {
 		t.Fatalf("TryLock = %v, %v; want the lock", ok, err)
 	}
 }
+
+// Async runs f in a goroutine of its own; the channel gets what it returned.
+// It is how a test starts a call that will wait (for a lock, a gate, a
+// paused server) and then acts while it waits.
+func Async(f func() error) <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	return done
+}
+
+// LockAsync runs m.Lock(ctx) with Async: a waiter for a lock the test holds.
+func LockAsync(ctx context.Context, m interface{ Lock(context.Context) error }) <-chan error {
+	return Async(func() error { return m.Lock(ctx) })
+}
