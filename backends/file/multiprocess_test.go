@@ -409,7 +409,9 @@ func TestFB2KilledHolderReleasesLock(t *testing.T) {
 	killed := -1
 	waiting := map[int]bool{}
 	values := map[int]string{}
-	for len(values) < len(kids)-1 {
+	// Until the others have their values and the killed process's exit has
+	// been seen: the exit and the others' answers arrive in either order.
+	for len(values) < len(kids)-1 || killed < 0 {
 		var e event
 		select {
 		case e = <-ev:
@@ -431,7 +433,7 @@ func TestFB2KilledHolderReleasesLock(t *testing.T) {
 		default:
 			t.Fatalf("process %d: unexpected %q", e.proc, e.line)
 		}
-		if len(creators) == 1 && len(waiting) == len(kids) && killed < 0 {
+		if len(creators) == 1 && len(waiting) == len(kids) && killed == -1 {
 			kids[creators[0]].Send("finish") // it kills itself while holding the lock
 			killed = -2
 		}
