@@ -323,6 +323,9 @@ func TestArguments(t *testing.T) {
 		{dogpile.Args{"filename": db, "max_size": "64MiB"}, func(o file.Options) bool { return o.MaxSize == 64<<20 }},
 		{dogpile.Args{"filename": db, "max_size": "1.5 GB"}, func(o file.Options) bool { return o.MaxSize == 1.5e9 }},
 		{dogpile.Args{"filename": db, "max_size": "4096"}, func(o file.Options) bool { return o.MaxSize == 4096 }},
+		{dogpile.Args{"filename": db, "max_size": "500KB"}, func(o file.Options) bool { return o.MaxSize == 500e3 }},
+		{dogpile.Args{"filename": db, "max_size": "2KiB"}, func(o file.Options) bool { return o.MaxSize == 2<<10 }},
+		{dogpile.Args{"filename": db, "max_size": "4096 B"}, func(o file.Options) bool { return o.MaxSize == 4096 }},
 		{dogpile.Args{"filename": db, "max_age": 3600}, func(o file.Options) bool { return o.TTL == time.Hour }},
 		{dogpile.Args{"filename": db, "max_age": "90m"}, func(o file.Options) bool { return o.TTL == 90*time.Minute }},
 		{dogpile.Args{"filename": db, "busy_timeout": 0.5}, func(o file.Options) bool { return o.BusyTimeout == 500*time.Millisecond }},
@@ -457,6 +460,58 @@ func TestContextCancelled(t *testing.T) {
 	cancel()
 	if err := b.Set(ctx, "k", []byte("v")); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Set with a cancelled context = %v", err)
+	}
+}
+
+// TestNewRefusesNegativeOptions: New refuses a negative MaxSize, TTL (or
+// deprecated MaxAge) or BusyTimeout with an ArgError naming the argument
+// (nothing failed when it took them: the argument parser refuses negative
+// values itself, so only Options reach these checks).
+func TestNewRefusesNegativeOptions(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "c.db")
+	for _, c := range []struct {
+		o    file.Options
+		name string
+	}{
+		{file.Options{MaxSize: -1}, "max_size"},
+		{file.Options{TTL: -time.Second}, "max_age"},
+		{file.Options{MaxAge: -time.Second}, "max_age"},
+		{file.Options{BusyTimeout: -time.Second}, "busy_timeout"},
+	} {
+		c.o.Filename = db
+		b, err := file.New(c.o)
+		var ae *dogpile.ArgError
+		if !errors.As(err, &ae) || ae.Name != c.name {
+			t.Errorf("%+v: %v; want an ArgError naming %s", c.o, err, c.name)
+		}
+		if b != nil {
+			b.Close()
+		}
+	}
+}
+
+// TestOtherFormatVersionRefused: New refuses a dogpile cache file of another
+// format version, and leaves it as it was (nothing failed when the version
+// went unchecked).
+func TestOtherFormatVersionRefused(t *testing.T) {
+	db := leftBehind(t, func(ctx context.Context, b *file.Backend) error { return b.Set(ctx, "k", []byte("v")) })
+	raw, err := sql.Open("sqlite", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`PRAGMA user_version = 2`); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := file.New(file.Options{Filename: db}); err == nil || !strings.Contains(err.Error(), "format version is 2") {
+		if b != nil {
+			b.Close()
+		}
+		t.Fatalf("New on a cache file of format version 2: %v", err)
+	}
+	var version int
+	if err := raw.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil || version != 2 {
+		t.Fatalf("the file's format version is now %d (%v)", version, err)
 	}
 }
 
