@@ -461,6 +461,20 @@ func TestContextCancelled(t *testing.T) {
 	if err := b.Set(ctx, "k", []byte("v")); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Set with a cancelled context = %v", err)
 	}
+	// Every other call reports it too (nothing failed when Delete dropped
+	// its error).
+	for name, call := range map[string]func() error{
+		"Get":            func() error { _, _, err := b.Get(ctx, "k"); return err },
+		"Delete":         func() error { return b.Delete(ctx, "k") },
+		"CompareAndSwap": func() error { _, err := b.CompareAndSwap(ctx, "k", nil, []byte("v")); return err },
+		"GetMulti":       func() error { _, err := b.GetMulti(ctx, []string{"k", "l"}); return err },
+		"SetMulti":       func() error { return b.SetMulti(ctx, map[string][]byte{"k": []byte("v")}) },
+		"DeleteMulti":    func() error { return b.DeleteMulti(ctx, []string{"k", "l"}) },
+	} {
+		if err := call(); !errors.Is(err, context.Canceled) {
+			t.Errorf("%s with a cancelled context = %v", name, err)
+		}
+	}
 }
 
 // TestNewRefusesNegativeOptions: New refuses a negative MaxSize, TTL (or
@@ -515,8 +529,39 @@ func TestOtherFormatVersionRefused(t *testing.T) {
 	}
 }
 
+// TestEmptyValuesMulti: an empty value, or a nil one, stored by SetMulti or
+// Set reads back as an empty value, not a miss, through GetMulti as through
+// Get (nothing failed when SetMulti stored nil as NULL, or GetMulti returned
+// an empty value as nil, a miss: the conformance suite checks empty values
+// through Set and Get only).
+func TestEmptyValuesMulti(t *testing.T) {
+	b := open(t, file.Options{})
+	ctx := context.Background()
+	if err := b.SetMulti(ctx, map[string][]byte{"nil": nil, "empty": {}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Set(ctx, "set", nil); err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"nil", "empty", "set", "missing"}
+	vs, err := b.GetMulti(ctx, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range keys {
+		want := k != "missing"
+		if (vs[i] != nil) != want || len(vs[i]) != 0 {
+			t.Errorf("GetMulti: %s = %#v; want present = %v, and empty", k, vs[i], want)
+		}
+		if v, ok, err := b.Get(ctx, k); err != nil || ok != want || (v != nil) != want || len(v) != 0 {
+			t.Errorf("Get: %s = %#v, %v, %v; want present = %v, and empty", k, v, ok, err, want)
+		}
+	}
+}
+
 // TestGetMultiSizes: GetMulti in chunks (more keys than one statement takes),
-// with repeated keys, and through cached and uncached statements.
+// with repeated keys, each of which gets its value at every position, and
+// through cached and uncached statements.
 func TestGetMultiSizes(t *testing.T) {
 	b := open(t, file.Options{})
 	ctx := context.Background()
@@ -530,7 +575,10 @@ func TestGetMultiSizes(t *testing.T) {
 	for _, n := range []int{1, 3, 64, 65, 500, 501, 1300} {
 		keys := make([]string, n)
 		for i := range keys {
-			keys[i] = fmt.Sprintf("k%d", (i*7)%1300) // some missing, some repeated
+			keys[i] = fmt.Sprintf("k%d", (i*7)%1300) // some missing
+			if i%5 == 4 {
+				keys[i] = keys[i/2] // some repeated (i*7 mod 1300 alone repeats none)
+			}
 		}
 		for range 2 {
 			vs, err := b.GetMulti(ctx, keys)
