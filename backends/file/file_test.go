@@ -19,6 +19,7 @@ import (
 	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/backends/file"
 	"github.com/dogpile-go/dogpile/dogpiletest"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/lock"
 )
 
@@ -556,6 +557,79 @@ func TestEmptyValuesMulti(t *testing.T) {
 		if v, ok, err := b.Get(ctx, k); err != nil || ok != want || (v != nil) != want || len(v) != 0 {
 			t.Errorf("Get: %s = %#v, %v, %v; want present = %v, and empty", k, v, ok, err, want)
 		}
+	}
+}
+
+// TestWriteUnderAnotherBackendsHold: a write whose context holds a mutex of
+// another backend (another cache file's creation that writes here too) is a
+// plain write to this backend: written into this file, not through the
+// mutex into the other one, and not refused once that mutex is released
+// (nothing failed when any file mutex held for the key fenced the write).
+func TestWriteUnderAnotherBackendsHold(t *testing.T) {
+	a, b := open(t, file.Options{}), open(t, file.Options{})
+	ctx := context.Background()
+	m := a.Mutex("k")
+	testutil.MustLock(t, m)
+	held := lock.WithHeld(ctx, "k", m)
+	check := func(want string) {
+		t.Helper()
+		if v, ok, err := b.Get(ctx, "k"); err != nil || !ok || string(v) != want {
+			t.Fatalf("b holds %q, %v, %v; want %q", v, ok, err, want)
+		}
+		if v, ok, err := a.Get(ctx, "k"); err != nil || ok {
+			t.Fatalf("a holds %q, %v, %v; want nothing: the write was b's", v, ok, err)
+		}
+	}
+	if err := b.Set(held, "k", []byte("set")); err != nil {
+		t.Fatal(err)
+	}
+	check("set")
+	if err := b.SetMulti(held, map[string][]byte{"k": []byte("multi")}); err != nil {
+		t.Fatal(err)
+	}
+	check("multi")
+	if err := m.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Set(held, "k", []byte("after")); err != nil {
+		t.Fatalf("Set under another backend's released mutex: %v", err)
+	}
+	if err := b.SetMulti(held, map[string][]byte{"k": []byte("after multi")}); err != nil {
+		t.Fatalf("SetMulti under another backend's released mutex: %v", err)
+	}
+	check("after multi")
+}
+
+// TestWritersOfOneProcessQueue: the writes of one process wait for each
+// other in the process, however short the busy timeout, rather than fail on
+// SQLite's lock of the file (nothing failed when the backend opened a writer
+// connection per concurrent write, which then raced for that lock).
+func TestWritersOfOneProcessQueue(t *testing.T) {
+	// A busy timeout well under the time that the other writers' writes take
+	// together (opening still has twice the busy timeout to create the file).
+	b := open(t, file.Options{BusyTimeout: 100 * time.Millisecond})
+	ctx := context.Background()
+	items := map[string][]byte{}
+	for i := range 4000 {
+		items[fmt.Sprint("k", i)] = make([]byte, 1<<10)
+	}
+	const writers = 8
+	errs := make(chan error, writers)
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			for range 2 {
+				if err := b.SetMulti(ctx, items); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
 
