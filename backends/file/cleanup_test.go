@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/backends/file"
 )
 
@@ -153,5 +154,113 @@ func TestFB4CleanupOnOpen(t *testing.T) {
 	b := open(t, file.Options{Filename: db, MaxSize: 256 << 10})
 	if s := stats(t, b); s.Bytes > 256<<10 {
 		t.Fatalf("after opening with max_size 256 KiB the entries total %d bytes", s.Bytes)
+	}
+}
+
+// TestFB4CleanupTrimsToSevenEighths: a store of exactly max_size is left as
+// it is; one past it loses its least recently written entries until it
+// holds at most 7/8 of max_size, and no more than that (nothing failed when
+// the cleanup trimmed only to max_size, so that every write past the bound
+// paid for another cleanup, or started at max_size itself, or removed an
+// entry too few or too many).
+func TestFB4CleanupTrimsToSevenEighths(t *testing.T) {
+	const maxSize, size = 8000, 1000 // an entry's key and value: 1000 bytes
+	b := open(t, file.Options{MaxSize: maxSize})
+	clock := &fakeClock{t: time.Now()}
+	file.SetClock(b, clock.now)
+	ctx := context.Background()
+	set := func(i int) {
+		t.Helper()
+		clock.advance(time.Second) // distinct write times, in order
+		if err := b.Set(ctx, fmt.Sprint("k", i), make([]byte, size-2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 8 { // each write runs a cleanup: it is max_size/8 bytes
+		set(i)
+	}
+	if s := stats(t, b); s.Bytes != maxSize || s.Entries != 8 {
+		t.Fatalf("a store of exactly max_size holds %d entries, %d bytes; want all 8, %d", s.Entries, s.Bytes, maxSize)
+	}
+	set(8)
+	if err := b.Cleanup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := stats(t, b); s.Bytes != maxSize*7/8 || s.Entries != 7 {
+		t.Fatalf("after one write past max_size the store holds %d entries, %d bytes; want 7, %d", s.Entries, s.Bytes, maxSize*7/8)
+	}
+	for i := range 9 {
+		if _, ok, err := b.Get(ctx, fmt.Sprint("k", i)); err != nil || ok != (i >= 2) {
+			t.Errorf("k%d present = %v (%v); want only the 7 most recently written", i, ok, err)
+		}
+	}
+}
+
+// TestFB4MaxAgeBoundary: an entry exactly max_age old is still there, for
+// every read and for the cleanup; a nanosecond later it is gone for all
+// (nothing failed when reads, or the cleanup alone, took an entry of exactly
+// max_age as expired).
+func TestFB4MaxAgeBoundary(t *testing.T) {
+	b := open(t, file.Options{TTL: time.Hour})
+	clock := &fakeClock{t: time.Unix(1e9, 0)}
+	file.SetClock(b, clock.now)
+	ctx := context.Background()
+	if err := b.Set(ctx, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	present := func(want bool) {
+		t.Helper()
+		if _, ok, err := b.Get(ctx, "k"); err != nil || ok != want {
+			t.Fatalf("Get: present = %v (%v); want %v", ok, err, want)
+		}
+		if vs, err := b.GetMulti(ctx, []string{"k"}); err != nil || (vs[0] != nil) != want {
+			t.Fatalf("GetMulti = %q (%v); want present = %v", vs, err, want)
+		}
+		if keys := listed(t, b, backend.ListOptions{}); (len(keys) == 1) != want {
+			t.Fatalf("ListKeys = %q; want present = %v", keys, want)
+		}
+		if err := b.Cleanup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if s := stats(t, b); (s.Entries == 1) != want {
+			t.Fatalf("after Cleanup %d entries; want present = %v", s.Entries, want)
+		}
+	}
+	clock.advance(time.Hour)
+	present(true)
+	clock.advance(time.Nanosecond)
+	present(false)
+}
+
+// TestFB4EveryWriteCountsTowardCleanup: CompareAndSwap and SetMulti count
+// toward the next cleanup as Set does, so a store written only through them
+// still loses its expired entries (nothing failed when either left its
+// writes uncounted: only Set's were tested).
+func TestFB4EveryWriteCountsTowardCleanup(t *testing.T) {
+	b := open(t, file.Options{TTL: time.Hour})
+	clock := &fakeClock{t: time.Now()}
+	file.SetClock(b, clock.now)
+	ctx := context.Background()
+	if err := b.Set(ctx, "old", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	clock.advance(2 * time.Hour)
+	const writes = 300 // more than one cleanup interval of writes
+	for i := range writes {
+		if ok, err := b.CompareAndSwap(ctx, fmt.Sprint("swapped-", i), nil, []byte("v")); !ok || err != nil {
+			t.Fatalf("CompareAndSwap = %v, %v", ok, err)
+		}
+	}
+	if s := stats(t, b); s.Entries != writes {
+		t.Fatalf("%d entries after %d swaps; want the expired one removed by their cleanup", s.Entries, writes)
+	}
+	clock.advance(2 * time.Hour) // the swapped entries expire
+	for i := range writes {
+		if err := b.SetMulti(ctx, map[string][]byte{fmt.Sprint("multi-", i): []byte("v")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := stats(t, b); s.Entries != writes {
+		t.Fatalf("%d entries after %d SetMulti calls; want the %d expired ones removed by their cleanup", s.Entries, writes, writes)
 	}
 }
