@@ -264,3 +264,54 @@ func TestFB4EveryWriteCountsTowardCleanup(t *testing.T) {
 		t.Fatalf("%d entries after %d SetMulti calls; want the %d expired ones removed by their cleanup", s.Entries, writes, writes)
 	}
 }
+
+// TestFB4FileShrinksAfterEviction: a file left large by a process with no
+// bound shrinks on disk once a bounded backend has removed entries, past
+// max_size or past max_age: the freed pages beyond a reserve (max_size/4, or
+// 1 MiB without max_size) go back to the file system (nothing failed when the
+// file was not made incremental-vacuum on creation, the vacuum never ran or
+// kept a larger reserve, or a cleanup that removed only expired entries
+// skipped it: TestFB4MaxSizeBoundsStore only sees a file that never grew,
+// since eviction lets writes reuse the pages).
+func TestFB4FileShrinksAfterEviction(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		o    file.Options
+		max  int64 // the file's size after the cleanup at most
+	}{
+		{"max_size", file.Options{MaxSize: 256 << 10}, 2 * 256 << 10},
+		{"max_age", file.Options{TTL: time.Hour}, 1<<20 + 256<<10},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			items := map[string][]byte{}
+			for i := range 300 {
+				items[fmt.Sprintf("k%d", i)] = []byte(strings.Repeat("x", 10<<10))
+			}
+			db := leftBehind(t, func(ctx context.Context, big *file.Backend) error { return big.SetMulti(ctx, items) })
+			size := func() int64 {
+				t.Helper()
+				fi, err := os.Stat(db)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return fi.Size()
+			}
+			before := size()
+			c.o.Filename = db
+			b, err := file.New(c.o) // evicts past max_size on opening
+			if err != nil {
+				t.Fatal(err)
+			}
+			file.SetClock(b, func() time.Time { return time.Now().Add(2 * time.Hour) })
+			if err := b.Cleanup(context.Background()); err != nil { // removes all past max_age
+				t.Fatal(err)
+			}
+			if err := b.Close(); err != nil { // the last connection checkpoints the log into the file
+				t.Fatal(err)
+			}
+			if after := size(); after > c.max {
+				t.Fatalf("the file is %d bytes after the cleanup (%d before); want at most %d", after, before, c.max)
+			}
+		})
+	}
+}
