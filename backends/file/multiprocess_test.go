@@ -459,6 +459,81 @@ func TestFB2KilledHolderReleasesLock(t *testing.T) {
 	}
 }
 
+// TestFB2UnlockReleasesToOtherProcesses: Unlock gives the lock back to the
+// OS, not only to the goroutines of this process: another process takes it
+// while the backend that held it stays open, whether it was taken at once or
+// granted after a wait in the OS (nothing failed when Unlock kept the byte
+// locked: the other processes waited until the holder's process closed the
+// backend or exited, which is all the stampede tests need).
+func TestFB2UnlockReleasesToOtherProcesses(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "c.db")
+	b := open(t, file.Options{Filename: db})
+	ctx := deadline(t, wait)
+	m := b.Mutex("k")
+	testutil.MustLock(t, m)
+	if err := m.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	holder := holdIn(t, db) // by TryLock: it fails unless the byte is free
+	done := testutil.LockAsync(ctx, m)
+	holder.Send("release")
+	exitedOK(t, holder)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	next := holdIn(t, db)
+	next.Send("release")
+	exitedOK(t, next)
+}
+
+// TestFB2CloseReleasesHeldLocks: closing the last backend of a process on a
+// lock file releases the locks it still holds, as the process's exit would
+// (nothing failed when Close kept the lock file open, and with it the locks
+// of a holder that never unlocked, until the process exited).
+func TestFB2CloseReleasesHeldLocks(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "c.db")
+	b, err := file.New(file.Options{Filename: db, DistributedLock: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.MustLock(t, b.Mutex("k"))
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	holder := holdIn(t, db) // by TryLock: it fails unless the byte is free
+	holder.Send("release")
+	exitedOK(t, holder)
+}
+
+// TestFB2KeysIndependentAcrossProcesses: a process holding one key's lock
+// holds that key's byte of the lock file alone; another process takes the
+// locks of other keys meanwhile (nothing failed when a lock covered the lock
+// file from the key's byte to its end: TestFB2ManyKeysIndependent runs in
+// one process, whose locks never conflict in the OS).
+func TestFB2KeysIndependentAcrossProcesses(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "c.db")
+	b := open(t, file.Options{Filename: db})
+	holder := holdIn(t, db, "k")
+	ctx := deadline(t, wait)
+	if ok, err := b.Mutex("k").TryLock(ctx); ok || err != nil {
+		t.Fatalf("TryLock of k while another process holds it = %v, %v; want false", ok, err)
+	}
+	for i := range 32 { // keys on bytes both sides of k's
+		m := b.Mutex(fmt.Sprint("other-", i))
+		if ok, err := m.TryLock(ctx); !ok || err != nil {
+			t.Fatalf("TryLock of other-%d while another process holds k = %v, %v", i, ok, err)
+		}
+		if err := m.Unlock(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	holder.Send("release")
+	exitedOK(t, holder)
+}
+
 func deadline(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
