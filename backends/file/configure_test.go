@@ -1,6 +1,7 @@
 package file_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -10,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/backends/file"
 	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
@@ -67,5 +69,36 @@ func TestConfigureFailureLeavesNothingOpen(t *testing.T) {
 	}
 	if err := goleak.Find(append(testutil.LeakOptions(), goleak.IgnoreCurrent())...); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCloseLeavesNoFileOpen: Close closes every file the backend opened,
+// among them a lock file it moved off when the file was replaced (nothing
+// failed when Close left the lock file open, or the replaced one, for the
+// life of the process).
+func TestCloseLeavesNoFileOpen(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("counts /proc/self/fd")
+	}
+	db := filepath.Join(t.TempDir(), "c.db")
+	ctx := context.Background()
+	before := openFiles(t)
+	b, err := file.New(file.Options{Filename: db, DistributedLock: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // in the first lock file, then in its replacement
+		m := b.Mutex("k")
+		testutil.MustLock(t, m)
+		if err := m.Unlock(ctx); err != nil {
+			t.Fatal(err)
+		}
+		replaceLockFile(t, b)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := openFiles(t); after != before {
+		t.Fatalf("%d open files before the backend was opened, %d after it was closed", before, after)
 	}
 }
