@@ -60,6 +60,7 @@ func spellings(t *testing.T) (root string, names []spelling) {
 		{name: "a link to the directory", db: filepath.Join(root, "todir", "cache.db")},
 		{name: "a path through .. after a link", db: filepath.Join(root, "tosub") + string(filepath.Separator) + ".." + string(filepath.Separator) + "cache.db"},
 		{name: "a relative path", db: filepath.Join("real", "cache.db"), chdir: root},
+		{name: "a relative path through .. after a link", db: "tosub" + string(filepath.Separator) + ".." + string(filepath.Separator) + "cache.db", chdir: root},
 		{name: "a path with ./ and //", db: root + "/./real//cache.db"},
 	}
 	return root, names
