@@ -257,6 +257,35 @@ func TestDL9ReplacedLockFileFollowed(t *testing.T) {
 	}
 }
 
+// TestDL9RemovedLockFileStillSharedInProcess: a backend opened after the
+// lock file was removed (a cleaner deleting it) shares the process's handle
+// with the backends opened before, by the file's name, as backends opened
+// through any spelling do: a lock that one of them holds is held for it too
+// (nothing failed when a backend opened then took a handle of its own, whose
+// locks in the new file ignored the holders of this process).
+func TestDL9RemovedLockFileStillSharedInProcess(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "c.db")
+	a := open(t, file.Options{Filename: db})
+	ctx := context.Background()
+	m := a.Mutex("k")
+	testutil.MustLock(t, m)
+	if err := os.Remove(a.Options().LockFile); err != nil {
+		t.Fatal(err)
+	}
+	b := open(t, file.Options{Filename: db})
+	if ok, err := b.Mutex("k").TryLock(ctx); ok || err != nil {
+		t.Fatalf("TryLock through a backend opened after the lock file was removed, while one opened before holds k = %v, %v; want false", ok, err)
+	}
+	if err := m.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n := b.Mutex("k")
+	testutil.MustLock(t, n)
+	if err := n.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestDL6FencedWriteRefusedAfterLockFileReplaced: a holder whose lock file
 // was replaced while it held the lock (others now lock the new file) has its
 // fenced write refused with ErrLockLost and the value is not stored; a
