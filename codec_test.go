@@ -33,6 +33,10 @@ func TestC1CodecsRoundTripR2Types(t *testing.T) {
 			}
 			store := newStore()
 			regions["user backend"] = regionFor(t, store, []dogpile.RegionOption{dogpile.WithCodec(c)}, dogpile.WithExpiration(time.Hour))
+			// GetMulti on a backend that reads many keys at once decodes
+			// each entry by a path of its own, which must use the region's
+			// codec, not the default codec's text forms.
+			regions["multi-key backend"] = regionFor(t, newMultiStore(), []dogpile.RegionOption{dogpile.WithCodec(c)}, dogpile.WithExpiration(time.Hour))
 			for name, r := range regions {
 				t.Run(name, func(t *testing.T) {
 					for i, rt := range typedValues(binaryStrings) {
@@ -133,10 +137,13 @@ func TestC3UndecodableBytesAreAMiss(t *testing.T) {
 		bad[fmt.Sprintf("truncated to %d", n)] = slices.Clone(good[:n])
 	}
 
-	// The byte path: a user backend and memory_serialized.
+	// The byte path: a user backend, memory_serialized, and a backend that
+	// reads many keys at once, on which GetMulti and GetOrCreateMulti decode
+	// by a path of their own.
 	for name, r := range map[string]*dogpile.Region{
 		"user backend":      regionFor(t, newStore(), nil, dogpile.WithExpiration(time.Hour)),
 		"memory_serialized": regionOn(t, "memory_serialized", dogpile.WithExpiration(time.Hour)),
+		"multi-key backend": regionFor(t, newMultiStore(), nil, dogpile.WithExpiration(time.Hour)),
 	} {
 		t.Run(name, func(t *testing.T) {
 			for what, b := range bad {

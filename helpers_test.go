@@ -395,6 +395,12 @@ func roundTripOf[T any](name string, v T, equal func(a, b T) bool) roundTrip {
 		if err != nil || !equal(got, v) {
 			t.Fatalf("%s: GetOrCreate(%q) = %#v, %v; want %#v", name, key, got, err, v)
 		}
+		// So does GetMulti: on a backend that reads many keys at once, by
+		// its own decoding (each value into its slot of one slice).
+		m, err := dogpile.GetMulti[T](context.Background(), r, []string{key})
+		if got, ok := m[key]; err != nil || !ok || !equal(got, v) {
+			t.Fatalf("%s: GetMulti[%T](%q) = %#v (found %v), %v; want %#v", name, v, key, got, ok, err, v)
+		}
 	}}
 }
 
