@@ -153,6 +153,7 @@ func TestS1SigningKeysTooShortRefused(t *testing.T) {
 		"no key":                {},
 		"empty key":             {{}},
 		"short key":             {secret},
+		"15-byte key":           {[]byte("0123456789abcde")}, // one short of the limit
 		"short key in rotation": {[]byte("a-good-signing-key-0123456789abcdef"), secret},
 	} {
 		t.Run(name, func(t *testing.T) {
