@@ -8,12 +8,31 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/envelope"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // Tests of how entries are written and read — their size limit, type,
 // signature, own expiration, "not found" — and of how a stored value's state
 // is decided, each pinning down a behaviour that a mutation sweep of the
 // code found no test of.
+
+// rewritten returns the entry the region r wrote under key in store, with
+// its metadata changed by edit: an entry as another writer (another
+// version of the library, another program) could have written it.
+func rewritten(t *testing.T, store *storeBackend, key string, edit func(*envelope.Meta)) []byte {
+	t.Helper()
+	b, ok := store.raw(key)
+	if !ok {
+		t.Fatalf("nothing stored under %q", key)
+	}
+	e, err := envelope.Open(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(&e.Meta)
+	return envelope.Append(nil, &e.Meta, e.Payload)
+}
 
 // WithMaxValueSize limits what is stored — the value with its metadata and,
 // under signing, its signature — not the encoded value alone; an entry of
@@ -79,6 +98,71 @@ func TestS1SigningKeysAreCopied(t *testing.T) {
 	reader := regionFor(t, store, []dogpile.RegionOption{dogpile.WithSigning(secret)})
 	if v, ok := mustGet[string](t, reader, "k"); !ok || v != "v" {
 		t.Fatalf("an entry written after the caller wiped its key buffer reads %q, %v elsewhere; want it signed with the key given", v, ok)
+	}
+}
+
+// GetOrCreate[T] writes its entry as T, also for an interface T, on every
+// backend: an entry written as any is read as any, never as the type its
+// value happened to have (K2: the memory backend holds it as an any, and a
+// byte backend must agree).
+func TestK2EntryWrittenAsAnyIsAMissAsItsValuesType(t *testing.T) {
+	ctx := context.Background()
+	onEachRegion(t, time.Hour, func(t *testing.T, r *dogpile.Region) {
+		// A number: the default codec reads its text back into an any (as
+		// JSON, a float64), where a string's would not be JSON.
+		v, err := dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (any, error) { return 42, nil })
+		if err != nil || v != 42 {
+			t.Fatalf("GetOrCreate[any] = %#v, %v", v, err)
+		}
+		if n, ok := mustGet[int](t, r, "k"); ok {
+			t.Fatalf("an entry written as any read as an int: %d", n)
+		}
+		if _, ok := mustGet[any](t, r, "k"); !ok {
+			t.Fatal("an entry written as any is a miss as any")
+		}
+	})
+}
+
+// On the memory backend, which holds Go values, the untyped []byte read
+// takes only values that are byte slices (see Get): a string is not its
+// bytes there.
+func TestK2UntypedBytesReadOnlyByteSlicesOnMemory(t *testing.T) {
+	ctx := context.Background()
+	r := regionOn(t, "memory")
+	for key, v := range map[string]any{"string": "text", "int": 42} {
+		if _, err := dogpile.GetOrCreate(ctx, r, key, func(context.Context) (any, error) { return v, nil }); err != nil {
+			t.Fatal(err)
+		}
+		if b, ok := mustGet[[]byte](t, r, key); ok {
+			t.Fatalf("Get[[]byte] of a %T held as a Go value = %q, true; want a miss", v, b)
+		}
+	}
+	if _, err := dogpile.GetOrCreate(ctx, r, "bytes", func(context.Context) (any, error) { return []byte("raw"), nil }); err != nil {
+		t.Fatal(err)
+	}
+	if b, ok := mustGet[[]byte](t, r, "bytes"); !ok || string(b) != "raw" {
+		t.Fatalf("Get[[]byte] of a []byte written as any = %q, %v", b, ok)
+	}
+}
+
+// An entry of a type this process has never used (written by another
+// program, or another version) is logged by its type tag: the log says
+// something of what the key holds.
+func TestK2MismatchOfAnUnknownTypeLoggedByItsTag(t *testing.T) {
+	const unknown = 0x12345678
+	if envelope.NameOf(unknown) != "" {
+		t.Fatalf("type tag %08x is a type this test process used; pick another", unknown)
+	}
+	logs := testutil.NewLogRecorder()
+	store := newStore()
+	r := regionFor(t, store, []dogpile.RegionOption{dogpile.WithLogger(logs.Logger())}, dogpile.WithExpiration(time.Hour))
+	mustSet(t, r, "k", 42)
+	store.put("k", rewritten(t, store, "k", func(m *envelope.Meta) { m.Type = unknown }))
+	if v, ok := mustGet[int](t, r, "k"); ok {
+		t.Fatalf("an entry of an unknown type read as an int: %d", v)
+	}
+	if got := logs.Lines("another type", "written_as=a type this process has not used (type tag 12345678)", "read_as=int"); len(got) != 1 {
+		t.Fatalf("logged %q; want one warning naming the entry's type tag", logs.Lines())
 	}
 }
 
