@@ -166,6 +166,161 @@ func TestK2MismatchOfAnUnknownTypeLoggedByItsTag(t *testing.T) {
 	}
 }
 
+// An entry that carries an expiration of zero was not written by this
+// library (which writes none rather than zero): it is read as expired at
+// once, as an entry whose creator called SetExpiration(ctx, 0), not as one
+// without an expiration of its own; InspectEntry says the same of both.
+func TestC2ZeroOwnExpirationReadsAsExpired(t *testing.T) {
+	ctx := context.Background()
+	store := newStore()
+	r := regionFor(t, store, nil, dogpile.WithExpiration(time.Hour))
+	mustSet(t, r, "k", "v")
+	store.put("k", rewritten(t, store, "k", func(m *envelope.Meta) { m.HasExpiration, m.Expiration = true, 0 }))
+	if v, ok := mustGet[string](t, r, "k"); ok {
+		t.Fatalf("an entry with an expiration of zero reads %q, fresh; want it expired", v)
+	}
+	if v, ok := mustGet[string](t, r, "k", dogpile.IgnoreExpiration()); !ok || v != "v" {
+		t.Fatalf("IgnoreExpiration reads %q, %v; want the value", v, ok)
+	}
+
+	if _, err := dogpile.GetOrCreate(ctx, r, "own", func(ctx context.Context) (string, error) {
+		dogpile.SetExpiration(ctx, 0)
+		return "v", nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	zero, _ := store.raw("k")
+	own, _ := store.raw("own")
+	mz, err := dogpile.InspectEntry(zero)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mo, err := dogpile.InspectEntry(own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mz.Expiration != mo.Expiration || mz.Expiration <= 0 {
+		t.Fatalf("InspectEntry: an expiration of zero reads %v, SetExpiration(ctx, 0) %v; want the same positive (expired at once)", mz.Expiration, mo.Expiration)
+	}
+}
+
+// R4: a value expires when it is older than the expiration, not when it is
+// exactly as old.
+func TestR4ExpiresOnlyWhenOlderThanTheExpiration(t *testing.T) {
+	onEachPath(t, func(t *testing.T, backend string) {
+		ctx := context.Background()
+		clock := newTestClock()
+		r := regionWith(t, []dogpile.RegionOption{clock.option()}, backend, dogpile.WithExpiration(time.Minute))
+		mustSet(t, r, "k", "v")
+		clock.advance(time.Minute)
+		if _, ok := mustGet[string](t, r, "k"); !ok {
+			t.Fatal("a value exactly as old as the expiration is a miss")
+		}
+		if v, err := dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (string, error) { return "new", nil }); err != nil || v != "v" {
+			t.Fatalf("GetOrCreate of a value exactly as old as the expiration = %q, %v; want the stored value", v, err)
+		}
+		clock.advance(time.Nanosecond)
+		if _, ok := mustGet[string](t, r, "k"); ok {
+			t.Fatal("a value older than the expiration is a hit")
+		}
+	})
+}
+
+// A value created at the very instant of an invalidation (by the region's
+// clock) is invalidated: its creation may have read data from before it.
+// The same holds for a tag's invalidation in process.
+func TestI1ValueCreatedAtTheInstantOfAnInvalidationIsInvalid(t *testing.T) {
+	onEachPath(t, func(t *testing.T, backend string) {
+		ctx := context.Background()
+		clock := newTestClock() // never moves: everything happens at one instant
+		r := regionWith(t, []dogpile.RegionOption{clock.option()}, backend, dogpile.WithExpiration(time.Hour))
+		mustSet(t, r, "plain", "v")
+		if err := r.Invalidate(ctx, dogpile.Hard); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := mustGet[string](t, r, "plain"); ok {
+			t.Fatal("a value created at the instant of the region's hard invalidation is a hit")
+		}
+		clock.advance(time.Second)
+		if err := r.Set(ctx, "tagged", "v", dogpile.Tags("t")); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.InvalidateTags(ctx, dogpile.Hard, "t"); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := mustGet[string](t, r, "tagged"); ok {
+			t.Fatal("a value created at the instant of its tag's hard invalidation is a hit")
+		}
+	})
+}
+
+// A tagged value is invalidated by the region's invalidation as well as by
+// its tags': tags that were never invalidated don't make it valid.
+func TestTagsRegionInvalidationAppliesToTaggedValues(t *testing.T) {
+	ctx := context.Background()
+	onEachTagMode(t, func(t *testing.T, p tagProcs) {
+		if err := p.a.Set(ctx, "k", "v", dogpile.Tags("t")); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := mustGet[string](t, p.b, "k"); !ok {
+			t.Fatal("a tagged value is a miss before any invalidation")
+		}
+		if err := p.b.Invalidate(ctx, dogpile.Hard); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []*dogpile.Region{p.a, p.b} {
+			if v, ok := mustGet[string](t, r, "k", dogpile.IgnoreExpiration()); ok {
+				t.Fatalf("a tagged value reads %q after the region's hard invalidation", v)
+			}
+		}
+	})
+}
+
+// A value with several tags is invalidated when any one of them is, also
+// when another of its tags is one the process knows (it was invalidated
+// before the value was made) and valid for it.
+func TestTagsAnyInvalidatedTagInvalidates(t *testing.T) {
+	ctx := context.Background()
+	check := func(t *testing.T, a, b *dogpile.Region, tick func()) {
+		t.Helper()
+		// Tags are kept sorted: "a" is checked before "z".
+		if err := b.InvalidateTags(ctx, dogpile.Hard, "z"); err != nil {
+			t.Fatal(err)
+		}
+		tick()
+		if err := a.Set(ctx, "k", "v", dogpile.Tags("a", "z")); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := mustGet[string](t, b, "k"); !ok {
+			t.Fatal("a value made after its tag's invalidation is a miss")
+		}
+		tick()
+		if err := b.InvalidateTags(ctx, dogpile.Hard, "a"); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []*dogpile.Region{a, b} {
+			if v, ok := mustGet[string](t, r, "k", dogpile.IgnoreExpiration()); ok {
+				t.Fatalf("a value reads %q after one of its two tags was hard-invalidated", v)
+			}
+		}
+	}
+	// In process, on a clock that moves between the steps, so that the value
+	// is surely made after "z"'s invalidation.
+	for _, backend := range valuePaths {
+		t.Run("local/"+backend, func(t *testing.T) {
+			clock := newTestClock()
+			r := regionWith(t, []dogpile.RegionOption{clock.option()}, backend, dogpile.WithExpiration(time.Hour))
+			check(t, r, r, func() { clock.advance(time.Second) })
+		})
+	}
+	onEachTagMode(t, func(t *testing.T, p tagProcs) {
+		if !p.shared {
+			t.Skip("in process: above, on a clock of its own")
+		}
+		check(t, p.a, p.b, func() {})
+	})
+}
+
 // A cached "not found" read on a backend that reads many keys at once goes
 // through the multi-key path's own decoding: it is known not to exist,
 // without the creator running, also for a T (a struct) whose codec can't

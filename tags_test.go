@@ -547,7 +547,7 @@ func TestTagsCachedMulti(t *testing.T) {
 		}
 		orgOf := func(id int) []string { return []string{"org:" + string(rune('0'+id%2))} }
 		mk := func(r *dogpile.Region) *dogpile.CachedMultiFunc[int, string] {
-			return dogpile.CachedMulti(r, load, dogpile.FuncName("loadMany"), dogpile.TagsFunc(orgOf))
+			return dogpile.CachedMulti(r, load, dogpile.FuncName("loadMany"), dogpile.Tags("users"), dogpile.TagsFunc(orgOf))
 		}
 		fa, fb := mk(p.a), mk(p.b)
 		if _, err := fa.Call(ctx, []int{1, 2, 3, 4}); err != nil {
@@ -579,6 +579,14 @@ func TestTagsCachedMulti(t *testing.T) {
 		}
 		if got, err := fb.Get(ctx, []int{1, 2, 3, 4, 5}); err != nil || len(got) != 3 {
 			t.Fatalf("Get after org:0 was invalidated = %v, %v; want 1, 3 and 5", got, err)
+		}
+		// The function's own Tags tag every value as well as each
+		// argument's tags do.
+		if err := p.a.InvalidateTags(ctx, dogpile.Hard, "users"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := fb.Get(ctx, []int{1, 2, 3, 4, 5}); err != nil || len(got) != 0 {
+			t.Fatalf("Get after the function's tag was invalidated = %v, %v; want none", got, err)
 		}
 	})
 }
