@@ -3,7 +3,9 @@ package dogpile_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -356,5 +358,25 @@ func TestNegativeCachingMultiOnAMultiKeyBackend(t *testing.T) {
 	}
 	if st := r.Stats(); st.NegativeHits != 2 || st.DecodeFailures != 0 {
 		t.Fatalf("NegativeHits = %d, DecodeFailures = %d; want 2 and 0", st.NegativeHits, st.DecodeFailures)
+	}
+}
+
+// NotFoundAt's error matches ErrNotFound, as a caller of a batch loader
+// that returns it expects; with no positions it is nil, so that a loader
+// can end with `return vals, dogpile.NotFoundAt(missing...)`. A negative
+// position is the creator's mistake, an error that names it.
+func TestNotFoundAtErrors(t *testing.T) {
+	if err := dogpile.NotFoundAt(); err != nil {
+		t.Fatalf("NotFoundAt() = %v; want nil", err)
+	}
+	if err := fmt.Errorf("load users: %w", dogpile.NotFoundAt(1)); !errors.Is(err, dogpile.ErrNotFound) {
+		t.Fatalf("NotFoundAt(1) = %v; want it to match ErrNotFound", err)
+	}
+	r := regionOn(t, "memory")
+	_, err := dogpile.GetOrCreateMulti(context.Background(), r, []string{"z"}, func(context.Context, []string) ([]string, error) {
+		return []string{""}, dogpile.NotFoundAt(-1)
+	})
+	if err == nil || errors.Is(err, dogpile.ErrNotFound) || !strings.Contains(err.Error(), "NotFoundAt(-1)") {
+		t.Fatalf("NotFoundAt(-1) for one key = %v; want an error naming it", err)
 	}
 }
