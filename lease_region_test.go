@@ -216,6 +216,11 @@ func TestDL6CreationThatLostItsLockDoesNotOverwrite(t *testing.T) {
 	if n := r.Stats().LocksLost; n != 1 {
 		t.Fatalf("LocksLost = %d, want 1", n)
 	}
+	// The fence refusing the write is not the store failing: no backend
+	// error is counted (which would also count towards fail-open's breaker).
+	if n := r.Stats().BackendErrors; n != 0 {
+		t.Fatalf("BackendErrors = %d after a lost lock, want 0", n)
+	}
 	// A creation that keeps its lock writes through the fence.
 	if _, err := dogpile.GetOrCreate(ctx, r, "k2", func(context.Context) (string, error) { return "v", nil }); err != nil {
 		t.Fatal(err)
