@@ -2,8 +2,10 @@ package dogpile_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -110,8 +112,8 @@ func TestS1SigningKeysAreCopied(t *testing.T) {
 func TestK2EntryWrittenAsAnyIsAMissAsItsValuesType(t *testing.T) {
 	ctx := context.Background()
 	onEachRegion(t, time.Hour, func(t *testing.T, r *dogpile.Region) {
-		// A number: the default codec reads its text back into an any (as
-		// JSON, a float64), where a string's would not be JSON.
+		// Written as any, the number is stored as JSON: read as any it is a
+		// hit (a float64), read as the int it was it is a miss.
 		v, err := dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (any, error) { return 42, nil })
 		if err != nil || v != 42 {
 			t.Fatalf("GetOrCreate[any] = %#v, %v", v, err)
@@ -378,5 +380,64 @@ func TestNotFoundAtErrors(t *testing.T) {
 	})
 	if err == nil || errors.Is(err, dogpile.ErrNotFound) || !strings.Contains(err.Error(), "NotFoundAt(-1)") {
 		t.Fatalf("NotFoundAt(-1) for one key = %v; want an error naming it", err)
+	}
+}
+
+// An untyped read (any) of an entry of bytes gets its value back whatever it
+// is, with the default codec, which writes strings and numbers as plain text
+// that does not say what it is: an entry written as the value's own type
+// (Set, GetOrCreate[string]) is parsed as that type, one written as any
+// (GetOrCreate[any]) holds JSON, which reads into an any as JSON does. So
+// the creator of GetOrCreate[any] runs once, for a string as for a struct
+// (before, a string's entry was undecodable as any: every call a miss).
+func TestK2UntypedReadOfTextValues(t *testing.T) {
+	ctx := context.Background()
+	values := map[string]any{"string": "hello", "digits": "42", "int": 42, "uint32": uint32(7), "float": 1.5, "bool": true, "bytes": []byte("raw")}
+	regions := map[string]*dogpile.Region{
+		"memory":            regionOn(t, "memory"),
+		"memory_serialized": regionOn(t, "memory_serialized"),
+		"multi-key backend": regionFor(t, newMultiStore(), nil),
+	}
+	for path, r := range regions {
+		t.Run(path, func(t *testing.T) {
+			var keys []string
+			for name, v := range values {
+				mustSet(t, r, "set:"+name, v)
+				keys = append(keys, "set:"+name)
+				if got, ok := mustGet[any](t, r, "set:"+name); !ok || !reflect.DeepEqual(got, v) {
+					t.Errorf("Get[any] of the %s Set = %#v, %v; want %#v", name, got, ok, v)
+				}
+
+				want := v // the Go value, on memory; what JSON reads into an any, on bytes
+				if path != "memory" {
+					b, _ := json.Marshal(v)
+					if err := json.Unmarshal(b, &want); err != nil {
+						t.Fatal(err)
+					}
+				}
+				runs := 0
+				for i := range 2 {
+					got, err := dogpile.GetOrCreate(ctx, r, "any:"+name, func(context.Context) (any, error) { runs++; return v, nil })
+					if err != nil {
+						t.Fatal(err)
+					}
+					if i == 1 && !reflect.DeepEqual(got, want) {
+						t.Errorf("GetOrCreate[any] of the %s, read back = %#v; want %#v", name, got, want)
+					}
+				}
+				if runs != 1 {
+					t.Errorf("GetOrCreate[any] of the %s: the creator ran %d times in two calls; want once", name, runs)
+				}
+			}
+			got, err := dogpile.GetMulti[any](ctx, r, keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, v := range values {
+				if g, ok := got["set:"+name]; !ok || !reflect.DeepEqual(g, v) {
+					t.Errorf("GetMulti[any] of the %s Set = %#v, %v; want %#v", name, g, ok, v)
+				}
+			}
+		})
 	}
 }

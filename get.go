@@ -221,7 +221,9 @@ func typeTag[T any]() uint32 {
 // EventDecodeFailure and logged once per pair of types — never another
 // type's data decoded into T. Two types read entries of any type, for tools
 // and for callers that decode for themselves: any (the value as the codec
-// decodes it into an interface; the memory backend's value as it is) and
+// decodes it into an interface — with the default codec, an entry written
+// as a string, a []byte, a bool or a number is that value again; the memory
+// backend's value as it is) and
 // []byte (the payload: with the default codec, the bytes it wrote; on the
 // memory backend, only values that are byte slices). The key must not begin
 // with ReservedKeyPrefix (ErrReservedKey).

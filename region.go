@@ -2,6 +2,7 @@ package dogpile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -767,10 +768,18 @@ func (s *regionState) writeAfterRead(ctx context.Context, typ typeID, o *callOpt
 // the region signs, within the region's size limit.
 func (r *Region) encode(key string, v any, created int64, w *writing) ([]byte, error) {
 	e := w.entryFor(key)
+	written := w.reflectTypeOf(v)
 	var payload []byte
 	if !e.negative {
+		marshal := r.codec.Marshal
+		if r.codec == codec.Default && written != nil && written.Kind() == reflect.Interface {
+			// Written as an interface (GetOrCreate[any]), a string's or a
+			// number's text would not say what it is, and would not read
+			// back into an any: JSON does both.
+			marshal = json.Marshal
+		}
 		var err error
-		if payload, err = r.codec.Marshal(v); err != nil {
+		if payload, err = marshal(v); err != nil {
 			return nil, fmt.Errorf("dogpile: key %q: encode %T with codec %q: %w", key, v, r.codec.Name(), err)
 		}
 	}
@@ -780,7 +789,7 @@ func (r *Region) encode(key string, v any, created int64, w *writing) ([]byte, e
 		// would be cut, and every entry read back as a miss.
 		return nil, &ArgError{Name: "codec", Value: name, Reason: "codec name longer than 255 bytes"}
 	}
-	m := envelope.Meta{Created: created, Type: envelope.TypeTag(w.reflectTypeOf(v)), Codec: name, HasGens: w.hasGens, Gens: w.gens, Tags: w.tags.list(key),
+	m := envelope.Meta{Created: created, Type: envelope.TypeTag(written), Codec: name, HasGens: w.hasGens, Gens: w.gens, Tags: w.tags.list(key),
 		Negative: e.negative, HasExpiration: e.ttl != 0, Expiration: e.ttl}
 	b := envelope.Append(make([]byte, 0, envelope.Size(&m, len(payload))), &m, payload)
 	if r.signingKeys != nil {
@@ -870,12 +879,35 @@ func (r *Region) mismatched(key string, written uint32, read reflect.Type) {
 // stores its kind as text (textcodec.Parse), without the Codec interface. On
 // a backend whose values are immutable (backend.Immutable) a string points
 // into payload instead of being copied: a hit's one allocation of its own.
-func (s *regionState) parseText(payload []byte, ptr any) (done bool, err error) {
+// Into an any, an entry written as one of the text types (its tag is
+// written) is parsed as that type: its text is not the JSON the codec would
+// decode into an any.
+func (s *regionState) parseText(payload []byte, written uint32, ptr any) (done bool, err error) {
+	if p, isAny := ptr.(*any); isAny {
+		t, ok := textTypes[written]
+		if !ok {
+			return false, nil
+		}
+		v := reflect.New(t)
+		if done, err = s.parseText(payload, written, v.Interface()); err == nil {
+			*p = v.Elem().Interface()
+		}
+		return done, err
+	}
 	if s.immutable {
 		return textcodec.ParseShared(payload, ptr)
 	}
 	return textcodec.Parse(payload, ptr)
 }
+
+// textTypes are the types the default codec writes as text, by type tag.
+var textTypes = func() map[uint32]reflect.Type {
+	m := make(map[uint32]reflect.Type, len(textcodec.Types))
+	for _, t := range textcodec.Types {
+		m[envelope.TypeTag(t)] = t
+	}
+	return m
+}()
 
 // decode reads an entry into a T. Bytes that are not a readable entry of this
 // region's codec, or an entry of another type than T, are a miss, never an
@@ -886,12 +918,12 @@ func (s *regionState) parseText(payload []byte, ptr any) (done bool, err error) 
 // decodes into escapes, one allocation a read that a remote hit notices.
 // Other values are decoded into a T of their own on the heap.
 func decode[T any](r *Region, s *regionState, key string, b []byte) (v T, st stamp, ok bool) {
-	payload, st, ok := openEntry[T](r, key, b, typeTag[T]())
+	payload, written, st, ok := openEntry[T](r, key, b, typeTag[T]())
 	if !ok || st.negative {
 		return v, st, ok
 	}
 	if r.codec == codec.Default {
-		if done, err := s.parseText(payload, &v); done {
+		if done, err := s.parseText(payload, written, &v); done {
 			if err != nil {
 				r.undecodable(key, err)
 				var zero T
@@ -915,14 +947,14 @@ func decode[T any](r *Region, s *regionState, key string, b []byte) (v T, st sta
 // the codec is an interface, so what it decodes into escapes) and looks the
 // tag up once.
 func decodeInto[T any](r *Region, s *regionState, key string, b []byte, v *T, tag uint32) (st stamp, ok bool) {
-	payload, st, ok := openEntry[T](r, key, b, tag)
+	payload, written, st, ok := openEntry[T](r, key, b, tag)
 	if !ok || st.negative {
 		return st, ok
 	}
 	var done bool
 	var err error
 	if r.codec == codec.Default {
-		done, err = s.parseText(payload, v)
+		done, err = s.parseText(payload, written, v)
 	}
 	if !done {
 		err = r.codec.Unmarshal(payload, v)
@@ -938,14 +970,15 @@ func decodeInto[T any](r *Region, s *regionState, key string, b []byte, v *T, ta
 
 // openEntry checks the entry b read under key — its signature under
 // WithSigning, its codec, its type (tag, of T) — and returns the encoded
-// value and the entry's stamp. ok is false, and counted, for bytes that are
-// none of this region's entries of a T.
-func openEntry[T any](r *Region, key string, b []byte, tag uint32) (payload []byte, st stamp, ok bool) {
+// value, the tag of the type it was written as and the entry's stamp. ok is
+// false, and counted, for bytes that are none of this region's entries of a
+// T.
+func openEntry[T any](r *Region, key string, b []byte, tag uint32) (payload []byte, written uint32, st stamp, ok bool) {
 	if r.signingKeys != nil {
 		if err := envelope.Verify(b, key, r.signingKeys); err != nil {
 			r.observe(EventRejected, 0)
 			r.logger.Debug("dogpile: unsigned entry read as a miss", "region", r.name, "key", key)
-			return nil, stamp{}, false
+			return nil, 0, stamp{}, false
 		}
 	}
 	e, err := envelope.Open(b)
@@ -954,11 +987,11 @@ func openEntry[T any](r *Region, key string, b []byte, tag uint32) (payload []by
 	}
 	if err != nil {
 		r.undecodable(key, err)
-		return nil, stamp{}, false
+		return nil, 0, stamp{}, false
 	}
 	if !untyped[T]() && e.Type != tag {
 		r.mismatched(key, e.Type, reflect.TypeFor[T]())
-		return nil, stamp{}, false
+		return nil, 0, stamp{}, false
 	}
 	st = stamp{created: e.Created, gens: e.Gens, negative: e.Negative}
 	if len(e.Tags) > 0 {
@@ -970,7 +1003,7 @@ func openEntry[T any](r *Region, key string, b []byte, tag uint32) (payload []by
 			st.ttl = ttlExpired
 		}
 	}
-	return e.Payload, st, true
+	return e.Payload, e.Type, st, true
 }
 
 // undecodable counts and logs an entry under key that can't be read: a miss.

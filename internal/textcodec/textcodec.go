@@ -7,9 +7,19 @@ package textcodec
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 	"unsafe"
 )
+
+// Types are the types Append encodes and Parse decodes: written as text,
+// their bytes do not say which of them they are.
+var Types = []reflect.Type{
+	reflect.TypeFor[string](), reflect.TypeFor[[]byte](), reflect.TypeFor[bool](),
+	reflect.TypeFor[int](), reflect.TypeFor[int64](), reflect.TypeFor[int32](),
+	reflect.TypeFor[uint](), reflect.TypeFor[uint64](), reflect.TypeFor[uint32](),
+	reflect.TypeFor[float64](), reflect.TypeFor[float32](),
+}
 
 // Append encodes v when it is a string, a byte slice, a boolean or a number
 // of the kinds it knows; ok is false for anything else.
