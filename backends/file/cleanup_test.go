@@ -109,16 +109,24 @@ func TestFB4EvictsLeastRecentlyWritten(t *testing.T) {
 	}
 }
 
-// TestFB4MaxAge: entries older than the TTL (max_age) read as misses at once and are
-// removed by the cleanup that writes trigger.
-func TestFB4MaxAge(t *testing.T) {
+// withOneEntry is a store with a max_age of one hour, on a clock the test
+// moves, holding the entry "old", written now.
+func withOneEntry(t *testing.T) (*file.Backend, *fakeClock) {
+	t.Helper()
 	b := open(t, file.Options{TTL: time.Hour})
 	clock := &fakeClock{t: time.Now()}
 	file.SetClock(b, clock.now)
-	ctx := context.Background()
-	if err := b.Set(ctx, "old", []byte("v")); err != nil {
+	if err := b.Set(context.Background(), "old", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
+	return b, clock
+}
+
+// TestFB4MaxAge: entries older than the TTL (max_age) read as misses at once and are
+// removed by the cleanup that writes trigger.
+func TestFB4MaxAge(t *testing.T) {
+	b, clock := withOneEntry(t)
+	ctx := context.Background()
 	clock.advance(59 * time.Minute)
 	if _, ok, _ := b.Get(ctx, "old"); !ok {
 		t.Fatal("an entry younger than max_age is gone")
@@ -237,13 +245,8 @@ func TestFB4MaxAgeBoundary(t *testing.T) {
 // still loses its expired entries (nothing failed when either left its
 // writes uncounted: only Set's were tested).
 func TestFB4EveryWriteCountsTowardCleanup(t *testing.T) {
-	b := open(t, file.Options{TTL: time.Hour})
-	clock := &fakeClock{t: time.Now()}
-	file.SetClock(b, clock.now)
+	b, clock := withOneEntry(t)
 	ctx := context.Background()
-	if err := b.Set(ctx, "old", []byte("v")); err != nil {
-		t.Fatal(err)
-	}
 	clock.advance(2 * time.Hour)
 	const writes = 300 // more than one cleanup interval of writes
 	for i := range writes {
