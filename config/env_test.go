@@ -21,6 +21,7 @@ func TestNestedDefaults(t *testing.T) {
 		"pre-${A:-a}-${B}-post":    "pre-a-bee-post",
 		"$HOME and $${X}":          "$HOME and ${X}",
 		"${A:-x}}":                 "x}",
+		"${A:-$${}":                "${", // $${ in a default opens no reference, so the } closes
 	} {
 		got, err := expand(in, lookup)
 		if err != nil || got != want {
