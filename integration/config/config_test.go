@@ -273,12 +273,15 @@ backend = "memory"
 [cache.ignored]
 backend = "memory"
 `)
-	f, err := config.Read(path, config.WithPrefix("myapp.cache"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := f.Names(); !reflect.DeepEqual(got, []string{"r"}) || f.Regions[0].Prefix != "myapp.cache.r." {
-		t.Errorf("regions %v prefix %q", got, f.Regions[0].Prefix)
+	// A prefix written with its dots at either end is the same prefix.
+	for _, prefix := range []string{"myapp.cache", ".myapp.cache."} {
+		f, err := config.Read(path, config.WithPrefix(prefix))
+		if err != nil {
+			t.Fatalf("WithPrefix(%q): %v", prefix, err)
+		}
+		if got := f.Names(); !reflect.DeepEqual(got, []string{"r"}) || f.Regions[0].Prefix != "myapp.cache.r." {
+			t.Errorf("WithPrefix(%q): regions %v prefix %q", prefix, got, f.Regions[0].Prefix)
+		}
 	}
 }
 
@@ -380,6 +383,51 @@ backend file
 backend = "memory"
 shared_invalidation = "sometimes"
 `, `@FILE@:4: cache.local.shared_invalidation: want true, false, 0 (read with every value) or a refresh interval such as "30s", not "sometimes"`, nil},
+		// A region's name is one key part of letters, digits, _ and -:
+		// one with a space, or an empty one (two dots), is refused, not
+		// made into a region no key can name.
+		{"region name with a space", "dogpile.yaml", `
+cache:
+  "my region":
+    backend: memory
+`, `@FILE@:4: cache.my region.backend: "my region" is not a region name: use letters, digits, _ and -`, nil},
+		{"empty region name", "dogpile.ini", `
+[app:main]
+cache..backend = memory
+`, `@FILE@:3: cache..backend: "" is not a region name: use letters, digits, _ and -`, nil},
+		// An empty [cache.<region>] table is a region without a backend, not
+		// a table to skip: the region would be silently missing.
+		{"empty region table", "dogpile.toml", `
+[cache.a]
+backend = "memory"
+[cache.local]
+`, `@FILE@:4: cache.local.backend: missing: every region needs a backend (registered: @REGISTERED@)`, nil},
+		// A setting refused when the region is made names the setting's own
+		// key, not an argument of that name.
+		{"codec not imported", "dogpile.toml", `
+[cache.local]
+backend = "memory"
+codec = "msgpack"
+`, `@FILE@:4: cache.local.codec: unknown codec "msgpack": import _ "github.com/dogpile-go/dogpile/codec/msgpack" to register it`, nil},
+		// References are expanded inside lists and nested tables too, and an
+		// unset one there is the same error, not an empty value.
+		{"unset variable in a list", "dogpile.yaml", `
+cache:
+  r:
+    backend: memory
+    arguments:
+      d: ["${MISSING}"]
+`, `@FILE@:6: cache.r.arguments.d: environment variable MISSING is not set (set it, or give a default: ${MISSING:-value})`, nil},
+		{"unset variable in a nested table", "dogpile.yaml", `
+cache:
+  r:
+    backend: memory
+    arguments:
+      e: {nested: "${MISSING}"}
+`, `@FILE@:6: cache.r.arguments.e: environment variable MISSING is not set (set it, or give a default: ${MISSING:-value})`, nil},
+		// An empty YAML file has no regions, like any file without them.
+		{"empty YAML file", "dogpile.yaml", `
+`, `@FILE@: no regions: a region is configured by keys under "cache.<region>.", such as cache.local.backend`, nil},
 		{"unknown extension", "dogpile.json", `{}`,
 			`@FILE@: unknown configuration format ".json": name the file .toml, .yaml, .yml or .ini (also .cfg, .conf)`, nil},
 	} {
