@@ -102,6 +102,14 @@ cache:
       password: "@CLEAN@"
       password: "@CLEAN@"
 `},
+		// The decoder's own message quotes the key, here a URL.
+		{"YAML URL key given twice", "c.yaml", `
+cache:
+  r:
+    backend: memory
+    "redis://app:@CLEAN@@cache.internal": 1
+    "redis://app:@CLEAN@@cache.internal": 2
+`},
 
 		// Another mistake, with the password right beside it.
 		{"misspelt setting", "c.toml", tomlRegion("redis", `expiraton_time = 60`, cleanURL)},
@@ -114,6 +122,11 @@ cache:
 			`arguments.password = "@CLEAN@"`)},
 		{"unset variable", "c.toml", tomlRegion("redis", `arguments.url = "redis://app:@CLEAN@@${REDIS_HOST}:6379/0"`)},
 		{"sentinel settings on redis", "c.toml", tomlRegion("redis_sentinel", cleanURL)},
+		// A backend that quotes its URL when it cannot use it (see
+		// test_refusing in open_test.go).
+		{"backend refuses its URL", "c.toml", tomlRegion("test_refusing", `arguments.mode = "arg"`)},
+		{"backend cannot reach its URL", "c.toml", tomlRegion("test_refusing", `arguments.mode = "dial"`)},
+		{"backend refuses its password", "c.toml", tomlRegion("test_refusing", `arguments.mode = "password"`)},
 		{"connection arguments", "c.yaml", `
 cache:
   r:
