@@ -299,10 +299,17 @@ func (rc *RegionConfig) explain(err error) error {
 	var ae *dogpile.ArgError
 	if errors.As(err, &ae) {
 		key := ae.Name
-		if !strings.HasPrefix(key, rc.Prefix) {
+		reason := redact.URLs(ae.Reason)
+		if setting, ok := regionSetting(ae.Name); ok {
+			// The region's own check of a setting (its key prefix, its
+			// signing keys), not a backend argument of that name.
+			key = rc.Prefix + setting
+			if setting != ae.Name {
+				reason = ae.Name + ": " + reason // which signing key
+			}
+		} else if !strings.HasPrefix(key, rc.Prefix) {
 			key = rc.Prefix + "arguments." + ae.Name
 		}
-		reason := redact.URLs(ae.Reason)
 		msg := reason
 		if ae.Value != nil && len(ae.Known) == 0 {
 			msg = fmt.Sprintf("%s: %s", quote(key, ae.Value), reason)
@@ -317,6 +324,19 @@ func (rc *RegionConfig) explain(err error) error {
 		return &Error{File: path, Line: rc.lineOf(key), Key: key, Msg: msg, Err: err}
 	}
 	return &openError{path: path, region: rc.Name, backend: rc.Backend, err: err}
+}
+
+// regionSetting returns the setting an *ArgError of the region's own checks
+// is about: dogpile names these errors by the setting ("key_prefix") or by
+// the signing key ("signing key 0"), without the region's prefix.
+func regionSetting(name string) (string, bool) {
+	switch {
+	case name == "key_prefix":
+		return name, true
+	case name == "signing keys", strings.HasPrefix(name, "signing key "):
+		return "signing_keys", true
+	}
+	return "", false
 }
 
 // openError is a backend that failed for a reason other than its settings

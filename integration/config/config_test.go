@@ -409,6 +409,16 @@ backend = "memory"
 backend = "memory"
 codec = "msgpack"
 `, `@FILE@:4: cache.local.codec: unknown codec "msgpack": import _ "github.com/dogpile-go/dogpile/codec/msgpack" to register it`, nil},
+		{"reserved key prefix", "dogpile.toml", `
+[cache.local]
+backend = "memory_serialized"
+key_prefix = "dogpile:x"
+`, `@FILE@:4: cache.local.key_prefix: "dogpile:x": begins with "dogpile:", which the library keeps for its own keys`, dogpile.ErrInvalidArgument},
+		{"signing key too short", "dogpile.toml", `
+[cache.local]
+backend = "memory"
+signing_keys = ["short"]
+`, `@FILE@:4: cache.local.signing_keys: signing key 0: 5 bytes; a signing key must have at least 16 (32 random bytes are best; an empty key is often an unset environment variable)`, dogpile.ErrInvalidArgument},
 		// References are expanded inside lists and nested tables too, and an
 		// unset one there is the same error, not an empty value.
 		{"unset variable in a list", "dogpile.yaml", `
