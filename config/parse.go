@@ -175,15 +175,17 @@ func yamlLines(lines map[string]int, prefix string, n *yaml.Node, depth int) {
 	if n.Kind != yaml.MappingNode {
 		return
 	}
+	// The mapping's own keys first, then the merged ones: record keeps
+	// the first line it is given, and a key written in the mapping
+	// overrides a merged one wherever the merge key stands.
+	var merged []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Value == "<<" && k.Tag == "!!merge" {
 			if v.Kind == yaml.SequenceNode {
-				for _, m := range v.Content {
-					yamlLines(lines, prefix, m, depth+1)
-				}
+				merged = append(merged, v.Content...)
 			} else {
-				yamlLines(lines, prefix, v, depth+1)
+				merged = append(merged, v)
 			}
 			continue
 		}
@@ -193,6 +195,9 @@ func yamlLines(lines map[string]int, prefix string, n *yaml.Node, depth int) {
 		}
 		record(lines, key, k.Line)
 		yamlLines(lines, key, v, depth+1)
+	}
+	for _, m := range merged {
+		yamlLines(lines, prefix, m, depth+1)
 	}
 }
 

@@ -364,6 +364,17 @@ cache:
     backend: memory
     backend: file
 `, `@FILE@:5: YAML: mapping key "backend" already defined at line 4`, nil},
+		// A key written beside a merge key overrides the merged one, and
+		// its mistake is at its own line, not the anchor's.
+		{"YAML merged key overridden", "dogpile.yaml", `
+defaults: &defaults
+  backend: memory
+  expiration_time: 60
+cache:
+  b:
+    <<: *defaults
+    expiration_time: 10 minutes
+`, `@FILE@:8: cache.b.expiration_time: want seconds or a Go duration such as "90s" or "1h", not "10 minutes"`, nil},
 		{"INI key twice", "dogpile.ini", `
 [cache.local]
 backend = memory
