@@ -144,11 +144,14 @@ func (w *walker) walk(key string, v any) {
 
 func (w *walker) add(e entry) {
 	if i, dup := w.seen[e.key]; dup {
+		// Both occurrences have the key's first line (lineOf): the
+		// second is reported at its own line, when the decoder gave it.
 		first := w.entries[i]
-		if e.line < first.line {
-			first, e = e, first
+		e.err = "set twice"
+		if also, ok := w.doc.also[e.key]; ok && first.line > 0 {
+			e.line = also
+			e.err = fmt.Sprintf("set twice (also at line %d)", first.line)
 		}
-		e.err = fmt.Sprintf("set twice (also at line %d)", first.line)
 		w.entries = append(w.entries, e)
 		return
 	}

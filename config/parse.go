@@ -21,6 +21,10 @@ import (
 type document struct {
 	tree  map[string]any
 	lines map[string]int
+	// also is the line of a key's second occurrence, for a key given both
+	// flat and nested ("cache.r.backend" and cache: r: backend), which
+	// the decoders accept and the walker reports as set twice.
+	also map[string]int
 }
 
 // formatOf picks the format by the file's extension.
@@ -60,13 +64,14 @@ func decodeTOML(path string, data []byte) (*document, error) {
 		}
 		return nil, &Error{File: path, Msg: "TOML: " + strings.TrimPrefix(err.Error(), "toml: "), Err: err}
 	}
-	return &document{tree: tree, lines: tomlLines(data)}, nil
+	lines, also := tomlLines(data)
+	return &document{tree: tree, lines: lines, also: also}, nil
 }
 
 // tomlLines finds the line of every key and table in a TOML document that
 // toml.Unmarshal accepted.
-func tomlLines(data []byte) map[string]int {
-	lines := map[string]int{}
+func tomlLines(data []byte) (lines, also map[string]int) {
+	lines, also = map[string]int{}, map[string]int{}
 	var p unstable.Parser
 	p.Reset(data)
 	var table []string
@@ -76,12 +81,12 @@ func tomlLines(data []byte) map[string]int {
 		case unstable.Table, unstable.ArrayTable:
 			var line int
 			table, line = keyParts(&p, nil, e.Key())
-			record(lines, strings.Join(table, "."), line)
+			record(lines, also, strings.Join(table, "."), line)
 		case unstable.KeyValue:
-			tomlKeyLines(&p, lines, table, e)
+			tomlKeyLines(&p, lines, also, table, e)
 		}
 	}
-	return lines
+	return lines, also
 }
 
 // keyParts returns base followed by the parts of the key it walks (a
@@ -98,22 +103,31 @@ func keyParts(p *unstable.Parser, base []string, it unstable.Iterator) (parts []
 	return parts, line
 }
 
-func tomlKeyLines(p *unstable.Parser, lines map[string]int, base []string, kv *unstable.Node) {
+func tomlKeyLines(p *unstable.Parser, lines, also map[string]int, base []string, kv *unstable.Node) {
 	parts, line := keyParts(p, base, kv.Key())
-	record(lines, strings.Join(parts, "."), line)
+	record(lines, also, strings.Join(parts, "."), line)
 	if v := kv.Value(); v.Kind == unstable.InlineTable {
 		ch := v.Children()
 		for ch.Next() {
 			if ch.Node().Kind == unstable.KeyValue {
-				tomlKeyLines(p, lines, parts, ch.Node())
+				tomlKeyLines(p, lines, also, parts, ch.Node())
 			}
 		}
 	}
 }
 
-func record(lines map[string]int, key string, line int) {
-	if _, seen := lines[key]; !seen && line > 0 {
+// record keeps the first line given for key in lines, and the first other
+// line in also.
+func record(lines, also map[string]int, key string, line int) {
+	first, seen := lines[key]
+	switch {
+	case line <= 0:
+	case !seen:
 		lines[key] = line
+	case line != first:
+		if _, ok := also[key]; !ok {
+			also[key] = line
+		}
 	}
 }
 
@@ -135,7 +149,7 @@ func decodeYAML(path string, data []byte) (*document, error) {
 		}
 		return nil, &Error{File: path, Line: line, Msg: "YAML: " + strings.TrimPrefix(msg, "yaml: "), Err: err}
 	}
-	doc := &document{tree: map[string]any{}, lines: map[string]int{}}
+	doc := &document{tree: map[string]any{}, lines: map[string]int{}, also: map[string]int{}}
 	if root.Kind == 0 || len(root.Content) == 0 {
 		return doc, nil // an empty file
 	}
@@ -158,14 +172,14 @@ func decodeYAML(path string, data []byte) (*document, error) {
 		}
 		return nil, e
 	}
-	yamlLines(doc.lines, "", top, 0)
+	yamlLines(doc.lines, doc.also, "", top, 0)
 	return doc, nil
 }
 
 // yamlLines records the line of every mapping key under n, following
 // aliases and merge keys ("<<: *defaults") so that merged keys have the
 // anchor's lines.
-func yamlLines(lines map[string]int, prefix string, n *yaml.Node, depth int) {
+func yamlLines(lines, also map[string]int, prefix string, n *yaml.Node, depth int) {
 	if depth > 32 {
 		return // aliases nest no deeper in a sane configuration
 	}
@@ -193,11 +207,11 @@ func yamlLines(lines map[string]int, prefix string, n *yaml.Node, depth int) {
 		if prefix != "" {
 			key = prefix + "." + key
 		}
-		record(lines, key, k.Line)
-		yamlLines(lines, key, v, depth+1)
+		record(lines, also, key, k.Line)
+		yamlLines(lines, also, key, v, depth+1)
 	}
 	for _, m := range merged {
-		yamlLines(lines, prefix, m, depth+1)
+		yamlLines(lines, also, prefix, m, depth+1)
 	}
 }
 

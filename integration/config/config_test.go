@@ -375,6 +375,20 @@ cache:
     <<: *defaults
     expiration_time: 10 minutes
 `, `@FILE@:8: cache.b.expiration_time: want seconds or a Go duration such as "90s" or "1h", not "10 minutes"`, nil},
+		// A key given both flat and nested is reported at its second line,
+		// naming the first (both had the first line: "also at line 2" on
+		// line 2).
+		{"YAML key flat and nested", "dogpile.yaml", `
+cache.r.backend: memory
+cache:
+  r:
+    backend: file
+`, `@FILE@:5: cache.r.backend: set twice (also at line 2)`, nil},
+		{"TOML key flat and nested", "dogpile.toml", `
+"cache.r.backend" = "memory"
+[cache.r]
+backend = "null"
+`, `@FILE@:4: cache.r.backend: set twice (also at line 2)`, nil},
 		{"INI key twice", "dogpile.ini", `
 [cache.local]
 backend = memory
