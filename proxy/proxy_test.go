@@ -231,11 +231,136 @@ func TestBaseForwardsCompareAndSwap(t *testing.T) {
 	if v, _, _ := mem.Get(ctx, "k"); string(v) != "1" {
 		t.Fatalf("stored %q; want 1", v)
 	}
+	// Through one proxy too: through two, a proxy that swapped old and new
+	// would be undone by the other.
+	if ok, err := (proxy.Base{Next: mem}).CompareAndSwap(ctx, "k", []byte("1"), []byte("3")); !ok || err != nil {
+		t.Fatalf("swap from the right value through one proxy = %v, %v", ok, err)
+	}
+	if v, _, _ := mem.Get(ctx, "k"); string(v) != "3" {
+		t.Fatalf("stored %q; want 3", v)
+	}
 	s := newStore()
 	if ok, err := (proxy.Base{Next: plain{s}}).CompareAndSwap(ctx, "k", nil, []byte("1")); ok || !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("swap over a backend without it = %v, %v; want ErrUnsupported", ok, err)
 	}
 	if _, ok, _ := s.Get(ctx, "k"); ok {
 		t.Fatal("an unsupported swap stored a value")
+	}
+}
+
+var errBackend = errors.New("backend down")
+
+// faulty is a backend with only get, set and delete (like plain) whose
+// calls on the key "bad" fail with errBackend.
+type faulty struct{ plain }
+
+func (f faulty) Get(ctx context.Context, k string) ([]byte, bool, error) {
+	if k == "bad" {
+		return nil, false, errBackend
+	}
+	return f.plain.Get(ctx, k)
+}
+
+func (f faulty) Set(ctx context.Context, k string, v []byte) error {
+	if k == "bad" {
+		return errBackend
+	}
+	return f.plain.Set(ctx, k, v)
+}
+
+func (f faulty) Delete(ctx context.Context, k string) error {
+	if k == "bad" {
+		return errBackend
+	}
+	return f.plain.Delete(ctx, k)
+}
+
+// A backend's error reaches the caller through Base, from the calls it
+// forwards and from the multi-key calls it emulates one key at a time: a
+// failed read is not a miss, a failed write not a success.
+func TestBasePassesOnTheBackendsErrors(t *testing.T) {
+	ctx := context.Background()
+	b := proxy.Base{Next: faulty{plain{newStore()}}}
+	if _, _, err := b.Get(ctx, "bad"); !errors.Is(err, errBackend) {
+		t.Errorf("Get: %v", err)
+	}
+	if err := b.Set(ctx, "bad", []byte("1")); !errors.Is(err, errBackend) {
+		t.Errorf("Set: %v", err)
+	}
+	if err := b.Delete(ctx, "bad"); !errors.Is(err, errBackend) {
+		t.Errorf("Delete: %v", err)
+	}
+	if vs, err := b.GetMulti(ctx, []string{"a", "bad", "c"}); !errors.Is(err, errBackend) {
+		t.Errorf("GetMulti = %q, %v", vs, err)
+	}
+	if err := b.SetMulti(ctx, map[string][]byte{"bad": []byte("1")}); !errors.Is(err, errBackend) {
+		t.Errorf("SetMulti: %v", err)
+	}
+	if err := b.DeleteMulti(ctx, []string{"a", "bad", "c"}); !errors.Is(err, errBackend) {
+		t.Errorf("DeleteMulti: %v", err)
+	}
+}
+
+// Base's emulated multi-key calls handle every key, not just the first: all
+// items stored, each hit in its own place (wherever it is among misses), all
+// keys deleted.
+func TestBaseEmulatesMultiCallsForEveryKey(t *testing.T) {
+	ctx := context.Background()
+	s := newStore()
+	b := proxy.Base{Next: plain{s}}
+	if err := b.SetMulti(ctx, map[string][]byte{"a": []byte("1"), "b": []byte("2"), "c": []byte("3")}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.GetMulti(ctx, []string{"missing", "a", "b", "c"})
+	if err != nil || len(got) != 4 || got[0] != nil || string(got[1]) != "1" || string(got[2]) != "2" || string(got[3]) != "3" {
+		t.Fatalf("GetMulti = %q, %v; want [nil 1 2 3]", got, err)
+	}
+	if err := b.DeleteMulti(ctx, []string{"a", "b", "c"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		if _, ok, _ := s.Get(ctx, k); ok {
+			t.Errorf("DeleteMulti left %q", k)
+		}
+	}
+}
+
+// Base.Mutex is the backend's mutex for that key: held through the proxy, the
+// backend's own mutex for the key is busy.
+func TestBaseMutexIsTheBackendsForTheKey(t *testing.T) {
+	ctx := context.Background()
+	s := newStore()
+	m := proxy.Base{Next: s}.Mutex("k")
+	if err := m.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Unlock(ctx)
+	if ok, err := s.locks.Mutex("k").TryLock(ctx); ok || err != nil {
+		t.Fatalf("the backend's mutex for k while the proxy's is held: TryLock = %v, %v; want busy", ok, err)
+	}
+}
+
+// closing is a backend with only get, set and delete that counts its
+// Close calls and returns err from them.
+type closing struct {
+	plain
+	closed *int
+	err    error
+}
+
+func (c closing) Close() error {
+	*c.closed++
+	return c.err
+}
+
+// Base.Close closes the backend beneath, once, and returns its error; over a
+// backend with nothing to close it does nothing.
+func TestBaseClosesTheBackend(t *testing.T) {
+	n := 0
+	if err := (proxy.Base{Next: closing{plain{newStore()}, &n, errBackend}}).Close(); !errors.Is(err, errBackend) || n != 1 {
+		t.Fatalf("Close = %v after %d closes of the backend; want errBackend after 1", err, n)
+	}
+	if err := (proxy.Base{Next: plain{newStore()}}).Close(); err != nil {
+		t.Fatalf("Close over a backend without Close = %v", err)
 	}
 }
