@@ -37,11 +37,32 @@ func TestBaseForwardsInspection(t *testing.T) {
 		t.Errorf("stats through the proxy: %+v, %v", st, err)
 	}
 
+	// The listing's options reach the backend.
+	if err := mem.Set(ctx, "other", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	keys = nil
+	for k, err := range b.(backend.Lister).ListKeys(ctx, backend.ListOptions{Prefix: "o"}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) != 1 || keys[0] != "other" {
+		t.Errorf("keys with the prefix o through the proxy: %v", keys)
+	}
+
 	b = proxy.Base{Next: plain{newStore()}}
+	n := 0
 	for _, err := range b.(backend.Lister).ListKeys(ctx, backend.ListOptions{}) {
+		n++
 		if !errors.Is(err, errors.ErrUnsupported) {
 			t.Errorf("keys over a backend that cannot list: %v", err)
 		}
+	}
+	if n != 1 {
+		// A listing that yields nothing would pass for an empty store.
+		t.Errorf("keys over a backend that cannot list: %d results; want one error", n)
 	}
 	if _, err := b.(backend.StatsReporter).StoreStats(ctx); !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("stats over a backend that does not report: %v", err)
