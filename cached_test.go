@@ -477,3 +477,139 @@ func TestCachedNilArgumentsPanic(t *testing.T) {
 		t.Fatalf("nil function: %v", err)
 	}
 }
+
+// A cached function takes a KeyFunc and a TagsFunc together, in either
+// order: neither option may reset the other's function.
+func TestCachedKeyFuncAndTagsFuncInEitherOrder(t *testing.T) {
+	ctx := context.Background()
+	keyOf := dogpile.KeyFunc(func(u cfUser) string { return "u" + strconv.Itoa(u.ID) })
+	tagsOf := dogpile.TagsFunc(func(u cfUser) []string { return []string{"user:" + strconv.Itoa(u.ID)} })
+	for _, tc := range []struct {
+		name string
+		opts []dogpile.CachedOption
+	}{
+		{"KeyFunc first", []dogpile.CachedOption{keyOf, tagsOf}},
+		{"TagsFunc first", []dogpile.CachedOption{tagsOf, keyOf}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := cfRegion(t)
+			f := dogpile.Cached(r, cfGreet, append([]dogpile.CachedOption{dogpile.FuncName("greet")}, tc.opts...)...)
+			ann := cfUser{ID: 7, Name: "ann"}
+			if got := f.Key(ann); got != "greet|u7" {
+				t.Fatalf("Key = %q, want the KeyFunc's greet|u7", got)
+			}
+			cfCall(t, f, ann)
+			if err := r.InvalidateTags(ctx, dogpile.Hard, "user:7"); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok, err := f.Get(ctx, ann); ok || err != nil {
+				t.Fatalf("Get after the TagsFunc's tag was invalidated: hit %v, %v; want a miss", ok, err)
+			}
+		})
+	}
+}
+
+// Refresh tags the value it stores as Call does: with the TagsFunc's tags
+// of its argument.
+func TestCachedRefreshTagsByArgument(t *testing.T) {
+	ctx := context.Background()
+	r := cfRegion(t)
+	var c cfCounter
+	f := dogpile.Cached(r, c.fn, dogpile.FuncName("count"),
+		dogpile.TagsFunc(func(n int) []string { return []string{"n:" + strconv.Itoa(n)} }))
+	for _, n := range []int{1, 2} {
+		if _, err := f.Refresh(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.InvalidateTags(ctx, dogpile.Hard, "n:1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := f.Get(ctx, 1); ok {
+		t.Fatal("a refreshed value survived the invalidation of its argument's tag")
+	}
+	if v, ok, _ := f.Get(ctx, 2); !ok || v != "2#2" {
+		t.Fatalf("Get(2) = %q, %v; want the refreshed 2#2", v, ok)
+	}
+}
+
+// A "not found" from fn in Refresh is stored, as in Call: the next Call is
+// told not found without running fn, and Refresh's error names the key.
+func TestCachedRefreshStoresNotFound(t *testing.T) {
+	ctx := context.Background()
+	r := cfRegion(t)
+	var calls atomic.Int32
+	f := dogpile.Cached(r, func(_ context.Context, n int) (int, error) {
+		calls.Add(1)
+		return 0, dogpile.ErrNotFound
+	}, dogpile.FuncName("missing"))
+	_, err := f.Refresh(ctx, 4)
+	var nf *dogpile.NotFoundError
+	if !errors.As(err, &nf) || len(nf.Keys) != 1 || nf.Keys[0] != "missing|4" {
+		t.Fatalf("Refresh = %v; want a *NotFoundError for missing|4", err)
+	}
+	if _, err := f.Call(ctx, 4); !errors.Is(err, dogpile.ErrNotFound) {
+		t.Fatalf("Call after Refresh = %v; want not found", err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("fn ran %d times; want once, by Refresh", n)
+	}
+}
+
+// On an in-process invalidation strategy a hit doesn't call the TagsFunc:
+// the value carries its tags. Only creating or storing a value does.
+func TestCachedTagsFuncNotCalledOnInProcessHits(t *testing.T) {
+	ctx := context.Background()
+	var asked atomic.Int32
+	tagsOf := dogpile.TagsFunc(func(n int) []string { asked.Add(1); return []string{"n:" + strconv.Itoa(n)} })
+	var c cfCounter
+	f := dogpile.Cached(cfRegion(t), c.fn, dogpile.FuncName("one"), tagsOf)
+	cfCall(t, f, 1)
+	cfCall(t, f, 1)
+	if _, ok, err := f.Get(ctx, 1); !ok || err != nil {
+		t.Fatalf("Get = %v, %v", ok, err)
+	}
+	if n := asked.Load(); n != 1 {
+		t.Fatalf("Cached: TagsFunc called %d times for one creation and two hits; want 1", n)
+	}
+	asked.Store(0)
+	_, _, _, m := cfUsers(t, dogpile.TagsFunc(func(n int) []string { asked.Add(1); return []string{"n:" + strconv.Itoa(n)} }))
+	if _, err := m.Call(ctx, []int{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if hits, err := m.Get(ctx, []int{1, 2}); err != nil || len(hits) != 2 {
+		t.Fatalf("CachedMulti Get = %v, %v", hits, err)
+	}
+	if n := asked.Load(); n != 2 {
+		t.Fatalf("CachedMulti: TagsFunc called %d times for two creations and two hits; want 2", n)
+	}
+}
+
+// Under SharedInvalidation a read names its TagsFunc tags, so that their
+// records come with the value: Get and Call are one backend round trip.
+func TestCachedSharedInvalidationReadsTagsInOneRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	store := &cfMultiStore{m: map[string][]byte{}}
+	r, err := dogpile.NewRegion().ConfigureBackend(store, dogpile.WithExpiration(time.Hour),
+		dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c cfCounter
+	f := dogpile.Cached(r, c.fn, dogpile.FuncName("one"),
+		dogpile.TagsFunc(func(n int) []string { return []string{"n:" + strconv.Itoa(n)} }))
+	cfCall(t, f, 1)
+	store.take()
+	if v, ok, err := f.Get(ctx, 1); !ok || err != nil || v != "1#1" {
+		t.Fatalf("Get = %q, %v, %v", v, ok, err)
+	}
+	if calls := store.take(); len(calls) != 1 {
+		t.Fatalf("Get made backend calls %q; want one", calls)
+	}
+	if v := cfCall(t, f, 1); v != "1#1" {
+		t.Fatalf("Call = %q", v)
+	}
+	if calls := store.take(); len(calls) != 1 {
+		t.Fatalf("Call made backend calls %q; want one", calls)
+	}
+}
