@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -269,5 +270,86 @@ func TestF6CachedMultiShouldCacheAndErrors(t *testing.T) {
 	}
 	if got, err := f.Call(ctx, nil); err != nil || len(got) != 0 {
 		t.Fatalf("Call with no arguments = %q, %v", got, err)
+	}
+}
+
+// An argument that can't be rendered (its MarshalText fails) is every
+// method's error, before fn or the backend is asked; Key panics with it.
+func TestCachedMultiUnrenderableArgumentIsAnError(t *testing.T) {
+	ctx := context.Background()
+	r, store := cfMultiRegion(t)
+	var calls callLog[[]cfLevel]
+	f := dogpile.CachedMulti(r, func(_ context.Context, ls []cfLevel) ([]int, error) {
+		calls.add(slices.Clone(ls))
+		out := make([]int, len(ls))
+		for i, l := range ls {
+			out[i] = int(l)
+		}
+		return out, nil
+	}, dogpile.FuncName("levels"))
+	args := []cfLevel{1, -1}
+	check := func(method string, err error) {
+		t.Helper()
+		if err == nil || !strings.Contains(err.Error(), "negative level") {
+			t.Errorf("%s with an unrenderable argument: %v; want the MarshalText error", method, err)
+		}
+	}
+	_, err := f.Call(ctx, args)
+	check("Call", err)
+	_, err = f.CallMap(ctx, args)
+	check("CallMap", err)
+	_, err = f.Get(ctx, args)
+	check("Get", err)
+	_, err = f.Refresh(ctx, args)
+	check("Refresh", err)
+	check("Invalidate", f.Invalidate(ctx, args))
+	check("Set", f.Set(ctx, map[cfLevel]int{-1: 0}))
+	if got := calls.take(); len(got) != 0 {
+		t.Errorf("fn was called with %v", got)
+	}
+	if got := store.take(); len(got) != 0 {
+		t.Errorf("the backend was called: %q", got)
+	}
+	if err := cfPanics(t, func() { f.Key(-1) }); !strings.Contains(err.Error(), "negative level") {
+		t.Errorf("Key panicked with %v", err)
+	}
+}
+
+// Refresh with no arguments neither calls fn nor touches the backend, and
+// returns an empty, non-nil slice.
+func TestCachedMultiRefreshOfNothing(t *testing.T) {
+	_, store, b, f := cfUsers(t)
+	got, err := f.Refresh(context.Background(), nil)
+	if err != nil || got == nil || len(got) != 0 {
+		t.Fatalf("Refresh(nil) = %#v, %v; want an empty slice", got, err)
+	}
+	if calls := b.take(); len(calls) != 0 {
+		t.Fatalf("fn called with %v", calls)
+	}
+	if calls := store.take(); len(calls) != 0 {
+		t.Fatalf("backend called: %q", calls)
+	}
+}
+
+// Refresh stores only the values ShouldCache keeps, as Call does.
+func TestCachedMultiRefreshHonoursShouldCache(t *testing.T) {
+	ctx := context.Background()
+	_, _, _, f := cfUsers(t, dogpile.ShouldCache(func(v string) bool { return v != "v0" }))
+	if got, err := f.Refresh(ctx, []int{0, 1}); err != nil || !slices.Equal(got, []string{"v0", "v1"}) {
+		t.Fatalf("Refresh = %q, %v", got, err)
+	}
+	if hits, err := f.Get(ctx, []int{0, 1}); err != nil || !maps.Equal(hits, map[int]string{1: "v1"}) {
+		t.Fatalf("Get after Refresh = %v, %v; want only 1, ShouldCache rejected v0", hits, err)
+	}
+}
+
+// Name is FuncName's, or the function's own name.
+func TestCachedMultiName(t *testing.T) {
+	r, _, b, f := cfUsers(t)
+	if got := f.Name(); got != "users" {
+		t.Fatalf("Name = %q, want users", got)
+	}
+	if got, want := dogpile.CachedMulti(r, b.load).Name(), cfPkg+"(*cfBatch).load-fm"; got != want {
+		t.Fatalf("default Name = %q, want %q", got, want)
 	}
 }
