@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,18 @@ type (
 		MS map[cfUser][]cfPrivate
 	}
 	cfLevel int // a marshaler over an int
+	// cfPtrLevel has MarshalText on its pointer: its values render by it too.
+	cfPtrLevel struct{ N int }
+	// cfFlag is a marshaler over a byte: a slice of them is a list of
+	// texts, not bytes.
+	cfFlag uint8
 )
+
+func (f cfFlag) MarshalText() ([]byte, error) { return []byte("flag" + strconv.Itoa(int(f))), nil }
+
+func cfFormat[A, V any](context.Context, A) (V, error) { var v V; return v, nil }
+
+func (l *cfPtrLevel) MarshalText() ([]byte, error) { return []byte("lvl" + strconv.Itoa(l.N)), nil }
 
 func (l cfLevel) MarshalText() ([]byte, error) {
 	if l < 0 {
@@ -93,6 +105,8 @@ func cfKeyCases() []struct {
 		// A function's name in its keys is its package's name and its own,
 		// not the package's path: the same in every build and module path.
 		{"function name", func(t *testing.T) string { return dogpile.Cached(cfKeyRegion, cfSquare).Key(3) }, "dogpile_test.cfSquare|3"},
+		// A generic function's name has its argument type, then its value type.
+		{"generic function", func(t *testing.T) string { return dogpile.Cached(cfKeyRegion, cfFormat[int, string]).Key(3) }, "dogpile_test.cfFormat[int,string]|3"},
 		{"method value", func(t *testing.T) string { var c cfCounter; return dogpile.Cached(cfKeyRegion, c.fn).Key(3) }, "dogpile_test.(*cfCounter).fn-fm|3"},
 		// The separator and the escape character are escaped (K3); nothing else.
 		{"string", func(t *testing.T) string { return cfKey(t, "a b|c") }, "f|a b%7Cc"},
@@ -112,6 +126,23 @@ func cfKeyCases() []struct {
 		{"struct", func(t *testing.T) string { return cfKey(t, cfUser{ID: 42, Name: "ann lee"}) }, `f|42 "ann lee"`},
 		{"pointer to struct", func(t *testing.T) string { return cfKey(t, &cfUser{ID: 42, Name: "ann"}) }, `f|{42 "ann"}`},
 		{"nil pointer", func(t *testing.T) string { return cfKey[*cfUser](t, nil) }, "f|nil"},
+		// A pointer to a marshaler is what it points to, quoted as inside any
+		// value; a nil one is nil, its MarshalText never called.
+		{"pointer to marshaler", func(t *testing.T) string { return cfKey(t, &at) }, `f|"2024-05-06T07:08:09.00000001Z"`},
+		{"nil pointer to marshaler", func(t *testing.T) string { return cfKey[*time.Time](t, nil) }, "f|nil"},
+		{"pointer-receiver marshaler", func(t *testing.T) string { return cfKey(t, cfPtrLevel{N: 2}) }, "f|lvl2"},
+		{"pointer-receiver marshalers in a slice", func(t *testing.T) string { return cfKey(t, []cfPtrLevel{{1}, {2}}) }, `f|["lvl1" "lvl2"]`},
+		// A map's keys are not addressable: their unexported fields are read
+		// from a copy.
+		{"map with unexported-field keys", func(t *testing.T) string { return cfKey(t, map[cfPrivate]int{{id: 1, name: "x", at: at}: 2}) }, `f|map[{1 "x" "2024-05-06T07:08:09.00000001Z"}:2]`},
+		{"marshalers over bytes", func(t *testing.T) string { return cfKey(t, []cfFlag{1, 2}) }, `f|["flag1" "flag2"]`},
+		{"complex64", func(t *testing.T) string { return cfKey(t, []complex64{complex(0.1, -0.2)}) }, "f|[(0.1-0.2i)]"},
+		// The separator and the escape character are escaped wherever they
+		// are in the rendering: in a struct's strings, in a KeyFunc's text.
+		{"struct with separators", func(t *testing.T) string { return cfKey(t, cfUser{ID: 1, Name: "a|b%"}) }, `f|1 "a%7Cb%25"`},
+		{"KeyFunc with separators", func(t *testing.T) string {
+			return dogpile.Cached(cfKeyRegion, cfGreet, dogpile.FuncName("f"), dogpile.KeyFunc(func(u cfUser) string { return u.Name })).Key(cfUser{Name: "a|b%"})
+		}, "f|a%7Cb%25"},
 		{"unexported fields", func(t *testing.T) string { return cfKey(t, cfPrivate{id: 1, name: "x", at: at}) }, `f|1 "x" "2024-05-06T07:08:09.00000001Z"`},
 		{"slice", func(t *testing.T) string { return cfKey(t, []string{"a", "b c", `"`}) }, `f|["a" "b c" "\""]`},
 		{"nil slice", func(t *testing.T) string { return cfKey[[]int](t, nil) }, "f|[]"},
@@ -317,5 +348,47 @@ func TestF7MarshalTextErrorIsReturned(t *testing.T) {
 	}
 	if err := cfPanics(t, func() { f.Key(-1) }); !strings.Contains(err.Error(), "negative level") {
 		t.Fatalf("Key panicked with %v", err)
+	}
+}
+
+// Call stores each value under the key Key returns, whichever way the key
+// is rendered (scalar, reflective, KeyFunc), separators and all: a value
+// Call made is the value Get, Set and Invalidate find.
+func TestCachedCallStoresUnderKey(t *testing.T) {
+	ctx := context.Background()
+	r := cfRegion(t)
+	byName := dogpile.KeyFunc(func(u cfUser) string { return u.Name })
+	for _, tc := range []struct {
+		name string
+		call func() (key string, err error)
+	}{
+		{"string", func() (string, error) {
+			f := dogpile.Cached(r, func(_ context.Context, s string) (string, error) { return s, nil }, dogpile.FuncName("str"))
+			_, err := f.Call(ctx, "a|b%")
+			return f.Key("a|b%"), err
+		}},
+		{"struct", func() (string, error) {
+			f := dogpile.Cached(r, cfGreet, dogpile.FuncName("user"))
+			_, err := f.Call(ctx, cfUser{ID: 1, Name: "a|b%"})
+			return f.Key(cfUser{ID: 1, Name: "a|b%"}), err
+		}},
+		{"KeyFunc", func() (string, error) {
+			f := dogpile.Cached(r, cfGreet, dogpile.FuncName("byName"), byName)
+			_, err := f.Call(ctx, cfUser{Name: "a|b%"})
+			return f.Key(cfUser{Name: "a|b%"}), err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key, err := tc.call()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(key, "a%7Cb%25") {
+				t.Fatalf("Key = %q, separators not escaped", key)
+			}
+			if _, ok, err := dogpile.Get[string](ctx, r, key); !ok || err != nil {
+				t.Fatalf("nothing stored under Key %q after Call (%v)", key, err)
+			}
+		})
 	}
 }
