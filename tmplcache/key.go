@@ -66,11 +66,11 @@ func fragmentKey(k kind, name string, key any) (string, error) {
 func renderKey(key any) (string, error) {
 	if m, ok := key.(encoding.TextMarshaler); ok {
 		if v := reflect.ValueOf(key); v.Kind() == reflect.Pointer && v.IsNil() {
-			return "", &dogpile.ArgError{Name: "key", Value: fmt.Sprintf("(%T)(nil)", key), Reason: "a nil pointer has no text"}
+			return "", &dogpile.ArgError{Name: "key", Reason: fmt.Sprintf("(%T)(nil): a nil pointer has no text", key)}
 		}
 		b, err := m.MarshalText()
 		if err != nil {
-			return "", &dogpile.ArgError{Name: "key", Value: fmt.Sprintf("%T", key), Reason: "MarshalText: " + err.Error()}
+			return "", &dogpile.ArgError{Name: "key", Reason: fmt.Sprintf("%T.MarshalText: %v", key, err)}
 		}
 		return string(b), nil
 	}
@@ -87,6 +87,8 @@ func renderKey(key any) (string, error) {
 	case reflect.Float32, reflect.Float64:
 		return strconv.FormatFloat(v.Float(), 'g', -1, v.Type().Bits()), nil
 	}
-	return "", &dogpile.ArgError{Name: "key", Value: fmt.Sprintf("%T", key),
-		Reason: "want a string, bool, number or encoding.TextMarshaler (build one with printf)"}
+	// The type is in the reason, not the value: an argument named key is
+	// masked in messages, as a secret's would be, and a type is none.
+	return "", &dogpile.ArgError{Name: "key",
+		Reason: fmt.Sprintf("want a string, bool, number or encoding.TextMarshaler, not %T (build one with printf)", key)}
 }

@@ -104,3 +104,65 @@ func TestRL3LengthCheckAcceptsEveryEncoding(t *testing.T) {
 		}
 	}
 }
+
+// TestRL3EveryHeaderIsMeasured: for a value of every MessagePack type the
+// check reads the header's length or size as the format defines it: it
+// accepts the value and refuses every prefix of it as truncated. A header
+// read one byte short or long, or a container whose elements are not all
+// counted, accepts a prefix that a decoder would then allocate for.
+func TestRL3EveryHeaderIsMeasured(t *testing.T) {
+	n := func(b byte, k int) []byte { return bytes.Repeat([]byte{b}, k) }
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	for name, data := range map[string][]byte{
+		"positive fixint":  {0x05},
+		"negative fixint":  {0xe0},
+		"nil, false, true": {0x93, 0xc0, 0xc2, 0xc3},
+		"fixmap":           {0x82, 0x01, 0x02, 0x03, 0x04},
+		"fixmap of 15":     cat([]byte{0x8f}, n(0x01, 30)),
+		"fixarray":         {0x93, 0x01, 0x02, 0x03},
+		"fixarray of 15":   cat([]byte{0x9f}, n(0x01, 15)),
+		"fixstr of 31":     cat([]byte{0xbf}, n('x', 31)),
+		"bin8":             {0xc4, 0x03, 'x', 'y', 'z'},
+		"bin16":            {0xc5, 0x00, 0x03, 'x', 'y', 'z'},
+		"bin32":            {0xc6, 0x00, 0x00, 0x00, 0x03, 'x', 'y', 'z'},
+		"str8":             {0xd9, 0x03, 'x', 'y', 'z'},
+		"str16 of 256":     cat([]byte{0xda, 0x01, 0x00}, n('x', 256)),
+		"str32 of 65536":   cat([]byte{0xdb, 0x00, 0x01, 0x00, 0x00}, n('x', 65536)),
+		"ext8":             {0xc7, 0x02, 0x01, 0xaa, 0xbb},
+		"ext16":            {0xc8, 0x00, 0x02, 0x01, 0xaa, 0xbb},
+		"ext32":            {0xc9, 0x00, 0x00, 0x00, 0x02, 0x01, 0xaa, 0xbb},
+		"float32":          cat([]byte{0xca}, n(0, 4)),
+		"float64":          cat([]byte{0xcb}, n(0, 8)),
+		"uint8":            {0xcc, 0xff},
+		"uint16":           {0xcd, 0xff, 0xff},
+		"uint32":           cat([]byte{0xce}, n(0xff, 4)),
+		"uint64":           cat([]byte{0xcf}, n(0xff, 8)),
+		"int8":             {0xd0, 0x80},
+		"int16":            {0xd1, 0x80, 0x00},
+		"int32":            cat([]byte{0xd2}, n(0x80, 4)),
+		"int64":            cat([]byte{0xd3}, n(0x80, 8)),
+		"fixext1":          {0xd4, 0x01, 0xaa},
+		"fixext2":          {0xd5, 0x01, 0xaa, 0xbb},
+		"fixext4":          cat([]byte{0xd6, 0x01}, n(0xaa, 4)),
+		"fixext8":          cat([]byte{0xd7, 0x01}, n(0xaa, 8)),
+		"fixext16":         cat([]byte{0xd8, 0x01}, n(0xaa, 16)),
+		"array16":          {0xdc, 0x00, 0x02, 0x01, 0x02},
+		"array16 of 256":   cat([]byte{0xdc, 0x01, 0x00}, n(0x01, 256)),
+		"array32":          {0xdd, 0x00, 0x00, 0x00, 0x02, 0x01, 0x02},
+		"array32 of 65536": cat([]byte{0xdd, 0x00, 0x01, 0x00, 0x00}, n(0x01, 65536)),
+		"map16":            {0xde, 0x00, 0x02, 0x01, 0x02, 0x03, 0x04},
+		"map32":            {0xdf, 0x00, 0x00, 0x00, 0x02, 0x01, 0x02, 0x03, 0x04},
+		"nested":           {0x92, 0x91, 0xa1, 'x', 0x81, 0xc4, 0x01, 'k', 0x90},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := checkLengths(data); err != nil {
+				t.Fatalf("checkLengths(% x) = %v", data, err)
+			}
+			for i := range len(data) {
+				if err := checkLengths(data[:i]); !errors.Is(err, errTruncated) {
+					t.Fatalf("checkLengths of the first %d of %d bytes = %v, want errTruncated", i, len(data), err)
+				}
+			}
+		})
+	}
+}
