@@ -605,6 +605,24 @@ func TestConfigFromTheEnvironmentNamesItsMistakes(t *testing.T) {
 	}
 }
 
+// A key Memcached cannot store: the message says what is wrong with it and
+// the setting that fixes it, and not the backend's advice to Go programmers
+// (dogpile.SHA1Mangler), which a command-line user cannot follow. The key
+// is refused before anything is sent, so no server is needed.
+func TestMemcachedKeyErrorHasNoGoAdvice(t *testing.T) {
+	cfg := testutil.WriteFile(t, "dogpile.toml", "[cache.m]\nbackend = \"memcached\"\nkey_mangler = \"none\"\narguments.url = \"127.0.0.1:1\"\n")
+	const fix = `; to store such keys, set key_mangler = "sha1" in the region's configuration (cache.<region>.key_mangler): keys are then stored as their SHA-1` + "\n"
+	for key, reason := range map[string]string{
+		"has space":              `memcached backend: set "has space": invalid argument: memcached key "has space": byte 3 is ' '; Memcached keys can hold no spaces or control characters`,
+		strings.Repeat("k", 300): `memcached backend: set "` + strings.Repeat("k", 300) + `": invalid argument: memcached key "` + strings.Repeat("k", 64) + `"…: 300 bytes, over Memcached's 250-byte limit`,
+	} {
+		r := inProcess(t, context.Background(), "set", "--config", cfg, key, "v").want(t, exitUsage, "set of a bad key")
+		if want := "dogpile: set: " + reason + fix; r.stderr != want {
+			t.Errorf("stderr\n got %q\nwant %q", r.stderr, want)
+		}
+	}
+}
+
 // A store that cannot report (its server is down) is shown with its error,
 // in the table and in the JSON, in place of its numbers.
 func TestStatsShowsAStoresError(t *testing.T) {
