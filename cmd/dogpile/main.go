@@ -244,15 +244,14 @@ func trimOrigin(msg string) string {
 }
 
 // invalidKeyReason is what is wrong with a Memcached key, without the
-// backend's advice to Go programmers (WithKeyMangler), which a command-line
-// user cannot follow.
+// backend's advice to Go programmers (WithKeyMangler, dogpile.SHA1Mangler),
+// which a command-line user cannot follow.
 func invalidKeyReason(err error) string {
 	msg := err.Error()
-	if i := strings.Index(msg, "; use "); i >= 0 {
-		msg = msg[:i]
-	}
-	if i := strings.Index(msg, " (use "); i >= 0 {
-		msg = msg[:i]
+	for _, advice := range []string{"; use ", " (use ", "; hash such keys with "} {
+		if i := strings.Index(msg, advice); i >= 0 {
+			msg = msg[:i]
+		}
 	}
 	return msg
 }
