@@ -763,3 +763,58 @@ func TestTagsCachedHitReadsItsTagsWithTheValue(t *testing.T) {
 		})
 	}
 }
+
+// tagReadsFailing is a store whose reads of tag records fail once told to,
+// as a server's do for keys on a shard that is down.
+type tagReadsFailing struct {
+	dogpile.Backend
+	fail atomic.Bool
+}
+
+func (b *tagReadsFailing) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	if b.fail.Load() && strings.HasPrefix(key, "dogpile:tag:") {
+		return nil, false, errRefused
+	}
+	return b.Backend.Get(ctx, key)
+}
+
+// tagReadsFailingMulti adds reads of many keys at once to tagReadsFailing.
+type tagReadsFailingMulti struct{ *tagReadsFailing }
+
+func (m tagReadsFailingMulti) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		b, ok, err := m.Get(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out[i] = b
+		}
+	}
+	return out, nil
+}
+
+// A read whose tags' records can't be read fails with the backend's error,
+// rather than serving a value whose tags were not checked, on a backend
+// that reads one key at a time as on one that reads many at once.
+func TestTagsFailedRecordReadIsTheReadsError(t *testing.T) {
+	ctx := context.Background()
+	for name, mk := range map[string]func(*tagReadsFailing) dogpile.Backend{
+		"get":       func(b *tagReadsFailing) dogpile.Backend { return b },
+		"get_multi": func(b *tagReadsFailing) dogpile.Backend { return tagReadsFailingMulti{b} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			store := &tagReadsFailing{Backend: sharedStore(t)}
+			r := regionFor(t, mk(store), []dogpile.RegionOption{dogpile.WithName("shared")},
+				dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0)))
+			if err := r.Set(ctx, "k", "v", dogpile.Tags("t", "u")); err != nil {
+				t.Fatal(err)
+			}
+			store.fail.Store(true)
+			if v, ok, err := dogpile.Get[string](ctx, r, "k"); !errors.Is(err, dogpile.ErrBackend) || !errors.Is(err, errRefused) {
+				t.Fatalf("Get with its tags' records unreadable = %q, %v, %v; want the backend's error", v, ok, err)
+			}
+		})
+	}
+}
