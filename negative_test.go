@@ -309,3 +309,32 @@ func TestNegativeCachingCachedFunctions(t *testing.T) {
 	_, err := batch.Call(ctx, []int{-1})
 	wantNotFound(t, err, batch.Key(-1))
 }
+
+// The error names the keys not found, quoted, one or many.
+func TestNotFoundErrorNamesItsKeys(t *testing.T) {
+	for _, tc := range []struct {
+		keys []string
+		want string
+	}{
+		{[]string{"user:42"}, `dogpile: not found: key "user:42"`},
+		{[]string{"a", "b c"}, `dogpile: not found: keys "a", "b c"`},
+	} {
+		if got := (&dogpile.NotFoundError{Keys: tc.keys}).Error(); got != tc.want {
+			t.Errorf("NotFoundError{%q}.Error() = %q; want %q", tc.keys, got, tc.want)
+		}
+	}
+}
+
+// A *NotFoundError matches ErrNotFound and nothing else: a caller testing
+// for another error (the data source's, a context's) is not misled.
+func TestNotFoundErrorMatchesOnlyErrNotFound(t *testing.T) {
+	_, err := dogpile.GetOrCreate(context.Background(), regionOn(t, "memory"), "k", func(context.Context) (string, error) {
+		return "", dogpile.ErrNotFound
+	})
+	wantNotFound(t, err, "k")
+	for _, other := range []error{errDatabaseDown, context.Canceled, dogpile.ErrBackend} {
+		if errors.Is(err, other) {
+			t.Errorf("errors.Is(%v, %v) = true; want a not-found to match only ErrNotFound", err, other)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -235,5 +236,192 @@ func TestAutoRecoveryReplaysATagInvalidation(t *testing.T) {
 	testutil.Eventually(t, "the replayed tag invalidation to reach the other process", func() bool {
 		_, ok := mustGet[string](t, other, "tagged")
 		return !ok
+	})
+}
+
+// A write queued during an outage keeps its tags: once it is replayed, an
+// invalidation of its tag reaches it.
+func TestAutoRecoveryReplayedSetKeepsItsTags(t *testing.T) {
+	ctx := context.Background()
+	a, other, b := recoveringPair(t, 10*time.Millisecond)
+	b.down.Store(true)
+	if err := a.Set(ctx, "k", "v", dogpile.Tags("user:42")); err != nil {
+		t.Fatalf("a tagged Set with the backend down: %v; want it queued", err)
+	}
+	b.down.Store(false)
+	testutil.Eventually(t, "the replay", func() bool { return a.Stats().RecoveryReplayed == 1 })
+	if v, ok := mustGet[string](t, other, "k"); !ok || v != "v" {
+		t.Fatalf("other reads %q, %v after the replay; want the value", v, ok)
+	}
+	if err := other.InvalidateTags(ctx, dogpile.Hard, "user:42"); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := mustGet[string](t, other, "k", dogpile.IgnoreExpiration()); ok {
+		t.Fatalf("other reads the replayed %q after its tag's hard invalidation: the replay lost its tags", v)
+	}
+}
+
+// Tags invalidated in this process need no backend: under an open breaker
+// the invalidation applies at once rather than being queued, so a value
+// written after it, replayed later, is valid.
+func TestAutoRecoveryInProcessTagInvalidationAppliesAtOnce(t *testing.T) {
+	ctx := context.Background()
+	b := newSwitchable(t)
+	r := regionFor(t, b, []dogpile.RegionOption{dogpile.WithFailOpen(5 * time.Millisecond), dogpile.WithAutoRecovery(0), dogpile.WithMetrics()})
+	defer r.Close()
+	tags := dogpile.Tags("t")
+	b.down.Store(true)
+	if err := r.Set(ctx, "before", "v", tags); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.InvalidateTags(ctx, dogpile.Hard, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Set(ctx, "after", "v", tags); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.Stats(); st.RecoveryQueued != 2 {
+		t.Fatalf("RecoveryQueued = %d; want the two writes, not the in-process tag invalidation", st.RecoveryQueued)
+	}
+	b.down.Store(false)
+	testutil.Eventually(t, "the replay and the breaker to close", func() bool {
+		_, ok, _ := dogpile.Get[string](ctx, r, "after", tags)
+		return ok
+	})
+	if _, ok := mustGet[string](t, r, "before", tags); ok {
+		t.Fatal("a write made before its tag's invalidation is valid after its replay")
+	}
+}
+
+// The queue's bound counts keys only: invalidations queued beside them take
+// no room, and replaying them frees none.
+func TestAutoRecoveryBoundCountsKeysOnly(t *testing.T) {
+	ctx := context.Background()
+	a, _, b := recoveringPair(t, 10*time.Millisecond, dogpile.WithAutoRecovery(2))
+	outage := func(keys ...string) []error {
+		t.Helper()
+		errs := make([]error, len(keys))
+		for i, k := range keys {
+			errs[i] = a.Set(ctx, k, "v")
+		}
+		return errs
+	}
+	wantQueuedThenRefused := func(errs []error) {
+		t.Helper()
+		for i, err := range errs[:2] {
+			if err != nil {
+				t.Fatalf("write %d of 2 with a bound of 2 keys: %v; want it queued", i+1, err)
+			}
+		}
+		if !errors.Is(errs[2], dogpile.ErrBackend) {
+			t.Fatalf("a third key over a bound of 2: %v; want it refused", errs[2])
+		}
+	}
+	b.down.Store(true)
+	if err := a.Invalidate(ctx, dogpile.Soft); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.InvalidateTags(ctx, dogpile.Soft, "t1", "t2"); err != nil {
+		t.Fatal(err)
+	}
+	wantQueuedThenRefused(outage("a", "b", "c"))
+	b.down.Store(false)
+	testutil.Eventually(t, "the replay and the breaker to close", func() bool {
+		_, ok, _ := dogpile.Get[string](ctx, a, "b")
+		return ok
+	})
+	if st := a.Stats(); st.RecoveryReplayed != 5 {
+		t.Fatalf("RecoveryReplayed = %d; want 5 (3 invalidations, 2 writes)", st.RecoveryReplayed)
+	}
+	b.down.Store(true)
+	wantQueuedThenRefused(outage("x", "y", "z"))
+}
+
+// A queued write the backend refuses when it is replayed (a value over the
+// size limit) is dropped: the replay goes on with the rest, and the breaker
+// closes.
+func TestAutoRecoveryDropsAWriteRefusedOnReplay(t *testing.T) {
+	ctx := context.Background()
+	a, other, b := recoveringPair(t, 10*time.Millisecond, dogpile.WithMaxValueSize(100))
+	b.down.Store(true)
+	for k, v := range map[string]string{"first": "1", "big": strings.Repeat("x", 1000)} {
+		if err := a.Set(ctx, k, v); err != nil {
+			t.Fatalf("Set(%q) with the backend down: %v; want it queued", k, err)
+		}
+	}
+	if err := a.Set(ctx, "last", "1"); err != nil {
+		t.Fatal(err)
+	}
+	b.down.Store(false)
+	testutil.Eventually(t, "the replay past the refused write, and the breaker to close", func() bool {
+		_, ok, _ := dogpile.Get[string](ctx, a, "last")
+		return ok
+	})
+	for k, want := range map[string]bool{"first": true, "big": false, "last": true} {
+		if _, ok := mustGet[string](t, other, k); ok != want {
+			t.Fatalf("after the replay other's Get(%q) is a hit: %v; want %v", k, ok, want)
+		}
+	}
+	if st := a.Stats(); st.RecoveryReplayed != 2 {
+		t.Fatalf("RecoveryReplayed = %d; want 2, the refused write not counted", st.RecoveryReplayed)
+	}
+}
+
+// A soft invalidation queued during an outage is replayed as a soft one:
+// the other process then serves the values stale, not as misses.
+func TestAutoRecoveryReplaysSoftInvalidationsAsSoft(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name       string
+		invalidate func(r *dogpile.Region) error
+	}{
+		{"region", func(r *dogpile.Region) error { return r.Invalidate(ctx, dogpile.Soft) }},
+		{"tag", func(r *dogpile.Region) error { return r.InvalidateTags(ctx, dogpile.Soft, "t") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, other, b := recoveringPair(t, 10*time.Millisecond)
+			if err := other.Set(ctx, "k", "v", dogpile.Tags("t")); err != nil {
+				t.Fatal(err)
+			}
+			b.down.Store(true)
+			if err := tc.invalidate(a); err != nil {
+				t.Fatalf("a soft invalidation with the backend down: %v; want it queued", err)
+			}
+			b.down.Store(false)
+			testutil.Eventually(t, "the replay", func() bool { return a.Stats().RecoveryReplayed == 1 })
+			if _, ok := mustGet[string](t, other, "k"); ok {
+				t.Fatal("other reads the value as fresh after the replayed soft invalidation")
+			}
+			if v, ok := mustGet[string](t, other, "k", dogpile.IgnoreExpiration()); !ok || v != "v" {
+				t.Fatalf("other reads %q, %v after the replayed soft invalidation; want the value, stale", v, ok)
+			}
+		})
+	}
+}
+
+// A probe that finds the backend still down schedules the next one itself:
+// the queue is replayed once the backend is back though this process makes
+// no further call.
+func TestAutoRecoveryRetriesAfterAFailedProbeWithoutCalls(t *testing.T) {
+	ctx := context.Background()
+	a, other, b := recoveringPair(t, 5*time.Millisecond)
+	probed := make(chan struct{})
+	var once sync.Once
+	b.setBefore(func(_, key string) {
+		if strings.HasSuffix(key, "probe") {
+			once.Do(func() { close(probed) })
+		}
+	})
+	b.down.Store(true)
+	if err := a.Set(ctx, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	errs := a.Stats().BackendErrors
+	recv(t, probed, "the first probe")
+	testutil.Eventually(t, "the first probe to fail", func() bool { return a.Stats().BackendErrors > errs })
+	b.down.Store(false)
+	testutil.Eventually(t, "a later probe to replay the write", func() bool {
+		_, ok := mustGet[string](t, other, "k")
+		return ok
 	})
 }

@@ -3,7 +3,9 @@ package dogpile_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -145,5 +147,140 @@ func TestP4StaleIfErrorWithinBound(t *testing.T) {
 	}
 	if _, err := dogpile.GetOrCreate(ctx, r, "missing", failing); !errors.Is(err, fail) {
 		t.Fatalf("stale-if-error with no stale value: got %v", err)
+	}
+}
+
+// A regeneration that ends because its caller gave up (its context was
+// canceled or ran out of time) is no failure of the data source: the caller
+// gets the context's error, not the stale value.
+func TestStaleIfErrorNotForTheCallersOwnCancellation(t *testing.T) {
+	for _, cause := range []error{context.Canceled, context.DeadlineExceeded} {
+		t.Run(cause.Error(), func(t *testing.T) {
+			r := regionWith(t, []dogpile.RegionOption{dogpile.WithStaleIfError(time.Hour)}, "memory")
+			mustSet(t, r, "k", "stale")
+			v, err := dogpile.GetOrCreate(context.Background(), r, "k", func(context.Context) (string, error) {
+				return "", fmt.Errorf("query: %w", cause)
+			}, expiredNow)
+			if !errors.Is(err, cause) {
+				t.Fatalf("GetOrCreate = %q, %v; want the %v, not the stale value", v, err, cause)
+			}
+		})
+	}
+}
+
+// A value stale exactly maxStale ago is still within the bound; a
+// nanosecond later it is not.
+func TestStaleIfErrorBoundIsInclusive(t *testing.T) {
+	onEachPath(t, func(t *testing.T, backend string) {
+		ctx := context.Background()
+		clock := newTestClock()
+		r, _ := regionsOnOneStore(t, backend, clock, 10*time.Second, 0, dogpile.WithStaleIfError(time.Minute))
+		mustSet(t, r, "k", "stale")
+		clock.advance(10*time.Second + time.Minute) // expired a minute ago, to the nanosecond
+		if v, err := dogpile.GetOrCreate(ctx, r, "k", failing); err != nil || v != "stale" {
+			t.Fatalf("stale for exactly the bound: %q, %v; want the stale value", v, err)
+		}
+		clock.advance(time.Nanosecond)
+		if _, err := dogpile.GetOrCreate(ctx, r, "k", failing); !errors.Is(err, errDatabaseDown) {
+			t.Fatalf("stale for a nanosecond over the bound: %v; want the creator's error", err)
+		}
+	})
+}
+
+// A value whose creator set its own expiration became stale when that
+// expiration ended, in a region whose values otherwise never expire.
+func TestStaleIfErrorMeasuredFromTheEntrysOwnExpiration(t *testing.T) {
+	onEachPath(t, func(t *testing.T, backend string) {
+		ctx := context.Background()
+		clock := newTestClock()
+		r, _ := regionsOnOneStore(t, backend, clock, 0, 0, dogpile.WithStaleIfError(time.Minute))
+		for _, k := range []string{"recent", "old"} {
+			if _, err := dogpile.GetOrCreate(ctx, r, k, func(ctx context.Context) (string, error) {
+				dogpile.SetExpiration(ctx, 10*time.Second)
+				return "stale", nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clock.advance(40 * time.Second) // "recent" expired 30s ago
+		if v, err := dogpile.GetOrCreate(ctx, r, "recent", failing); err != nil || v != "stale" {
+			t.Fatalf("30s after its own expiration: %q, %v; want the stale value", v, err)
+		}
+		clock.advance(time.Minute) // "old" expired 90s ago
+		if _, err := dogpile.GetOrCreate(ctx, r, "old", failing); !errors.Is(err, errDatabaseDown) {
+			t.Fatalf("90s after its own expiration: %v; want the creator's error", err)
+		}
+	})
+}
+
+// A tag's soft invalidation carries no time a process can trust, so a
+// value made stale by one is measured from its creation: an old value is
+// past the bound at once, a recent one is served.
+func TestStaleIfErrorAfterATagsSoftInvalidationMeasuredFromCreation(t *testing.T) {
+	onEachPath(t, func(t *testing.T, backend string) {
+		ctx := context.Background()
+		clock := newTestClock()
+		r, _ := regionsOnOneStore(t, backend, clock, 0, 0, dogpile.WithStaleIfError(time.Minute))
+		tags := dogpile.Tags("t")
+		if err := r.Set(ctx, "old", "stale", tags); err != nil {
+			t.Fatal(err)
+		}
+		clock.advance(time.Hour)
+		if err := r.Set(ctx, "recent", "stale", tags); err != nil {
+			t.Fatal(err)
+		}
+		clock.advance(30 * time.Second)
+		if err := r.InvalidateTags(ctx, dogpile.Soft, "t"); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := dogpile.GetOrCreate(ctx, r, "recent", failing, tags); err != nil || v != "stale" {
+			t.Fatalf("created 30s before its tag's soft invalidation: %q, %v; want the stale value", v, err)
+		}
+		if _, err := dogpile.GetOrCreate(ctx, r, "old", failing, tags); !errors.Is(err, errDatabaseDown) {
+			t.Fatalf("created an hour before its tag's soft invalidation: %v; want the creator's error", err)
+		}
+	})
+}
+
+// softBefore is a user's invalidation strategy: every value created before
+// its last Invalidate is soft-invalidated, whatever how says.
+type softBefore struct {
+	clock *testClock
+	at    atomic.Int64
+}
+
+func (s *softBefore) Invalidate(context.Context, dogpile.Invalidation) error {
+	s.at.Store(s.clock.now())
+	return nil
+}
+
+func (s *softBefore) Invalidated(_ context.Context, created time.Time) dogpile.Invalidation {
+	if created.UnixNano() < s.at.Load() {
+		return dogpile.Soft
+	}
+	return dogpile.NotInvalidated
+}
+
+// A custom strategy does not say when it invalidated a value, so its
+// soft-invalidated values are measured from their creation.
+func TestStaleIfErrorCustomStrategyMeasuredFromCreation(t *testing.T) {
+	ctx := context.Background()
+	clock := newTestClock()
+	inv := &softBefore{clock: clock}
+	r := regionWith(t, []dogpile.RegionOption{clock.option(), dogpile.WithStaleIfError(time.Minute)}, "memory",
+		dogpile.WithInvalidationStrategy(inv))
+	mustSet(t, r, "old", "stale")
+	clock.advance(time.Hour)
+	mustSet(t, r, "recent", "stale")
+	clock.advance(30 * time.Second)
+	if err := r.Invalidate(ctx, dogpile.Soft); err != nil {
+		t.Fatal(err)
+	}
+	clock.advance(time.Nanosecond)
+	if v, err := dogpile.GetOrCreate(ctx, r, "recent", failing); err != nil || v != "stale" {
+		t.Fatalf("created 30s before the strategy's soft invalidation: %q, %v; want the stale value", v, err)
+	}
+	if _, err := dogpile.GetOrCreate(ctx, r, "old", failing); !errors.Is(err, errDatabaseDown) {
+		t.Fatalf("created an hour before the strategy's soft invalidation: %v; want the creator's error", err)
 	}
 }

@@ -658,3 +658,163 @@ func TestTagsInvalidateTagsArguments(t *testing.T) {
 	}()
 	dogpile.Cached(r, func(context.Context, int) (string, error) { return "", nil }, dogpile.TagsFunc(func(string) []string { return nil }))
 }
+
+// A tag is written as it is in its record's key up to 128 bytes, counted
+// once escaped; a longer one is hashed.
+func TestTagsRecordKeyLengthLimit(t *testing.T) {
+	ctx := context.Background()
+	store := newMultiStore()
+	r := regionFor(t, store, []dogpile.RegionOption{dogpile.WithName("shared")},
+		dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0)))
+	hashed := func(tag string) string {
+		sum := sha256.Sum256([]byte(tag))
+		return "#" + hex.EncodeToString(sum[:16])
+	}
+	spaced := strings.Repeat(" ", 43) // 129 bytes escaped
+	for tag, want := range map[string]string{
+		strings.Repeat("x", 128):       strings.Repeat("x", 128),
+		strings.Repeat(" ", 42) + "xx": strings.Repeat("%20", 42) + "xx", // 128 bytes escaped
+		spaced:                         hashed(spaced),
+	} {
+		if err := r.InvalidateTags(ctx, dogpile.Hard, tag); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := store.raw(tagKey(want)); !ok {
+			t.Fatalf("the record of a tag of %d bytes is not under %q; the store holds %q", len(tag), tagKey(want), store.seen()["set"])
+		}
+	}
+}
+
+// A call made after a hard invalidation of a tag returned does not take the
+// value of a creation of a tagged key that began before it: it creates
+// anew.
+func TestTagsCallAfterHardTagInvalidationDoesNotTakeAnEarlierCreation(t *testing.T) {
+	ctx := context.Background()
+	for name, copts := range map[string][]dogpile.ConfigOption{
+		"in-process":         nil,
+		"SharedInvalidation": {dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0))},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := regionWith(t, []dogpile.RegionOption{dogpile.WithName("flight")}, "memory_serialized", copts...)
+			tags := dogpile.Tags("t")
+			before, release := make(chan struct{}), make(chan struct{})
+			first := goGetOrCreate(ctx, r, "k", func(context.Context) (string, error) {
+				close(before)
+				<-release // still creating when the tag is invalidated
+				return "made before the invalidation", nil
+			}, tags)
+			recv(t, before, "the first creation to start")
+			if err := r.InvalidateTags(ctx, dogpile.Hard, "t"); err != nil {
+				t.Fatal(err)
+			}
+			second := goGetOrCreate(ctx, r, "k", func(context.Context) (string, error) {
+				return "made after", nil
+			}, tags)
+			testutil.Eventually(t, "the second call to wait for the first's creation", func() bool { return dogpile.FlightWaiters(r, "k") == 1 })
+			close(release)
+			if got := recv(t, first, "the first call"); got.v != "made before the invalidation" || got.err != nil {
+				t.Fatalf("the first call got %q, %v", got.v, got.err)
+			}
+			if got := recv(t, second, "the second call"); got.v != "made after" || got.err != nil {
+				t.Fatalf("a call made after the tag's hard invalidation got %q, %v; want a value created after it", got.v, got.err)
+			}
+		})
+	}
+}
+
+// A hit of a cached function reads the records of its argument's tags
+// (TagsFunc) with the value, in one round trip, as a call naming its Tags
+// does: for Cached and for CachedMulti alike.
+func TestTagsCachedHitReadsItsTagsWithTheValue(t *testing.T) {
+	ctx := context.Background()
+	userTag := func(id int) []string { return []string{"user:" + string(rune('0'+id))} }
+	for _, tc := range []struct {
+		name string
+		mk   func(r *dogpile.Region) func() error // the call: a hit on argument 1 once made
+	}{
+		{"Cached", func(r *dogpile.Region) func() error {
+			f := dogpile.Cached(r, func(context.Context, int) (string, error) { return "user", nil },
+				dogpile.FuncName("load"), dogpile.TagsFunc(userTag))
+			return func() error { _, err := f.Call(ctx, 1); return err }
+		}},
+		{"CachedMulti", func(r *dogpile.Region) func() error {
+			f := dogpile.CachedMulti(r, func(_ context.Context, ids []int) ([]string, error) { return make([]string, len(ids)), nil },
+				dogpile.FuncName("loadMany"), dogpile.TagsFunc(userTag))
+			return func() error { _, err := f.Call(ctx, []int{1}); return err }
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b, trips := twoProcesses(t, 0)
+			callA, callB := tc.mk(a), tc.mk(b)
+			if err := a.InvalidateTags(ctx, dogpile.Soft, "user:1"); err != nil { // the record exists: there is something to read
+				t.Fatal(err)
+			}
+			if err := callA(); err != nil {
+				t.Fatal(err)
+			}
+			trips.reset()
+			before := trips.n.Load()
+			if err := callB(); err != nil {
+				t.Fatal(err)
+			}
+			if n, reads := trips.n.Load()-before, trips.reads(tagKey("user:1")); n != 1 || reads != 1 {
+				t.Fatalf("a hit took %d round trips, reading its tag's record %d times; want one, with the value", n, reads)
+			}
+		})
+	}
+}
+
+// tagReadsFailing is a store whose reads of tag records fail once told to,
+// as a server's do for keys on a shard that is down.
+type tagReadsFailing struct {
+	dogpile.Backend
+	fail atomic.Bool
+}
+
+func (b *tagReadsFailing) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	if b.fail.Load() && strings.HasPrefix(key, "dogpile:tag:") {
+		return nil, false, errRefused
+	}
+	return b.Backend.Get(ctx, key)
+}
+
+// tagReadsFailingMulti adds reads of many keys at once to tagReadsFailing.
+type tagReadsFailingMulti struct{ *tagReadsFailing }
+
+func (m tagReadsFailingMulti) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		b, ok, err := m.Get(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out[i] = b
+		}
+	}
+	return out, nil
+}
+
+// A read whose tags' records can't be read fails with the backend's error,
+// rather than serving a value whose tags were not checked, on a backend
+// that reads one key at a time as on one that reads many at once.
+func TestTagsFailedRecordReadIsTheReadsError(t *testing.T) {
+	ctx := context.Background()
+	for name, mk := range map[string]func(*tagReadsFailing) dogpile.Backend{
+		"get":       func(b *tagReadsFailing) dogpile.Backend { return b },
+		"get_multi": func(b *tagReadsFailing) dogpile.Backend { return tagReadsFailingMulti{b} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			store := &tagReadsFailing{Backend: sharedStore(t)}
+			r := regionFor(t, mk(store), []dogpile.RegionOption{dogpile.WithName("shared")},
+				dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0)))
+			if err := r.Set(ctx, "k", "v", dogpile.Tags("t", "u")); err != nil {
+				t.Fatal(err)
+			}
+			store.fail.Store(true)
+			if v, ok, err := dogpile.Get[string](ctx, r, "k"); !errors.Is(err, dogpile.ErrBackend) || !errors.Is(err, errRefused) {
+				t.Fatalf("Get with its tags' records unreadable = %q, %v, %v; want the backend's error", v, ok, err)
+			}
+		})
+	}
+}
