@@ -240,7 +240,10 @@ func TestBreakerHalfOpenSendsOneProbe(t *testing.T) {
 	})
 	time.Sleep(2 * cooldown) // past the cooldown: the next callers find the breaker half-open
 
-	const n = 50
+	// Few enough calls to end well within the probe's timeout (a second) on
+	// a loaded machine: a probe that timed out would fail, and the next
+	// cooldown would send a second one.
+	const n = 20
 	var wg sync.WaitGroup
 	cctx, cancel := context.WithTimeout(ctx, deadline) // a caller stuck on the hung backend fails
 	defer cancel()
@@ -248,7 +251,7 @@ func TestBreakerHalfOpenSendsOneProbe(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range 10 {
+			for j := range 5 {
 				if v, err := dogpile.GetOrCreate(cctx, r, fmt.Sprintf("k%d-%d", i, j), create); err != nil || v != "created" {
 					t.Errorf("GetOrCreate while half-open = %q, %v", v, err)
 				}
@@ -280,7 +283,10 @@ func TestBreakerHalfOpenSendsOneProbe(t *testing.T) {
 func TestBreakerFailedProbeReopens(t *testing.T) {
 	ctx := context.Background()
 	b := newSwitchable(t)
-	const cooldown = 10 * time.Millisecond
+	// Long enough for the twenty calls below to fall within one cooldown
+	// on a loaded machine: were they to span two, a second probe would
+	// fail and reopen the breaker, and a third could follow.
+	const cooldown = 200 * time.Millisecond
 	r := regionFor(t, b, []dogpile.RegionOption{dogpile.WithFailOpen(cooldown), dogpile.WithMetrics()})
 	b.down.Store(true)
 	dogpile.Get[string](ctx, r, "k") //nolint:errcheck // trips the breaker
