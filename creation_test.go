@@ -8,25 +8,24 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
 // testClock is a region clock that moves only when told: expiry decided
 // without sleeping.
-type testClock struct{ ns atomic.Int64 }
+type testClock struct{ *testutil.Clock }
 
 func newTestClock() *testClock {
-	c := &testClock{}
-	c.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	return c
+	return &testClock{testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))}
 }
 
-func (c *testClock) now() int64              { return c.ns.Load() }
-func (c *testClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
+func (c *testClock) now() int64              { return c.Now().UnixNano() }
+func (c *testClock) advance(d time.Duration) { c.Advance(d) }
 
 // option makes a region read its time from c: the one place that knows the
 // WithClock hook's signature.
 func (c *testClock) option() dogpile.RegionOption {
-	return dogpile.WithClock(func() time.Time { return time.Unix(0, c.now()) })
+	return dogpile.WithClock(c.Now)
 }
 
 // regionsOnOneStore returns two regions — two processes — sharing one store

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/tmplcache"
 )
 
@@ -21,12 +22,6 @@ import (
 // the same behaviours on every backend.
 
 var errBoom = errors.New("boom")
-
-// testClock is a region's clock: it stands still until moved.
-type testClock struct{ ns atomic.Int64 }
-
-func (c *testClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *testClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // deletes is a proxy that counts the deletes reaching the store and, when
 // fail or keep is set, fails them or ignores them (something keeps writing
@@ -58,7 +53,7 @@ func (p deleting) Delete(ctx context.Context, key string) error {
 // fixture is a region "frags" (values expire after an hour) on a test
 // clock, a Cache over it, and a count of fragment renders.
 type fixture struct {
-	clock   testClock
+	clock   *testutil.Clock
 	deletes deletes
 	region  *dogpile.Region
 	cache   *tmplcache.Cache
@@ -67,9 +62,8 @@ type fixture struct {
 
 func newFixture(t *testing.T, opts ...tmplcache.Option) *fixture {
 	t.Helper()
-	f := &fixture{}
-	f.clock.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	r, err := dogpile.NewRegion(dogpile.WithName("frags"), dogpile.WithClock(f.clock.now)).
+	f := &fixture{clock: testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))}
+	r, err := dogpile.NewRegion(dogpile.WithName("frags"), dogpile.WithClock(f.clock.Now)).
 		Configure("memory_serialized", dogpile.WithExpiration(time.Hour), dogpile.WithWrap(f.deletes.proxy))
 	if err != nil {
 		t.Fatal(err)
@@ -262,14 +256,14 @@ func TestFragmentExpiration(t *testing.T) {
 				f := newFixture(t)
 				p := f.page(t, e, c.call)
 				run(t, p, nil)
-				f.clock.advance(c.fresh)
+				f.clock.Advance(c.fresh)
 				if got, want := run(t, p, nil), "<p>x #1</p>"; got != want {
 					t.Fatalf("%v after: %q, want %q (served)", c.fresh, got, want)
 				}
 				if c.rendered < 0 {
 					return
 				}
-				f.clock.advance(c.rendered - c.fresh)
+				f.clock.Advance(c.rendered - c.fresh)
 				if got, want := run(t, p, nil), "<p>x #2</p>"; got != want {
 					t.Fatalf("%v after: %q, want %q (rendered again)", c.rendered, got, want)
 				}

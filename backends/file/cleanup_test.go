@@ -6,23 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/backends/file"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 )
-
-// fakeClock is a settable time for file.SetClock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *fakeClock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 func stats(t *testing.T, b *file.Backend) file.Stats {
 	t.Helper()
@@ -82,12 +72,12 @@ func TestFB4MaxSizeBoundsStore(t *testing.T) {
 // write, so rewriting an old key keeps it.
 func TestFB4EvictsLeastRecentlyWritten(t *testing.T) {
 	b := open(t, file.Options{MaxSize: 100 << 10})
-	clock := &fakeClock{t: time.Now()}
-	file.SetClock(b, clock.now)
+	clock := testutil.NewClock(time.Now())
+	file.SetClock(b, clock.Now)
 	ctx := context.Background()
 	value := []byte(strings.Repeat("x", 10<<10))
 	set := func(k string) {
-		clock.advance(time.Second)
+		clock.Advance(time.Second)
 		if err := b.Set(ctx, k, value); err != nil {
 			t.Fatal(err)
 		}
@@ -111,11 +101,11 @@ func TestFB4EvictsLeastRecentlyWritten(t *testing.T) {
 
 // withOneEntry is a store with a max_age of one hour, on a clock the test
 // moves, holding the entry "old", written now.
-func withOneEntry(t *testing.T) (*file.Backend, *fakeClock) {
+func withOneEntry(t *testing.T) (*file.Backend, *testutil.Clock) {
 	t.Helper()
 	b := open(t, file.Options{TTL: time.Hour})
-	clock := &fakeClock{t: time.Now()}
-	file.SetClock(b, clock.now)
+	clock := testutil.NewClock(time.Now())
+	file.SetClock(b, clock.Now)
 	if err := b.Set(context.Background(), "old", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
@@ -127,11 +117,11 @@ func withOneEntry(t *testing.T) (*file.Backend, *fakeClock) {
 func TestFB4MaxAge(t *testing.T) {
 	b, clock := withOneEntry(t)
 	ctx := context.Background()
-	clock.advance(59 * time.Minute)
+	clock.Advance(59 * time.Minute)
 	if _, ok, _ := b.Get(ctx, "old"); !ok {
 		t.Fatal("an entry younger than max_age is gone")
 	}
-	clock.advance(2 * time.Minute)
+	clock.Advance(2 * time.Minute)
 	if _, ok, _ := b.Get(ctx, "old"); ok {
 		t.Fatal("an entry older than max_age was read")
 	}
@@ -174,12 +164,12 @@ func TestFB4CleanupOnOpen(t *testing.T) {
 func TestFB4CleanupTrimsToSevenEighths(t *testing.T) {
 	const maxSize, size = 8000, 1000 // an entry's key and value: 1000 bytes
 	b := open(t, file.Options{MaxSize: maxSize})
-	clock := &fakeClock{t: time.Now()}
-	file.SetClock(b, clock.now)
+	clock := testutil.NewClock(time.Now())
+	file.SetClock(b, clock.Now)
 	ctx := context.Background()
 	set := func(i int) {
 		t.Helper()
-		clock.advance(time.Second) // distinct write times, in order
+		clock.Advance(time.Second) // distinct write times, in order
 		if err := b.Set(ctx, fmt.Sprint("k", i), make([]byte, size-2)); err != nil {
 			t.Fatal(err)
 		}
@@ -210,8 +200,8 @@ func TestFB4CleanupTrimsToSevenEighths(t *testing.T) {
 // max_age as expired).
 func TestFB4MaxAgeBoundary(t *testing.T) {
 	b := open(t, file.Options{TTL: time.Hour})
-	clock := &fakeClock{t: time.Unix(1e9, 0)}
-	file.SetClock(b, clock.now)
+	clock := testutil.NewClock(time.Unix(1e9, 0))
+	file.SetClock(b, clock.Now)
 	ctx := context.Background()
 	if err := b.Set(ctx, "k", []byte("v")); err != nil {
 		t.Fatal(err)
@@ -234,9 +224,9 @@ func TestFB4MaxAgeBoundary(t *testing.T) {
 			t.Fatalf("after Cleanup %d entries; want present = %v", s.Entries, want)
 		}
 	}
-	clock.advance(time.Hour)
+	clock.Advance(time.Hour)
 	present(true)
-	clock.advance(time.Nanosecond)
+	clock.Advance(time.Nanosecond)
 	present(false)
 }
 
@@ -247,7 +237,7 @@ func TestFB4MaxAgeBoundary(t *testing.T) {
 func TestFB4EveryWriteCountsTowardCleanup(t *testing.T) {
 	b, clock := withOneEntry(t)
 	ctx := context.Background()
-	clock.advance(2 * time.Hour)
+	clock.Advance(2 * time.Hour)
 	const writes = 300 // more than one cleanup interval of writes
 	for i := range writes {
 		if ok, err := b.CompareAndSwap(ctx, fmt.Sprint("swapped-", i), nil, []byte("v")); !ok || err != nil {
@@ -257,7 +247,7 @@ func TestFB4EveryWriteCountsTowardCleanup(t *testing.T) {
 	if s := stats(t, b); s.Entries != writes {
 		t.Fatalf("%d entries after %d swaps; want the expired one removed by their cleanup", s.Entries, writes)
 	}
-	clock.advance(2 * time.Hour) // the swapped entries expire
+	clock.Advance(2 * time.Hour) // the swapped entries expire
 	for i := range writes {
 		if err := b.SetMulti(ctx, map[string][]byte{fmt.Sprint("multi-", i): []byte("v")}); err != nil {
 			t.Fatal(err)

@@ -23,9 +23,9 @@ import (
 // an old value swaps only itself, an empty value is a value) is checked by
 // the conformance suite in TestFB1Conformance.
 func TestSwapperExpiredHoldsNothing(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1e9, 0)}
+	clock := testutil.NewClock(time.Unix(1e9, 0))
 	b := open(t, file.Options{TTL: time.Hour})
-	file.SetClock(b, clock.now)
+	file.SetClock(b, clock.Now)
 	ctx := context.Background()
 	swap := func(key string, old, new []byte, want bool) {
 		t.Helper()
@@ -35,7 +35,7 @@ func TestSwapperExpiredHoldsNothing(t *testing.T) {
 	}
 	swap("k", nil, []byte("b"), true)
 	swap("empty", nil, []byte{}, true)
-	clock.advance(2 * time.Hour) // k and empty are past max_age
+	clock.Advance(2 * time.Hour) // k and empty are past max_age
 	swap("k", []byte("b"), []byte("c"), false)
 	swap("empty", []byte{}, []byte("x"), false)
 	swap("k", nil, []byte("fresh"), true)
