@@ -624,18 +624,22 @@ func TestMemcachedKeyErrorHasNoGoAdvice(t *testing.T) {
 }
 
 // A store that cannot report (its server is down) is shown with its error,
-// in the table and in the JSON, in place of its numbers.
+// in the table and in the JSON, in place of its numbers, and the command
+// fails (exit 1), saying how many servers did not report.
 func TestStatsShowsAStoresError(t *testing.T) {
 	region := []string{"--backend", "redis", "--arg", "url=redis://127.0.0.1:1/0"}
 	const reason = "cannot connect to redis at 127.0.0.1:1: dial tcp 127.0.0.1:1: connect: connection refused"
-	r := inProcess(t, context.Background(), append([]string{"stats"}, region...)...).want(t, exitOK, "stats")
+	r := inProcess(t, context.Background(), append([]string{"stats"}, region...)...).want(t, exitError, "stats")
+	if want := "dogpile: stats: 1 of 1 servers did not report (the error rows above say why)\n"; r.stderr != want {
+		t.Errorf("stats of a stopped server: stderr %q; want %q", r.stderr, want)
+	}
 	if !strings.Contains(r.stdout, "\nstore: redis at 127.0.0.1:1\n  error  "+reason+"\n\n") {
 		t.Errorf("stats of a stopped server:\n%s", r.stdout)
 	}
 	var got struct {
 		Store []map[string]any `json:"store"`
 	}
-	r = inProcess(t, context.Background(), append([]string{"stats", "--json"}, region...)...).want(t, exitOK, "stats --json")
+	r = inProcess(t, context.Background(), append([]string{"stats", "--json"}, region...)...).want(t, exitError, "stats --json")
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || len(got.Store) != 1 || got.Store[0]["error"] != reason || len(got.Store[0]) != 2 {
 		t.Errorf("stats --json of a stopped server: %v\n%s", err, r.stdout)
 	}

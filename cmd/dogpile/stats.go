@@ -33,6 +33,9 @@ backends that report (package backend's StatsReporter):
 
 With --json the numbers are JSON numbers and the settings booleans or
 strings; a number the store does not report is left out.
+
+A server that cannot be asked (it is down) is shown with its error in
+place of its numbers, and the command exits with status 1.
 `+regionHelp+`
 Examples:
   dogpile stats
@@ -57,7 +60,10 @@ Examples:
 	}
 	if *asJSON {
 		out := map[string]any{"region": t.settingsJSON(), "store": storesJSON(stores)}
-		return writeJSON(stdout, out)
+		if err := writeJSON(stdout, out); err != nil {
+			return err
+		}
+		return unreported(stores)
 	}
 	if err := table(stdout, "", t.settingsText()); err != nil {
 		return err
@@ -72,7 +78,23 @@ Examples:
 		fmt.Fprintf(stdout, "\nstore: the %s backend reports nothing about itself\n", t.cfg.Backend)
 	}
 	fmt.Fprintf(stdout, "\n%s\n", countersNote)
-	return nil
+	return unreported(stores)
+}
+
+// unreported is the failure of a stats run in which a server could not be
+// asked: the report shows why in that server's row, and the exit status (1)
+// tells a script, as for any command that could not reach its backend.
+func unreported(stores []backend.Stats) error {
+	n := 0
+	for _, s := range stores {
+		if s.Err != nil {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d of %d servers did not report (the error rows above say why)", n, len(stores))
 }
 
 // settingsText are the region's settings as stats shows them.
