@@ -447,3 +447,37 @@ func TestP3FailOpenMulti(t *testing.T) {
 		t.Fatalf("fail-open GetMulti = %v, %v", hits, err)
 	}
 }
+
+// refusingReads is a store that refuses to serve one key's value (as a
+// proxy in front of a store may refuse a value over its limit): the
+// refusal wraps dogpile.ErrValueRefused.
+type refusingReads struct{ dogpile.Backend }
+
+func (r refusingReads) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	if strings.HasSuffix(key, "refused") {
+		return nil, false, fmt.Errorf("value over the proxy's limit: %w", dogpile.ErrValueRefused)
+	}
+	return r.Backend.Get(ctx, key)
+}
+
+// A value refused on a read, like one refused on a write, is no failure of
+// the backend: under fail-open the read returns the refusal and the breaker
+// stays closed, so the next key is read from the store.
+func TestBreakerRefusedReadIsNoBackendFailure(t *testing.T) {
+	ctx := context.Background()
+	store, err := dogpile.NewBackend("memory_serialized", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := regionFor(t, refusingReads{store}, []dogpile.RegionOption{dogpile.WithFailOpen(time.Hour), dogpile.WithMetrics()})
+	mustSet(t, r, "other", "stored")
+	if _, _, err := dogpile.Get[string](ctx, r, "refused"); !errors.Is(err, dogpile.ErrValueRefused) {
+		t.Fatalf("Get of a value the store refuses to serve = %v; want the refusal", err)
+	}
+	if v, ok := mustGet[string](t, r, "other"); !ok || v != "stored" {
+		t.Fatalf("after a refused read, Get(other) = %q, %v; want the stored value: the breaker opened", v, ok)
+	}
+	if n := r.Stats().BreakerTrips; n != 0 {
+		t.Fatalf("BreakerTrips = %d after a refused read; want 0", n)
+	}
+}
