@@ -3,8 +3,6 @@ package tmplcache_test
 import (
 	"context"
 	"errors"
-	htmltemplate "html/template"
-	"io"
 	"net/netip"
 	"strings"
 	"sync/atomic"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/internal/testutil"
+	"github.com/dogpile-go/dogpile/internal/tmpltest"
 	"github.com/dogpile-go/dogpile/tmplcache"
 )
 
@@ -74,56 +73,29 @@ func newFixture(t *testing.T, opts ...tmplcache.Option) *fixture {
 	return f
 }
 
-// executor is what both packages' *Template do.
-type executor interface {
-	Execute(w io.Writer, data any) error
-}
-
-// engine is a template package: its name in fragment keys and markers, and
-// how to parse a set named "page" bound to a Cache.
-type engine struct {
-	name  string
-	parse func(t *testing.T, c *tmplcache.Cache, funcs map[string]any, src string) executor
-}
-
-var engines = []engine{
-	{"html", func(t *testing.T, c *tmplcache.Cache, funcs map[string]any, src string) executor {
-		t.Helper()
-		p, err := c.BindHTML(htmltemplate.New("page").Funcs(funcs)).Parse(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}},
-	{"text", func(t *testing.T, c *tmplcache.Cache, funcs map[string]any, src string) executor {
-		t.Helper()
-		p, err := c.BindText(texttemplate.New("page").Funcs(funcs)).Parse(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}},
-}
-
 // fragDef is the fragment the tests cache: its data and the number of its
 // render, so an output shows which render it came from.
 const fragDef = `{{define "frag"}}<p>{{.}} #{{renders}}</p>{{end}}`
 
 // page parses src after fragDef into a set bound to f's Cache.
-func (f *fixture) page(t *testing.T, e engine, src string) executor {
+func (f *fixture) page(t *testing.T, e tmpltest.Engine, src string) tmpltest.Executor {
 	t.Helper()
-	return e.parse(t, f.cache, map[string]any{"renders": func() int64 { return f.renders.Add(1) }}, fragDef+src)
+	return parse(t, e, f.cache, map[string]any{"renders": func() int64 { return f.renders.Add(1) }}, fragDef+src)
 }
 
-func try(p executor, data any) (string, error) {
-	var b strings.Builder
-	err := p.Execute(&b, data)
-	return b.String(), err
+// parse parses src with e, failing the test on a parse error.
+func parse(t *testing.T, e tmpltest.Engine, c *tmplcache.Cache, funcs map[string]any, src string) tmpltest.Executor {
+	t.Helper()
+	p, err := e.Parse(c, funcs, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
-func run(t *testing.T, p executor, data any) string {
+func run(t *testing.T, p tmpltest.Executor, data any) string {
 	t.Helper()
-	s, err := try(p, data)
+	s, err := tmpltest.Try(p, data)
 	if err != nil {
 		t.Fatalf("Execute: %v", err)
 	}
@@ -144,8 +116,8 @@ func (f *fixture) stored(t *testing.T, key string) (string, bool) {
 // data, and stored under tmplcache:<package>:<name>|<key> behind its
 // package's marker; later executions are served from the region.
 func TestFragmentIsStoredUnderItsKeyAndServed(t *testing.T) {
-	for _, e := range engines {
-		t.Run(e.name, func(t *testing.T) {
+	for _, e := range tmpltest.Engines {
+		t.Run(e.Name, func(t *testing.T) {
 			f := newFixture(t)
 			p := f.page(t, e, `{{cached "frags" "frag" .ID .Name}}`)
 			type user struct {
@@ -165,9 +137,9 @@ func TestFragmentIsStoredUnderItsKeyAndServed(t *testing.T) {
 					t.Errorf("Execute(%+v) = %q, want %q", c.u, got, c.want)
 				}
 			}
-			key := "tmplcache:" + e.name + ":frag|1"
-			if v, ok := f.stored(t, key); !ok || v != "tmplcache/1 "+e.name+"\n<p>ann #1</p>" {
-				t.Errorf("the region holds %q, %v under %q; want the fragment behind the %s marker", v, ok, key, e.name)
+			key := "tmplcache:" + e.Name + ":frag|1"
+			if v, ok := f.stored(t, key); !ok || v != "tmplcache/1 "+e.Name+"\n<p>ann #1</p>" {
+				t.Errorf("the region holds %q, %v under %q; want the fragment behind the %s marker", v, ok, key, e.Name)
 			}
 		})
 	}
@@ -178,8 +150,8 @@ func TestFragmentIsStoredUnderItsKeyAndServed(t *testing.T) {
 // even when it is found under the HTML fragment's key.
 func TestHTMLAndTextFragmentsAreKeptApart(t *testing.T) {
 	f := newFixture(t)
-	html := f.page(t, engines[0], `{{cached "frags" "frag" 1 .}}`)
-	text := f.page(t, engines[1], `{{cached "frags" "frag" 1 .}}`)
+	html := f.page(t, tmpltest.HTML, `{{cached "frags" "frag" 1 .}}`)
+	text := f.page(t, tmpltest.Text, `{{cached "frags" "frag" 1 .}}`)
 	if got, want := run(t, text, "<b>"), "<p><b> #1</p>"; got != want {
 		t.Fatalf("text: %q, want %q", got, want)
 	}
@@ -191,7 +163,7 @@ func TestHTMLAndTextFragmentsAreKeptApart(t *testing.T) {
 	if err := f.region.Set(context.Background(), "tmplcache:html:frag|2", textValue); err != nil {
 		t.Fatal(err)
 	}
-	html2 := f.page(t, engines[0], `{{cached "frags" "frag" 2 .}}`)
+	html2 := f.page(t, tmpltest.HTML, `{{cached "frags" "frag" 2 .}}`)
 	if got, want := run(t, html2, "<i>"), "<p>&lt;i&gt; #3</p>"; got != want {
 		t.Errorf("html over a text fragment under its key: %q, want %q (rendered anew)", got, want)
 	}
@@ -220,7 +192,7 @@ func TestForeignValueUnderAFragmentKey(t *testing.T) {
 				t.Fatal(err)
 			}
 			f.deletes.keep, f.deletes.fail = c.keep, c.fail
-			out, err := try(f.page(t, engines[0], `{{cached "frags" "frag" 1 .}}`), "ann")
+			out, err := tmpltest.Try(f.page(t, tmpltest.HTML, `{{cached "frags" "frag" 1 .}}`), "ann")
 			if strings.Contains(out, "<script") || (err != nil && strings.Contains(err.Error(), "<script")) {
 				t.Fatalf("the foreign value was output: %q, %v", out, err)
 			}
@@ -241,7 +213,7 @@ func TestForeignValueUnderAFragmentKey(t *testing.T) {
 // A fragment expires with the region's expiration; cachedFor's replaces it
 // for that call: a Go duration, a number of seconds, or 0 for never.
 func TestFragmentExpiration(t *testing.T) {
-	for _, e := range engines {
+	for _, e := range tmpltest.Engines {
 		for _, c := range []struct {
 			call     string
 			fresh    time.Duration // still served this long after it was made
@@ -252,7 +224,7 @@ func TestFragmentExpiration(t *testing.T) {
 			{`{{cachedFor "frags" 7200 "frag" 1 "x"}}`, 119 * time.Minute, 121 * time.Minute},
 			{`{{cachedFor "frags" 0 "frag" 1 "x"}}`, 1000 * time.Hour, -1},
 		} {
-			t.Run(e.name+"/"+c.call, func(t *testing.T) {
+			t.Run(e.Name+"/"+c.call, func(t *testing.T) {
 				f := newFixture(t)
 				p := f.page(t, e, c.call)
 				run(t, p, nil)
@@ -307,7 +279,7 @@ func TestKeyRendering(t *testing.T) {
 		{time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC), "2026-03-04T05:06:07Z"},
 	} {
 		f := newFixture(t) // a region of its own: 0.1 and float32(0.1) must each make "0.1"
-		p := f.page(t, engines[1], `{{define "k"}}v{{end}}{{cached "frags" "k" .}}`)
+		p := f.page(t, tmpltest.Text, `{{define "k"}}v{{end}}{{cached "frags" "k" .}}`)
 		if got := run(t, p, c.key); got != "v" {
 			t.Fatalf("key %#v: %q", c.key, got)
 		}
@@ -335,7 +307,7 @@ func TestArgumentErrors(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t)
-			_, err := try(f.page(t, engines[1], c.src), c.data)
+			_, err := tmpltest.Try(f.page(t, tmpltest.Text, c.src), c.data)
 			if !errors.Is(err, dogpile.ErrInvalidArgument) || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v; want dogpile.ErrInvalidArgument saying %s", err, c.want)
 			}
@@ -360,11 +332,11 @@ func TestUnknownRegionAndTemplate(t *testing.T) {
 	if got := run(t, p, call{"alpha", "frag"}); got != "x" {
 		t.Errorf("region alpha: %q", got)
 	}
-	_, err = try(p, call{"beta", "frag"})
+	_, err = tmpltest.Try(p, call{"beta", "frag"})
 	if !errors.Is(err, tmplcache.ErrUnknownRegion) || !strings.Contains(err.Error(), `"beta" (regions: alpha, frags)`) {
 		t.Errorf("unknown region: %v; want ErrUnknownRegion naming it and listing the regions", err)
 	}
-	_, err = try(p, call{"frags", "missing"})
+	_, err = tmpltest.Try(p, call{"frags", "missing"})
 	if !errors.Is(err, tmplcache.ErrUnknownTemplate) || !strings.Contains(err.Error(), `"missing": no such template is associated with "page"`) {
 		t.Errorf("unknown template: %v; want ErrUnknownTemplate naming it and the set", err)
 	}
@@ -373,20 +345,20 @@ func TestUnknownRegionAndTemplate(t *testing.T) {
 // A render that fails is an execution error wrapping the template's error,
 // and nothing is stored: the next execution renders again.
 func TestRenderErrorIsReturnedAndNotCached(t *testing.T) {
-	for _, e := range engines {
-		t.Run(e.name, func(t *testing.T) {
+	for _, e := range tmpltest.Engines {
+		t.Run(e.Name, func(t *testing.T) {
 			f := newFixture(t)
 			var calls atomic.Int64
-			p := e.parse(t, f.cache, map[string]any{"flaky": func() (string, error) {
+			p := parse(t, e, f.cache, map[string]any{"flaky": func() (string, error) {
 				if calls.Add(1) == 1 {
 					return "", errBoom
 				}
 				return "ok", nil
 			}}, `{{define "frag"}}partial {{flaky}}{{end}}{{cached "frags" "frag" 1}}`)
-			if out, err := try(p, nil); !errors.Is(err, errBoom) || strings.Contains(out, "partial") {
+			if out, err := tmpltest.Try(p, nil); !errors.Is(err, errBoom) || strings.Contains(out, "partial") {
 				t.Fatalf("failing render: %q, %v; want an error wrapping the template's and no output", out, err)
 			}
-			if _, ok := f.stored(t, "tmplcache:"+e.name+":frag|1"); ok {
+			if _, ok := f.stored(t, "tmplcache:"+e.Name+":frag|1"); ok {
 				t.Fatal("a failed render was stored")
 			}
 			if got := run(t, p, nil); got != "partial ok" {
@@ -401,8 +373,8 @@ func TestRenderErrorIsReturnedAndNotCached(t *testing.T) {
 func TestInvalidateDeletesOneFragmentOfBothPackages(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	html := f.page(t, engines[0], `{{cached "frags" "frag" . "h"}}`)
-	text := f.page(t, engines[1], `{{cached "frags" "frag" . "t"}}`)
+	html := f.page(t, tmpltest.HTML, `{{cached "frags" "frag" . "h"}}`)
+	text := f.page(t, tmpltest.Text, `{{cached "frags" "frag" . "t"}}`)
 	for _, key := range []int{1, 2} {
 		run(t, html, key)
 		run(t, text, key)
@@ -411,7 +383,7 @@ func TestInvalidateDeletesOneFragmentOfBothPackages(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		p    executor
+		p    tmpltest.Executor
 		key  int
 		want string
 	}{
@@ -455,10 +427,10 @@ func TestNewCopiesTheRegions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := try(p, "frags"); err != nil || got != "x" {
+	if got, err := tmpltest.Try(p, "frags"); err != nil || got != "x" {
 		t.Errorf("a region deleted from the map after New: %q, %v; want it still there", got, err)
 	}
-	if _, err := try(p, "late"); !errors.Is(err, tmplcache.ErrUnknownRegion) {
+	if _, err := tmpltest.Try(p, "late"); !errors.Is(err, tmplcache.ErrUnknownRegion) {
 		t.Errorf("a region added to the map after New: %v; want ErrUnknownRegion", err)
 	}
 }
@@ -476,9 +448,9 @@ func TestNewPanicsOnANilRegion(t *testing.T) {
 // which waits for itself, into an execution error.
 func TestWithTimeoutBoundsSelfInclusion(t *testing.T) {
 	f := newFixture(t, tmplcache.WithTimeout(20*time.Millisecond))
-	p := f.page(t, engines[1], `{{define "loop"}}{{cached "frags" "loop" 1}}{{end}}{{cached "frags" "loop" 1}}`)
+	p := f.page(t, tmpltest.Text, `{{define "loop"}}{{cached "frags" "loop" 1}}{{end}}{{cached "frags" "loop" 1}}`)
 	done := make(chan error, 1)
-	go func() { _, err := try(p, nil); done <- err }()
+	go func() { _, err := tmpltest.Try(p, nil); done <- err }()
 	select {
 	case err := <-done:
 		if !errors.Is(err, context.DeadlineExceeded) {

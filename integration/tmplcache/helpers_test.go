@@ -2,54 +2,19 @@ package tmplcache_test
 
 import (
 	"context"
-	htmltemplate "html/template"
-	"io"
-	"strings"
 	"sync/atomic"
 	"testing"
-	texttemplate "text/template"
 	"time"
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backend"
+	"github.com/dogpile-go/dogpile/internal/tmpltest"
 	"github.com/dogpile-go/dogpile/lock"
 	"github.com/dogpile-go/dogpile/tmplcache"
 )
 
-// The tests run every behaviour on both template packages (engines) and on
-// every backend of the table below, as subtests named engine/backend.
-
-// executor is what both packages' *Template do.
-type executor interface {
-	Execute(w io.Writer, data any) error
-}
-
-// engine is a template package.
-type engine struct {
-	name string // "html" or "text", as in fragment keys
-	// parse makes a template set named "page", bound to c, with funcs, and
-	// parses src into it.
-	parse func(c *tmplcache.Cache, funcs map[string]any, src string) (executor, error)
-}
-
-var engines = []engine{
-	{name: "html", parse: func(c *tmplcache.Cache, funcs map[string]any, src string) (executor, error) {
-		t, err := c.BindHTML(htmltemplate.New("page").Funcs(funcs)).Parse(src)
-		if err != nil {
-			return nil, err
-		}
-		return t, nil
-	}},
-	{name: "text", parse: func(c *tmplcache.Cache, funcs map[string]any, src string) (executor, error) {
-		t, err := c.BindText(texttemplate.New("page").Funcs(funcs)).Parse(src)
-		if err != nil {
-			return nil, err
-		}
-		return t, nil
-	}},
-}
-
-var htmlEngine = engines[0]
+// The tests run every behaviour on both template packages (tmpltest.Engines)
+// and on every backend of the table below, as subtests named engine/backend.
 
 // backend makes a configured region for one test. reads counts the reads
 // that reach the store (Get or GetValue), so a test can tell when every
@@ -98,11 +63,11 @@ func registered(name string, args func(t *testing.T) dogpile.Args, ropts ...func
 }
 
 // eachCase runs f for every engine on every backend.
-func eachCase(t *testing.T, f func(t *testing.T, e engine, b store)) {
+func eachCase(t *testing.T, f func(t *testing.T, e tmpltest.Engine, b store)) {
 	t.Helper()
-	for _, e := range engines {
+	for _, e := range tmpltest.Engines {
 		for _, b := range backends {
-			t.Run(e.name+"/"+b.name, func(t *testing.T) { f(t, e, b) })
+			t.Run(e.Name+"/"+b.name, func(t *testing.T) { f(t, e, b) })
 		}
 	}
 }
@@ -120,7 +85,7 @@ func eachBackend(t *testing.T, f func(t *testing.T, b store)) {
 type fixture struct {
 	region  *dogpile.Region
 	cache   *tmplcache.Cache
-	page    executor
+	page    tmpltest.Executor
 	renders atomic.Int64 // executions of {{renders}}, i.e. fragment renders
 	reads   atomic.Int64 // reads reaching the store
 }
@@ -134,13 +99,13 @@ func (f *fixture) funcs() map[string]any {
 // setup builds a fixture: src is parsed after the fragment
 //
 //	{{define "frag"}}<p>{{.Name}} #{{renders}}</p>{{end}}
-func setup(t *testing.T, e engine, b store, src string, copts ...dogpile.ConfigOption) *fixture {
+func setup(t *testing.T, e tmpltest.Engine, b store, src string, copts ...dogpile.ConfigOption) *fixture {
 	t.Helper()
 	f := &fixture{}
 	f.region = b.newRegion(t, &f.reads, copts...)
 	f.cache = tmplcache.New(map[string]*dogpile.Region{"frags": f.region})
 	var err error
-	f.page, err = e.parse(f.cache, f.funcs(), `{{define "frag"}}<p>{{.Name}} #{{renders}}</p>{{end}}`+src)
+	f.page, err = e.Parse(f.cache, f.funcs(), `{{define "frag"}}<p>{{.Name}} #{{renders}}</p>{{end}}`+src)
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
@@ -154,19 +119,13 @@ type user struct {
 }
 
 // exec executes the page, failing the test on an error.
-func exec(t *testing.T, p executor, data any) string {
+func exec(t *testing.T, p tmpltest.Executor, data any) string {
 	t.Helper()
-	s, err := try(p, data)
+	s, err := tmpltest.Try(p, data)
 	if err != nil {
 		t.Fatalf("Execute: %v", err)
 	}
 	return s
-}
-
-func try(p executor, data any) (string, error) {
-	var b strings.Builder
-	err := p.Execute(&b, data)
-	return b.String(), err
 }
 
 // stored returns the raw string under key in r (marker included).

@@ -17,6 +17,7 @@ import (
 	_ "github.com/dogpile-go/dogpile/backends/redis"     // registers "redis"
 	"github.com/dogpile-go/dogpile/internal/testserver"
 	"github.com/dogpile-go/dogpile/internal/testutil"
+	"github.com/dogpile-go/dogpile/internal/tmpltest"
 	"github.com/dogpile-go/dogpile/tmplcache"
 )
 
@@ -129,7 +130,7 @@ func TestT1RedisStampedeAcrossRegionsRendersOnce(t *testing.T) {
 	for _, p := range pages {
 		for range perRegion {
 			go func() {
-				s, err := try(p, key)
+				s, err := tmpltest.Try(p, key)
 				results <- result{s, err}
 			}()
 		}

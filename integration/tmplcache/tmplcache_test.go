@@ -13,13 +13,14 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/internal/testutil"
+	"github.com/dogpile-go/dogpile/internal/tmpltest"
 	"github.com/dogpile-go/dogpile/tmplcache"
 )
 
 // T1 A cached fragment renders once per key; later renders come from the
 // region.
 func TestT1FragmentRendersOncePerKey(t *testing.T) {
-	eachCase(t, func(t *testing.T, e engine, b store) {
+	eachCase(t, func(t *testing.T, e tmpltest.Engine, b store) {
 		f := setup(t, e, b, `[{{cached "frags" "frag" .ID .}}]`)
 		ann := user{ID: 1, Name: "ann"}
 		if got, want := exec(t, f.page, ann), "[<p>ann #1</p>]"; got != want {
@@ -40,8 +41,8 @@ func TestT1FragmentRendersOncePerKey(t *testing.T) {
 			t.Fatalf("%d renders, want 2 (one per key)", n)
 		}
 		// The region holds the fragment under the documented key.
-		v, ok := stored(t, f.region, "tmplcache:"+e.name+":frag|1")
-		if want := "tmplcache/1 " + e.name + "\n<p>ann #1</p>"; !ok || v != want {
+		v, ok := stored(t, f.region, "tmplcache:"+e.Name+":frag|1")
+		if want := "tmplcache/1 " + e.Name + "\n<p>ann #1</p>"; !ok || v != want {
 			t.Fatalf("region holds %q (found %v), want %q", v, ok, want)
 		}
 	})
@@ -49,7 +50,7 @@ func TestT1FragmentRendersOncePerKey(t *testing.T) {
 
 // T1: a stampede on a cold fragment renders it once (the dogpile lock).
 func TestT1StampedeRendersOnce(t *testing.T) {
-	eachCase(t, func(t *testing.T, e engine, b store) {
+	eachCase(t, func(t *testing.T, e tmpltest.Engine, b store) {
 		const n = 20
 		f := &fixture{}
 		f.region = b.newRegion(t, &f.reads)
@@ -59,7 +60,7 @@ func TestT1StampedeRendersOnce(t *testing.T) {
 			<-release // until every caller has found the fragment missing
 			return f.renders.Add(1)
 		}}
-		page, err := e.parse(f.cache, funcs, `{{define "frag"}}slow #{{slow}}{{end}}{{cached "frags" "frag" 7}}`)
+		page, err := e.Parse(f.cache, funcs, `{{define "frag"}}slow #{{slow}}{{end}}{{cached "frags" "frag" 7}}`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +68,7 @@ func TestT1StampedeRendersOnce(t *testing.T) {
 		errs := make(chan error, n)
 		for range n {
 			go func() {
-				s, err := try(page, nil)
+				s, err := tmpltest.Try(page, nil)
 				if err != nil {
 					errs <- err
 					return
@@ -98,7 +99,7 @@ func TestT1StampedeRendersOnce(t *testing.T) {
 // T2 Expiry applies to fragments: the region's expiration, and cachedFor's
 // per call.
 func TestT2ExpiryAppliesToFragments(t *testing.T) {
-	eachCase(t, func(t *testing.T, e engine, b store) {
+	eachCase(t, func(t *testing.T, e tmpltest.Engine, b store) {
 		t.Run("region", func(t *testing.T) {
 			f := setup(t, e, b, `{{cached "frags" "frag" .ID .}}`, dogpile.WithExpiration(time.Nanosecond))
 			exec(t, f.page, user{ID: 1, Name: "ann"})
@@ -136,7 +137,7 @@ func TestT2ExpiryAppliesToFragments(t *testing.T) {
 // T2 Invalidation applies to fragments: one fragment (Cache.Invalidate), or
 // the whole region, hard or soft.
 func TestT2InvalidationAppliesToFragments(t *testing.T) {
-	eachCase(t, func(t *testing.T, e engine, b store) {
+	eachCase(t, func(t *testing.T, e tmpltest.Engine, b store) {
 		ctx := context.Background()
 		f := setup(t, e, b, `{{cached "frags" "frag" .ID .}}`)
 		ann, bob := user{ID: 1, Name: "ann"}, user{ID: 2, Name: "bob"}
@@ -184,7 +185,7 @@ const (
 // cache or not.
 func TestT3DataEscapedCachedOrNot(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b store) {
-		f := setup(t, htmlEngine, b, `{{if .Cached}}{{cached "frags" "frag" .U.ID .U}}{{else}}{{template "frag" .U}}{{end}}`)
+		f := setup(t, tmpltest.HTML, b, `{{if .Cached}}{{cached "frags" "frag" .U.ID .U}}{{else}}{{template "frag" .U}}{{end}}`)
 		type call struct {
 			Cached bool
 			U      user
@@ -226,7 +227,7 @@ func TestT3ForeignValueNotTrustedAsHTML(t *testing.T) {
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				ctx := context.Background()
-				f := setup(t, htmlEngine, b, `{{cached "frags" "frag" .ID .}}`)
+				f := setup(t, tmpltest.HTML, b, `{{cached "frags" "frag" .ID .}}`)
 				const key = "tmplcache:html:frag|1"
 				if err := f.region.Set(ctx, key, c.value); err != nil {
 					t.Fatal(err)
@@ -267,7 +268,7 @@ func TestT3TextFragmentsKeptApartFromHTML(t *testing.T) {
 // T3: the fragment is HTML for HTML text; placed in another context,
 // html/template escapes it there as any template.HTML value.
 func TestT3FragmentInAttributeIsEscaped(t *testing.T) {
-	f := setup(t, htmlEngine, backends[0], `<div title="{{cached "frags" "frag" .ID .}}">`)
+	f := setup(t, tmpltest.HTML, backends[0], `<div title="{{cached "frags" "frag" .ID .}}">`)
 	got := exec(t, f.page, user{ID: 1, Name: xss})
 	exec(t, f.page, user{ID: 1, Name: xss}) // and from the region
 	if got2 := exec(t, f.page, user{ID: 1, Name: xss}); got2 != got || strings.Contains(got, "<p>") || strings.Contains(got, "<script") {
@@ -277,13 +278,13 @@ func TestT3FragmentInAttributeIsEscaped(t *testing.T) {
 
 // T4 An unknown region name is an execution error naming it.
 func TestT4UnknownRegionIsExecutionError(t *testing.T) {
-	eachCase(t, func(t *testing.T, e engine, b store) {
+	eachCase(t, func(t *testing.T, e tmpltest.Engine, b store) {
 		for _, src := range []string{
 			`{{cached "nosuch" "frag" 1 .}}`,
 			`{{cachedFor "nosuch" "1m" "frag" 1 .}}`,
 		} {
 			f := setup(t, e, b, src)
-			_, err := try(f.page, user{ID: 1, Name: "ann"})
+			_, err := tmpltest.Try(f.page, user{ID: 1, Name: "ann"})
 			if !errors.Is(err, tmplcache.ErrUnknownRegion) || !strings.Contains(err.Error(), `"nosuch"`) || !strings.Contains(err.Error(), "frags") {
 				t.Fatalf("%s: error %v, want ErrUnknownRegion naming \"nosuch\" and the known regions", src, err)
 			}
@@ -305,12 +306,12 @@ func TestT4UnknownRegionIsExecutionError(t *testing.T) {
 // An unknown template name is an execution error naming it, even when the
 // region holds a fragment under its key.
 func TestUnknownTemplateIsExecutionError(t *testing.T) {
-	eachCase(t, func(t *testing.T, e engine, b store) {
+	eachCase(t, func(t *testing.T, e tmpltest.Engine, b store) {
 		f := setup(t, e, b, `{{cached "frags" "nosuch" 1 .}}`)
-		if err := f.region.Set(context.Background(), "tmplcache:"+e.name+":nosuch|1", "tmplcache/1 "+e.name+"\nstale"); err != nil {
+		if err := f.region.Set(context.Background(), "tmplcache:"+e.Name+":nosuch|1", "tmplcache/1 "+e.Name+"\nstale"); err != nil {
 			t.Fatal(err)
 		}
-		_, err := try(f.page, nil)
+		_, err := tmpltest.Try(f.page, nil)
 		if !errors.Is(err, tmplcache.ErrUnknownTemplate) || !strings.Contains(err.Error(), `"nosuch"`) {
 			t.Fatalf("error %v, want ErrUnknownTemplate naming \"nosuch\"", err)
 		}
@@ -319,8 +320,8 @@ func TestUnknownTemplateIsExecutionError(t *testing.T) {
 
 // Mistakes in the arguments are execution errors naming the argument.
 func TestArgumentErrors(t *testing.T) {
-	for _, e := range engines {
-		t.Run(e.name, func(t *testing.T) {
+	for _, e := range tmpltest.Engines {
+		t.Run(e.Name, func(t *testing.T) {
 			for _, c := range []struct{ src, want string }{
 				{`{{cached "frags" "frag" .Map .}}`, `"key"`},
 				{`{{cached "frags" "frag" .Nil .}}`, `"key"`},
@@ -331,7 +332,7 @@ func TestArgumentErrors(t *testing.T) {
 				{`{{cached "frags" "frag" 1 . .}}`, `"cached"`},
 			} {
 				f := setup(t, e, backends[0], `{{define "a|b"}}x{{end}}`+c.src)
-				_, err := try(f.page, map[string]any{"Map": map[string]int{}, "Nil": nil})
+				_, err := tmpltest.Try(f.page, map[string]any{"Map": map[string]int{}, "Nil": nil})
 				if !errors.Is(err, dogpile.ErrInvalidArgument) || !strings.Contains(err.Error(), c.want) {
 					t.Errorf("%s: error %v, want ErrInvalidArgument naming %s", c.src, err, c.want)
 				}
@@ -357,7 +358,7 @@ func TestKeyRendering(t *testing.T) {
 		{float32(0.1), "0.1"},
 		{at, "2024-05-06T07:08:09Z"},
 	} {
-		f := setup(t, engines[1], backends[0], `{{cached "frags" "frag" .Key .}}`)
+		f := setup(t, tmpltest.Text, backends[0], `{{cached "frags" "frag" .Key .}}`)
 		exec(t, f.page, map[string]any{"Key": c.key, "Name": "x"})
 		if _, ok := stored(t, f.region, "tmplcache:text:frag|"+c.want); !ok {
 			t.Errorf("key %#v: nothing stored under %q", c.key, "tmplcache:text:frag|"+c.want)
@@ -368,7 +369,7 @@ func TestKeyRendering(t *testing.T) {
 // A fragment that fails to render is an execution error, and nothing is
 // stored: the next execution renders it again.
 func TestRenderErrorNotCached(t *testing.T) {
-	eachCase(t, func(t *testing.T, e engine, b store) {
+	eachCase(t, func(t *testing.T, e tmpltest.Engine, b store) {
 		f := &fixture{}
 		f.region = b.newRegion(t, nil)
 		f.cache = tmplcache.New(map[string]*dogpile.Region{"frags": f.region})
@@ -379,11 +380,11 @@ func TestRenderErrorNotCached(t *testing.T) {
 			}
 			return 0, boom
 		}}
-		page, err := e.parse(f.cache, funcs, `{{define "frag"}}#{{flaky}}{{end}}{{cached "frags" "frag" 1}}`)
+		page, err := e.Parse(f.cache, funcs, `{{define "frag"}}#{{flaky}}{{end}}{{cached "frags" "frag" 1}}`)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := try(page, nil); !errors.Is(err, boom) || !strings.Contains(err.Error(), `"frag"`) {
+		if _, err := tmpltest.Try(page, nil); !errors.Is(err, boom) || !strings.Contains(err.Error(), `"frag"`) {
 			t.Fatalf("error %v, want the fragment's error, naming it", err)
 		}
 		if got := exec(t, page, nil); got != "#2" {
@@ -394,10 +395,10 @@ func TestRenderErrorNotCached(t *testing.T) {
 
 // The data argument is optional: the fragment then executes with nil data.
 func TestNoDataArgument(t *testing.T) {
-	for _, e := range engines {
-		t.Run(e.name, func(t *testing.T) {
+	for _, e := range tmpltest.Engines {
+		t.Run(e.Name, func(t *testing.T) {
 			f := setup(t, e, backends[0], `{{define "static"}}static {{.}} #{{renders}}{{end}}{{cached "frags" "static" "k"}}{{cached "frags" "static" "k"}}`)
-			if got, want := exec(t, f.page, "data"), map[string]string{"html": "static  #1static  #1", "text": "static <no value> #1static <no value> #1"}[e.name]; got != want {
+			if got, want := exec(t, f.page, "data"), map[string]string{"html": "static  #1static  #1", "text": "static <no value> #1static <no value> #1"}[e.Name]; got != want {
 				t.Fatalf("got %q, want %q", got, want)
 			}
 		})
@@ -409,7 +410,7 @@ func TestNoDataArgument(t *testing.T) {
 func TestTemplatesAddedAfterBindingAreFound(t *testing.T) {
 	c := tmplcache.New(map[string]*dogpile.Region{"frags": backends[0].newRegion(t, nil)})
 	page := texttemplate.Must(c.BindText(texttemplate.New("page")).Parse(`{{cached "frags" "late" 1}}`))
-	if _, err := try(page, nil); !errors.Is(err, tmplcache.ErrUnknownTemplate) {
+	if _, err := tmpltest.Try(page, nil); !errors.Is(err, tmplcache.ErrUnknownTemplate) {
 		t.Fatalf("before \"late\" is defined: %v, want ErrUnknownTemplate", err)
 	}
 	texttemplate.Must(page.New("late").Parse("late fragment"))
@@ -447,7 +448,7 @@ func TestWithTimeoutBoundsSelfInclusion(t *testing.T) {
 	r := backends[0].newRegion(t, nil)
 	c := tmplcache.New(map[string]*dogpile.Region{"frags": r}, tmplcache.WithTimeout(50*time.Millisecond))
 	page := texttemplate.Must(c.BindText(texttemplate.New("page")).Parse(`{{define "loop"}}[{{cached "frags" "loop" 1}}]{{end}}{{cached "frags" "loop" 1}}`))
-	if _, err := try(page, nil); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := tmpltest.Try(page, nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("error %v, want context.DeadlineExceeded", err)
 	}
 }
@@ -471,7 +472,7 @@ func TestNew(t *testing.T) {
 
 // Executions of one bound set run concurrently (go test -race).
 func TestConcurrentExecution(t *testing.T) {
-	eachCase(t, func(t *testing.T, e engine, b store) {
+	eachCase(t, func(t *testing.T, e tmpltest.Engine, b store) {
 		f := setup(t, e, b, `{{cached "frags" "frag" .ID .}}`)
 		var wg sync.WaitGroup
 		var bad atomic.Int32
@@ -479,7 +480,7 @@ func TestConcurrentExecution(t *testing.T) {
 			wg.Go(func() {
 				for j := range 20 {
 					u := user{ID: (i + j) % 4, Name: "u"}
-					if s, err := try(f.page, u); err != nil || !strings.HasPrefix(s, "<p>u #") {
+					if s, err := tmpltest.Try(f.page, u); err != nil || !strings.HasPrefix(s, "<p>u #") {
 						bad.Add(1)
 					}
 				}
@@ -518,7 +519,7 @@ func TestForeignValueThatStaysIsAnError(t *testing.T) {
 	}
 	c := tmplcache.New(map[string]*dogpile.Region{"frags": r})
 	page := htmltemplate.Must(c.BindHTML(htmltemplate.New("page")).Parse(`{{define "frag"}}ok{{end}}{{cached "frags" "frag" 1}}`))
-	out, err := try(page, nil)
+	out, err := tmpltest.Try(page, nil)
 	if !errors.Is(err, tmplcache.ErrForeignValue) || !strings.Contains(err.Error(), `"tmplcache:html:frag|1"`) {
 		t.Fatalf("error %v, want ErrForeignValue naming the key", err)
 	}
