@@ -99,8 +99,9 @@
 // which leaves the keys Memcached accepts as they are and replaces the
 // others by their SHA-1. With dogpile.WithKeyMangler(nil) (key_mangler =
 // "none" in a configuration file) keys reach the backend as they are, and
-// one Memcached would refuse is an error matching [ErrInvalidKey] (and
-// dogpile.ErrInvalidArgument) that names the key, before anything is sent.
+// one Memcached would refuse is a [*KeyError], matching [ErrInvalidKey] (and
+// dogpile.ErrInvalidArgument), that names the key and what is wrong with it,
+// before anything is sent.
 //
 // A value larger than the server's item size limit (memcached -I, 1 MiB by
 // default, less the item's overhead) is refused by the server; the backend

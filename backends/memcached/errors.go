@@ -94,7 +94,7 @@ func (b *Backend) checkKey(key string) error {
 		return err
 	}
 	if strings.HasPrefix(key, b.lockPrefix) {
-		return fmt.Errorf("%w %s: keys beginning with %q are reserved for the backend's locks (lock_prefix)", ErrInvalidKey, quoteKey(key), b.lockPrefix)
+		return &KeyError{Key: key, Reason: fmt.Sprintf("keys beginning with %q are reserved for the backend's locks (lock_prefix)", b.lockPrefix)}
 	}
 	return nil
 }
@@ -103,18 +103,51 @@ func (b *Backend) checkKey(key string) error {
 // key.
 func validKey(key string) error {
 	if len(key) > MaxKeyLen {
-		return fmt.Errorf("%w %s: %d bytes, over Memcached's %d-byte limit; hash such keys with dogpile.SHA1Mangler (the key mangler a region on this backend has by default)",
-			ErrInvalidKey, quoteKey(key), len(key), MaxKeyLen)
+		return &KeyError{Key: key, Reason: fmt.Sprintf("%d bytes, over Memcached's %d-byte limit", len(key), MaxKeyLen), Fix: hashFix}
 	}
 	if key == "" {
-		return fmt.Errorf("%w: the empty key", ErrInvalidKey)
+		return &KeyError{Reason: "the empty key"}
 	}
 	if i := badKeyByte(key); i >= 0 {
-		return fmt.Errorf("%w %s: byte %d is %q; Memcached keys can hold no spaces or control characters; hash such keys with dogpile.SHA1Mangler (the key mangler a region on this backend has by default)",
-			ErrInvalidKey, quoteKey(key), i, key[i])
+		return &KeyError{Key: key, Reason: fmt.Sprintf("byte %d is %q; Memcached keys can hold no spaces or control characters", i, key[i]), Fix: hashFix}
 	}
 	return nil
 }
+
+// hashFix is the fix for a key that is too long or holds a byte Memcached
+// refuses: its hash is a valid key.
+const hashFix = "hash such keys with dogpile.SHA1Mangler (the key mangler a region on this backend has by default)"
+
+// KeyError is the error for a key Memcached would refuse, or one in the
+// namespace of the backend's locks; the backend returns it before making
+// the call. It matches ErrInvalidKey, and so dogpile.ErrInvalidArgument.
+//
+// Its text is ErrInvalidKey's, the key (quoted, its first 64 bytes when it
+// is longer), the reason and, last, after "; ", the fix: a program that
+// shows the error to people who cannot follow advice meant for Go
+// programmers (a command-line tool, say) can leave it out with
+// strings.TrimSuffix(err.Error(), "; "+e.Fix), or write its own.
+type KeyError struct {
+	Key    string // the key as the backend was given it
+	Reason string // what is wrong with it, as "251 bytes, over Memcached's 250-byte limit"
+	Fix    string // what a Go program can do about it, or ""
+}
+
+func (e *KeyError) Error() string {
+	msg := ErrInvalidKey.Error()
+	if e.Key == "" {
+		msg += ": " + e.Reason
+	} else {
+		msg += " " + quoteKey(e.Key) + ": " + e.Reason
+	}
+	if e.Fix != "" {
+		msg += "; " + e.Fix
+	}
+	return msg
+}
+
+// Unwrap returns ErrInvalidKey.
+func (e *KeyError) Unwrap() error { return ErrInvalidKey }
 
 // badKeyByte returns the index of key's first space or control character,
 // which Memcached keys can't hold, or -1.

@@ -55,6 +55,12 @@ func TestMC2KeyLimits(t *testing.T) {
 		if name != "lock-reserve" && name != "empty" && !strings.Contains(calls["Set"].Error(), "SHA1Mangler") {
 			t.Errorf("the error for a key with %s does not name the fix: %v", name, calls["Set"])
 		}
+		var ke *KeyError
+		if !errors.As(calls["Set"], &ke) || ke.Key != k || ke.Reason == "" {
+			t.Errorf("the error for a key with %s: %#v; want a *KeyError with the key and a reason", name, calls["Set"])
+		} else if hashable := name != "lock-reserve" && name != "empty"; (ke.Fix != "") != hashable {
+			t.Errorf("the error for a key with %s has the fix %q; want one only when the key's hash would do", name, ke.Fix)
+		}
 	}
 	if err := b.SetMulti(ctx, map[string][]byte{"fine-too": []byte("v"), "bad key": []byte("v")}); err == nil {
 		t.Fatal("SetMulti with one bad key: no error")
@@ -204,6 +210,32 @@ func TestExpirySeconds(t *testing.T) {
 	} {
 		if got := expirySeconds(d, now); got != want {
 			t.Errorf("expirySeconds(%v) = %d, want %d", d, got, want)
+		}
+	}
+}
+
+// A KeyError's text is ErrInvalidKey's, the key (its first 64 bytes when
+// longer), the reason, and the fix last, so that a program can leave the fix
+// out.
+func TestKeyErrorText(t *testing.T) {
+	long := strings.Repeat("k", 300)
+	for _, c := range []struct {
+		err  *KeyError
+		want string
+	}{
+		{&KeyError{Key: "a b", Reason: "r", Fix: "f"}, `invalid argument: memcached key "a b": r; f`},
+		{&KeyError{Key: "a b", Reason: "r"}, `invalid argument: memcached key "a b": r`},
+		{&KeyError{Key: long, Reason: "r", Fix: "f"}, `invalid argument: memcached key "` + long[:64] + `"…: r; f`},
+		{&KeyError{Reason: "the empty key"}, `invalid argument: memcached key: the empty key`},
+	} {
+		if got := c.err.Error(); got != "dogpile: "+c.want {
+			t.Errorf("%#v.Error() = %q; want %q", c.err, got, "dogpile: "+c.want)
+		}
+		if !errors.Is(c.err, ErrInvalidKey) || !errors.Is(c.err, dogpile.ErrInvalidArgument) {
+			t.Errorf("%#v matches neither ErrInvalidKey nor dogpile.ErrInvalidArgument", c.err)
+		}
+		if c.err.Fix != "" && strings.TrimSuffix(c.err.Error(), "; "+c.err.Fix) == c.err.Error() {
+			t.Errorf("%q does not end with its fix", c.err.Error())
 		}
 	}
 }

@@ -247,13 +247,11 @@ func trimOrigin(msg string) string {
 // backend's advice to Go programmers (WithKeyMangler, dogpile.SHA1Mangler),
 // which a command-line user cannot follow.
 func invalidKeyReason(err error) string {
-	msg := err.Error()
-	for _, advice := range []string{"; use ", " (use ", "; hash such keys with "} {
-		if i := strings.Index(msg, advice); i >= 0 {
-			msg = msg[:i]
-		}
+	var ke *memcached.KeyError
+	if errors.As(err, &ke) && ke.Fix != "" {
+		return strings.TrimSuffix(err.Error(), "; "+ke.Fix)
 	}
-	return msg
+	return err.Error()
 }
 
 func usage(w io.Writer) {
