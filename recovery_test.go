@@ -425,3 +425,30 @@ func TestAutoRecoveryRetriesAfterAFailedProbeWithoutCalls(t *testing.T) {
 		return ok
 	})
 }
+
+// A write that runs out of time on a hung backend (a server paused, say)
+// finds it down as surely as one refused: it trips the breaker and is
+// queued for replay, not returned as its deadline. (The region has the
+// default invalidation, so the write's first call to the backend is the
+// write itself, not a read of a shared record.)
+func TestAutoRecoveryQueuesAWriteThatTimedOut(t *testing.T) {
+	ctx := context.Background()
+	b := newSwitchable(t)
+	a := regionFor(t, b, []dogpile.RegionOption{dogpile.WithFailOpen(20 * time.Millisecond), dogpile.WithAutoRecovery(0), dogpile.WithMetrics()})
+	t.Cleanup(func() { a.Close() })
+	other := regionFor(t, b.next, nil)
+	b.hang()
+	tctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := a.Set(tctx, "k", "v"); err != nil {
+		t.Fatalf("Set that timed out on a hung backend, under auto-recovery: %v; want it queued", err)
+	}
+	if st := a.Stats(); st.RecoveryQueued != 1 || st.BreakerTrips != 1 {
+		t.Fatalf("RecoveryQueued = %d, BreakerTrips = %d; want the write queued and the breaker open", st.RecoveryQueued, st.BreakerTrips)
+	}
+	b.unhang()
+	testutil.Eventually(t, "the queued write to be replayed", func() bool {
+		v, ok := mustGet[string](t, other, "k")
+		return ok && v == "v"
+	})
+}
