@@ -285,6 +285,7 @@ func (m multiStoreBackend) DeleteMulti(ctx context.Context, keys []string) error
 	defer m.mu.Unlock()
 	for _, k := range keys {
 		delete(m.data, k)
+		delete(m.values, k) // as Delete does, for a store with Go values too
 	}
 	return nil
 }
