@@ -237,12 +237,12 @@ arguments.url = "%s"
 // The command looks into stores only through package backend's capabilities
 // and dogpile's API: no backend's client, no SQL, no sockets of its own, and
 // of the backend packages only what every user may use (the embedded
-// default's path, the memcached key error).
+// default's path, the memcached key error and its type).
 func TestCommandUsesOnlyCapabilities(t *testing.T) {
 	forbidden := []string{"database/sql", "net", "github.com/redis/go-redis/v9", "github.com/bradfitz/gomemcache/memcache", "modernc.org/sqlite"}
 	allowed := map[string][]string{ // package → the names it may be used for
 		"github.com/dogpile-go/dogpile/backends/file":      {"DefaultPath"},
-		"github.com/dogpile-go/dogpile/backends/memcached": {"ErrInvalidKey"},
+		"github.com/dogpile-go/dogpile/backends/memcached": {"ErrInvalidKey", "KeyError"},
 	}
 	files, _ := filepath.Glob("*.go")
 	fset := token.NewFileSet()
