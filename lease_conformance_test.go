@@ -38,12 +38,14 @@ func TestB1LeaseStoreConforms(t *testing.T) {
 // an implementation with any of these bugs, in the check named.
 func TestB1SuiteFindsBrokenLeases(t *testing.T) {
 	suiteFinds(t, map[string]string{
-		"renew always succeeds":     "Lease",
-		"renew does not extend":     "LeaseLapse/RenewKeepsHold",
-		"hold shorter than its TTL": "LeaseLapse/Lapses",
-		"fenced write unchecked":    "Fenced",
-		"locked is always false":    "MutexProber",
-		"swap ignores old":          "CompareAndSwap",
+		"renew always succeeds":           "Lease",
+		"reports no TTL":                  "Lease",
+		"renew takes over another's lock": "Lease",
+		"renew does not extend":           "LeaseLapse/RenewKeepsHold",
+		"hold shorter than its TTL":       "LeaseLapse/Lapses",
+		"fenced write unchecked":          "Fenced",
+		"locked is always false":          "MutexProber",
+		"swap ignores old":                "CompareAndSwap",
 	}, func(t *testing.T, broken string) {
 		newBackend, short := leaseStores(broken)
 		dogpiletest.TestBackend(t, newBackend, short)

@@ -139,13 +139,21 @@ func (h *leaseHolder) Unlock(context.Context) error {
 	return nil
 }
 
-func (h *leaseHolder) TTL() time.Duration { return h.s.ttl }
+func (h *leaseHolder) TTL() time.Duration {
+	if h.s.broken == "reports no TTL" {
+		return 0
+	}
+	return h.s.ttl
+}
 
 func (h *leaseHolder) Renew(context.Context) error {
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
 	switch {
 	case h.s.broken == "renew always succeeds":
+		return nil
+	case h.s.broken == "renew takes over another's lock" && h.token != 0 && h.s.holder(h.key) != 0:
+		h.s.holders[h.key] = hold{token: h.token, until: time.Now().Add(h.s.ttl)}
 		return nil
 	case h.s.holder(h.key) != h.token || h.token == 0:
 		return lock.ErrLockLost
