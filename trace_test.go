@@ -468,3 +468,81 @@ func (c *countingObserver) Observe(e Event, d time.Duration) {
 		c.timed++
 	}
 }
+
+// Multi-key spans say how many keys they are about: the call's, and each of
+// the backend's multi-key calls; single-key spans are about one.
+func TestTracerSpanKeyCounts(t *testing.T) {
+	ctx := context.Background()
+	tr := &recordingTracer{}
+	mem, err := NewSerializedMemoryBackend(MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRegion(WithTracer(tr)).ConfigureBackend(multiBackend{mem}, WithExpiration(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"a", "b", "c"}
+	if _, err := GetOrCreateMulti(ctx, r, keys, func(_ context.Context, ks []string) ([]string, error) { return ks, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.DeleteMulti(ctx, keys); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := GetOrCreate(ctx, r, "d", func(context.Context) (string, error) { return "d", nil }); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]int{
+		SpanGetOrCreateMulti:               3,
+		SpanBackendPrefix + "get_multi":    3,
+		SpanBackendPrefix + "set_multi":    3,
+		SpanBackendPrefix + "delete_multi": 3,
+		SpanGetOrCreate:                    1,
+		SpanBackendPrefix + "set":          1,
+	} {
+		spans := tr.find(name)
+		if len(spans) == 0 {
+			t.Fatalf("no %s span", name)
+		}
+		for _, s := range spans {
+			if s.info.Keys != want {
+				t.Errorf("%s span about %d keys, want %d", name, s.info.Keys, want)
+			}
+		}
+	}
+}
+
+// A backend's failed write or delete ends its span with the error, like a
+// failed read.
+func TestTracerSpanBackendWriteErrors(t *testing.T) {
+	ctx := context.Background()
+	tr := &recordingTracer{}
+	r, err := NewRegion(WithTracer(tr)).ConfigureBackend(erringBackend{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Set(ctx, "k", 1); !errors.Is(err, errDown) {
+		t.Fatalf("Set = %v", err)
+	}
+	if err := r.Delete(ctx, "k"); !errors.Is(err, errDown) {
+		t.Fatalf("Delete = %v", err)
+	}
+	for _, op := range []string{"set", "delete"} {
+		if s := tr.find(SpanBackendPrefix + op); len(s) != 1 || s[0].outcome != OutcomeError || !errors.Is(s[0].err, errDown) {
+			t.Fatalf("backend %s span %+v", op, s)
+		}
+	}
+}
+
+// Tracing does not take the waits from the metrics: a region with both
+// counts and times its lock waits as one without a tracer does.
+func TestTracerKeepsLockWaitMetrics(t *testing.T) {
+	r, tr := tracedRegion(t, "memory", WithMetrics())
+	oneLockWait(t, r)
+	if len(tr.find(SpanLockWait)) != 1 {
+		t.Fatal("no lock wait span")
+	}
+	if s, l := r.Stats(), r.Latencies().LockWait; s.LockWaits != 1 || s.LockWaitTime <= 0 || l.Count != 1 {
+		t.Fatalf("stats %+v, lock wait histogram %+v; want the wait counted and timed", s, l)
+	}
+}
