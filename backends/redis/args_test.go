@@ -73,6 +73,7 @@ var argErrorCases = map[string]argErrorCase{
 	"url does not parse":           {"redis", dogpile.Args{"url": "redis://app:" + marker + "%zz@h:1/0"}, "url"},
 	"url without @ or port":        {"redis", dogpile.Args{"url": "redis://:" + marker}, "url"},
 	"url not a string":             {"redis", dogpile.Args{"url": 42}, "url"},
+	"url without a scheme":         {"redis", dogpile.Args{"url": ":" + marker + "@h://x"}, "url"},
 	"url missing a slash":          {"redis", dogpile.Args{"url": "redis:/:" + marker + "@h:1"}, "url"},
 	"url bad database":             {"redis", dogpile.Args{"url": "redis://:" + marker + "@h:1/x"}, "url"},
 	"numeric password":             {"redis", dogpile.Args{"password": 987654321}, "password"},
