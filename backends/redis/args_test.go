@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/url"
@@ -38,11 +39,22 @@ var argErrorCases = map[string]argErrorCase{
 	"not a bool":                   {"redis", dogpile.Args{"distributed_lock": "maybe"}, "distributed_lock"},
 	"not a port":                   {"redis", dogpile.Args{"port": 70000}, "port"},
 	"negative db":                  {"redis", dogpile.Args{"db": -1}, "db"},
+	"port 0":                       {"redis", dogpile.Args{"port": 0}, "port"},
+	"port 65536":                   {"redis", dogpile.Args{"port": 65536}, "port"},
+	"sub-millisecond expiration":   {"redis", dogpile.Args{"redis_expiration_time": 0.0005}, "redis_expiration_time"},
+	"sub-millisecond lock_timeout": {"redis", dogpile.Args{"lock_timeout": 0.0005}, "lock_timeout"},
+	"cluster db 1":                 {"redis_cluster", dogpile.Args{"startup_nodes": "h:1", "db": 1}, "db"},
+	"startup node with a space":    {"redis_cluster", dogpile.Args{"startup_nodes": []any{"my host"}}, "startup_nodes"},
+	"startup node with a slash":    {"redis_cluster", dogpile.Args{"startup_nodes": "h/1"}, "startup_nodes"},
 	"zero lock_timeout":            {"redis", dogpile.Args{"lock_timeout": 0}, "lock_timeout"},
 	"zero lock_sleep":              {"redis", dogpile.Args{"lock_sleep": 0}, "lock_sleep"},
 	"bad url":                      {"redis", dogpile.Args{"url": "http://:secret@x"}, "url"},
 	"missing CA file":              {"redis", dogpile.Args{"ssl_ca_certs": "/nonexistent/ca.pem"}, "ssl_ca_certs"},
 	"bad ssl_cert_reqs":            {"redis", dogpile.Args{"ssl": true, "ssl_cert_reqs": "sometimes"}, "ssl_cert_reqs"},
+	"ssl_cert_reqs without ssl":    {"redis", dogpile.Args{"ssl_cert_reqs": "none"}, "ssl"},
+	"ssl_check_hostname alone":     {"redis", dogpile.Args{"ssl_check_hostname": false}, "ssl"},
+	"CA file without PEM":          {"redis", dogpile.Args{"ssl_ca_certs": "go.mod"}, "ssl_ca_certs"},
+	"ssl_keyfile alone":            {"redis", dogpile.Args{"ssl": true, "ssl_keyfile": "go.mod"}, "ssl_keyfile"},
 	"sentinels missing":            {"redis_sentinel", dogpile.Args{}, "sentinels"},
 	"sentinel bad item":            {"redis_sentinel", dogpile.Args{"sentinels": []any{[]any{"h"}}}, "sentinels"},
 	"sentinel bad port":            {"redis_sentinel", dogpile.Args{"sentinels": []any{[]any{"h", "x"}}}, "sentinels"},
@@ -61,6 +73,8 @@ var argErrorCases = map[string]argErrorCase{
 	"url does not parse":           {"redis", dogpile.Args{"url": "redis://app:" + marker + "%zz@h:1/0"}, "url"},
 	"url without @ or port":        {"redis", dogpile.Args{"url": "redis://:" + marker}, "url"},
 	"url not a string":             {"redis", dogpile.Args{"url": 42}, "url"},
+	"url without a scheme":         {"redis", dogpile.Args{"url": ":" + marker + "@h://x"}, "url"},
+	"url missing a slash":          {"redis", dogpile.Args{"url": "redis:/:" + marker + "@h:1"}, "url"},
 	"url bad database":             {"redis", dogpile.Args{"url": "redis://:" + marker + "@h:1/x"}, "url"},
 	"numeric password":             {"redis", dogpile.Args{"password": 987654321}, "password"},
 	"sentinel numeric password":    {"redis_sentinel", dogpile.Args{"sentinels": "h:1", "sentinel_kwargs": map[string]any{"password": 987654321}}, "sentinel_kwargs.password"},
@@ -70,7 +84,9 @@ var argErrorCases = map[string]argErrorCase{
 	"cluster url password differs": {"redis_cluster", dogpile.Args{"url": "redis://:" + marker + "@h:1", "password": "x"}, "password"},
 }
 
-// TestArgumentErrors: a wrong argument is an *ArgError that names it.
+// TestArgumentErrors: a wrong argument is an *ArgError that names it, and
+// the factory returns a nil Backend beside it (not a nil *Backend in a
+// non-nil interface).
 func TestArgumentErrors(t *testing.T) {
 	for name, tc := range argErrorCases {
 		t.Run(name, func(t *testing.T) {
@@ -78,6 +94,9 @@ func TestArgumentErrors(t *testing.T) {
 			if err == nil {
 				b.(interface{ Close() error }).Close()
 				t.Fatalf("%s %v: no error", tc.backend, tc.args)
+			}
+			if b != nil {
+				t.Fatalf("a %T (%v) beside the error: want a nil Backend", b, b)
 			}
 			var ae *dogpile.ArgError
 			if !errors.As(err, &ae) || ae.Name != tc.arg || !errors.Is(err, dogpile.ErrInvalidArgument) {
@@ -357,6 +376,80 @@ func TestURLWithSeparateCredentials(t *testing.T) {
 		r := regionOn(t, "redis", dogpile.Args{"url": "redis://" + addr + "/0"})
 		if err := r.Set(ctx, testutil.Unique("creds"), "v"); !errors.Is(err, redis.ErrAuth) {
 			t.Fatalf("Set without the password = %v; want ErrAuth", err)
+		}
+	})
+}
+
+// TestArgumentsReachClientOptions: the connection arguments end up in the
+// go-redis client's options — timeouts, pool size, retries, TLS — and a
+// URL's own settings stay unless an argument replaces them; a null
+// argument counts as not given; every client
+// bounds its network I/O by the call's context and dials once per call.
+func TestArgumentsReachClientOptions(t *testing.T) {
+	options := func(t *testing.T, args dogpile.Args) *goredis.Options {
+		t.Helper()
+		return newFromArgs(t, "redis", args).(*redis.Backend).Client().(*goredis.Client).Options()
+	}
+	t.Run("arguments", func(t *testing.T) {
+		o := options(t, dogpile.Args{"host": "127.0.0.1", "port": 1, "socket_connect_timeout": 0.25, "socket_timeout": 0.5,
+			"max_connections": 7, "max_retries": 2})
+		if o.DialTimeout != 250*time.Millisecond || o.ReadTimeout != 500*time.Millisecond || o.WriteTimeout != 500*time.Millisecond {
+			t.Errorf("dial timeout %v, read %v, write %v; want 250ms, 500ms, 500ms", o.DialTimeout, o.ReadTimeout, o.WriteTimeout)
+		}
+		if o.PoolSize != 7 || o.MaxRetries != 2 {
+			t.Errorf("pool size %d, retries %d; want 7 and 2", o.PoolSize, o.MaxRetries)
+		}
+		if !o.ContextTimeoutEnabled || o.DialerRetries != 1 || o.TLSConfig != nil {
+			t.Errorf("ContextTimeoutEnabled %v, DialerRetries %d, TLS %v; want true, 1, none", o.ContextTimeoutEnabled, o.DialerRetries, o.TLSConfig)
+		}
+	})
+	t.Run("pool_size beats max_connections", func(t *testing.T) {
+		if o := options(t, dogpile.Args{"max_connections": 7, "pool_size": 3}); o.PoolSize != 3 {
+			t.Errorf("pool size %d; want 3", o.PoolSize)
+		}
+	})
+	t.Run("the URL's settings", func(t *testing.T) {
+		u := "redis://app:pw@127.0.0.1:1/3?dial_timeout=2s&read_timeout=3s&write_timeout=4s&pool_size=9&max_retries=4&client_name=from-url"
+		o := options(t, dogpile.Args{"url": u})
+		if o.Username != "app" || o.Password != "pw" || o.DB != 3 || o.ClientName != "from-url" {
+			t.Errorf("user %q, password %q, db %d, client name %q; want the URL's app, pw, 3, from-url", o.Username, o.Password, o.DB, o.ClientName)
+		}
+		if o.DialTimeout != 2*time.Second || o.ReadTimeout != 3*time.Second || o.WriteTimeout != 4*time.Second || o.PoolSize != 9 || o.MaxRetries != 4 {
+			t.Errorf("dial %v, read %v, write %v, pool %d, retries %d; want the URL's 2s, 3s, 4s, 9, 4", o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolSize, o.MaxRetries)
+		}
+		if o := options(t, dogpile.Args{"url": u, "max_retries": 0}); o.MaxRetries == 4 {
+			t.Errorf("max_retries = 0 left the URL's 4 retries")
+		}
+	})
+	t.Run("null is not given", func(t *testing.T) { // a key left empty in YAML
+		o := options(t, dogpile.Args{"url": nil, "host": "127.0.0.1", "port": 1, "password": nil})
+		if o.Addr != "127.0.0.1:1" || o.Password != "" {
+			t.Errorf("address %q, password %q; want 127.0.0.1:1 and none", o.Addr, o.Password)
+		}
+	})
+	t.Run("a username beside a URL's password", func(t *testing.T) {
+		o := options(t, dogpile.Args{"url": "redis://:pw@127.0.0.1:1", "username": "app"})
+		if o.Username != "app" || o.Password != "pw" {
+			t.Errorf("user %q, password %q; want app and the URL's pw", o.Username, o.Password)
+		}
+	})
+	t.Run("db beside a unix socket's URL", func(t *testing.T) { // the path is the socket's, not a database
+		o := options(t, dogpile.Args{"url": "unix:///run/redis/redis.sock", "db": 2})
+		if o.Network != "unix" || o.Addr != "/run/redis/redis.sock" || o.DB != 2 {
+			t.Errorf("network %q, address %q, db %d; want unix, /run/redis/redis.sock, 2", o.Network, o.Addr, o.DB)
+		}
+	})
+	t.Run("a cluster's first URL", func(t *testing.T) {
+		b := newFromArgs(t, "redis_cluster", dogpile.Args{"url": []any{"redis://app:pw@127.0.0.1:1?dial_timeout=3s", "redis://127.0.0.1:2"}})
+		o := b.(*redis.Backend).Client().(*goredis.ClusterClient).Options()
+		if o.Username != "app" || o.Password != "pw" || o.DialTimeout != 3*time.Second || len(o.Addrs) != 2 {
+			t.Errorf("user %q, password %q, dial timeout %v, addresses %q; want the first URL's app, pw, 3s and both addresses", o.Username, o.Password, o.DialTimeout, o.Addrs)
+		}
+	})
+	t.Run("TLS", func(t *testing.T) {
+		o := options(t, dogpile.Args{"host": "localhost", "port": 1, "ssl": true})
+		if o.TLSConfig == nil || o.TLSConfig.MinVersion != tls.VersionTLS12 {
+			t.Fatalf("TLS config %+v; want TLS 1.2 at least", o.TLSConfig)
 		}
 	})
 }

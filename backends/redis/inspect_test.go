@@ -33,7 +33,8 @@ func listKeys(t *testing.T, b dogpile.Backend, opts backend.ListOptions) []strin
 
 // The redis backends list their keys with SCAN — on a Cluster, on every
 // master — by prefix and up to a limit, without the lock keys unless asked,
-// and report INFO's numbers typed.
+// and report INFO's numbers typed, a Cluster's by master; listing an
+// unreachable server or Cluster yields one error.
 func TestListKeysAndStoreStats(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -72,6 +73,9 @@ func TestListKeysAndStoreStats(t *testing.T) {
 			if got := listKeys(t, b, backend.ListOptions{Prefix: ns + "g*"}); !slices.Equal(got, []string{ns + "g*"}) {
 				t.Errorf("a prefix with a glob character is literal: %q", got)
 			}
+			if got := listKeys(t, b, backend.ListOptions{Prefix: ns + "h[1]"}); !slices.Equal(got, []string{ns + "h[1]"}) {
+				t.Errorf("a prefix with a glob class is literal: %q", got)
+			}
 			if got := listKeys(t, b, backend.ListOptions{Prefix: ns, Limit: 3}); len(got) != 3 {
 				t.Errorf("limit 3: %q", got)
 			}
@@ -91,6 +95,9 @@ func TestListKeysAndStoreStats(t *testing.T) {
 			}
 			var entries int64
 			for _, s := range st {
+				if c.name == "redis_cluster" && !strings.HasPrefix(s.Source, "redis cluster master 127.0.0.1:") {
+					t.Errorf("a cluster's report comes from %q; want the master's address", s.Source)
+				}
 				if s.Err != nil || !strings.HasPrefix(s.Source, "redis") || s.Bytes <= 0 || s.Hits < 0 || s.Misses < 0 || s.Evictions < 0 {
 					t.Errorf("report %+v", s)
 				}
@@ -114,9 +121,17 @@ func TestListKeysAndStoreStats(t *testing.T) {
 	}
 	t.Run("unreachable", func(t *testing.T) {
 		b := newFromArgs(t, "redis", dogpile.Args{"url": "redis://127.0.0.1:1/0", "socket_connect_timeout": 0.2})
-		for _, err := range b.(backend.Lister).ListKeys(testutil.Context(t), backend.ListOptions{}) {
-			if err == nil || !strings.Contains(err.Error(), "scan") {
-				t.Errorf("listing an unreachable server: %v", err)
+		cluster := newFromArgs(t, "redis_cluster", dogpile.Args{"startup_nodes": "127.0.0.1:1", "socket_connect_timeout": 0.2})
+		for _, b := range []dogpile.Backend{b, cluster} {
+			n := 0
+			for _, err := range b.(backend.Lister).ListKeys(testutil.Context(t), backend.ListOptions{}) {
+				n++
+				if err == nil || !strings.Contains(err.Error(), "scan") {
+					t.Errorf("listing an unreachable server: %v", err)
+				}
+			}
+			if n != 1 {
+				t.Errorf("listing an unreachable %T yielded %d times; want one error", b, n)
 			}
 		}
 		if _, err := b.(backend.StatsReporter).StoreStats(testutil.Context(t)); err != nil {

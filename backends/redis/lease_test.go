@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -430,4 +431,71 @@ func TestLockedProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	probe(false)
+}
+
+// afterScript is a client hook that calls after once, right after the first
+// script that ran (a fenced write; not an EVALSHA refused with NOSCRIPT).
+type afterScript struct {
+	after func()
+	once  sync.Once
+}
+
+func (h *afterScript) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h *afterScript) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		err := next(ctx, cmd)
+		if n := strings.ToLower(cmd.Name()); err == nil && (n == "evalsha" || n == "eval") {
+			h.once.Do(h.after)
+		}
+		return err
+	}
+}
+
+func (h *afterScript) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return next
+}
+
+// TestSetMultiWritesHeldKeysOnlyFenced: in a SetMulti under a creation's
+// lock, the keys whose lock the context holds are written through the fence
+// only and the rest plainly: a newer holder's value, written right after the
+// fenced write, is not overwritten by the same call.
+func TestSetMultiWritesHeldKeysOnlyFenced(t *testing.T) {
+	addr := testserver.SharedRedis(t).Addr()
+	raw := rawClient(t, addr)
+	ctx := testutil.Context(t)
+	key, other := testutil.Unique("held"), testutil.Unique("not-held")
+	b := newTestBackend(t, addr, redis.Options{})
+	m := b.NewMutex(key)
+	testutil.MustLock(t, m)
+	defer m.Unlock(context.Background())
+	b.Client().AddHook(&afterScript{after: func() { raw.Set(ctx, key, "newer", 0) }})
+	if err := b.SetMulti(lock.WithHeld(ctx, key, m), map[string][]byte{key: []byte("mine"), other: []byte("o")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := raw.Get(ctx, key).Val(); got != "newer" {
+		t.Fatalf("the held key holds %q after SetMulti; want the newer holder's value, written after the fenced write", got)
+	}
+	if got := raw.Get(ctx, other).Val(); got != "o" {
+		t.Fatalf("the key not held holds %q; want o", got)
+	}
+}
+
+// TestSetUnderAnotherBackendsLock: a context that holds another backend's
+// lock for the key does not make a backend's Set go through that lock: the
+// value is written to this backend's server.
+func TestSetUnderAnotherBackendsLock(t *testing.T) {
+	ctx := testutil.Context(t)
+	mine, theirs := testserver.StartRedis(t).Addr(), testserver.SharedRedis(t).Addr()
+	b, o := newTestBackend(t, mine, redis.Options{}), newTestBackend(t, theirs, redis.Options{})
+	key := testutil.Unique("other-lock")
+	m := o.NewMutex(key)
+	testutil.MustLock(t, m)
+	defer m.Unlock(context.Background())
+	if err := b.Set(lock.WithHeld(ctx, key, m), key, []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if rawClient(t, mine).Exists(ctx, key).Val() != 1 || rawClient(t, theirs).Exists(ctx, key).Val() != 0 {
+		t.Fatal("the value was not written to the backend's own server only")
+	}
 }

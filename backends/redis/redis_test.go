@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -550,7 +552,9 @@ func TestRD5Timeouts(t *testing.T) {
 }
 
 // TestRD5TLS: the TLS arguments (rediss URL, ssl, ssl_ca_certs,
-// ssl_certfile/ssl_keyfile, ssl_cert_reqs, ssl_check_hostname) take effect.
+// ssl_certfile/ssl_keyfile or both in one file, ssl_cert_reqs — "optional"
+// checks the server's certificate as "required" does —, ssl_check_hostname)
+// take effect.
 // The server's certificate is for the name localhost, not for 127.0.0.1,
 // and the server asks for a client certificate.
 func TestRD5TLS(t *testing.T) {
@@ -561,8 +565,24 @@ func TestRD5TLS(t *testing.T) {
 		args["ssl_certfile"], args["ssl_keyfile"] = files.ClientCert, files.ClientKey
 		return args
 	}
+	// redis-py takes the key from the certificate's file when ssl_keyfile
+	// is not given.
+	both := filepath.Join(t.TempDir(), "client-and-key.pem")
+	var pem []byte
+	for _, f := range []string{files.ClientCert, files.ClientKey} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pem = append(pem, b...)
+	}
+	if err := os.WriteFile(both, pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for name, args := range map[string]dogpile.Args{
 		"rediss url":           with(dogpile.Args{"url": "rediss://localhost:" + port, "ssl_ca_certs": files.CA}),
+		"key in the cert file": {"url": "rediss://localhost:" + port, "ssl_ca_certs": files.CA, "ssl_certfile": both},
+		"CERT_OPTIONAL":        with(dogpile.Args{"url": "rediss://localhost:" + port, "ssl_ca_certs": files.CA, "ssl_cert_reqs": "CERT_OPTIONAL"}),
 		"ssl with host":        with(dogpile.Args{"ssl": "true", "host": "localhost", "port": port, "ssl_ca_certs": files.CA}),
 		"in connection_kwargs": {"host": "localhost", "port": port, "connection_kwargs": map[string]any(with(dogpile.Args{"ssl": true, "ssl_ca_certs": files.CA}))},
 		"CERT_REQUIRED":        with(dogpile.Args{"url": "rediss://localhost:" + port, "ssl_ca_certs": files.CA, "ssl_cert_reqs": "CERT_REQUIRED"}),
@@ -582,6 +602,7 @@ func TestRD5TLS(t *testing.T) {
 	}{
 		"plain text to the TLS port": {dogpile.Args{"url": "redis://" + srv.Addr(), "socket_timeout": 0.5, "max_retries": -1}, ""},
 		"unknown CA":                 {with(dogpile.Args{"url": "rediss://localhost:" + port, "max_retries": -1}), "certificate signed by unknown authority"},
+		"CERT_OPTIONAL verifies":     {with(dogpile.Args{"url": "rediss://localhost:" + port, "ssl_cert_reqs": "optional", "max_retries": -1}), "certificate signed by unknown authority"},
 		"host name checked":          {with(dogpile.Args{"ssl": true, "host": "127.0.0.1", "port": port, "ssl_ca_certs": files.CA, "max_retries": -1}), "127.0.0.1"},
 		"no client certificate":      {dogpile.Args{"url": "rediss://localhost:" + port, "ssl_ca_certs": files.CA, "max_retries": -1}, "certificate required"},
 	} {
