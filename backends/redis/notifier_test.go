@@ -137,7 +137,9 @@ func TestNotifierHealthCheckNoticesSilentServer(t *testing.T) {
 // local copies each time).
 func TestNotifierStaysUpOnAQuietChannel(t *testing.T) {
 	p := testserver.SharedRedis(t)
-	const health = 100 * time.Millisecond
+	// Long enough that a loaded machine does not starve the session for two
+	// intervals (it failed now and then at 100 ms with a load of 14).
+	const health = 400 * time.Millisecond
 	n, err := redis.NewNotifier(rawClient(t, p.Addr()), testutil.Unique("channel"), redis.NotifierOptions{HealthCheck: health})
 	if err != nil {
 		t.Fatal(err)
@@ -145,11 +147,11 @@ func TestNotifierStaysUpOnAQuietChannel(t *testing.T) {
 	s := subscribe(t, n)
 	s.state(t, true, 10*time.Second)
 	// Without pings, or with their answers unheard, the session would end
-	// after two intervals: fifteen of them show it does not.
+	// after two intervals: eight of them show it does not.
 	select {
 	case ok := <-s.states:
 		t.Fatalf("subscribed(%v) on a quiet channel with the server up", ok)
-	case <-time.After(15 * health):
+	case <-time.After(8 * health):
 	}
 }
 
