@@ -2,7 +2,9 @@ package dogpile_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"testing"
 
@@ -65,5 +67,59 @@ func TestMemoryBackendInspection(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// A serialized memory backend reports as its stored bytes the length of each
+// key plus the length of its stored value, summed over its entries.
+func TestSerializedMemoryStatsCountKeysAndValues(t *testing.T) {
+	ctx := context.Background()
+	b, err := dogpile.NewSerializedMemoryBackend(dogpile.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.(io.Closer).Close()
+	for k, v := range map[string]string{"ab": "xyz", "c": "de"} {
+		if err := b.Set(ctx, k, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := b.(backend.StatsReporter).StoreStats(ctx)
+	if err != nil || len(st) != 1 {
+		t.Fatal(st, err)
+	}
+	if st[0].Entries != 2 || st[0].Bytes != 2+3+1+2 {
+		t.Errorf("entries %d, bytes %d; want 2 entries of 8 bytes", st[0].Entries, st[0].Bytes)
+	}
+}
+
+// Listing a memory backend's keys with a cancelled context yields the
+// context's error and stops, and its statistics come back with that error.
+func TestMemoryInspectionHonoursCancellation(t *testing.T) {
+	for _, name := range valuePaths {
+		t.Run(name, func(t *testing.T) {
+			r := regionOn(t, name)
+			if err := r.Set(context.Background(), "k", "v"); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			var errs []error
+			n := 0
+			for k, err := range r.Backend().(backend.Lister).ListKeys(ctx, backend.ListOptions{}) {
+				if err != nil {
+					errs = append(errs, err)
+				} else {
+					t.Errorf("key %q listed under a cancelled context", k)
+				}
+				n++
+			}
+			if n != 1 || len(errs) != 1 || !errors.Is(errs[0], context.Canceled) {
+				t.Errorf("listing under a cancelled context: %d results, errors %v; want one context.Canceled", n, errs)
+			}
+			if _, err := r.Backend().(backend.StatsReporter).StoreStats(ctx); !errors.Is(err, context.Canceled) {
+				t.Errorf("StoreStats under a cancelled context: err = %v; want context.Canceled", err)
+			}
+		})
 	}
 }

@@ -960,3 +960,23 @@ func TestR6ZeroExpirationIsExpiredAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// closeErrBackend is a backend whose Close fails.
+type closeErrBackend struct {
+	dogpile.NullBackend
+	err error
+}
+
+func (b closeErrBackend) Close() error { return b.err }
+
+// Region.Close returns the error of its backend's Close.
+func TestRegionCloseReturnsBackendCloseError(t *testing.T) {
+	boom := errors.New("close failed")
+	r, err := dogpile.NewRegion().ConfigureBackend(closeErrBackend{err: boom})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); !errors.Is(err, boom) {
+		t.Errorf("Close() = %v; want the backend's Close error", err)
+	}
+}
