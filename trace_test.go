@@ -296,15 +296,7 @@ func TestTracerSpanDistributedLockWait(t *testing.T) {
 // and the traced backend keeps the multi-key calls of the backend beneath.
 func TestTracerSpansMulti(t *testing.T) {
 	ctx := context.Background()
-	tr := &recordingTracer{}
-	mem, err := NewSerializedMemoryBackend(MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewRegion(WithTracer(tr)).ConfigureBackend(multiBackend{mem}, WithExpiration(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, tr := tracedMultiRegion(t)
 	if _, err := GetOrCreateMulti(ctx, r, []string{"a", "b"}, func(_ context.Context, ks []string) ([]string, error) { return ks, nil }); err != nil {
 		t.Fatal(err)
 	}
@@ -473,15 +465,7 @@ func (c *countingObserver) Observe(e Event, d time.Duration) {
 // the backend's multi-key calls; single-key spans are about one.
 func TestTracerSpanKeyCounts(t *testing.T) {
 	ctx := context.Background()
-	tr := &recordingTracer{}
-	mem, err := NewSerializedMemoryBackend(MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewRegion(WithTracer(tr)).ConfigureBackend(multiBackend{mem}, WithExpiration(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, tr := tracedMultiRegion(t)
 	keys := []string{"a", "b", "c"}
 	if _, err := GetOrCreateMulti(ctx, r, keys, func(_ context.Context, ks []string) ([]string, error) { return ks, nil }); err != nil {
 		t.Fatal(err)
@@ -545,4 +529,20 @@ func TestTracerKeepsLockWaitMetrics(t *testing.T) {
 	if s, l := r.Stats(), r.Latencies().LockWait; s.LockWaits != 1 || s.LockWaitTime <= 0 || l.Count != 1 {
 		t.Fatalf("stats %+v, lock wait histogram %+v; want the wait counted and timed", s, l)
 	}
+}
+
+// tracedMultiRegion is a region traced by the returned tracer, on a byte
+// store with multi-key calls.
+func tracedMultiRegion(t *testing.T) (*Region, *recordingTracer) {
+	t.Helper()
+	tr := &recordingTracer{}
+	mem, err := NewSerializedMemoryBackend(MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRegion(WithTracer(tr)).ConfigureBackend(multiBackend{mem}, WithExpiration(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, tr
 }

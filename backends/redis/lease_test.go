@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -433,29 +432,6 @@ func TestLockedProbe(t *testing.T) {
 	probe(false)
 }
 
-// afterScript is a client hook that calls after once, right after the first
-// script that ran (a fenced write; not an EVALSHA refused with NOSCRIPT).
-type afterScript struct {
-	after func()
-	once  sync.Once
-}
-
-func (h *afterScript) DialHook(next goredis.DialHook) goredis.DialHook { return next }
-
-func (h *afterScript) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
-	return func(ctx context.Context, cmd goredis.Cmder) error {
-		err := next(ctx, cmd)
-		if n := strings.ToLower(cmd.Name()); err == nil && (n == "evalsha" || n == "eval") {
-			h.once.Do(h.after)
-		}
-		return err
-	}
-}
-
-func (h *afterScript) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
-	return next
-}
-
 // TestSetMultiWritesHeldKeysOnlyFenced: in a SetMulti under a creation's
 // lock, the keys whose lock the context holds are written through the fence
 // only and the rest plainly: a newer holder's value, written right after the
@@ -469,7 +445,10 @@ func TestSetMultiWritesHeldKeysOnlyFenced(t *testing.T) {
 	m := b.NewMutex(key)
 	testutil.MustLock(t, m)
 	defer m.Unlock(context.Background())
-	b.Client().AddHook(&afterScript{after: func() { raw.Set(ctx, key, "newer", 0) }})
+	b.Client().AddHook(&afterCommand{after: func() { raw.Set(ctx, key, "newer", 0) }, match: func(cmd goredis.Cmder, err error) bool {
+		n := strings.ToLower(cmd.Name()) // a script that ran (a fenced write; not an EVALSHA refused with NOSCRIPT)
+		return err == nil && (n == "evalsha" || n == "eval")
+	}})
 	if err := b.SetMulti(lock.WithHeld(ctx, key, m), map[string][]byte{key: []byte("mine"), other: []byte("o")}); err != nil {
 		t.Fatal(err)
 	}

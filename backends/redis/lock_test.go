@@ -313,28 +313,27 @@ func TestDL4LockKeysApartFromValues(t *testing.T) {
 	}
 }
 
-// killAfterGet is a client hook that kills a server right after it answered
-// the GET of key: the value has been read, and the lock attempt that
-// follows finds the server dead.
-type killAfterGet struct {
-	key  string
-	kill func()
-	once sync.Once
+// afterCommand is a client hook that calls after once, right after the
+// first command that match accepts, given the command and its error.
+type afterCommand struct {
+	match func(goredis.Cmder, error) bool
+	after func()
+	once  sync.Once
 }
 
-func (h *killAfterGet) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+func (h *afterCommand) DialHook(next goredis.DialHook) goredis.DialHook { return next }
 
-func (h *killAfterGet) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+func (h *afterCommand) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
 		err := next(ctx, cmd)
-		if a := cmd.Args(); len(a) == 2 && strings.EqualFold(cmd.Name(), "get") && a[1] == h.key {
-			h.once.Do(h.kill)
+		if h.match(cmd, err) {
+			h.once.Do(h.after)
 		}
 		return err
 	}
 }
 
-func (h *killAfterGet) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+func (h *afterCommand) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
 	return next
 }
 
@@ -378,7 +377,10 @@ func TestDL8LockErrorFailsOpen(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				r.Backend().(*redis.Backend).Client().AddHook(&killAfterGet{key: key, kill: kill})
+				r.Backend().(*redis.Backend).Client().AddHook(&afterCommand{after: kill, match: func(cmd goredis.Cmder, _ error) bool { // the GET of key: the value is read, the lock attempt that follows finds the server dead
+					a := cmd.Args()
+					return len(a) == 2 && strings.EqualFold(cmd.Name(), "get") && a[1] == key
+				}})
 				v, err := dogpile.GetOrCreate(ctx, r, key, func(context.Context) (string, error) { return "created", nil })
 				want := "created"
 				if stale {
