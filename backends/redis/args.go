@@ -341,20 +341,20 @@ func atoiOr(s string, def int) int {
 // urlError is the error for a url argument that go-redis could not parse.
 // Neither its value nor its reason quotes what may hold a password: the
 // value is url.URL.Redacted when the URL parses with its user information
-// in place, and only its scheme otherwise; net/url's messages, which quote the whole URL or a piece of
-// it, are replaced by a description.
+// in place, and only its scheme otherwise; net/url's messages, which quote
+// the whole URL or a piece of it, are replaced by a description.
 func urlError(name, raw string, err error) error {
 	shown := "(not shown: it does not parse, and may hold a password)"
-	hidden := false // the URL parses, but not its user information
 	if u, perr := url.Parse(raw); perr == nil {
-		shown = u.Redacted()
 		if u.User == nil && strings.Contains(raw, "@") {
 			// Such as "redis:/:password@host" (a "/" missing): the password
 			// is in the path or the opaque part, which Redacted shows, and
 			// go-redis's message may quote.
-			hidden = true
-			shown = u.Scheme + ":… (not shown: an \"@\" outside a user name and password, which may hide one)"
+			return &dogpile.ArgError{Name: name,
+				Value:  u.Scheme + ":… (not shown: an \"@\" outside a user name and password, which may hide one)",
+				Reason: `not a valid URL: want scheme://[user[:password]@]host[:port][/db] (is a "/" missing after the scheme?)`}
 		}
+		shown = u.Redacted()
 	} else if i := strings.Index(raw, "://"); i > 0 && !strings.ContainsAny(raw[:i], "@:/") {
 		shown = raw[:i] + "://… " + shown
 	}
@@ -371,9 +371,6 @@ func urlError(name, raw string, err error) error {
 		reason = "not a valid URL: a character that no host name has"
 	case errors.As(err, &ue):
 		reason = "not a valid URL (%-escape the special characters of a user name or password)"
-	}
-	if hidden {
-		reason = `not a valid URL: want scheme://[user[:password]@]host[:port][/db] (is a "/" missing after the scheme?)`
 	}
 	return &dogpile.ArgError{Name: name, Value: shown, Reason: reason}
 }
