@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,13 +32,26 @@ type store struct {
 	kind, target string
 }
 
+// side is one process's region on the store, with what the tests watch it
+// by.
+type side struct {
+	r     *dogpile.Region
+	trips func() int64 // round trips to the store so far
+	// settle waits until the background regenerations started so far have
+	// ended: their values written and their locks released. Seeing the new
+	// value is not enough, as it is written before the lock is released, and
+	// another process that finds the key still locked serves the stale value
+	// without regenerating it.
+	settle func()
+}
+
 // open makes a process's region named name on st, its keys under the
 // prefix name+":" (tests share a Redis server): shared invalidation read with
 // every value, and regenerations of stale values in the background (so that a
 // caller holding a stale value is served it at once). Its round trips are
 // counted: on Redis by a client hook, on the file backend by a proxy in
 // front of it.
-func (st store) open(name string) (*dogpile.Region, func() int64, error) {
+func (st store) open(name string) (side, error) {
 	var b dogpile.Backend
 	var count func() int64
 	var wrap []dogpile.ConfigOption
@@ -45,7 +59,7 @@ func (st store) open(name string) (*dogpile.Region, func() int64, error) {
 	case "redis":
 		rb, err := redis.New(redis.Options{Client: &goredis.Options{Addr: st.target}})
 		if err != nil {
-			return nil, nil, err
+			return side{}, err
 		}
 		hook := &roundtrips.Hook{}
 		rb.Client().AddHook(hook)
@@ -53,20 +67,21 @@ func (st store) open(name string) (*dogpile.Region, func() int64, error) {
 	case "file":
 		fb, err := file.New(file.Options{Filename: st.target, DistributedLock: true})
 		if err != nil {
-			return nil, nil, err
+			return side{}, err
 		}
 		reads := &roundtrips.Reads{}
 		b, count, wrap = fb, reads.Count, []dogpile.ConfigOption{dogpile.WithWrap(reads.Proxy())}
 	default:
-		return nil, nil, fmt.Errorf("unknown store %q", st.kind)
+		return side{}, fmt.Errorf("unknown store %q", st.kind)
 	}
+	var background sync.WaitGroup
 	r, err := dogpile.NewRegion(dogpile.WithName(name), dogpile.WithKeyPrefix(name+":"),
-		dogpile.WithAsyncRunner(func(regenerate func()) { go regenerate() })).
+		dogpile.WithAsyncRunner(func(regenerate func()) { background.Go(regenerate) })).
 		ConfigureBackend(b, append(wrap, dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0)))...)
 	if err != nil {
-		return nil, nil, err
+		return side{}, err
 	}
-	return r, count, nil
+	return side{r, count, background.Wait}, nil
 }
 
 // process is the second process: a region of its own on the store named by
@@ -75,12 +90,14 @@ func (st store) open(name string) (*dogpile.Region, func() int64, error) {
 //	goc KEY TAG VALUE   GetOrCreate(KEY) tagged TAG, creating VALUE; prints the value
 //	get KEY             Get(KEY); prints the value, or "miss"
 //	inv hard|soft TAG   InvalidateTags; prints "ok"
+//	settle              waits for its background regenerations; prints "ok"
 func process() error {
 	st := store{os.Getenv(storeEnv), os.Getenv(targetEnv)}
-	r, _, err := st.open(os.Getenv(regionEnv))
+	me, err := st.open(os.Getenv(regionEnv))
 	if err != nil {
 		return err
 	}
+	r := me.r
 	defer r.Close()
 	ctx := context.Background()
 	fmt.Println("ready")
@@ -115,6 +132,9 @@ func process() error {
 				return err
 			}
 			fmt.Println("ok")
+		case len(f) == 1 && f[0] == "settle":
+			me.settle()
+			fmt.Println("ok")
 		default:
 			return fmt.Errorf("unknown command %q", line)
 		}
@@ -146,18 +166,18 @@ func ask(c *testutil.Child, cmd string) string {
 }
 
 // onTwoProcesses runs test on each store with two processes on one region:
-// a, this process's region with its round-trip counter, and b, the second
-// process. Each tags test starts from that pair; the set-up is written once.
-func onTwoProcesses(t *testing.T, test func(t *testing.T, a *dogpile.Region, trips func() int64, b *testutil.Child)) {
+// a, this process's side, and b, the second process. Each tags test starts
+// from that pair; the set-up is written once.
+func onTwoProcesses(t *testing.T, test func(t *testing.T, a side, b *testutil.Child)) {
 	for name, st := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			region := regionName(t)
-			a, trips, err := st.open(region)
+			a, err := st.open(region)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer a.Close()
-			test(t, a, trips, other(t, st, region))
+			defer a.r.Close()
+			test(t, a, other(t, st, region))
 		})
 	}
 }
@@ -170,7 +190,8 @@ func regionName(t *testing.T) string {
 // regenerates the values carrying it (hard) or serves them stale while it
 // regenerates them in the background (soft) — in both directions.
 func TestTagsAcrossProcesses(t *testing.T) {
-	onTwoProcesses(t, func(t *testing.T, a *dogpile.Region, _ func() int64, b *testutil.Child) {
+	onTwoProcesses(t, func(t *testing.T, me side, b *testutil.Child) {
+		a := me.r
 		ctx := context.Background()
 		value := func(v string) func(context.Context) (string, error) {
 			return func(context.Context) (string, error) { return v, nil }
@@ -214,10 +235,10 @@ func TestTagsAcrossProcesses(t *testing.T) {
 		if v, err := dogpile.GetOrCreate(ctx, a, "profile", value("a4"), user); err != nil || v != "a3" {
 			t.Fatalf("a's next GetOrCreate after b's soft invalidation = %q, %v; want the stale a3", v, err)
 		}
-		testutil.Eventually(t, "a's background regeneration", func() bool {
-			v, ok, err := dogpile.Get[string](ctx, a, "profile")
-			return err == nil && ok && v == "a4"
-		})
+		me.settle()
+		if v, ok, err := dogpile.Get[string](ctx, a, "profile"); err != nil || !ok || v != "a4" {
+			t.Fatalf("a reads %q, %v, %v after its background regeneration; want a4", v, ok, err)
+		}
 
 		// Soft, from a: b's next call serves the stale value.
 		if err := a.InvalidateTags(ctx, dogpile.Soft, "user:42"); err != nil {
@@ -226,7 +247,12 @@ func TestTagsAcrossProcesses(t *testing.T) {
 		if got := ask(b, "goc profile user:42 b5"); got != "a4" {
 			t.Fatalf("b's next GetOrCreate after a's soft invalidation = %q; want the stale a4", got)
 		}
-		testutil.Eventually(t, "b's background regeneration", func() bool { return ask(b, "get profile") == "b5" })
+		if got := ask(b, "settle"); got != "ok" {
+			t.Fatalf("b's settle: %s", got)
+		}
+		if got := ask(b, "get profile"); got != "b5" {
+			t.Fatalf("b reads %q after its background regeneration; want b5", got)
+		}
 		if v, ok, err := dogpile.Get[string](ctx, a, "profile"); err != nil || !ok || v != "b5" {
 			t.Fatalf("a reads %q, %v, %v after b regenerated; want b5", v, ok, err)
 		}
@@ -237,7 +263,8 @@ func TestTagsAcrossProcesses(t *testing.T) {
 // tags (their records come with the value: an MGET on Redis, one query on
 // the file backend), and one more when it does not.
 func TestTagsReadRoundTrips(t *testing.T) {
-	onTwoProcesses(t, func(t *testing.T, a *dogpile.Region, trips func() int64, b *testutil.Child) {
+	onTwoProcesses(t, func(t *testing.T, me side, b *testutil.Child) {
+		a, trips := me.r, me.trips
 		ctx := context.Background()
 		tags := dogpile.Tags("user:42", "org:7")
 		if _, err := dogpile.GetOrCreate(ctx, a, "k", func(context.Context) (string, error) { return "v", nil }, tags); err != nil {
