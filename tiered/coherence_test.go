@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/clock"
 	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
@@ -120,6 +121,75 @@ func TestReadRacingAChangeKeepsNoCopy(t *testing.T) {
 	}
 }
 
+// A remote read whose reply meets a change of its key keeps no copy of it,
+// whichever side of the copy's store the change falls on: after a change
+// has completed, no reader sees a copy of a reply from before it, not even
+// for the instant before the copy would be dropped; a change that comes
+// while the copy is being stored drops it.
+func TestFillRacingAChange(t *testing.T) {
+	ctx := context.Background()
+	t.Run("the change completes before the reply is stored", func(t *testing.T) {
+		remote, _, a, other := twoTiers(t)
+		var served []string // copies a reader could see right after the store
+		a.afterStore = func(key string) {
+			if e, ok := a.lookup(key); ok {
+				served = append(served, string(e.v))
+			}
+		}
+		entered, release := remote.hold()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			a.Get(ctx, "k") //nolint:errcheck // the copy is what is checked
+		}()
+		<-entered // the remote has read "old"; its reply is on its way
+		if err := other.Set(ctx, "k", []byte("new")); err != nil {
+			t.Fatal(err)
+		}
+		release()
+		<-done
+		if len(served) > 0 {
+			t.Fatalf("a copy of the reply from before the change was served: %q", served)
+		}
+	})
+	t.Run("the change comes while the reply is stored", func(t *testing.T) {
+		_, _, a, other := twoTiers(t)
+		a.beforeStore = func(string) {
+			a.beforeStore = nil
+			if err := other.Set(ctx, "k", []byte("new")); err != nil {
+				t.Error(err)
+			}
+		}
+		if v, _, _ := a.Get(ctx, "k"); string(v) != "old" {
+			t.Fatalf("the racing read returned %q, want the %q it read", v, "old")
+		}
+		if v, _, _ := a.Get(ctx, "k"); string(v) != "new" {
+			t.Fatalf("after the change, a reads %q; the racing read's copy was kept", v)
+		}
+	})
+}
+
+// A lost subscription drops every local copy at once (they cannot be
+// trusted once messages may have been missed), not only when it is back.
+func TestLostSubscriptionDropsTheCopies(t *testing.T) {
+	ctx := context.Background()
+	n := &bus{}
+	a := newTier(t, newSlowRemote(t), n)
+	if _, _, err := a.Get(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	before := a.Stats()
+	if before.Entries != 1 {
+		t.Fatalf("%d local copies after one read; want 1", before.Entries)
+	}
+	n.report(false)
+	after := a.Stats()
+	if after.Subscribed || after.Entries != 0 || after.Clears != before.Clears+1 {
+		t.Fatalf("after the subscription was lost: subscribed %v, %d copies, %d clears (were %d); want false, 0 and one more",
+			after.Subscribed, after.Entries, after.Clears, before.Clears)
+	}
+}
+
 // A local copy lives no longer than the tier's TTL: a change made behind
 // the tier's back, that no message announces, is read once the TTL has
 // passed.
@@ -127,11 +197,22 @@ func TestCopyLivesNoLongerThanTTL(t *testing.T) {
 	ctx := context.Background()
 	remote := newSlowRemote(t)
 	a := newTierWith(t, remote, Options{Notifier: &bus{}, TTL: 20 * time.Millisecond})
+	start := clock.Now()
 	if v, _, _ := a.Get(ctx, "k"); string(v) != "old" {
 		t.Fatalf("first read %q", v)
 	}
+	end := clock.Now()
 	if err := remote.Backend.Set(ctx, "k", []byte("new")); err != nil {
 		t.Fatal(err)
+	}
+	// The copy's life is the TTL from when it was stored, no more.
+	e, ok := a.local.GetIfPresent("k")
+	if !ok {
+		t.Fatal("the first read kept no copy")
+	}
+	if ttl := int64(20 * time.Millisecond); e.expires < start+ttl || e.expires > end+ttl {
+		t.Fatalf("the copy expires %v after the read began, which took %v; want the TTL, 20ms, from its store",
+			time.Duration(e.expires-start), time.Duration(end-start))
 	}
 	testutil.Eventually(t, "the change behind the tier's back, once the copy's TTL has passed", func() bool {
 		v, _, _ := a.Get(ctx, "k")

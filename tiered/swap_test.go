@@ -39,11 +39,16 @@ func (b *bus) Subscribe(ctx context.Context, deliver func([]byte), subscribed fu
 // gap is a lost and regained subscription, as every subscriber's notifier
 // reports one: messages may have been missed in between.
 func (b *bus) gap() {
+	b.report(false)
+	b.report(true)
+}
+
+// report tells every subscriber that its subscription is up (ok) or lost.
+func (b *bus) report(ok bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, subscribed := range b.status {
-		subscribed(false)
-		subscribed(true)
+		subscribed(ok)
 	}
 }
 

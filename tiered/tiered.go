@@ -93,6 +93,11 @@ type Backend struct {
 	closeErr  error
 
 	remoteReads, messages, evicted, clears, published, publishErrors atomic.Uint64
+
+	// Tests' hooks into fill, nil otherwise: beforeStore runs between the
+	// first check and the store, afterStore between the store and the
+	// second check (the two windows a change can race into).
+	beforeStore, afterStore func(key string)
 }
 
 const numStripes = 256
@@ -272,7 +277,13 @@ func (b *Backend) fill(key string, s snapshot, e *entry) {
 		return
 	}
 	e.expires = clock.For(time.Duration(b.ttl)) + b.ttl
+	if b.beforeStore != nil {
+		b.beforeStore(key)
+	}
 	b.local.Set(key, e)
+	if b.afterStore != nil {
+		b.afterStore(key)
+	}
 	if changed() {
 		b.local.Invalidate(key)
 	}

@@ -549,7 +549,7 @@ func TestNewErrors(t *testing.T) {
 		{"remote", nil, tiered.Options{Notifier: n}},
 		{"Notifier", remote, tiered.Options{}},
 		{"MaxEntries", remote, tiered.Options{Notifier: n, MaxEntries: -1}},
-		{"TTL", remote, tiered.Options{Notifier: n, TTL: -time.Second}},
+		{"TTL", remote, tiered.Options{Notifier: n, TTL: -time.Nanosecond}},
 	} {
 		_, err := tiered.New(tc.remote, tc.opts)
 		var ae *dogpile.ArgError
