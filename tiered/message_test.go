@@ -29,6 +29,8 @@ func TestMessageUnreadable(t *testing.T) {
 		"empty":       nil,
 		"short":       good[:5],
 		"magic":       append([]byte("xx"), good[2:]...),
+		"magic's d":   append([]byte("xt"), good[2:]...),
+		"magic's t":   append([]byte("dx"), good[2:]...),
 		"version":     append([]byte{'d', 't', 2}, good[3:]...),
 		"kind":        append([]byte{'d', 't', 1, 9}, good[4:]...),
 		"truncated":   good[:len(good)-1],
