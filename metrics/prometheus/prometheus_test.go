@@ -36,6 +36,24 @@ dogpile_regenerations_total{region="users"} 1
 	}
 }
 
+// One collector exports every region it was given, each under its own
+// label.
+func TestCollectorExportsEveryRegion(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(dogpileprom.NewCollector(metricstest.Hits(t, "users"), metricstest.SlowCreation(t, "orders", 1))); err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP dogpile_hits_total Reads that found a usable value.
+# TYPE dogpile_hits_total counter
+dogpile_hits_total{region="orders"} 0
+dogpile_hits_total{region="users"} 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "dogpile_hits_total"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // The resilience counters: a cached "not found" and a soft timeout.
 func TestCollectorExportsResilienceCounters(t *testing.T) {
 	ctx := context.Background()
