@@ -353,3 +353,43 @@ func FuzzK3FunctionKeysInjective(f *testing.F) {
 		}
 	})
 }
+
+// IsReservedKey tells the library's own keys in a store from values': a key
+// that begins with ReservedKeyPrefix under the region's key prefix, or the
+// storage key of the region's shared invalidation record (hashed by the
+// region's mangler); before Configure, a key that begins with
+// ReservedKeyPrefix.
+func TestIsReservedKey(t *testing.T) {
+	unconfigured := dogpile.NewRegion()
+	for key, want := range map[string]bool{"dogpile:lock:k": true, "k": false, "": false} {
+		if got := unconfigured.IsReservedKey(key); got != want {
+			t.Errorf("unconfigured: IsReservedKey(%q) = %v; want %v", key, got, want)
+		}
+	}
+
+	ropts := []dogpile.RegionOption{dogpile.WithName("shared"), dogpile.WithKeyPrefix("app:"), dogpile.WithKeyMangler(dogpile.SHA1Mangler)}
+	shared := regionFor(t, newStore(), ropts, dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0)))
+	plain := regionFor(t, newStore(), ropts)
+	value, err := shared.StorageKey("k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := "app:" + dogpile.SHA1Mangler(invKey)
+	for _, tc := range []struct {
+		key           string
+		shared, plain bool
+	}{
+		{"app:dogpile:lock:k", true, true},
+		{record, true, false}, // the record only where there is one
+		{value, false, false},
+		{"dogpile:lock:k", false, false}, // outside the region's prefix: another region's
+		{"", false, false},
+	} {
+		if got := shared.IsReservedKey(tc.key); got != tc.shared {
+			t.Errorf("with shared invalidation: IsReservedKey(%q) = %v; want %v", tc.key, got, tc.shared)
+		}
+		if got := plain.IsReservedKey(tc.key); got != tc.plain {
+			t.Errorf("without: IsReservedKey(%q) = %v; want %v", tc.key, got, tc.plain)
+		}
+	}
+}

@@ -1093,3 +1093,51 @@ func TestUnnamedRegionNotConfiguredError(t *testing.T) {
 		t.Fatalf("Get on an unnamed, unconfigured region = %q; want %q", err, dogpile.ErrNotConfigured)
 	}
 }
+
+// failingReads is a multi-key store whose reads fail with err.
+type failingReads struct {
+	multiStoreBackend
+	err error
+}
+
+func (f failingReads) Get(context.Context, string) ([]byte, bool, error)    { return nil, false, f.err }
+func (f failingReads) GetMulti(context.Context, []string) ([][]byte, error) { return nil, f.err }
+
+// A read the backend fails is a *BackendError naming the operation and the
+// key (a multi-key read's first key) and wrapping the backend's error; it
+// is counted once, as a backend error, and not as a miss.
+func TestFailedReadIsABackendErrorNotAMiss(t *testing.T) {
+	ctx := context.Background()
+	boom := errors.New("connection reset")
+	r := regionFor(t, failingReads{newMultiStore(), boom}, []dogpile.RegionOption{dogpile.WithMetrics()})
+	var be *dogpile.BackendError
+	if _, _, err := dogpile.Get[string](ctx, r, "k"); !errors.Is(err, boom) || !errors.As(err, &be) || be.Op != "get" || be.Key != "k" {
+		t.Fatalf("Get = %v; want a BackendError of get \"k\" wrapping the backend's error", err)
+	}
+	if _, err := dogpile.GetMulti[string](ctx, r, []string{"a", "b"}); !errors.Is(err, boom) || !errors.As(err, &be) || be.Op != "get_multi" || be.Key != "a" {
+		t.Fatalf("GetMulti = %v; want a BackendError of get_multi \"a\" wrapping the backend's error", err)
+	}
+	if s := r.Stats(); s.BackendErrors != 2 || s.Misses != 0 {
+		t.Fatalf("Stats: %d backend errors, %d misses; want 2 and 0", s.BackendErrors, s.Misses)
+	}
+}
+
+// shortReads is a multi-key store whose GetMulti answers no values at all.
+type shortReads struct{ multiStoreBackend }
+
+func (shortReads) GetMulti(context.Context, []string) ([][]byte, error) { return nil, nil }
+
+// A multi-key backend that answers fewer values than it was asked for
+// gives misses, on the read of one key with its shared invalidation record
+// as on GetMulti.
+func TestShortMultiKeyAnswerIsAMiss(t *testing.T) {
+	ctx := context.Background()
+	r := regionFor(t, shortReads{newMultiStore()}, nil, dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0)))
+	mustSet(t, r, "k", "v")
+	if v, ok, _ := dogpile.Get[string](ctx, r, "k"); ok {
+		t.Fatalf("Get over a short answer = %q; want a miss", v)
+	}
+	if m, _ := dogpile.GetMulti[string](ctx, r, []string{"k", "j"}); len(m) != 0 {
+		t.Fatalf("GetMulti over a short answer = %v; want no values", m)
+	}
+}
