@@ -680,3 +680,29 @@ func TestI8MemoryBackendsCompareAndSwap(t *testing.T) {
 		b.(io.Closer).Close()
 	}
 }
+
+// The memory backend's byte interface reads only bytes: a key that holds a
+// Go value (a region's, stored with SetValue) is not found by Get, on the
+// unbounded and the bounded backend alike, while bytes stored with Set are.
+func TestMemoryBackendGetReadsOnlyBytes(t *testing.T) {
+	ctx := context.Background()
+	for _, opts := range []dogpile.MemoryOptions{{}, {MaxEntries: 10}} {
+		b, err := dogpile.NewMemoryBackend(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.SetValue(ctx, "value", "a Go value"); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok, err := b.Get(ctx, "value"); ok || err != nil {
+			t.Errorf("MaxEntries %d: Get of a Go value = %q, %v, %v; want not found", opts.MaxEntries, got, ok, err)
+		}
+		if err := b.Set(ctx, "bytes", []byte("b")); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok, err := b.Get(ctx, "bytes"); !ok || err != nil || string(got) != "b" {
+			t.Errorf("MaxEntries %d: Get of bytes = %q, %v, %v; want them", opts.MaxEntries, got, ok, err)
+		}
+		b.Close()
+	}
+}

@@ -433,18 +433,35 @@ func TestP3WithoutFailOpenTheErrorIsReturned(t *testing.T) {
 	}
 }
 
+// Under fail-open, a down backend fails no multi-key call: GetOrCreateMulti
+// returns the creator's values and GetMulti no values, whether it is the
+// call that finds the backend down (and opens the breaker) or one made while
+// the breaker is open, which does not ask the backend.
 func TestP3FailOpenMulti(t *testing.T) {
+	ctx := context.Background()
 	b := newSwitchable(t)
 	b.down.Store(true)
+	first, _ := dogpile.NewRegion(dogpile.WithFailOpen(time.Minute), dogpile.WithMetrics()).ConfigureBackend(b)
+	if hits, err := dogpile.GetMulti[string](ctx, first, []string{"a"}); err != nil || len(hits) != 0 {
+		t.Fatalf("fail-open GetMulti on a down backend = %v, %v; want no values, no error", hits, err)
+	}
+	if n := first.Stats().BreakerTrips; n != 1 {
+		t.Fatalf("BreakerTrips = %d after GetMulti found the backend down; want 1", n)
+	}
+
 	r, _ := dogpile.NewRegion(dogpile.WithFailOpen(time.Minute)).ConfigureBackend(b)
-	got, err := dogpile.GetOrCreateMulti(context.Background(), r, []string{"a", "b"}, func(_ context.Context, ks []string) ([]string, error) {
+	got, err := dogpile.GetOrCreateMulti(ctx, r, []string{"a", "b"}, func(_ context.Context, ks []string) ([]string, error) {
 		return []string{"A", "B"}, nil
 	})
 	if err != nil || len(got) != 2 || got[0] != "A" || got[1] != "B" {
 		t.Fatalf("fail-open GetOrCreateMulti = %q, %v", got, err)
 	}
-	if hits, err := dogpile.GetMulti[string](context.Background(), r, []string{"a"}); err != nil || len(hits) != 0 {
+	b.calls()
+	if hits, err := dogpile.GetMulti[string](ctx, r, []string{"a"}); err != nil || len(hits) != 0 {
 		t.Fatalf("fail-open GetMulti = %v, %v", hits, err)
+	}
+	if calls := b.calls(); len(calls) != 0 {
+		t.Fatalf("GetMulti under an open breaker called the backend: %v", calls)
 	}
 }
 

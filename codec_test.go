@@ -279,16 +279,28 @@ func TestC4UserCodecUsedForEncodingAndDecoding(t *testing.T) {
 	}
 }
 
-// longNameCodec is JSON under a name too long for the envelope.
-type longNameCodec struct{ codec.Codec }
+// longNameCodec is JSON under a name of n bytes.
+type longNameCodec struct {
+	codec.Codec
+	n int
+}
 
-func (longNameCodec) Name() string { return strings.Repeat("n", 256) }
+func (c longNameCodec) Name() string { return strings.Repeat("n", c.n) }
 
+// A codec name of up to 255 bytes, what the envelope holds, is written and
+// read back; a longer one is an error on write, not entries that silently
+// never read back.
 func TestC4CodecNameTooLongIsAnError(t *testing.T) {
-	// A name the envelope can't hold is an error on write, not entries
-	// that silently never read back.
-	r := regionFor(t, newStore(), []dogpile.RegionOption{dogpile.WithCodec(longNameCodec{codec.JSON})})
-	if err := r.Set(context.Background(), "k", 1); !errors.Is(err, dogpile.ErrInvalidArgument) {
+	ctx := context.Background()
+	r := regionFor(t, newStore(), []dogpile.RegionOption{dogpile.WithCodec(longNameCodec{codec.JSON, 255})})
+	if err := r.Set(ctx, "k", 1); err != nil {
+		t.Fatalf("Set with a 255-byte codec name: %v", err)
+	}
+	if v, ok := mustGet[int](t, r, "k"); !ok || v != 1 {
+		t.Fatalf("Get with a 255-byte codec name = %d, %v; want 1, true", v, ok)
+	}
+	r = regionFor(t, newStore(), []dogpile.RegionOption{dogpile.WithCodec(longNameCodec{codec.JSON, 256})})
+	if err := r.Set(ctx, "k", 1); !errors.Is(err, dogpile.ErrInvalidArgument) {
 		t.Fatalf("Set with a 256-byte codec name: err = %v; want ErrInvalidArgument", err)
 	}
 }
@@ -317,5 +329,31 @@ func TestC2FormatVersion1IsAMiss(t *testing.T) {
 	}
 	if now, _ := store.raw("k"); now[envVersionAt] != 2 || dogpile.FormatVersion != 2 {
 		t.Fatalf("the version 1 entry was replaced by version %d", now[envVersionAt])
+	}
+}
+
+// A value the codec can't encode is an error from Set, SetMulti and
+// GetOrCreate that names the key and wraps the codec's own error, and
+// nothing is stored.
+func TestUnencodableValueIsAnError(t *testing.T) {
+	ctx := context.Background()
+	store := newStore()
+	r := regionFor(t, store, nil)
+	var unsupported *json.UnsupportedTypeError
+	for op, call := range map[string]func() error{
+		"Set":      func() error { return r.Set(ctx, "k", make(chan int)) },
+		"SetMulti": func() error { return r.SetMulti(ctx, map[string]any{"k": make(chan int)}) },
+		"GetOrCreate": func() error {
+			_, err := dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (chan int, error) { return make(chan int), nil })
+			return err
+		},
+	} {
+		err := call()
+		if !errors.As(err, &unsupported) || !strings.Contains(err.Error(), `"k"`) {
+			t.Errorf("%s of a channel = %v; want the codec's *json.UnsupportedTypeError, naming the key", op, err)
+		}
+	}
+	if _, ok := store.raw("k"); ok {
+		t.Fatal("an unencodable value was stored")
 	}
 }

@@ -14,31 +14,43 @@ import (
 
 // Tests of keys and types (CONFORMANCE K1–K3) and of the reserved keys (I9).
 
-// Case 8: a user key equal to the invalidation record's key is refused on
-// every path, and the record is left as it is.
+// Case 8: a user key equal to the invalidation record's key, or to another
+// reserved key, or one the key mangler turns into a reserved key or into the
+// record's storage key, is refused on every path, and the record is left as
+// it is.
 func TestI9ReservedKeyRefusedOnEveryPath(t *testing.T) {
 	ctx := context.Background()
-	for name, mangler := range map[string]func(string) string{
-		"no mangler": nil,
-		// A mangler that folds case sends "DOGPILE:…" onto the record.
-		"case-folding mangler": strings.ToLower,
+	for name, c := range map[string]struct {
+		mangler func(string) string
+		onto    []string // keys the mangler sends onto a reserved one
+	}{
+		"no mangler": {},
+		// A mangler that folds case sends "DOGPILE:…" onto the record, and
+		// onto the other reserved keys.
+		"case-folding mangler": {strings.ToLower, []string{strings.ToUpper(invKey), strings.ToUpper(dogpile.ReservedKeyPrefix + "anything")}},
+		// One that hashes the folded key sends "DOGPILE:…" onto the hash
+		// the record is stored under, which is no reserved key itself.
+		"case-folding hashing mangler": {func(k string) string { return dogpile.SHA1Mangler(strings.ToLower(k)) }, []string{strings.ToUpper(invKey)}},
 	} {
 		t.Run(name, func(t *testing.T) {
+			mangler := c.mangler
 			store := newLockStore()
 			ropts := []dogpile.RegionOption{dogpile.WithName("shared")}
+			recordKey := invKey
 			if mangler != nil {
 				ropts = append(ropts, dogpile.WithKeyMangler(mangler))
+				recordKey = mangler(invKey)
 			}
 			r := regionFor(t, store, ropts, dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0)))
 			if err := r.Invalidate(ctx, dogpile.Hard); err != nil {
 				t.Fatal(err)
 			}
-			record, _ := store.raw(invKey)
-			before := store.total()
-			keys := []string{invKey, dogpile.ReservedKeyPrefix + "anything"}
-			if mangler != nil {
-				keys = append(keys, strings.ToUpper(invKey))
+			record, ok := store.raw(recordKey)
+			if !ok {
+				t.Fatalf("no invalidation record under %q", recordKey)
 			}
+			before := store.total()
+			keys := append([]string{invKey, dogpile.ReservedKeyPrefix + "anything"}, c.onto...)
 			for _, key := range keys {
 				create := func(context.Context) (string, error) { return "user value", nil }
 				createMulti := func(_ context.Context, ks []string) ([]string, error) { return make([]string, len(ks)), nil }
@@ -72,7 +84,7 @@ func TestI9ReservedKeyRefusedOnEveryPath(t *testing.T) {
 					}
 				}
 			}
-			if now, _ := store.raw(invKey); !slices.Equal(now, record) {
+			if now, _ := store.raw(recordKey); !slices.Equal(now, record) {
 				t.Fatal("a refused call changed the invalidation record")
 			}
 			if n := store.total(); n != before {
@@ -340,4 +352,44 @@ func FuzzK3FunctionKeysInjective(f *testing.F) {
 			}
 		}
 	})
+}
+
+// IsReservedKey tells the library's own keys in a store from values': a key
+// that begins with ReservedKeyPrefix under the region's key prefix, or the
+// storage key of the region's shared invalidation record (hashed by the
+// region's mangler); before Configure, a key that begins with
+// ReservedKeyPrefix.
+func TestIsReservedKey(t *testing.T) {
+	unconfigured := dogpile.NewRegion()
+	for key, want := range map[string]bool{"dogpile:lock:k": true, "k": false, "": false} {
+		if got := unconfigured.IsReservedKey(key); got != want {
+			t.Errorf("unconfigured: IsReservedKey(%q) = %v; want %v", key, got, want)
+		}
+	}
+
+	ropts := []dogpile.RegionOption{dogpile.WithName("shared"), dogpile.WithKeyPrefix("app:"), dogpile.WithKeyMangler(dogpile.SHA1Mangler)}
+	shared := regionFor(t, newStore(), ropts, dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0)))
+	plain := regionFor(t, newStore(), ropts)
+	value, err := shared.StorageKey("k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := "app:" + dogpile.SHA1Mangler(invKey)
+	for _, tc := range []struct {
+		key           string
+		shared, plain bool
+	}{
+		{"app:dogpile:lock:k", true, true},
+		{record, true, false}, // the record only where there is one
+		{value, false, false},
+		{"dogpile:lock:k", false, false}, // outside the region's prefix: another region's
+		{"", false, false},
+	} {
+		if got := shared.IsReservedKey(tc.key); got != tc.shared {
+			t.Errorf("with shared invalidation: IsReservedKey(%q) = %v; want %v", tc.key, got, tc.shared)
+		}
+		if got := plain.IsReservedKey(tc.key); got != tc.plain {
+			t.Errorf("without: IsReservedKey(%q) = %v; want %v", tc.key, got, tc.plain)
+		}
+	}
 }

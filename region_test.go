@@ -432,17 +432,19 @@ func TestR11UnconfiguredErrorsAndReconfiguration(t *testing.T) {
 		return nil, nil
 	}
 	calls := map[string]func() error{
-		"Get":              func() error { _, _, err := dogpile.Get[string](ctx, r, "k"); return err },
-		"GetWithMetadata":  func() error { _, _, _, err := dogpile.GetWithMetadata[string](ctx, r, "k"); return err },
-		"GetMulti":         func() error { _, err := dogpile.GetMulti[string](ctx, r, []string{"k"}); return err },
-		"GetMulti empty":   func() error { _, err := dogpile.GetMulti[string](ctx, r, nil); return err },
-		"GetOrCreate":      func() error { _, err := dogpile.GetOrCreate(ctx, r, "k", noCreate); return err },
-		"GetOrCreateMulti": func() error { _, err := dogpile.GetOrCreateMulti(ctx, r, []string{"k"}, noCreateMulti); return err },
-		"Set":              func() error { return r.Set(ctx, "k", "v") },
-		"SetMulti":         func() error { return r.SetMulti(ctx, map[string]any{"k": "v"}) },
-		"Delete":           func() error { return r.Delete(ctx, "k") },
-		"DeleteMulti":      func() error { return r.DeleteMulti(ctx, []string{"k"}) },
-		"Invalidate":       func() error { return r.Invalidate(ctx, dogpile.Hard) },
+		"Get":               func() error { _, _, err := dogpile.Get[string](ctx, r, "k"); return err },
+		"GetWithMetadata":   func() error { _, _, _, err := dogpile.GetWithMetadata[string](ctx, r, "k"); return err },
+		"GetMulti":          func() error { _, err := dogpile.GetMulti[string](ctx, r, []string{"k"}); return err },
+		"GetMulti empty":    func() error { _, err := dogpile.GetMulti[string](ctx, r, nil); return err },
+		"GetOrCreate":       func() error { _, err := dogpile.GetOrCreate(ctx, r, "k", noCreate); return err },
+		"GetOrCreateMulti":  func() error { _, err := dogpile.GetOrCreateMulti(ctx, r, []string{"k"}, noCreateMulti); return err },
+		"Set":               func() error { return r.Set(ctx, "k", "v") },
+		"SetMulti":          func() error { return r.SetMulti(ctx, map[string]any{"k": "v"}) },
+		"SetMulti empty":    func() error { return r.SetMulti(ctx, nil) },
+		"Delete":            func() error { return r.Delete(ctx, "k") },
+		"DeleteMulti":       func() error { return r.DeleteMulti(ctx, []string{"k"}) },
+		"DeleteMulti empty": func() error { return r.DeleteMulti(ctx, nil) },
+		"Invalidate":        func() error { return r.Invalidate(ctx, dogpile.Hard) },
 	}
 	for name, call := range calls {
 		err := call()
@@ -978,5 +980,164 @@ func TestRegionCloseReturnsBackendCloseError(t *testing.T) {
 	}
 	if err := r.Close(); !errors.Is(err, boom) {
 		t.Errorf("Close() = %v; want the backend's Close error", err)
+	}
+}
+
+// A Configure refused because the region is already configured builds no
+// backend: the registered factory is never called (a backend may connect to
+// a server when it is made).
+func TestConfigureOfAConfiguredRegionBuildsNoBackend(t *testing.T) {
+	name := uniqueName("configured-once")
+	var made int
+	if err := dogpile.RegisterBackend(name, func(dogpile.Args) (dogpile.Backend, error) {
+		made++
+		return newStore(), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := regionOn(t, name)
+	if _, err := r.Configure(name); !errors.Is(err, dogpile.ErrAlreadyConfigured) {
+		t.Fatalf("second Configure = %v; want ErrAlreadyConfigured", err)
+	}
+	if made != 1 {
+		t.Fatalf("the factory was called %d times; want once, by the first Configure", made)
+	}
+}
+
+// closeCountBackend is a store that counts its Close calls.
+type closeCountBackend struct {
+	*storeBackend
+	closed *int
+}
+
+func (b closeCountBackend) Close() error { *b.closed++; return nil }
+
+// A Configure that finds the region configured once its backend is built
+// (another Configure won meanwhile) fails with ErrAlreadyConfigured, keeps
+// the backend that won, and closes the backend it built, which nothing else
+// holds.
+func TestConfigureThatLosesClosesItsBackend(t *testing.T) {
+	r := dogpile.NewRegion(dogpile.WithName("lost-configure"))
+	winner := newStore()
+	name := uniqueName("lost-configure")
+	var closed int
+	if err := dogpile.RegisterBackend(name, func(dogpile.Args) (dogpile.Backend, error) {
+		// Configured meanwhile, between Configure's checks and its
+		// installing this backend.
+		if _, err := r.ConfigureBackend(winner); err != nil {
+			t.Errorf("ConfigureBackend: %v", err)
+		}
+		return closeCountBackend{newStore(), &closed}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Configure(name); !errors.Is(err, dogpile.ErrAlreadyConfigured) || !strings.Contains(err.Error(), "lost-configure") {
+		t.Fatalf("Configure that lost = %v; want ErrAlreadyConfigured naming the region", err)
+	}
+	if r.Backend() != dogpile.Backend(winner) {
+		t.Fatalf("Backend() = %T; want the backend configured first", r.Backend())
+	}
+	if closed != 1 {
+		t.Fatalf("the backend built for the refused Configure was closed %d times; want once", closed)
+	}
+}
+
+// A negative expiration time other than NoExpiration is refused by
+// Configure and ConfigureBackend with an *ArgError, leaving the region
+// unconfigured; NoExpiration is accepted and means never.
+func TestNegativeRegionExpirationRefused(t *testing.T) {
+	for how, configure := range map[string]func(*dogpile.Region, dogpile.ConfigOption) error{
+		"Configure": func(r *dogpile.Region, o dogpile.ConfigOption) error { _, err := r.Configure("memory", o); return err },
+		"ConfigureBackend": func(r *dogpile.Region, o dogpile.ConfigOption) error {
+			_, err := r.ConfigureBackend(newStore(), o)
+			return err
+		},
+	} {
+		r := dogpile.NewRegion()
+		err := configure(r, dogpile.WithExpiration(-2*time.Second))
+		var ae *dogpile.ArgError
+		if !errors.Is(err, dogpile.ErrInvalidArgument) || !errors.As(err, &ae) || ae.Name != "expiration_time" {
+			t.Fatalf("%s with an expiration of -2s = %v; want an *ArgError for expiration_time", how, err)
+		}
+		if r.IsConfigured() {
+			t.Fatalf("%s with a negative expiration configured the region", how)
+		}
+		if err := configure(r, dogpile.WithExpiration(dogpile.NoExpiration)); err != nil {
+			t.Fatalf("%s with NoExpiration: %v", how, err)
+		}
+		if r.Expiration() != 0 {
+			t.Fatalf("%s with NoExpiration: Expiration() = %v; want 0 (none)", how, r.Expiration())
+		}
+	}
+}
+
+// ConfigureBackend without a backend (a nil one) is refused with an
+// *ArgError, and the region stays unconfigured.
+func TestConfigureBackendNilRefused(t *testing.T) {
+	r := dogpile.NewRegion()
+	_, err := r.ConfigureBackend(nil)
+	var ae *dogpile.ArgError
+	if !errors.Is(err, dogpile.ErrInvalidArgument) || !errors.As(err, &ae) || ae.Name != "backend" {
+		t.Fatalf("ConfigureBackend(nil) = %v; want an *ArgError for the backend", err)
+	}
+	if r.IsConfigured() {
+		t.Fatal("ConfigureBackend(nil) configured the region")
+	}
+}
+
+// An unnamed region's calls before Configure return ErrNotConfigured as it
+// is, without naming a region: no `region ""` in the message.
+func TestUnnamedRegionNotConfiguredError(t *testing.T) {
+	_, _, err := dogpile.Get[string](context.Background(), dogpile.NewRegion(), "k")
+	if !errors.Is(err, dogpile.ErrNotConfigured) || err.Error() != dogpile.ErrNotConfigured.Error() {
+		t.Fatalf("Get on an unnamed, unconfigured region = %q; want %q", err, dogpile.ErrNotConfigured)
+	}
+}
+
+// failingReads is a multi-key store whose reads fail with err.
+type failingReads struct {
+	multiStoreBackend
+	err error
+}
+
+func (f failingReads) Get(context.Context, string) ([]byte, bool, error)    { return nil, false, f.err }
+func (f failingReads) GetMulti(context.Context, []string) ([][]byte, error) { return nil, f.err }
+
+// A read the backend fails is a *BackendError naming the operation and the
+// key (a multi-key read's first key) and wrapping the backend's error; it
+// is counted once, as a backend error, and not as a miss.
+func TestFailedReadIsABackendErrorNotAMiss(t *testing.T) {
+	ctx := context.Background()
+	boom := errors.New("connection reset")
+	r := regionFor(t, failingReads{newMultiStore(), boom}, []dogpile.RegionOption{dogpile.WithMetrics()})
+	var be *dogpile.BackendError
+	if _, _, err := dogpile.Get[string](ctx, r, "k"); !errors.Is(err, boom) || !errors.As(err, &be) || be.Op != "get" || be.Key != "k" {
+		t.Fatalf("Get = %v; want a BackendError of get \"k\" wrapping the backend's error", err)
+	}
+	if _, err := dogpile.GetMulti[string](ctx, r, []string{"a", "b"}); !errors.Is(err, boom) || !errors.As(err, &be) || be.Op != "get_multi" || be.Key != "a" {
+		t.Fatalf("GetMulti = %v; want a BackendError of get_multi \"a\" wrapping the backend's error", err)
+	}
+	if s := r.Stats(); s.BackendErrors != 2 || s.Misses != 0 {
+		t.Fatalf("Stats: %d backend errors, %d misses; want 2 and 0", s.BackendErrors, s.Misses)
+	}
+}
+
+// shortReads is a multi-key store whose GetMulti answers no values at all.
+type shortReads struct{ multiStoreBackend }
+
+func (shortReads) GetMulti(context.Context, []string) ([][]byte, error) { return nil, nil }
+
+// A multi-key backend that answers fewer values than it was asked for
+// gives misses, on the read of one key with its shared invalidation record
+// as on GetMulti.
+func TestShortMultiKeyAnswerIsAMiss(t *testing.T) {
+	ctx := context.Background()
+	r := regionFor(t, shortReads{newMultiStore()}, nil, dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0)))
+	mustSet(t, r, "k", "v")
+	if v, ok, _ := dogpile.Get[string](ctx, r, "k"); ok {
+		t.Fatalf("Get over a short answer = %q; want a miss", v)
+	}
+	if m, _ := dogpile.GetMulti[string](ctx, r, []string{"k", "j"}); len(m) != 0 {
+		t.Fatalf("GetMulti over a short answer = %v; want no values", m)
 	}
 }
