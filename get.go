@@ -2,6 +2,7 @@ package dogpile
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"slices"
 	"time"
@@ -43,7 +44,10 @@ func lookup[T any](ctx context.Context, r *Region, s *regionState, key string, o
 	if rr.any() {
 		if s.multi != nil && s.values == nil {
 			raw, err := s.multi.GetMulti(ctx, rr.keys(append(make([]string, 0, 1+rr.len()), key)))
-			if err != nil || len(raw) != 1+rr.len() {
+			if err == nil && len(raw) != 1+rr.len() {
+				err = wrongCount(len(raw), 1+rr.len())
+			}
+			if err != nil {
 				return v, stamp{}, 0, false, s.wrap("get_multi", key, err)
 			}
 			s.apply(&rr, raw[1:])
@@ -106,6 +110,14 @@ func lookupKept[T any](ctx context.Context, r *Region, s *regionState, key strin
 	return v, st, len(b), found, s.complete(ctx, &rr, st.tags)
 }
 
+// wrongCount is the error of a multi-key read that answered got values for
+// want keys, which breaks backend.Multi's contract: no value can be matched
+// to its key, so none is taken for a miss (a miss would run the creator and
+// overwrite what the store holds).
+func wrongCount(got, want int) error {
+	return fmt.Errorf("the backend's GetMulti answered %d values for %d keys", got, want)
+}
+
 // lookupMulti reads many (storage) keys in one round trip where the backend
 // can: one value and state per key, Missing for a key without a readable
 // value. Each value is decoded in place into its slot, so that a hit
@@ -134,10 +146,13 @@ func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []s
 		ask = rr.keys(slices.Grow(keys[:len(keys):len(keys)], rr.len()))
 	}
 	raw, err := s.multi.GetMulti(ctx, ask)
+	if err == nil && len(raw) != len(ask) {
+		err = wrongCount(len(raw), len(ask))
+	}
 	if err != nil {
 		return nil, nil, nil, s.wrap("get_multi", keys[0], err)
 	}
-	if rr.any() && len(raw) == len(ask) {
+	if rr.any() {
 		s.apply(&rr, raw[len(keys):])
 		raw = raw[:len(keys)]
 	}
@@ -152,7 +167,7 @@ func lookupMulti[T any](ctx context.Context, r *Region, s *regionState, keys []s
 	var tagged []*entryTags
 	tag := typeTag[T]()
 	for i, b := range raw {
-		if b == nil || i >= len(keys) {
+		if b == nil {
 			continue
 		}
 		st, ok := decodeInto(r, s, keys[i], b, &vals[i], tag)

@@ -1128,16 +1128,23 @@ type shortReads struct{ multiStoreBackend }
 func (shortReads) GetMulti(context.Context, []string) ([][]byte, error) { return nil, nil }
 
 // A multi-key backend that answers fewer values than it was asked for
-// gives misses, on the read of one key with its shared invalidation record
-// as on GetMulti.
-func TestShortMultiKeyAnswerIsAMiss(t *testing.T) {
+// breaks its contract: the read is a *BackendError saying so, on the read of
+// one key with its shared invalidation record as on GetMulti, and the
+// creator does not run (a miss would overwrite what the store holds).
+func TestShortMultiKeyAnswerIsAnError(t *testing.T) {
 	ctx := context.Background()
 	r := regionFor(t, shortReads{newMultiStore()}, nil, dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0)))
 	mustSet(t, r, "k", "v")
-	if v, ok, _ := dogpile.Get[string](ctx, r, "k"); ok {
-		t.Fatalf("Get over a short answer = %q; want a miss", v)
+	var be *dogpile.BackendError
+	const says = "GetMulti answered 0 values for 2 keys"
+	if v, ok, err := dogpile.Get[string](ctx, r, "k"); ok || !errors.As(err, &be) || be.Op != "get_multi" || !strings.Contains(err.Error(), says) {
+		t.Fatalf("Get over a short answer = %q, %v, %v; want a BackendError saying %q", v, ok, err, says)
 	}
-	if m, _ := dogpile.GetMulti[string](ctx, r, []string{"k", "j"}); len(m) != 0 {
-		t.Fatalf("GetMulti over a short answer = %v; want no values", m)
+	if m, err := dogpile.GetMulti[string](ctx, r, []string{"k"}); len(m) != 0 || !errors.As(err, &be) || !strings.Contains(err.Error(), says) {
+		t.Fatalf("GetMulti over a short answer = %v, %v; want a BackendError saying %q", m, err, says)
+	}
+	ran := false
+	if _, err := dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (string, error) { ran = true; return "new", nil }); !errors.As(err, &be) || ran {
+		t.Fatalf("GetOrCreate over a short answer = %v, creator ran: %v; want a BackendError, and no creation", err, ran)
 	}
 }
