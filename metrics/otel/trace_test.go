@@ -195,17 +195,20 @@ func TestTracerMultiKeyCount(t *testing.T) {
 }
 
 // A span the region reports after the fact (a lock wait) begins at the
-// time it gives.
+// time it gives, and names the kind of lock it waited for.
 func TestTracerSpanStartTime(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	defer tp.Shutdown(context.Background()) //nolint:errcheck
 	began := time.Now().Add(-time.Second)
-	_, sp := dogpileotel.NewTracer(tp).Start(context.Background(), dogpile.SpanLockWait, dogpile.SpanInfo{Region: "r", Lock: dogpile.LockDistributed, Start: began})
-	sp.End(dogpile.OutcomeOK, nil)
-	spans := rec.Ended()
-	if len(spans) != 1 || !spans[0].StartTime().Equal(began) || attrs(spans[0])["dogpile.lock"].AsString() != dogpile.LockDistributed {
-		t.Fatalf("spans %v", spans)
+	for _, lock := range []string{dogpile.LockDistributed, dogpile.LockLocal} {
+		rec.Reset()
+		_, sp := dogpileotel.NewTracer(tp).Start(context.Background(), dogpile.SpanLockWait, dogpile.SpanInfo{Region: "r", Lock: lock, Start: began})
+		sp.End(dogpile.OutcomeOK, nil)
+		spans := rec.Ended()
+		if len(spans) != 1 || !spans[0].StartTime().Equal(began) || attrs(spans[0])["dogpile.lock"].AsString() != lock {
+			t.Fatalf("spans %v", spans)
+		}
 	}
 }
 
