@@ -99,11 +99,6 @@ func TestClientLogOwnLogger(t *testing.T) {
 	}
 }
 
-// refusedAddr is a loopback address where nothing listens.
-func refusedAddr(t *testing.T) string {
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(testserver.FreePort(t)))
-}
-
 // TestClientLogLevelAndText: RouteClientLogs(level) logs go-redis's lines at
 // that level, without the "redis: " go-redis begins them with.
 func TestClientLogLevelAndText(t *testing.T) {
