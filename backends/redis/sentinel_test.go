@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -54,8 +55,6 @@ func TestSentinelCredentials(t *testing.T) {
 	const masterPW = "master-pw"
 	master := testserver.StartRedis(t, "--requirepass", masterPW)
 	authPass := "sentinel auth-pass " + testserver.SentinelMasterName + " " + masterPW
-	raw := goredis.NewClient(&goredis.Options{Addr: master.Addr(), Password: masterPW})
-	t.Cleanup(func() { raw.Close() })
 	for name, c := range map[string]struct {
 		conf []string
 		args dogpile.Args
@@ -65,6 +64,7 @@ func TestSentinelCredentials(t *testing.T) {
 			dogpile.Args{"sentinel_kwargs": map[string]any{"password": "sentinel-pw"}}},
 		"sentinel_kwargs username": {[]string{authPass, "requirepass sentinel-pw", "user watcher on >watcher-pw ~* &* +@all"},
 			dogpile.Args{"sentinel_kwargs": map[string]any{"username": "watcher", "password": "watcher-pw"}}},
+		"and a database": {[]string{authPass, "requirepass " + masterPW}, dogpile.Args{"db": 3}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			ctx := testutil.Context(t)
@@ -76,8 +76,11 @@ func TestSentinelCredentials(t *testing.T) {
 			if err := regionOn(t, "redis_sentinel", args).Set(ctx, key, "v"); err != nil {
 				t.Fatalf("Set through a sentinel with %s: %v", name, err)
 			}
+			db, _ := args["db"].(int)
+			raw := goredis.NewClient(&goredis.Options{Addr: master.Addr(), Password: masterPW, DB: db})
+			defer raw.Close()
 			if raw.Exists(ctx, key).Val() != 1 {
-				t.Fatalf("the value is not on the master")
+				t.Fatalf("the value is not in the master's database %d", db)
 			}
 		})
 	}
@@ -155,5 +158,18 @@ func TestClientLogSentinelMasterName(t *testing.T) {
 	}
 	if lines := otherLog.Lines("source=go-redis"); len(lines) != 0 {
 		t.Fatalf("the other region's logger has %q", lines)
+	}
+}
+
+// TestSentinelRefusesServerAddress: redis_sentinel refuses url, host and
+// port with an error that names the argument and says to give the sentinels
+// and the service name instead.
+func TestSentinelRefusesServerAddress(t *testing.T) {
+	for name, v := range map[string]any{"url": "redis://h:1", "host": "h", "port": 6380} {
+		_, err := dogpile.NewBackend("redis_sentinel", dogpile.Args{name: v, "sentinels": "h:26379"})
+		var ae *dogpile.ArgError
+		if !errors.As(err, &ae) || ae.Name != name || !strings.Contains(err.Error(), "give sentinels and service_name instead") {
+			t.Errorf("redis_sentinel with %s: %v; want an *ArgError naming it that says to give sentinels and service_name", name, err)
+		}
 	}
 }
