@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/backends/redis"
@@ -231,5 +233,23 @@ func TestListKeysClusterMastersDown(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("listing a cluster whose masters are down yielded %d times; want one error", n)
+	}
+}
+
+// TestStoreStatsDBSizeRefused: a server that answers INFO but refuses
+// DBSIZE (an ACL without it) gives a report with that error and its entries
+// Unknown, not 0.
+func TestStoreStatsDBSizeRefused(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	if out := testserver.RedisCLI(t, srv.Addr(), "ACL", "SETUSER", "nodbsize", "on", ">pw", "~*", "&*", "+@all", "-dbsize"); out != "OK" {
+		t.Fatalf("ACL SETUSER: %s", out)
+	}
+	b := newClientBackend(t, &goredis.Options{Addr: srv.Addr(), Username: "nodbsize", Password: "pw"})
+	st, err := b.StoreStats(testutil.Context(t))
+	if err != nil || len(st) != 1 {
+		t.Fatalf("StoreStats = %+v, %v; want one report", st, err)
+	}
+	if s := st[0]; s.Err == nil || !strings.Contains(s.Err.Error(), "NOPERM") || s.Entries != backend.Unknown {
+		t.Fatalf("report %+v; want Redis's NOPERM and the entries Unknown", s)
 	}
 }
