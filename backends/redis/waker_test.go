@@ -341,45 +341,62 @@ func pubsubConns(ctx context.Context, addr string) (int, error) {
 }
 
 // TestCloseEndsReleaseSubscription: Close, while a lock waiter still waits,
-// returns and closes the pub/sub connection the waiter subscribed on; the
-// waiter, polling on a closed client, fails rather than waits on.
+// returns and closes the pub/sub connection the waiter subscribed on —
+// on a client New made, and on one given to NewFromClient that does not
+// bound its reads by the context.
 func TestCloseEndsReleaseSubscription(t *testing.T) {
 	srv := testserver.StartRedis(t)
-	ctx := testutil.Context(t)
 	holder := newTestBackend(t, srv.Addr(), redis.Options{})
-	b, err := redis.New(redis.Options{Client: &goredis.Options{Addr: srv.Addr()}, LockSleep: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := testutil.Unique("close")
-	testutil.MustLock(t, holder.NewMutex(key))
-	done := testutil.LockAsync(ctx, b.NewMutex(key))
-	conns := func(want int) error {
-		return testserver.WaitFor(10*time.Second, fmt.Sprintf("%d pub/sub connections", want), func(ctx context.Context) error {
-			if n, err := pubsubConns(ctx, srv.Addr()); err != nil || n != want {
-				return fmt.Errorf("%w: %d (%v)", testserver.ErrNotYet, n, err)
+	opts := redis.Options{LockSleep: 20 * time.Millisecond}
+	for name, open := range map[string]func() (*redis.Backend, error){
+		"New": func() (*redis.Backend, error) {
+			o := opts
+			o.Client = &goredis.Options{Addr: srv.Addr()}
+			return redis.New(o)
+		},
+		"NewFromClient": func() (*redis.Backend, error) { return redis.NewFromClient(rawClient(t, srv.Addr()), opts) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(testutil.Context(t))
+			defer cancel()
+			b, err := open()
+			if err != nil {
+				t.Fatal(err)
 			}
-			return nil
+			key := testutil.Unique("close")
+			h := holder.NewMutex(key)
+			testutil.MustLock(t, h)
+			defer h.Unlock(context.Background()) //nolint:errcheck
+			done := testutil.LockAsync(ctx, b.NewMutex(key))
+			conns := func(want int) error {
+				return testserver.WaitFor(10*time.Second, fmt.Sprintf("%d pub/sub connections", want), func(ctx context.Context) error {
+					if n, err := pubsubConns(ctx, srv.Addr()); err != nil || n != want {
+						return fmt.Errorf("%w: %d (%v)", testserver.ErrNotYet, n, err)
+					}
+					return nil
+				})
+			}
+			if err := conns(1); err != nil {
+				t.Fatal(err)
+			}
+			closed := make(chan error, 1)
+			go func() { closed <- b.Close() }()
+			select {
+			case err := <-closed:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Close with a lock waiter waiting did not return")
+			}
+			if err := conns(0); err != nil {
+				t.Fatalf("after Close: %v", err)
+			}
+			cancel()
+			if err := <-done; err == nil {
+				t.Fatal("the waiter took the held lock")
+			}
 		})
-	}
-	if err := conns(1); err != nil {
-		t.Fatal(err)
-	}
-	closed := make(chan error, 1)
-	go func() { closed <- b.Close() }()
-	select {
-	case err := <-closed:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close with a lock waiter waiting did not return")
-	}
-	if err := conns(0); err != nil {
-		t.Fatalf("after Close: %v", err)
-	}
-	if err := <-done; err == nil {
-		t.Fatal("the waiter took the held lock after Close")
 	}
 }
 
@@ -439,5 +456,44 @@ func TestSilentReleaseSubscriptionReplaced(t *testing.T) {
 	}
 	if lines := rec.Lines("INFO", "subscription to lock releases restored"); len(lines) != 1 {
 		t.Errorf("the return logged as %q; want one line at INFO", rec.Lines())
+	}
+}
+
+// TestReleaseSubscriptionStaysUpWhileWaiting: a lock waiter's subscription
+// on a server that is up but publishes nothing is not taken for a silent
+// one: the health check pings it, and the answers count as hearing from the
+// server, so over several intervals no loss is logged and no new connection
+// is made (a false loss would wake every waiter and reconnect).
+func TestReleaseSubscriptionStaysUpWhileWaiting(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	proxy := testserver.StartFaultProxy(t, srv.Addr())
+	ctx := testutil.Context(t)
+	holder := newTestBackend(t, srv.Addr(), redis.Options{})
+	rec := testutil.NewLogRecorder()
+	waiter := newTestBackend(t, proxy.Addr(), redis.Options{LockSleep: time.Minute, Logger: rec.Logger()})
+	key := testutil.Unique("quiet")
+	h := holder.NewMutex(key)
+	testutil.MustLock(t, h)
+	short, cancel := context.WithCancel(ctx)
+	done := testutil.LockAsync(short, waiter.NewMutex(key))
+	if err := testserver.WaitFor(10*time.Second, "the waiter's subscription", func(ctx context.Context) error {
+		if c, err := numChannels(ctx, srv.Addr()); err != nil || c != 1 {
+			return testserver.ErrNotYet
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before := proxy.Accepted()
+	// Health checks are a second apart; a subscription without pings, or
+	// with their answers unheard, would be replaced after two.
+	time.Sleep(3500 * time.Millisecond)
+	cancel()
+	<-done
+	if n := proxy.Accepted(); n != before || len(rec.Lines("WARN")) != 0 {
+		t.Fatalf("on a quiet server: %d new connections, logged %q", n-before, rec.Lines())
+	}
+	if err := h.Unlock(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
