@@ -202,7 +202,8 @@ func TestDL7WakeInCluster(t *testing.T) {
 }
 
 // TestRingWaitersPoll: on a Ring (sharded by the client), whose releases
-// one subscription could not all hear, waiters poll every lock_sleep.
+// one subscription could not all hear, a waiter that had to wait (its first
+// attempt failed) subscribes to nothing and polls every lock_sleep.
 func TestRingWaitersPoll(t *testing.T) {
 	a, b := testserver.SharedRedis(t), testserver.StartRedis(t)
 	ring := goredis.NewRing(&goredis.RingOptions{Addrs: map[string]string{"a": a.Addr(), "b": b.Addr()}})
@@ -212,11 +213,13 @@ func TestRingWaitersPoll(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rb.Close() })
+	attempts := watchAttempts(rb)
 	ctx := testutil.Context(t)
 	key := testutil.Unique("ring")
 	holder := rb.NewMutex(key)
 	testutil.MustLock(t, holder)
 	done := testutil.LockAsync(ctx, rb.NewMutex(key))
+	awaitAttempt(t, attempts, 2) // the holder's, then the waiter's first
 	if err := holder.Unlock(ctx); err != nil {
 		t.Fatal(err)
 	}
