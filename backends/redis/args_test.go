@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,6 +61,8 @@ var argErrorCases = map[string]argErrorCase{
 	"sentinel bad item":            {"redis_sentinel", dogpile.Args{"sentinels": []any{[]any{"h"}}}, "sentinels"},
 	"sentinel bad port":            {"redis_sentinel", dogpile.Args{"sentinels": []any{[]any{"h", "x"}}}, "sentinels"},
 	"sentinel with url":            {"redis_sentinel", dogpile.Args{"url": "redis://x", "sentinels": "h:1"}, "url"},
+	"sentinel with host":           {"redis_sentinel", dogpile.Args{"host": "h", "sentinels": "h:1"}, "host"},
+	"sentinel with port":           {"redis_sentinel", dogpile.Args{"port": 6380, "sentinels": "h:1"}, "port"},
 	"sentinel_kwargs unknown":      {"redis_sentinel", dogpile.Args{"sentinels": "h:1", "sentinel_kwargs": map[string]any{"ssl": true}}, "sentinel_kwargs.ssl"},
 	"cluster without nodes":        {"redis_cluster", dogpile.Args{}, "startup_nodes"},
 	"cluster db":                   {"redis_cluster", dogpile.Args{"startup_nodes": "h:1", "db": 2}, "db"},
@@ -283,6 +287,97 @@ func TestCloseOwnsOnlyItsClient(t *testing.T) {
 	}
 	if _, err := redis.New(redis.Options{Client: &goredis.Options{}, Cluster: &goredis.ClusterOptions{}}); !errors.Is(err, dogpile.ErrInvalidArgument) {
 		t.Fatalf("New with two clients' options = %v; want ErrInvalidArgument", err)
+	}
+}
+
+// TestNewOptionErrors: New refuses options the backend could not honour,
+// with an *ArgError naming the option — a negative duration, a TTL or lock
+// timeout below Redis's millisecond, a lock prefix with "{" — and takes a
+// TTL and a lock timeout of exactly a millisecond; NewFromClient refuses a
+// nil client.
+func TestNewOptionErrors(t *testing.T) {
+	for _, c := range []struct {
+		o    redis.Options
+		name string
+	}{
+		{redis.Options{TTL: -time.Second}, "TTL"},
+		{redis.Options{Expiration: -time.Second}, "TTL"},
+		{redis.Options{LockTimeout: -time.Second}, "LockTimeout"},
+		{redis.Options{LockSleep: -time.Second}, "LockSleep"},
+		{redis.Options{LockWait: -time.Second}, "LockWait"},
+		{redis.Options{TTL: time.Millisecond - 1}, "TTL"},
+		{redis.Options{LockTimeout: time.Millisecond - 1}, "LockTimeout"},
+		{redis.Options{LockPrefix: "{locks}:"}, "LockPrefix"},
+	} {
+		c.o.Client = &goredis.Options{Addr: "127.0.0.1:1"}
+		b, err := redis.New(c.o)
+		var ae *dogpile.ArgError
+		if !errors.As(err, &ae) || ae.Name != c.name || !errors.Is(err, dogpile.ErrInvalidArgument) {
+			if b != nil {
+				b.Close()
+			}
+			t.Errorf("New(%+v) = %v; want an *ArgError naming %s", c.o, err, c.name)
+		}
+	}
+	b, err := redis.New(redis.Options{Client: &goredis.Options{Addr: "127.0.0.1:1"}, TTL: time.Millisecond, LockTimeout: time.Millisecond})
+	if err != nil {
+		t.Fatalf("New with a TTL and a lock timeout of a millisecond: %v", err)
+	}
+	b.Close()
+	var ae *dogpile.ArgError
+	if _, err := redis.NewFromClient(nil, redis.Options{}); !errors.As(err, &ae) || ae.Name != "client" {
+		t.Errorf("NewFromClient(nil) = %v; want an *ArgError naming client", err)
+	}
+}
+
+// TestNewClientOptions: New makes every kind of client — a server's, a
+// Sentinel master's, a Cluster's — bound its network I/O by the call's
+// context and dial once per call, and leaves the caller's options as they
+// were.
+func TestNewClientOptions(t *testing.T) {
+	client := &goredis.Options{Addr: "127.0.0.1:1"}
+	failover := &goredis.FailoverOptions{MasterName: "cache", SentinelAddrs: []string{"127.0.0.1:1"}}
+	cluster := &goredis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}}
+	for name, o := range map[string]redis.Options{"Client": {Client: client}, "Failover": {Failover: failover}, "Cluster": {Cluster: cluster}} {
+		b, err := redis.New(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		var contextTimeouts bool
+		var dials int
+		switch c := b.Client().(type) {
+		case *goredis.Client:
+			contextTimeouts, dials = c.Options().ContextTimeoutEnabled, c.Options().DialerRetries
+		case *goredis.ClusterClient:
+			contextTimeouts, dials = c.Options().ContextTimeoutEnabled, c.Options().DialerRetries
+		default:
+			t.Fatalf("%s: a %T", name, c)
+		}
+		if !contextTimeouts || dials != 1 {
+			t.Errorf("%s: ContextTimeoutEnabled %v, DialerRetries %d; want true and 1", name, contextTimeouts, dials)
+		}
+	}
+	if client.ContextTimeoutEnabled || failover.ContextTimeoutEnabled || cluster.ContextTimeoutEnabled || client.Dialer != nil || failover.Dialer != nil || cluster.Dialer != nil {
+		t.Error("New changed the options it was given")
+	}
+}
+
+// TestNewKeepsCallersDialer: a Dialer in the options New is given makes the
+// backend's connections.
+func TestNewKeepsCallersDialer(t *testing.T) {
+	addr := testserver.SharedRedis(t).Addr()
+	var dials atomic.Int32
+	b := newClientBackend(t, &goredis.Options{Addr: "dialed-by-the-caller:1", Dialer: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		dials.Add(1)
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}})
+	if err := b.Set(testutil.Context(t), testutil.Unique("dialer"), []byte("v")); err != nil {
+		t.Fatalf("Set through the caller's dialer: %v", err)
+	}
+	if dials.Load() == 0 {
+		t.Fatal("the caller's dialer was never called")
 	}
 }
 

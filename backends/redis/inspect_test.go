@@ -2,9 +2,14 @@ package redis_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/backend"
@@ -34,7 +39,9 @@ func listKeys(t *testing.T, b dogpile.Backend, opts backend.ListOptions) []strin
 // The redis backends list their keys with SCAN — on a Cluster, on every
 // master — by prefix and up to a limit, without the lock keys unless asked,
 // and report INFO's numbers typed, a Cluster's by master; listing an
-// unreachable server or Cluster yields one error.
+// unreachable server or Cluster yields one error, ErrUnreachable, and the
+// stats of an unreachable server are a report with ErrUnreachable and
+// unknown numbers, those of an unreachable Cluster ErrUnreachable.
 func TestListKeysAndStoreStats(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -126,16 +133,123 @@ func TestListKeysAndStoreStats(t *testing.T) {
 			n := 0
 			for _, err := range b.(backend.Lister).ListKeys(testutil.Context(t), backend.ListOptions{}) {
 				n++
-				if err == nil || !strings.Contains(err.Error(), "scan") {
-					t.Errorf("listing an unreachable server: %v", err)
+				if !errors.Is(err, redis.ErrUnreachable) || !strings.Contains(err.Error(), "scan") {
+					t.Errorf("listing an unreachable server: %v; want ErrUnreachable", err)
 				}
 			}
 			if n != 1 {
 				t.Errorf("listing an unreachable %T yielded %d times; want one error", b, n)
 			}
 		}
-		if _, err := b.(backend.StatsReporter).StoreStats(testutil.Context(t)); err != nil {
+		st, err := b.(backend.StatsReporter).StoreStats(testutil.Context(t))
+		if err != nil {
 			t.Errorf("stats of an unreachable server: %v (want a report with Err)", err)
 		}
+		if len(st) != 1 || !errors.Is(st[0].Err, redis.ErrUnreachable) || st[0].Entries != backend.Unknown || st[0].Source != "redis at 127.0.0.1:1" {
+			t.Errorf("stats of an unreachable server: %+v; want one report from redis at 127.0.0.1:1, its Err ErrUnreachable, its entries Unknown", st)
+		}
+		if _, err := cluster.(backend.StatsReporter).StoreStats(testutil.Context(t)); !errors.Is(err, redis.ErrUnreachable) {
+			t.Errorf("stats of an unreachable cluster: %v; want ErrUnreachable", err)
+		}
 	})
+}
+
+// TestStoreStatsNumbers: a server's report is its own numbers — the keys of
+// the database (DBSIZE), the server's used_memory, its keyspace hits and
+// misses and its evicted keys — with INFO's other fields in the documented
+// order, from the source "redis at" the server's address.
+func TestStoreStatsNumbers(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	ctx := testutil.Context(t)
+	raw := rawClient(t, srv.Addr())
+	// Keys evicted: all there are, under a maxmemory of a byte.
+	for i := range 4 {
+		if err := raw.Set(ctx, fmt.Sprintf("evicted-%d", i), "v", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, kv := range [][2]string{{"maxmemory-policy", "allkeys-random"}, {"maxmemory", "1"}, {"maxmemory", "0"}} {
+		if err := raw.ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := raw.DBSize(ctx).Val(); n != 0 {
+		t.Fatalf("%d keys left after a maxmemory of one byte (the test's set-up)", n)
+	}
+	b := newTestBackend(t, srv.Addr(), redis.Options{})
+	for _, k := range []string{"a", "b", "c"} {
+		if err := b.Set(ctx, k, []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []string{"a", "b", "x", "y", "z"} { // two hits, three misses
+		if _, _, err := b.Get(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := b.StoreStats(ctx)
+	if err != nil || len(st) != 1 {
+		t.Fatalf("StoreStats = %+v, %v; want one report", st, err)
+	}
+	s := st[0]
+	info := raw.InfoMap(ctx, "memory", "stats").Val()
+	evicted, _ := strconv.ParseInt(info["Stats"]["evicted_keys"], 10, 64)
+	used, _ := strconv.ParseInt(info["Memory"]["used_memory"], 10, 64)
+	if s.Err != nil || s.Source != "redis at "+srv.Addr() || s.Entries != 3 || s.Hits != 2 || s.Misses != 3 || evicted == 0 || s.Evictions != evicted {
+		t.Errorf("report %+v; want from redis at %s: 3 entries, 2 hits, 3 misses, %d evictions", s, srv.Addr(), evicted)
+	}
+	if d := s.Bytes - used; d < -1<<16 || d > 1<<16 {
+		t.Errorf("Bytes %d; the server's used_memory is %d", s.Bytes, used)
+	}
+	var names []string
+	for _, e := range s.Extra {
+		names = append(names, e.Name)
+	}
+	if want := []string{"redis_version", "used_memory_human", "maxmemory", "maxmemory_policy", "expired_keys", "connected_clients", "uptime_in_seconds"}; !slices.Equal(names, want) {
+		t.Errorf("the report's other fields %q; want %q", names, want)
+	}
+}
+
+// TestListKeysClusterMastersDown: when a Cluster's masters stop answering
+// after the client learned them, listing yields one error, ErrUnreachable,
+// and ends there.
+func TestListKeysClusterMastersDown(t *testing.T) {
+	c := testserver.StartCluster(t)
+	b := newFromArgs(t, "redis_cluster", dogpile.Args{"startup_nodes": c.Addrs(), "socket_connect_timeout": 0.2})
+	ctx := testutil.Context(t)
+	if err := b.Set(ctx, testutil.Unique("down"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	listKeys(t, b, backend.ListOptions{}) // the client learns the masters
+	for _, n := range c.Nodes {
+		n.Kill()
+	}
+	n := 0
+	for _, err := range b.(backend.Lister).ListKeys(ctx, backend.ListOptions{}) {
+		n++
+		if !errors.Is(err, redis.ErrUnreachable) || !strings.Contains(err.Error(), "scan") {
+			t.Errorf("listing a cluster whose masters are down: %v; want ErrUnreachable", err)
+		}
+	}
+	if n != 1 {
+		t.Errorf("listing a cluster whose masters are down yielded %d times; want one error", n)
+	}
+}
+
+// TestStoreStatsDBSizeRefused: a server that answers INFO but refuses
+// DBSIZE (an ACL without it) gives a report with that error and its entries
+// Unknown, not 0.
+func TestStoreStatsDBSizeRefused(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	if out := testserver.RedisCLI(t, srv.Addr(), "ACL", "SETUSER", "nodbsize", "on", ">pw", "~*", "&*", "+@all", "-dbsize"); out != "OK" {
+		t.Fatalf("ACL SETUSER: %s", out)
+	}
+	b := newClientBackend(t, &goredis.Options{Addr: srv.Addr(), Username: "nodbsize", Password: "pw"})
+	st, err := b.StoreStats(testutil.Context(t))
+	if err != nil || len(st) != 1 {
+		t.Fatalf("StoreStats = %+v, %v; want one report", st, err)
+	}
+	if s := st[0]; s.Err == nil || !strings.Contains(s.Err.Error(), "NOPERM") || s.Entries != backend.Unknown {
+		t.Fatalf("report %+v; want Redis's NOPERM and the entries Unknown", s)
+	}
 }

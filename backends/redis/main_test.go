@@ -1,6 +1,8 @@
 package redis_test
 
 import (
+	"net"
+	"strconv"
 	"testing"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -39,3 +41,8 @@ func rawClient(t testing.TB, addr string) *goredis.Client {
 
 // countHook counts a client's round trips: single commands and pipelines.
 type countHook = testutil.RoundTrips[goredis.Cmder, goredis.DialHook, goredis.ProcessHook, goredis.ProcessPipelineHook]
+
+// refusedAddr is a loopback address where nothing listens.
+func refusedAddr(t testing.TB) string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(testserver.FreePort(t)))
+}

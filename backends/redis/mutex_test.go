@@ -94,6 +94,42 @@ func TestLockOrWaitReturnsWithoutTaking(t *testing.T) {
 		}
 	})
 
+	t.Run("release, channel already subscribed", func(t *testing.T) {
+		// A second waiter of the same backend finds the channel subscribed
+		// and confirmed: it tries once more, then takes the next wake for
+		// the release it is.
+		waiters := newTestBackend(t, addr, redis.Options{LockSleep: time.Hour})
+		attempts := watchAttempts(waiters)
+		ctx := testutil.Context(t)
+		key := testutil.Unique("lockorwait-second")
+		h := holders.NewMutex(key)
+		testutil.MustLock(t, h)
+		type result struct {
+			locked bool
+			err    error
+		}
+		done := make(chan result, 2)
+		lockOrWait := func() {
+			locked, err := waiters.NewMutex(key).LockOrWait(ctx)
+			done <- result{locked, err}
+		}
+		go lockOrWait()
+		awaitAttempt(t, attempts, 2) // the first waiter's subscription is confirmed
+		go lockOrWait()
+		awaitAttempt(t, attempts, 4) // the second's first attempt, and the one after it found the channel confirmed
+		if err := h.Unlock(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if r := <-done; r.locked || r.err != nil {
+				t.Fatalf("a LockOrWait woken by the holder's release = %v, %v; want both to return false, nil", r.locked, r.err)
+			}
+		}
+		if raw.Exists(ctx, h.Key()).Val() != 0 {
+			t.Fatal("the lock is held after both LockOrWait calls returned")
+		}
+	})
+
 	t.Run("lock_sleep", func(t *testing.T) {
 		waiters := newTestBackend(t, addr, redis.Options{LockSleep: 20 * time.Millisecond})
 		ctx := testutil.Context(t)

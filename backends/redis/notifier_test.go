@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -169,4 +170,37 @@ func TestNewNotifierErrors(t *testing.T) {
 			t.Errorf("bad %s: %v; want an *ArgError naming it", name, err)
 		}
 	}
+}
+
+// TestNotifierPublishError: a PUBLISH that fails is Publish's error, which
+// names the channel and has go-redis's error in its chain.
+func TestNotifierPublishError(t *testing.T) {
+	c := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1"})
+	c.Close()
+	n, err := redis.NewNotifier(c, "tier-channel", redis.NotifierOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Publish(context.Background(), []byte("m")); !errors.Is(err, goredis.ErrClosed) || !strings.Contains(err.Error(), `"tier-channel"`) {
+		t.Fatalf("Publish on a closed client = %v; want go-redis's ErrClosed in an error naming the channel", err)
+	}
+}
+
+// TestNotifierDefaultHealthCheck: without a HealthCheck, the subscription is
+// still checked, every second (DefaultHealthCheck): a server that stops
+// answering is noticed within a few seconds.
+func TestNotifierDefaultHealthCheck(t *testing.T) {
+	p := testserver.StartRedis(t)
+	c := goredis.NewClient(&goredis.Options{Addr: p.Addr(), DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { c.Close() })
+	n, err := redis.NewNotifier(c, testutil.Unique("channel"), redis.NotifierOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := subscribe(t, n)
+	s.state(t, true, 10*time.Second)
+	p.Pause(t)
+	t.Cleanup(func() { p.Resume(t) }) // so that it can be stopped
+	took := s.state(t, false, 6*time.Second)
+	t.Logf("silent server noticed after %v with the default health check", took)
 }

@@ -202,7 +202,8 @@ func TestDL7WakeInCluster(t *testing.T) {
 }
 
 // TestRingWaitersPoll: on a Ring (sharded by the client), whose releases
-// one subscription could not all hear, waiters poll every lock_sleep.
+// one subscription could not all hear, a waiter that had to wait (its first
+// attempt failed) subscribes to nothing and polls every lock_sleep.
 func TestRingWaitersPoll(t *testing.T) {
 	a, b := testserver.SharedRedis(t), testserver.StartRedis(t)
 	ring := goredis.NewRing(&goredis.RingOptions{Addrs: map[string]string{"a": a.Addr(), "b": b.Addr()}})
@@ -212,11 +213,13 @@ func TestRingWaitersPoll(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rb.Close() })
+	attempts := watchAttempts(rb)
 	ctx := testutil.Context(t)
 	key := testutil.Unique("ring")
 	holder := rb.NewMutex(key)
 	testutil.MustLock(t, holder)
 	done := testutil.LockAsync(ctx, rb.NewMutex(key))
+	awaitAttempt(t, attempts, 2) // the holder's, then the waiter's first
 	if err := holder.Unlock(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -328,4 +331,172 @@ func BenchmarkDL7ColdStampede(b *testing.B) {
 	b.ReportMetric(q(0.50), "p50-ms")
 	b.ReportMetric(q(0.99), "p99-ms")
 	b.ReportMetric(float64(creators)/float64(rounds), "creators/op")
+}
+
+// pubsubConns counts the server's pub/sub connections, for WaitFor.
+func pubsubConns(ctx context.Context, addr string) (int, error) {
+	v, err := testserver.Do(ctx, addr, "CLIENT", "LIST", "TYPE", "pubsub")
+	if err != nil {
+		return 0, err
+	}
+	s, _ := v.(string)
+	return strings.Count(s, "\n"), nil
+}
+
+// TestCloseEndsReleaseSubscription: Close, while a lock waiter still waits,
+// returns and closes the pub/sub connection the waiter subscribed on —
+// on a client New made, and on one given to NewFromClient that does not
+// bound its reads by the context.
+func TestCloseEndsReleaseSubscription(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	holder := newTestBackend(t, srv.Addr(), redis.Options{})
+	opts := redis.Options{LockSleep: 20 * time.Millisecond}
+	for name, open := range map[string]func() (*redis.Backend, error){
+		"New": func() (*redis.Backend, error) {
+			o := opts
+			o.Client = &goredis.Options{Addr: srv.Addr()}
+			return redis.New(o)
+		},
+		"NewFromClient": func() (*redis.Backend, error) { return redis.NewFromClient(rawClient(t, srv.Addr()), opts) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(testutil.Context(t))
+			defer cancel()
+			b, err := open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := testutil.Unique("close")
+			h := holder.NewMutex(key)
+			testutil.MustLock(t, h)
+			defer h.Unlock(context.Background()) //nolint:errcheck
+			done := testutil.LockAsync(ctx, b.NewMutex(key))
+			conns := func(want int) error {
+				return testserver.WaitFor(10*time.Second, fmt.Sprintf("%d pub/sub connections", want), func(ctx context.Context) error {
+					if n, err := pubsubConns(ctx, srv.Addr()); err != nil || n != want {
+						return fmt.Errorf("%w: %d (%v)", testserver.ErrNotYet, n, err)
+					}
+					return nil
+				})
+			}
+			if err := conns(1); err != nil {
+				t.Fatal(err)
+			}
+			closed := make(chan error, 1)
+			go func() { closed <- b.Close() }()
+			select {
+			case err := <-closed:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Close with a lock waiter waiting did not return")
+			}
+			if err := conns(0); err != nil {
+				t.Fatalf("after Close: %v", err)
+			}
+			cancel()
+			if err := <-done; err == nil {
+				t.Fatal("the waiter took the held lock")
+			}
+		})
+	}
+}
+
+// TestSilentReleaseSubscriptionReplaced: while a lock waiter waits, a
+// subscription to releases that hears nothing, not even the answer to a
+// ping (the network drops every byte), is replaced by a new connection
+// within a few health-check intervals, and the loss is logged; once the
+// network is back, the new subscription's confirmation wakes the waiter,
+// which takes the lock released meanwhile (lock_sleep is a minute), and its
+// return is logged.
+func TestSilentReleaseSubscriptionReplaced(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	proxy := testserver.StartFaultProxy(t, srv.Addr())
+	ctx := testutil.Context(t)
+	holder := newTestBackend(t, srv.Addr(), redis.Options{})
+	rec := testutil.NewLogRecorder()
+	waiter := newTestBackend(t, proxy.Addr(), redis.Options{LockSleep: time.Minute, Logger: rec.Logger()})
+	key := testutil.Unique("silent")
+	h := holder.NewMutex(key)
+	testutil.MustLock(t, h)
+	w := waiter.NewMutex(key)
+	done := testutil.LockAsync(ctx, w)
+	if err := testserver.WaitFor(10*time.Second, "the waiter's subscription", func(ctx context.Context) error {
+		if c, err := numChannels(ctx, srv.Addr()); err != nil || c != 1 {
+			return testserver.ErrNotYet
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before := proxy.Accepted()
+	proxy.Blackhole()
+	if err := testserver.WaitFor(8*time.Second, "a new connection for the silent subscription, and a warning", func(context.Context) error {
+		if proxy.Accepted() == before || len(rec.Lines("WARN", "lost the subscription to lock releases")) == 0 {
+			return fmt.Errorf("%w: %d connections (%d before), logged %q", testserver.ErrNotYet, proxy.Accepted(), before, rec.Lines())
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Unlock(ctx); err != nil { // the message is lost to the waiter
+		t.Fatal(err)
+	}
+	if err := proxy.Heal(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the waiter was not woken when its subscription came back (lock_sleep is a minute)")
+	}
+	if err := w.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if lines := rec.Lines("INFO", "subscription to lock releases restored"); len(lines) != 1 {
+		t.Errorf("the return logged as %q; want one line at INFO", rec.Lines())
+	}
+}
+
+// TestReleaseSubscriptionStaysUpWhileWaiting: a lock waiter's subscription
+// on a server that is up but publishes nothing is not taken for a silent
+// one: the health check pings it, and the answers count as hearing from the
+// server, so over several intervals no loss is logged and no new connection
+// is made (a false loss would wake every waiter and reconnect).
+func TestReleaseSubscriptionStaysUpWhileWaiting(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	proxy := testserver.StartFaultProxy(t, srv.Addr())
+	ctx := testutil.Context(t)
+	holder := newTestBackend(t, srv.Addr(), redis.Options{})
+	rec := testutil.NewLogRecorder()
+	waiter := newTestBackend(t, proxy.Addr(), redis.Options{LockSleep: time.Minute, Logger: rec.Logger()})
+	key := testutil.Unique("quiet")
+	h := holder.NewMutex(key)
+	testutil.MustLock(t, h)
+	short, cancel := context.WithCancel(ctx)
+	done := testutil.LockAsync(short, waiter.NewMutex(key))
+	if err := testserver.WaitFor(10*time.Second, "the waiter's subscription", func(ctx context.Context) error {
+		if c, err := numChannels(ctx, srv.Addr()); err != nil || c != 1 {
+			return testserver.ErrNotYet
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before := proxy.Accepted()
+	// Health checks are a second apart; a subscription without pings, or
+	// with their answers unheard, would be replaced after two.
+	time.Sleep(3500 * time.Millisecond)
+	cancel()
+	<-done
+	if n := proxy.Accepted(); n != before || len(rec.Lines("WARN")) != 0 {
+		t.Fatalf("on a quiet server: %d new connections, logged %q", n-before, rec.Lines())
+	}
+	if err := h.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,7 +53,8 @@ func byName(spans []sdktrace.ReadOnlySpan, name string) []sdktrace.ReadOnlySpan 
 
 // Spans for a miss and a hit: names, region, backend and outcome
 // attributes, the creation and backend calls children of the call, no key
-// value.
+// value and no key count on spans about one key, kind client for the
+// backend calls only, and this package's instrumentation scope.
 func TestTracerRecordsSpans(t *testing.T) {
 	ctx := context.Background()
 	r, rec := tracedRegion(t)
@@ -74,6 +76,15 @@ func TestTracerRecordsSpans(t *testing.T) {
 		}
 		if _, ok := a["dogpile.key"]; ok {
 			t.Fatalf("span %s carries the key without WithKeys", s.Name())
+		}
+		if _, ok := a["dogpile.keys"]; ok {
+			t.Fatalf("span %s, about one key, carries dogpile.keys", s.Name())
+		}
+		if s.InstrumentationScope().Name != dogpileotel.ScopeName {
+			t.Fatalf("span %s has the instrumentation scope %q, want %q", s.Name(), s.InstrumentationScope().Name, dogpileotel.ScopeName)
+		}
+		if k := s.SpanKind(); (k == trace.SpanKindClient) != strings.HasPrefix(s.Name(), dogpile.SpanBackendPrefix) {
+			t.Fatalf("span %s is of kind %v; only backend calls are of kind client", s.Name(), k)
 		}
 		if s.Name() == dogpile.SpanGetOrCreate {
 			outcomes = append(outcomes, a["dogpile.outcome"].AsString())
@@ -127,25 +138,86 @@ func TestTracerErrorWithoutKeys(t *testing.T) {
 			t.Fatalf("span %s: status %+v, events %v", s.Name(), s.Status(), s.Events())
 		}
 	}
+	calls := byName(rec.Ended(), dogpile.SpanGetOrCreate)
+	if len(calls) != 1 {
+		t.Fatalf("%d get_or_create spans", len(calls))
+	}
+	if st, a := calls[0].Status(), attrs(calls[0]); st.Code != codes.Error || a["error.type"].AsString() != "*errors.errorString" {
+		t.Fatalf("the failed call's span: status %+v, attributes %v; want status Error and error.type", st, a)
+	}
+}
+
+// A span ended with the error outcome has the Error status, with or without
+// an error to name; one ended otherwise has neither the status nor
+// error.type, even beside an error.
+func TestTracerStatusFollowsOutcome(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	defer tp.Shutdown(context.Background()) //nolint:errcheck
+	tr := dogpileotel.NewTracer(tp)
+	for _, c := range []struct {
+		outcome string
+		err     error
+		failed  bool
+	}{
+		{dogpile.OutcomeError, nil, true},
+		{dogpile.OutcomeNotFound, dogpile.ErrNotFound, false},
+		{dogpile.OutcomeOK, nil, false},
+	} {
+		rec.Reset()
+		_, sp := tr.Start(context.Background(), dogpile.SpanCreate, dogpile.SpanInfo{Region: "r"})
+		sp.End(c.outcome, c.err)
+		s := rec.Ended()[0]
+		_, typed := attrs(s)["error.type"]
+		if got := s.Status().Code == codes.Error; got != c.failed || typed && c.err == nil || typed && !c.failed {
+			t.Errorf("ended %s with %v: status %+v, attributes %v", c.outcome, c.err, s.Status(), attrs(s))
+		}
+	}
+}
+
+// A GetOrCreateMulti span carries the number of its keys, one included (it
+// names no key).
+func TestTracerMultiKeyCount(t *testing.T) {
+	ctx := context.Background()
+	r, rec := tracedRegion(t)
+	for _, keys := range [][]string{{"a", "b", "c"}, {"d"}} {
+		rec.Reset()
+		if _, err := dogpile.GetOrCreateMulti(ctx, r, keys, func(_ context.Context, keys []string) ([]string, error) {
+			return keys, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		multi := byName(rec.Ended(), dogpile.SpanGetOrCreateMulti)
+		if len(multi) != 1 || attrs(multi[0])["dogpile.keys"].AsInt64() != int64(len(keys)) {
+			t.Fatalf("get_or_create_multi of %d keys: spans %v", len(keys), multi)
+		}
+	}
 }
 
 // A span the region reports after the fact (a lock wait) begins at the
-// time it gives.
+// time it gives, and names the kind of lock it waited for.
 func TestTracerSpanStartTime(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	defer tp.Shutdown(context.Background()) //nolint:errcheck
 	began := time.Now().Add(-time.Second)
-	_, sp := dogpileotel.NewTracer(tp).Start(context.Background(), dogpile.SpanLockWait, dogpile.SpanInfo{Region: "r", Lock: dogpile.LockDistributed, Start: began})
-	sp.End(dogpile.OutcomeOK, nil)
-	spans := rec.Ended()
-	if len(spans) != 1 || !spans[0].StartTime().Equal(began) || attrs(spans[0])["dogpile.lock"].AsString() != dogpile.LockDistributed {
-		t.Fatalf("spans %v", spans)
+	for _, lock := range []string{dogpile.LockDistributed, dogpile.LockLocal} {
+		rec.Reset()
+		_, sp := dogpileotel.NewTracer(tp).Start(context.Background(), dogpile.SpanLockWait, dogpile.SpanInfo{Region: "r", Lock: lock, Start: began})
+		sp.End(dogpile.OutcomeOK, nil)
+		spans := rec.Ended()
+		if len(spans) != 1 || !spans[0].StartTime().Equal(began) || attrs(spans[0])["dogpile.lock"].AsString() != lock {
+			t.Fatalf("spans %v", spans)
+		}
 	}
 }
 
+// A no-op or nil provider gives a nil tracer, which traces nothing.
 func TestNewTracerNoop(t *testing.T) {
 	if tr := dogpileotel.NewTracer(noop.NewTracerProvider()); tr != nil {
 		t.Fatalf("a no-op provider gave %T, want nil", tr)
+	}
+	if tr := dogpileotel.NewTracer(nil); tr != nil {
+		t.Fatalf("a nil provider gave %T, want nil", tr)
 	}
 }
