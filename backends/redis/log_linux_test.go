@@ -141,6 +141,9 @@ func TestSetClientLoggerNil(t *testing.T) {
 // TestClientLogWithoutBackends: with no backend alive, go-redis's routed
 // lines go to slog.Default().
 func TestClientLogWithoutBackends(t *testing.T) {
+	if n := redis.LiveLogSinks(); n != 0 {
+		t.Fatalf("%d backends of earlier tests are still alive (not closed): this test needs none", n)
+	}
 	redis.RouteClientLogs(slog.LevelDebug)
 	rec := testutil.NewLogRecorder()
 	saved := slog.Default()
