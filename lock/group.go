@@ -16,6 +16,11 @@ import (
 type Group struct {
 	mu      sync.Mutex // serializes starting and ending flights
 	flights sync.Map   // key → *Flight
+
+	// beforeLock, if not nil, runs in Join and Begin between the lookup
+	// that found no flight and taking mu: a test's way into the window in
+	// which another caller may start the flight first.
+	beforeLock func()
 }
 
 // A Flight is the creation of one key's value in progress. Its leader (the
@@ -49,6 +54,9 @@ func (g *Group) Join(key string) (f *Flight, leader bool) {
 		f.waiters.Add(1)
 		return f, false
 	}
+	if g.beforeLock != nil {
+		g.beforeLock()
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if f, ok := g.lookup(key); ok {
@@ -64,6 +72,9 @@ func (g *Group) Join(key string) (f *Flight, leader bool) {
 func (g *Group) Begin(key string) (*Flight, bool) {
 	if _, ok := g.lookup(key); ok {
 		return nil, false
+	}
+	if g.beforeLock != nil {
+		g.beforeLock()
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
