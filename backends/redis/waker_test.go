@@ -37,6 +37,20 @@ func numChannels(ctx context.Context, addr string) (int, error) {
 	return len(l), nil
 }
 
+// waitForChannels waits until the server at addr has n subscribed
+// channels (what, in the failure).
+func waitForChannels(t *testing.T, addr string, n int, what string) {
+	t.Helper()
+	if err := testserver.WaitFor(10*time.Second, what, func(ctx context.Context) error {
+		if c, err := numChannels(ctx, addr); err != nil || c != n {
+			return fmt.Errorf("%w: %d channels (%v)", testserver.ErrNotYet, c, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestDL7OneSubscriptionPerBackend: 200 goroutines of one backend wait for
 // 200 held locks on one subscription connection, and every one of them is
 // woken by its lock's release (lock_sleep is a minute: polling would not
@@ -66,14 +80,7 @@ func TestDL7OneSubscriptionPerBackend(t *testing.T) {
 			errs <- m.Unlock(ctx)
 		}()
 	}
-	if err := testserver.WaitFor(10*time.Second, "200 subscribed channels", func(ctx context.Context) error {
-		if c, err := numChannels(ctx, srv.Addr()); err != nil || c != n {
-			return fmt.Errorf("%w: %d channels (%v)", testserver.ErrNotYet, c, err)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	waitForChannels(t, srv.Addr(), n, "200 subscribed channels")
 	if c := pubsubClients(t, srv.Addr()); c != 1 {
 		t.Fatalf("%d waiters use %d pub/sub connections; want one", n, c)
 	}
@@ -93,14 +100,7 @@ func TestDL7OneSubscriptionPerBackend(t *testing.T) {
 	if d := time.Since(start); d > 20*time.Second {
 		t.Fatalf("the waiters took %v after the releases; lock_sleep is a minute, so some were not woken", d)
 	}
-	if err := testserver.WaitFor(10*time.Second, "the channels unsubscribed", func(ctx context.Context) error {
-		if c, err := numChannels(ctx, srv.Addr()); err != nil || c != 0 {
-			return fmt.Errorf("%w: %d channels (%v)", testserver.ErrNotYet, c, err)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	waitForChannels(t, srv.Addr(), 0, "the channels unsubscribed")
 }
 
 // TestDL7LostSubscriptionWakesWaiters: the server restarts (without
@@ -115,14 +115,7 @@ func TestDL7LostSubscriptionWakesWaiters(t *testing.T) {
 	key := testutil.Unique("restart")
 	testutil.MustLock(t, holder.NewMutex(key))
 	done := testutil.LockAsync(ctx, waiter.NewMutex(key))
-	if err := testserver.WaitFor(10*time.Second, "the waiter's subscription", func(ctx context.Context) error {
-		if c, err := numChannels(ctx, srv.Addr()); err != nil || c != 1 {
-			return testserver.ErrNotYet
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	waitForChannels(t, srv.Addr(), 1, "the waiter's subscription")
 	srv.Kill()
 	srv.Restart(t)
 	select {
@@ -403,6 +396,27 @@ func TestCloseEndsReleaseSubscription(t *testing.T) {
 	}
 }
 
+// waitingBehindProxy starts a server and a fault proxy in front of it
+// (proxy); a lock held on the server directly (h); and a waiter for it,
+// with a logger (rec) and lock_sleep a minute, through the proxy,
+// subscribed to its release: w, waiting until done, for as long as ctx
+// lasts.
+func waitingBehindProxy(t *testing.T, ctx context.Context, name string) (proxy *testserver.FaultProxy, h, w *redis.Mutex, rec *testutil.LogRecorder, done <-chan error) {
+	t.Helper()
+	srv := testserver.StartRedis(t)
+	proxy = testserver.StartFaultProxy(t, srv.Addr())
+	holder := newTestBackend(t, srv.Addr(), redis.Options{})
+	rec = testutil.NewLogRecorder()
+	waiter := newTestBackend(t, proxy.Addr(), redis.Options{LockSleep: time.Minute, Logger: rec.Logger()})
+	key := testutil.Unique(name)
+	h = holder.NewMutex(key)
+	testutil.MustLock(t, h)
+	w = waiter.NewMutex(key)
+	done = testutil.LockAsync(ctx, w)
+	waitForChannels(t, srv.Addr(), 1, "the waiter's subscription")
+	return proxy, h, w, rec, done
+}
+
 // TestSilentReleaseSubscriptionReplaced: while a lock waiter waits, a
 // subscription to releases that hears nothing, not even the answer to a
 // ping (the network drops every byte), is replaced by a new connection
@@ -411,25 +425,8 @@ func TestCloseEndsReleaseSubscription(t *testing.T) {
 // which takes the lock released meanwhile (lock_sleep is a minute), and its
 // return is logged.
 func TestSilentReleaseSubscriptionReplaced(t *testing.T) {
-	srv := testserver.StartRedis(t)
-	proxy := testserver.StartFaultProxy(t, srv.Addr())
 	ctx := testutil.Context(t)
-	holder := newTestBackend(t, srv.Addr(), redis.Options{})
-	rec := testutil.NewLogRecorder()
-	waiter := newTestBackend(t, proxy.Addr(), redis.Options{LockSleep: time.Minute, Logger: rec.Logger()})
-	key := testutil.Unique("silent")
-	h := holder.NewMutex(key)
-	testutil.MustLock(t, h)
-	w := waiter.NewMutex(key)
-	done := testutil.LockAsync(ctx, w)
-	if err := testserver.WaitFor(10*time.Second, "the waiter's subscription", func(ctx context.Context) error {
-		if c, err := numChannels(ctx, srv.Addr()); err != nil || c != 1 {
-			return testserver.ErrNotYet
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	proxy, h, w, rec, done := waitingBehindProxy(t, ctx, "silent")
 	before := proxy.Accepted()
 	proxy.Blackhole()
 	if err := testserver.WaitFor(8*time.Second, "a new connection for the silent subscription, and a warning", func(context.Context) error {
@@ -468,25 +465,9 @@ func TestSilentReleaseSubscriptionReplaced(t *testing.T) {
 // server, so over several intervals no loss is logged and no new connection
 // is made (a false loss would wake every waiter and reconnect).
 func TestReleaseSubscriptionStaysUpWhileWaiting(t *testing.T) {
-	srv := testserver.StartRedis(t)
-	proxy := testserver.StartFaultProxy(t, srv.Addr())
 	ctx := testutil.Context(t)
-	holder := newTestBackend(t, srv.Addr(), redis.Options{})
-	rec := testutil.NewLogRecorder()
-	waiter := newTestBackend(t, proxy.Addr(), redis.Options{LockSleep: time.Minute, Logger: rec.Logger()})
-	key := testutil.Unique("quiet")
-	h := holder.NewMutex(key)
-	testutil.MustLock(t, h)
 	short, cancel := context.WithCancel(ctx)
-	done := testutil.LockAsync(short, waiter.NewMutex(key))
-	if err := testserver.WaitFor(10*time.Second, "the waiter's subscription", func(ctx context.Context) error {
-		if c, err := numChannels(ctx, srv.Addr()); err != nil || c != 1 {
-			return testserver.ErrNotYet
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	proxy, h, _, rec, done := waitingBehindProxy(t, short, "quiet")
 	before := proxy.Accepted()
 	// Health checks are a second apart; a subscription without pings, or
 	// with their answers unheard, would be replaced after two.
