@@ -76,26 +76,35 @@ func TestClientLogQuiet(t *testing.T) {
 	}
 }
 
-// TestClientLogOwnLogger: Options.ClientLogger takes the lines in place of
-// the region's logger.
-func TestClientLogOwnLogger(t *testing.T) {
-	redis.RouteClientLogs(slog.LevelDebug)
-	own, regionLog := testutil.NewLogRecorder(), testutil.NewLogRecorder()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testserver.FreePort(t)))
-	b, err := redis.New(redis.Options{Client: &goredis.Options{Addr: addr}, ClientLogger: own.Logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := dogpile.NewRegion(dogpile.WithLogger(regionLog.Logger())).ConfigureBackend(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	if _, _, err := dogpile.Get[string](context.Background(), r, "k"); !errors.Is(err, redis.ErrUnreachable) {
-		t.Fatalf("Get = %v; want ErrUnreachable", err)
-	}
-	if len(own.Lines("source=go-redis", addr)) == 0 || len(regionLog.Lines("source=go-redis")) != 0 {
-		t.Fatalf("Options.ClientLogger has %q, the region's logger %q", own.Lines(), regionLog.Lines())
+// TestClientLogBackendLoggerBeatsRegion: the backend's own logger —
+// Options.ClientLogger, or else Options.Logger — takes go-redis's lines
+// about the backend's server, in place of the logger of the region the
+// backend is configured in.
+func TestClientLogBackendLoggerBeatsRegion(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts func(own *slog.Logger) redis.Options
+	}{
+		{"Options.ClientLogger", func(own *slog.Logger) redis.Options { return redis.Options{ClientLogger: own} }},
+		{"Options.Logger", func(own *slog.Logger) redis.Options { return redis.Options{Logger: own} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			redis.RouteClientLogs(slog.LevelDebug)
+			own, regionLog := testutil.NewLogRecorder(), testutil.NewLogRecorder()
+			addr := refusedAddr(t)
+			b := newTestBackend(t, addr, tc.opts(own.Logger()))
+			r, err := dogpile.NewRegion(dogpile.WithLogger(regionLog.Logger())).ConfigureBackend(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if _, _, err := dogpile.Get[string](context.Background(), r, "k"); !errors.Is(err, redis.ErrUnreachable) {
+				t.Fatalf("Get = %v; want ErrUnreachable", err)
+			}
+			if len(own.Lines("source=go-redis", addr)) == 0 || len(regionLog.Lines("source=go-redis")) != 0 {
+				t.Fatalf("%s has %q, the region's logger %q", tc.name, own.Lines(), regionLog.Lines())
+			}
+		})
 	}
 }
 
@@ -193,26 +202,5 @@ func TestClientLogOncePerLogger(t *testing.T) {
 	}
 	if lines := closed.Lines(); len(lines) != 0 {
 		t.Errorf("a closed backend's logger got %q", lines)
-	}
-}
-
-// TestClientLogOptionsLoggerBeatsRegion: Options.Logger takes go-redis's
-// lines about the backend's server, and not the logger of the region the
-// backend is configured in.
-func TestClientLogOptionsLoggerBeatsRegion(t *testing.T) {
-	redis.RouteClientLogs(slog.LevelDebug)
-	own, regionLog := testutil.NewLogRecorder(), testutil.NewLogRecorder()
-	addr := refusedAddr(t)
-	b := newTestBackend(t, addr, redis.Options{Logger: own.Logger()})
-	r, err := dogpile.NewRegion(dogpile.WithLogger(regionLog.Logger())).ConfigureBackend(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	if _, _, err := dogpile.Get[string](context.Background(), r, "k"); !errors.Is(err, redis.ErrUnreachable) {
-		t.Fatalf("Get = %v; want ErrUnreachable", err)
-	}
-	if len(own.Lines("source=go-redis", addr)) == 0 || len(regionLog.Lines("source=go-redis")) != 0 {
-		t.Fatalf("Options.Logger has %q, the region's logger %q", own.Lines(), regionLog.Lines())
 	}
 }

@@ -118,14 +118,7 @@ func TestDL7LostSubscriptionWakesWaiters(t *testing.T) {
 	waitForChannels(t, srv.Addr(), 1, "the waiter's subscription")
 	srv.Kill()
 	srv.Restart(t)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the waiter was not woken when its subscription came back (lock_sleep is a minute)")
-	}
+	wantWokenBySubscription(t, done)
 }
 
 // TestDL7WakeInCluster: in a Cluster, a release published on the lock's
@@ -396,6 +389,21 @@ func TestCloseEndsReleaseSubscription(t *testing.T) {
 	}
 }
 
+// wantWokenBySubscription waits for a waiter with lock_sleep a minute to
+// take its lock (done), which only its subscription coming back can make
+// happen within 20 s.
+func wantWokenBySubscription(t *testing.T, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the waiter was not woken when its subscription came back (lock_sleep is a minute)")
+	}
+}
+
 // waitingBehindProxy starts a server and a fault proxy in front of it
 // (proxy); a lock held on the server directly (h); and a waiter for it,
 // with a logger (rec) and lock_sleep a minute, through the proxy,
@@ -443,14 +451,7 @@ func TestSilentReleaseSubscriptionReplaced(t *testing.T) {
 	if err := proxy.Heal(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the waiter was not woken when its subscription came back (lock_sleep is a minute)")
-	}
+	wantWokenBySubscription(t, done)
 	if err := w.Unlock(ctx); err != nil {
 		t.Fatal(err)
 	}
