@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -28,14 +29,33 @@ import (
 // over.
 func loneSentinel(t *testing.T, masterPort int, conf ...string) string {
 	t.Helper()
+	return startLoneSentinel(t, masterPort, nil, conf...)
+}
+
+// loneTLSSentinel is loneSentinel for a master that speaks only TLS
+// (testserver.StartRedisTLS without client authentication): the sentinel,
+// too, speaks only TLS, with the master's certificates, and reaches the
+// master over TLS.
+func loneTLSSentinel(t *testing.T, masterPort int, files testserver.TLSFiles) string {
+	t.Helper()
+	return startLoneSentinel(t, masterPort, &files)
+}
+
+func startLoneSentinel(t *testing.T, masterPort int, tlsFiles *testserver.TLSFiles, conf ...string) string {
+	t.Helper()
 	server, _ := testserver.NeedRedis(t)
 	dir := t.TempDir()
 	port := testserver.FreePort(t)
-	lines := append([]string{
-		"port " + strconv.Itoa(port), "bind 127.0.0.1", "daemonize no", `logfile ""`, "dir " + dir,
+	listen := []string{"port " + strconv.Itoa(port)}
+	if tlsFiles != nil {
+		listen = []string{"port 0", "tls-port " + strconv.Itoa(port),
+			"tls-cert-file " + tlsFiles.ServerCert, "tls-key-file " + tlsFiles.ServerKey, "tls-ca-cert-file " + tlsFiles.CA,
+			"tls-auth-clients no", "tls-replication yes"}
+	}
+	lines := append(listen, "bind 127.0.0.1", "daemonize no", `logfile ""`, "dir "+dir,
 		"sentinel resolve-hostnames no",
-		fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 1", testserver.SentinelMasterName, masterPort),
-	}, conf...)
+		fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 1", testserver.SentinelMasterName, masterPort))
+	lines = append(lines, conf...)
 	path := filepath.Join(dir, "sentinel.conf") // its own: Sentinel rewrites it
 	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -82,6 +102,47 @@ func TestSentinelCredentials(t *testing.T) {
 			if raw.Exists(ctx, key).Val() != 1 {
 				t.Fatalf("the value is not in the master's database %d", db)
 			}
+		})
+	}
+}
+
+// TestSentinelTLS: redis_sentinel's TLS arguments reach the sentinels and
+// the master they name, both of which speak only TLS: a value is written
+// and read back; without ssl, or without the CA that signed the servers'
+// certificates, the call fails; and the master's host name is checked
+// against its certificate as a sentinel's is (the certificates are for
+// localhost, and the sentinel names the master by 127.0.0.1).
+func TestSentinelTLS(t *testing.T) {
+	master, files := testserver.StartRedisTLS(t, false)
+	sentinel := loneTLSSentinel(t, master.Port, files)
+	_, port, _ := net.SplitHostPort(sentinel)
+	viaLocalhost := "localhost:" + port
+	ctx := testutil.Context(t)
+
+	r := regionOn(t, "redis_sentinel", dogpile.Args{"sentinels": sentinel, "ssl": true, "ssl_ca_certs": files.CA, "ssl_check_hostname": false})
+	key := testutil.Unique("sentinel-tls")
+	if err := r.Set(ctx, key, "v"); err != nil {
+		t.Fatalf("Set through a TLS sentinel: %v", err)
+	}
+	if v, ok, err := dogpile.Get[string](ctx, r, key); err != nil || !ok || v != "v" {
+		t.Fatalf("Get through a TLS sentinel = %q, %v, %v; want \"v\"", v, ok, err)
+	}
+
+	for name, tc := range map[string]struct {
+		args dogpile.Args
+		want string
+	}{
+		"no ssl":                    {dogpile.Args{"sentinels": sentinel, "socket_timeout": 0.5}, ""},
+		"unknown CA":                {dogpile.Args{"sentinels": sentinel, "ssl": true, "ssl_check_hostname": false}, "certificate signed by unknown authority"},
+		"the master's name checked": {dogpile.Args{"sentinels": viaLocalhost, "ssl": true, "ssl_ca_certs": files.CA}, "for 127.0.0.1"},
+	} {
+		t.Run("fails/"+name, func(t *testing.T) {
+			tc.args["max_retries"] = -1
+			err := regionOn(t, "redis_sentinel", tc.args).Set(ctx, key, "w")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Set = %v; want an error mentioning %q", err, tc.want)
+			}
+			t.Log(err)
 		})
 	}
 }
