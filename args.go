@@ -221,7 +221,7 @@ func ParseDuration(v any) (time.Duration, error) { return regionconf.ParseDurati
 type ArgError struct {
 	Name   string // the argument or key, as the user wrote it
 	Value  any    // what was given (nil when missing)
-	Reason string
+	Reason string // why it is wrong, and what is accepted
 	// Known lists the accepted names when Name is not one of them (set by
 	// Args.Known), so that a caller can suggest the one that was meant.
 	Known []string

@@ -52,7 +52,7 @@ type BackendError struct {
 	Backend string // the backend's registered name, or its Go type
 	Op      string // "get", "set", "delete", "get_multi", …
 	Key     string // the (mangled) key, or the first key of a multi-key call
-	Err     error
+	Err     error  // the backend's own error
 
 	counted bool // in the region's Stats.BackendErrors already
 }

@@ -82,6 +82,8 @@ func (e Event) String() string {
 // included (a region made WithMetrics times a sample of its hits itself,
 // see Latencies).
 type Observer interface {
+	// Observe is told that e happened, and how long it took where e has a
+	// duration.
 	Observe(e Event, d time.Duration)
 }
 
@@ -298,27 +300,29 @@ func hitTime(start int64) time.Duration {
 	return time.Since(processStart) + 1 - time.Duration(start)
 }
 
-// Stats is a snapshot of a region's counters.
+// Stats is a snapshot of a region's counters, one for each Event (the
+// event named beside a field says exactly what it counts). The counts only
+// grow: subtract two snapshots for a rate.
 type Stats struct {
-	Hits             uint64
-	Misses           uint64
-	StaleServed      uint64
-	Regenerations    uint64
-	RegenerationTime time.Duration // total time creators ran, successful ones
-	LockWaits        uint64
+	Hits             uint64        // usable values found (EventHit)
+	Misses           uint64        // lookups that found no usable value (EventMiss)
+	StaleServed      uint64        // stale values returned during a regeneration (EventStaleServed)
+	Regenerations    uint64        // creators that returned a value (EventRegenerated)
+	RegenerationTime time.Duration // total time those creators ran
+	LockWaits        uint64        // waits for another caller's creation or the distributed lock (EventLockWait)
 	LockWaitTime     time.Duration // total time spent waiting
-	CreatorErrors    uint64
-	BackendErrors    uint64
-	DecodeFailures   uint64
-	Rejected         uint64 // entries without an accepted signature
-	LocksLost        uint64 // creations whose distributed lock was lost
-	NegativeHits     uint64 // cached "not found" answers returned (ErrNotFound)
-	SoftTimeouts     uint64 // stale values served after the soft timeout
-	ValuesRefused    uint64 // values the store or the size limit refused
-	BreakerTrips     uint64 // times the fail-open breaker opened
-	RecoveryQueued   uint64 // operations queued while the backend was down
-	RecoveryReplayed uint64 // queued operations replayed
-	RecoveryOverflow uint64 // operations refused by a full recovery queue
+	CreatorErrors    uint64        // creators that returned an error or panicked (EventCreatorError)
+	BackendErrors    uint64        // failed backend calls (EventBackendError)
+	DecodeFailures   uint64        // stored bytes that could not be decoded (EventDecodeFailure)
+	Rejected         uint64        // entries without an accepted signature (EventRejected)
+	LocksLost        uint64        // creations whose distributed lock was lost (EventLockLost)
+	NegativeHits     uint64        // cached "not found" answers returned (EventNegativeHit)
+	SoftTimeouts     uint64        // stale values served after the soft timeout (EventSoftTimeout)
+	ValuesRefused    uint64        // values the store or the size limit refused (EventValueRefused)
+	BreakerTrips     uint64        // times the fail-open breaker opened (EventBreakerOpen)
+	RecoveryQueued   uint64        // operations queued while the backend was down (EventRecoveryQueued)
+	RecoveryReplayed uint64        // queued operations replayed (EventRecoveryReplayed)
+	RecoveryOverflow uint64        // operations refused by a full recovery queue (EventRecoveryOverflow)
 }
 
 // Snapshot returns the current counts.

@@ -75,8 +75,8 @@ type Stats struct {
 
 // Stat is one of a store's own numbers or settings.
 type Stat struct {
-	Name  string
-	Value any
+	Name  string // the store's own name for it
+	Value any    // an int64, a float64, a bool, a string or a time.Duration
 }
 
 // NewStats returns a Stats for source with every number Unknown.

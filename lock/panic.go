@@ -12,8 +12,8 @@ var ErrPanicked = errors.New("dogpile: creator panicked")
 // caller that started the creation panics with. Stack is the creator's
 // goroutine stack at the time of the panic.
 type PanicError struct {
-	Value any
-	Stack []byte
+	Value any    // what the creator panicked with
+	Stack []byte // the creator's goroutine stack, as debug.Stack gives it
 }
 
 func (p *PanicError) Error() string {

@@ -50,7 +50,7 @@ import (
 // Next's values as they are says so with a ValuesImmutable method that
 // returns backend.ValuesImmutable(Next).
 type Base struct {
-	Next dogpile.Backend
+	Next dogpile.Backend // the backend the proxy stands in front of
 }
 
 var (

@@ -34,7 +34,7 @@ var (
 // ServerDownError says which server is skipped, and until when.
 // It matches ErrServerDown.
 type ServerDownError struct {
-	Addr  string
+	Addr  string    // the server's address, host:port or a socket path
 	Until time.Time // zero: no dead_retry, the next call tries again
 	Err   error     // the connection error, if this call saw it
 }
