@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -64,6 +66,35 @@ func ExampleSetExpiration() {
 	fmt.Println(tok.Value, "cached for about", md.Expiration.Round(time.Minute))
 	// Output:
 	// s3cr3t cached for about 4m0s
+}
+
+// Values created together — a cache warmed after a deploy, a page of
+// results — expire together, and their regenerations come in one burst.
+// A creator that sets its value's expiration with a random part spreads
+// them out (what FusionCache calls jittering); every process reads the
+// stored expiration, so the spread holds across the fleet.
+func ExampleSetExpiration_jitter() {
+	ctx := context.Background()
+	region, _ := dogpile.NewRegion().Configure("memory", dogpile.WithExpiration(time.Hour))
+
+	load := func(ctx context.Context, id int) (string, error) {
+		dogpile.SetExpiration(ctx, time.Hour+rand.N(5*time.Minute)) // 1h to 1h05m
+		return "report " + strconv.Itoa(id), nil
+	}
+	earliest, latest := 2*time.Hour, time.Duration(0)
+	for id := range 100 {
+		key := "report:" + strconv.Itoa(id)
+		if _, err := dogpile.GetOrCreateArg(ctx, region, key, id, load); err != nil {
+			panic(err)
+		}
+		_, md, _, _ := dogpile.GetWithMetadata[string](ctx, region, key)
+		earliest, latest = min(earliest, md.Expiration), max(latest, md.Expiration)
+	}
+	fmt.Println("all within 1h to 1h05m:", earliest >= time.Hour && latest < time.Hour+5*time.Minute)
+	fmt.Println("spread out:", latest-earliest > time.Minute)
+	// Output:
+	// all within 1h to 1h05m: true
+	// spread out: true
 }
 
 // "Not found" is cached like a value: a thousand calls for a missing user
