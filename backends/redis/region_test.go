@@ -311,14 +311,14 @@ func TestP3BreakerBoundsHungServer(t *testing.T) {
 	})
 }
 
-// BenchmarkIssue7Overhead: the cost of WithMetrics and of SharedInvalidation
+// BenchmarkMetricsAndSharedInvalidationOverhead: the cost of WithMetrics and of SharedInvalidation
 // (refresh 0: the times read with every value; 1s: at most once a second) on
 // a GetOrCreate hit, on the memory backend and on Redis. Compare the columns
 // with benchstat:
 //
-//	go test -run '^$' -bench Issue7Overhead -count 10 ./backends/redis/ > /tmp/o.txt
+//	go test -run '^$' -bench MetricsAndSharedInvalidationOverhead -count 10 ./backends/redis/ > /tmp/o.txt
 //	benchstat -col /opt /tmp/o.txt
-func BenchmarkIssue7Overhead(b *testing.B) {
+func BenchmarkMetricsAndSharedInvalidationOverhead(b *testing.B) {
 	addr := testserver.SharedRedis(b).Addr()
 	backends := []struct {
 		name string
