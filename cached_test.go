@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -611,5 +612,48 @@ func TestCachedSharedInvalidationReadsTagsInOneRoundTrip(t *testing.T) {
 	}
 	if calls := store.take(); len(calls) != 1 {
 		t.Fatalf("Call made backend calls %q; want one", calls)
+	}
+}
+
+// A function's Tags options and its TagsFunc's tags add up per call, and
+// each call's value carries its own argument's tags, never another's — even
+// when calls for two arguments create their values at the same time, and
+// the function's tags (merged from several Tags options) have room to grow:
+// a call appends its argument's tags to a copy, never into the function's
+// own list. Two calls that shared that list would race there, which the
+// race detector reports (go test -race).
+func TestCachedConcurrentCallsKeepTheirOwnTags(t *testing.T) {
+	ctx := context.Background()
+	r := cfRegion(t)
+	var creating sync.WaitGroup // both creators are running: both calls have their tags
+	creating.Add(2)
+	f := dogpile.Cached(r, func(_ context.Context, n int) (string, error) {
+		creating.Done()
+		creating.Wait()
+		return "v" + strconv.Itoa(n), nil
+	}, dogpile.FuncName("tagged"), dogpile.Tags("a", "b"), dogpile.Tags("c"),
+		dogpile.TagsFunc(func(n int) []string { return []string{"n:" + strconv.Itoa(n)} }))
+	done := make(chan error, 2)
+	for _, n := range []int{1, 2} {
+		go func() { _, err := f.Call(ctx, n); done <- err }()
+	}
+	for range 2 {
+		if err := recv(t, done, "a call"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range []int{1, 2} {
+		if _, ok, err := f.Get(ctx, n); !ok || err != nil {
+			t.Fatalf("Get(%d) before any invalidation: %v, %v", n, ok, err)
+		}
+		if err := r.InvalidateTags(ctx, dogpile.Hard, "n:"+strconv.Itoa(n)); err != nil {
+			t.Fatal(err)
+		}
+		if v, ok, _ := f.Get(ctx, n); ok {
+			t.Fatalf("Get(%d) = %q after the invalidation of its tag n:%d; want a miss", n, v, n)
+		}
+	}
+	if _, ok, _ := f.Get(ctx, 3); ok {
+		t.Fatal("Get(3) hits a value never made")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"log/slog"
 	"math"
 	"strconv"
@@ -657,5 +658,215 @@ func TestI6SharedInvalidationWithoutSwapper(t *testing.T) {
 	wantGenerations(t, store, 2, 1)
 	if n := logs2.count("cannot compare and swap"); n != 1 {
 		t.Fatalf("%d warnings through a proxy; want 1", n)
+	}
+}
+
+// A SharedInvalidation serves one region over one backend: given to a
+// second region, or to its region again over another backend (a
+// replacement, while callers may still be using the first), the
+// configuration fails with ErrInvalidArgument, and the region it serves
+// goes on invalidating through its own record.
+func TestSharedInvalidationServesOneRegion(t *testing.T) {
+	ctx := context.Background()
+	inv := dogpile.SharedInvalidation(0)
+	store := sharedStore(t)
+	r := regionFor(t, store, []dogpile.RegionOption{dogpile.WithName("shared")}, dogpile.WithInvalidationStrategy(inv))
+	if _, err := dogpile.NewRegion(dogpile.WithName("other")).ConfigureBackend(store, dogpile.WithInvalidationStrategy(inv)); !errors.Is(err, dogpile.ErrInvalidArgument) {
+		t.Fatalf("a second region with the same SharedInvalidation: %v; want ErrInvalidArgument", err)
+	}
+	if _, err := r.ConfigureBackend(sharedStore(t), dogpile.WithReplaceBackend(), dogpile.WithInvalidationStrategy(inv)); !errors.Is(err, dogpile.ErrInvalidArgument) {
+		t.Fatalf("the same SharedInvalidation over a replacement backend: %v; want ErrInvalidArgument", err)
+	}
+	mustSet(t, r, "k", "v")
+	if err := r.Invalidate(ctx, dogpile.Hard); err != nil {
+		t.Fatal(err)
+	}
+	wantGenerations(t, store, 1, 0)
+	if v, ok := mustGet[string](t, r, "k", dogpile.IgnoreExpiration()); ok {
+		t.Fatalf("after the refused configurations, the region reads %q after its hard invalidation", v)
+	}
+}
+
+// With a refresh interval, a process reads the record at most once per
+// interval, on its own clock: reads within the interval don't ask for it
+// (and serve what the process has seen, another process's invalidation
+// included), and the first read once the interval is over does, once.
+func TestSharedInvalidationRefreshIntervalOnTheRegionsClock(t *testing.T) {
+	ctx := context.Background()
+	clock := newTestClock() // moves only when told
+	trips := &roundTrips{Base: proxy.Base{Next: sharedStore(t)}}
+	mk := func() *dogpile.Region {
+		return regionFor(t, trips, []dogpile.RegionOption{dogpile.WithName("shared"), clock.option()},
+			dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(time.Minute)))
+	}
+	a, b := mk(), mk()
+	mustSet(t, a, "k", "v")
+	if _, ok := mustGet[string](t, b, "k"); !ok { // b reads the record now, and not again for a minute
+		t.Fatal("b does not read a's value")
+	}
+	if err := a.Invalidate(ctx, dogpile.Hard); err != nil {
+		t.Fatal(err)
+	}
+	trips.reset()
+	clock.advance(time.Minute - time.Nanosecond)
+	for range 10 {
+		if v, ok := mustGet[string](t, b, "k"); !ok || v != "v" {
+			t.Fatalf("within the refresh interval b reads %q, %v; want the value it has not yet seen invalidated", v, ok)
+		}
+	}
+	if n := trips.reads(invKey); n != 0 {
+		t.Fatalf("10 reads within the refresh interval read the record %d times; want 0", n)
+	}
+	clock.advance(time.Nanosecond)
+	for range 10 {
+		if v, ok := mustGet[string](t, b, "k", dogpile.IgnoreExpiration()); ok {
+			t.Fatalf("once the interval is over b reads %q, hard invalidated by a", v)
+		}
+	}
+	if n := trips.reads(invKey); n != 1 {
+		t.Fatalf("10 reads after the interval read the record %d times; want 1", n)
+	}
+}
+
+// A shared region's Invalidate takes Hard or Soft only: anything else is an
+// ErrInvalidArgument, and counts as no invalidation.
+func TestSharedInvalidationRejectsANonInvalidation(t *testing.T) {
+	ctx := context.Background()
+	store := sharedStore(t)
+	r := host(t, store, 0)
+	mustSet(t, r, "k", "v")
+	for _, how := range []dogpile.Invalidation{dogpile.NotInvalidated, dogpile.Hard + 1} {
+		if err := r.Invalidate(ctx, how); !errors.Is(err, dogpile.ErrInvalidArgument) {
+			t.Fatalf("Invalidate(%d) = %v; want ErrInvalidArgument", how, err)
+		}
+	}
+	if _, ok, err := store.Get(ctx, invKey); ok || err != nil {
+		t.Fatalf("the rejected invalidations wrote a record (%v, %v)", ok, err)
+	}
+	if v, ok := mustGet[string](t, r, "k"); !ok || v != "v" {
+		t.Fatalf("after the rejected invalidations the value reads %q, %v; want it fresh", v, ok)
+	}
+}
+
+// An invalidation whose record was swapped in, though the store reported an
+// error with it (a tier that stored it but could not tell the other
+// processes), returns the error and still applies in its own process —
+// even one that reads the record only once an hour.
+func TestSharedInvalidationSwappedWithAnErrorStillApplies(t *testing.T) {
+	ctx := context.Background()
+	store := newSwapFaults(t, invKey)
+	r := regionFor(t, store, []dogpile.RegionOption{dogpile.WithName("shared")},
+		dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(time.Hour)))
+	mustSet(t, r, "k", "v")
+	if _, ok := mustGet[string](t, r, "k"); !ok { // reads the record now, and not again for an hour
+		t.Fatal("r does not read its own value")
+	}
+	errTold := errors.New("stored, but the other processes were not told")
+	store.failWith(func(_ context.Context, swap func() (bool, error)) (bool, error) {
+		swapped, _ := swap()
+		return swapped, errTold
+	})
+	if err := r.Invalidate(ctx, dogpile.Hard); !errors.Is(err, errTold) {
+		t.Fatalf("Invalidate = %v; want the store's error", err)
+	}
+	if v, ok := mustGet[string](t, r, "k", dogpile.IgnoreExpiration()); ok {
+		t.Fatalf("after its hard invalidation was stored (with an error), the process reads %q", v)
+	}
+}
+
+// A tag invalidation that fails to store its record still applies what it
+// read on the way: another process's hard invalidation of the tag, found
+// in the record, invalidates the values this process had already read and
+// found valid.
+func TestTagInvalidationThatFailsAppliesTheRecordItRead(t *testing.T) {
+	ctx := context.Background()
+	store := newSwapFaults(t, tagKey("t"))
+	mk := func() *dogpile.Region {
+		return regionFor(t, store, []dogpile.RegionOption{dogpile.WithName("shared")},
+			dogpile.WithExpiration(time.Hour), dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0)))
+	}
+	a, b := mk(), mk()
+	if err := a.Set(ctx, "k", "v", dogpile.Tags("t")); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := mustGet[string](t, a, "k"); !ok {
+		t.Fatal("a tagged value is a miss before any invalidation")
+	}
+	if err := b.InvalidateTags(ctx, dogpile.Hard, "t"); err != nil {
+		t.Fatal(err)
+	}
+	errDown := errors.New("store down")
+	store.failWith(func(context.Context, func() (bool, error)) (bool, error) { return false, errDown })
+	if err := a.InvalidateTags(ctx, dogpile.Soft, "t"); !errors.Is(err, errDown) {
+		t.Fatalf("InvalidateTags = %v; want the store's error", err)
+	}
+	if v, ok := mustGet[string](t, a, "k", dogpile.IgnoreExpiration()); ok {
+		t.Fatalf("a reads %q, hard invalidated by b in the record a read while invalidating", v)
+	}
+}
+
+// An invalidation that keeps losing the compare-and-swap to other
+// processes stops when its context ends, with the context's error, rather
+// than keep trying.
+func TestSharedInvalidationStopsWhenItsContextEnds(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store := newSwapFaults(t, invKey)
+	r := regionFor(t, store, []dogpile.RegionOption{dogpile.WithName("shared")},
+		dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0)))
+	store.failWith(func(context.Context, func() (bool, error)) (bool, error) {
+		cancel() // the caller gives up while another process's update wins
+		return false, nil
+	})
+	if err := r.Invalidate(ctx, dogpile.Hard); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Invalidate = %v; want context.Canceled", err)
+	}
+	if n := store.calls(); n != 1 {
+		t.Fatalf("%d compare-and-swap attempts; want 1, then the context's end", n)
+	}
+}
+
+// An empty record (a store that keeps a key with no bytes) is no record:
+// under signing it is not counted as rejected nor logged, and values are
+// served as if no invalidation had been made.
+func TestSharedInvalidationEmptyRecordIsNoRecord(t *testing.T) {
+	ctx := context.Background()
+	store := sharedStore(t)
+	logs := &logged{}
+	r := host(t, store, 0, dogpile.WithSigning([]byte("shared-signing-key-0123456789abcdef")), dogpile.WithLogger(slog.New(logs)))
+	mustSet(t, r, "k", "v")
+	if err := store.Set(ctx, invKey, []byte{}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if v, ok := mustGet[string](t, r, "k"); !ok || v != "v" {
+			t.Fatalf("with an empty record the value reads %q, %v; want it fresh", v, ok)
+		}
+	}
+	if s := r.Stats(); s.Rejected != 0 {
+		t.Fatalf("rejected = %d with an empty record; want 0", s.Rejected)
+	}
+	if n := logs.count("not signed"); n != 0 {
+		t.Fatalf("an empty record was logged as unsigned %d times: %v", n, logs.msgs)
+	}
+}
+
+// A region whose backend cannot compare and swap warns when it is
+// configured, even behind proxies that can (WithWrap): their
+// CompareAndSwap has nothing beneath to swap with. The warning is given
+// once, before any invalidation, not first at an Invalidate.
+func TestSharedInvalidationWarnsOfNoSwapBehindWrappingProxies(t *testing.T) {
+	logs := &logged{}
+	r := regionFor(t, newMultiStore(), []dogpile.RegionOption{dogpile.WithName("shared"), dogpile.WithLogger(slog.New(logs))},
+		dogpile.WithWrap(func(b dogpile.Backend) dogpile.Backend { return &roundTrips{Base: proxy.Base{Next: b}} }),
+		dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(0)))
+	if n := logs.count("cannot compare and swap"); n != 1 {
+		t.Fatalf("%d warnings when configured behind a wrapping proxy; want 1: %v", n, logs.msgs)
+	}
+	if err := r.Invalidate(context.Background(), dogpile.Hard); err != nil {
+		t.Fatal(err)
+	}
+	if n := logs.count("cannot compare and swap"); n != 1 {
+		t.Fatalf("%d warnings after an invalidation; want still 1", n)
 	}
 }

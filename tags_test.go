@@ -818,3 +818,31 @@ func TestTagsFailedRecordReadIsTheReadsError(t *testing.T) {
 		})
 	}
 }
+
+// A tag's soft invalidation applies to values both processes have already
+// read and found valid — the region does not go on trusting what it checked
+// before the tag's soft generation rose — as a hard one does.
+func TestTagsSoftInvalidationOfValuesAlreadyRead(t *testing.T) {
+	ctx := context.Background()
+	onEachTagMode(t, func(t *testing.T, p tagProcs) {
+		if err := p.a.Set(ctx, "k", "old", dogpile.Tags("t")); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []*dogpile.Region{p.a, p.b} {
+			if _, ok := mustGet[string](t, r, "k"); !ok {
+				t.Fatal("a tagged value is a miss before any invalidation")
+			}
+		}
+		if err := p.b.InvalidateTags(ctx, dogpile.Soft, "t"); err != nil {
+			t.Fatal(err)
+		}
+		for name, r := range map[string]*dogpile.Region{"a": p.a, "b": p.b} {
+			if v, ok := mustGet[string](t, r, "k"); ok {
+				t.Fatalf("%s reads %q as fresh after its tag's soft invalidation", name, v)
+			}
+			if v, ok := mustGet[string](t, r, "k", dogpile.IgnoreExpiration()); !ok || v != "old" {
+				t.Fatalf("%s: a soft-invalidated value is gone: %q, %v", name, v, ok)
+			}
+		}
+	})
+}

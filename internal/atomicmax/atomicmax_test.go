@@ -25,3 +25,34 @@ func TestRaiseNeverLowers(t *testing.T) {
 		t.Fatalf("100 goroutines raising to 0…99 left %d, want 99", u.Load())
 	}
 }
+
+// losesFirstSwap is an atomic integer that another goroutine raises, to
+// racer, between Raise's first load and its first compare-and-swap.
+type losesFirstSwap struct {
+	atomic.Int64
+	racer int64
+	raced bool
+}
+
+func (l *losesFirstSwap) CompareAndSwap(old, new int64) bool {
+	if !l.raced {
+		l.raced = true
+		l.Store(l.racer)
+		return false
+	}
+	return l.Int64.CompareAndSwap(old, new)
+}
+
+// A compare-and-swap lost to another goroutine's raise is tried again from
+// the value it left: a raise to v is never lost to a lower concurrent
+// raise, and one to a value a concurrent raise already passed reports none.
+func TestRaiseRetriesALostSwap(t *testing.T) {
+	lower := &losesFirstSwap{racer: 3}
+	if !Raise(lower, 5) || lower.Load() != 5 {
+		t.Fatalf("raising to 5 while another goroutine raised to 3: got %d", lower.Load())
+	}
+	higher := &losesFirstSwap{racer: 7}
+	if Raise(higher, 5) || higher.Load() != 7 {
+		t.Fatalf("raising to 5 while another goroutine raised to 7: reported a rise, or left %d", higher.Load())
+	}
+}

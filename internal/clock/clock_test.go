@@ -107,3 +107,12 @@ func TestCoarseStopsWhenIdleAndRestarts(t *testing.T) {
 		t.Fatalf("state after a restart = %d, want coarseUsed", s)
 	}
 }
+
+// On a Func's clock a value exactly exp old is not yet expired: it expires
+// once it is older than exp.
+func TestFuncExpiredAtExactlyTheExpiration(t *testing.T) {
+	fixed := Func(func() int64 { return 100 })
+	if fixed.Expired(40, 60) {
+		t.Fatal("a value exactly 60ns old is expired under an expiration of 60ns")
+	}
+}

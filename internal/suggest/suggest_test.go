@@ -38,3 +38,13 @@ func TestDistance(t *testing.T) {
 		}
 	}
 }
+
+// Of candidates equally near, the first given is suggested: the caller's
+// order (a sorted list) decides, so that a message is the same every time.
+func TestClosestTieGoesToTheFirst(t *testing.T) {
+	for _, cands := range [][]string{{"set", "get"}, {"get", "set"}} {
+		if got, ok := Closest("xet", cands); !ok || got != cands[0] {
+			t.Errorf("Closest(%q, %q) = %q, %v; want the first, %q", "xet", cands, got, ok, cands[0])
+		}
+	}
+}
