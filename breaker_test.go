@@ -498,3 +498,34 @@ func TestBreakerRefusedReadIsNoBackendFailure(t *testing.T) {
 		t.Fatalf("BreakerTrips = %d after a refused read; want 0", n)
 	}
 }
+
+// A probe that fails keeps the breaker open for another whole cooldown:
+// the calls after it go without the backend and send it no probe of their
+// own until that cooldown has passed.
+func TestBreakerFailedProbeStartsAnotherCooldown(t *testing.T) {
+	ctx := context.Background()
+	b := newSwitchable(t)
+	r := regionFor(t, b, []dogpile.RegionOption{dogpile.WithFailOpen(time.Hour)})
+	b.down.Store(true)
+	dogpile.Get[string](ctx, r, "k") //nolint:errcheck // trips the breaker
+	dogpile.EndBreakerCooldown(r)
+	b.calls()
+	get := func() {
+		t.Helper()
+		if _, ok, err := dogpile.Get[string](ctx, r, "k"); ok || err != nil {
+			t.Fatalf("Get with the breaker open = %v, %v; want a miss", ok, err)
+		}
+		// A probe the call started has ended.
+		testutil.Eventually(t, "the probe to end", func() bool { return !dogpile.BreakerProbing(r) })
+	}
+	get() // starts the probe, which fails
+	if got := b.calls(); !slices.Equal(got, []string{"get dogpile:probe"}) {
+		t.Fatalf("the backend got %q; want the one probe", got)
+	}
+	for range 3 {
+		get()
+	}
+	if got := b.calls(); len(got) != 0 {
+		t.Fatalf("after a failed probe, within the next cooldown, the backend got %q; want nothing", got)
+	}
+}

@@ -220,3 +220,22 @@ func TestSetExpirationOutsideACreationDoesNothing(t *testing.T) {
 	dogpile.DontCache(ctx)
 	dogpile.DontCacheAt(ctx, 0)
 }
+
+// DontCache applies to every value of a creation, one the creator gave an
+// expiration of its own with SetExpirationAt included.
+func TestDontCacheOutranksSetExpirationAt(t *testing.T) {
+	onEachRegion(t, time.Hour, func(t *testing.T, r *dogpile.Region) {
+		ctx := context.Background()
+		vals, err := dogpile.GetOrCreateMulti(ctx, r, []string{"a", "b"}, func(ctx context.Context, keys []string) ([]string, error) {
+			dogpile.SetExpirationAt(ctx, 0, time.Minute)
+			dogpile.DontCache(ctx)
+			return []string{"A", "B"}, nil
+		})
+		if err != nil || !slices.Equal(vals, []string{"A", "B"}) {
+			t.Fatalf("GetOrCreateMulti = %q, %v", vals, err)
+		}
+		if hits, err := dogpile.GetMulti[string](ctx, r, []string{"a", "b"}); err != nil || len(hits) != 0 {
+			t.Fatalf("GetMulti = %v, %v; want nothing stored", hits, err)
+		}
+	})
+}

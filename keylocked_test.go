@@ -152,3 +152,33 @@ func ExampleRegion_KeyIsLocked() {
 	// while creating: true
 	// afterwards: false
 }
+
+// While a fail-open region's breaker is open, KeyIsLocked asks only this
+// process: it does not go to the store for the key's lock, which another
+// process holds.
+func TestKeyIsLockedAsksOnlyThisProcessWhileTheBreakerIsOpen(t *testing.T) {
+	ctx := context.Background()
+	store := newLeaseStore()
+	r := regionFor(t, store, []dogpile.RegionOption{dogpile.WithFailOpen(time.Hour)})
+	other := store.Mutex("k") // another process creating k
+	if ok, err := other.TryLock(ctx); !ok || err != nil {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+	defer other.Unlock(ctx) //nolint:errcheck
+	if !isLocked(t, r, "k") {
+		t.Fatal("KeyIsLocked = false while another process holds the key's lock")
+	}
+	setLockErr := func(err error) {
+		store.mu.Lock()
+		defer store.mu.Unlock()
+		store.lockErr = err
+	}
+	setLockErr(errors.New("store unreachable"))
+	if isLocked(t, r, "k") { // the failure opens the breaker
+		t.Fatal("fail-open KeyIsLocked with the store down = true")
+	}
+	setLockErr(nil)
+	if isLocked(t, r, "k") {
+		t.Fatal("KeyIsLocked = true while the breaker is open: it asked the store")
+	}
+}

@@ -391,3 +391,23 @@ func TestMultiHitAllocatesItsValues(t *testing.T) {
 		t.Errorf("GetOrCreateMulti of %d hits: %.0f allocations, want at most %.0f", len(keys), allocs, limit)
 	}
 }
+
+// GetOrCreateMulti counts a miss for each key it found no value for, and
+// none for a key it found stale, as GetOrCreate does: a stale key is
+// regenerated, not missed.
+func TestGetOrCreateMultiCountsMissesOnlyForMissingKeys(t *testing.T) {
+	onEachPath(t, func(t *testing.T, backend string) {
+		ctx := context.Background()
+		r := regionWith(t, []dogpile.RegionOption{dogpile.WithMetrics()}, backend, dogpile.WithExpiration(time.Hour))
+		mustSet(t, r, "stale", "old")
+		vals, err := dogpile.GetOrCreateMulti(ctx, r, []string{"stale", "missing"}, func(_ context.Context, keys []string) ([]string, error) {
+			return slices.Repeat([]string{"new"}, len(keys)), nil
+		}, expiredNow)
+		if err != nil || !slices.Equal(vals, []string{"new", "new"}) {
+			t.Fatalf("GetOrCreateMulti = %q, %v", vals, err)
+		}
+		if s := r.Stats(); s.Misses != 1 || s.Regenerations != 1 {
+			t.Fatalf("Stats: %d misses, %d regenerations; want 1 miss (the missing key) and 1 regeneration", s.Misses, s.Regenerations)
+		}
+	})
+}

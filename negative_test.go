@@ -338,3 +338,60 @@ func TestNotFoundErrorMatchesOnlyErrNotFound(t *testing.T) {
 		}
 	}
 }
+
+// A negative expiration is for "not found" answers only: a value created
+// by a call with NegativeExpiration, or in a region WithNegativeExpiration,
+// expires as values do.
+func TestNegativeExpirationLeavesValuesAlone(t *testing.T) {
+	onEachPath(t, func(t *testing.T, backend string) {
+		ctx := context.Background()
+		clock := newTestClock()
+		r, _ := regionsOnOneStore(t, backend, clock, time.Hour, time.Hour, dogpile.WithNegativeExpiration(time.Second))
+		found := func(context.Context) (string, error) { return "value", nil }
+		if _, err := dogpile.GetOrCreate(ctx, r, "region", found); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dogpile.GetOrCreate(ctx, r, "call", found, dogpile.NegativeExpiration(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		clock.advance(2 * time.Second)
+		for _, key := range []string{"region", "call"} {
+			if v, ok := mustGet[string](t, r, key); !ok || v != "value" {
+				t.Fatalf("Get(%q) 2s after its creation = %q, %v; want the value, which expires after the region's hour", key, v, ok)
+			}
+		}
+	})
+}
+
+// ShouldCache is not asked about "not found" answers, which are cached
+// whatever it says: in GetOrCreate and GetOrCreateMulti.
+func TestShouldCacheNotAskedAboutNotFound(t *testing.T) {
+	onEachRegion(t, time.Hour, func(t *testing.T, r *dogpile.Region) {
+		ctx := context.Background()
+		var asked callLog[string]
+		none := dogpile.ShouldCache(func(v string) bool { asked.add(v); return false })
+		if _, err := dogpile.GetOrCreate(ctx, r, "gone", func(context.Context) (string, error) {
+			return "ignored", dogpile.ErrNotFound
+		}, none); !errors.Is(err, dogpile.ErrNotFound) {
+			t.Fatalf("GetOrCreate = %v; want not found", err)
+		}
+		vals, err := dogpile.GetOrCreateMulti(ctx, r, []string{"found", "missing"}, func(_ context.Context, keys []string) ([]string, error) {
+			return []string{"value", "ignored"}, dogpile.NotFoundAt(1)
+		}, none)
+		wantNotFound(t, err, "missing")
+		if vals[0] != "value" {
+			t.Fatalf("GetOrCreateMulti = %q; want the found key's value", vals)
+		}
+		if got := asked.take(); !slices.Equal(got, []string{"value"}) {
+			t.Fatalf("ShouldCache was asked about %q; want only the found value", got)
+		}
+		for _, key := range []string{"gone", "missing"} {
+			if _, _, err := dogpile.Get[string](ctx, r, key); !errors.Is(err, dogpile.ErrNotFound) {
+				t.Fatalf("Get(%q) = %v; want the cached not found", key, err)
+			}
+		}
+		if _, ok := mustGet[string](t, r, "found"); ok {
+			t.Fatal("the value ShouldCache rejected was stored")
+		}
+	})
+}
