@@ -395,3 +395,37 @@ func TestShouldCacheNotAskedAboutNotFound(t *testing.T) {
 		}
 	})
 }
+
+// A cached "not found" gone stale (soft invalidated) is served as stale
+// values are while another caller looks the key up again: as "not found",
+// at once, to the callers that come meanwhile — not as a zero value with no
+// error.
+func TestStaleNotFoundServedAsNotFoundDuringItsRegeneration(t *testing.T) {
+	onEachPath(t, func(t *testing.T, backend string) {
+		ctx := context.Background()
+		r := regionOn(t, backend)
+		missing := func(context.Context) (string, error) { return "", dogpile.ErrNotFound }
+		_, err := dogpile.GetOrCreate(ctx, r, "k", missing)
+		wantNotFound(t, err, "k")
+		if err := r.Invalidate(ctx, dogpile.Soft); err != nil {
+			t.Fatal(err)
+		}
+
+		started, release := make(chan struct{}), make(chan struct{})
+		regenerating := func(context.Context) (string, error) { close(started); <-release; return "", dogpile.ErrNotFound }
+		done := make(chan error, 1)
+		go func() { _, err := dogpile.GetOrCreate(ctx, r, "k", regenerating); done <- err }()
+		recv(t, started, "the regeneration to start")
+
+		v, err := dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (string, error) {
+			t.Error("a second creator ran during the regeneration")
+			return "created", nil
+		})
+		close(release)
+		if v != "" {
+			t.Errorf("value %q; want none", v)
+		}
+		wantNotFound(t, err, "k")
+		wantNotFound(t, recv(t, done, "the regeneration"), "k")
+	})
+}
