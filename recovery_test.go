@@ -452,3 +452,52 @@ func TestAutoRecoveryQueuesAWriteThatTimedOut(t *testing.T) {
 		return ok && v == "v"
 	})
 }
+
+// A write made while an earlier write of the same key is being replayed
+// takes that key's place in the queue: it is replayed after it (the store
+// ends with the later value), and the key counts once against the bound,
+// during the replay and after it.
+func TestAutoRecoveryWriteDuringItsKeysReplay(t *testing.T) {
+	ctx := context.Background()
+	a, other, b := recoveringPair(t, 10*time.Millisecond, dogpile.WithAutoRecovery(2))
+	b.down.Store(true)
+	if err := a.Set(ctx, "k", "1"); err != nil {
+		t.Fatalf("a write with the backend down: %v; want it queued", err)
+	}
+
+	replaying, resume := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	b.setBefore(func(op, key string) {
+		if op == "set" && key == "k" {
+			once.Do(func() { close(replaying); <-resume })
+		}
+	})
+	b.down.Store(false)
+	recv(t, replaying, "the replay of k's first write")
+	if err := a.Set(ctx, "k", "2"); err != nil {
+		t.Fatalf("a write of k during its replay: %v; want it queued", err)
+	}
+	if err := a.Set(ctx, "j", "1"); err != nil { // k and j: two keys, the bound
+		t.Fatalf("a second key during the replay, with a bound of 2: %v; want it queued", err)
+	}
+	close(resume)
+	testutil.Eventually(t, "the replay and the breaker to close", func() bool {
+		_, ok, _ := dogpile.Get[string](ctx, a, "j")
+		return ok
+	})
+	if v, ok := mustGet[string](t, other, "k"); !ok || v != "2" {
+		t.Fatalf("other's Get(k) = %q, %v; want the write made during the replay, 2", v, ok)
+	}
+
+	// The queue is empty again: two keys fit, a third does not.
+	b.down.Store(true)
+	for i, k := range []string{"x", "y", "z"} {
+		err := a.Set(ctx, k, "v")
+		if i < 2 && err != nil {
+			t.Fatalf("write %d of 2 with a bound of 2 keys: %v; want it queued", i+1, err)
+		}
+		if i == 2 && !errors.Is(err, dogpile.ErrBackend) {
+			t.Fatalf("a third key over a bound of 2: %v; want it refused (a replayed key taken off the count twice?)", err)
+		}
+	}
+}
