@@ -232,30 +232,44 @@ func TestR4ExpiresOnlyWhenOlderThanTheExpiration(t *testing.T) {
 
 // A value created at the very instant of an invalidation (by the region's
 // clock) is invalidated: its creation may have read data from before it.
-// The same holds for a tag's invalidation in process.
+// The same holds for a tag's invalidation in process. Under a soft
+// invalidation such a value is expired (a miss for Get) but still there to
+// be served stale (a hit with IgnoreExpiration).
 func TestI1ValueCreatedAtTheInstantOfAnInvalidationIsInvalid(t *testing.T) {
-	onEachPath(t, func(t *testing.T, backend string) {
-		ctx := context.Background()
-		clock := newTestClock() // never moves: everything happens at one instant
-		r := regionWith(t, []dogpile.RegionOption{clock.option()}, backend, dogpile.WithExpiration(time.Hour))
-		mustSet(t, r, "plain", "v")
-		if err := r.Invalidate(ctx, dogpile.Hard); err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := mustGet[string](t, r, "plain"); ok {
-			t.Fatal("a value created at the instant of the region's hard invalidation is a hit")
-		}
-		clock.advance(time.Second)
-		if err := r.Set(ctx, "tagged", "v", dogpile.Tags("t")); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.InvalidateTags(ctx, dogpile.Hard, "t"); err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := mustGet[string](t, r, "tagged"); ok {
-			t.Fatal("a value created at the instant of its tag's hard invalidation is a hit")
-		}
-	})
+	for _, how := range []dogpile.Invalidation{dogpile.Hard, dogpile.Soft} {
+		t.Run(how.String(), func(t *testing.T) {
+			onEachPath(t, func(t *testing.T, backend string) {
+				ctx := context.Background()
+				clock := newTestClock() // never moves: everything happens at one instant
+				r := regionWith(t, []dogpile.RegionOption{clock.option()}, backend, dogpile.WithExpiration(time.Hour))
+				invalidated := func(key, by string) {
+					t.Helper()
+					if _, ok := mustGet[string](t, r, key); ok {
+						t.Fatalf("a value created at the instant of %s %s invalidation is a hit", by, how)
+					}
+					if how != dogpile.Soft {
+						return
+					}
+					if v, ok := mustGet[string](t, r, key, dogpile.IgnoreExpiration()); !ok || v != "v" {
+						t.Fatalf("a value created at the instant of %s soft invalidation reads %q, %v with IgnoreExpiration; want it served stale", by, v, ok)
+					}
+				}
+				mustSet(t, r, "plain", "v")
+				if err := r.Invalidate(ctx, how); err != nil {
+					t.Fatal(err)
+				}
+				invalidated("plain", "the region's")
+				clock.advance(time.Second)
+				if err := r.Set(ctx, "tagged", "v", dogpile.Tags("t")); err != nil {
+					t.Fatal(err)
+				}
+				if err := r.InvalidateTags(ctx, how, "t"); err != nil {
+					t.Fatal(err)
+				}
+				invalidated("tagged", "its tag's")
+			})
+		})
+	}
 }
 
 // A tagged value is invalidated by the region's invalidation as well as by

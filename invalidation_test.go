@@ -402,39 +402,3 @@ func TestI1CallAfterHardInvalidationDoesNotTakeAnEarlierCreation(t *testing.T) {
 		})
 	}
 }
-
-// A value created at the very instant of a soft invalidation is soft
-// invalidated, as one created at the instant of a hard invalidation is
-// hard invalidated: expired (a miss for Get) but still there to be served
-// stale (a hit with IgnoreExpiration) — for the region's invalidation and
-// for a tag's.
-func TestValueCreatedAtTheInstantOfASoftInvalidationIsStale(t *testing.T) {
-	onEachPath(t, func(t *testing.T, backend string) {
-		ctx := context.Background()
-		clock := newTestClock() // never moves: everything happens at one instant
-		r := regionWith(t, []dogpile.RegionOption{clock.option()}, backend, dogpile.WithExpiration(time.Hour))
-		mustSet(t, r, "plain", "v")
-		if err := r.Invalidate(ctx, dogpile.Soft); err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := mustGet[string](t, r, "plain"); ok {
-			t.Fatal("a value created at the instant of the region's soft invalidation is fresh")
-		}
-		if v, ok := mustGet[string](t, r, "plain", dogpile.IgnoreExpiration()); !ok || v != "v" {
-			t.Fatalf("a value created at the instant of a soft invalidation reads %q, %v with IgnoreExpiration; want it served stale", v, ok)
-		}
-		clock.advance(time.Second)
-		if err := r.Set(ctx, "tagged", "v", dogpile.Tags("t")); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.InvalidateTags(ctx, dogpile.Soft, "t"); err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := mustGet[string](t, r, "tagged"); ok {
-			t.Fatal("a value created at the instant of its tag's soft invalidation is fresh")
-		}
-		if v, ok := mustGet[string](t, r, "tagged", dogpile.IgnoreExpiration()); !ok || v != "v" {
-			t.Fatalf("a value created at the instant of its tag's soft invalidation reads %q, %v with IgnoreExpiration", v, ok)
-		}
-	})
-}
