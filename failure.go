@@ -55,8 +55,9 @@ func WithFailOpen(cooldown time.Duration) RegionOption {
 // SharedInvalidation, whose generations carry no time (hosts' clocks need
 // not agree), by the time this process learned of the latest soft
 // generation — when it read the record that had it, or made it — so a
-// process started after an invalidation measures from its first read. A
-// custom strategy's invalidation time is not known: its soft-invalidated
+// process started after an invalidation measures from its first read.
+// Under either, a later soft invalidation dates the value again: the bound
+// runs from the latest. A custom strategy's invalidation time is not known: its soft-invalidated
 // values are measured from their creation.
 func WithStaleIfError(maxStale time.Duration) RegionOption {
 	return func(r *Region) { r.staleIfError = maxStale }

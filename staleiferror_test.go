@@ -85,6 +85,43 @@ func TestP4StaleIfErrorSharedInvalidationFromWhenThisProcessLearnedOfIt(t *testi
 	staleForAMinute(t, b, clock, "b learned of the invalidation")
 }
 
+// A soft invalidation that this process learns of while a creation fails
+// (the check that dates the stale value reads the record again) dates the
+// stale value from then: the latest soft invalidation, as in one process.
+func TestStaleIfErrorSharedInvalidationLearnedDuringTheFailingCreation(t *testing.T) {
+	ctx := context.Background()
+	clock := newTestClock()
+	store := sharedStore(t)
+	process := func() *dogpile.Region {
+		return regionFor(t, store, []dogpile.RegionOption{dogpile.WithName("sie"), clock.option(), dogpile.WithStaleIfError(time.Minute)},
+			dogpile.WithInvalidationStrategy(dogpile.SharedInvalidation(time.Second)))
+	}
+	a, b := process(), process()
+	mustSet(t, b, "k", "stale")
+	clock.advance(time.Hour)
+	if err := a.Invalidate(ctx, dogpile.Soft); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := mustGet[string](t, b, "k"); ok { // b learns of the first one now
+		t.Fatal("b reads a soft-invalidated value as fresh")
+	}
+	clock.advance(90 * time.Second) // past the bound from the first invalidation
+	v, err := dogpile.GetOrCreate(ctx, b, "k", func(ctx context.Context) (string, error) {
+		if err := a.Invalidate(ctx, dogpile.Soft); err != nil {
+			t.Error(err)
+		}
+		clock.advance(2 * time.Second) // b's next read of the record is due
+		return "", errDatabaseDown
+	})
+	if err != nil || v != "stale" {
+		t.Fatalf("a failing creation during which b learned of a second soft invalidation: %q, %v; want the stale value, dated from the second", v, err)
+	}
+	clock.advance(time.Minute + time.Second)
+	if _, err := dogpile.GetOrCreate(ctx, b, "k", failing); !errors.Is(err, errDatabaseDown) {
+		t.Fatalf("61s after b learned of the second invalidation: %v; want the creator's error", err)
+	}
+}
+
 // GetOrCreateMulti and CachedMulti serve the stale values when the
 // creation fails and every key that needed one had one within the bound;
 // a key without a value makes it the error.
