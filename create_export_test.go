@@ -24,3 +24,12 @@ func EndBreakerCooldown(r *Region) {
 
 // BreakerProbing reports whether the probe of r's breaker is running.
 func BreakerProbing(r *Region) bool { return r.probing.Load() }
+
+// RecoveryProbeScheduled reports whether r's auto-recovery queue has armed
+// a timer to probe the backend when the breaker's cooldown ends.
+func RecoveryProbeScheduled(r *Region) bool {
+	q := r.recovery
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.timer != nil
+}

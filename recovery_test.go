@@ -426,6 +426,35 @@ func TestAutoRecoveryRetriesAfterAFailedProbeWithoutCalls(t *testing.T) {
 	})
 }
 
+// With nothing queued, a failed probe schedules none of its own: the next
+// call after the cooldown probes, and an idle region sends the backend
+// nothing. A write queued while down does schedule one.
+func TestAutoRecoveryNoProbeWithoutCallsWhenNothingIsQueued(t *testing.T) {
+	ctx := context.Background()
+	a, _, b := recoveringPair(t, time.Hour)
+	b.down.Store(true)
+	if _, _, err := dogpile.Get[string](ctx, a, "k"); err != nil { // opens the breaker; nothing to queue
+		t.Fatal(err)
+	}
+	errs := a.Stats().BackendErrors
+	dogpile.EndBreakerCooldown(a)
+	if _, _, err := dogpile.Get[string](ctx, a, "k"); err != nil { // starts the probe, which fails
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "the probe to fail", func() bool {
+		return a.Stats().BackendErrors > errs && !dogpile.BreakerProbing(a)
+	})
+	if dogpile.RecoveryProbeScheduled(a) {
+		t.Fatal("a failed probe with nothing queued scheduled another probe")
+	}
+	if err := a.Set(ctx, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if !dogpile.RecoveryProbeScheduled(a) {
+		t.Fatal("a write queued while the backend is down scheduled no probe")
+	}
+}
+
 // A write that runs out of time on a hung backend (a server paused, say)
 // finds it down as surely as one refused: it trips the breaker and is
 // queued for replay, not returned as its deadline. (The region has the
