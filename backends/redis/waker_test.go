@@ -482,3 +482,63 @@ func TestReleaseSubscriptionStaysUpWhileWaiting(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestReleaseSubscriptionRefusedWaitersPoll: when the server refuses the
+// connection the release subscription needs while the pool's connections
+// still work (here, the waiter's password was changed after its pool
+// connected), the failed SUBSCRIBE is logged at debug level and the waiter
+// falls back to polling: it takes the lock once released.
+func TestReleaseSubscriptionRefusedWaitersPoll(t *testing.T) {
+	ctx := testutil.Context(t)
+	srv := testserver.StartRedis(t)
+	if out := testserver.RedisCLI(t, srv.Addr(), "ACL", "SETUSER", "app", "on", ">old-secret-pw", "~*", "&*", "+@all"); out != "OK" {
+		t.Fatalf("ACL SETUSER: %s", out)
+	}
+	rec := testutil.NewLogRecorder()
+	waiter, err := redis.New(redis.Options{
+		Client:    &goredis.Options{Addr: srv.Addr(), Username: "app", Password: "old-secret-pw", PoolSize: 1},
+		LockSleep: 20 * time.Millisecond,
+		Logger:    rec.Logger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { waiter.Close() })
+	if _, _, err := waiter.Get(ctx, testutil.Unique("warm")); err != nil { // the pool's connection
+		t.Fatal(err)
+	}
+	if out := testserver.RedisCLI(t, srv.Addr(), "ACL", "SETUSER", "app", "resetpass", ">new-secret-pw"); out != "OK" {
+		t.Fatalf("ACL SETUSER: %s", out)
+	}
+	holder := newTestBackend(t, srv.Addr(), redis.Options{})
+	key := testutil.Unique("refused")
+	h := holder.NewMutex(key)
+	testutil.MustLock(t, h)
+	w := waiter.NewMutex(key)
+	done := testutil.LockAsync(ctx, w)
+	if err := testserver.WaitFor(10*time.Second, "the failed subscription logged", func(context.Context) error {
+		if len(rec.Lines("DEBUG", "lock release subscription command failed; waiters poll")) == 0 {
+			return fmt.Errorf("%w: logged %q", testserver.ErrNotYet, rec.Lines())
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := pubsubClients(t, srv.Addr()); n != 0 {
+		t.Fatalf("%d pub/sub connections; want none", n)
+	}
+	if err := h.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the polling waiter: %v", err)
+	}
+	if err := w.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range rec.Lines() {
+		if strings.Contains(l, "secret-pw") {
+			t.Errorf("a log line shows a password: %s", l)
+		}
+	}
+}
