@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/internal/testutil"
@@ -122,6 +123,38 @@ func TestValuesImmutableFollowsTheRemote(t *testing.T) {
 		a := newTier(t, immutability{newSlowRemote(t), immutable}, &bus{})
 		if got := a.ValuesImmutable(); got != immutable {
 			t.Errorf("ValuesImmutable = %v in front of a remote that says %v", got, immutable)
+		}
+	}
+}
+
+// failingNotifier is a Notifier whose Subscribe fails at once, every time.
+type failingNotifier struct{ bus }
+
+func (*failingNotifier) Subscribe(context.Context, func([]byte), func(bool)) error {
+	return errors.New("subscription refused")
+}
+
+// A subscription that keeps failing is tried again after a pause that
+// doubles each time up to its bound, and each failure is logged with it.
+func TestResubscriptionBacksOffUpToItsBound(t *testing.T) {
+	first, bound := firstResubscribePause, maxResubscribePause
+	firstResubscribePause, maxResubscribePause = time.Millisecond, 8*time.Millisecond
+	rec := testutil.NewLogRecorder()
+	b, err := New(newSlowRemote(t), Options{Notifier: &failingNotifier{}, Logger: rec.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		b.Close() // its listener gone, the pauses can be put back
+		firstResubscribePause, maxResubscribePause = first, bound
+	})
+	want := []string{"1ms", "2ms", "4ms", "8ms", "8ms", "8ms"}
+	testutil.Eventually(t, "six failed subscriptions", func() bool {
+		return len(rec.Lines("subscription ended")) >= len(want)
+	})
+	for i, l := range rec.Lines("subscription ended")[:len(want)] {
+		if !strings.Contains(l, "retry_in="+want[i]+" ") && !strings.HasSuffix(l, "retry_in="+want[i]) {
+			t.Errorf("failure %d logged %q; want retry_in=%s", i+1, l, want[i])
 		}
 	}
 }

@@ -173,10 +173,18 @@ func New(remote dogpile.Backend, opts Options) (*Backend, error) {
 // Remote returns the backend behind the tier.
 func (b *Backend) Remote() dogpile.Backend { return b.Next }
 
+// The pauses before subscribing again after the notifier's Subscribe
+// returned: the first, doubled after each failure up to the last (variables
+// for the tests).
+var (
+	firstResubscribePause = 50 * time.Millisecond
+	maxResubscribePause   = 2 * time.Second
+)
+
 // listen keeps the subscription up until Close.
 func (b *Backend) listen(ctx context.Context) {
 	defer close(b.done)
-	pause := 50 * time.Millisecond
+	pause := firstResubscribePause
 	for {
 		err := b.notifier.Subscribe(ctx, b.receive, b.subscribed)
 		b.subscribed(false) // whatever the notifier said last, nothing flows now
@@ -189,7 +197,7 @@ func (b *Backend) listen(ctx context.Context) {
 			return
 		case <-time.After(pause):
 		}
-		pause = min(2*pause, 2*time.Second)
+		pause = min(2*pause, maxResubscribePause)
 	}
 }
 
