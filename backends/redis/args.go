@@ -16,6 +16,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/redact"
 )
 
 func init() {
@@ -303,7 +304,7 @@ func (c *conn) checkURL(raw string, withDB bool) error {
 	if err != nil {
 		return nil // reported by the URL's parser, with a redacted reason
 	}
-	shown := u.Redacted()
+	shown := redact.URLs(u.Redacted())
 	if u.User != nil {
 		if name := u.User.Username(); name != "" && c.args.Has("username") && c.username != name {
 			return &dogpile.ArgError{Name: "username", Value: c.username, Reason: fmt.Sprintf("differs from the user name in url %s; give it in one place", shown)}
@@ -354,11 +355,11 @@ func urlError(name, raw string, err error) error {
 				Value:  u.Scheme + ":… (not shown: an \"@\" outside a user name and password, which may hide one)",
 				Reason: `not a valid URL: want scheme://[user[:password]@]host[:port][/db] (is a "/" missing after the scheme?)`}
 		}
-		shown = u.Redacted()
+		shown = redact.URLs(u.Redacted()) // and a password in its query
 	} else if i := strings.Index(raw, "://"); i > 0 && !strings.ContainsAny(raw[:i], "@:/") {
 		shown = raw[:i] + "://… " + shown
 	}
-	reason := err.Error()
+	reason := redact.URLs(err.Error())
 	var (
 		esc  url.EscapeError
 		host url.InvalidHostError
@@ -619,6 +620,11 @@ func nodes(args dogpile.Args, name string, defPort int) ([]string, error) {
 		return &dogpile.ArgError{Name: name, Value: v, Reason: reason}
 	}
 	hostPort := func(s string) (string, error) {
+		if strings.Contains(s, "@") {
+			// Credentials written into an address ("user:pass@host"): the
+			// value is not shown, as it may hold a password.
+			return "", &dogpile.ArgError{Name: name, Reason: `an address holds an "@": give host:port, and the credentials as username and password (for the sentinels: sentinel_kwargs); the value is not shown, as it may hold a password`}
+		}
 		if _, _, err := net.SplitHostPort(s); err == nil {
 			return s, nil
 		}

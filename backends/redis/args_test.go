@@ -148,6 +148,39 @@ func TestNoSecretInArgumentErrors(t *testing.T) {
 	}
 }
 
+// A password in a URL's query (go-redis reads "?password=") or written into
+// a sentinel's or a node's address ("user:pass@host:port", which is refused)
+// is not shown either.
+func TestNoSecretInURLQueryOrAddress(t *testing.T) {
+	for name, tc := range map[string]struct {
+		backend string
+		args    dogpile.Args
+		arg     string
+	}{
+		"url query":        {"redis", dogpile.Args{"url": "redis://127.0.0.1:1/0?password=" + marker + "&dial_timeout=xx"}, "url"},
+		"sentinel address": {"redis_sentinel", dogpile.Args{"sentinels": []string{"u:" + marker + "@127.0.0.1:26379"}, "service_name": "m"}, "sentinels"},
+		"sentinel string":  {"redis_sentinel", dogpile.Args{"sentinels": "127.0.0.1:26379, u:" + marker + "@127.0.0.1:26380", "service_name": "m"}, "sentinels"},
+		"cluster node":     {"redis_cluster", dogpile.Args{"startup_nodes": []any{":" + marker + "@127.0.0.1:7000"}}, "startup_nodes"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b, err := dogpile.NewBackend(tc.backend, tc.args)
+			if err == nil {
+				b.(interface{ Close() error }).Close()
+				t.Fatal("no error")
+			}
+			var ae *dogpile.ArgError
+			if !errors.As(err, &ae) || ae.Name != tc.arg {
+				t.Fatalf("error %v; want an *ArgError naming %q", err, tc.arg)
+			}
+			for _, msg := range []string{err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err)} {
+				if strings.Contains(msg, marker) {
+					t.Errorf("the error shows the password: %s", msg)
+				}
+			}
+		})
+	}
+}
+
 // setIfAbsent returns a copy of a with name set to v unless a has it.
 func setIfAbsent(a dogpile.Args, name string, v any) dogpile.Args {
 	out := dogpile.Args{}

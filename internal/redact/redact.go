@@ -47,12 +47,27 @@ func IsSecret(name string) bool {
 // not leave its tail behind.
 var userinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:"']*:)[^\s"']*@`)
 
-// URLs returns s with the password of every URL in it replaced by Mask.
+// queryParam matches a parameter of a URL's query: its separator, name and
+// value (go-redis reads "?password=…", other clients "?token=…").
+var queryParam = regexp.MustCompile(`([?&;])([A-Za-z0-9_.-]+)=([^&;#\s"']*)`)
+
+// URLs returns s with the password of every URL in it, and the values of
+// its query parameters whose names say they are secret, replaced by Mask.
 func URLs(s string) string {
 	if !strings.Contains(s, "://") {
 		return s
 	}
-	return userinfo.ReplaceAllString(s, "${1}"+Mask+"@")
+	s = userinfo.ReplaceAllString(s, "${1}"+Mask+"@")
+	if !strings.Contains(s, "=") {
+		return s
+	}
+	return queryParam.ReplaceAllStringFunc(s, func(p string) string {
+		m := queryParam.FindStringSubmatch(p)
+		if !IsSecret(m[2]) {
+			return p
+		}
+		return m[1] + m[2] + "=" + Mask
+	})
 }
 
 // Value shows the value of the argument or key called name in a message:

@@ -47,6 +47,20 @@ func TestURLs(t *testing.T) {
 	}
 }
 
+// A query parameter whose name says it is secret is masked; others stay.
+func TestURLsQuery(t *testing.T) {
+	for in, want := range map[string]string{
+		"redis://h:6379/0?password=S3cret&dial_timeout=xx":          "redis://h:6379/0?password=" + Mask + "&dial_timeout=xx",
+		`argument "url" = "redis://h/0?db=1&api_token=S3cret": bad`: `argument "url" = "redis://h/0?db=1&api_token=` + Mask + `": bad`,
+		"memcached://h?timeout=1s":                                  "memcached://h?timeout=1s",
+		"a=b, no URL here":                                          "a=b, no URL here",
+	} {
+		if got := URLs(in); got != want {
+			t.Errorf("URLs(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
+
 func TestValue(t *testing.T) {
 	if got := Value("password", 12345); got != Mask {
 		t.Errorf("Value(password, 12345) = %q", got)
