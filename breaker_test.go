@@ -143,12 +143,16 @@ func TestBreakerRefusedValueLeavesOtherKeysCached(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := &refusing{Backend: store, limit: 100}
-	r := regionFor(t, b, []dogpile.RegionOption{dogpile.WithFailOpen(time.Hour), dogpile.WithMetrics()})
+	rec := testutil.NewLogRecorder()
+	r := regionFor(t, b, []dogpile.RegionOption{dogpile.WithFailOpen(time.Hour), dogpile.WithMetrics(), dogpile.WithLogger(rec.Logger())})
 	var calls atomic.Int32
 	big := strings.Repeat("x", 1000)
 	v, err := dogpile.GetOrCreate(ctx, r, "big", func(context.Context) (string, error) { calls.Add(1); return big, nil })
 	if err != nil || v != big || calls.Load() != 1 {
 		t.Fatalf("GetOrCreate of a refused value = %d bytes, %v, %d creator calls; want the value, from one call", len(v), err, calls.Load())
+	}
+	if len(rec.Lines("WARN", "refused a value; returned uncached")) != 1 {
+		t.Errorf("logged %q; want one warning that the value was returned uncached", rec.Lines())
 	}
 	if _, err := dogpile.GetOrCreate(ctx, r, "small", func(context.Context) (string, error) { return "small", nil }); err != nil {
 		t.Fatal(err)
@@ -173,9 +177,13 @@ func TestBreakerRefusedValueLeavesOtherKeysCached(t *testing.T) {
 
 	// Without fail-open the refusal is the call's error, and still no
 	// creator error.
-	strict := regionFor(t, b, []dogpile.RegionOption{dogpile.WithMetrics()})
+	strictLog := testutil.NewLogRecorder()
+	strict := regionFor(t, b, []dogpile.RegionOption{dogpile.WithMetrics(), dogpile.WithLogger(strictLog.Logger())})
 	if _, err := dogpile.GetOrCreate(ctx, strict, "big", func(context.Context) (string, error) { return big, nil }); !errors.Is(err, dogpile.ErrValueRefused) || !errors.Is(err, dogpile.ErrBackend) {
 		t.Fatalf("without fail-open: %v; want the refusal, a backend error", err)
+	}
+	if lines := strictLog.Lines("WARN", "refused a value"); len(lines) != 1 || strings.Contains(lines[0], "uncached") {
+		t.Errorf("without fail-open, logged %q; want one warning that the refusal was returned", strictLog.Lines())
 	}
 	if st := strict.Stats(); st.CreatorErrors != 0 || st.ValuesRefused != 1 {
 		t.Fatalf("without fail-open: %+v; want a refused value, no creator error", st)

@@ -71,7 +71,8 @@ func WithStaleIfError(maxStale time.Duration) RegionOption {
 // dogpile.ErrValueRefused)), so that a fail-open region neither opens its
 // breaker for it nor runs the creator a second time: the creator's value is
 // returned uncached, and the refusal is counted (EventValueRefused, and as a
-// backend error).
+// backend error). A region without fail-open counts it the same way and
+// returns it as the call's error.
 var ErrValueRefused = errors.New("dogpile: value refused by the store")
 
 // refused reports whether err is the refusal of one value (see
@@ -155,7 +156,11 @@ func (r *Region) probe() {
 func (r *Region) storeFailed(k string, err error) bool {
 	if refused(err) {
 		r.observe(EventValueRefused, 0)
-		r.logger.Warn("dogpile: the store refused a value; returned uncached", "region", r.name, "key", k, "err", err)
+		if r.failOpen {
+			r.logger.Warn("dogpile: the store refused a value; returned uncached", "region", r.name, "key", k, "err", err)
+		} else {
+			r.logger.Warn("dogpile: the store refused a value; the refusal returned", "region", r.name, "key", k, "err", err)
+		}
 		return r.failOpen
 	}
 	return r.failed(err)

@@ -138,6 +138,9 @@ func TestMC5ValueTooLarge(t *testing.T) {
 	if !strings.Contains(err.Error(), "131072 bytes") || !strings.Contains(err.Error(), `"k"`) {
 		t.Errorf("the error does not say which key and how large: %v", err)
 	}
+	if want := `memcached: value too large: "k": 131072 bytes`; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("the error reads %q; want it to begin %q, saying it once", err, want)
+	}
 	if v, ok, err := b.Get(ctx, "k"); ok || err != nil {
 		t.Fatalf("after the failed Set, Get = %q, %v, %v; want a miss", v, ok, err)
 	}

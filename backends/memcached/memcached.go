@@ -398,9 +398,26 @@ func (b *Backend) Set(ctx context.Context, key string, value []byte) error {
 // creator again.
 func tooLarge(err error, key string, n int) error {
 	if err != nil && strings.Contains(err.Error(), "SERVER_ERROR object too large") {
-		return fmt.Errorf("%w: %s: %d bytes are over the server's item size limit (memcached -I); nothing is stored under the key (%w)", ErrValueTooLarge, quoteKey(key), n, dogpile.ErrValueRefused)
+		return &tooLargeError{key: key, n: n}
 	}
 	return err
+}
+
+// tooLargeError is the server's refusal of an item of n bytes under key. It
+// matches ErrValueTooLarge, dogpile.ErrInvalidArgument and
+// dogpile.ErrValueRefused; its text says what happened once, without the
+// sentinels' words.
+type tooLargeError struct {
+	key string
+	n   int
+}
+
+func (e *tooLargeError) Error() string {
+	return fmt.Sprintf("memcached: value too large: %s: %d bytes are over the server's item size limit (memcached -I); nothing is stored under the key", quoteKey(e.key), e.n)
+}
+
+func (e *tooLargeError) Is(target error) bool {
+	return target == ErrValueTooLarge || target == dogpile.ErrInvalidArgument || target == dogpile.ErrValueRefused
 }
 
 // CompareAndSwap stores value under key if key holds old, or holds nothing
