@@ -3,6 +3,7 @@ package lock_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -211,6 +212,11 @@ func TestPanicReraisedInLeaderWaitersGetError(t *testing.T) {
 	pe, ok := p.(*lock.PanicError)
 	if !ok || pe.Value != "boom" {
 		t.Fatalf("leader recovered %#v; want a *PanicError with the creator's value", p)
+	}
+	// Its text ends with the creator's stack, which the panic raised again
+	// in the leader's goroutine no longer shows.
+	if msg := pe.Error(); !strings.HasPrefix(msg, "dogpile: creator panicked: boom\n\n") || !strings.Contains(msg, "TestPanicReraisedInLeaderWaitersGetError.func") {
+		t.Errorf("the panic's error text is %q; want the value, then the creator's stack", msg)
 	}
 	if err := <-waiterErr; !errors.Is(err, lock.ErrPanicked) {
 		t.Fatalf("waiter got %v; want an error matching ErrPanicked", err)

@@ -11,6 +11,11 @@ var ErrPanicked = errors.New("dogpile: creator panicked")
 // PanicError is the error waiters get when a creator panics, and the value the
 // caller that started the creation panics with. Stack is the creator's
 // goroutine stack at the time of the panic.
+//
+// Its Error text ends with that stack, as golang.org/x/sync/singleflight's
+// panic error does: the panic is raised again in another goroutine, whose
+// own trace no longer shows where the creator failed. To log a waiter's
+// error on one line, log Value instead (errors.As finds the *PanicError).
 type PanicError struct {
 	Value any    // what the creator panicked with
 	Stack []byte // the creator's goroutine stack, as debug.Stack gives it
