@@ -1,6 +1,7 @@
 package dogpile
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -62,6 +63,11 @@ func (r *Region) ConfigureFromMap(cfg map[string]any, prefix string, extra ...Co
 		}
 	}
 	if err := rc.Done(Backends()); err != nil {
+		if dotted := prefix + "."; prefix != "" && !strings.HasSuffix(prefix, ".") && hasKeyUnder(cfg, dotted) {
+			// "cache.users" for "cache.users.": every key reads as
+			// ".backend", ".expiration_time", … and none as a setting.
+			return nil, &ArgError{Name: "prefix", Value: prefix, Reason: fmt.Sprintf("the settings are under %q: end the prefix with its dot", dotted)}
+		}
 		return nil, &ArgError{Name: err.Key, Reason: err.Msg}
 	}
 	return configureSettings(r, rc.Prefix, &rc.Settings, rc.Arguments, nil, extra)
@@ -155,4 +161,14 @@ func configureSettings(r *Region, prefix string, s *regionconf.Settings, args ma
 		return nil, err
 	}
 	return r, nil
+}
+
+// hasKeyUnder reports whether a key of cfg begins with prefix.
+func hasKeyUnder(cfg map[string]any, prefix string) bool {
+	for k := range cfg {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
 }

@@ -226,3 +226,22 @@ func TestConfigureFromMapOtherRegionsKeysAndMisspeltArguments(t *testing.T) {
 		t.Fatalf("a misspelt arguments key: %v; want an error naming it", err)
 	}
 }
+
+// A prefix without its trailing dot ("cache.users" for the settings under
+// "cache.users.") is named as the mistake, not reported as a missing
+// backend.
+func TestConfigureFromMapPrefixWithoutItsDot(t *testing.T) {
+	cfg := map[string]any{"cache.users.backend": "memory", "cache.users.expiration_time": "10m"}
+	_, err := dogpile.NewRegion().ConfigureFromMap(cfg, "cache.users")
+	var ae *dogpile.ArgError
+	if !errors.As(err, &ae) || ae.Name != "prefix" || !strings.Contains(err.Error(), `"cache.users."`) {
+		t.Fatalf("a prefix without its dot: %v; want an error naming the prefix and the one with its dot", err)
+	}
+	if _, err := dogpile.NewRegion().ConfigureFromMap(cfg, "cache.users."); err != nil {
+		t.Fatal(err)
+	}
+	// Without keys under the dotted prefix, a missing backend is just that.
+	if _, err := dogpile.NewRegion().ConfigureFromMap(map[string]any{"cache.other.backend": "memory"}, "cache.users"); err == nil || !strings.Contains(err.Error(), "backend") || strings.Contains(err.Error(), "end the prefix") {
+		t.Fatalf("no settings under the prefix at all: %v; want the missing backend", err)
+	}
+}

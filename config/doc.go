@@ -28,7 +28,8 @@
 //	metrics                    true: count hits, misses, … (dogpile.WithMetrics; Region.Stats)
 //	shared_invalidation        keep invalidations in the backend, for every process
 //	                           (dogpile.SharedInvalidation): true or 0 to read them with every
-//	                           value, a duration ("30s") to re-read them at most that often
+//	                           value, a duration ("30s") to re-read them at most that often;
+//	                           false turns it off (0 does not: it is a refresh interval of 0)
 //	key_mangler                "sha1": store keys as their SHA-1 (dogpile.SHA1Mangler); "none": as
 //	                           they are, without the backend's default mangler (Memcached's hashes
 //	                           the keys Memcached would refuse)
@@ -61,7 +62,7 @@
 //	[cache.local]
 //	backend = "file"
 //	expiration_time = "10m"
-//	shared_invalidation = 0
+//	shared_invalidation = true
 //	arguments.filename = "/var/cache/myapp/cache.db"
 //
 //	[cache.shared]
