@@ -121,7 +121,7 @@
 // On the 2-core build machine (a KVM guest, shared with other work), a
 // GetOrCreate hit served by the tier costs about 50ns and allocates nothing,
 // against about 34ns on the memory backend in the same runs: 1.47x (1.35x to
-// 1.59x over 12 paired runs; the goal was at most 2x). A bounded
+// 1.59x over 12 paired runs). A bounded
 // memory backend (otter too) costs about 55ns. A tier hit costs about 90ns
 // with SharedInvalidation(0) (a second local lookup) and about 200ns with
 // DecodeEveryHit (as on memory_serialized); a Redis hit 45-65µs over
@@ -131,9 +131,8 @@
 //
 // A change is seen by another process (its Get returns the new value) a
 // median 0.08ms after the writer's Set returned, p99 0.4ms, max a few ms on
-// a loaded machine — within the 10ms aimed at — measured over loopback by
-// BenchmarkPropagation and, across real processes, TestTierAcrossProcesses.
-// The message usually arrives before the writer's PUBLISH returns; most of
+// a loaded machine, measured over loopback in one process and across real
+// processes (BENCHMARKS.md in the repository has the commands). The message usually arrives before the writer's PUBLISH returns; most of
 // the time is the reader's one read from Redis.
 //
 // Stats reports the tier's work: remote reads, messages, evictions, clears,

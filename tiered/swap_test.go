@@ -3,37 +3,24 @@ package tiered
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
-// bus is an in-process Notifier: every subscriber gets every message.
+// bus is a LocalNotifier that can also report every subscription lost or
+// regained.
 type bus struct {
-	mu     sync.Mutex
-	subs   []func([]byte)
-	status []func(bool)
-}
-
-func (b *bus) Publish(_ context.Context, msg []byte) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, deliver := range b.subs {
-		deliver(msg)
-	}
-	return nil
+	LocalNotifier
+	status []func(bool) // under LocalNotifier.mu, so that no report overlaps a delivery
 }
 
 func (b *bus) Subscribe(ctx context.Context, deliver func([]byte), subscribed func(bool)) error {
-	b.mu.Lock()
-	b.subs = append(b.subs, deliver)
+	b.LocalNotifier.mu.Lock()
 	b.status = append(b.status, subscribed)
-	b.mu.Unlock()
-	subscribed(true)
-	<-ctx.Done()
-	return ctx.Err()
+	b.LocalNotifier.mu.Unlock()
+	return b.LocalNotifier.Subscribe(ctx, deliver, subscribed)
 }
 
 // gap is a lost and regained subscription, as every subscriber's notifier
@@ -45,8 +32,8 @@ func (b *bus) gap() {
 
 // report tells every subscriber that its subscription is up (ok) or lost.
 func (b *bus) report(ok bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.LocalNotifier.mu.Lock()
+	defer b.LocalNotifier.mu.Unlock()
 	for _, subscribed := range b.status {
 		subscribed(ok)
 	}
