@@ -73,11 +73,6 @@ type Options struct {
 	// path with ".dogpile.lock" added. Every process sharing the cache must
 	// use the same lock file. Only with DistributedLock.
 	LockFile string
-	// NoDistributedLock turns the lock off, which it is unless
-	// DistributedLock is set; with DistributedLock it is an error.
-	//
-	// Deprecated: leave DistributedLock unset.
-	NoDistributedLock bool
 
 	// MaxSize bounds the bytes of keys and values kept in the store
 	// (max_size); 0 means no bound. Past it, the least recently written
@@ -90,10 +85,6 @@ type Options struct {
 	// (and usually longer than) a region's expiration time, as the other
 	// backends' server-side TTL is.
 	TTL time.Duration
-	// MaxAge is the old name of TTL, used when TTL is 0.
-	//
-	// Deprecated: use TTL.
-	MaxAge time.Duration
 
 	// BusyTimeout is how long a write waits for another process's write to
 	// finish before failing (busy_timeout); 0 means 5 seconds.
@@ -162,14 +153,8 @@ func New(opts Options) (*Backend, error) {
 	if opts.MaxSize < 0 {
 		return nil, &dogpile.ArgError{Name: "max_size", Value: opts.MaxSize, Reason: "must not be negative"}
 	}
-	if opts.TTL == 0 {
-		opts.TTL = opts.MaxAge
-	}
 	if opts.TTL < 0 {
 		return nil, &dogpile.ArgError{Name: "max_age", Value: opts.TTL, Reason: "must not be negative"}
-	}
-	if opts.DistributedLock && opts.NoDistributedLock {
-		return nil, &dogpile.ArgError{Name: "distributed_lock", Reason: "Options.DistributedLock turns the lock on and the deprecated NoDistributedLock turns it off: set DistributedLock alone"}
 	}
 	if opts.BusyTimeout < 0 {
 		return nil, &dogpile.ArgError{Name: "busy_timeout", Value: opts.BusyTimeout, Reason: "must not be negative"}

@@ -229,35 +229,18 @@ func TestDistributedLockOff(t *testing.T) {
 
 // TestOptionsLock: the zero Options have no distributed lock, as the other
 // backends' Options, and make no lock file; DistributedLock gives the
-// mutex. The deprecated NoDistributedLock still means no lock, and with
-// DistributedLock is an error naming distributed_lock; the deprecated MaxAge
-// still sets TTL, and TTL wins.
+// mutex.
 func TestOptionsLock(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "c.db")
-	for _, o := range []file.Options{{}, {NoDistributedLock: true}} {
-		o.Filename = db
-		b := openAs(t, o)
-		if m := b.Mutex("k"); m != nil {
-			t.Errorf("%+v: Mutex = %T; want none", o, m)
-		}
+	if m := openAs(t, file.Options{Filename: db}).Mutex("k"); m != nil {
+		t.Errorf("Mutex = %T; want none", m)
 	}
 	if _, err := os.Stat(db + ".dogpile.lock"); !os.IsNotExist(err) {
 		t.Fatalf("a lock file was made with the lock off (%v)", err)
 	}
 	if b := openAs(t, file.Options{Filename: db, DistributedLock: true}); b.Mutex("k") == nil {
 		t.Error("DistributedLock: no mutex")
-	}
-	_, err := file.New(file.Options{Filename: db, DistributedLock: true, NoDistributedLock: true})
-	var ae *dogpile.ArgError
-	if !errors.As(err, &ae) || ae.Name != "distributed_lock" {
-		t.Errorf("DistributedLock and NoDistributedLock: %v; want an ArgError naming distributed_lock", err)
-	}
-	if got := openAs(t, file.Options{Filename: db, MaxAge: time.Hour}).Options().TTL; got != time.Hour {
-		t.Errorf("MaxAge: TTL %v; want 1h", got)
-	}
-	if got := openAs(t, file.Options{Filename: db, TTL: time.Minute, MaxAge: time.Hour}).Options().TTL; got != time.Minute {
-		t.Errorf("TTL and MaxAge: TTL %v; want 1m", got)
 	}
 }
 
@@ -478,8 +461,8 @@ func TestContextCancelled(t *testing.T) {
 	}
 }
 
-// TestNewRefusesNegativeOptions: New refuses a negative MaxSize, TTL (or
-// deprecated MaxAge) or BusyTimeout with an ArgError naming the argument
+// TestNewRefusesNegativeOptions: New refuses a negative MaxSize, TTL or
+// BusyTimeout with an ArgError naming the argument
 // (nothing failed when it took them: the argument parser refuses negative
 // values itself, so only Options reach these checks).
 func TestNewRefusesNegativeOptions(t *testing.T) {
@@ -490,7 +473,6 @@ func TestNewRefusesNegativeOptions(t *testing.T) {
 	}{
 		{file.Options{MaxSize: -1}, "max_size"},
 		{file.Options{TTL: -time.Second}, "max_age"},
-		{file.Options{MaxAge: -time.Second}, "max_age"},
 		{file.Options{BusyTimeout: -time.Second}, "busy_timeout"},
 	} {
 		c.o.Filename = db

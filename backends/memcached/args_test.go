@@ -169,24 +169,3 @@ func TestOptionsLock(t *testing.T) {
 		}
 	}
 }
-
-// TestOptionsDeprecatedNames: the old names of TTL and LockSleep still set
-// them, and the new names win.
-func TestOptionsDeprecatedNames(t *testing.T) {
-	for _, c := range []struct {
-		o                 Options
-		expire, lockSleep time.Duration
-	}{
-		{Options{ExpireTime: time.Hour, LockPoll: time.Second}, time.Hour, time.Second},
-		{Options{TTL: time.Minute, ExpireTime: time.Hour, LockSleep: time.Millisecond, LockPoll: time.Second}, time.Minute, time.Millisecond},
-	} {
-		c.o.Servers = []string{"127.0.0.1:1"}
-		b, err := New(c.o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b.expire != c.expire || b.lockSleep != c.lockSleep {
-			t.Errorf("%+v: TTL %v, lock sleep %v; want %v, %v", c.o, b.expire, b.lockSleep, c.expire, c.lockSleep)
-		}
-	}
-}

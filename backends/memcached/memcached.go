@@ -42,10 +42,6 @@ const (
 	DefaultLockTimeout  = 30 * time.Second
 	DefaultMaxIdleConns = 16
 	DefaultLockSleep    = 50 * time.Millisecond
-	// DefaultLockPoll is the old name of DefaultLockSleep.
-	//
-	// Deprecated: use DefaultLockSleep.
-	DefaultLockPoll = DefaultLockSleep
 )
 
 // maxRelativeExpiry is the longest expiry Memcached reads as seconds from
@@ -79,10 +75,6 @@ type Options struct {
 	// region's expiration and should be longer. Over 30 days it is sent as
 	// a Unix time, as the protocol requires.
 	TTL time.Duration
-	// ExpireTime is the old name of TTL, used when TTL is zero.
-	//
-	// Deprecated: use TTL.
-	ExpireTime time.Duration
 	// DistributedLock gives the backend a distributed mutex
 	// (distributed_lock), which a region takes before it creates a value,
 	// so that one creator runs per key across every process sharing the
@@ -102,10 +94,6 @@ type Options struct {
 	// that a lock was released, so waiters poll: pauses start at a
 	// millisecond and grow with the time waited, up to LockSleep.
 	LockSleep time.Duration
-	// LockPoll is the old name of LockSleep, used when LockSleep is zero.
-	//
-	// Deprecated: use LockSleep.
-	LockPoll time.Duration
 	// LockPrefix (lock_prefix) begins the key of every lock:
 	// DefaultLockPrefix if empty. Value keys that begin with it are
 	// refused. Every process sharing the servers must use the same prefix,
@@ -209,10 +197,7 @@ func NewFromClient(c *memcache.Client, opts Options) (*Backend, error) {
 }
 
 func newBase(opts Options) (*Backend, error) {
-	if opts.TTL == 0 {
-		opts.TTL = opts.ExpireTime
-	}
-	for name, d := range map[string]time.Duration{"memcached_expire_time": opts.TTL, "lock_timeout": opts.LockTimeout, "socket_timeout": opts.Timeout, "connect_timeout": opts.ConnectTimeout, "lock_sleep": opts.LockSleep, "LockPoll": opts.LockPoll} {
+	for name, d := range map[string]time.Duration{"memcached_expire_time": opts.TTL, "lock_timeout": opts.LockTimeout, "socket_timeout": opts.Timeout, "connect_timeout": opts.ConnectTimeout, "lock_sleep": opts.LockSleep} {
 		if d < 0 {
 			return nil, &dogpile.ArgError{Name: name, Value: d, Reason: "negative duration"}
 		}
@@ -220,9 +205,6 @@ func newBase(opts Options) (*Backend, error) {
 	b := &Backend{expire: opts.TTL, distributed: opts.DistributedLock, lockTimeout: opts.LockTimeout, lockSleep: opts.LockSleep, lockPrefix: opts.LockPrefix}
 	if b.lockTimeout == 0 {
 		b.lockTimeout = DefaultLockTimeout
-	}
-	if b.lockSleep == 0 {
-		b.lockSleep = opts.LockPoll
 	}
 	if b.lockSleep == 0 {
 		b.lockSleep = DefaultLockSleep

@@ -34,11 +34,6 @@ import (
 // write reads the lock and the value from the same server.
 const DefaultLockPrefix = "dogpile:lock:"
 
-// LockPrefix is the old name of DefaultLockPrefix.
-//
-// Deprecated: use DefaultLockPrefix.
-const LockPrefix = DefaultLockPrefix
-
 // maxLockPrefix leaves room in a lock key for the hash and a key's SHA-1.
 const maxLockPrefix = MaxKeyLen - 8 - 1 - 2*sha1.Size
 

@@ -334,7 +334,6 @@ func TestNewOptionErrors(t *testing.T) {
 		name string
 	}{
 		{redis.Options{TTL: -time.Second}, "TTL"},
-		{redis.Options{Expiration: -time.Second}, "TTL"},
 		{redis.Options{LockTimeout: -time.Second}, "LockTimeout"},
 		{redis.Options{LockSleep: -time.Second}, "LockSleep"},
 		{redis.Options{LockWait: -time.Second}, "LockWait"},
@@ -434,29 +433,6 @@ func TestOptionsLock(t *testing.T) {
 			if b.NewMutex("k") == nil {
 				t.Errorf("%s with DistributedLock=%v: no NewMutex", name, on)
 			}
-		}
-	}
-}
-
-// TestOptionsDeprecatedExpiration: Expiration, TTL's old name, still sets
-// the server's TTL; TTL wins when both are set.
-func TestOptionsDeprecatedExpiration(t *testing.T) {
-	addr := testserver.SharedRedis(t).Addr()
-	ctx := testutil.Context(t)
-	raw := rawClient(t, addr)
-	for _, c := range []struct {
-		o    redis.Options
-		want time.Duration
-	}{
-		{redis.Options{Expiration: time.Hour}, time.Hour},
-		{redis.Options{TTL: time.Minute, Expiration: time.Hour}, time.Minute},
-	} {
-		key := testutil.Unique("deprecated-ttl")
-		if err := newTestBackend(t, addr, c.o).Set(ctx, key, []byte("v")); err != nil {
-			t.Fatal(err)
-		}
-		if ttl := raw.PTTL(ctx, key).Val(); ttl > c.want || ttl < c.want-time.Minute/2 {
-			t.Errorf("%+v: PTTL %v; want %v", c.o, ttl, c.want)
 		}
 	}
 }

@@ -70,10 +70,6 @@ type Options struct {
 	// from the region's expiration and should be longer, so that an expired
 	// value is still there to be served while it is regenerated.
 	TTL time.Duration
-	// Expiration is the old name of TTL, used when TTL is 0.
-	//
-	// Deprecated: use TTL.
-	Expiration time.Duration
 
 	// DistributedLock gives the backend a distributed mutex
 	// (distributed_lock), which a region takes before it creates a value,
@@ -200,9 +196,6 @@ func NewFromClient(client goredis.UniversalClient, opts Options) (*Backend, erro
 // newBackend makes a backend on c; where names the server(s) in errors
 // (worked out from c when empty).
 func newBackend(c goredis.UniversalClient, opts Options, where string) (*Backend, error) {
-	if opts.TTL == 0 {
-		opts.TTL = opts.Expiration
-	}
 	for name, d := range map[string]time.Duration{"TTL": opts.TTL, "LockTimeout": opts.LockTimeout, "LockSleep": opts.LockSleep, "LockWait": opts.LockWait} {
 		if d < 0 {
 			return nil, &dogpile.ArgError{Name: name, Value: d, Reason: "negative duration"}

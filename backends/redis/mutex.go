@@ -24,11 +24,6 @@ import (
 // prefix (ErrReservedKey), so not even a binary key can reach a lock.
 const DefaultLockPrefix = "\xffdogpile:lock:"
 
-// LockKeyPrefix is the old name of DefaultLockPrefix.
-//
-// Deprecated: use DefaultLockPrefix.
-const LockKeyPrefix = DefaultLockPrefix
-
 // LockKey returns the Redis key of the distributed lock of the value key,
 // with the default prefix: DefaultLockPrefix + "{" + tag + "}" + key.
 //
