@@ -36,10 +36,11 @@ type MemoryOptions struct {
 	MaxEntries int
 }
 
-// MemoryBackend keeps entries in process memory (the "memory" and
-// "memory_serialized" backends). Unserialized, it holds Go values as they are:
-// a hit returns the very value that was stored and allocates nothing, so
-// callers must not mutate what they get.
+// MemoryBackend keeps entries in process memory: it is the "memory" backend.
+// It holds Go values as they are: a hit returns the very value that was
+// stored and allocates nothing, so callers must not mutate what they get.
+// The "memory_serialized" backend (NewSerializedMemoryBackend) is built on
+// one but is another type, which holds encoded bytes.
 type MemoryBackend struct {
 	m       *xsync.Map[string, any] // unbounded: lock-free reads, typed string keys
 	bounded *otter.Cache[string, any]
