@@ -706,3 +706,17 @@ func TestMemoryBackendGetReadsOnlyBytes(t *testing.T) {
 		b.Close()
 	}
 }
+
+// A configuration error names the region, or says it has no name, rather
+// than quoting an empty name.
+func TestConfigureErrorNamesTheRegion(t *testing.T) {
+	args := dogpile.WithArguments(dogpile.Args{"max_entries": -1})
+	_, err := dogpile.NewRegion().Configure("memory", args)
+	if err == nil || !strings.HasPrefix(err.Error(), `dogpile: configure an unnamed region with backend "memory": `) {
+		t.Errorf("an unnamed region: %v", err)
+	}
+	_, err = dogpile.NewRegion(dogpile.WithName("users")).Configure("memory", args)
+	if err == nil || !strings.HasPrefix(err.Error(), `dogpile: configure region "users" with backend "memory": `) {
+		t.Errorf("a named region: %v", err)
+	}
+}

@@ -142,7 +142,7 @@ func (r *Region) Configure(name string, opts ...ConfigOption) (*Region, error) {
 	}
 	b, err := f(c.args.clone())
 	if err != nil {
-		return nil, fmt.Errorf("dogpile: configure region %q with backend %q: %w", r.name, name, err)
+		return nil, fmt.Errorf("dogpile: configure %s with backend %q: %w", r.described(), name, err)
 	}
 	if err := r.install(b, canonical, c); err != nil {
 		// The backend was made for this call: nothing else will close it.
@@ -184,7 +184,7 @@ func (r *Region) configOptions(opts []ConfigOption) (*configOptions, error) {
 		return nil, &ArgError{Name: "expiration_time", Value: c.expiration, Reason: "negative expiration time"}
 	}
 	if r.signingErr != nil {
-		return nil, fmt.Errorf("dogpile: configure region %q: %w", r.name, r.signingErr)
+		return nil, fmt.Errorf("dogpile: configure %s: %w", r.described(), r.signingErr)
 	}
 	if err := r.recoveryErr(); err != nil {
 		return nil, err
@@ -1064,4 +1064,13 @@ func (s *regionState) state(ctx context.Context, st *stamp, o *callOptions) lock
 		return lock.Stale
 	}
 	return lock.Fresh
+}
+
+// described names the region in messages: `region "users"`, or "an unnamed
+// region".
+func (r *Region) described() string {
+	if r.name == "" {
+		return "an unnamed region"
+	}
+	return fmt.Sprintf("region %q", r.name)
 }

@@ -151,7 +151,7 @@ func secretString(a dogpile.Args, name string) (string, error) {
 	}
 	s, ok := v.(string)
 	if !ok {
-		return "", &dogpile.ArgError{Name: name, Reason: fmt.Sprintf("want a string, not a %T (the value is not shown)", v)}
+		return "", &dogpile.ArgError{Name: name, Reason: fmt.Sprintf("want a string, not %s (the value is not shown)", redact.Type(v))}
 	}
 	return s, nil
 }
@@ -699,7 +699,7 @@ func urlArg(args dogpile.Args) (string, error) {
 	}
 	s, ok := v.(string)
 	if !ok {
-		return "", &dogpile.ArgError{Name: "url", Reason: fmt.Sprintf("want a string such as \"redis://host:6379/0\", not a %T", v)}
+		return "", &dogpile.ArgError{Name: "url", Reason: fmt.Sprintf("want a string such as \"redis://host:6379/0\", not %s", redact.Type(v))}
 	}
 	return s, nil
 }

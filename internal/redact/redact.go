@@ -82,3 +82,16 @@ func Value(name string, v any) string {
 	}
 	return URLs(fmt.Sprint(v))
 }
+
+// Type names the type of v with its article, for messages that show the type
+// of a value and not the value: "an int", "a string", "a []interface {}".
+func Type(v any) string {
+	t := fmt.Sprintf("%T", v)
+	if v == nil {
+		return "nothing"
+	}
+	if strings.ContainsRune("aeiou", rune(t[0])) {
+		return "an " + t
+	}
+	return "a " + t
+}

@@ -72,3 +72,17 @@ func TestValue(t *testing.T) {
 		t.Errorf("Value(db, 3) = %s", got)
 	}
 }
+
+func TestType(t *testing.T) {
+	for v, want := range map[any]string{5: "an int", "x": "a string", 1.5: "a float64", true: "a bool"} {
+		if got := Type(v); got != want {
+			t.Errorf("Type(%#v) = %q; want %q", v, got, want)
+		}
+	}
+	if got := Type([]any{1}); got != "a []interface {}" {
+		t.Errorf("Type of a slice = %q", got)
+	}
+	if got := Type(nil); got != "nothing" {
+		t.Errorf("Type(nil) = %q", got)
+	}
+}

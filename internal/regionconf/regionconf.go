@@ -497,7 +497,7 @@ func ParseDuration(v any) (time.Duration, error) {
 			return 0, fmt.Errorf("want seconds or a Go duration such as \"90s\" or \"1h\", not %q", x)
 		}
 	default:
-		return 0, fmt.Errorf("want seconds or a Go duration string, not a %T", v)
+		return 0, fmt.Errorf("want seconds or a Go duration string, not %s", redact.Type(v))
 	}
 	if d < 0 {
 		return 0, fmt.Errorf("negative duration %v", d)
