@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 
+	"github.com/dogpile-go/dogpile/internal/testserver"
 	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
@@ -447,6 +449,127 @@ func TestKeysListing(t *testing.T) {
 	r := inProcess(t, context.Background(), "keys", "--backend", "null").want(t, exitError, "keys of the null backend")
 	if want := "dogpile: keys: the null backend cannot list its keys; dogpile inspect KEY shows one key\n"; r.stderr != want || r.stdout != "" {
 		t.Errorf("stdout %q, stderr %q", r.stdout, r.stderr)
+	}
+}
+
+// keys lists the region's own keys, as get, set and delete take them: in a
+// store shared with another region, a region with a key_prefix lists the
+// keys under it, without it, and not the other region's (with --prefix as
+// without); the region without one lists every key of the store. The
+// library's record
+// stays hidden without --all. A region whose keys are SHA-1 hashes refuses,
+// as its hashes name nothing.
+func TestKeysListsTheRegionsOwnKeys(t *testing.T) {
+	cfg := testutil.WriteFile(t, "dogpile.toml", `
+[cache.users]
+backend = "file"
+key_prefix = "users:"
+shared_invalidation = true
+arguments.filename = "@DIR@/shared.db"
+[cache.other]
+backend = "file"
+arguments.filename = "@DIR@/shared.db"
+[cache.hashed]
+backend = "file"
+key_mangler = "sha1"
+arguments.filename = "@DIR@/shared.db"
+`)
+	in := func(region string, args ...string) []string {
+		return append(args, "--config", cfg, "--region", region)
+	}
+	for _, k := range []string{"user:404", "user:42"} {
+		inProcess(t, context.Background(), in("other", "set", k, "other's")...).want(t, exitOK, "set in other")
+	}
+	inProcess(t, context.Background(), in("users", "set", "user:42", "Ada")...).want(t, exitOK, "set in users")
+	inProcess(t, context.Background(), in("users", "invalidate", "--soft")...).want(t, exitOK, "invalidate users")
+	for _, c := range []struct {
+		region string
+		args   []string
+		stdout string
+	}{
+		{"users", []string{"--prefix", "user:"}, "user:42\n"},
+		{"users", nil, "user:42\n"},
+		{"users", []string{"--json"}, "[\n  \"user:42\"\n]\n"},
+		{"users", []string{"--all"}, "dogpile:invalidated:users\nuser:42\n"},
+		{"users", []string{"--prefix", "user:4"}, "user:42\n"},
+		{"users", []string{"--prefix", "users:"}, ""},
+		{"other", []string{"--prefix", "user:"}, "user:404\nuser:42\n"},
+		// Its key space is the store's: the other region's record is a key
+		// in it, that only the other region knows is one.
+		{"other", nil, "user:404\nuser:42\nusers:dogpile:invalidated:users\nusers:user:42\n"},
+	} {
+		r := inProcess(t, context.Background(), in(c.region, append([]string{"keys"}, c.args...)...)...).want(t, exitOK, "keys")
+		if r.stdout != c.stdout || r.stderr != "" {
+			t.Errorf("keys --region %s %v: stdout %q, stderr %q; want %q", c.region, c.args, r.stdout, r.stderr, c.stdout)
+		}
+	}
+	// What keys prints is what get takes.
+	inProcess(t, context.Background(), in("users", "set", "user:7", "Grace")...).want(t, exitOK, "set")
+	r := inProcess(t, context.Background(), in("users", "keys", "--prefix", "user:7")...).want(t, exitOK, "keys")
+	if r := inProcess(t, context.Background(), in("users", "get", strings.TrimSuffix(r.stdout, "\n"))...).want(t, exitOK, "get of a listed key"); r.stdout != "Grace\n" {
+		t.Errorf("get of the listed key printed %q", r.stdout)
+	}
+	r = inProcess(t, context.Background(), in("hashed", "keys")...).want(t, exitError, "keys of a region with key_mangler = sha1")
+	if want := `dogpile: keys: region "hashed" stores its keys as their SHA-1 (key_mangler = "sha1"), which cannot be turned back into ` +
+		"the keys that get and set take; dogpile inspect KEY shows where one key is stored\n"; r.stderr != want || r.stdout != "" {
+		t.Errorf("keys of a hashed region: stdout %q, stderr\n got %q\nwant %q", r.stdout, r.stderr, want)
+	}
+}
+
+// On Memcached, a region's key that Memcached would refuse is stored as its
+// SHA-1 (the backend's key mangler); keys lists that hash, and get takes it,
+// as the help says.
+func TestKeysOfMemcachedsHashedKeysReachTheirEntries(t *testing.T) {
+	srv := testserver.Memcached(t, testserver.MemcachedOptions{})
+	region := []string{"--backend", "memcached", "--arg", "url=" + srv.Addr()}
+	inProcess(t, context.Background(), append([]string{"set", "has space", "v"}, region...)...).want(t, exitOK, "set")
+	inProcess(t, context.Background(), append([]string{"set", "plain", "w"}, region...)...).want(t, exitOK, "set")
+	r := inProcess(t, context.Background(), append([]string{"keys", "--json"}, region...)...).want(t, exitOK, "keys")
+	var keys []string
+	if err := json.Unmarshal([]byte(r.stdout), &keys); err != nil {
+		t.Fatalf("keys --json: %v\n%s", err, r.stdout)
+	}
+	slices.Sort(keys)
+	hash := dogpile.SHA1Mangler("has space")
+	if want := []string{hash, "plain"}; !slices.Equal(keys, want) {
+		t.Fatalf("keys listed %q; want %q", keys, want)
+	}
+	if r := inProcess(t, context.Background(), append([]string{"get", hash}, region...)...).want(t, exitOK, "get of the hash"); r.stdout != "v\n" {
+		t.Errorf("get of the listed hash printed %q", r.stdout)
+	}
+}
+
+// hashingMemory is a memory store with a key mangler of its own, as a
+// third-party backend may have: keys that begin with "h:" are stored as
+// "h:" and their SHA-1, which the mangler would hash again.
+type hashingMemory struct{ *dogpile.MemoryBackend }
+
+func (hashingMemory) KeyMangler() func(string) string {
+	return func(key string) string {
+		if rest, ok := strings.CutPrefix(key, "h:"); ok {
+			return "h:" + dogpile.SHA1Mangler(rest)
+		}
+		return key
+	}
+}
+
+// keys leaves out the stored keys that no key reaches, whatever mangler made
+// them, and says how many it left out.
+func TestKeysLeavesOutWhatTheManglerMade(t *testing.T) {
+	m, err := dogpile.NewMemoryBackend(dogpile.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "test-hashing-memory"
+	if err := dogpile.RegisterBackend(name, func(dogpile.Args) (dogpile.Backend, error) { return hashingMemory{m}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"h:secret", "plain"} {
+		inProcess(t, context.Background(), "set", "--backend", name, k, "v").want(t, exitOK, "set "+k)
+	}
+	r := inProcess(t, context.Background(), "keys", "--backend", name).want(t, exitOK, "keys")
+	if want := "dogpile: keys: stored keys left out: 1, made by the region's key mangler, which cannot be turned back into keys\n"; r.stdout != "plain\n" || r.stderr != want {
+		t.Errorf("keys: stdout %q, stderr\n got %q\nwant %q", r.stdout, r.stderr, want)
 	}
 }
 
