@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/config"
 
 	"github.com/dogpile-go/dogpile/internal/testserver"
 	"github.com/dogpile-go/dogpile/internal/testutil"
@@ -232,6 +233,55 @@ func TestGetJSONGivesBinaryValuesInBase64(t *testing.T) {
 	}
 	if m["size"].(float64) <= 4 || m["codec"] != "default" {
 		t.Errorf("get --json: %v", m)
+	}
+}
+
+// What set's help says of the type a value is stored as: an application
+// reads a plain VALUE with Get[string], a --json-value object as
+// map[string]any, either untyped (any, []byte), and as another type it is a
+// miss.
+func TestSetStoresAStringOrWhatJSONDecodesInto(t *testing.T) {
+	cfg := testutil.WriteFile(t, "dogpile.toml", "[cache.c]\nbackend = \"file\"\narguments.filename = \"@DIR@/cache.db\"\n")
+	r := inProcess(t, context.Background(), "set", "--help").want(t, exitOK, "set --help")
+	for _, want := range []string{"VALUE is written as a\nstring", "map[string]any for an object", "dogpile.Get[string]", "Get[any] or Get[[]byte]", "it is a miss"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("set --help does not say %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "as the region's applications would") {
+		t.Errorf("set --help claims what it does not do:\n%s", r.stdout)
+	}
+	inProcess(t, context.Background(), "set", "--config", cfg, "s", "42").want(t, exitOK, "set")
+	inProcess(t, context.Background(), "set", "--config", cfg, "--json-value", "j", `{"id":42}`).want(t, exitOK, "set --json-value")
+
+	f, err := config.Read(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	region, err := f.Regions[0].Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer region.Close()
+	ctx := context.Background()
+	if v, ok, err := dogpile.Get[string](ctx, region, "s"); !ok || err != nil || v != "42" {
+		t.Errorf("Get[string]: %q, %v, %v", v, ok, err)
+	}
+	if v, ok, err := dogpile.Get[any](ctx, region, "s"); !ok || err != nil || v != "42" {
+		t.Errorf("Get[any]: %#v, %v, %v", v, ok, err)
+	}
+	if v, ok, err := dogpile.Get[[]byte](ctx, region, "s"); !ok || err != nil || string(v) != "42" {
+		t.Errorf("Get[[]byte]: %q, %v, %v", v, ok, err)
+	}
+	if v, ok, err := dogpile.Get[int](ctx, region, "s"); ok || err != nil {
+		t.Errorf("Get[int] of a string: %v, %v, %v; want a miss", v, ok, err)
+	}
+	if v, ok, err := dogpile.Get[map[string]any](ctx, region, "j"); !ok || err != nil || v["id"] != 42.0 {
+		t.Errorf("Get[map[string]any]: %v, %v, %v", v, ok, err)
+	}
+	type user struct{ ID int }
+	if v, ok, err := dogpile.Get[user](ctx, region, "j"); ok || err != nil {
+		t.Errorf("Get[user] of a --json-value object: %v, %v, %v; want a miss", v, ok, err)
 	}
 }
 
