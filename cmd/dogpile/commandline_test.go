@@ -778,6 +778,32 @@ func TestConfigFromTheEnvironmentNamesItsMistakes(t *testing.T) {
 	}
 }
 
+// A configuration file that $DOGPILE_CONFIG names, and that cannot be used
+// as a whole (missing, without the region asked for, beside --backend), is
+// named with the variable: the user did not type the path. --config's is
+// named as typed.
+func TestConfigFromTheEnvironmentSaysSo(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "gone.toml")
+	cfg := testutil.WriteFile(t, "dogpile.toml", "[cache.a]\nbackend = \"memory\"\n[cache.b]\nbackend = \"memory\"\n")
+	for _, c := range []struct {
+		env  string
+		args []string
+		want string
+	}{
+		{missing, []string{"get", "k"}, "dogpile: " + missing + " (from $DOGPILE_CONFIG): no such configuration file\n"},
+		{cfg, []string{"get", "--region", "c", "k"}, "dogpile: " + cfg + ` (from $DOGPILE_CONFIG): no region "c" (regions: a, b)` + "\n"},
+		{cfg, []string{"get", "k"}, "dogpile: " + cfg + " (from $DOGPILE_CONFIG) has 2 regions (a, b): choose one with --region\n"},
+		{cfg, []string{"get", "--backend", "file", "k"}, "dogpile: --backend and --arg are for use without a configuration file; " + cfg + " (from $DOGPILE_CONFIG) is given\n"},
+		{"", []string{"get", "--config", missing, "k"}, "dogpile: " + missing + ": no such configuration file\n"},
+	} {
+		t.Setenv(configEnv, c.env)
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), c.args, &out, &errOut); code != exitUsage || errOut.String() != c.want || out.Len() != 0 {
+			t.Errorf("$%s=%s %v: exit %d, stdout %q, stderr\n got %q\nwant %q", configEnv, c.env, c.args, code, out.String(), errOut.String(), c.want)
+		}
+	}
+}
+
 // A key Memcached cannot store: the message says what is wrong with it and
 // the setting that fixes it, and not the backend's advice to Go programmers
 // (dogpile.SHA1Mangler), which a command-line user cannot follow. The key

@@ -69,24 +69,27 @@ func (c *regionFlags) choose() (choice, error) {
 }
 
 func (c *regionFlags) settings() (*config.RegionConfig, string, error) {
-	path := c.config
+	path, named := c.config, c.config
 	if path == "" {
+		// A path the user did not type on this command line: its messages
+		// say where it came from.
 		path = os.Getenv(configEnv)
+		named = fmt.Sprintf("%s (from $%s)", path, configEnv)
 	}
 	if path != "" {
 		if c.backend != "" || len(c.args) > 0 {
-			return nil, "", usageErrorf("--backend and --arg are for use without a configuration file; %s is given", path)
+			return nil, "", usageErrorf("--backend and --arg are for use without a configuration file; %s is given", named)
 		}
 		f, err := config.Read(path)
 		if err != nil {
-			return nil, "", err
+			return nil, "", fileError(err, named)
 		}
 		if c.region != "" {
 			rc, err := f.Region(c.region)
-			return rc, path, err
+			return rc, path, fileError(err, named)
 		}
 		if len(f.Regions) != 1 {
-			return nil, "", usageErrorf("%s has %d regions (%s): choose one with --region", path, len(f.Regions), strings.Join(f.Names(), ", "))
+			return nil, "", usageErrorf("%s has %d regions (%s): choose one with --region", named, len(f.Regions), strings.Join(f.Names(), ", "))
 		}
 		return f.Regions[0], path, nil
 	}
@@ -94,6 +97,20 @@ func (c *regionFlags) settings() (*config.RegionConfig, string, error) {
 		return nil, "", usageErrorf("--region %s: which configuration? Give --config FILE (or set $%s)", c.region, configEnv)
 	}
 	return c.adHoc()
+}
+
+// fileError names the configuration file as named in an error about the
+// file as a whole (missing, unreadable, without the region asked for); an
+// error at a line of it keeps the file:line form of a compiler's, by which
+// editors find the line.
+func fileError(err error, named string) error {
+	var ce *config.Error
+	if !errors.As(err, &ce) || ce.Line > 0 || ce.Key != "" {
+		return err
+	}
+	e := *ce
+	e.File = named
+	return &e
 }
 
 // adHoc is the region without a configuration file: the embedded file
