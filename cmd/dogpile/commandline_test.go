@@ -194,6 +194,36 @@ func TestRegionFlagMistakes(t *testing.T) {
 	}
 }
 
+// A backend that cannot be made from its arguments — a cache file that is a
+// directory, or a file that is not a cache — is a mistake in them: exit 2,
+// for every command, from the flags as from a configuration file. A server
+// that cannot be reached is a failure of the request (exit 1).
+func TestBackendThatCannotBeMadeIsAUsageError(t *testing.T) {
+	dir := t.TempDir()
+	notACache := testutil.WriteFile(t, "notes.txt", "not SQLite\n")
+	cfg := testutil.WriteFile(t, "dogpile.toml", "[cache.f]\nbackend = \"file\"\narguments.filename = \""+dir+"\"\n")
+	for _, c := range []struct {
+		args []string
+		want string // in the one line of stderr
+	}{
+		{[]string{"get", "--backend", "file", "--arg", "filename=" + dir, "k"}, dir + ": is a directory"},
+		{[]string{"keys", "--backend", "file", "--arg", "filename=" + dir}, dir + ": is a directory"},
+		{[]string{"set", "--backend", "file", "--arg", "filename=" + notACache, "k", "v"}, notACache + " is not a dogpile cache file"},
+		{[]string{"stats", "--config", cfg}, dir + ": is a directory"},
+	} {
+		r := inProcess(t, context.Background(), c.args...).want(t, exitUsage, strings.Join(c.args, " "))
+		if !strings.HasPrefix(r.stderr, "dogpile: ") || !strings.Contains(r.stderr, c.want) || strings.Count(r.stderr, "\n") != 1 || r.stdout != "" {
+			t.Errorf("%v: stdout %q, stderr %q; want one line with %q", c.args, r.stdout, r.stderr, c.want)
+		}
+	}
+	for _, region := range [][]string{
+		{"--backend", "redis", "--arg", "url=redis://127.0.0.1:1/0"},
+		{"--backend", "memcached", "--arg", "url=127.0.0.1:1"},
+	} {
+		inProcess(t, context.Background(), append([]string{"get", "k"}, region...)...).want(t, exitError, "get from an unreachable "+region[1])
+	}
+}
+
 // The file backend's other names (dbm, as Python's dogpile.cache calls it)
 // get the embedded default's cache file too, when no filename is given.
 func TestFileBackendAliasesUseTheDefaultFile(t *testing.T) {

@@ -29,7 +29,7 @@
 //
 //	0  success
 //	1  the command failed (a backend unreachable, a request failed, …)
-//	2  the command line or the configuration is wrong
+//	2  the command line or the configuration is wrong (a backend cannot be made from it)
 //	3  get or inspect: the key has no value (not found, expired, or invalidated)
 //	130  interrupted (Ctrl-C): the command stopped and cleaned up first
 //
@@ -280,9 +280,13 @@ func (e *usageError) Error() string { return e.msg }
 
 func usageErrorf(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
 
+// isUsage reports whether err is a mistake in the command line or the
+// configuration: a usageError, or a backend that cannot be made from the
+// settings (settingsError).
 func isUsage(err error) bool {
 	var u *usageError
-	return errors.As(err, &u)
+	var s *settingsError
+	return errors.As(err, &u) || errors.As(err, &s)
 }
 
 // notFoundError is a key without a usable value (exit 3).

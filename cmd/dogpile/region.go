@@ -175,9 +175,31 @@ func (ch choice) open(opts ...dogpile.RegionOption) (*target, error) {
 		if ch.adHoc {
 			err = flagError(err)
 		}
-		return nil, err
+		return nil, unusable(err)
 	}
 	return &target{choice: ch, region: r}, nil
+}
+
+// settingsError is a backend that could not be made from the region's
+// settings (exit 2, as a mistake in them). Making a backend sends no request
+// — the Redis and Memcached backends connect with their first — so what
+// fails then is what the settings name: a cache file that is a directory, or
+// not a cache file. An unreachable server fails the command's request
+// (exit 1).
+type settingsError struct{ err error }
+
+func (e *settingsError) Error() string { return e.err.Error() }
+func (e *settingsError) Unwrap() error { return e.err }
+
+// unusable marks an error from making the region as a settingsError, unless
+// it is a mistake in them already or says it is the backend's own
+// (dogpile.ErrBackend).
+func unusable(err error) error {
+	var ce *config.Error
+	if isUsage(err) || errors.As(err, &ce) || errors.Is(err, dogpile.ErrBackend) {
+		return err
+	}
+	return &settingsError{err}
 }
 
 // flagError words a mistake in the ad hoc region's settings by the flags
