@@ -47,6 +47,7 @@ import (
 	"os/signal"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/dogpile-go/dogpile"
@@ -145,6 +146,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitCode(c.name, err, stderr)
 	}
+	if len(args[0]) > 1 && args[0] != "--" && strings.HasPrefix(args[0], "-") {
+		fmt.Fprintf(stderr, "dogpile: %s\n", flagsFirst(args))
+		return exitUsage
+	}
 	names := make([]string, len(commands))
 	for i, c := range commands {
 		names[i] = c.name
@@ -156,6 +161,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "dogpile: unknown command %q\n\n", args[0])
 	usage(stderr)
 	return exitUsage
+}
+
+// flagsFirst words the mistake of a flag before the command ("dogpile
+// --backend file get k"): the flags are a command's, and go after it. When
+// one of the arguments is a command, it shows the line as it should be.
+func flagsFirst(args []string) string {
+	for i, a := range args {
+		if !slices.ContainsFunc(commands, func(c command) bool { return c.name == a }) {
+			continue
+		}
+		line := []string{"dogpile", a}
+		for _, arg := range slices.Concat(args[:i], args[i+1:]) {
+			line = append(line, shellQuote(arg))
+		}
+		return "flags go after the command: " + escapeValue(strings.Join(line, " "))
+	}
+	return fmt.Sprintf("%s: flags go after the command: dogpile <command> %s … (see dogpile --help)", escapeKey(args[0]), escapeKey(args[0]))
+}
+
+// shellQuote quotes s for a POSIX shell, if it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // version is the command's module version, as the Go toolchain recorded it
