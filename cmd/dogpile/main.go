@@ -13,7 +13,7 @@
 //	delete      delete keys
 //	invalidate  invalidate every value in a region (--hard or --soft)
 //	inspect     show a key's metadata: created, age, expired or not, size, codec
-//	keys        list the keys in the store
+//	keys        list the region's keys, as get and set take them
 //	stats       show what the region's store reports about itself
 //	bench       run a load (hit, cold-stampede, expired-stampede) and report latencies
 //	demo        run a cache stampede with and without the dogpile lock, side by side
@@ -80,7 +80,7 @@ func init() {
 		{"delete", "delete keys", runDelete},
 		{"invalidate", "invalidate every value in a region: --hard (misses) or --soft (expired)", runInvalidate},
 		{"inspect", "show a key's metadata: created, age, expired or not, size, codec", runInspect},
-		{"keys", "list the keys in the store", runKeys},
+		{"keys", "list the region's keys, as get and set take them", runKeys},
 		{"stats", "show what the region's store reports about itself", runStats},
 		{"bench", "run a load (hit, cold-stampede, expired-stampede) and report latencies", runBench},
 		{"demo", "run a cache stampede with and without the dogpile lock, side by side", runDemo},
