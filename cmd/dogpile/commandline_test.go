@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -633,6 +634,8 @@ func (hashingMemory) KeyMangler() func(string) string {
 	}
 }
 
+var hashingRuns atomic.Int32
+
 // keys leaves out the stored keys that no key reaches, whatever mangler made
 // them, and says how many it left out.
 func TestKeysLeavesOutWhatTheManglerMade(t *testing.T) {
@@ -640,7 +643,8 @@ func TestKeysLeavesOutWhatTheManglerMade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const name = "test-hashing-memory"
+	// A name per run: the registry keeps it for the process (-count=2).
+	name := "test-hashing-memory-" + strconv.Itoa(int(hashingRuns.Add(1)))
 	if err := dogpile.RegisterBackend(name, func(dogpile.Args) (dogpile.Backend, error) { return hashingMemory{m}, nil }); err != nil {
 		t.Fatal(err)
 	}
