@@ -48,6 +48,24 @@ func TestCommandSuggestion(t *testing.T) {
 	}
 }
 
+// A flag before the command is not taken for an unknown command: the
+// message says that flags go after it, with the line as it should be when
+// an argument is a command, quoted for the shell.
+func TestFlagsBeforeTheCommand(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--backend", "file", "get", "k"}, "dogpile: flags go after the command: dogpile get --backend file k\n"},
+		{[]string{"-config", "my cache.toml", "set", "k", "it's"}, `dogpile: flags go after the command: dogpile set -config 'my cache.toml' k 'it'\''s'` + "\n"},
+		{[]string{"--json"}, "dogpile: --json: flags go after the command: dogpile <command> --json … (see dogpile --help)\n"},
+	} {
+		if r := dp(t, nil, c.args...).want(t, exitUsage, strings.Join(c.args, " ")); r.stderr != c.want || r.stdout != "" {
+			t.Errorf("%q: stdout %q, stderr\n got %q\nwant %q", c.args, r.stdout, r.stderr, c.want)
+		}
+	}
+}
+
 // flagToken is a flag as a help text writes it: one or two dashes and a
 // name, after a space, a bracket or a parenthesis.
 var flagToken = regexp.MustCompile(`(?:^|[\s\[(|])(--?)([a-z][a-z0-9-]*)\b`)

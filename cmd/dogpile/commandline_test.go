@@ -7,13 +7,17 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/config"
 
+	"github.com/dogpile-go/dogpile/internal/testserver"
 	"github.com/dogpile-go/dogpile/internal/testutil"
 )
 
@@ -191,6 +195,36 @@ func TestRegionFlagMistakes(t *testing.T) {
 	}
 }
 
+// A backend that cannot be made from its arguments — a cache file that is a
+// directory, or a file that is not a cache — is a mistake in them: exit 2,
+// for every command, from the flags as from a configuration file. A server
+// that cannot be reached is a failure of the request (exit 1).
+func TestBackendThatCannotBeMadeIsAUsageError(t *testing.T) {
+	dir := t.TempDir()
+	notACache := testutil.WriteFile(t, "notes.txt", "not SQLite\n")
+	cfg := testutil.WriteFile(t, "dogpile.toml", "[cache.f]\nbackend = \"file\"\narguments.filename = \""+dir+"\"\n")
+	for _, c := range []struct {
+		args []string
+		want string // in the one line of stderr
+	}{
+		{[]string{"get", "--backend", "file", "--arg", "filename=" + dir, "k"}, dir + ": is a directory"},
+		{[]string{"keys", "--backend", "file", "--arg", "filename=" + dir}, dir + ": is a directory"},
+		{[]string{"set", "--backend", "file", "--arg", "filename=" + notACache, "k", "v"}, notACache + " is not a dogpile cache file"},
+		{[]string{"stats", "--config", cfg}, dir + ": is a directory"},
+	} {
+		r := inProcess(t, context.Background(), c.args...).want(t, exitUsage, strings.Join(c.args, " "))
+		if !strings.HasPrefix(r.stderr, "dogpile: ") || !strings.Contains(r.stderr, c.want) || strings.Count(r.stderr, "\n") != 1 || r.stdout != "" {
+			t.Errorf("%v: stdout %q, stderr %q; want one line with %q", c.args, r.stdout, r.stderr, c.want)
+		}
+	}
+	for _, region := range [][]string{
+		{"--backend", "redis", "--arg", "url=redis://127.0.0.1:1/0"},
+		{"--backend", "memcached", "--arg", "url=127.0.0.1:1"},
+	} {
+		inProcess(t, context.Background(), append([]string{"get", "k"}, region...)...).want(t, exitError, "get from an unreachable "+region[1])
+	}
+}
+
 // The file backend's other names (dbm, as Python's dogpile.cache calls it)
 // get the embedded default's cache file too, when no filename is given.
 func TestFileBackendAliasesUseTheDefaultFile(t *testing.T) {
@@ -230,6 +264,55 @@ func TestGetJSONGivesBinaryValuesInBase64(t *testing.T) {
 	}
 	if m["size"].(float64) <= 4 || m["codec"] != "default" {
 		t.Errorf("get --json: %v", m)
+	}
+}
+
+// What set's help says of the type a value is stored as: an application
+// reads a plain VALUE with Get[string], a --json-value object as
+// map[string]any, either untyped (any, []byte), and as another type it is a
+// miss.
+func TestSetStoresAStringOrWhatJSONDecodesInto(t *testing.T) {
+	cfg := testutil.WriteFile(t, "dogpile.toml", "[cache.c]\nbackend = \"file\"\narguments.filename = \"@DIR@/cache.db\"\n")
+	r := inProcess(t, context.Background(), "set", "--help").want(t, exitOK, "set --help")
+	for _, want := range []string{"VALUE is written as a\nstring", "map[string]any for an object", "dogpile.Get[string]", "Get[any] or Get[[]byte]", "it is a miss"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("set --help does not say %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "as the region's applications would") {
+		t.Errorf("set --help claims what it does not do:\n%s", r.stdout)
+	}
+	inProcess(t, context.Background(), "set", "--config", cfg, "s", "42").want(t, exitOK, "set")
+	inProcess(t, context.Background(), "set", "--config", cfg, "--json-value", "j", `{"id":42}`).want(t, exitOK, "set --json-value")
+
+	f, err := config.Read(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	region, err := f.Regions[0].Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer region.Close()
+	ctx := context.Background()
+	if v, ok, err := dogpile.Get[string](ctx, region, "s"); !ok || err != nil || v != "42" {
+		t.Errorf("Get[string]: %q, %v, %v", v, ok, err)
+	}
+	if v, ok, err := dogpile.Get[any](ctx, region, "s"); !ok || err != nil || v != "42" {
+		t.Errorf("Get[any]: %#v, %v, %v", v, ok, err)
+	}
+	if v, ok, err := dogpile.Get[[]byte](ctx, region, "s"); !ok || err != nil || string(v) != "42" {
+		t.Errorf("Get[[]byte]: %q, %v, %v", v, ok, err)
+	}
+	if v, ok, err := dogpile.Get[int](ctx, region, "s"); ok || err != nil {
+		t.Errorf("Get[int] of a string: %v, %v, %v; want a miss", v, ok, err)
+	}
+	if v, ok, err := dogpile.Get[map[string]any](ctx, region, "j"); !ok || err != nil || v["id"] != 42.0 {
+		t.Errorf("Get[map[string]any]: %v, %v, %v", v, ok, err)
+	}
+	type user struct{ ID int }
+	if v, ok, err := dogpile.Get[user](ctx, region, "j"); ok || err != nil {
+		t.Errorf("Get[user] of a --json-value object: %v, %v, %v; want a miss", v, ok, err)
 	}
 }
 
@@ -450,6 +533,130 @@ func TestKeysListing(t *testing.T) {
 	}
 }
 
+// keys lists the region's own keys, as get, set and delete take them: in a
+// store shared with another region, a region with a key_prefix lists the
+// keys under it, without it, and not the other region's (with --prefix as
+// without); the region without one lists every key of the store. The
+// library's record
+// stays hidden without --all. A region whose keys are SHA-1 hashes refuses,
+// as its hashes name nothing.
+func TestKeysListsTheRegionsOwnKeys(t *testing.T) {
+	cfg := testutil.WriteFile(t, "dogpile.toml", `
+[cache.users]
+backend = "file"
+key_prefix = "users:"
+shared_invalidation = true
+arguments.filename = "@DIR@/shared.db"
+[cache.other]
+backend = "file"
+arguments.filename = "@DIR@/shared.db"
+[cache.hashed]
+backend = "file"
+key_mangler = "sha1"
+arguments.filename = "@DIR@/shared.db"
+`)
+	in := func(region string, args ...string) []string {
+		return append(args, "--config", cfg, "--region", region)
+	}
+	for _, k := range []string{"user:404", "user:42"} {
+		inProcess(t, context.Background(), in("other", "set", k, "other's")...).want(t, exitOK, "set in other")
+	}
+	inProcess(t, context.Background(), in("users", "set", "user:42", "Ada")...).want(t, exitOK, "set in users")
+	inProcess(t, context.Background(), in("users", "invalidate", "--soft")...).want(t, exitOK, "invalidate users")
+	for _, c := range []struct {
+		region string
+		args   []string
+		stdout string
+	}{
+		{"users", []string{"--prefix", "user:"}, "user:42\n"},
+		{"users", nil, "user:42\n"},
+		{"users", []string{"--json"}, "[\n  \"user:42\"\n]\n"},
+		{"users", []string{"--all"}, "dogpile:invalidated:users\nuser:42\n"},
+		{"users", []string{"--prefix", "user:4"}, "user:42\n"},
+		{"users", []string{"--prefix", "users:"}, ""},
+		{"other", []string{"--prefix", "user:"}, "user:404\nuser:42\n"},
+		// Its key space is the store's: the other region's record is a key
+		// in it, that only the other region knows is one.
+		{"other", nil, "user:404\nuser:42\nusers:dogpile:invalidated:users\nusers:user:42\n"},
+	} {
+		r := inProcess(t, context.Background(), in(c.region, append([]string{"keys"}, c.args...)...)...).want(t, exitOK, "keys")
+		if r.stdout != c.stdout || r.stderr != "" {
+			t.Errorf("keys --region %s %v: stdout %q, stderr %q; want %q", c.region, c.args, r.stdout, r.stderr, c.stdout)
+		}
+	}
+	// What keys prints is what get takes.
+	inProcess(t, context.Background(), in("users", "set", "user:7", "Grace")...).want(t, exitOK, "set")
+	r := inProcess(t, context.Background(), in("users", "keys", "--prefix", "user:7")...).want(t, exitOK, "keys")
+	if r := inProcess(t, context.Background(), in("users", "get", strings.TrimSuffix(r.stdout, "\n"))...).want(t, exitOK, "get of a listed key"); r.stdout != "Grace\n" {
+		t.Errorf("get of the listed key printed %q", r.stdout)
+	}
+	r = inProcess(t, context.Background(), in("hashed", "keys")...).want(t, exitError, "keys of a region with key_mangler = sha1")
+	if want := `dogpile: keys: region "hashed" stores its keys as their SHA-1 (key_mangler = "sha1"), which cannot be turned back into ` +
+		"the keys that get and set take; dogpile inspect KEY shows where one key is stored\n"; r.stderr != want || r.stdout != "" {
+		t.Errorf("keys of a hashed region: stdout %q, stderr\n got %q\nwant %q", r.stdout, r.stderr, want)
+	}
+}
+
+// On Memcached, a region's key that Memcached would refuse is stored as its
+// SHA-1 (the backend's key mangler); keys lists that hash, and get takes it,
+// as the help says.
+func TestKeysOfMemcachedsHashedKeysReachTheirEntries(t *testing.T) {
+	srv := testserver.Memcached(t, testserver.MemcachedOptions{})
+	region := []string{"--backend", "memcached", "--arg", "url=" + srv.Addr()}
+	inProcess(t, context.Background(), append([]string{"set", "has space", "v"}, region...)...).want(t, exitOK, "set")
+	inProcess(t, context.Background(), append([]string{"set", "plain", "w"}, region...)...).want(t, exitOK, "set")
+	r := inProcess(t, context.Background(), append([]string{"keys", "--json"}, region...)...).want(t, exitOK, "keys")
+	var keys []string
+	if err := json.Unmarshal([]byte(r.stdout), &keys); err != nil {
+		t.Fatalf("keys --json: %v\n%s", err, r.stdout)
+	}
+	slices.Sort(keys)
+	hash := dogpile.SHA1Mangler("has space")
+	if want := []string{hash, "plain"}; !slices.Equal(keys, want) {
+		t.Fatalf("keys listed %q; want %q", keys, want)
+	}
+	if r := inProcess(t, context.Background(), append([]string{"get", hash}, region...)...).want(t, exitOK, "get of the hash"); r.stdout != "v\n" {
+		t.Errorf("get of the listed hash printed %q", r.stdout)
+	}
+}
+
+// hashingMemory is a memory store with a key mangler of its own, as a
+// third-party backend may have: keys that begin with "h:" are stored as
+// "h:" and their SHA-1, which the mangler would hash again.
+type hashingMemory struct{ *dogpile.MemoryBackend }
+
+func (hashingMemory) KeyMangler() func(string) string {
+	return func(key string) string {
+		if rest, ok := strings.CutPrefix(key, "h:"); ok {
+			return "h:" + dogpile.SHA1Mangler(rest)
+		}
+		return key
+	}
+}
+
+var hashingRuns atomic.Int32
+
+// keys leaves out the stored keys that no key reaches, whatever mangler made
+// them, and says how many it left out.
+func TestKeysLeavesOutWhatTheManglerMade(t *testing.T) {
+	m, err := dogpile.NewMemoryBackend(dogpile.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A name per run: the registry keeps it for the process (-count=2).
+	name := "test-hashing-memory-" + strconv.Itoa(int(hashingRuns.Add(1)))
+	if err := dogpile.RegisterBackend(name, func(dogpile.Args) (dogpile.Backend, error) { return hashingMemory{m}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"h:secret", "plain"} {
+		inProcess(t, context.Background(), "set", "--backend", name, k, "v").want(t, exitOK, "set "+k)
+	}
+	r := inProcess(t, context.Background(), "keys", "--backend", name).want(t, exitOK, "keys")
+	if want := "dogpile: keys: stored keys left out: 1, made by the region's key mangler, which cannot be turned back into keys\n"; r.stdout != "plain\n" || r.stderr != want {
+		t.Errorf("keys: stdout %q, stderr\n got %q\nwant %q", r.stdout, r.stderr, want)
+	}
+}
+
 // stats of a region whose store reports nothing: its settings, as
 // configured, and the two notes; with --json, typed, and no reports.
 func TestStatsOfAStoreThatReportsNothing(t *testing.T) {
@@ -602,6 +809,32 @@ func TestConfigFromTheEnvironmentNamesItsMistakes(t *testing.T) {
 	t.Setenv(configEnv, cfg)
 	if code := run(context.Background(), []string{"get", "k"}, &out, &errOut); code != exitUsage || errOut.String() != want {
 		t.Errorf("$%s: exit %d, stderr\n got %q\nwant %q", configEnv, code, errOut.String(), want)
+	}
+}
+
+// A configuration file that $DOGPILE_CONFIG names, and that cannot be used
+// as a whole (missing, without the region asked for, beside --backend), is
+// named with the variable: the user did not type the path. --config's is
+// named as typed.
+func TestConfigFromTheEnvironmentSaysSo(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "gone.toml")
+	cfg := testutil.WriteFile(t, "dogpile.toml", "[cache.a]\nbackend = \"memory\"\n[cache.b]\nbackend = \"memory\"\n")
+	for _, c := range []struct {
+		env  string
+		args []string
+		want string
+	}{
+		{missing, []string{"get", "k"}, "dogpile: " + missing + " (from $DOGPILE_CONFIG): no such configuration file\n"},
+		{cfg, []string{"get", "--region", "c", "k"}, "dogpile: " + cfg + ` (from $DOGPILE_CONFIG): no region "c" (regions: a, b)` + "\n"},
+		{cfg, []string{"get", "k"}, "dogpile: " + cfg + " (from $DOGPILE_CONFIG) has 2 regions (a, b): choose one with --region\n"},
+		{cfg, []string{"get", "--backend", "file", "k"}, "dogpile: --backend and --arg are for use without a configuration file; " + cfg + " (from $DOGPILE_CONFIG) is given\n"},
+		{"", []string{"get", "--config", missing, "k"}, "dogpile: " + missing + ": no such configuration file\n"},
+	} {
+		t.Setenv(configEnv, c.env)
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), c.args, &out, &errOut); code != exitUsage || errOut.String() != c.want || out.Len() != 0 {
+			t.Errorf("$%s=%s %v: exit %d, stdout %q, stderr\n got %q\nwant %q", configEnv, c.env, c.args, code, out.String(), errOut.String(), c.want)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -219,20 +220,31 @@ func (t *target) inspect(ctx context.Context, key string) (*entryInfo, error) {
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("keys", `Usage: dogpile keys [flags]
 
-Lists the keys in the region's store, one a line, for stores that can list
-their keys (package backend's Lister): the file backend in key order, Redis
-with SCAN (standalone, Sentinel, and every master of a Cluster), Memcached
-with its LRU crawler (1.5 and later, unless started without it), memory.
+Lists the region's keys, one a line: the keys that get, set and delete take.
+They are the keys stored under the region's key_prefix, printed without it;
+--prefix lists those that begin with it (after the key_prefix). Stores that
+can list their keys (package backend's Lister) are the file backend, in key
+order, Redis with SCAN (standalone, Sentinel, and every master of a Cluster),
+Memcached with its LRU crawler (1.5 and later, unless started without it),
+and memory.
 
 A key is printed escaped, so that one key is one line and no byte of it
 reaches the terminal as a control: a newline is \n, a backslash \\, an
 escape character \x1b, a byte that is not UTF-8 \xff. --raw prints the
 bytes of each key instead; --json prints a JSON array.
 
-The store may hold other regions' keys too (regions sharing a store), and
-with key_mangler = sha1 the stored keys are hashes. The library's own keys
-(invalidation records, dogpile:…) and the backends' lock keys are left out
-unless --all is given.
+A region without a key_prefix lists every key of its store: other regions'
+too (theirs with their key_prefix, records and all), when regions share the
+store. The region's own records (invalidation records, dogpile:…) are left
+out unless --all is given; --all also lists the backends' lock keys that lie
+among the region's keys (with a key_prefix none does: a lock key begins with
+the backend's lock prefix).
+
+A key mangler stores keys as something else. With key_mangler = "sha1" the
+stored keys are hashes, which cannot be turned back into keys, so keys
+refuses (dogpile inspect KEY shows where a key is stored). On Memcached, a
+key that Memcached would refuse (over 250 bytes, or with spaces) is stored
+as its SHA-1 and listed as that: get, inspect and delete take it too.
 `+regionHelp+`
 Examples:
   dogpile keys
@@ -240,7 +252,7 @@ Examples:
   dogpile keys --json --config dogpile.toml --region local
 `)
 	rf := addRegionFlags(fs)
-	prefix := fs.String("prefix", "", "list only keys that begin with `text`")
+	prefix := fs.String("prefix", "", "list only the keys that begin with `text` (after the region's key_prefix)")
 	limit := fs.Int("limit", 1000, "list at most `n` keys (0: all)")
 	all := fs.Bool("all", false, "include the library's own keys and lock keys")
 	asJSON := fs.Bool("json", false, "print a JSON array of keys")
@@ -250,20 +262,33 @@ Examples:
 		return err
 	}
 	defer t.region.Close()
+	if t.cfg.KeyMangler == "sha1" {
+		return fmt.Errorf("region %q stores its keys as their SHA-1 (key_mangler = \"sha1\"), which cannot be turned back into "+
+			"the keys that get and set take; dogpile inspect KEY shows where one key is stored", t.cfg.Name)
+	}
 	l, ok := t.region.Backend().(backend.Lister)
 	if !ok {
 		return fmt.Errorf("the %s backend cannot list its keys; dogpile inspect KEY shows one key", t.cfg.Backend)
 	}
 	keys := []string{}
-	n := 0
-	for k, err := range l.ListKeys(ctx, backend.ListOptions{Prefix: *prefix, Own: *all}) {
+	n, unnamed := 0, 0
+	for stored, err := range l.ListKeys(ctx, backend.ListOptions{Prefix: t.cfg.KeyPrefix + *prefix, Own: *all}) {
 		if errors.Is(err, errors.ErrUnsupported) {
 			return fmt.Errorf("the %s backend cannot list its keys here: %w", t.cfg.Backend, err)
 		}
 		if err != nil {
 			return err
 		}
-		if !*all && t.region.IsReservedKey(k) {
+		k, ok := strings.CutPrefix(stored, t.cfg.KeyPrefix)
+		switch {
+		case !ok:
+			continue // not under the region's prefix: another region's
+		case t.region.IsReservedKey(stored):
+			if !*all {
+				continue
+			}
+		case !t.reaches(k, stored):
+			unnamed++
 			continue
 		}
 		if *limit > 0 && n == *limit {
@@ -280,8 +305,20 @@ Examples:
 			fmt.Fprintln(stdout, escapeKey(k))
 		}
 	}
+	if unnamed > 0 {
+		fmt.Fprintf(stderr, "dogpile: keys: stored keys left out: %d, made by the region's key mangler, which cannot be turned back into keys\n", unnamed)
+	}
 	if *asJSON {
 		return writeJSON(stdout, keys)
 	}
 	return nil
+}
+
+// reaches reports whether key is the region's name for the entry stored
+// under stored: whether get, set and delete of key use that entry. A key
+// that the region's key mangler made (a hash) is not: listed as a key, it
+// would be a key of nothing.
+func (t *target) reaches(key, stored string) bool {
+	s, err := t.region.StorageKey(key)
+	return err == nil && s == stored
 }

@@ -118,9 +118,18 @@ func runSet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlags("set", `Usage: dogpile set [flags] KEY VALUE
        dogpile set [flags] KEY -        (the value is read from standard input)
 
-Stores VALUE under KEY, created now, as the region's applications would: with
-the region's codec and key mangler, in the dogpile entry format. It prints
-nothing.
+Stores VALUE under KEY, created now, in the dogpile entry format, with the
+region's key prefix, key mangler, codec and signing. It prints nothing.
+
+An entry records the Go type it was written as. VALUE is written as a
+string; with --json-value, as the Go value encoding/json decodes it into:
+map[string]any for an object, []any for an array, string, float64, bool, or
+nil for null. Applications read it as that type (dogpile.Get[string] for a
+plain VALUE) or untyped, with Get[any] or Get[[]byte]; read as any other
+type — Get[User], Get[int], GetOrCreate[User] — it is a miss (GetOrCreate
+creates the value again), logged as an entry written as another type. So
+set is for string values, and for seeding values that applications read as
+any; a value of an application's own type is for the application to write.
 `+regionHelp+`
 Examples:
   dogpile set greeting hello

@@ -13,7 +13,7 @@
 //	delete      delete keys
 //	invalidate  invalidate every value in a region (--hard or --soft)
 //	inspect     show a key's metadata: created, age, expired or not, size, codec
-//	keys        list the keys in the store
+//	keys        list the region's keys, as get and set take them
 //	stats       show what the region's store reports about itself
 //	bench       run a load (hit, cold-stampede, expired-stampede) and report latencies
 //	demo        run a cache stampede with and without the dogpile lock, side by side
@@ -29,7 +29,7 @@
 //
 //	0  success
 //	1  the command failed (a backend unreachable, a request failed, …)
-//	2  the command line or the configuration is wrong
+//	2  the command line or the configuration is wrong (a backend cannot be made from it)
 //	3  get or inspect: the key has no value (not found, expired, or invalidated)
 //	130  interrupted (Ctrl-C): the command stopped and cleaned up first
 //
@@ -47,6 +47,7 @@ import (
 	"os/signal"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/dogpile-go/dogpile"
@@ -79,7 +80,7 @@ func init() {
 		{"delete", "delete keys", runDelete},
 		{"invalidate", "invalidate every value in a region: --hard (misses) or --soft (expired)", runInvalidate},
 		{"inspect", "show a key's metadata: created, age, expired or not, size, codec", runInspect},
-		{"keys", "list the keys in the store", runKeys},
+		{"keys", "list the region's keys, as get and set take them", runKeys},
 		{"stats", "show what the region's store reports about itself", runStats},
 		{"bench", "run a load (hit, cold-stampede, expired-stampede) and report latencies", runBench},
 		{"demo", "run a cache stampede with and without the dogpile lock, side by side", runDemo},
@@ -145,6 +146,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitCode(c.name, err, stderr)
 	}
+	if len(args[0]) > 1 && args[0] != "--" && strings.HasPrefix(args[0], "-") {
+		fmt.Fprintf(stderr, "dogpile: %s\n", flagsFirst(args))
+		return exitUsage
+	}
 	names := make([]string, len(commands))
 	for i, c := range commands {
 		names[i] = c.name
@@ -156,6 +161,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "dogpile: unknown command %q\n\n", args[0])
 	usage(stderr)
 	return exitUsage
+}
+
+// flagsFirst words the mistake of a flag before the command ("dogpile
+// --backend file get k"): the flags are a command's, and go after it. When
+// one of the arguments is a command, it shows the line as it should be.
+func flagsFirst(args []string) string {
+	for i, a := range args {
+		if !slices.ContainsFunc(commands, func(c command) bool { return c.name == a }) {
+			continue
+		}
+		line := []string{"dogpile", a}
+		for _, arg := range slices.Concat(args[:i], args[i+1:]) {
+			line = append(line, shellQuote(arg))
+		}
+		return "flags go after the command: " + escapeValue(strings.Join(line, " "))
+	}
+	return fmt.Sprintf("%s: flags go after the command: dogpile <command> %s … (see dogpile --help)", escapeKey(args[0]), escapeKey(args[0]))
+}
+
+// shellQuote quotes s for a POSIX shell, if it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // version is the command's module version, as the Go toolchain recorded it
@@ -280,9 +310,13 @@ func (e *usageError) Error() string { return e.msg }
 
 func usageErrorf(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
 
+// isUsage reports whether err is a mistake in the command line or the
+// configuration: a usageError, or a backend that cannot be made from the
+// settings (settingsError).
 func isUsage(err error) bool {
 	var u *usageError
-	return errors.As(err, &u)
+	var s *settingsError
+	return errors.As(err, &u) || errors.As(err, &s)
 }
 
 // notFoundError is a key without a usable value (exit 3).

@@ -69,24 +69,27 @@ func (c *regionFlags) choose() (choice, error) {
 }
 
 func (c *regionFlags) settings() (*config.RegionConfig, string, error) {
-	path := c.config
+	path, named := c.config, c.config
 	if path == "" {
+		// A path the user did not type on this command line: its messages
+		// say where it came from.
 		path = os.Getenv(configEnv)
+		named = fmt.Sprintf("%s (from $%s)", path, configEnv)
 	}
 	if path != "" {
 		if c.backend != "" || len(c.args) > 0 {
-			return nil, "", usageErrorf("--backend and --arg are for use without a configuration file; %s is given", path)
+			return nil, "", usageErrorf("--backend and --arg are for use without a configuration file; %s is given", named)
 		}
 		f, err := config.Read(path)
 		if err != nil {
-			return nil, "", err
+			return nil, "", fileError(err, named)
 		}
 		if c.region != "" {
 			rc, err := f.Region(c.region)
-			return rc, path, err
+			return rc, path, fileError(err, named)
 		}
 		if len(f.Regions) != 1 {
-			return nil, "", usageErrorf("%s has %d regions (%s): choose one with --region", path, len(f.Regions), strings.Join(f.Names(), ", "))
+			return nil, "", usageErrorf("%s has %d regions (%s): choose one with --region", named, len(f.Regions), strings.Join(f.Names(), ", "))
 		}
 		return f.Regions[0], path, nil
 	}
@@ -94,6 +97,20 @@ func (c *regionFlags) settings() (*config.RegionConfig, string, error) {
 		return nil, "", usageErrorf("--region %s: which configuration? Give --config FILE (or set $%s)", c.region, configEnv)
 	}
 	return c.adHoc()
+}
+
+// fileError names the configuration file as named in an error about the
+// file as a whole (missing, unreadable, without the region asked for); an
+// error at a line of it keeps the file:line form of a compiler's, by which
+// editors find the line.
+func fileError(err error, named string) error {
+	var ce *config.Error
+	if !errors.As(err, &ce) || ce.Line > 0 || ce.Key != "" {
+		return err
+	}
+	e := *ce
+	e.File = named
+	return &e
 }
 
 // adHoc is the region without a configuration file: the embedded file
@@ -158,9 +175,31 @@ func (ch choice) open(opts ...dogpile.RegionOption) (*target, error) {
 		if ch.adHoc {
 			err = flagError(err)
 		}
-		return nil, err
+		return nil, unusable(err)
 	}
 	return &target{choice: ch, region: r}, nil
+}
+
+// settingsError is a backend that could not be made from the region's
+// settings (exit 2, as a mistake in them). Making a backend sends no request
+// — the Redis and Memcached backends connect with their first — so what
+// fails then is what the settings name: a cache file that is a directory, or
+// not a cache file. An unreachable server fails the command's request
+// (exit 1).
+type settingsError struct{ err error }
+
+func (e *settingsError) Error() string { return e.err.Error() }
+func (e *settingsError) Unwrap() error { return e.err }
+
+// unusable marks an error from making the region as a settingsError, unless
+// it is a mistake in them already or says it is the backend's own
+// (dogpile.ErrBackend).
+func unusable(err error) error {
+	var ce *config.Error
+	if isUsage(err) || errors.As(err, &ce) || errors.Is(err, dogpile.ErrBackend) {
+		return err
+	}
+	return &settingsError{err}
 }
 
 // flagError words a mistake in the ad hoc region's settings by the flags
