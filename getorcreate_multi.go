@@ -211,7 +211,7 @@ func (r *Region) storeCreated(ctx context.Context, s *regionState, items map[str
 	fenced := make(map[string]any)
 	if s.values == nil {
 		for k, v := range items {
-			if _, ok := lock.Held(ctx, k).(backend.Fenced); ok {
+			if _, ok := lock.As[backend.Fenced](lock.Held(ctx, k)); ok {
 				fenced[k] = v
 				delete(items, k)
 			}

@@ -31,7 +31,7 @@ func (r *Region) KeyIsLocked(ctx context.Context, key string) (bool, error) {
 	if s.mutexes == nil || r.failOpen && r.breakerOpen() {
 		return false, nil
 	}
-	p, ok := s.mutexes.Mutex(k).(lock.Prober)
+	p, ok := lock.As[lock.Prober](s.mutexes.Mutex(k))
 	if !ok {
 		return false, nil
 	}

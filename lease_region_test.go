@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/dogpile-go/dogpile"
+	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/lock"
+	"github.com/dogpile-go/dogpile/proxy"
+	"github.com/dogpile-go/dogpile/tiered"
 )
 
 // leaseStore is a user's backend with a distributed lock that is a lease
@@ -29,6 +34,7 @@ type leaseStore struct {
 	holders map[string]hold // key → its lock's holder
 	next    int
 	fenced  int // fenced writes stored
+	renewed int // successful renewals
 	lockErr error
 }
 
@@ -47,7 +53,7 @@ func (s *leaseStore) Mutex(key string) lock.Mutex { return &leaseHolder{s: s, ke
 // Set writes a creation's value (its ctx holds one of our mutexes for the
 // key) through the fence, as a backend.Fenced backend does.
 func (s *leaseStore) Set(ctx context.Context, key string, value []byte) error {
-	if h, ok := lock.Held(ctx, key).(*leaseHolder); ok && h.s == s {
+	if h, ok := lock.As[*leaseHolder](lock.Held(ctx, key)); ok && h.s == s {
 		return h.SetFenced(ctx, key, value)
 	}
 	return s.storeBackend.Set(ctx, key, value)
@@ -159,6 +165,7 @@ func (h *leaseHolder) Renew(context.Context) error {
 		return lock.ErrLockLost
 	case h.s.broken != "renew does not extend":
 		h.s.holders[h.key] = hold{token: h.token, until: time.Now().Add(h.s.ttl)}
+		h.s.renewed++
 	}
 	return nil
 }
@@ -273,6 +280,88 @@ func TestDL8LockErrorIsBackendError(t *testing.T) {
 		}
 		if s := r.Stats(); s.BackendErrors != 1 || s.StaleServed != 1 {
 			t.Fatalf("BackendErrors = %d, StaleServed = %d; want 1 and 1", s.BackendErrors, s.StaleServed)
+		}
+	})
+}
+
+// renewals reports how many renewals s has granted.
+func (s *leaseStore) renewals() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.renewed
+}
+
+// overWrappers runs test on a region over a lease store behind each kind of
+// wrapper that hooks the store's mutex: the logging proxy, and a tier.
+func overWrappers(t *testing.T, test func(t *testing.T, store *leaseStore, r *dogpile.Region)) {
+	for name, region := range map[string]func(t *testing.T, store *leaseStore) *dogpile.Region{
+		"logging proxy": func(t *testing.T, store *leaseStore) *dogpile.Region {
+			log := slog.New(slog.NewTextHandler(io.Discard, nil))
+			return regionFor(t, store, []dogpile.RegionOption{dogpile.WithMetrics()}, dogpile.WithWrap(proxy.Logging(log, slog.LevelDebug)))
+		},
+		"tier": func(t *testing.T, store *leaseStore) *dogpile.Region {
+			tier, err := tiered.New(store, tiered.Options{Notifier: &tiered.LocalNotifier{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := regionFor(t, tier, []dogpile.RegionOption{dogpile.WithMetrics()})
+			t.Cleanup(func() { r.Close() }) // and the tier's subscription
+			return r
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			store := newLeaseStore()
+			test(t, store, region(t, store))
+		})
+	}
+}
+
+// A wrapper between the region and a store whose lock is a lease (the
+// logging proxy, a tier) keeps what the lease does: a creator slower than
+// the lease keeps it by renewals, and writes through the fence.
+func TestLeaseRenewedAndFencedThroughWrappers(t *testing.T) {
+	overWrappers(t, func(t *testing.T, store *leaseStore, r *dogpile.Region) {
+		store.ttl = 30 * time.Millisecond
+		v, err := dogpile.GetOrCreate(context.Background(), r, "k", func(ctx context.Context) (string, error) {
+			// Not t.Fatal: the creation may run in a goroutine of its own.
+			for deadline := time.Now().Add(testutil.WaitTimeout); store.renewals() < 2; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					return "", errors.New("the lease was not renewed while the creator ran")
+				}
+			}
+			return "v", ctx.Err()
+		})
+		if err != nil || v != "v" {
+			t.Fatalf("GetOrCreate = %q, %v", v, err)
+		}
+		if store.fenced != 1 || r.Stats().LocksLost != 0 {
+			t.Fatalf("%d fenced writes, %d locks lost; want the value written through the fence, the lock kept", store.fenced, r.Stats().LocksLost)
+		}
+	})
+}
+
+// A creation behind such a wrapper that lost its lock does not overwrite
+// the value of the holder that took it over.
+func TestLostLeaseFencedThroughWrappers(t *testing.T) {
+	overWrappers(t, func(t *testing.T, store *leaseStore, r *dogpile.Region) {
+		ctx := context.Background()
+		other := regionFor(t, store.storeBackend, nil)
+		creating, finish := make(chan struct{}), make(chan struct{})
+		res := goGetOrCreate(ctx, r, "k", func(context.Context) (string, error) {
+			close(creating)
+			<-finish
+			return "older", nil
+		})
+		<-creating
+		store.steal("k")
+		mustSet(t, other, "k", "newer")
+		close(finish)
+		recv(t, res, "the stalled creation")
+		if v, ok := mustGet[string](t, other, "k"); !ok || v != "newer" {
+			t.Fatalf("stored %q (%v); the later holder's value was overwritten", v, ok)
+		}
+		if n := r.Stats().LocksLost; n != 1 {
+			t.Fatalf("LocksLost = %d, want 1", n)
 		}
 	})
 }

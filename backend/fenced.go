@@ -14,7 +14,8 @@ import (
 // The region writes a created value with the backend's Set (or SetMulti),
 // under the creation's context, which carries the mutexes the creation holds
 // (lock.Held). A backend that fences writes looks there: when the context
-// holds one of its own mutexes for the key, Set writes through it
+// holds one of its own mutexes for the key — or a wrapper of one, such as a
+// proxy's or a tier's, which lock.As sees through — Set writes through it
 // (SetFenced), so that a creation that lost its lock — it expired while the
 // holder was stalled, was evicted, or was lost when the store restarted or
 // failed over — never overwrites the value of a later holder. Going through

@@ -53,7 +53,9 @@ type Factory func(t *testing.T) dogpile.Backend
 // lock.Lease (renewed, lost once taken over; with WithShortLease, in time
 // too), a backend.Fenced (no write once the lock is lost), a lock.Prober; a
 // backend.Swapper's CompareAndSwap is checked too, and so are the values of
-// a backend that says they are immutable (backend.Immutable).
+// a backend that says they are immutable (backend.Immutable). A proxy's or a
+// tier's mutex is checked for what the mutex it wraps can do (lock.As); the
+// checks of what a wrapper without Unwrap hides are skipped.
 func TestBackend(t *testing.T, newBackend Factory, opts ...Option) {
 	var o options
 	for _, opt := range opts {
@@ -128,15 +130,29 @@ func mutexes(t *testing.T, b dogpile.Backend) backend.Locking {
 	return mb
 }
 
-// capability returns m as a T, skipping the test if it is not one; what
-// names the capability in the message.
+// capability returns m as a T — m itself, or the mutex it wraps (lock.As)
+// — skipping the test if it is not one; what names the capability in the
+// message.
 func capability[T any](t *testing.T, m lock.Mutex, what string) T {
 	t.Helper()
-	c, ok := m.(T)
+	c, ok := lock.As[T](m)
 	if !ok {
 		t.Skipf("%T is not a %s", m, what)
 	}
 	return c
+}
+
+// fencing returns m as a backend.Fenced, skipping the test if it is not
+// one. Unlike the other capabilities it is not looked for behind a wrapper:
+// SetFenced writes a value, which a wrapper (a tier) must see, so only a
+// mutex that implements it itself offers it.
+func fencing(t *testing.T, m lock.Mutex) backend.Fenced {
+	t.Helper()
+	f, ok := m.(backend.Fenced)
+	if !ok {
+		t.Skipf("%T is not a backend.Fenced (it does not fence writes)", m)
+	}
+	return f
 }
 
 func randomHex(n int) string {

@@ -102,7 +102,7 @@ func testLeaseLapse(t *testing.T, b dogpile.Backend, key func(string) string) {
 		defer a.Unlock(ctx) //nolint:errcheck
 		for start := time.Now(); time.Since(start) < 2*ttl; {
 			time.Sleep(ttl / 10) // pacing the renewals, as the dogpile lock does
-			if err := a.(lock.Lease).Renew(ctx); err != nil {
+			if err := capability[lock.Lease](t, a, "lock.Lease").Renew(ctx); err != nil {
 				t.Fatalf("Renew %v after TryLock = %v; want the hold extended", time.Since(start), err)
 			}
 		}
@@ -137,7 +137,7 @@ func testLeaseLapse(t *testing.T, b dogpile.Backend, key func(string) string) {
 		if held := time.Since(start); held < ttl {
 			t.Fatalf("another holder took the lock %v after TryLock; a hold lasts at least its TTL (%v)", held, ttl)
 		}
-		if err := a.(lock.Lease).Renew(ctx); !errors.Is(err, lock.ErrLockLost) {
+		if err := capability[lock.Lease](t, a, "lock.Lease").Renew(ctx); !errors.Is(err, lock.ErrLockLost) {
 			t.Fatalf("Renew of a lapsed hold taken over = %v; want an error matching lock.ErrLockLost", err)
 		}
 		fa, fenced := a.(backend.Fenced)
@@ -148,7 +148,7 @@ func testLeaseLapse(t *testing.T, b dogpile.Backend, key func(string) string) {
 			if v, ok := mustGet(t, b, k); ok {
 				t.Fatalf("SetFenced through a lapsed hold stored %q", v)
 			}
-			if err := taker.(backend.Fenced).SetFenced(ctx, k, []byte("taker's")); err != nil {
+			if err := fencing(t, taker).SetFenced(ctx, k, []byte("taker's")); err != nil {
 				t.Fatalf("SetFenced by the holder that took the lock over: %v", err)
 			}
 		}
@@ -156,7 +156,7 @@ func testLeaseLapse(t *testing.T, b dogpile.Backend, key func(string) string) {
 			t.Fatal(err)
 		}
 		// Lapsed and free: still not this holder's.
-		if err := a.(lock.Lease).Renew(ctx); !errors.Is(err, lock.ErrLockLost) {
+		if err := capability[lock.Lease](t, a, "lock.Lease").Renew(ctx); !errors.Is(err, lock.ErrLockLost) {
 			t.Fatalf("Renew of a lapsed hold = %v; want an error matching lock.ErrLockLost", err)
 		}
 		if fenced {
@@ -202,7 +202,7 @@ func testFenced(t *testing.T, b dogpile.Backend, key func(string) string) {
 	mb := mutexes(t, b)
 	ctx := ctxT(t)
 	k := key("fenced")
-	a := capability[backend.Fenced](t, mb.Mutex(k), "backend.Fenced (it does not fence writes)")
+	a := fencing(t, mb.Mutex(k))
 	if err := a.SetFenced(ctx, k, []byte("never held")); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("SetFenced by a holder that never locked = %v; want an error matching lock.ErrLockLost", err)
 	}
@@ -224,7 +224,7 @@ func testFenced(t *testing.T, b dogpile.Backend, key func(string) string) {
 	if err := a.SetFenced(ctx, k, []byte("after release")); !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("SetFenced after Unlock = %v; want an error matching lock.ErrLockLost", err)
 	}
-	next := mb.Mutex(k).(backend.Fenced)
+	next := fencing(t, mb.Mutex(k))
 	if ok, err := next.TryLock(ctx); !ok || err != nil {
 		t.Fatalf("TryLock by the next holder = %v, %v", ok, err)
 	}
@@ -411,6 +411,9 @@ func testFencedSet(t *testing.T, b dogpile.Backend, key func(string) string) {
 	ctx := ctxT(t)
 	k := key("fenced-set")
 	a := mb.Mutex(k)
+	// A wrapper's mutex (a tier's) fences the writes of the backend behind
+	// it: Set goes through the wrapper, and the backend finds its own
+	// mutex behind the one the context holds (lock.As).
 	capability[backend.Fenced](t, a, "backend.Fenced (it does not fence writes)")
 	if ok, err := a.TryLock(ctx); !ok || err != nil {
 		t.Fatalf("TryLock = %v, %v", ok, err)

@@ -426,7 +426,7 @@ func (b *Batch[T]) attempt(ctx context.Context, items []*item[T]) (retry []*item
 			holds[it.key] = h
 			// Renewed from now on: waiting for the next key's mutex may
 			// take longer than this one's TTL.
-			if lease, ok := m.(Lease); ok {
+			if lease, ok := As[Lease](m); ok {
 				stops = append(stops, b.keepAlive(cctx, lease, h, lost))
 			}
 		}

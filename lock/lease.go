@@ -91,7 +91,9 @@ func WithHeld(ctx context.Context, key string, m Mutex) context.Context {
 // Held returns the Mutex held for key by the creation whose context is ctx,
 // or nil when it holds none (no cross-process mutex, or another key's
 // creation). A cache uses it to write the created value through the mutex
-// (fenced, see backend.Fenced) rather than around it.
+// (fenced, see backend.Fenced) rather than around it. The mutex held may be
+// a wrapper of the backend's own (a proxy's, a tier's): a backend finds its
+// own behind it with As.
 func Held(ctx context.Context, key string) Mutex {
 	h, _ := ctx.Value(heldKey{}).(held)
 	if x := h[key]; x != nil {

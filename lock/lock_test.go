@@ -377,3 +377,28 @@ func TestCreatorErrorReturnedNotKept(t *testing.T) {
 		t.Fatalf("after an error the next call got %q, %v", v, err)
 	}
 }
+
+// wrapped is a mutex that wraps another, as a proxy's does.
+type wrapped struct{ lock.Mutex }
+
+func (w wrapped) Unwrap() lock.Mutex { return w.Mutex }
+
+// As looks for what it is asked for along the chain of wrappers, the
+// outermost first, and reports false at the end of the chain.
+func TestAsFollowsTheChainOfWrappers(t *testing.T) {
+	var l lock.Local
+	inner := &leaseMutex{Mutex: l.Mutex("k"), ttl: time.Minute}
+	outer := wrapped{wrapped{inner}}
+	if got, ok := lock.As[lock.Lease](outer); !ok || got != lock.Lease(inner) {
+		t.Errorf("As[Lease] = %v, %v; want the lease two wrappers in", got, ok)
+	}
+	if got, ok := lock.As[wrapped](outer); !ok || got != outer {
+		t.Errorf("As[wrapped] = %v, %v; want the outermost wrapper", got, ok)
+	}
+	if _, ok := lock.As[lock.Lease](wrapped{l.Mutex("k")}); ok {
+		t.Error("As found a Lease in a chain without one")
+	}
+	if _, ok := lock.As[lock.Lease](nil); ok {
+		t.Error("As found a Lease in no mutex")
+	}
+}

@@ -36,3 +36,30 @@ type Prober interface {
 	// may be out of date as soon as it is returned.
 	Locked(ctx context.Context) (bool, error)
 }
+
+// A Mutex may wrap another, as a backend proxy's mutex does to see each of
+// its calls: it then has an Unwrap method returning the mutex it wraps. A
+// wrapper implements the methods that take or release the lock itself —
+// TryLock, Lock, Unlock, and a Waiter's LockOrWait when it wraps a Waiter —
+// so that it sees every change of the hold; what the wrapped mutex can do
+// besides (a Lease's TTL and Renew, a Prober's Locked, a fenced write) is
+// found through Unwrap, with As.
+//
+// As returns the first mutex of m's chain — m, then what each Unwrap
+// returns — that is a T, and whether there is one: As[Lease](m) for the
+// lease behind a proxy's mutex, As[*redis.Mutex](m) for a backend looking
+// for its own mutex among those a creation holds (see Held).
+func As[T any](m Mutex) (T, bool) {
+	for m != nil {
+		if t, ok := m.(T); ok {
+			return t, true
+		}
+		u, ok := m.(interface{ Unwrap() Mutex })
+		if !ok {
+			break
+		}
+		m = u.Unwrap()
+	}
+	var zero T
+	return zero, false
+}

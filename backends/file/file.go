@@ -420,7 +420,7 @@ func (b *Backend) ValuesImmutable() bool { return true }
 
 // Set stores value under key in one transaction.
 func (b *Backend) Set(ctx context.Context, key string, value []byte) error {
-	if m, ok := lock.Held(ctx, key).(*fileMutex); ok && m.b == b {
+	if m, ok := lock.As[*fileMutex](lock.Held(ctx, key)); ok && m.b == b {
 		// A creation's write, under the key's lock: fenced.
 		return m.SetFenced(ctx, key, value)
 	}
@@ -575,7 +575,7 @@ func (b *Backend) SetMulti(ctx context.Context, items map[string][]byte) error {
 	// A creation's writes, under the keys' locks: fenced, all or nothing
 	// (a lost lock's check is local, so checking first is enough).
 	for k := range items {
-		if m, ok := lock.Held(ctx, k).(*fileMutex); ok && m.b == b {
+		if m, ok := lock.As[*fileMutex](lock.Held(ctx, k)); ok && m.b == b {
 			if err := m.check(k); err != nil {
 				return err
 			}

@@ -352,7 +352,7 @@ func (b *Backend) get(key string) (*memcache.Item, error) {
 // the server's item size limit is an error matching ErrValueTooLarge, and
 // then nothing is stored under key.
 func (b *Backend) Set(ctx context.Context, key string, value []byte) error {
-	if m, ok := lock.Held(ctx, key).(*mutex); ok && m.b == b {
+	if m, ok := lock.As[*mutex](lock.Held(ctx, key)); ok && m.b == b {
 		// A creation's write, under the key's lock: fenced.
 		return m.SetFenced(ctx, key, value)
 	}

@@ -340,7 +340,7 @@ func (b *Backend) Set(ctx context.Context, key string, value []byte) error {
 // heldMutex returns the mutex of this backend that ctx holds for key (the
 // context of a creation under key's lock, see lock.Held), or nil.
 func (b *Backend) heldMutex(ctx context.Context, key string) *Mutex {
-	if m, ok := lock.Held(ctx, key).(*Mutex); ok && m.b == b {
+	if m, ok := lock.As[*Mutex](lock.Held(ctx, key)); ok && m.b == b {
 		return m
 	}
 	return nil

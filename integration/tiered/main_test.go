@@ -96,8 +96,9 @@ type node struct {
 }
 
 type nodeConfig struct {
-	lock bool          // the distributed lock
-	ttl  time.Duration // the local TTL; 1 minute unless set, so that only messages evict
+	lock        bool          // the distributed lock
+	lockTimeout time.Duration // the lock's TTL; the backend's default unless set
+	ttl         time.Duration // the local TTL; 1 minute unless set, so that only messages evict
 }
 
 // newNode makes a node on addr's channel and waits until its tier is
@@ -117,7 +118,7 @@ func newNode(t testing.TB, addr, channel string, cfg nodeConfig) *node {
 
 func newNodeOn(t testing.TB, o *goredis.Options, channel string, cfg nodeConfig) *node {
 	t.Helper()
-	rb, err := redis.New(redis.Options{Client: o, DistributedLock: cfg.lock, LockSleep: 10 * time.Millisecond})
+	rb, err := redis.New(redis.Options{Client: o, DistributedLock: cfg.lock, LockSleep: 10 * time.Millisecond, LockTimeout: cfg.lockTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,9 @@ func TestTierConformance(t *testing.T) {
 		t.Run("lock="+strconv.FormatBool(lock), func(t *testing.T) {
 			dogpiletest.TestBackend(t, func(t *testing.T) dogpile.Backend {
 				return newNode(t, addr, testutil.Unique("conformance"), nodeConfig{lock: lock}).tier
-			})
+			}, dogpiletest.WithShortLease(func(t *testing.T) dogpile.Backend {
+				return newNode(t, addr, testutil.Unique("conformance"), nodeConfig{lock: lock, lockTimeout: 300 * time.Millisecond}).tier
+			}))
 		})
 	}
 }
