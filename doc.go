@@ -28,6 +28,13 @@
 // TTL (redis_expiration_time, memcached_expire_time) is separate and should be
 // longer than the region's expiration.
 //
+// The creation time is the writer's clock, and the reader compares it with
+// its own: expiration, unlike shared invalidation, trusts that hosts' clocks
+// agree. A value written by a host whose clock runs ten minutes ahead stays
+// fresh ten minutes longer on the others; one from a host ten minutes behind
+// is expired when written, and is regenerated at the next read. Keep the
+// clocks synchronised (NTP) well within the expiration time.
+//
 // # Invalidation
 //
 // [Region.Invalidate] with [Hard] makes every older value a miss; with [Soft]
