@@ -2,6 +2,7 @@ package dogpile_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -238,4 +239,39 @@ func TestDontCacheOutranksSetExpirationAt(t *testing.T) {
 			t.Fatalf("GetMulti = %v, %v; want nothing stored", hits, err)
 		}
 	})
+}
+
+// Expiration compares the writer's clock, carried in the value, with the
+// reader's (a documented limit; shared invalidation does not): a value from
+// a writer ten minutes ahead stays fresh for the reader past its
+// expiration, and one from a writer ten minutes behind is expired at once.
+func TestExpirationTrustsTheWritersClock(t *testing.T) {
+	ctx := context.Background()
+	store := sharedStore(t)
+	readerClock := newTestClock()
+	reader := regionFor(t, store, []dogpile.RegionOption{readerClock.option()}, dogpile.WithExpiration(time.Minute))
+	var runs atomic.Int32
+	create := func(context.Context) (string, error) { runs.Add(1); return "made", nil }
+	for _, tc := range []struct {
+		skew time.Duration
+		read time.Duration // after the write, on the reader's clock
+		runs int32
+	}{
+		{10 * time.Minute, 5 * time.Minute, 0}, // expired by the reader's clock, fresh by the writer's
+		{-10 * time.Minute, 0, 1},              // fresh by neither: expired when written
+	} {
+		writerClock := newTestClock()
+		writerClock.advance(readerClock.Now().Sub(writerClock.Now()) + tc.skew)
+		writer := regionFor(t, store, []dogpile.RegionOption{writerClock.option()}, dogpile.WithExpiration(time.Minute))
+		key := fmt.Sprint("k", tc.skew)
+		mustSet(t, writer, key, "written")
+		readerClock.advance(tc.read)
+		runs.Store(0)
+		if _, err := dogpile.GetOrCreate(ctx, reader, key, create); err != nil {
+			t.Fatal(err)
+		}
+		if got := runs.Load(); got != tc.runs {
+			t.Errorf("writer %v off, read %v later: the creator ran %d times; want %d", tc.skew, tc.read, got, tc.runs)
+		}
+	}
 }
