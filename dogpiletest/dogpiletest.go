@@ -53,7 +53,9 @@ type Factory func(t *testing.T) dogpile.Backend
 // lock.Lease (renewed, lost once taken over; with WithShortLease, in time
 // too), a backend.Fenced (no write once the lock is lost), a lock.Prober; a
 // backend.Swapper's CompareAndSwap is checked too, and so are the values of
-// a backend that says they are immutable (backend.Immutable). A proxy's or a
+// a backend that says they are immutable (backend.Immutable), and two
+// regions on the backend with the same keys under different prefixes are
+// checked to stay apart (values, invalidations, locks). A proxy's or a
 // tier's mutex is checked for what the mutex it wraps can do (lock.As); the
 // checks of what a wrapper without Unwrap hides are skipped.
 func TestBackend(t *testing.T, newBackend Factory, opts ...Option) {
@@ -104,6 +106,7 @@ func TestBackend(t *testing.T, newBackend Factory, opts ...Option) {
 	run("RegionCorruptIsMiss", testRegionCorrupt)
 	run("RegionMulti", testRegionMulti)
 	run("RegionTags", testRegionTags)
+	run("RegionsApart", testRegionsApart)
 }
 
 // TestMutex checks a Mutex implementation: exclusive, waits honouring the
