@@ -204,24 +204,30 @@ func leaseRegions(t *testing.T) (store *leaseStore, r, other *dogpile.Region) {
 	return store, r, regionFor(t, store.storeBackend, nil)
 }
 
-func TestDL6CreationThatLostItsLockDoesNotOverwrite(t *testing.T) {
-	ctx := context.Background()
-	store, r, other := leaseRegions(t)
-
+// overtakeStalledCreation starts a creation of "k" in r that stalls; meanwhile
+// its lock expires and another process (other, on store) takes it, creates
+// and stores "newer"; then the stalled creator returns "older". It returns
+// what the stalled creation's caller got.
+func overtakeStalledCreation(t *testing.T, store *leaseStore, r, other *dogpile.Region) result[string] {
+	t.Helper()
 	creating, finish := make(chan struct{}), make(chan struct{})
-	res := goGetOrCreate(ctx, r, "k", func(context.Context) (string, error) {
+	res := goGetOrCreate(context.Background(), r, "k", func(context.Context) (string, error) {
 		close(creating)
 		<-finish
 		return "older", nil
 	})
 	<-creating
-	// Meanwhile our lock expires and another process takes it, creates and
-	// stores a newer value.
 	store.steal("k")
 	mustSet(t, other, "k", "newer")
 	close(finish)
+	return recv(t, res, "the stalled creation")
+}
 
-	got := recv(t, res, "the stalled creation")
+func TestDL6CreationThatLostItsLockDoesNotOverwrite(t *testing.T) {
+	ctx := context.Background()
+	store, r, other := leaseRegions(t)
+
+	got := overtakeStalledCreation(t, store, r, other)
 	if got.err != nil || got.v != "older" {
 		t.Fatalf("the caller got %q, %v; want its own creator's value", got.v, got.err)
 	}
@@ -344,19 +350,8 @@ func TestLeaseRenewedAndFencedThroughWrappers(t *testing.T) {
 // the value of the holder that took it over.
 func TestLostLeaseFencedThroughWrappers(t *testing.T) {
 	overWrappers(t, func(t *testing.T, store *leaseStore, r *dogpile.Region) {
-		ctx := context.Background()
 		other := regionFor(t, store.storeBackend, nil)
-		creating, finish := make(chan struct{}), make(chan struct{})
-		res := goGetOrCreate(ctx, r, "k", func(context.Context) (string, error) {
-			close(creating)
-			<-finish
-			return "older", nil
-		})
-		<-creating
-		store.steal("k")
-		mustSet(t, other, "k", "newer")
-		close(finish)
-		recv(t, res, "the stalled creation")
+		overtakeStalledCreation(t, store, r, other)
 		if v, ok := mustGet[string](t, other, "k"); !ok || v != "newer" {
 			t.Fatalf("stored %q (%v); the later holder's value was overwritten", v, ok)
 		}
