@@ -7,6 +7,7 @@ package memcached
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/internal/testutil"
+	"github.com/dogpile-go/dogpile/lock"
 )
 
 // childRoles are the roles a re-executed test binary can play, named beside
@@ -27,6 +29,8 @@ var childRoles = map[string]func() error{
 	"hold":     holdChild,
 	"create":   createChild,
 	"dl7":      dl7Child,
+	"panicker": panickerChild,
+	"waiter":   waiterChild,
 }
 
 // stampedeGoroutines is the number of callers per process in DL1 and DL7.
@@ -207,4 +211,159 @@ func dl7Child() error {
 		}
 		fmt.Println("lat " + strings.Join(lat, ","))
 	}
+}
+
+// The panicker's creator fails with these: the panic's value, or the error
+// it returns.
+const panickerValue = "the panicker's creator blew up"
+
+var errPanickerCreator = errors.New("the panicker's creator failed")
+
+// panickerReport is what a panicker child prints when its call has
+// returned or panicked.
+type panickerReport struct {
+	Recovered   string // the type of what the call panicked with ("" if it did not)
+	PanicError  bool   // it was a *dogpile.PanicError…
+	PanicValue  string // … with this Value …
+	MatchesPE   bool   // … matching dogpile.ErrCreatorPanicked
+	Err         string // the error the call returned, if any
+	CreatorsErr bool   // it matches the creator's error (errPanickerCreator)
+}
+
+// panickerChild calls GetOrCreate on MC_KEYS (GetOrCreateMulti when it
+// lists several, comma-separated); the creator counts itself on the server
+// (<first key>-panicker), says "creating", and once its parent says
+// "finish" panics with panickerValue or returns errPanickerCreator
+// (MC_FAIL: "panic" or "error"). The child recovers what its call raises
+// and prints a panickerReport.
+func panickerChild() error {
+	keys, fail := strings.Split(os.Getenv("MC_KEYS"), ","), os.Getenv("MC_FAIL")
+	if fail != "panic" && fail != "error" {
+		return fmt.Errorf("MC_FAIL=%q; want panic or error", fail)
+	}
+	r, err := dogpile.NewRegion().Configure("memcached", dogpile.WithArguments(childArgs()))
+	if err != nil {
+		return err
+	}
+	c := r.Backend().(*Backend).Client()
+	create := func(_ context.Context, keys []string) ([]string, error) {
+		if _, err := c.Increment(keys[0]+"-panicker", 1); err != nil {
+			return nil, err
+		}
+		fmt.Println("creating")
+		if line, err := testutil.ReadLine(); err != nil || line != "finish" {
+			return nil, fmt.Errorf("waiting for finish: %q, %v", line, err)
+		}
+		if fail == "panic" {
+			panic(panickerValue)
+		}
+		return nil, errPanickerCreator
+	}
+	var rep panickerReport
+	func() {
+		defer func() {
+			p := recover()
+			if p == nil {
+				return
+			}
+			rep.Recovered = fmt.Sprintf("%T", p)
+			if pe, ok := p.(*dogpile.PanicError); ok {
+				rep.PanicError = true
+				rep.PanicValue = fmt.Sprint(pe.Value)
+				rep.MatchesPE = errors.Is(pe, dogpile.ErrCreatorPanicked)
+			}
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if len(keys) == 1 {
+			_, err = dogpile.GetOrCreate(ctx, r, keys[0], func(ctx context.Context) (string, error) {
+				vs, err := create(ctx, keys)
+				if err != nil {
+					return "", err
+				}
+				return vs[0], nil
+			})
+		} else {
+			_, err = dogpile.GetOrCreateMulti(ctx, r, keys, create)
+		}
+	}()
+	if err != nil {
+		rep.Err = err.Error()
+		rep.CreatorsErr = errors.Is(err, errPanickerCreator)
+	}
+	return json.NewEncoder(os.Stdout).Encode(rep)
+}
+
+// waiterReport is what a waiter child prints when its call has returned.
+type waiterReport struct {
+	Value   string // what GetOrCreate returned
+	Err     string // its error, if any
+	Created bool   // this process's creator ran
+}
+
+// waiterChild calls GetOrCreate on MC_KEY, whose creator counts itself on
+// the server (<key>-creators) and returns MC_VALUE at once. It says
+// "waiting" once an attempt at the key's lock has found it held (its region
+// is on a backend whose mutexes say so: watchedBackend), and prints a
+// waiterReport.
+func waiterChild() error {
+	key, value := os.Getenv("MC_KEY"), os.Getenv("MC_VALUE")
+	b, err := dogpile.NewBackend("memcached", childArgs())
+	if err != nil {
+		return err
+	}
+	var once sync.Once
+	r, err := dogpile.NewRegion().ConfigureBackend(watchedBackend{b.(*Backend), func() { once.Do(func() { fmt.Println("waiting") }) }})
+	if err != nil {
+		return err
+	}
+	c := b.(*Backend).Client()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var rep waiterReport
+	v, err := dogpile.GetOrCreate(ctx, r, key, func(context.Context) (string, error) {
+		if _, err := c.Increment(key+"-creators", 1); err != nil {
+			return "", err
+		}
+		rep.Created = true
+		return value, nil
+	})
+	rep.Value = v
+	if err != nil {
+		rep.Err = err.Error()
+	}
+	return json.NewEncoder(os.Stdout).Encode(rep)
+}
+
+// watchedBackend is the backend with mutexes that call held when a Lock
+// finds the lock held (its first attempt, a TryLock, fails) before waiting
+// for it as the backend's mutex does.
+type watchedBackend struct {
+	*Backend
+	held func()
+}
+
+func (b watchedBackend) Mutex(key string) lock.Mutex {
+	m := b.Backend.Mutex(key)
+	if m == nil {
+		return nil
+	}
+	return &watchedMutex{Mutex: m, held: b.held}
+}
+
+// watchedMutex is a mutex of watchedBackend; the backend's own (its lease,
+// its fenced writes) is found behind it through Unwrap.
+type watchedMutex struct {
+	lock.Mutex
+	held func()
+}
+
+func (m *watchedMutex) Unwrap() lock.Mutex { return m.Mutex }
+
+func (m *watchedMutex) Lock(ctx context.Context) error {
+	if ok, err := m.Mutex.TryLock(ctx); err != nil || ok {
+		return err
+	}
+	m.held()
+	return m.Mutex.Lock(ctx)
 }

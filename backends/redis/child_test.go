@@ -8,6 +8,7 @@ package redis_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -33,7 +34,9 @@ const (
 	childExpEnv       = "DOGPILE_REDIS_EXPIRE"     // the region's expiration (a Go duration)
 	childLockEnv      = "DOGPILE_REDIS_LOCK_TIME"  // lock_timeout (a Go duration)
 	childSleepEnv     = "DOGPILE_REDIS_LOCK_SLEEP" // lock_sleep (a Go duration)
-	childValueEnv     = "DOGPILE_REDIS_VALUE"      // creator, caller: the value the creator returns
+	childValueEnv     = "DOGPILE_REDIS_VALUE"      // creator, caller, waiter: the value the creator returns
+	childKeysEnv      = "DOGPILE_REDIS_KEYS"       // panicker: its keys (comma-separated; several: GetOrCreateMulti)
+	childFailEnv      = "DOGPILE_REDIS_FAIL"       // panicker: how its creator fails, "panic" or "error"
 )
 
 // childRoles are the roles a re-executed test binary can play.
@@ -43,6 +46,8 @@ var childRoles = map[string]func() error{
 	"creator":  childCreator,
 	"caller":   childCaller,
 	"cold":     childCold,
+	"panicker": childPanicker,
+	"waiter":   childWaiter,
 }
 
 // goroutinesPerChild is the number of concurrent callers in each stampede
@@ -329,4 +334,119 @@ func (h lockAttemptHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHo
 
 func (h lockAttemptHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
 	return next
+}
+
+// The panicker's creator fails with these: the panic's value, or the error
+// it returns.
+const childPanicValue = "the panicker's creator blew up"
+
+var errChildCreator = errors.New("the panicker's creator failed")
+
+// panickerReport is what a panicker child prints when its call has
+// returned or panicked.
+type panickerReport struct {
+	Recovered   string // the type of what the call panicked with ("" if it did not)
+	PanicError  bool   // it was a *dogpile.PanicError…
+	PanicValue  string // … with this Value …
+	MatchesPE   bool   // … matching dogpile.ErrCreatorPanicked
+	Err         string // the error the call returned, if any
+	CreatorsErr bool   // it matches the creator's error (errChildCreator)
+}
+
+// childPanicker: GetOrCreate of the environment's key (GetOrCreateMulti of
+// its keys, when there are several) with lock_timeout from the environment;
+// the creator counts itself on the server (<first key>:panicker), says
+// "creating", and when the parent writes "finish" panics with
+// childPanicValue or returns errChildCreator (DOGPILE_REDIS_FAIL). The
+// child recovers what its call raises and prints a panickerReport.
+func childPanicker() error {
+	r, raw, done, err := childStore(0, os.Getenv(childLockEnv))
+	if err != nil {
+		return err
+	}
+	defer done()
+	keys := strings.Split(os.Getenv(childKeysEnv), ",")
+	fail := os.Getenv(childFailEnv)
+	if fail != "panic" && fail != "error" {
+		return fmt.Errorf("%s=%q; want panic or error", childFailEnv, fail)
+	}
+	create := func(ctx context.Context, keys []string) ([]string, error) {
+		raw.Incr(context.Background(), keys[0]+":panicker") //nolint:errcheck // a lost count fails the parent's checks
+		fmt.Println("creating")
+		if line, err := testutil.ReadLine(); err != nil || line != "finish" {
+			return nil, fmt.Errorf("waiting for finish: %q, %v", line, err)
+		}
+		if fail == "panic" {
+			panic(childPanicValue)
+		}
+		return nil, errChildCreator
+	}
+	var rep panickerReport
+	func() {
+		defer func() {
+			p := recover()
+			if p == nil {
+				return
+			}
+			rep.Recovered = fmt.Sprintf("%T", p)
+			if pe, ok := p.(*dogpile.PanicError); ok {
+				rep.PanicError = true
+				rep.PanicValue = fmt.Sprint(pe.Value)
+				rep.MatchesPE = errors.Is(pe, dogpile.ErrCreatorPanicked)
+			}
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		if len(keys) == 1 {
+			_, err = dogpile.GetOrCreate(ctx, r, keys[0], func(ctx context.Context) (string, error) {
+				vs, err := create(ctx, keys)
+				if err != nil {
+					return "", err
+				}
+				return vs[0], nil
+			})
+		} else {
+			_, err = dogpile.GetOrCreateMulti(ctx, r, keys, create)
+		}
+	}()
+	if err != nil {
+		rep.Err = err.Error()
+		rep.CreatorsErr = errors.Is(err, errChildCreator)
+	}
+	return json.NewEncoder(os.Stdout).Encode(rep)
+}
+
+// childWaiter: GetOrCreate of the environment's key, whose creator counts
+// itself on the server (<key>:creators) and returns the environment's value
+// at once. The child says "waiting" once its second attempt at the key's
+// lock has found it held — the first one made it subscribe to the lock's
+// release, the second follows the subscription's confirmation — so that,
+// with a long lock_sleep, only a release's message can wake it. It prints a
+// creationReport.
+func childWaiter() error {
+	r, raw, done, err := childStore(0, os.Getenv(childLockEnv))
+	if err != nil {
+		return err
+	}
+	defer done()
+	var attempts atomic.Int64
+	r.Backend().(*redis.Backend).Client().AddHook(lockAttemptHook{n: &attempts, after: func(_ context.Context, n int64) {
+		if n == 2 {
+			fmt.Println("waiting")
+		}
+	}})
+	key := os.Getenv(childKeyEnv)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var rep creationReport
+	v, err := dogpile.GetOrCreate(ctx, r, key, func(ctx context.Context) (string, error) {
+		raw.Incr(context.Background(), key+":creators") //nolint:errcheck // a lost count fails the parent's checks
+		rep.Created = true
+		return os.Getenv(childValueEnv), nil
+	})
+	rep.Value = v
+	if err != nil {
+		rep.Err = err.Error()
+	}
+	return json.NewEncoder(os.Stdout).Encode(rep)
 }
