@@ -19,6 +19,7 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/internal/testutil"
+	"github.com/dogpile-go/dogpile/internal/xproctest"
 	"github.com/dogpile-go/dogpile/lock"
 )
 
@@ -75,7 +76,7 @@ func stampedeChild() error {
 				return
 			}
 			v, err := dogpile.GetOrCreate(ctx, r, key, func(ctx context.Context) (string, error) {
-				if _, err := c.Increment(key+"-creators", 1); err != nil {
+				if _, err := c.Increment(xproctest.CreatorsCounter(key), 1); err != nil {
 					return "", err
 				}
 				for {
@@ -139,7 +140,7 @@ func createChild() error {
 	}
 	c := r.Backend().(*Backend).Client()
 	v, err := dogpile.GetOrCreate(context.Background(), r, key, func(context.Context) (string, error) {
-		if _, err := c.Increment(key+"-creators", 1); err != nil {
+		if _, err := c.Increment(xproctest.CreatorsCounter(key), 1); err != nil {
 			return "", err
 		}
 		fmt.Println("creating")
@@ -188,7 +189,7 @@ func dl7Child() error {
 			wg.Go(func() {
 				start := time.Now()
 				v, err := dogpile.GetOrCreate(ctx, r, key, func(context.Context) (string, error) {
-					if _, err := c.Increment(key+"-creators", 1); err != nil {
+					if _, err := c.Increment(xproctest.CreatorsCounter(key), 1); err != nil {
 						return "", err
 					}
 					time.Sleep(dl7Creation) // the creation's work
@@ -213,99 +214,25 @@ func dl7Child() error {
 	}
 }
 
-// The panicker's creator fails with these: the panic's value, or the error
-// it returns.
-const panickerValue = "the panicker's creator blew up"
-
-var errPanickerCreator = errors.New("the panicker's creator failed")
-
-// panickerReport is what a panicker child prints when its call has
-// returned or panicked.
-type panickerReport struct {
-	Recovered   string // the type of what the call panicked with ("" if it did not)
-	PanicError  bool   // it was a *dogpile.PanicError…
-	PanicValue  string // … with this Value …
-	MatchesPE   bool   // … matching dogpile.ErrCreatorPanicked
-	Err         string // the error the call returned, if any
-	CreatorsErr bool   // it matches the creator's error (errPanickerCreator)
-}
-
-// panickerChild calls GetOrCreate on MC_KEYS (GetOrCreateMulti when it
-// lists several, comma-separated); the creator counts itself on the server
-// (<first key>-panicker), says "creating", and once its parent says
-// "finish" panics with panickerValue or returns errPanickerCreator
-// (MC_FAIL: "panic" or "error"). The child recovers what its call raises
-// and prints a panickerReport.
+// panickerChild is the panicker of xproctest on MC_KEYS (comma-separated)
+// with MC_FAIL ("panic" or "error"), counting on the server.
 func panickerChild() error {
-	keys, fail := strings.Split(os.Getenv("MC_KEYS"), ","), os.Getenv("MC_FAIL")
-	if fail != "panic" && fail != "error" {
-		return fmt.Errorf("MC_FAIL=%q; want panic or error", fail)
-	}
 	r, err := dogpile.NewRegion().Configure("memcached", dogpile.WithArguments(childArgs()))
 	if err != nil {
 		return err
 	}
 	c := r.Backend().(*Backend).Client()
-	create := func(_ context.Context, keys []string) ([]string, error) {
-		if _, err := c.Increment(keys[0]+"-panicker", 1); err != nil {
-			return nil, err
-		}
-		fmt.Println("creating")
-		if line, err := testutil.ReadLine(); err != nil || line != "finish" {
-			return nil, fmt.Errorf("waiting for finish: %q, %v", line, err)
-		}
-		if fail == "panic" {
-			panic(panickerValue)
-		}
-		return nil, errPanickerCreator
-	}
-	var rep panickerReport
-	func() {
-		defer func() {
-			p := recover()
-			if p == nil {
-				return
-			}
-			rep.Recovered = fmt.Sprintf("%T", p)
-			if pe, ok := p.(*dogpile.PanicError); ok {
-				rep.PanicError = true
-				rep.PanicValue = fmt.Sprint(pe.Value)
-				rep.MatchesPE = errors.Is(pe, dogpile.ErrCreatorPanicked)
-			}
-		}()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if len(keys) == 1 {
-			_, err = dogpile.GetOrCreate(ctx, r, keys[0], func(ctx context.Context) (string, error) {
-				vs, err := create(ctx, keys)
-				if err != nil {
-					return "", err
-				}
-				return vs[0], nil
-			})
-		} else {
-			_, err = dogpile.GetOrCreateMulti(ctx, r, keys, create)
-		}
-	}()
-	if err != nil {
-		rep.Err = err.Error()
-		rep.CreatorsErr = errors.Is(err, errPanickerCreator)
-	}
-	return json.NewEncoder(os.Stdout).Encode(rep)
-}
-
-// waiterReport is what a waiter child prints when its call has returned.
-type waiterReport struct {
-	Value   string // what GetOrCreate returned
-	Err     string // its error, if any
-	Created bool   // this process's creator ran
+	return xproctest.Panicker(r, strings.Split(os.Getenv("MC_KEYS"), ","), os.Getenv("MC_FAIL"), func(counter string) error {
+		_, err := c.Increment(counter, 1)
+		return err
+	})
 }
 
 // waiterChild calls GetOrCreate on MC_KEY, whose creator counts itself on
-// the server (<key>-creators) and returns MC_VALUE at once. It says
+// the server (xproctest.CreatorsCounter) and returns MC_VALUE at once. It says
 // "waiting" once an attempt at the key's lock has found it held (its region
-// is on a backend whose mutexes say so: watchedBackend), and prints a
-// waiterReport.
+// is on a backend whose mutexes say so: watchedBackend), and prints an
+// xproctest.WaiterReport.
 func waiterChild() error {
 	key, value := os.Getenv("MC_KEY"), os.Getenv("MC_VALUE")
 	b, err := dogpile.NewBackend("memcached", childArgs())
@@ -320,9 +247,9 @@ func waiterChild() error {
 	c := b.(*Backend).Client()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var rep waiterReport
+	var rep xproctest.WaiterReport
 	v, err := dogpile.GetOrCreate(ctx, r, key, func(context.Context) (string, error) {
-		if _, err := c.Increment(key+"-creators", 1); err != nil {
+		if _, err := c.Increment(xproctest.CreatorsCounter(key), 1); err != nil {
 			return "", err
 		}
 		rep.Created = true

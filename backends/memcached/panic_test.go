@@ -7,7 +7,6 @@ package memcached
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/dogpile-go/dogpile"
 	"github.com/dogpile-go/dogpile/internal/testutil"
+	"github.com/dogpile-go/dogpile/internal/xproctest"
 )
 
 // failLockTimeout is the lock_timeout of every process of these tests (in
@@ -55,155 +55,37 @@ func TestDL2MultiCreatorFailureReleasesEveryLock(t *testing.T) {
 	}
 }
 
-// testFailedCreationReleases runs a panicker child whose creator of n keys
-// fails (fail: "panic" or "error"), first alone, then with waiters in
-// other processes (two on the one key, or one per key).
+// testFailedCreationReleases runs xproctest's test of a creator of n keys
+// that fails (fail: "panic" or "error") on a Memcached server.
 func testFailedCreationReleases(t *testing.T, fail string, n int) {
 	b, srv := lockingBackend(t, failLockTimeout)
 	raw := rawClient(srv)
-	keysOf := func(base string) []string {
-		if n == 1 {
-			return []string{base}
-		}
-		var keys []string
-		for i := range n {
-			keys = append(keys, fmt.Sprintf("%s-%d", base, i))
-		}
-		return keys
-	}
 	env := []string{"MC_SERVERS=" + srv, fmt.Sprintf("MC_LOCK_TIMEOUT=%d", failLockTimeout)}
-	// lockHeld reports whether key's lock is held: its item is there and
-	// is not a released lock.
-	lockHeld := func(t *testing.T, key string) bool {
-		t.Helper()
-		it, err := raw.Get(b.lockKey(key))
-		if errors.Is(err, memcache.ErrCacheMiss) {
-			return false
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return !bytes.Equal(it.Value, releasedValue)
-	}
-
-	// startPanicker starts the panicker on keys and waits until its
-	// creator runs, holding every key's lock.
-	startPanicker := func(t *testing.T, keys []string) *testutil.Child {
-		zeroCounters(t, b, keys[0]+"-panicker")
-		for _, k := range keys {
-			zeroCounters(t, b, k+"-creators")
-		}
-		p := testutil.StartChild(t, "panicker", append(env, "MC_KEYS="+strings.Join(keys, ","), "MC_FAIL="+fail)...)
-		p.Expect("creating", time.Minute)
-		for _, k := range keys {
-			if !lockHeld(t, k) {
-				t.Fatalf("while the panicker creates, the lock of %q is not held", k)
+	xproctest.Store{
+		StartPanicker: func(t *testing.T, keys []string, fail string) *testutil.Child {
+			zeroCounters(t, b, xproctest.PanickerCounter(keys[0]))
+			for _, k := range keys {
+				zeroCounters(t, b, xproctest.CreatorsCounter(k))
 			}
-		}
-		return p
-	}
-	// checkPanicker reads the panicker's report: its call raised a
-	// *PanicError of the creator's panic, or returned the creator's error.
-	checkPanicker := func(t *testing.T, p *testutil.Child, keys []string) {
-		var rep panickerReport
-		if err := json.Unmarshal([]byte(p.Next(failBound)), &rep); err != nil {
-			t.Fatal(err)
-		}
-		switch fail {
-		case "panic":
-			if !rep.PanicError || !rep.MatchesPE || rep.PanicValue != panickerValue || rep.Err != "" {
-				t.Fatalf("the panicking caller: %+v; want it to panic with a *dogpile.PanicError of %q matching ErrCreatorPanicked", rep, panickerValue)
+			return testutil.StartChild(t, "panicker", append(env, "MC_KEYS="+strings.Join(keys, ","), "MC_FAIL="+fail)...)
+		},
+		StartWaiter: func(t *testing.T, key, value string) *testutil.Child {
+			return testutil.StartChild(t, "waiter", append(env, "MC_KEY="+key, "MC_VALUE="+value)...)
+		},
+		// Held: its item is there and is not a released lock.
+		LockHeld: func(t *testing.T, key string) bool {
+			t.Helper()
+			it, err := raw.Get(b.lockKey(key))
+			if errors.Is(err, memcache.ErrCacheMiss) {
+				return false
 			}
-		case "error":
-			if rep.Recovered != "" || !rep.CreatorsErr {
-				t.Fatalf("the failing caller: %+v; want it to return the creator's error", rep)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		if err := p.Wait(30 * time.Second); err != nil {
-			t.Fatalf("panicker: %v", err)
-		}
-		if got := counter(t, b, keys[0]+"-panicker"); got != 1 {
-			t.Fatalf("the panicker's creator ran %d times; want once", got)
-		}
-	}
-	noLocks := func(t *testing.T, keys []string, when string) {
-		t.Helper()
-		for _, k := range keys {
-			if lockHeld(t, k) {
-				t.Fatalf("%s the lock of %q is still held", when, k)
-			}
-		}
-	}
-
-	t.Run("alone", func(t *testing.T) {
-		// The caller re-raises the panic (or returns the error) only
-		// once the locks are released: nothing else can have freed them.
-		keys := keysOf(testutil.Unique("dl2-" + fail + "-alone"))
-		p := startPanicker(t, keys)
-		p.Send("finish")
-		checkPanicker(t, p, keys)
-		noLocks(t, keys, "once the panicker's call has returned,")
-	})
-
-	t.Run("waiters", func(t *testing.T) {
-		keys := keysOf(testutil.Unique("dl2-" + fail))
-		p := startPanicker(t, keys)
-		waitKeys := keys
-		if n == 1 {
-			waitKeys = []string{keys[0], keys[0]} // two processes contend for the one key
-		}
-		var waiters []*testutil.Child
-		for i, k := range waitKeys {
-			w := testutil.StartChild(t, "waiter", append(env, "MC_KEY="+k, fmt.Sprintf("MC_VALUE=waiter %d's", i))...)
-			w.Expect("waiting", time.Minute)
-			waiters = append(waiters, w)
-		}
-		p.Send("finish")
-		finished := time.Now()
-
-		reps := make([]waiterReport, len(waiters))
-		for i, w := range waiters {
-			line := w.Next(max(failBound-time.Since(finished), time.Millisecond))
-			if err := json.Unmarshal([]byte(line), &reps[i]); err != nil {
-				t.Fatalf("waiter %d: %v", i, err)
-			}
-		}
-		t.Logf("the waiters returned within %v of the creator's %s (lock_timeout %ds)", time.Since(finished).Round(time.Millisecond), fail, failLockTimeout)
-		checkPanicker(t, p, keys)
-
-		created := map[string]string{} // key → the value its creating waiter made
-		for i, rep := range reps {
-			if rep.Err != "" {
-				t.Fatalf("waiter %d on %q failed: %s", i, waitKeys[i], rep.Err)
-			}
-			if rep.Created {
-				if prev, ok := created[waitKeys[i]]; ok {
-					t.Fatalf("two waiters created %q: %s and %s", waitKeys[i], prev, rep.Value)
-				}
-				created[waitKeys[i]] = rep.Value
-			}
-		}
-		for i, rep := range reps {
-			if want, ok := created[waitKeys[i]]; !ok || rep.Value != want {
-				t.Fatalf("waiter %d on %q got %q; want the value a waiter created (%q, created: %v)", i, waitKeys[i], rep.Value, want, ok)
-			}
-		}
-		for _, k := range keys {
-			if got := counter(t, b, k+"-creators"); got != 1 {
-				t.Fatalf("the waiters' creator of %q ran %d times; want once", k, got)
-			}
-		}
-		for i, w := range waiters {
-			if err := w.Wait(30 * time.Second); err != nil {
-				t.Fatalf("waiter %d: %v", i, err)
-			}
-		}
-		noLocks(t, keys, "once every process is done,")
-		r := newRegion(t, b)
-		for _, k := range keys {
-			if v, ok, err := dogpile.Get[string](testutil.Context(t), r, k); err != nil || !ok || v != created[k] {
-				t.Fatalf("Get(%q) = %q, %v, %v; want the waiter's %q", k, v, ok, err, created[k])
-			}
-		}
-	})
+			return !bytes.Equal(it.Value, releasedValue)
+		},
+		Count:  func(t *testing.T, name string) int { return int(counter(t, b, name)) },
+		Region: func(t *testing.T) *dogpile.Region { return newRegion(t, b) },
+		Bound:  failBound,
+	}.FailedCreationReleases(t, fail, n)
 }

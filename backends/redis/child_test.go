@@ -8,7 +8,6 @@ package redis_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -23,6 +22,7 @@ import (
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/internal/startgate"
 	"github.com/dogpile-go/dogpile/internal/testutil"
+	"github.com/dogpile-go/dogpile/internal/xproctest"
 )
 
 const (
@@ -336,88 +336,22 @@ func (h lockAttemptHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) g
 	return next
 }
 
-// The panicker's creator fails with these: the panic's value, or the error
-// it returns.
-const childPanicValue = "the panicker's creator blew up"
-
-var errChildCreator = errors.New("the panicker's creator failed")
-
-// panickerReport is what a panicker child prints when its call has
-// returned or panicked.
-type panickerReport struct {
-	Recovered   string // the type of what the call panicked with ("" if it did not)
-	PanicError  bool   // it was a *dogpile.PanicError…
-	PanicValue  string // … with this Value …
-	MatchesPE   bool   // … matching dogpile.ErrCreatorPanicked
-	Err         string // the error the call returned, if any
-	CreatorsErr bool   // it matches the creator's error (errChildCreator)
-}
-
-// childPanicker: GetOrCreate of the environment's key (GetOrCreateMulti of
-// its keys, when there are several) with lock_timeout from the environment;
-// the creator counts itself on the server (<first key>:panicker), says
-// "creating", and when the parent writes "finish" panics with
-// childPanicValue or returns errChildCreator (DOGPILE_REDIS_FAIL). The
-// child recovers what its call raises and prints a panickerReport.
+// childPanicker is the panicker of xproctest on the environment's keys
+// (comma-separated) with lock_timeout and the failure from the environment,
+// counting on the server.
 func childPanicker() error {
 	r, raw, done, err := childStore(0, os.Getenv(childLockEnv))
 	if err != nil {
 		return err
 	}
 	defer done()
-	keys := strings.Split(os.Getenv(childKeysEnv), ",")
-	fail := os.Getenv(childFailEnv)
-	if fail != "panic" && fail != "error" {
-		return fmt.Errorf("%s=%q; want panic or error", childFailEnv, fail)
-	}
-	create := func(ctx context.Context, keys []string) ([]string, error) {
-		raw.Incr(context.Background(), keys[0]+":panicker") //nolint:errcheck // a lost count fails the parent's checks
-		fmt.Println("creating")
-		if line, err := testutil.ReadLine(); err != nil || line != "finish" {
-			return nil, fmt.Errorf("waiting for finish: %q, %v", line, err)
-		}
-		if fail == "panic" {
-			panic(childPanicValue)
-		}
-		return nil, errChildCreator
-	}
-	var rep panickerReport
-	func() {
-		defer func() {
-			p := recover()
-			if p == nil {
-				return
-			}
-			rep.Recovered = fmt.Sprintf("%T", p)
-			if pe, ok := p.(*dogpile.PanicError); ok {
-				rep.PanicError = true
-				rep.PanicValue = fmt.Sprint(pe.Value)
-				rep.MatchesPE = errors.Is(pe, dogpile.ErrCreatorPanicked)
-			}
-		}()
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		if len(keys) == 1 {
-			_, err = dogpile.GetOrCreate(ctx, r, keys[0], func(ctx context.Context) (string, error) {
-				vs, err := create(ctx, keys)
-				if err != nil {
-					return "", err
-				}
-				return vs[0], nil
-			})
-		} else {
-			_, err = dogpile.GetOrCreateMulti(ctx, r, keys, create)
-		}
-	}()
-	if err != nil {
-		rep.Err = err.Error()
-		rep.CreatorsErr = errors.Is(err, errChildCreator)
-	}
-	return json.NewEncoder(os.Stdout).Encode(rep)
+	return xproctest.Panicker(r, strings.Split(os.Getenv(childKeysEnv), ","), os.Getenv(childFailEnv), func(counter string) error {
+		return raw.Incr(context.Background(), counter).Err()
+	})
 }
 
 // childWaiter: GetOrCreate of the environment's key, whose creator counts
-// itself on the server (<key>:creators) and returns the environment's value
+// itself on the server (xproctest.CreatorsCounter) and returns the environment's value
 // at once. The child says "waiting" once its second attempt at the key's
 // lock has found it held — the first one made it subscribe to the lock's
 // release, the second follows the subscription's confirmation — so that,
@@ -440,7 +374,7 @@ func childWaiter() error {
 	defer cancel()
 	var rep creationReport
 	v, err := dogpile.GetOrCreate(ctx, r, key, func(ctx context.Context) (string, error) {
-		raw.Incr(context.Background(), key+":creators") //nolint:errcheck // a lost count fails the parent's checks
+		raw.Incr(context.Background(), xproctest.CreatorsCounter(key)) //nolint:errcheck // a lost count fails the parent's checks
 		rep.Created = true
 		return os.Getenv(childValueEnv), nil
 	})

@@ -6,8 +6,6 @@ package redis_test
 // minute too), one of them creates each key, and no lock is left behind.
 
 import (
-	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/dogpile-go/dogpile/backends/redis"
 	"github.com/dogpile-go/dogpile/internal/testserver"
 	"github.com/dogpile-go/dogpile/internal/testutil"
+	"github.com/dogpile-go/dogpile/internal/xproctest"
 )
 
 // failLockTimeout and failLockSleep are the lock_timeout of every process
@@ -51,139 +50,32 @@ func TestDL2MultiCreatorFailureReleasesEveryLock(t *testing.T) {
 	}
 }
 
-// testFailedCreationReleases runs a panicker child whose creator of n keys
-// fails (fail: "panic" or "error"), first alone, then with waiters in
-// other processes (two on the one key, or one per key).
+// testFailedCreationReleases runs xproctest's test of a creator of n keys
+// that fails (fail: "panic" or "error") on Redis, the waiters' lock_sleep a
+// minute: only a release's message wakes them within the bound.
 func testFailedCreationReleases(t *testing.T, fail string, n int) {
 	addr := testserver.SharedRedis(t).Addr()
 	raw := rawClient(t, addr)
-	keysOf := func(base string) []string {
-		if n == 1 {
-			return []string{base}
-		}
-		var keys []string
-		for i := range n {
-			keys = append(keys, fmt.Sprintf("%s-%d", base, i))
-		}
-		return keys
-	}
 	env := []string{childAddrEnv + "=" + addr, childLockEnv + "=" + failLockTimeout.String()}
-
-	// startPanicker starts the panicker on keys and waits until its
-	// creator runs, holding every key's lock.
-	startPanicker := func(t *testing.T, keys []string) *testutil.Child {
-		p := testutil.StartChild(t, "panicker", append(env, childKeysEnv+"="+strings.Join(keys, ","), childFailEnv+"="+fail)...)
-		p.Expect("creating", 30*time.Second)
-		for _, k := range keys {
-			if ttl := raw.PTTL(testutil.Context(t), redis.LockKey(k)).Val(); ttl <= 0 || ttl > failLockTimeout {
-				t.Fatalf("while the panicker creates, the lock of %q has PTTL %v; want in (0, %v]", k, ttl, failLockTimeout)
-			}
-		}
-		return p
-	}
-	// checkPanicker reads the panicker's report: its call raised a
-	// *PanicError of the creator's panic, or returned the creator's error.
-	checkPanicker := func(t *testing.T, p *testutil.Child, keys []string) {
-		var rep panickerReport
-		if err := json.Unmarshal([]byte(p.Next(failWakeBound)), &rep); err != nil {
-			t.Fatal(err)
-		}
-		switch fail {
-		case "panic":
-			if !rep.PanicError || !rep.MatchesPE || rep.PanicValue != childPanicValue || rep.Err != "" {
-				t.Fatalf("the panicking caller: %+v; want it to panic with a *dogpile.PanicError of %q matching ErrCreatorPanicked", rep, childPanicValue)
-			}
-		case "error":
-			if rep.Recovered != "" || !rep.CreatorsErr {
-				t.Fatalf("the failing caller: %+v; want it to return the creator's error", rep)
-			}
-		}
-		if err := p.Wait(30 * time.Second); err != nil {
-			t.Fatalf("panicker: %v", err)
-		}
-		if got, err := raw.Get(testutil.Context(t), keys[0]+":panicker").Int(); err != nil || got != 1 {
-			t.Fatalf("the panicker's creator ran %d times (%v); want once", got, err)
-		}
-	}
-	noLocks := func(t *testing.T, keys []string, when string) {
-		t.Helper()
-		for _, k := range keys {
-			if raw.Exists(testutil.Context(t), redis.LockKey(k)).Val() != 0 {
-				t.Fatalf("%s the lock of %q is still there", when, k)
-			}
-		}
-	}
-
-	t.Run("alone", func(t *testing.T) {
-		// The caller re-raises the panic (or returns the error) only
-		// once the locks are released: nothing else can have removed them.
-		keys := keysOf(testutil.Unique("dl2-" + fail + "-alone"))
-		p := startPanicker(t, keys)
-		p.Send("finish")
-		checkPanicker(t, p, keys)
-		noLocks(t, keys, "once the panicker's call has returned,")
-	})
-
-	t.Run("waiters", func(t *testing.T) {
-		keys := keysOf(testutil.Unique("dl2-" + fail))
-		p := startPanicker(t, keys)
-		waitKeys := keys
-		if n == 1 {
-			waitKeys = []string{keys[0], keys[0]} // two processes contend for the one key
-		}
-		var waiters []*testutil.Child
-		for i, k := range waitKeys {
-			w := testutil.StartChild(t, "waiter", append(env, childKeyEnv+"="+k, childSleepEnv+"="+failLockSleep.String(), childValueEnv+"="+fmt.Sprintf("waiter %d's", i))...)
-			w.Expect("waiting", 30*time.Second)
-			waiters = append(waiters, w)
-		}
-		p.Send("finish")
-		finished := time.Now()
-
-		reps := make([]creationReport, len(waiters))
-		for i, w := range waiters {
-			line := w.Next(max(failWakeBound-time.Since(finished), time.Millisecond))
-			if err := json.Unmarshal([]byte(line), &reps[i]); err != nil {
-				t.Fatalf("waiter %d: %v", i, err)
-			}
-		}
-		took := time.Since(finished)
-		t.Logf("the waiters returned within %v of the creator's %s (lock_sleep and lock_timeout %v)", took.Round(time.Millisecond), fail, failLockTimeout)
-		checkPanicker(t, p, keys)
-
-		created := map[string]string{} // key → the value its creating waiter made
-		for i, rep := range reps {
-			if rep.Err != "" {
-				t.Fatalf("waiter %d on %q failed: %s", i, waitKeys[i], rep.Err)
-			}
-			if rep.Created {
-				if prev, ok := created[waitKeys[i]]; ok {
-					t.Fatalf("two waiters created %q: %s and %s", waitKeys[i], prev, rep.Value)
-				}
-				created[waitKeys[i]] = rep.Value
-			}
-		}
-		for i, rep := range reps {
-			if want, ok := created[waitKeys[i]]; !ok || rep.Value != want {
-				t.Fatalf("waiter %d on %q got %q; want the value a waiter created (%q, created: %v)", i, waitKeys[i], rep.Value, want, ok)
-			}
-		}
-		for _, k := range keys {
-			if got, err := raw.Get(testutil.Context(t), k+":creators").Int(); err != nil || got != 1 {
-				t.Fatalf("the waiters' creator of %q ran %d times (%v); want once", k, got, err)
-			}
-		}
-		for i, w := range waiters {
-			if err := w.Wait(30 * time.Second); err != nil {
-				t.Fatalf("waiter %d: %v", i, err)
-			}
-		}
-		noLocks(t, keys, "once every process is done,")
-		r := regionOn(t, "redis", dogpile.Args{"url": "redis://" + addr})
-		for _, k := range keys {
-			if v, ok, err := dogpile.Get[string](testutil.Context(t), r, k); err != nil || !ok || v != created[k] {
-				t.Fatalf("Get(%q) = %q, %v, %v; want the waiter's %q", k, v, ok, err, created[k])
-			}
-		}
-	})
+	xproctest.Store{
+		StartPanicker: func(t *testing.T, keys []string, fail string) *testutil.Child {
+			return testutil.StartChild(t, "panicker", append(env, childKeysEnv+"="+strings.Join(keys, ","), childFailEnv+"="+fail)...)
+		},
+		StartWaiter: func(t *testing.T, key, value string) *testutil.Child {
+			return testutil.StartChild(t, "waiter", append(env, childKeyEnv+"="+key, childSleepEnv+"="+failLockSleep.String(), childValueEnv+"="+value)...)
+		},
+		// Held: the lock key is there, with a TTL within lock_timeout.
+		LockHeld: func(t *testing.T, key string) bool {
+			ttl := raw.PTTL(testutil.Context(t), redis.LockKey(key)).Val()
+			return ttl > 0 && ttl <= failLockTimeout
+		},
+		Count: func(t *testing.T, name string) int {
+			n, _ := raw.Get(testutil.Context(t), name).Int()
+			return n
+		},
+		Region: func(t *testing.T) *dogpile.Region {
+			return regionOn(t, "redis", dogpile.Args{"url": "redis://" + addr})
+		},
+		Bound: failWakeBound,
+	}.FailedCreationReleases(t, fail, n)
 }
