@@ -870,3 +870,39 @@ func TestSharedInvalidationWarnsOfNoSwapBehindWrappingProxies(t *testing.T) {
 		t.Fatalf("%d warnings after an invalidation; want still 1", n)
 	}
 }
+
+// A region's record lost from the store (evicted, or the store restarted)
+// loses no invalidation for a process that saw it, and the next Invalidate
+// counts on from the highest generation. A process started after the loss
+// sees generation 0 until then and serves the entry invalidated before the
+// loss: the documented limit.
+func TestSharedInvalidationRecordLost(t *testing.T) {
+	ctx := context.Background()
+	store := sharedStore(t)
+	a := host(t, store, 0)
+	mustSet(t, a, "k", "old")
+	for range 2 {
+		if err := a.Invalidate(ctx, dogpile.Hard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := store.Delete(ctx, invKey); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := mustGet[string](t, a, "k"); ok {
+		t.Fatalf("after the record was lost, the process that saw it reads %q, invalidated before", v)
+	}
+	started := host(t, store, 0) // after the loss
+	if v, ok := mustGet[string](t, started, "k"); !ok || v != "old" {
+		t.Fatalf("a process started after the loss reads %q, %v; the documented limit is that it serves the entry", v, ok)
+	}
+	if err := a.Invalidate(ctx, dogpile.Hard); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := recordGenerations(t, store, invKey); h != 3 {
+		t.Fatalf("the record rewritten after its loss holds hard generation %d; want 3", h)
+	}
+	if v, ok := mustGet[string](t, started, "k"); ok {
+		t.Fatalf("after the next invalidation, the process started after the loss still reads %q", v)
+	}
+}

@@ -349,16 +349,16 @@ func TestTagsSetAfterAnotherProcessInvalidated(t *testing.T) {
 	}
 }
 
-// tagRecord returns the generations in a tag's record.
-func tagRecord(t *testing.T, store dogpile.Backend, key string) (hard, soft uint64) {
+// recordGenerations returns the generations in a record: a tag's or a region's.
+func recordGenerations(t *testing.T, store dogpile.Backend, key string) (hard, soft uint64) {
 	t.Helper()
 	b, ok, err := store.Get(context.Background(), key)
 	if err != nil || !ok {
-		t.Fatalf("the tag record %s: %v, %v", key, ok, err)
+		t.Fatalf("the record %s: %v, %v", key, ok, err)
 	}
 	e, ok := fuzzOpen(b)
 	if !ok || e.codecName != "dogpile/invalidation" || len(e.gens) != 2 {
-		t.Fatalf("the tag record %q is not a record of generations", b)
+		t.Fatalf("the record %q is not a record of generations", b)
 	}
 	return e.gens[0], e.gens[1]
 }
@@ -386,7 +386,7 @@ func TestTagsConcurrentSoftAndHardNeverLoseHard(t *testing.T) {
 		if v, ok := mustGet[int](t, reader, "k", dogpile.IgnoreExpiration()); ok {
 			t.Fatalf("round %d: the reader reads %d: the hard invalidation was lost", round, v)
 		}
-		if h, s := tagRecord(t, store, tagKey("t")); h != uint64(round+1) || s != uint64(round+1) {
+		if h, s := recordGenerations(t, store, tagKey("t")); h != uint64(round+1) || s != uint64(round+1) {
 			t.Fatalf("round %d: the tag record holds hard %d, soft %d; want %d each", round, h, s, round+1)
 		}
 	}
@@ -416,7 +416,7 @@ func TestTagsRecordLostKeepsInvalidation(t *testing.T) {
 	if err := a.InvalidateTags(ctx, dogpile.Hard, "t"); err != nil {
 		t.Fatal(err)
 	}
-	if h, _ := tagRecord(t, store, tagKey("t")); h != 3 {
+	if h, _ := recordGenerations(t, store, tagKey("t")); h != 3 {
 		t.Fatalf("the record rewritten after its loss holds hard generation %d; want 3", h)
 	}
 }
