@@ -86,10 +86,10 @@ func Value(name string, v any) string {
 // Type names the type of v with its article, for messages that show the type
 // of a value and not the value: "an int", "a string", "a []interface {}".
 func Type(v any) string {
-	t := fmt.Sprintf("%T", v)
 	if v == nil {
 		return "nothing"
 	}
+	t := fmt.Sprintf("%T", v)
 	if strings.ContainsRune("aeiou", rune(t[0])) {
 		return "an " + t
 	}
