@@ -225,14 +225,28 @@ type ArgError struct {
 	// Known lists the accepted names when Name is not one of them (set by
 	// Args.Known), so that a caller can suggest the one that was meant.
 	Known []string
+	// Err is what found the value wrong, when that was an error of its own
+	// (the file's reader for a file that is not a cache), or nil.
+	Err error
 }
 
 func (e *ArgError) Error() string {
 	if e.Value == nil {
-		return fmt.Sprintf("dogpile: argument %q: %s", e.Name, redact.URLs(e.Reason))
+		return fmt.Sprintf("dogpile: argument %q: %s", e.Name, e.reason())
 	}
-	return fmt.Sprintf("dogpile: argument %q = %s: %s", e.Name, redact.Value(e.Name, e.Value), redact.URLs(e.Reason))
+	return fmt.Sprintf("dogpile: argument %q = %s: %s", e.Name, redact.Value(e.Name, e.Value), e.reason())
+}
+
+// reason is Reason followed by Err, with the passwords of URLs masked.
+func (e *ArgError) reason() string {
+	if e.Err == nil {
+		return redact.URLs(e.Reason)
+	}
+	return redact.URLs(e.Reason + ": " + e.Err.Error())
 }
 
 // Is reports true for ErrInvalidArgument.
 func (e *ArgError) Is(target error) bool { return target == ErrInvalidArgument }
+
+// Unwrap returns Err.
+func (e *ArgError) Unwrap() error { return e.Err }

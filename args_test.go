@@ -2,6 +2,8 @@ package dogpile_test
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 	"testing"
@@ -196,5 +198,18 @@ func TestArgErrorHidesSecretsInTheReasonAlone(t *testing.T) {
 	err := &dogpile.ArgError{Name: "url", Reason: "dial redis://app:S3cret@cache.internal:6379: refused"}
 	if msg := err.Error(); strings.Contains(msg, "S3cret") || !strings.Contains(msg, "cache.internal:6379") {
 		t.Errorf("Error() = %s", msg)
+	}
+}
+
+// An ArgError's Err is in its message, masked like the reason, and in its
+// chain, which still matches ErrInvalidArgument.
+func TestArgErrorWrapsItsCause(t *testing.T) {
+	cause := fmt.Errorf("dial redis://app:S3cret@cache.internal:6379: %w", fs.ErrPermission)
+	err := error(&dogpile.ArgError{Name: "url", Value: "x", Reason: "cannot be used", Err: cause})
+	if msg := err.Error(); msg != `dogpile: argument "url" = "x": cannot be used: dial redis://app:xxxxx@cache.internal:6379: permission denied` {
+		t.Errorf("Error() = %s", msg)
+	}
+	if !errors.Is(err, fs.ErrPermission) || !errors.Is(err, dogpile.ErrInvalidArgument) {
+		t.Errorf("errors.Is: the cause %v, ErrInvalidArgument %v", errors.Is(err, fs.ErrPermission), errors.Is(err, dogpile.ErrInvalidArgument))
 	}
 }

@@ -299,7 +299,11 @@ func (rc *RegionConfig) explain(err error) error {
 	var ae *dogpile.ArgError
 	if errors.As(err, &ae) {
 		key := ae.Name
-		reason := redact.URLs(ae.Reason)
+		reason := ae.Reason
+		if ae.Err != nil {
+			reason += ": " + ae.Err.Error()
+		}
+		reason = redact.URLs(reason)
 		if setting, ok := regionSetting(ae.Name); ok {
 			// The region's own check of a setting (its key prefix, its
 			// signing keys), not a backend argument of that name.

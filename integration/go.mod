@@ -38,7 +38,6 @@ require (
 	modernc.org/libc v1.80.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
-	modernc.org/sqlite v1.62.0 // indirect
 )
 
 replace github.com/dogpile-go/dogpile/backends/redis => ../backends/redis
@@ -46,6 +45,7 @@ replace github.com/dogpile-go/dogpile/backends/redis => ../backends/redis
 require (
 	github.com/dogpile-go/dogpile/codec/compress v0.0.0
 	github.com/dogpile-go/dogpile/config v0.0.0
+	modernc.org/sqlite v1.62.0
 )
 
 replace github.com/dogpile-go/dogpile/config => ../config

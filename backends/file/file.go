@@ -19,7 +19,8 @@ import (
 	"github.com/dogpile-go/dogpile/backend"
 	"github.com/dogpile-go/dogpile/lock"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 func init() {
@@ -145,7 +146,8 @@ func DefaultPath() (string, error) {
 
 // New opens (creating if needed) the cache file opts.Filename. It fails if
 // the file is not a dogpile cache (another SQLite database, or not SQLite),
-// or has more than one hard link.
+// with a *dogpile.ArgError for filename that wraps SQLite's error, or if it
+// has more than one hard link.
 func New(opts Options) (*Backend, error) {
 	if opts.Filename == "" {
 		return nil, &dogpile.ArgError{Name: "filename", Reason: "required: the path of the cache file"}
@@ -282,24 +284,24 @@ func (b *Backend) initSchema(ctx context.Context) error {
 	// creating the file at this moment it fails, and that process sets it.
 	var pages int
 	if err := b.wdb.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
-		return b.notACache(err)
+		return b.unreadable("read the page count", err)
 	}
 	if pages == 0 {
 		b.wdb.ExecContext(ctx, `PRAGMA auto_vacuum = INCREMENTAL`) //nolint:errcheck // see above
 	}
 	tx, err := b.wdb.BeginTx(ctx, nil)
 	if err != nil {
-		return b.notACache(err)
+		return b.unreadable("begin a transaction", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
 	var id, version, tables int
 	if err := tx.QueryRowContext(ctx, `PRAGMA application_id`).Scan(&id); err != nil {
-		return b.notACache(err)
+		return b.unreadable("read the application id", err)
 	}
 	switch id {
 	case 0:
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\_%' ESCAPE '\'`).Scan(&tables); err != nil {
-			return b.notACache(err)
+			return b.unreadable("count the tables", err)
 		}
 		if tables > 0 {
 			return b.notACache(errors.New("it is an SQLite database of another application"))
@@ -326,7 +328,7 @@ func (b *Backend) initSchema(ctx context.Context) error {
 		}
 	case appID:
 		if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
-			return b.notACache(err)
+			return b.unreadable("read the format version", err)
 		}
 		if version != formatVersion {
 			return b.notACache(fmt.Errorf("its format version is %d; this build reads version %d", version, formatVersion))
@@ -377,8 +379,23 @@ func (b *Backend) useWAL(ctx context.Context) error {
 	}
 }
 
+// notACache is the error for a file that is not a cache: an *ArgError, since
+// the filename argument names the wrong file, so that a configuration file's
+// error points at that line.
 func (b *Backend) notACache(err error) error {
-	return fmt.Errorf("file: %s is not a dogpile cache file: %w", b.opts.Filename, err)
+	return &dogpile.ArgError{Name: "filename", Value: b.opts.Filename, Reason: "not a dogpile cache file", Err: err}
+}
+
+// unreadable is the error for a failed read of the file's header: the file
+// is not a cache when SQLite says it is not a database; any other failure
+// (a busy or unreadable file, a cancelled context) is the world's, not the
+// argument's.
+func (b *Backend) unreadable(op string, err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_NOTADB {
+		return b.notACache(err)
+	}
+	return b.fail(op, err)
 }
 
 func (b *Backend) fail(op string, err error) error {

@@ -21,6 +21,8 @@ import (
 	"github.com/dogpile-go/dogpile/dogpiletest"
 	"github.com/dogpile-go/dogpile/internal/testutil"
 	"github.com/dogpile-go/dogpile/lock"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // open returns a backend with the distributed lock (as the registered
@@ -355,15 +357,20 @@ func TestArguments(t *testing.T) {
 }
 
 // TestNotACacheFile: New refuses a file that is not SQLite, and an SQLite
-// database of another application, which it leaves as it was.
+// database of another application, which it leaves as it was. The error is
+// an *ArgError for filename (so a configuration file's error points at
+// that line), carrying SQLite's own error.
 func TestNotACacheFile(t *testing.T) {
 	dir := t.TempDir()
 	junk := filepath.Join(dir, "junk")
 	if err := os.WriteFile(junk, bytes.Repeat([]byte("not a database "), 1000), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := file.New(file.Options{Filename: junk, DistributedLock: true}); err == nil || !strings.Contains(err.Error(), "not a dogpile cache file") {
-		t.Fatalf("New on a junk file: %v", err)
+	_, err := file.New(file.Options{Filename: junk, DistributedLock: true})
+	wantNotACache(t, err, junk)
+	var se *sqlite.Error
+	if !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_NOTADB {
+		t.Fatalf("New on a junk file: %v; want SQLite's not-a-database error in the chain", err)
 	}
 
 	other := filepath.Join(dir, "other.db")
@@ -375,12 +382,24 @@ func TestNotACacheFile(t *testing.T) {
 	if _, err := db.Exec(`CREATE TABLE accounts (id INTEGER PRIMARY KEY)`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := file.New(file.Options{Filename: other, DistributedLock: true}); err == nil || !strings.Contains(err.Error(), "another application") {
+	_, err = file.New(file.Options{Filename: other, DistributedLock: true})
+	wantNotACache(t, err, other)
+	if !strings.Contains(err.Error(), "another application") {
 		t.Fatalf("New on another application's database: %v", err)
 	}
 	var mode string
 	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "delete" {
 		t.Fatalf("the other database's journal mode is now %q (%v)", mode, err)
+	}
+}
+
+// wantNotACache checks that err is New's refusal of the file at path.
+func wantNotACache(t *testing.T, err error, path string) {
+	t.Helper()
+	var ae *dogpile.ArgError
+	if !errors.As(err, &ae) || ae.Name != "filename" || ae.Value != path || !errors.Is(err, dogpile.ErrInvalidArgument) ||
+		!strings.Contains(err.Error(), "not a dogpile cache file") {
+		t.Fatalf("New on %s: %v; want an *ArgError for filename saying it is not a dogpile cache file", path, err)
 	}
 }
 

@@ -10,6 +10,7 @@ require (
 require (
 	github.com/maypok86/otter/v2 v2.4.0 // indirect
 	github.com/puzpuzpuz/xsync/v4 v4.5.0 // indirect
+	go.uber.org/goleak v1.3.0 // indirect
 )
 
 replace github.com/dogpile-go/dogpile => ../..

@@ -209,7 +209,7 @@ func TestBackendThatCannotBeMadeIsAUsageError(t *testing.T) {
 	}{
 		{[]string{"get", "--backend", "file", "--arg", "filename=" + dir, "k"}, dir + ": is a directory"},
 		{[]string{"keys", "--backend", "file", "--arg", "filename=" + dir}, dir + ": is a directory"},
-		{[]string{"set", "--backend", "file", "--arg", "filename=" + notACache, "k", "v"}, notACache + " is not a dogpile cache file"},
+		{[]string{"set", "--backend", "file", "--arg", "filename=" + notACache, "k", "v"}, notACache + `": not a dogpile cache file`},
 		{[]string{"stats", "--config", cfg}, dir + ": is a directory"},
 	} {
 		r := inProcess(t, context.Background(), c.args...).want(t, exitUsage, strings.Join(c.args, " "))

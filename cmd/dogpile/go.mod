@@ -20,7 +20,10 @@ replace github.com/dogpile-go/dogpile/backends/redis => ../../backends/redis
 
 require github.com/dogpile-go/dogpile/config v0.0.0
 
-require github.com/klauspost/compress v1.20.4 // indirect
+require (
+	github.com/klauspost/compress v1.20.4 // indirect
+	go.uber.org/goleak v1.3.0 // indirect
+)
 
 replace github.com/dogpile-go/dogpile/config => ../../config
 

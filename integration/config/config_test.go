@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"io/fs"
 	"os"
@@ -15,6 +16,7 @@ import (
 	_ "github.com/dogpile-go/dogpile/backends/file"
 	"github.com/dogpile-go/dogpile/config"
 	"github.com/dogpile-go/dogpile/internal/testutil"
+	_ "modernc.org/sqlite" // the held.db of another process
 )
 
 func env(vars map[string]string) config.Option {
@@ -500,23 +502,53 @@ func TestCL2MissingFile(t *testing.T) {
 }
 
 // A backend that fails for a reason other than its settings is not a
-// config.Error: the file is right, the world is not.
+// config.Error: the file is right, the world is not. Here another process
+// holds the cache file locked for longer than busy_timeout.
 func TestCL2BackendFailureIsNotAConfigError(t *testing.T) {
+	path := testutil.WriteFile(t, "dogpile.toml", `
+[cache.local]
+backend = "file"
+arguments.filename = "@DIR@/held.db"
+arguments.busy_timeout = 0.05
+`)
+	db, err := sql.Open("sqlite", filepath.Join(filepath.Dir(path), "held.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	for _, stmt := range []string{`PRAGMA locking_mode = EXCLUSIVE`, `CREATE TABLE held (x)`, `BEGIN EXCLUSIVE`} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(stmt, err)
+		}
+	}
+	_, err = config.Load(path)
+	var ce *config.Error
+	if err == nil || errors.As(err, &ce) || errors.Is(err, dogpile.ErrInvalidArgument) {
+		t.Fatalf("error %v (config.Error: %v)", err, ce != nil)
+	}
+	if !strings.HasPrefix(err.Error(), path+`: region "local" (file backend): `) || !strings.Contains(err.Error(), "locked") {
+		t.Errorf("error %q does not name the file and region, and say the cache file is locked", err)
+	}
+}
+
+// A cache file that is not a dogpile cache is a mistake in the settings:
+// the error points at the filename's line, and says what SQLite said.
+func TestCL2NotACacheFileIsAConfigError(t *testing.T) {
 	path := testutil.WriteFile(t, "dogpile.toml", `
 [cache.local]
 backend = "file"
 arguments.filename = "@DIR@/not-a-cache.db"
 `)
-	if err := os.WriteFile(filepath.Join(filepath.Dir(path), "not-a-cache.db"), []byte("hello, not SQLite"), 0o600); err != nil {
+	notACache := filepath.Join(filepath.Dir(path), "not-a-cache.db")
+	if err := os.WriteFile(notACache, []byte("hello, not SQLite"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, err := config.Load(path)
+	want := path + `:4: cache.local.arguments.filename: "` + notACache + `": not a dogpile cache file: file is not a database (26)`
 	var ce *config.Error
-	if err == nil || errors.As(err, &ce) {
-		t.Fatalf("error %v (config.Error: %v)", err, ce != nil)
-	}
-	if !strings.HasPrefix(err.Error(), path+`: region "local" (file backend): `) {
-		t.Errorf("error %q does not name the file and region", err)
+	if err == nil || err.Error() != want || !errors.As(err, &ce) || !errors.Is(err, dogpile.ErrInvalidArgument) {
+		t.Fatalf("error\n got %v\nwant %s (a *config.Error matching ErrInvalidArgument)", err, want)
 	}
 }
 
